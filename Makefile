@@ -1,0 +1,44 @@
+# Two commands on a fresh machine:  `make demo` (the main job) and `make test` (all tests).
+# Each creates .venv and installs what it needs by itself.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Example adapter packages installed beside voxgate (the plug-in kit's examples).
+EXAMPLES := $(foreach d,$(wildcard examples/*/pyproject.toml),-e $(dir $(d)))
+# Pure cores checked with mypy --strict (only those that exist).
+STRICT := $(wildcard gateway/protocol.py gateway/media_format.py gateway/audio.py gateway/chunker.py gateway/playout.py gateway/session.py gateway/vad.py dialer/flows dialer/pacing dialer/events.py bot_adapters/contract.py gateway/control.py)
+
+.PHONY: demo test lint typecheck unit install fixtures proto bench clean
+
+$(STAMP): pyproject.toml $(wildcard examples/*/pyproject.toml)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]' $(EXAMPLES)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/voxgate demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy --strict $(STRICT)
+	$(BIN)/mypy gateway bot_adapters dialer exotel_sim voxgate audio_fixtures
+
+test: lint
+	$(BIN)/pytest -q
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+fixtures:
+	command -v espeak-ng >/dev/null && command -v sox >/dev/null || (apt-get update -qq && apt-get install -y -qq espeak-ng sox)
+	bash audio_fixtures/make_fixtures.sh
+
+proto: $(STAMP)
+	$(BIN)/python protos/generate.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

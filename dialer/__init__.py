@@ -1,0 +1,1 @@
+"""The control plane: Exotel client, event intake, call flows, agents, campaigns, records."""

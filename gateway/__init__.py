@@ -1,0 +1,1 @@
+"""The media plane: Exotel stream WebSocket server, audio pipeline and sessions."""

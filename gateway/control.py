@@ -1,0 +1,114 @@
+"""The control hook: how the gateway (media plane) asks the dialer (control plane) to act.
+
+A bot adapter's ``transfer()``/``hangup()`` and the customer's escalation DTMF become a
+:class:`ControlRequest` for the call's leg. The dialer implements :class:`ControlHook`; the
+gateway holds one. Two wirings, same requests:
+
+* one process: the dialer's hook object is passed to the gateway directly;
+* separate processes: the gateway uses an HTTP client hook that POSTs the request as JSON to
+  the dialer's control API, ``POST {control_url}/v1/control``, body
+  ``{"kind": "transfer"|"hangup", "call_sid": ..., "stream_sid": ..., "custom_parameters":
+  {...}, "reason": ..., "skills": [...]}``, answered ``202`` (accepted), ``400`` (malformed),
+  ``404`` (no such call).
+
+Until a dialer is attached, :class:`RecordingControlHook` logs the requests and keeps them for
+tests to read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, Protocol
+
+log = logging.getLogger(__name__)
+
+ControlKind = Literal["transfer", "hangup"]
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRequest:
+    """A request from the media plane about one leg (``call_sid``)."""
+
+    kind: ControlKind
+    call_sid: str
+    stream_sid: str
+    reason: str
+    custom_parameters: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    skills: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("transfer", "hangup"):
+            raise ValueError(f"unknown control request kind {self.kind!r}")
+        if not self.call_sid:
+            raise ValueError("ControlRequest.call_sid must not be empty")
+        if not isinstance(self.custom_parameters, MappingProxyType):
+            object.__setattr__(
+                self, "custom_parameters", MappingProxyType(dict(self.custom_parameters))
+            )
+        object.__setattr__(self, "skills", tuple(self.skills))
+
+    def to_json(self) -> dict[str, Any]:
+        """The control API's JSON body."""
+        return {
+            "kind": self.kind,
+            "call_sid": self.call_sid,
+            "stream_sid": self.stream_sid,
+            "reason": self.reason,
+            "custom_parameters": dict(self.custom_parameters),
+            "skills": list(self.skills),
+        }
+
+    @classmethod
+    def from_json(cls, body: Any) -> ControlRequest:
+        """Parse the control API's JSON body; raises ``ValueError`` with a field-level message."""
+        if not isinstance(body, dict):
+            raise ValueError("control request must be a JSON object")
+        for name in ("kind", "call_sid", "reason"):
+            if not isinstance(body.get(name), str):
+                raise ValueError(f"control request field {name!r} must be a string")
+        params = body.get("custom_parameters", {})
+        if not isinstance(params, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in params.items()
+        ):
+            raise ValueError("control request field 'custom_parameters' must map str to str")
+        skills = body.get("skills", [])
+        if not isinstance(skills, list) or not all(isinstance(s, str) for s in skills):
+            raise ValueError("control request field 'skills' must be a list of strings")
+        stream_sid = body.get("stream_sid", "")
+        if not isinstance(stream_sid, str):
+            raise ValueError("control request field 'stream_sid' must be a string")
+        return cls(
+            kind=body["kind"],
+            call_sid=body["call_sid"],
+            stream_sid=stream_sid,
+            reason=body["reason"],
+            custom_parameters=params,
+            skills=tuple(skills),
+        )
+
+
+class ControlHook(Protocol):
+    """Implemented by the dialer. ``submit`` returns once the request is accepted (not done)."""
+
+    async def submit(self, request: ControlRequest) -> None: ...
+
+
+class RecordingControlHook:
+    """Default hook with no dialer attached: logs every request and keeps it in ``requests``."""
+
+    def __init__(self) -> None:
+        self.requests: list[ControlRequest] = []
+
+    async def submit(self, request: ControlRequest) -> None:
+        log.info(
+            "control request %s for call %s (stream %s): %s skills=%s",
+            request.kind,
+            request.call_sid,
+            request.stream_sid,
+            request.reason,
+            ",".join(request.skills) or "-",
+        )
+        self.requests.append(request)

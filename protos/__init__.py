@@ -1,0 +1,1 @@
+"""Protocol buffers: the .proto files and the Python modules generated from them."""

@@ -1,0 +1,1 @@
+"""voxgate: the composition root (CLI, configuration, wiring)."""

@@ -1,0 +1,61 @@
+"""The ``voxgate`` command: one subcommand per part, each registered by the part itself.
+
+Every part exposes ``register(subparsers)`` in its ``cli`` module, adding its subcommand(s)
+with ``set_defaults(func=...)``; ``func(args)`` returns the process exit code. Keeping the
+registrations in the parts keeps this root free of their options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+# Modules that contribute subcommands, in help order. A module missing here is a bug.
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "voxgate.demo_cli",  # demo, call
+    "gateway.cli",  # gateway
+    "exotel_sim.cli",  # sim
+    "dialer.cli",  # dialer, campaign
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="voxgate",
+        description="Voice-bot gateway and dialer for Exotel programmable voice.",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", help="logging level (DEBUG, INFO, WARNING, ERROR)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # part not built yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    code: int = func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
