@@ -18,7 +18,8 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "voxgate.demo_cli",  # demo, call
     "gateway.cli",  # gateway
     "exotel_sim.cli",  # sim
-    "dialer.cli",  # dialer, campaign
+    "dialer.cli",  # dialer
+    "dialer.campaign.cli",  # campaign
 )
 
 
