@@ -1,0 +1,373 @@
+"""Test helpers for adapter developers: a fake call that drives a :class:`BotAdapter`.
+
+Use :class:`FakeCall` from pytest (or any asyncio code) to test an adapter without a gateway,
+a socket or Exotel. It implements :class:`~bot_adapters.contract.CallControl`, calls the
+adapter's hooks in the contract's order, and records everything the adapter did::
+
+    async def test_my_bot_greets() -> None:
+        call = FakeCall(MyBot({}))
+        await call.start()
+        await call.send_silence(500)          # half a second passes
+        assert call.played_labels == ["hello"]
+        await call.press("0")
+        assert call.transfers[0].reason == "customer_asked"
+
+Time in the fake is *audio time*: it advances only when customer audio is fed
+(:meth:`FakeCall.send_audio`, :meth:`FakeCall.send_silence`, :meth:`FakeCall.say`), exactly as a
+real stream delivers customer audio continuously. While time passes the bot's queued audio plays
+out, so ``on_playback_finished`` arrives when the customer would have heard the mark. Nothing
+depends on the wall clock, so tests are deterministic.
+
+The playout model follows the gateway's: audio plays in chunks of ``chunk_ms``; :meth:`clear`
+drops what has not started and lets the playing chunk finish (so ``heard_ms`` rounds up to a
+chunk boundary). The queue is bounded (``max_queued_ms``) and overflow raises
+:class:`~bot_adapters.contract.PlayoutOverflow`, as the gateway does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+
+from bot_adapters.contract import (
+    SUPPORTED_ADAPTER_RATES,
+    BotAdapter,
+    CallInfo,
+    PlayedPosition,
+    PlayoutOverflow,
+)
+
+DTMF_DIGITS = frozenset("0123456789*#")
+
+
+@dataclass(frozen=True, slots=True)
+class Played:
+    """One ``play()`` (or ``mark()``) the adapter made, at audio time ``at_ms``."""
+
+    pcm: bytes
+    label: str | None
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """One ``transfer()`` request."""
+
+    reason: str
+    skills: tuple[str, ...]
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """One ``hangup()`` request."""
+
+    reason: str
+    at_ms: int
+
+
+@dataclass(slots=True)
+class _Segment:
+    """A queued piece of bot audio (``total_ms == 0`` for a bare mark)."""
+
+    label: str | None
+    total_ms: float
+    done_ms: float = 0.0
+    is_mark: bool = False
+
+
+def default_call_info(**overrides: object) -> CallInfo:
+    """A plausible :class:`CallInfo` for tests; pass fields to override."""
+    values: dict[str, object] = {
+        "stream_sid": "MZtest0001",
+        "call_sid": "CAtest0001",
+        "account_sid": "ACtest",
+        "from_number": "+910000000001",
+        "to_number": "+910000000002",
+        "custom_parameters": {"vx_call": "call-test-1"},
+        "call_sample_rate": 8000,
+        "call_encoding": "mulaw",
+    }
+    values.update(overrides)
+    return CallInfo(**values)  # type: ignore[arg-type]
+
+
+class CallEnded(RuntimeError):
+    """The test fed an event to a call that has already stopped."""
+
+
+class FakeCall:
+    """A fake call implementing ``CallControl`` that feeds events to one adapter and records
+    what the adapter did. Create one per test; ``await start()`` first, ``await stop()`` last
+    (or let the adapter hang up, which stops the call with reason ``"hangup"``).
+
+    Recorded: :attr:`played` (every ``play``/``mark``), :attr:`finished` (labels reported heard),
+    :attr:`clears` (positions returned by ``clear``), :attr:`barge_ins`, :attr:`hangups`,
+    :attr:`transfers`, :attr:`stop_reason`, and :attr:`log`, a readable timeline.
+    """
+
+    def __init__(
+        self,
+        adapter: BotAdapter,
+        info: CallInfo | None = None,
+        *,
+        chunk_ms: int = 20,
+        max_queued_ms: int = 120_000,
+    ) -> None:
+        if adapter.sample_rate not in SUPPORTED_ADAPTER_RATES:
+            raise ValueError(f"adapter sample_rate {adapter.sample_rate} is not supported")
+        if chunk_ms <= 0:
+            raise ValueError("chunk_ms must be positive")
+        self.adapter = adapter
+        self._info = info or default_call_info()
+        self.chunk_ms = chunk_ms
+        self.max_queued_ms = max_queued_ms
+        self.now_ms = 0
+        self.played: list[Played] = []
+        self.finished: list[str] = []
+        self.clears: list[PlayedPosition] = []
+        self.barge_ins: list[PlayedPosition] = []
+        self.hangups: list[Hangup] = []
+        self.transfers: list[Transfer] = []
+        self.log: list[str] = []
+        self.stop_reason: str | None = None
+        self._queue: deque[_Segment] = deque()
+        self._started = False
+        self._in_hook = False
+        self._pending_finished: list[str] = []
+        self._hangup_pending = False
+        self._clock_ms = 0.0
+
+    # -- CallControl -------------------------------------------------------------------------
+
+    @property
+    def info(self) -> CallInfo:
+        return self._info
+
+    @property
+    def sample_rate(self) -> int:
+        return self.adapter.sample_rate
+
+    def play(self, pcm: bytes, label: str | None = None) -> None:
+        if len(pcm) % 2:
+            raise ValueError("PCM16 audio must have an even number of bytes")
+        ms = self._pcm_ms(pcm)
+        if self.queued_ms + ms > self.max_queued_ms:
+            raise PlayoutOverflow(f"playout queue would hold {self.queued_ms + ms:.0f} ms")
+        self.played.append(Played(pcm, label, self.now_ms))
+        if pcm:
+            self._queue.append(_Segment(label, ms))
+            self.log.append(f"{self.now_ms} play {label or '-'} {ms:.0f}ms")
+        if label is not None:
+            self._queue.append(_Segment(label, 0.0, is_mark=True))
+            if not pcm:
+                self.log.append(f"{self.now_ms} mark {label}")
+        self._drain_marks()
+
+    def mark(self, label: str) -> None:
+        self.play(b"", label)
+
+    def clear(self) -> PlayedPosition:
+        position = self._cut()
+        self.clears.append(position)
+        self.log.append(f"{self.now_ms} clear heard={position.label}:{position.heard_ms}")
+        return position
+
+    async def hangup(self, reason: str = "bot_hangup") -> None:
+        self.hangups.append(Hangup(reason, self.now_ms))
+        self.log.append(f"{self.now_ms} hangup {reason}")
+        self._hangup_pending = True
+
+    async def transfer(self, reason: str, skills: Sequence[str] = ()) -> None:
+        self.transfers.append(Transfer(reason, tuple(skills), self.now_ms))
+        self.log.append(f"{self.now_ms} transfer {reason} {','.join(skills)}")
+
+    # -- what the test reads ------------------------------------------------------------------
+
+    @property
+    def played_labels(self) -> list[str]:
+        """Labels of everything played or marked, in order."""
+        return [p.label for p in self.played if p.label is not None]
+
+    @property
+    def played_pcm(self) -> bytes:
+        """All bot audio queued so far, concatenated."""
+        return b"".join(p.pcm for p in self.played)
+
+    @property
+    def queued_ms(self) -> float:
+        """Bot audio still to be heard, in ms."""
+        return sum(s.total_ms - s.done_ms for s in self._queue)
+
+    @property
+    def is_playing(self) -> bool:
+        """True while queued bot audio remains unheard."""
+        return self.queued_ms > 0
+
+    @property
+    def ended(self) -> bool:
+        return self.stop_reason is not None
+
+    # -- what the test does -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the stream: calls ``on_start(self)``."""
+        if self._started:
+            raise RuntimeError("call already started")
+        self._started = True
+        self.log.append(f"{self.now_ms} start")
+        await self._run(self.adapter.on_start(self))
+
+    async def send_audio(self, pcm: bytes) -> None:
+        """Feed customer audio (PCM16 at the adapter's rate) in ``chunk_ms`` pieces; time
+        advances by its duration and queued bot audio plays out meanwhile."""
+        self._check_live()
+        if len(pcm) % 2:
+            raise ValueError("PCM16 audio must have an even number of bytes")
+        step = self.sample_rate * 2 * self.chunk_ms // 1000
+        for offset in range(0, len(pcm), step):
+            piece = pcm[offset : offset + step]
+            if self.ended:
+                return
+            self._advance(self._pcm_ms(piece))
+            await self._run(self.adapter.on_audio(piece))
+            await self._deliver_finished()
+
+    async def send_silence(self, ms: int) -> None:
+        """Feed ``ms`` of digital silence (time passes, nobody speaks)."""
+        samples = self.sample_rate * ms // 1000
+        await self.send_audio(b"\x00\x00" * samples)
+
+    async def wait_playout(self, max_ms: int = 60_000) -> None:
+        """Feed silence until the bot's queued audio has all been heard (or ``max_ms``)."""
+        waited = 0
+        while self.is_playing and waited < max_ms and not self.ended:
+            await self.send_silence(self.chunk_ms)
+            waited += self.chunk_ms
+
+    async def press(self, digit: str) -> None:
+        """The customer presses a key: ``on_dtmf(digit)``."""
+        self._check_live()
+        if digit not in DTMF_DIGITS:
+            raise ValueError(f"not a DTMF digit: {digit!r}")
+        self.log.append(f"{self.now_ms} dtmf {digit}")
+        await self._run(self.adapter.on_dtmf(digit))
+
+    async def speech_start(self, *, barge_in: bool = True) -> PlayedPosition | None:
+        """VAD notices speech: ``on_speech_start``; if bot audio is playing and ``barge_in``,
+        the gateway's barge-in follows (clear, then ``on_barge_in``). Returns the barge-in
+        position, or ``None`` when there was none."""
+        self._check_live()
+        self.log.append(f"{self.now_ms} speech_start")
+        await self._run(self.adapter.on_speech_start())
+        if barge_in and self.is_playing and not self.ended:
+            return await self.barge_in()
+        return None
+
+    async def speech_end(self) -> None:
+        """VAD's end of speech (after its hangover): ``on_speech_end``."""
+        self._check_live()
+        self.log.append(f"{self.now_ms} speech_end")
+        await self._run(self.adapter.on_speech_end())
+
+    async def say(
+        self, pcm: bytes, *, barge_in: bool = True, trailing_silence_ms: int = 0
+    ) -> None:
+        """The customer says ``pcm``: speech start (with barge-in over bot audio), the audio,
+        speech end, then ``trailing_silence_ms`` of silence."""
+        await self.speech_start(barge_in=barge_in)
+        await self.send_audio(pcm)
+        if not self.ended:
+            await self.speech_end()
+        if trailing_silence_ms and not self.ended:
+            await self.send_silence(trailing_silence_ms)
+
+    async def barge_in(self) -> PlayedPosition:
+        """The gateway's barge-in: clear queued bot audio, then ``on_barge_in(position)``."""
+        self._check_live()
+        position = self._cut()
+        self.barge_ins.append(position)
+        self.log.append(f"{self.now_ms} barge_in heard={position.label}:{position.heard_ms}")
+        await self._run(self.adapter.on_barge_in(position))
+        return position
+
+    async def stop(self, reason: str = "callended") -> None:
+        """The stream ends: ``on_stop(reason)``. Does nothing if the call already ended."""
+        if self.ended:
+            return
+        self.stop_reason = reason
+        self.log.append(f"{self.now_ms} stop {reason}")
+        await self.adapter.on_stop(reason)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _pcm_ms(self, pcm: bytes) -> float:
+        return len(pcm) * 1000 / (2 * self.sample_rate)
+
+    def _check_live(self) -> None:
+        if not self._started:
+            raise RuntimeError("call not started: await FakeCall.start() first")
+        if self.ended:
+            raise CallEnded(f"call already ended ({self.stop_reason})")
+
+    async def _run(self, hook: Awaitable[None]) -> None:
+        """Await one hook; hooks never nest. A hangup requested inside it stops the call."""
+        if self._in_hook:
+            raise RuntimeError("adapter hooks must not run concurrently")
+        self._in_hook = True
+        try:
+            await hook
+        finally:
+            self._in_hook = False
+        await self._deliver_finished()
+        if self._hangup_pending and not self.ended:
+            await self.stop("hangup")
+
+    async def _deliver_finished(self) -> None:
+        while self._pending_finished and not self.ended:
+            label = self._pending_finished.pop(0)
+            self.finished.append(label)
+            self.log.append(f"{self.now_ms} heard {label}")
+            await self._run(self.adapter.on_playback_finished(label))
+
+    def _drain_marks(self) -> None:
+        """Marks at the head of the queue are reached as soon as the audio before them is."""
+        while self._queue and self._queue[0].is_mark:
+            mark = self._queue.popleft()
+            assert mark.label is not None
+            self._pending_finished.append(mark.label)
+
+    def _advance(self, ms: float) -> None:
+        self._clock_ms += ms
+        self.now_ms = int(self._clock_ms)
+        left = ms
+        self._drain_marks()
+        while left > 0 and self._queue:
+            head = self._queue[0]
+            step = min(left, head.total_ms - head.done_ms)
+            head.done_ms += step
+            left -= step
+            if head.done_ms >= head.total_ms:
+                self._queue.popleft()
+            self._drain_marks()
+
+    def _cut(self) -> PlayedPosition:
+        """Drop queued audio; the chunk playing (or about to play) finishes. Returns what was
+        heard of the utterance at the head of the queue."""
+        self._drain_marks()
+        if not self._queue:
+            return PlayedPosition(None, 0, 0)
+        head = self._queue.popleft()
+        total = head.total_ms
+        chunk_end = math.ceil(head.done_ms / self.chunk_ms) * self.chunk_ms
+        heard = min(total, max(float(self.chunk_ms), chunk_end))
+        dropped = tuple(
+            dict.fromkeys(
+                s.label for s in self._queue if s.label is not None and s.label != head.label
+            )
+        )
+        head.total_ms = heard
+        self._queue = deque([head]) if head.done_ms < heard else deque()
+        return PlayedPosition(head.label, int(heard), int(total), dropped)

@@ -1,0 +1,153 @@
+"""The adapter developers' fake call (bot_adapters.testing) behaves like the gateway."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot_adapters.contract import BotAdapter, CallControl, PlayedPosition, PlayoutOverflow
+from bot_adapters.testing import CallEnded, FakeCall, default_call_info
+
+RATE = 8000
+
+
+def tone(ms: int) -> bytes:
+    return b"\x10\x00" * (RATE * ms // 1000)
+
+
+class Recorder(BotAdapter):
+    """Plays two labelled utterances on start and records every hook."""
+
+    def __init__(self, options: object = None) -> None:
+        self.events: list[str] = []
+        self.call: CallControl | None = None
+
+    async def on_start(self, call: CallControl) -> None:
+        self.call = call
+        self.events.append("start")
+        call.play(tone(100), "u1")
+        call.play(tone(200), "u2")
+
+    async def on_audio(self, pcm: bytes) -> None:
+        self.events.append(f"audio:{len(pcm)}")
+
+    async def on_dtmf(self, digit: str) -> None:
+        self.events.append(f"dtmf:{digit}")
+        if digit == "#":
+            assert self.call is not None
+            await self.call.hangup("pressed_hash")
+        if digit == "0":
+            assert self.call is not None
+            await self.call.transfer("pressed_zero", ["sales"])
+
+    async def on_speech_start(self) -> None:
+        self.events.append("speech_start")
+
+    async def on_speech_end(self) -> None:
+        self.events.append("speech_end")
+
+    async def on_barge_in(self, heard: PlayedPosition) -> None:
+        self.events.append(f"barge:{heard.label}:{heard.heard_ms}")
+
+    async def on_playback_finished(self, label: str) -> None:
+        self.events.append(f"heard:{label}")
+
+    async def on_stop(self, reason: str) -> None:
+        self.events.append(f"stop:{reason}")
+
+
+async def test_playout_follows_audio_time() -> None:
+    bot = Recorder()
+    call = FakeCall(bot)
+    await call.start()
+    assert call.played_labels == ["u1", "u2"]
+    assert call.queued_ms == 300
+    await call.send_silence(100)
+    assert call.finished == ["u1"]
+    await call.send_silence(180)
+    assert call.finished == ["u1"] and call.is_playing
+    await call.send_silence(20)
+    assert call.finished == ["u1", "u2"] and not call.is_playing
+    assert bot.events.count("audio:320") == 15  # 20 ms chunks at 8 kHz
+
+
+async def test_barge_in_clears_and_reports_heard_position() -> None:
+    bot = Recorder()
+    call = FakeCall(bot)
+    await call.start()
+    await call.send_silence(130)  # u1 heard, 30 ms into u2
+    heard = await call.speech_start()
+    assert heard == PlayedPosition("u2", 40, 200)  # the playing 20 ms chunk finishes
+    assert bot.events[-2:] == ["speech_start", "barge:u2:40"]
+    await call.send_silence(100)
+    assert call.finished == ["u1"]  # u2's mark was dropped
+    assert not call.is_playing
+
+
+async def test_clear_lists_dropped_utterances() -> None:
+    bot = Recorder()
+    call = FakeCall(bot)
+    await call.start()
+    await call.send_silence(50)
+    position = call.clear()
+    assert position.label == "u1" and position.dropped_labels == ("u2",)
+    assert call.clears == [position]
+
+
+async def test_speech_without_bot_audio_is_not_a_barge_in() -> None:
+    bot = Recorder()
+    call = FakeCall(bot)
+    await call.start()
+    await call.wait_playout()
+    assert await call.speech_start() is None
+    await call.speech_end()
+    assert not call.barge_ins and bot.events[-2:] == ["speech_start", "speech_end"]
+
+
+async def test_hangup_stops_the_call() -> None:
+    bot = Recorder()
+    call = FakeCall(bot)
+    await call.start()
+    await call.press("#")
+    assert [h.reason for h in call.hangups] == ["pressed_hash"]
+    assert call.stop_reason == "hangup" and bot.events[-1] == "stop:hangup"
+    with pytest.raises(CallEnded):
+        await call.press("1")
+
+
+async def test_transfer_is_recorded_with_skills() -> None:
+    call = FakeCall(Recorder())
+    await call.start()
+    await call.send_silence(40)
+    await call.press("0")
+    assert call.transfers[0].reason == "pressed_zero"
+    assert call.transfers[0].skills == ("sales",) and call.transfers[0].at_ms == 40
+    assert not call.ended
+
+
+async def test_bad_input_is_rejected() -> None:
+    call = FakeCall(Recorder())
+    with pytest.raises(RuntimeError):
+        await call.press("1")  # not started
+    await call.start()
+    with pytest.raises(ValueError):
+        await call.press("x")
+    with pytest.raises(ValueError):
+        call.play(b"\x00")
+
+
+async def test_bounded_queue_overflows() -> None:
+    call = FakeCall(Recorder(), max_queued_ms=500)
+    await call.start()
+    with pytest.raises(PlayoutOverflow):
+        call.play(tone(300))
+
+
+async def test_custom_info_and_stop_once() -> None:
+    info = default_call_info(call_sid="CA9", custom_parameters={"vx_call": "c9"})
+    bot = Recorder()
+    call = FakeCall(bot, info)
+    await call.start()
+    assert call.info.call_sid == "CA9" and call.sample_rate == RATE
+    await call.stop()
+    await call.stop("again")
+    assert bot.events.count("stop:callended") == 1 and call.stop_reason == "callended"
