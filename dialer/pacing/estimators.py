@@ -1,0 +1,164 @@
+"""Estimators over recent observations, for the predictive and bot-first pacers.
+
+Each keeps the last ``size`` samples (bounded) and answers conditional questions of the form
+"given this has lasted ``e`` seconds so far, how likely is it to end (a certain way) within the
+next ``h`` seconds?", from the empirical distribution of recent samples. Sorted copies are
+rebuilt lazily, at most once every ``refresh`` new samples, so asking once a second is cheap.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Sequence
+
+__all__ = ["DurationWindow", "OutcomeWindow"]
+
+
+def _count_in(sorted_values: Sequence[float], lo: float, hi: float) -> int:
+    """How many values v satisfy lo < v <= hi."""
+    return bisect_right(sorted_values, hi) - bisect_right(sorted_values, lo)
+
+
+def _quantile(sorted_values: Sequence[float], q: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+class _Lazy:
+    """Counts samples added since the sorted views were last rebuilt."""
+
+    __slots__ = ("_pending", "_refresh")
+
+    def __init__(self, refresh: int) -> None:
+        self._refresh = max(1, refresh)
+        self._pending = 0
+
+    def added(self) -> None:
+        self._pending += 1
+
+    def due(self, count: int) -> bool:
+        """Rebuild when enough new samples arrived, or always while the window is small."""
+        if self._pending == 0:
+            return False
+        return self._pending >= self._refresh or count < 4 * self._refresh
+
+    def done(self) -> None:
+        self._pending = 0
+
+
+class DurationWindow:
+    """Recent durations (talk, wrap-up, bot conversation ...)."""
+
+    def __init__(self, size: int = 400, refresh: int = 20) -> None:
+        if size < 1:
+            raise ValueError("size must be >= 1")
+        self._values: deque[float] = deque(maxlen=size)
+        self._sorted: list[float] = []
+        self._sum = 0.0
+        self._lazy = _Lazy(refresh)
+
+    def add(self, duration: float) -> None:
+        if len(self._values) == self._values.maxlen:
+            self._sum -= self._values[0]
+        self._values.append(duration)
+        self._sum += duration
+        self._lazy.added()
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def _view(self) -> list[float]:
+        if self._lazy.due(len(self._values)):
+            self._sorted = sorted(self._values)
+            self._lazy.done()
+        return self._sorted
+
+    def mean(self, default: float) -> float:
+        """The mean, or ``default`` with no samples."""
+        return self._sum / len(self._values) if self._values else default
+
+    def quantile(self, q: float, default: float) -> float:
+        view = self._view()
+        return _quantile(view, q) if view else default
+
+    def cdf(self, t: float) -> float:
+        """P(duration <= t); 0.0 with no samples."""
+        view = self._view()
+        return bisect_right(view, t) / len(view) if view else 0.0
+
+    def ends_within(self, elapsed: float, horizon: float, default_mean: float) -> float:
+        """P(duration <= elapsed + horizon | duration > elapsed).
+
+        Past every recent sample (or with none), assume a memoryless tail with the window's
+        mean (or ``default_mean``)."""
+        if horizon <= 0:
+            return 0.0
+        view = self._view()
+        above = len(view) - bisect_right(view, elapsed)
+        if above == 0:
+            return 1.0 - math.exp(-horizon / max(1e-9, self.mean(default_mean)))
+        return _count_in(view, elapsed, elapsed + horizon) / above
+
+
+class OutcomeWindow:
+    """Recent (duration, hit) pairs: ring time and whether it was a live answer, or bot time and
+    whether it escalated. Answers "how likely to end *with a hit* within h, given e so far"."""
+
+    def __init__(self, size: int = 600, refresh: int = 25) -> None:
+        if size < 1:
+            raise ValueError("size must be >= 1")
+        self._samples: deque[tuple[float, bool]] = deque(maxlen=size)
+        self._all: list[float] = []
+        self._hits: list[float] = []
+        self._n_hits = 0
+        self._lazy = _Lazy(refresh)
+
+    def add(self, duration: float, hit: bool) -> None:
+        if len(self._samples) == self._samples.maxlen and self._samples[0][1]:
+            self._n_hits -= 1
+        self._samples.append((duration, hit))
+        self._n_hits += hit
+        self._lazy.added()
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def _views(self) -> tuple[list[float], list[float]]:
+        if self._lazy.due(len(self._samples)):
+            self._all = sorted(d for d, _ in self._samples)
+            self._hits = sorted(d for d, hit in self._samples if hit)
+            self._lazy.done()
+        return self._all, self._hits
+
+    def hit_rate(self, default: float) -> float:
+        """Fraction of samples that were hits, or ``default`` with no samples."""
+        return self._n_hits / len(self._samples) if self._samples else default
+
+    def hit_quantile(self, q: float, default: float) -> float:
+        """Quantile of the durations of hits (e.g. the ring time of live answers)."""
+        hits = self._views()[1]
+        return _quantile(hits, q) if hits else default
+
+    def hit_cdf(self, t: float) -> float:
+        """P(duration <= t | hit); 0.0 with no hits."""
+        hits = self._views()[1]
+        return bisect_right(hits, t) / len(hits) if hits else 0.0
+
+    def hit_within(self, elapsed: float, horizon: float) -> float:
+        """P(ends with a hit in (elapsed, elapsed + horizon] | still going at ``elapsed``)."""
+        if horizon <= 0:
+            return 0.0
+        all_, hits = self._views()
+        above = len(all_) - bisect_right(all_, elapsed)
+        if above == 0:
+            return 0.0
+        return _count_in(hits, elapsed, elapsed + horizon) / above
+
+    def still_going(self, elapsed: float) -> float:
+        """P(duration > elapsed); 1.0 with no samples."""
+        all_ = self._views()[0]
+        if not all_:
+            return 1.0
+        return (len(all_) - bisect_left(all_, elapsed + 1e-12)) / len(all_)

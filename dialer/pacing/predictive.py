@@ -1,0 +1,118 @@
+"""voxgate's predictive pacer (agent-first): as many dials as keep abandonment under target.
+
+From recent observations it estimates the live-answer rate and the ring time of live answers
+(:class:`OutcomeWindow`), talk and wrap-up times (:class:`DurationWindow`), and from the current
+state which agents are about to free up (given how long each has been busy) and which ringing
+lines are about to answer (given how long each has rung). A new dial needs an agent when it
+answers, at ``tau``, taken at three quantiles of the live ring time; it is abandoned if the
+customers answering before it (waiting now, ringing lines, the other new dials) use up every
+agent free by ``tau`` plus the 2 s grace. The pacer places dials while the last one's risk stays
+under a limit, and a :class:`RiskController` tunes that limit so that the abandonment rate over
+live answers tracks ``aim`` (below the legal ``target``).
+
+Fallbacks: progressive pacing (one line per free agent) during a cold start (too few observed
+dials or talks to estimate from) and for pools smaller than ``min_agents``.
+"""
+
+from __future__ import annotations
+
+from dialer.pacing.estimators import DurationWindow, OutcomeWindow
+from dialer.pacing.forecast import Horizon, RiskController, agent_free_within, max_dials
+from dialer.pacing.progressive import progressive_dials
+from dialer.pacing.types import (
+    AgentTalkEnded,
+    AgentWrapEnded,
+    CustomerAbandoned,
+    CustomerConnected,
+    DialOutcome,
+    DialResolved,
+    Observation,
+    PacerState,
+)
+
+__all__ = ["PredictivePacer"]
+
+_ANSWER_POINTS = (0.25, 0.5, 0.75)
+
+
+class PredictivePacer:
+    """Agent-first predictive pacing under an abandonment target (see the module docstring)."""
+
+    name = "voxgate-predictive"
+
+    def __init__(
+        self,
+        target: float = 0.03,
+        aim: float = 0.02,
+        grace_s: float = 2.0,
+        min_agents: int = 2,
+        warmup_dials: int = 40,
+        warmup_talks: int = 8,
+        start_risk: float = 0.05,
+        max_lines_per_agent: float = 12.0,
+    ) -> None:
+        if grace_s < 0 or min_agents < 1 or max_lines_per_agent < 1:
+            raise ValueError("grace_s >= 0, min_agents >= 1, max_lines_per_agent >= 1")
+        self.grace_s = grace_s
+        self.min_agents = min_agents
+        self.warmup_dials = warmup_dials
+        self.warmup_talks = warmup_talks
+        self.max_lines_per_agent = max_lines_per_agent
+        self.rings = OutcomeWindow()
+        self.talk = DurationWindow()
+        self.wrap = DurationWindow()
+        self.control = RiskController(aim=aim, ceiling=target, start=start_risk)
+
+    def observe(self, obs: Observation) -> None:
+        if isinstance(obs, DialResolved):
+            self.rings.add(obs.ring_s, obs.outcome is DialOutcome.LIVE)
+        elif isinstance(obs, AgentTalkEnded):
+            self.talk.add(obs.talk_s)
+        elif isinstance(obs, AgentWrapEnded):
+            self.wrap.add(obs.wrap_s)
+        elif isinstance(obs, CustomerConnected):
+            self.control.count(bad=False)
+        elif isinstance(obs, CustomerAbandoned):
+            self.control.count(bad=True)
+
+    @property
+    def warm(self) -> bool:
+        """Enough observations to estimate from."""
+        return len(self.rings) >= self.warmup_dials and len(self.talk) >= self.warmup_talks
+
+    def horizons(self, state: PacerState) -> list[Horizon]:
+        """The risk picture at three likely answer times of a dial placed now."""
+        p_live = self.rings.hit_rate(0.0)
+        talk_mean = self.talk.mean(180.0)
+        wrap_mean = self.wrap.mean(20.0)
+        result = []
+        for q in _ANSWER_POINTS:
+            tau = self.rings.hit_quantile(q, 10.0)
+            claims = float(len(state.waiting))
+            claims_var = 0.0
+            for elapsed in state.ringing:
+                p = self.rings.hit_within(elapsed, tau)
+                claims += p
+                claims_var += p * (1.0 - p)
+            supply = float(state.agents_ready)
+            supply_var = 0.0
+            for agent in state.busy_agents:
+                f = agent_free_within(
+                    agent, tau + self.grace_s, self.talk, self.wrap, talk_mean, wrap_mean
+                )
+                supply += f
+                supply_var += f * (1.0 - f)
+            per_dial = p_live * self.rings.hit_cdf(tau)
+            result.append(Horizon(claims, claims_var, supply, supply_var, per_dial))
+        return result
+
+    def dials_now(self, state: PacerState) -> int:
+        self.control.update(state.now, state.abandon_rate_24h)
+        if not self.warm or state.agents_logged_in < self.min_agents:
+            return progressive_dials(state)
+        in_flight = len(state.ringing) + len(state.waiting)
+        cap = int(self.max_lines_per_agent * state.agents_logged_in) - in_flight
+        cap = min(cap, state.free_lines)
+        if cap <= 0:
+            return 0
+        return max_dials(self.horizons(state), self.control.limit, cap)

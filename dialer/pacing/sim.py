@@ -1,0 +1,354 @@
+"""A seeded discrete-event simulation of a dialling floor, driving the real pacer code.
+
+Virtual time, no asyncio, no I/O: a heap of timed events, one :class:`random.Random` seeded per
+run. Every ``tick_s`` the pacer is shown the same :class:`PacerState` the campaign runner shows
+it and asked how many lines to dial; every resolution is fed back through ``observe`` exactly as
+the runner does. Call :func:`simulate` with a :class:`Scenario`, a fresh pacer and a seed; it
+returns the :class:`SimResult` figures ``bench/pacing.py`` prints.
+
+Agent-first: a live answer takes the longest-idle ready agent, or waits; with no agent within
+``grace_s`` (2 s) it is abandoned (the dialer plays its message and hangs up). Bot-first: a live
+answer goes to a bot; ``escalation_rate`` of them escalate after a bot conversation and wait for
+an agent (an escalation waiting past ``escalation_limit_s`` is abandoned in the ledger; the
+customer hangs up after ``patience_s``). Answering machines are detected (AMD) and hung up; they
+are never live answers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+from dialer.pacing.ledger import AbandonmentLedger
+from dialer.pacing.types import (
+    AgentTalkEnded,
+    AgentWrapEnded,
+    BotCallEnded,
+    BusyAgent,
+    CustomerAbandoned,
+    CustomerConnected,
+    DialOutcome,
+    DialResolved,
+    Pacer,
+    PacerState,
+)
+
+__all__ = ["Dist", "Scenario", "SimResult", "simulate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Dist:
+    """A log-normal distribution given by its mean and standard deviation, clipped to [lo, hi]."""
+
+    mean: float
+    sd: float
+    lo: float = 0.0
+    hi: float = math.inf
+
+    def __post_init__(self) -> None:
+        if self.mean <= 0 or self.sd < 0 or self.lo > self.hi:
+            raise ValueError(f"bad distribution {self!r}")
+
+    def sample(self, rng: random.Random) -> float:
+        if self.sd == 0:
+            value = self.mean
+        else:
+            sigma2 = math.log(1.0 + (self.sd / self.mean) ** 2)
+            value = rng.lognormvariate(math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2))
+        return min(self.hi, max(self.lo, value))
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One dialling floor: agents, customers' behaviour, and the shift length."""
+
+    name: str
+    agents: int
+    live_rate: float
+    mode: Literal["agent_first", "bot_first"] = "agent_first"
+    machine_rate: float = 0.10
+    busy_rate: float = 0.08
+    failed_rate: float = 0.04
+    ring_timeout_s: float = 30.0
+    live_ring: Dist = Dist(9.0, 5.0, 2.0, 30.0)
+    machine_ring: Dist = Dist(14.0, 6.0, 4.0, 30.0)
+    busy_ring: Dist = Dist(4.0, 2.0, 1.0, 10.0)
+    failed_ring: Dist = Dist(2.0, 1.0, 0.5, 8.0)
+    talk: Dist = Dist(240.0, 180.0, 20.0, 1800.0)
+    wrap: Dist = Dist(20.0, 10.0, 3.0, 120.0)
+    grace_s: float = 2.0
+    hours: float = 4.0
+    tick_s: float = 1.0
+    line_limit: int = 100_000
+    bot_talk: Dist = Dist(75.0, 45.0, 10.0, 600.0)
+    escalation_rate: float = 0.2
+    escalation_at: Dist = Dist(50.0, 30.0, 8.0, 300.0)
+    escalation_limit_s: float = 2.0
+    patience_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        rates = (self.live_rate, self.machine_rate, self.busy_rate, self.failed_rate)
+        if self.agents < 1 or any(r < 0 for r in rates) or sum(rates) > 1:
+            raise ValueError(f"bad scenario {self.name!r}")
+        if self.mode not in ("agent_first", "bot_first"):
+            raise ValueError(f"unknown mode {self.mode!r}")
+
+
+@dataclass(slots=True)
+class SimResult:
+    """Figures over one shift of one scenario with one pacer and seed."""
+
+    scenario: str
+    pacer: str
+    seed: int
+    agents: int
+    hours: float
+    dials: int = 0
+    live: int = 0
+    abandoned: int = 0
+    connects: int = 0
+    talk_s: float = 0.0
+    wrap_s: float = 0.0
+    idle_before_connect_s: float = 0.0
+    peak_rate_30d: float = 0.0
+    waits: list[float] = field(default_factory=list)
+
+    @property
+    def agent_hours(self) -> float:
+        return self.agents * self.hours
+
+    @property
+    def talk_min_per_agent_hour(self) -> float:
+        return self.talk_s / 60.0 / self.agent_hours
+
+    @property
+    def occupancy(self) -> float:
+        return (self.talk_s + self.wrap_s) / (self.agent_hours * 3600.0)
+
+    @property
+    def abandon_rate(self) -> float:
+        return self.abandoned / self.live if self.live else 0.0
+
+    @property
+    def mean_wait_between_calls_s(self) -> float:
+        return self.idle_before_connect_s / self.connects if self.connects else 0.0
+
+    @property
+    def wait_p95_s(self) -> float:
+        if not self.waits:
+            return 0.0
+        ordered = sorted(self.waits)
+        return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+    @property
+    def dials_per_agent_hour(self) -> float:
+        return self.dials / self.agent_hours
+
+
+# event kinds
+(
+    _TICK,
+    _RING_END,
+    _GRACE_END,
+    _TALK_END,
+    _WRAP_END,
+    _BOT_END,
+    _ESCALATE,
+    _LIMIT,
+    _PATIENCE,
+    _HOUR,
+) = range(10)
+
+
+@dataclass(slots=True)
+class _Agent:
+    phase: Literal["ready", "talk", "wrap"] = "ready"
+    since: float = 0.0
+    talk_s: float = 0.0
+
+
+class _Floor:
+    """The simulation's mutable world; one instance per run."""
+
+    def __init__(self, scenario: Scenario, pacer: Pacer, seed: int) -> None:
+        self.s = scenario
+        self.pacer = pacer
+        self.rng = random.Random(f"{seed}:{scenario.name}")
+        self.end = scenario.hours * 3600.0
+        self.result = SimResult(scenario.name, pacer.name, seed, scenario.agents, scenario.hours)
+        self.ledger = AbandonmentLedger()
+        self.agents = [_Agent() for _ in range(scenario.agents)]
+        self.ready: deque[int] = deque(range(scenario.agents))
+        self.ringing: dict[int, tuple[float, DialOutcome, float]] = {}
+        self.waiting: dict[int, float] = {}
+        self.bots: dict[int, float] = {}
+        self.abandoned_marked: set[int] = set()
+        self.events: list[tuple[float, int, int, int]] = []
+        self.seq = 0
+        self.next_call = 0
+
+    def at(self, t: float, kind: int, subject: int = 0) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (t, self.seq, kind, subject))
+
+    # --- dialling -------------------------------------------------------------------------
+    def state(self, now: float) -> PacerState:
+        busy = tuple(BusyAgent(a.phase, now - a.since) for a in self.agents if a.phase != "ready")
+        talking = sum(1 for a in self.agents if a.phase == "talk")
+        view = self.ledger.view(now)
+        return PacerState(
+            now=now,
+            agents_ready=len(self.ready),
+            busy_agents=busy,
+            ringing=tuple(now - t0 for t0, _, _ in self.ringing.values()),
+            waiting=tuple(now - t0 for t0 in self.waiting.values()),
+            bot_calls=tuple(now - t0 for t0 in self.bots.values()),
+            lines_in_use=len(self.ringing) + len(self.waiting) + len(self.bots) + talking,
+            line_limit=self.s.line_limit,
+            abandon_rate_24h=view.rate_24h,
+            live_answers_24h=view.live_24h,
+        )
+
+    def dial(self, now: float) -> None:
+        s, rng = self.s, self.rng
+        u = rng.random()
+        if u < s.live_rate:
+            outcome, ring = DialOutcome.LIVE, s.live_ring.sample(rng)
+        elif u < s.live_rate + s.machine_rate:
+            outcome, ring = DialOutcome.MACHINE, s.machine_ring.sample(rng)
+        elif u < s.live_rate + s.machine_rate + s.busy_rate:
+            outcome, ring = DialOutcome.BUSY, s.busy_ring.sample(rng)
+        elif u < s.live_rate + s.machine_rate + s.busy_rate + s.failed_rate:
+            outcome, ring = DialOutcome.FAILED, s.failed_ring.sample(rng)
+        else:
+            outcome, ring = DialOutcome.NO_ANSWER, s.ring_timeout_s
+        call = self.next_call
+        self.next_call += 1
+        self.ringing[call] = (now, outcome, ring)
+        self.result.dials += 1
+        self.at(now + ring, _RING_END, call)
+
+    # --- customers and agents -------------------------------------------------------------
+    def connect(self, call: int, now: float, waited: float) -> None:
+        """A customer (live answer or escalation) takes the longest-idle ready agent."""
+        index = self.ready.popleft()
+        agent = self.agents[index]
+        self.result.idle_before_connect_s += now - agent.since
+        self.result.connects += 1
+        agent.phase, agent.since = "talk", now
+        self.result.waits.append(waited)
+        if call not in self.abandoned_marked:
+            self.pacer.observe(CustomerConnected(now, waited))
+        self.abandoned_marked.discard(call)
+        self.at(now + self.s.talk.sample(self.rng), _TALK_END, index)
+
+    def need_agent(self, call: int, now: float) -> None:
+        if self.ready:
+            self.connect(call, now, 0.0)
+            return
+        self.waiting[call] = now
+        if self.s.mode == "agent_first":
+            self.at(now + self.s.grace_s, _GRACE_END, call)
+        else:
+            self.at(now + self.s.escalation_limit_s, _LIMIT, call)
+            self.at(now + self.s.patience_s, _PATIENCE, call)
+
+    def abandon(self, call: int, now: float, waited: float) -> None:
+        self.result.abandoned += 1
+        self.ledger.record_abandoned(now)
+        self.pacer.observe(CustomerAbandoned(now, waited))
+
+    def ring_end(self, call: int, now: float) -> None:
+        _t0, outcome, ring = self.ringing.pop(call)
+        self.pacer.observe(DialResolved(now, ring, outcome))
+        if outcome is not DialOutcome.LIVE:
+            return
+        self.result.live += 1
+        self.ledger.record_live(now)
+        if self.s.mode == "agent_first":
+            self.need_agent(call, now)
+            return
+        self.bots[call] = now
+        if self.rng.random() < self.s.escalation_rate:
+            self.at(now + self.s.escalation_at.sample(self.rng), _ESCALATE, call)
+        else:
+            self.at(now + self.s.bot_talk.sample(self.rng), _BOT_END, call)
+
+    def agent_ready(self, index: int, now: float) -> None:
+        agent = self.agents[index]
+        agent.phase, agent.since = "ready", now
+        self.ready.append(index)
+        if self.waiting:
+            call, t0 = next(iter(self.waiting.items()))
+            del self.waiting[call]
+            self.connect(call, now, now - t0)
+
+    def handle(self, now: float, kind: int, subject: int) -> None:
+        if kind == _TICK:
+            if now < self.end:
+                for _ in range(self.pacer.dials_now(self.state(now))):
+                    self.dial(now)
+                self.at(now + self.s.tick_s, _TICK)
+        elif kind == _RING_END:
+            self.ring_end(subject, now)
+        elif kind == _GRACE_END:
+            if self.waiting.pop(subject, None) is not None:
+                self.result.waits.append(self.s.grace_s)
+                self.abandon(subject, now, self.s.grace_s)
+        elif kind == _LIMIT:
+            if subject in self.waiting:
+                self.abandoned_marked.add(subject)
+                self.abandon(subject, now, self.s.escalation_limit_s)
+        elif kind == _PATIENCE:
+            if self.waiting.pop(subject, None) is not None:
+                self.abandoned_marked.discard(subject)
+                self.result.waits.append(self.s.patience_s)
+        elif kind == _TALK_END:
+            agent = self.agents[subject]
+            talk = now - agent.since
+            self.result.talk_s += talk
+            self.pacer.observe(AgentTalkEnded(now, talk))
+            agent.phase, agent.since = "wrap", now
+            self.at(now + self.s.wrap.sample(self.rng), _WRAP_END, subject)
+        elif kind == _WRAP_END:
+            wrap = now - self.agents[subject].since
+            self.result.wrap_s += wrap
+            self.pacer.observe(AgentWrapEnded(now, wrap))
+            self.agent_ready(subject, now)
+        elif kind in (_BOT_END, _ESCALATE):
+            t0 = self.bots.pop(subject)
+            escalated = kind == _ESCALATE
+            self.pacer.observe(BotCallEnded(now, now - t0, escalated))
+            if escalated:
+                self.need_agent(subject, now)
+        else:  # _HOUR
+            view = self.ledger.view(now)
+            if view.live_30d:
+                self.result.peak_rate_30d = max(self.result.peak_rate_30d, view.rate_30d)
+
+    def run(self) -> SimResult:
+        self.at(0.0, _TICK)
+        hour = 3600.0
+        while hour <= self.end:
+            self.at(hour, _HOUR)
+            hour += 3600.0
+        while self.events:
+            now, _, kind, subject = heapq.heappop(self.events)
+            if now > self.end:
+                break
+            self.handle(now, kind, subject)
+        for agent in self.agents:  # time still being spent when the shift ends
+            if agent.phase == "talk":
+                self.result.talk_s += self.end - agent.since
+            elif agent.phase == "wrap":
+                self.result.wrap_s += self.end - agent.since
+        return self.result
+
+
+def simulate(scenario: Scenario, pacer: Pacer, seed: int) -> SimResult:
+    """Run one shift of ``scenario`` with ``pacer`` (fresh, not shared between runs)."""
+    return _Floor(scenario, pacer, seed).run()

@@ -1,0 +1,200 @@
+"""What a pacer is fed and what it is asked: observations, the line/agent picture, the interface.
+
+A pacer is pure: no asyncio, no I/O, no clock of its own. Its driver (the campaign runner, or
+the discrete-event simulator in :mod:`dialer.pacing.sim`) calls :meth:`Pacer.observe` for every
+observation as it happens, and :meth:`Pacer.dials_now` whenever it may dial (about once a
+second), with a :class:`PacerState` describing the lines and agents at that instant. Times are
+seconds on the driver's clock (wall clock or virtual time); pacers only compare and subtract them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal, Protocol
+
+__all__ = [
+    "AgentTalkEnded",
+    "AgentWrapEnded",
+    "BotCallEnded",
+    "BusyAgent",
+    "CustomerAbandoned",
+    "CustomerConnected",
+    "DialOutcome",
+    "DialResolved",
+    "Observation",
+    "Pacer",
+    "PacerState",
+]
+
+
+class DialOutcome(StrEnum):
+    """How a dial ended its ringing phase. Only ``LIVE`` is a live answer (AMD said human)."""
+
+    LIVE = "live"
+    MACHINE = "machine"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"
+
+
+def _check_time(name: str, value: float) -> None:
+    if value != value or value < 0:  # NaN or negative
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class DialResolved:
+    """A dial stopped ringing after ``ring_s`` seconds with ``outcome``. Feed it at that moment."""
+
+    at: float
+    ring_s: float
+    outcome: DialOutcome
+
+    def __post_init__(self) -> None:
+        _check_time("ring_s", self.ring_s)
+        object.__setattr__(self, "outcome", DialOutcome(self.outcome))
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerConnected:
+    """A customer who needed an agent (live answer or bot escalation) got one after ``wait_s``."""
+
+    at: float
+    wait_s: float
+
+    def __post_init__(self) -> None:
+        _check_time("wait_s", self.wait_s)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerAbandoned:
+    """A customer who needed an agent was abandoned (no agent in time) after ``wait_s``."""
+
+    at: float
+    wait_s: float
+
+    def __post_init__(self) -> None:
+        _check_time("wait_s", self.wait_s)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTalkEnded:
+    """An agent finished a conversation of ``talk_s`` seconds and starts wrap-up."""
+
+    at: float
+    talk_s: float
+
+    def __post_init__(self) -> None:
+        _check_time("talk_s", self.talk_s)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentWrapEnded:
+    """An agent finished ``wrap_s`` seconds of wrap-up and is ready again."""
+
+    at: float
+    wrap_s: float
+
+    def __post_init__(self) -> None:
+        _check_time("wrap_s", self.wrap_s)
+
+
+@dataclass(frozen=True, slots=True)
+class BotCallEnded:
+    """A bot conversation ended after ``bot_s``: by escalating to an agent, or without one."""
+
+    at: float
+    bot_s: float
+    escalated: bool
+
+    def __post_init__(self) -> None:
+        _check_time("bot_s", self.bot_s)
+
+
+Observation = (
+    DialResolved
+    | CustomerConnected
+    | CustomerAbandoned
+    | AgentTalkEnded
+    | AgentWrapEnded
+    | BotCallEnded
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BusyAgent:
+    """An agent who is not ready: talking to a customer or in wrap-up, for ``elapsed_s`` so far."""
+
+    phase: Literal["talk", "wrap"]
+    elapsed_s: float
+
+    def __post_init__(self) -> None:
+        if self.phase not in ("talk", "wrap"):
+            raise ValueError(f"unknown agent phase {self.phase!r}")
+        _check_time("elapsed_s", self.elapsed_s)
+
+
+@dataclass(frozen=True, slots=True)
+class PacerState:
+    """The lines and agents at ``now``, as the driver sees them.
+
+    * ``agents_ready``: logged-in agents free to take a call now.
+    * ``busy_agents``: the other logged-in agents (paused agents are not logged in here).
+    * ``ringing``: elapsed ring time of each dial not yet resolved.
+    * ``waiting``: elapsed wait of each customer who needs an agent and has none yet
+      (an answered call in agent-first mode, an escalation in bot-first mode).
+    * ``bot_calls``: elapsed time of each bot conversation in progress (bot-first mode).
+    * ``lines_in_use`` / ``line_limit``: concurrent lines now and the most the account, the
+      exophone's channels and the gateway's streams allow; a pacer never dials past the limit.
+    * ``abandon_rate_24h`` / ``live_answers_24h``: from the campaign's abandonment ledger.
+    """
+
+    now: float
+    agents_ready: int
+    busy_agents: tuple[BusyAgent, ...] = ()
+    ringing: tuple[float, ...] = ()
+    waiting: tuple[float, ...] = ()
+    bot_calls: tuple[float, ...] = ()
+    lines_in_use: int = 0
+    line_limit: int = 1_000_000
+    abandon_rate_24h: float = 0.0
+    live_answers_24h: int = 0
+
+    def __post_init__(self) -> None:
+        if self.agents_ready < 0:
+            raise ValueError("agents_ready must be >= 0")
+        if self.lines_in_use < 0 or self.line_limit < 0:
+            raise ValueError("lines_in_use and line_limit must be >= 0")
+        if not 0.0 <= self.abandon_rate_24h <= 1.0:
+            raise ValueError("abandon_rate_24h must be within 0..1")
+        object.__setattr__(self, "busy_agents", tuple(self.busy_agents))
+        object.__setattr__(self, "ringing", tuple(self.ringing))
+        object.__setattr__(self, "waiting", tuple(self.waiting))
+        object.__setattr__(self, "bot_calls", tuple(self.bot_calls))
+
+    @property
+    def agents_logged_in(self) -> int:
+        """Ready plus busy agents."""
+        return self.agents_ready + len(self.busy_agents)
+
+    @property
+    def free_lines(self) -> int:
+        """How many more lines may be opened now."""
+        return max(0, self.line_limit - self.lines_in_use)
+
+
+class Pacer(Protocol):
+    """Every pacer: fed observations, asked how many lines to dial now.
+
+    ``dials_now`` returns how many new dials to place at ``state.now`` (never negative, never
+    past ``state.free_lines``). The driver places them and reports each one's resolution
+    later through ``observe``.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def observe(self, obs: Observation) -> None: ...
+
+    def dials_now(self, state: PacerState) -> int: ...
