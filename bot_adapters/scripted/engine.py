@@ -7,8 +7,9 @@ No asyncio, no audio, no clock of its own: tests drive it with plain values.
 Phases of a turn:
 
 * ``PLAYING``: the state's prompts (or a reprompt) are queued; the turn passes on when the last
-  one is heard (``heard(label)``). Caller speech or a barge-in interrupts: the prompt is cleared
-  and the caller has the turn (a state with an action runs it at once instead).
+  one is heard (``heard(label)``). The gateway's barge-in (or, with ``interrupt_on =
+  "speech_start"``, any VAD speech start) interrupts: the prompt is cleared and the caller has
+  the turn (a state with an action runs it at once instead).
 * ``LISTENING``: waiting for an answer until the no-input deadline.
 * ``SPEAKING``: the caller is talking (VAD speech start, or a barge-in).
 * ``END_SILENCE``: VAD said speech ended; once ``end_silence_ms`` more pass without new
@@ -76,6 +77,7 @@ class ScriptEngine:
         self.deadline_ms: int | None = None
         self._awaiting: str | None = None
         self._seq = 0
+        self._caller_talking = False
 
     @property
     def current(self) -> State:
@@ -100,8 +102,12 @@ class ScriptEngine:
         return out
 
     def speech_started(self, now_ms: int) -> list[Command]:
-        """VAD: the caller started speaking. Interrupts a prompt that is playing."""
+        """VAD: the caller started speaking. Interrupts a playing prompt only with
+        ``interrupt_on = "speech_start"``; otherwise the gateway's barge-in decides."""
         out: list[Command] = []
+        self._caller_talking = True
+        if self.phase is Phase.PLAYING and self.script.interrupt_on != "speech_start":
+            return out
         self._caller_speaks(now_ms, out, already_cleared=False)
         return out
 
@@ -114,6 +120,7 @@ class ScriptEngine:
     def speech_ended(self, now_ms: int) -> list[Command]:
         """VAD: the caller stopped speaking. The turn passes after ``end_silence_ms``."""
         out: list[Command] = []
+        self._caller_talking = False
         if self.phase is Phase.SPEAKING:
             self.phase = Phase.END_SILENCE
             self.deadline_ms = now_ms + self.script.end_silence_ms
@@ -187,6 +194,9 @@ class ScriptEngine:
             self._act(state.action, out)
         elif state.next is not None:
             self._enter(state.next, now_ms, out)
+        elif self._caller_talking:
+            self.phase = Phase.SPEAKING  # they talked over the end of the prompt
+            self.deadline_ms = None
         else:
             self.phase = Phase.LISTENING
             has_timeout = state.on_no_input is not None or state.max_reprompts > 0

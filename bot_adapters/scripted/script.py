@@ -10,6 +10,8 @@ Format (see ``bot_adapters/scripted/sales.toml`` and docs/adapters.md)::
     name = "sales"
     start = "greet"            # first state
     end_silence_ms = 400       # silence after VAD end-of-speech before the bot takes the turn
+    interrupt_on = "barge_in"  # prompts stop on the gateway's barge-in ("barge_in"), or as
+                               # soon as VAD hears speech ("speech_start": faster, less robust)
     no_input_ms = 4000         # default wait for an answer once the prompts have been heard
 
     [prompts]                  # name = "fixture:NAME" (audio_fixtures) or a WAV path
@@ -43,6 +45,7 @@ from typing import Any, Literal
 
 DTMF_KEYS = frozenset("0123456789*#")
 ActionKind = Literal["hangup", "transfer"]
+InterruptOn = Literal["barge_in", "speech_start"]
 
 
 class ScriptError(ValueError):
@@ -91,9 +94,10 @@ class Script:
     states: Mapping[str, State]
     global_dtmf: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     base_dir: Path | None = None
+    interrupt_on: InterruptOn = "barge_in"
 
 
-_SCRIPT_KEYS = {"name", "start", "end_silence_ms", "no_input_ms"}
+_SCRIPT_KEYS = {"name", "start", "end_silence_ms", "no_input_ms", "interrupt_on"}
 _STATE_KEYS = {
     "say", "on_speech", "dtmf", "on_invalid_dtmf", "no_input_ms", "reprompt", "max_reprompts",
     "on_no_input", "next", "action", "reason", "skills",
@@ -131,6 +135,9 @@ def _build(doc: dict[str, Any], base_dir: Path | None) -> Script:
     start = _str(head, "start", "script.")
     end_silence = _ms(head, "end_silence_ms", "script.", default=400)
     default_no_input = _ms(head, "no_input_ms", "script.", default=4000)
+    interrupt_on = head.get("interrupt_on", "barge_in")
+    if interrupt_on not in ("barge_in", "speech_start"):
+        raise ScriptError("script.interrupt_on: must be 'barge_in' or 'speech_start'")
 
     prompts_raw = _table(doc, "prompts", "")
     prompts: dict[str, str] = {}
@@ -157,6 +164,7 @@ def _build(doc: dict[str, Any], base_dir: Path | None) -> Script:
         states=MappingProxyType(states),
         global_dtmf=MappingProxyType(global_dtmf),
         base_dir=base_dir,
+        interrupt_on=interrupt_on,
     )
     _check_references(script)
     return script

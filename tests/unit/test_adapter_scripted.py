@@ -110,7 +110,8 @@ async def test_sales_barge_in_stops_prompt_and_moves_the_turn() -> None:
     _bot, call = await sales_call()
     await call.send_silence(3200 + 1500)  # the question is playing
     await call.say(yes(), trailing_silence_ms=400)
-    assert call.clears and "ask" in (call.clears[0].label or "")
+    assert call.barge_ins and "ask" in (call.barge_ins[0].label or "")
+    assert not call.clears  # the gateway cleared; the bot did not need to
     assert not any("ask" in label for label in call.finished)  # the question was cut
     assert prompt_labels(call)[-1] == "goodbye"
     await call.wait_playout()
@@ -244,6 +245,7 @@ def test_engine_speech_start_while_playing_clears() -> None:
 [script]
 start = "q"
 end_silence_ms = 100
+interrupt_on = "speech_start"
 [prompts]
 q = "fixture:bot_ask_interest"
 [states.q]
@@ -261,6 +263,29 @@ action = "transfer"
     assert eng.tick(600) == [TransferCall("bot_transfer", ())]
     with pytest.raises(RuntimeError):
         eng.start(0)
+
+
+def test_engine_default_waits_for_barge_in_and_keeps_talk_over() -> None:
+    eng = engine(
+        """
+[script]
+start = "q"
+end_silence_ms = 0
+[prompts]
+q = "fixture:bot_ask_interest"
+[states.q]
+say = "q"
+on_speech = "t"
+[states.t]
+action = "hangup"
+"""
+    )
+    (play,) = eng.start(0)
+    assert eng.speech_started(50) == []  # a cough: no barge-in from the gateway yet
+    assert phase_of(eng) is Phase.PLAYING
+    assert isinstance(play, PlayPrompt) and eng.heard(play.label, 90) == []
+    assert phase_of(eng) is Phase.SPEAKING  # they were still talking at the prompt's end
+    assert eng.speech_ended(400) == [HangupCall("bot_hangup")]
 
 
 def test_engine_loop_is_bounded() -> None:
@@ -294,6 +319,7 @@ next = "a"
         ('[script]\nstart = "a"\n[states.a]\nno_input_ms = -1\n', "states.a.no_input_ms"),
         ('[script]\nstart = "a"\n[dtmf]\n"0" = "b"\n[states.a]\n', "dtmf.0: unknown state"),
         ('[script]\nstart = "a"\n', "at least one state"),
+        ('[script]\nstart = "a"\ninterrupt_on = "x"\n[states.a]\n', "script.interrupt_on"),
         (
             '[script]\nstart = "a"\n[states.a]\naction = "hangup"\nskills = ["x"]\n',
             "only a transfer",
