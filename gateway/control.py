@@ -112,3 +112,49 @@ class RecordingControlHook:
             ",".join(request.skills) or "-",
         )
         self.requests.append(request)
+
+
+class HttpControlHook:
+    """Hook for the separate-process wiring: ``POST {control_url}/v1/control`` with
+    :meth:`ControlRequest.to_json` as the body. ``202`` accepts; any other answer (or a
+    connection error or timeout) raises :class:`gateway.errors.ControlHookError` carrying
+    the status and body. Use it as an async context manager, or call :meth:`close`."""
+
+    def __init__(self, control_url: str, timeout: float = 5.0) -> None:
+        self.url = control_url.rstrip("/") + "/v1/control"
+        self._timeout = timeout
+        self._session: Any = None  # aiohttp.ClientSession, made on first use
+
+    async def submit(self, request: ControlRequest) -> None:
+        import aiohttp
+
+        from gateway.errors import ControlHookError
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout)
+            )
+        try:
+            async with self._session.post(self.url, json=request.to_json()) as response:
+                body = await response.text()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ControlHookError(f"control API {self.url} unreachable: {exc!r}") from exc
+        if status != 202:
+            raise ControlHookError(
+                f"control API refused {request.kind} for {request.call_sid}: {status}",
+                status=status,
+                body=body[:500],
+            )
+        log.info("control request %s for call %s accepted", request.kind, request.call_sid)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> HttpControlHook:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

@@ -1,0 +1,122 @@
+"""``voxgate gateway``: run the stream gateway alone.
+
+Prints ``gateway listening on ws://HOST:PORT`` on stdout once bound (with ``--port 0`` the
+port is the ephemeral one), serves until SIGINT/SIGTERM, then shuts down gracefully.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.config import GatewayConfig
+from gateway.control import ControlHook, HttpControlHook
+from gateway.server import GatewayServer
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``gateway`` subcommand (called by :mod:`voxgate.cli`)."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "gateway", help="run the Exotel stream gateway alone"
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    p.add_argument("--auth-user", default=None, help="require HTTP Basic auth (Exotel KEY)")
+    p.add_argument(
+        "--auth-password-env", default="VOXGATE_GATEWAY_PASSWORD",
+        help="environment variable holding the Basic auth password (Exotel TOKEN)",
+    )
+    p.add_argument(
+        "--adapter-option", action="append", default=[], metavar="ADAPTER.KEY=VALUE",
+        help="an option handed to an adapter's factory (repeatable)",
+    )
+    p.add_argument("--no-vad", action="store_true", help="disable VAD (and barge-in)")
+    p.add_argument("--vad-aggressiveness", type=int, default=2, choices=range(4))
+    p.add_argument("--barge-in-ms", type=int, default=200, help="0 disables barge-in")
+    p.add_argument("--adapter-deadline", type=float, default=2.0)
+    p.add_argument("--max-message-bytes", type=int, default=256 * 1024)
+    p.add_argument("--idle-timeout", type=float, default=30.0)
+    p.add_argument("--handshake-timeout", type=float, default=10.0)
+    p.add_argument("--shutdown-deadline", type=float, default=10.0)
+    p.add_argument("--escalation-dtmf", default=None, help="digit that asks for a human agent")
+    p.add_argument("--control-url", default=None, help="dialer control API base URL")
+    p.add_argument("--public-url", default=None, help="wss:// base the /url endpoint answers")
+    p.add_argument("--certfile", default=None)
+    p.add_argument("--keyfile", default=None)
+    p.set_defaults(func=run)
+
+
+def parse_adapter_options(items: list[str]) -> Mapping[str, Mapping[str, str]]:
+    """``["echo.sample_rate=16000"]`` -> ``{"echo": {"sample_rate": "16000"}}``."""
+    options: dict[str, dict[str, str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        adapter, dot, name = key.partition(".")
+        if not sep or not dot or not adapter or not name:
+            raise ValueError(f"adapter option {item!r} is not ADAPTER.KEY=VALUE")
+        options.setdefault(adapter, {})[name] = value
+    return options
+
+
+def config_from_args(args: argparse.Namespace) -> GatewayConfig:
+    password = os.environ.get(args.auth_password_env) if args.auth_user else None
+    if args.auth_user and password is None:
+        raise ValueError(f"--auth-user needs the password in ${args.auth_password_env}")
+    return GatewayConfig(
+        host=args.host,
+        port=args.port,
+        auth_user=args.auth_user,
+        auth_password=password,
+        adapter_options=parse_adapter_options(args.adapter_option),
+        vad_enabled=not args.no_vad,
+        vad_aggressiveness=args.vad_aggressiveness,
+        barge_in_min_speech_ms=args.barge_in_ms,
+        adapter_deadline=args.adapter_deadline,
+        max_message_bytes=args.max_message_bytes,
+        idle_timeout=args.idle_timeout,
+        handshake_timeout=args.handshake_timeout,
+        shutdown_deadline=args.shutdown_deadline,
+        escalation_dtmf=args.escalation_dtmf,
+        public_url=args.public_url,
+        ssl_certfile=args.certfile,
+        ssl_keyfile=args.keyfile,
+    )
+
+
+async def serve(config: GatewayConfig, control_url: str | None) -> None:
+    """Run a gateway until SIGINT/SIGTERM."""
+    async with contextlib.AsyncExitStack() as stack:
+        hook: ControlHook | None = None
+        if control_url:
+            hook = await stack.enter_async_context(HttpControlHook(control_url))
+        server = await stack.enter_async_context(GatewayServer(config, hook))
+        print(f"gateway listening on {server.base_url}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("signal received, shutting down")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"voxgate gateway: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(config, args.control_url))
+    except OSError as exc:
+        print(f"voxgate gateway: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,87 @@
+"""Gateway configuration: one frozen value built by the CLI, the demo or a test.
+
+Build a :class:`GatewayConfig` and hand it to :class:`gateway.server.GatewayServer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from gateway.session import SessionSettings
+
+
+def _freeze(options: Mapping[str, Mapping[str, str]]) -> Mapping[str, Mapping[str, str]]:
+    return MappingProxyType(
+        {str(name): MappingProxyType(dict(opts)) for name, opts in options.items()}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """Everything the media plane is configured with. Times in seconds unless ``_ms``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8765  # 0 picks an ephemeral port (see GatewayServer.port)
+    auth_user: str | None = None  # with auth_password: HTTP Basic required on /stream, /url
+    auth_password: str | None = None
+    adapter_options: Mapping[str, Mapping[str, str]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    vad_enabled: bool = True
+    vad_aggressiveness: int = 2
+    barge_in_min_speech_ms: int = 200  # 0 disables barge-in
+    speech_start_ms: int = 60
+    speech_hangover_ms: int = 300
+    chunk_target_ms: int = 200
+    max_playout_ms: int = 120_000
+    adapter_deadline: float = 2.0  # each adapter hook must return within this
+    adapter_queue: int = 256  # notices waiting for a slow adapter before the call is ended
+    max_message_bytes: int = 256 * 1024
+    handshake_timeout: float = 10.0
+    idle_timeout: float = 30.0
+    escalation_dtmf: str | None = None
+    shutdown_deadline: float = 10.0
+    public_url: str | None = None  # e.g. "wss://gw.example.com": base the /url endpoint answers
+    ssl_certfile: str | None = None  # with ssl_keyfile: serve wss:// and https://
+    ssl_keyfile: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"bad port {self.port}")
+        if (self.auth_user is None) != (self.auth_password is None):
+            raise ValueError("auth_user and auth_password go together")
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("ssl_certfile and ssl_keyfile go together")
+        if self.escalation_dtmf is not None and (
+            len(self.escalation_dtmf) != 1 or self.escalation_dtmf not in "0123456789*#"
+        ):
+            raise ValueError(f"bad escalation digit {self.escalation_dtmf!r}")
+        for name in ("adapter_deadline", "handshake_timeout", "idle_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.shutdown_deadline < 0 or self.adapter_queue < 1 or self.max_message_bytes < 1024:
+            raise ValueError("bad shutdown_deadline, adapter_queue or max_message_bytes")
+        object.__setattr__(self, "adapter_options", _freeze(self.adapter_options))
+        self.session_settings()  # validates the media policy fields
+
+    @property
+    def auth_required(self) -> bool:
+        return self.auth_user is not None
+
+    def session_settings(self) -> SessionSettings:
+        """The per-call media policy."""
+        return SessionSettings(
+            vad_enabled=self.vad_enabled,
+            vad_aggressiveness=self.vad_aggressiveness,
+            speech_start_ms=self.speech_start_ms,
+            speech_hangover_ms=self.speech_hangover_ms,
+            barge_in_min_speech_ms=self.barge_in_min_speech_ms,
+            chunk_target_ms=self.chunk_target_ms,
+            max_playout_ms=self.max_playout_ms,
+            escalation_dtmf=self.escalation_dtmf,
+        )
+
+    def options_for(self, adapter: str) -> Mapping[str, str]:
+        return self.adapter_options.get(adapter, MappingProxyType({}))

@@ -1,0 +1,377 @@
+"""The one asyncio driver per Exotel stream: read, feed the session, write, run the bot.
+
+:class:`StreamConnection` owns three tasks in one ``TaskGroup``: the reader (messages in,
+fed to the sans-I/O :class:`~gateway.session.Session`), the runner (the adapter's hooks, one
+at a time and each under the adapter deadline) and the writer (the session's outbound
+messages). Whichever decides the call is over calls :meth:`StreamConnection.end`, which
+records the close code and cancels all three; :meth:`run` then tells the adapter
+``on_stop`` (if it started) and closes the WebSocket with that code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from bot_adapters.contract import (
+    SUPPORTED_ADAPTER_RATES,
+    AdapterFactory,
+    BotAdapter,
+    CallInfo,
+    PlayedPosition,
+)
+from gateway.config import GatewayConfig
+from gateway.control import ControlHook, ControlRequest
+from gateway.errors import CloseCode, ProtocolError
+from gateway.metrics import GatewayMetrics
+from gateway.protocol import StreamState
+from gateway.session import (
+    AudioIn,
+    BargedIn,
+    CallStarted,
+    CallStopped,
+    DtmfIn,
+    EscalationRequested,
+    EventIgnored,
+    Notice,
+    PlaybackFinished,
+    Session,
+    SpeechEnded,
+    SpeechStarted,
+)
+
+log = logging.getLogger(__name__)
+
+
+class CallHandle:
+    """The :class:`bot_adapters.contract.CallControl` an adapter gets in ``on_start``."""
+
+    def __init__(self, conn: StreamConnection) -> None:
+        self._conn = conn
+
+    @property
+    def info(self) -> CallInfo:
+        info = self._conn.session.info
+        assert info is not None
+        return info
+
+    @property
+    def sample_rate(self) -> int:
+        return self._conn.adapter_rate
+
+    def play(self, pcm: bytes, label: str | None = None) -> None:
+        conn = self._conn
+        conn.session.play(pcm, label, conn.adapter_rate, conn.loop.time())
+        conn.wake_writer()
+
+    def mark(self, label: str) -> None:
+        conn = self._conn
+        conn.session.mark(label, conn.loop.time())
+        conn.wake_writer()
+
+    def clear(self) -> PlayedPosition:
+        conn = self._conn
+        position = conn.session.clear(conn.loop.time())
+        conn.queue_notices(conn.session.take_notices())
+        conn.wake_writer()
+        return position
+
+    async def hangup(self, reason: str = "bot_hangup") -> None:
+        await self._conn.submit_control("hangup", reason)
+        self._conn.request_hangup(reason)
+
+    async def transfer(self, reason: str, skills: Sequence[str] = ()) -> None:
+        await self._conn.submit_control("transfer", reason, skills)
+
+
+class StreamConnection:
+    """Drives one stream from the accepted WebSocket to its close (see module docstring)."""
+
+    def __init__(
+        self,
+        ws: ServerConnection,
+        adapter_name: str,
+        factory: AdapterFactory,
+        config: GatewayConfig,
+        metrics: GatewayMetrics,
+        control_hook: ControlHook,
+        url_sample_rate: int | None = None,
+        adapter_options: Mapping[str, str] | None = None,
+    ) -> None:
+        self.ws = ws
+        self.adapter_name = adapter_name
+        self.config = config
+        self.metrics = metrics
+        self.control_hook = control_hook
+        self.loop = asyncio.get_running_loop()
+        self.session = Session(config.session_settings(), url_sample_rate)
+        self.last_rx = self.loop.time()
+        self.adapter_rate = 8000
+        self._factory = factory
+        self._options = adapter_options if adapter_options is not None else {}
+        self._adapter: BotAdapter | None = None
+        self._queue: asyncio.Queue[Notice] = asyncio.Queue(config.adapter_queue)
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._end: tuple[int, str] | None = None
+        self._started = False
+        self._stopped = False
+        self._hangup: str | None = None
+
+    @property
+    def stream_sid(self) -> str:
+        return self.session.protocol.stream_sid or "-"
+
+    # ---- ending --------------------------------------------------------------------------
+    def end(self, code: int, reason: str) -> None:
+        """End the call with close ``code`` (first caller wins); cancels the call's tasks."""
+        if self._end is None:
+            self._end = (code, reason)
+        for task in self._tasks:
+            task.cancel()
+
+    def request_hangup(self, reason: str) -> None:
+        """The bot hung up: the runner stops the adapter and closes normally."""
+        if self._hangup is None:
+            self._hangup = reason
+            self.queue_notices([CallStopped("hangup")])
+
+    def wake_writer(self) -> None:
+        if self.session.has_outbound:
+            self._wake.set()
+
+    def queue_notices(self, notices: list[Notice]) -> None:
+        put = self._queue.put_nowait
+        try:
+            for notice in notices:
+                put(notice)
+        except asyncio.QueueFull:
+            self.metrics.adapter_errors["overflow"] += 1
+            log.error("stream %s: adapter %s fell behind (queue full)", self.stream_sid,
+                      self.adapter_name)
+            self.end(CloseCode.ADAPTER_TIMEOUT, "adapter too slow")
+
+    # ---- the call ------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Serve the stream until it ends; never raises for bad input or a bad adapter."""
+        self.metrics.attach(self.session)
+        try:
+            try:
+                self._adapter = self._factory(self._options)
+                if not getattr(self._adapter, "allow_barge_in", True):
+                    self.session.settings = replace(
+                        self.session.settings, barge_in_min_speech_ms=0
+                    )
+            except Exception as exc:
+                self.metrics.adapter_errors["init"] += 1
+                log.exception("adapter %s could not be built: %s", self.adapter_name, exc)
+                self._end = (CloseCode.ADAPTER_ERROR, "adapter failed to start")
+            else:
+                async with asyncio.TaskGroup() as tg:
+                    self._tasks = [
+                        tg.create_task(self._reader()),
+                        tg.create_task(self._runner()),
+                        tg.create_task(self._writer()),
+                    ]
+                    if self._end is not None:  # ended while starting
+                        self.end(*self._end)
+            await self._finish_adapter()
+        except Exception:
+            log.exception("stream %s: gateway error", self.stream_sid)
+            self._end = self._end or (CloseCode.INTERNAL_ERROR, "internal error")
+        finally:
+            self.metrics.detach(self.session)
+            code, reason = self._end or (CloseCode.NORMAL, "")
+            self.metrics.closes[code] += 1
+            try:
+                await self.ws.close(code, reason)
+            except Exception:  # the peer is gone already
+                log.debug("stream %s: close failed", self.stream_sid, exc_info=True)
+
+    async def _finish_adapter(self) -> None:
+        """``on_stop`` after an error or a peer that vanished (a clean stop ran it already)."""
+        if not self._started or self._stopped or self._adapter is None:
+            return
+        self._stopped = True
+        code = self._end[0] if self._end else CloseCode.NORMAL
+        reason = "shutdown" if code == CloseCode.GOING_AWAY else "error"
+        if code in (CloseCode.NORMAL,):
+            reason = "disconnected"
+        try:
+            async with asyncio.timeout(self.config.adapter_deadline):
+                await self._adapter.on_stop(reason)
+        except Exception:
+            log.exception("stream %s: adapter on_stop failed", self.stream_sid)
+
+    async def _reader(self) -> None:
+        session = self.session
+        loop = self.loop
+        queue_notices = self.queue_notices
+        try:
+            async for message in self.ws:
+                now = self.last_rx = loop.time()
+                try:
+                    notices = session.receive(message, now)
+                except ProtocolError as exc:
+                    self.metrics.protocol_errors[exc.kind] += 1
+                    log.warning(
+                        "stream %s: closing with %d (%s): %s",
+                        self.stream_sid, exc.close_code, exc.kind, exc,
+                    )
+                    self.end(exc.close_code, exc.kind)
+                    return
+                if len(notices) == 1 and type(notices[0]) is AudioIn:
+                    try:
+                        self._queue.put_nowait(notices[0])
+                    except asyncio.QueueFull:
+                        queue_notices(notices)
+                        return
+                else:
+                    queue_notices(notices)
+                    if session.has_outbound:
+                        self._wake.set()  # a barge-in's clear
+        except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                self.metrics.protocol_errors["too_big"] += 1
+                log.warning("stream %s: closed with 1009 (message too big)", self.stream_sid)
+                self.end(CloseCode.MESSAGE_TOO_BIG, "message too big")
+                return
+        if session.protocol.state is StreamState.STOPPED:
+            return  # the runner delivers on_stop("callended"/"stopped") and ends the call
+        log.info("stream %s: peer closed the connection without stop", self.stream_sid)
+        self.end(CloseCode.NORMAL, "peer closed")
+
+    async def _writer(self) -> None:
+        wake = self._wake
+        session = self.session
+        send = self.ws.send
+        try:
+            while True:
+                await wake.wait()
+                wake.clear()
+                for message in session.take_outbound():
+                    await send(message)
+        except ConnectionClosed:
+            self.end(CloseCode.NORMAL, "peer closed")
+
+    async def _runner(self) -> None:
+        adapter = self._adapter
+        assert adapter is not None
+        session = self.session
+        deadline = self.config.adapter_deadline
+        get = self._queue.get
+        hook = "?"
+        try:
+            while True:
+                notice = await get()
+                kind = type(notice)
+                if kind is AudioIn:
+                    assert isinstance(notice, AudioIn)
+                    hook = "on_audio"
+                    pcm = session.for_adapter(notice.pcm, self.adapter_rate)
+                    async with asyncio.timeout(deadline):
+                        await adapter.on_audio(pcm)
+                elif kind is EventIgnored:
+                    assert isinstance(notice, EventIgnored)
+                    log.info("stream %s: ignored %s", self.stream_sid, notice.event)
+                    continue
+                else:
+                    hook = type(notice).__name__
+                    hook = await self._deliver(adapter, notice, deadline)
+                    if self._stopped:
+                        self.end(CloseCode.NORMAL, self._stop_reason)
+                        return
+                if self._hangup is not None and not self._stopped:
+                    await self._deliver(adapter, CallStopped("hangup"), deadline)
+                    self.end(CloseCode.NORMAL, "hangup")
+                    return
+        except TimeoutError:
+            self.metrics.adapter_errors["timeout"] += 1
+            log.error(
+                "stream %s: adapter %s %s overran its %.1f s deadline",
+                self.stream_sid, self.adapter_name, hook, deadline,
+            )
+            self.end(CloseCode.ADAPTER_TIMEOUT, f"adapter {hook} timed out")
+        except Exception as exc:
+            self.metrics.adapter_errors["raised"] += 1
+            log.error(
+                "stream %s: adapter %s %s raised %r", self.stream_sid, self.adapter_name, hook,
+                exc, exc_info=exc,
+            )
+            self.end(CloseCode.ADAPTER_ERROR, f"adapter {hook} failed")
+
+    _stop_reason = "stopped"
+
+    async def _deliver(self, adapter: BotAdapter, notice: Notice, deadline: float) -> str:
+        """Run the hook for one (non-audio) notice; returns the hook's name."""
+        async with asyncio.timeout(deadline):
+            if isinstance(notice, CallStarted):
+                await adapter.on_start(CallHandle(self))
+                self._started = True
+                rate = adapter.sample_rate
+                if rate not in SUPPORTED_ADAPTER_RATES:
+                    raise ValueError(f"adapter sample_rate {rate} is not supported")
+                self.adapter_rate = rate
+                log.info(
+                    "stream %s: call %s started (%s %d Hz) with adapter %s at %d Hz",
+                    notice.info.stream_sid, notice.info.call_sid, notice.info.call_encoding,
+                    notice.info.call_sample_rate, self.adapter_name, rate,
+                )
+                return "on_start"
+            if isinstance(notice, DtmfIn):
+                await adapter.on_dtmf(notice.digit)
+                return "on_dtmf"
+            if isinstance(notice, PlaybackFinished):
+                await adapter.on_playback_finished(notice.label)
+                return "on_playback_finished"
+            if isinstance(notice, SpeechStarted):
+                await adapter.on_speech_start()
+                return "on_speech_start"
+            if isinstance(notice, SpeechEnded):
+                await adapter.on_speech_end()
+                return "on_speech_end"
+            if isinstance(notice, BargedIn):
+                log.info("stream %s: barge-in at %s", self.stream_sid, notice.heard)
+                await adapter.on_barge_in(notice.heard)
+                return "on_barge_in"
+            if isinstance(notice, EscalationRequested):
+                await self.submit_control("transfer", "dtmf")
+                return "escalation"
+            if isinstance(notice, CallStopped):
+                if self._stopped:
+                    return "on_stop"
+                self._stopped = True
+                self._stop_reason = notice.reason
+                if self._started:
+                    await adapter.on_stop(notice.reason)
+                return "on_stop"
+        raise AssertionError(f"unhandled notice {notice!r}")
+
+    async def submit_control(
+        self, kind: str, reason: str, skills: Sequence[str] = ()
+    ) -> None:
+        """Send a transfer/hang-up request for this call to the control hook. Failures are
+        logged and counted, never raised into the adapter."""
+        info = self.session.info
+        if info is None:
+            log.warning("stream %s: %s before start ignored", self.stream_sid, kind)
+            return
+        request = ControlRequest(
+            kind="transfer" if kind == "transfer" else "hangup",
+            call_sid=info.call_sid or info.stream_sid,
+            stream_sid=info.stream_sid,
+            reason=reason,
+            custom_parameters=info.custom_parameters,
+            skills=tuple(skills),
+        )
+        self.metrics.control_requests += 1
+        try:
+            await self.control_hook.submit(request)
+        except Exception as exc:
+            self.metrics.control_errors += 1
+            log.error("stream %s: control request %s failed: %r", self.stream_sid, kind, exc)

@@ -1,0 +1,143 @@
+"""Gateway counters, rendered in Prometheus text format for ``GET /metrics``.
+
+Per-frame counters live on each stream's session (no shared work per frame); the
+connection :meth:`attach`-es its session while open and :meth:`detach`-es it at the end, when
+its counts fold into the totals. :meth:`render` (per scrape) sums totals and live streams.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Protocol
+
+
+class StreamCounters(Protocol):
+    """Per-stream counters (a :class:`gateway.session.Session` has them)."""
+
+    frames_in: int
+    bytes_in: int
+    frames_out: int
+    bytes_out: int
+    barge_ins: int
+    unknown_events: int
+    stale_marks: int
+
+
+_SUMMED = (
+    "frames_in", "bytes_in", "frames_out", "bytes_out", "barge_ins", "unknown_events",
+    "stale_marks",
+)
+
+
+class GatewayMetrics:
+    """Process-wide counters of one :class:`gateway.server.GatewayServer`."""
+
+    def __init__(self) -> None:
+        self.streams_total = 0
+        self._live: set[StreamCounters] = set()
+        self._done: Counter[str] = Counter()
+        self.control_requests = 0
+        self.control_errors = 0
+        self.auth_failures = 0
+        self.protocol_errors: Counter[str] = Counter()
+        self.adapter_errors: Counter[str] = Counter()
+        self.closes: Counter[int] = Counter()
+
+    def attach(self, stream: StreamCounters) -> None:
+        """A stream opened: count it and read its counters live."""
+        self.streams_total += 1
+        self._live.add(stream)
+
+    def detach(self, stream: StreamCounters) -> None:
+        """A stream ended: fold its counters into the totals."""
+        if stream in self._live:
+            self._live.discard(stream)
+            for name in _SUMMED:
+                self._done[name] += getattr(stream, name)
+
+    @property
+    def streams_active(self) -> int:
+        return len(self._live)
+
+    def total(self, name: str) -> int:
+        """A per-stream counter summed over ended and live streams (e.g. ``"frames_in"``)."""
+        if name not in _SUMMED:
+            raise KeyError(name)
+        value: int = self._done[name] + sum(getattr(s, name) for s in self._live)
+        return value
+
+    @property
+    def frames_in(self) -> int:
+        return self.total("frames_in")
+
+    @property
+    def frames_out(self) -> int:
+        return self.total("frames_out")
+
+    @property
+    def bytes_in(self) -> int:
+        return self.total("bytes_in")
+
+    @property
+    def bytes_out(self) -> int:
+        return self.total("bytes_out")
+
+    @property
+    def barge_ins(self) -> int:
+        return self.total("barge_ins")
+
+    @property
+    def unknown_events(self) -> int:
+        return self.total("unknown_events")
+
+    @property
+    def stale_marks(self) -> int:
+        return self.total("stale_marks")
+
+    def render(self) -> str:
+        """The Prometheus text exposition (version 0.0.4)."""
+        lines: list[str] = []
+
+        def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, int]]) -> None:
+            lines.append(f"# HELP voxgate_gateway_{name} {help_text}")
+            lines.append(f"# TYPE voxgate_gateway_{name} {kind}")
+            for labels, value in samples:
+                lines.append(f"voxgate_gateway_{name}{labels} {value}")
+
+        metric("streams_active", "gauge", "Streams open now.", [("", self.streams_active)])
+        metric("streams_total", "counter", "Streams accepted.", [("", self.streams_total)])
+        metric("frames_in_total", "counter", "Media messages received.", [("", self.frames_in)])
+        metric("frames_out_total", "counter", "Media messages sent.", [("", self.frames_out)])
+        metric("bytes_in_total", "counter", "Audio bytes received.", [("", self.bytes_in)])
+        metric("bytes_out_total", "counter", "Audio bytes sent.", [("", self.bytes_out)])
+        metric("barge_ins_total", "counter", "Barge-ins (clear sent).", [("", self.barge_ins)])
+        metric(
+            "unknown_events_total", "counter", "Unknown events ignored.",
+            [("", self.unknown_events)],
+        )
+        metric("stale_marks_total", "counter", "Unmatched mark echoes.", [("", self.stale_marks)])
+        metric(
+            "control_requests_total", "counter", "Control requests submitted.",
+            [("", self.control_requests)],
+        )
+        metric(
+            "control_errors_total", "counter", "Control requests that failed.",
+            [("", self.control_errors)],
+        )
+        metric(
+            "auth_failures_total", "counter", "Handshakes refused with 401.",
+            [("", self.auth_failures)],
+        )
+        metric(
+            "protocol_errors_total", "counter", "Streams closed for bad input, by kind.",
+            [(f'{{kind="{k}"}}', v) for k, v in sorted(self.protocol_errors.items())],
+        )
+        metric(
+            "adapter_errors_total", "counter", "Calls ended by adapter failures, by kind.",
+            [(f'{{kind="{k}"}}', v) for k, v in sorted(self.adapter_errors.items())],
+        )
+        metric(
+            "closes_total", "counter", "Streams closed, by close code.",
+            [(f'{{code="{k}"}}', v) for k, v in sorted(self.closes.items())],
+        )
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,290 @@
+"""Exotel's bidirectional stream protocol, sans I/O.
+
+Feed every text (or binary) message Exotel sends to :meth:`StreamProtocol.receive`; it
+returns one small immutable event or raises a :class:`~gateway.errors.ProtocolError` whose
+``close_code`` the driver closes the stream with. Ask it for the messages the bot side
+sends (:meth:`~StreamProtocol.media`, :meth:`~StreamProtocol.mark`,
+:meth:`~StreamProtocol.clear`); they carry ``stream_sid`` in snake case.
+
+Every documented variant is accepted: numbers as strings or integers, ``stream_sid`` or
+``streamSid``, encodings ``audio/x-raw``, ``raw`` and ``audio/x-mulaw``. Unknown event
+types come back as :class:`UnknownEvent` (log, count and ignore them). Wire format:
+EXOTEL.md section 1 (developer.exotel.com, "Voicebot applet" / "Stream" docs).
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Any
+
+from gateway.errors import BadAudio, BadPayload, MalformedMessage, OutOfOrder
+from gateway.media_format import MediaFormat, parse_media_format
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The peer's first message; carries nothing we use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """The stream started: who the call is and the media format of its audio."""
+
+    stream_sid: str
+    call_sid: str
+    account_sid: str
+    from_number: str
+    to_number: str
+    media_format: MediaFormat
+    custom_parameters: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    sequence_number: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.stream_sid:
+            raise MalformedMessage("start without a stream_sid")
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """One inbound audio chunk, still in the call's wire encoding."""
+
+    payload: bytes
+    chunk: int | None = None
+    timestamp: int | None = None
+    sequence_number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dtmf:
+    """The customer pressed a key."""
+
+    digit: str
+    duration_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.digit) != 1 or self.digit not in "0123456789*#ABCD":
+            raise MalformedMessage(f"bad DTMF digit {self.digit!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Exotel finished playing the audio sent before the mark ``name``."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """The stream ended: ``stopped`` (the flow moved on) or ``callended`` (caller hung up)."""
+
+    reason: str
+    call_sid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownEvent:
+    """An event type this gateway does not know; log it, count it, go on."""
+
+    event: str
+
+
+Event = Connected | Start | Media | Dtmf | Mark | Stop | UnknownEvent
+
+
+class StreamState(Enum):
+    AWAITING_START = "awaiting_start"
+    STREAMING = "streaming"
+    STOPPED = "stopped"
+
+
+# The one state table: (state, event type) -> next state. Pairs not listed are out of order.
+TRANSITIONS: dict[tuple[StreamState, type], StreamState] = {
+    (StreamState.AWAITING_START, Connected): StreamState.AWAITING_START,
+    (StreamState.AWAITING_START, Start): StreamState.STREAMING,
+    (StreamState.AWAITING_START, Stop): StreamState.STOPPED,
+    (StreamState.AWAITING_START, UnknownEvent): StreamState.AWAITING_START,
+    (StreamState.STREAMING, Media): StreamState.STREAMING,
+    (StreamState.STREAMING, Dtmf): StreamState.STREAMING,
+    (StreamState.STREAMING, Mark): StreamState.STREAMING,
+    (StreamState.STREAMING, UnknownEvent): StreamState.STREAMING,
+    (StreamState.STREAMING, Stop): StreamState.STOPPED,
+}
+
+
+def _opt_int(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise MalformedMessage(f"{name} must be a number, got {value!r}")
+
+
+def _obj(msg: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = msg.get(key)
+    if not isinstance(value, dict):
+        raise MalformedMessage(f"{key!r} must be an object")
+    return value
+
+
+def _str(obj: Mapping[str, Any], key: str, default: str | None = None) -> str:
+    value = obj.get(key, default)
+    if isinstance(value, str):
+        return value
+    if value is None and default is not None:
+        return default
+    raise MalformedMessage(f"{key!r} must be a string, got {value!r}")
+
+
+def _stream_sid(obj: Mapping[str, Any]) -> str | None:
+    sid = obj.get("stream_sid")
+    if sid is None:
+        sid = obj.get("streamSid")
+    if sid is None or isinstance(sid, str):
+        return sid
+    raise MalformedMessage(f"stream_sid must be a string, got {sid!r}")
+
+
+def parse_start(msg: Mapping[str, Any], url_sample_rate: int | None = None) -> Start:
+    """The ``start`` message to a :class:`Start` event (format per ``parse_media_format``)."""
+    start = _obj(msg, "start")
+    sid = _stream_sid(start) or _stream_sid(msg) or ""
+    params = start.get("custom_parameters", start.get("customParameters"))
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise MalformedMessage("start.custom_parameters must be an object")
+    custom = MappingProxyType({str(k): str(v) for k, v in params.items()})
+    fmt_obj = start.get("media_format", start.get("mediaFormat"))
+    return Start(
+        stream_sid=sid,
+        call_sid=_str(start, "call_sid", start.get("callSid") or ""),
+        account_sid=_str(start, "account_sid", start.get("accountSid") or ""),
+        from_number=_str(start, "from", ""),
+        to_number=_str(start, "to", ""),
+        media_format=parse_media_format(fmt_obj, url_sample_rate),
+        custom_parameters=custom,
+        sequence_number=_opt_int(msg.get("sequence_number"), "sequence_number"),
+    )
+
+
+def decode_payload(text: Any) -> bytes:
+    """Base64 media payload to bytes; raises :class:`BadPayload`."""
+    if not isinstance(text, str):
+        raise MalformedMessage("media.payload must be a string")
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadPayload(f"media payload is not valid base64: {exc}") from exc
+
+
+def load_message(message: str | bytes) -> Mapping[str, Any]:
+    """JSON text to the message object; raises :class:`MalformedMessage`."""
+    try:
+        msg = json.loads(message)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedMessage(f"message is not JSON: {exc}") from exc
+    if not isinstance(msg, dict):
+        raise MalformedMessage("message is not a JSON object")
+    return msg
+
+
+def parse_event(msg: Mapping[str, Any], url_sample_rate: int | None = None) -> Event:
+    """One message object to its event (no ordering checks; see :class:`StreamProtocol`)."""
+    kind = msg.get("event")
+    if kind == "media":
+        media = _obj(msg, "media")
+        return Media(
+            decode_payload(media.get("payload")),
+            _opt_int(media.get("chunk"), "media.chunk"),
+            _opt_int(media.get("timestamp"), "media.timestamp"),
+            _opt_int(msg.get("sequence_number"), "sequence_number"),
+        )
+    if kind == "start":
+        return parse_start(msg, url_sample_rate)
+    if kind == "mark":
+        return Mark(_str(_obj(msg, "mark"), "name"))
+    if kind == "dtmf":
+        dtmf = _obj(msg, "dtmf")
+        digit = dtmf.get("digit")
+        if isinstance(digit, int) and not isinstance(digit, bool):
+            digit = str(digit)
+        if not isinstance(digit, str):
+            raise MalformedMessage(f"dtmf.digit must be a string, got {digit!r}")
+        return Dtmf(digit, _opt_int(dtmf.get("duration"), "dtmf.duration"))
+    if kind == "stop":
+        stop = msg.get("stop") or {}
+        if not isinstance(stop, dict):
+            raise MalformedMessage("'stop' must be an object")
+        return Stop(_str(stop, "reason", "stopped"), _str(stop, "call_sid", ""))
+    if kind == "connected":
+        return Connected()
+    if not isinstance(kind, str):
+        raise MalformedMessage(f"'event' must be a string, got {kind!r}")
+    return UnknownEvent(kind)
+
+
+class StreamProtocol:
+    """One stream's protocol state: parses inbound messages in order, builds outbound ones."""
+
+    __slots__ = ("_sid_json", "media_format", "state", "stream_sid", "url_sample_rate")
+
+    def __init__(self, url_sample_rate: int | None = None) -> None:
+        """``url_sample_rate`` is the stream URL's ``sample-rate`` query parameter, if any."""
+        self.url_sample_rate = url_sample_rate
+        self.state = StreamState.AWAITING_START
+        self.stream_sid = ""
+        self.media_format: MediaFormat | None = None
+        self._sid_json = '""'
+
+    def receive(self, message: str | bytes) -> Event:
+        """Parse and order-check one inbound message. Raises ``ProtocolError``."""
+        msg = load_message(message)
+        event = parse_event(msg, self.url_sample_rate)
+        state = self.state
+        new_state = TRANSITIONS.get((state, type(event)))
+        if new_state is None:
+            raise OutOfOrder(
+                f"{type(event).__name__.lower()} not allowed while {state.value}"
+            )
+        if state is StreamState.STREAMING:
+            sid = _stream_sid(msg)
+            if sid is not None and sid != self.stream_sid:
+                raise OutOfOrder(f"message for stream {sid!r} on stream {self.stream_sid!r}")
+            if (
+                type(event) is Media
+                and self.media_format is not None
+                and len(event.payload) % self.media_format.sample_width
+            ):
+                raise BadAudio(f"odd-length PCM16 payload ({len(event.payload)} bytes)")
+        elif type(event) is Start:
+            self.stream_sid = event.stream_sid
+            self.media_format = event.media_format
+            self._sid_json = json.dumps(event.stream_sid)
+        self.state = new_state
+        return event
+
+    def media(self, payload: bytes) -> str:
+        """The ``media`` message for one outbound chunk (wire-encoded bytes)."""
+        b64 = binascii.b2a_base64(payload, newline=False).decode("ascii")
+        return f'{{"event":"media","stream_sid":{self._sid_json},"media":{{"payload":"{b64}"}}}}'
+
+    def mark(self, name: str) -> str:
+        """The ``mark`` message: Exotel echoes it once the audio before it has played."""
+        name_json = json.dumps(name)
+        return f'{{"event":"mark","stream_sid":{self._sid_json},"mark":{{"name":{name_json}}}}}'
+
+    def clear(self) -> str:
+        """The ``clear`` message: drop queued audio that has not started playing."""
+        return f'{{"event":"clear","stream_sid":{self._sid_json}}}'

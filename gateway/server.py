@@ -1,0 +1,301 @@
+"""The gateway's WebSocket server: Exotel streams at ``/stream/{adapter}``, plus HTTP GETs.
+
+Routes (one ``websockets`` server, one port):
+
+* ``/stream/{adapter}`` - a bidirectional Exotel stream served by the named bot adapter;
+  the query may carry ``sample-rate`` (8000/16000/24000); other parameters arrive via Exotel
+  in ``start.custom_parameters``.
+* ``GET /healthz`` - ``200 ok``.
+* ``GET /metrics`` - Prometheus text (see :mod:`gateway.metrics`).
+* ``GET /url/{adapter}`` - the dynamic-URL endpoint for the Voicebot applet: answers
+  ``{"url": "wss://.../stream/{adapter}?..."}`` (``sample-rate`` and ``vx_*`` query
+  parameters are carried over).
+
+With ``auth_user``/``auth_password`` set, ``/stream`` and ``/url`` need HTTP Basic
+credentials (Exotel sends ``wss://KEY:TOKEN@host/...`` as an ``Authorization`` header),
+compared in constant time; a failure gets ``401`` before any upgrade.
+
+Use it as ``async with GatewayServer(config) as server:``; leaving the block shuts down
+gracefully: stop accepting, let live calls finish up to ``shutdown_deadline``, then close
+the rest with 1001.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import logging
+import ssl
+from collections.abc import Mapping
+from http import HTTPStatus
+from types import TracebackType
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from bot_adapters.contract import AdapterFactory
+from bot_adapters.registry import AdapterLoadError, UnknownAdapter, load_adapter
+from gateway.config import GatewayConfig
+from gateway.connection import StreamConnection
+from gateway.control import ControlHook, RecordingControlHook
+from gateway.errors import CloseCode
+from gateway.metrics import GatewayMetrics
+
+log = logging.getLogger(__name__)
+
+STREAM_PREFIX = "/stream/"
+URL_PREFIX = "/url/"
+
+
+class GatewayServer:
+    """The media plane's server (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        control_hook: ControlHook | None = None,
+        *,
+        adapters: Mapping[str, AdapterFactory] | None = None,
+    ) -> None:
+        """``adapters`` adds (or overrides) factories by name besides the installed entry
+        points, e.g. for tests; ``control_hook`` defaults to a :class:`RecordingControlHook`."""
+        self.config = config
+        self.control_hook: ControlHook = control_hook or RecordingControlHook()
+        self.metrics = GatewayMetrics()
+        self._factories: dict[str, AdapterFactory] = dict(adapters or {})
+        self._server: Server | None = None
+        self._connections: set[StreamConnection] = set()
+        self._no_connections = asyncio.Event()
+        self._no_connections.set()
+        self._watchdog: asyncio.Task[None] | None = None
+        self._expected_auth: bytes | None = None
+        if config.auth_user is not None and config.auth_password is not None:
+            self._expected_auth = f"{config.auth_user}:{config.auth_password}".encode()
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Bind and start serving."""
+        if self._server is not None:
+            raise RuntimeError("gateway already started")
+        cfg = self.config
+        context: ssl.SSLContext | None = None
+        if cfg.ssl_certfile and cfg.ssl_keyfile:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(cfg.ssl_certfile, cfg.ssl_keyfile)
+        self._server = await serve(
+            self._handle,
+            cfg.host,
+            cfg.port,
+            process_request=self._process_request,
+            max_size=cfg.max_message_bytes,
+            open_timeout=cfg.handshake_timeout,
+            ping_interval=None,
+            compression=None,
+            close_timeout=2.0,
+            ssl=context,
+            server_header="voxgate-gateway",
+        )
+        self._watchdog = asyncio.create_task(self._watch_idle(), name="gateway-idle-watchdog")
+        log.info("gateway listening on %s", self.base_url)
+
+    async def stop(self) -> None:
+        """Graceful shutdown: stop accepting, wait for live calls up to the shutdown
+        deadline, close the rest with 1001, wait for every handler to return."""
+        server = self._server
+        if server is None:
+            return
+        server.close(close_connections=False)
+        if self._connections:
+            log.info(
+                "gateway stopping: %d live streams, waiting up to %.1f s",
+                len(self._connections), self.config.shutdown_deadline,
+            )
+            try:
+                async with asyncio.timeout(self.config.shutdown_deadline):
+                    await self._no_connections.wait()
+            except TimeoutError:
+                for conn in list(self._connections):
+                    conn.end(CloseCode.GOING_AWAY, "gateway shutting down")
+        await server.wait_closed()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            try:
+                await self._watchdog
+            except asyncio.CancelledError:
+                pass
+        self._server = None
+        log.info("gateway stopped")
+
+    async def serve_forever(self) -> None:
+        """Serve until cancelled (then shut down gracefully)."""
+        if self._server is None:
+            await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    async def __aenter__(self) -> GatewayServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # ---- addresses -----------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("gateway not started")
+        for sock in self._server.sockets:
+            port: int = sock.getsockname()[1]
+            return port
+        raise RuntimeError("gateway has no listening socket")
+
+    @property
+    def base_url(self) -> str:
+        """``ws://host:port`` (``wss`` with TLS) of this server."""
+        host = self.config.host
+        if host in ("", "0.0.0.0", "::"):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        scheme = "wss" if self.config.ssl_certfile else "ws"
+        return f"{scheme}://{host}:{self.port}"
+
+    def stream_url(self, adapter: str, **query: object) -> str:
+        """The URL Exotel (or the emulator) streams to for ``adapter``; keyword arguments
+        become query parameters (pass ``**{"sample-rate": 16000}`` for the rate)."""
+        url = f"{self.base_url}{STREAM_PREFIX}{adapter}"
+        if query:
+            url += "?" + urlencode({k: str(v) for k, v in query.items()})
+        return url
+
+    @property
+    def active_streams(self) -> int:
+        return len(self._connections)
+
+    # ---- HTTP side -----------------------------------------------------------------------
+    def _authorized(self, headers: Headers) -> bool:
+        expected = self._expected_auth
+        if expected is None:
+            return True
+        value = headers.get("Authorization", "")
+        scheme, _, token = value.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            given = base64.b64decode(token.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return hmac.compare_digest(given, expected)
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        parts = urlsplit(request.path)
+        path = parts.path
+        if path == "/healthz":
+            return connection.respond(HTTPStatus.OK, "ok\n")
+        if path == "/metrics":
+            response = connection.respond(HTTPStatus.OK, self.metrics.render())
+            response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+            return response
+        is_stream = path.startswith(STREAM_PREFIX) and len(path) > len(STREAM_PREFIX)
+        is_url = path.startswith(URL_PREFIX) and len(path) > len(URL_PREFIX)
+        if not (is_stream or is_url):
+            return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        if not self._authorized(request.headers):
+            self.metrics.auth_failures += 1
+            log.warning("refused %s: bad or missing credentials", path)
+            response = connection.respond(HTTPStatus.UNAUTHORIZED, "unauthorized\n")
+            response.headers["WWW-Authenticate"] = 'Basic realm="voxgate"'
+            return response
+        if is_url:
+            return self._dynamic_url(connection, path[len(URL_PREFIX) :], parts.query)
+        return None
+
+    def _dynamic_url(self, connection: ServerConnection, adapter: str, query: str) -> Response:
+        base = (self.config.public_url or self.base_url).rstrip("/")
+        keep = {
+            k: v for k, v in parse_qsl(query) if k == "sample-rate" or k.startswith("vx_")
+        }
+        url = f"{base}{STREAM_PREFIX}{adapter}"
+        if keep:
+            url += "?" + urlencode(keep)
+        response = connection.respond(HTTPStatus.OK, json.dumps({"url": url}))
+        response.headers["Content-Type"] = "application/json"
+        return response
+
+    # ---- streams -------------------------------------------------------------------------
+    def _factory(self, name: str) -> AdapterFactory:
+        factory = self._factories.get(name)
+        if factory is None:
+            factory = self._factories[name] = load_adapter(name)
+        return factory
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        parts = urlsplit(ws.request.path if ws.request else "")
+        name = parts.path[len(STREAM_PREFIX) :]
+        try:
+            factory = self._factory(name)
+        except UnknownAdapter as exc:
+            self.metrics.closes[CloseCode.UNKNOWN_ADAPTER] += 1
+            log.warning("stream refused: %s", exc)
+            await ws.close(CloseCode.UNKNOWN_ADAPTER, "unknown adapter")
+            return
+        except AdapterLoadError as exc:
+            self.metrics.adapter_errors["load"] += 1
+            self.metrics.closes[CloseCode.ADAPTER_ERROR] += 1
+            log.error("stream refused: %s", exc)
+            await ws.close(CloseCode.ADAPTER_ERROR, "adapter failed to load")
+            return
+        url_rate: int | None = None
+        for key, value in parse_qsl(parts.query):
+            if key == "sample-rate":
+                try:
+                    url_rate = int(value)
+                except ValueError:
+                    self.metrics.protocol_errors["unsupported_format"] += 1
+                    self.metrics.closes[CloseCode.UNSUPPORTED_FORMAT] += 1
+                    await ws.close(CloseCode.UNSUPPORTED_FORMAT, "bad sample-rate")
+                    return
+        conn = StreamConnection(
+            ws,
+            name,
+            factory,
+            self.config,
+            self.metrics,
+            self.control_hook,
+            url_sample_rate=url_rate,
+            adapter_options=self.config.options_for(name),
+        )
+        self._connections.add(conn)
+        self._no_connections.clear()
+        try:
+            await conn.run()
+        finally:
+            self._connections.discard(conn)
+            if not self._connections:
+                self._no_connections.set()
+
+    async def _watch_idle(self) -> None:
+        """Close streams that sent nothing for ``idle_timeout`` (one timer for all streams)."""
+        idle = self.config.idle_timeout
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, idle / 4))
+            limit = loop.time() - idle
+            for conn in list(self._connections):
+                if conn.last_rx < limit:
+                    log.warning("stream %s: idle for %.1f s, closing", conn.stream_sid, idle)
+                    self.metrics.protocol_errors["idle"] += 1
+                    conn.end(CloseCode.IDLE_TIMEOUT, "idle timeout")

@@ -1,0 +1,1 @@
+"""Test peers: small stand-ins for the far end of our sockets (tests and bench only)."""
