@@ -1,0 +1,193 @@
+"""The live-agent pool: who is free, for how long, with which skills (pure: no I/O).
+
+Add agents with :meth:`AgentPool.add`; a call flow's ``PickAgent`` becomes
+:meth:`AgentPool.acquire`, its ``ReleaseAgent`` :meth:`AgentPool.release`. Choice rule: among
+idle agents that have every requested skill and were not tried already, the one idle longest.
+
+States: ``idle`` -> ``ringing`` (on-demand leg dialled) -> ``talking`` (bridged) ->
+``wrap_up`` (``wrap_up_seconds`` after a conversation) -> ``idle``. A nailed-up agent (``nailed``)
+is only offered while its pre-dialled leg is live (:meth:`set_nailed_leg`); with no live leg it
+shows ``offline``. Call :meth:`tick` now and then: it ends wrap-ups and returns the agents that
+became idle, so waiting calls can be told. Times are the caller's monotonic clock.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+
+class AgentState(enum.Enum):
+    IDLE = "idle"
+    RINGING = "ringing"
+    TALKING = "talking"
+    WRAP_UP = "wrap_up"
+    OFFLINE = "offline"  # nailed-up agent whose leg is not live
+
+
+@dataclass(slots=True)
+class Agent:
+    """One agent. Mutated only by :class:`AgentPool`."""
+
+    agent_id: str
+    number: str
+    skills: frozenset[str] = frozenset()
+    nailed: bool = False
+    state: AgentState = AgentState.IDLE
+    idle_since: float = 0.0
+    wrap_until: float = 0.0
+    nailed_leg_sid: str = ""
+    call_id: str = ""
+    calls_handled: int = 0
+    talk_started: float = 0.0
+    talk_seconds: float = field(default=0.0)
+
+
+AgentListener = Callable[[Agent], None]
+
+
+class AgentPool:
+    """All agents of one dialer. Not thread-safe; use from the event loop."""
+
+    def __init__(self, wrap_up_seconds: float = 0.0) -> None:
+        if wrap_up_seconds < 0:
+            raise ValueError("wrap_up_seconds must be >= 0")
+        self.wrap_up_seconds = wrap_up_seconds
+        self._agents: dict[str, Agent] = {}
+        self._listeners: list[AgentListener] = []
+
+    def add(
+        self,
+        agent_id: str,
+        number: str,
+        skills: Iterable[str] = (),
+        *,
+        nailed: bool = False,
+        now: float = 0.0,
+    ) -> Agent:
+        """Register an agent (idle from ``now``; a nailed agent starts ``offline``)."""
+        if not agent_id or not number:
+            raise ValueError("an agent needs an id and a number")
+        if agent_id in self._agents:
+            raise ValueError(f"agent {agent_id!r} already exists")
+        agent = Agent(
+            agent_id, number, frozenset(skills), nailed,
+            AgentState.OFFLINE if nailed else AgentState.IDLE, idle_since=now,
+        )
+        self._agents[agent_id] = agent
+        return agent
+
+    def subscribe(self, listener: AgentListener) -> None:
+        """Call ``listener(agent)`` after every state change."""
+        self._listeners.append(listener)
+
+    def get(self, agent_id: str) -> Agent:
+        return self._agents[agent_id]
+
+    def __iter__(self) -> Iterator[Agent]:
+        return iter(list(self._agents.values()))
+
+    def __len__(self) -> int:
+        return len(self._agents)
+
+    @property
+    def agents(self) -> list[Agent]:
+        return list(self._agents.values())
+
+    def counts(self) -> dict[str, int]:
+        """Agents per state name."""
+        out = {s.value: 0 for s in AgentState}
+        for a in self._agents.values():
+            out[a.state.value] += 1
+        return out
+
+    def idle_count(self, skills: Iterable[str] = ()) -> int:
+        want = frozenset(skills)
+        return sum(1 for a in self._agents.values() if self._available(a, want))
+
+    def _available(self, a: Agent, want: frozenset[str]) -> bool:
+        if a.state is not AgentState.IDLE or not want <= a.skills:
+            return False
+        return not a.nailed or bool(a.nailed_leg_sid)
+
+    def acquire(
+        self, skills: Iterable[str], exclude: Iterable[str] = (), *, call_id: str = "",
+        now: float = 0.0,
+    ) -> Agent | None:
+        """Reserve the longest-idle agent with ``skills``; None when nobody fits."""
+        self.tick(now)
+        want = frozenset(skills)
+        skip = frozenset(exclude)
+        best: Agent | None = None
+        for a in self._agents.values():
+            if a.agent_id in skip or not self._available(a, want):
+                continue
+            if best is None or a.idle_since < best.idle_since:
+                best = a
+        if best is None:
+            return None
+        best.call_id = call_id
+        self._set(best, AgentState.TALKING if best.nailed else AgentState.RINGING)
+        if best.nailed:
+            best.talk_started = now
+        return best
+
+    def mark_talking(self, agent_id: str, now: float = 0.0) -> None:
+        """The agent's leg answered (on-demand) and the conversation begins."""
+        a = self._agents[agent_id]
+        if a.state is AgentState.RINGING:
+            a.talk_started = now
+            self._set(a, AgentState.TALKING)
+
+    def release(self, agent_id: str, *, wrap_up: bool, now: float = 0.0) -> bool:
+        """Give the agent back; True when it is idle now (not in wrap-up, not offline)."""
+        a = self._agents.get(agent_id)
+        if a is None or a.state in (AgentState.IDLE, AgentState.OFFLINE):
+            return False
+        if a.state is AgentState.TALKING and a.talk_started:
+            a.talk_seconds += max(0.0, now - a.talk_started)
+        if wrap_up:
+            a.calls_handled += 1
+        a.call_id = ""
+        if a.nailed and not a.nailed_leg_sid:
+            self._set(a, AgentState.OFFLINE)
+            return False
+        if wrap_up and self.wrap_up_seconds > 0:
+            a.wrap_until = now + self.wrap_up_seconds
+            self._set(a, AgentState.WRAP_UP)
+            return False
+        a.idle_since = now
+        self._set(a, AgentState.IDLE)
+        return True
+
+    def set_nailed_leg(self, agent_id: str, leg_sid: str, now: float = 0.0) -> bool:
+        """A nailed-up agent's leg came up (``leg_sid``) or dropped (``""``).
+
+        Returns True when the agent became available."""
+        a = self._agents[agent_id]
+        a.nailed_leg_sid = leg_sid
+        if not leg_sid:
+            if a.state in (AgentState.IDLE, AgentState.WRAP_UP):
+                self._set(a, AgentState.OFFLINE)
+            return False
+        if a.state is AgentState.OFFLINE:
+            a.idle_since = now
+            self._set(a, AgentState.IDLE)
+            return True
+        return False
+
+    def tick(self, now: float) -> list[Agent]:
+        """End wrap-ups that are due; return the agents that became idle."""
+        freed: list[Agent] = []
+        for a in self._agents.values():
+            if a.state is AgentState.WRAP_UP and now >= a.wrap_until:
+                a.idle_since = now
+                self._set(a, AgentState.IDLE)
+                freed.append(a)
+        return freed
+
+    def _set(self, a: Agent, state: AgentState) -> None:
+        a.state = state
+        for listener in self._listeners:
+            listener(a)

@@ -1,0 +1,187 @@
+"""Dialer configuration from a TOML file and the environment (the environment wins).
+
+Call :meth:`DialerConfig.load` once at start-up. Settings and their environment variables:
+
+==========================  =====================================================================
+``api_base``                ``EXOTEL_API_BASE``; empty (default) means "the embedded emulator":
+                            the wiring starts one and fills in its base and credentials.
+``account_sid``             ``EXOTEL_ACCOUNT_SID``
+``api_key``/``api_token``   ``EXOTEL_API_KEY``/``EXOTEL_API_TOKEN`` (HTTP Basic; never logged)
+``exophone``                ``EXOTEL_EXOPHONE``, the caller id for customer and agent legs
+``event_endpoint``          ``VOXGATE_EVENT_ENDPOINT``: ``grpc://host:port`` or
+                            ``http(s)://host:port/path``; given to Exotel as
+                            ``leg_event_endpoint``/``bridge_event_endpoint``; the scheme picks the
+                            intake transport and the dialer listens there (port 0: any free port)
+``stream_url``              ``VOXGATE_STREAM_URL``: the gateway's public ``ws(s)://`` base
+==========================  =====================================================================
+
+The TOML file holds the same names at top level (``[dialer]`` table also accepted) plus the
+call-flow settings below. Secrets (``api_key``, ``api_token``, ``event_auth``, ``crm_secret``)
+are excluded from ``repr`` and from :meth:`DialerConfig.describe`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from dialer.errors import ConfigError
+
+ENV_VARS: dict[str, str] = {
+    "EXOTEL_API_BASE": "api_base",
+    "EXOTEL_ACCOUNT_SID": "account_sid",
+    "EXOTEL_API_KEY": "api_key",
+    "EXOTEL_API_TOKEN": "api_token",
+    "EXOTEL_EXOPHONE": "exophone",
+    "VOXGATE_EVENT_ENDPOINT": "event_endpoint",
+    "VOXGATE_STREAM_URL": "stream_url",
+    "VOXGATE_EVENT_AUTH": "event_auth",
+    "VOXGATE_CRM_URL": "crm_url",
+    "VOXGATE_CRM_SECRET": "crm_secret",
+    "VOXGATE_DB": "db_path",
+}
+
+SECRET_FIELDS = frozenset({"api_key", "api_token", "event_auth", "crm_secret"})
+
+
+@dataclass(frozen=True, slots=True)
+class DialerConfig:
+    """Everything the dialer service needs. Immutable; derive variants with :meth:`replace`."""
+
+    api_base: str = ""
+    account_sid: str = ""
+    api_key: str = field(default="", repr=False)
+    api_token: str = field(default="", repr=False)
+    exophone: str = ""
+    event_endpoint: str = "grpc://127.0.0.1:0"
+    event_auth: str = field(default="", repr=False)  # "user:password" for webhook Basic auth
+    stream_url: str = ""
+    # Exotel client behaviour
+    request_timeout: float = 10.0
+    max_retries: int = 3
+    retry_backoff: float = 0.2
+    reconcile_timeout: float = 3.0
+    # Call flow
+    content_type: str = "audio/x-mulaw;rate=8000"
+    greeting_text: str = ""
+    greeting_url: str = ""
+    hold_url: str = ""
+    hold_text: str = "Please hold while we connect you to an agent."
+    fallback_text: str = "Sorry, no agent is free right now."
+    goodbye_text: str = "Sorry, we could not continue this call. Goodbye."
+    stream_start_timeout: float = 5.0
+    agent_ring_timeout: float = 20.0
+    max_agent_attempts: int = 3
+    escalation_fallback: str = "bot"  # "bot" or "callback"
+    stream_fallback: str = "agent"  # "agent" or "hangup"
+    abandon_after: float = 2.0
+    message_timeout: float = 5.0
+    recording_wait: float = 2.0
+    record_bridges: bool = True
+    nailed_time_limit: int = 14400
+    agent_hold_url: str = ""
+    agent_hold_text: str = "Please stay on the line for the next customer."
+    wrap_up_seconds: float = 0.0
+    # Records and CRM
+    db_path: str = ""
+    crm_url: str = ""
+    crm_secret: str = field(default="", repr=False)
+    # Control API (separate-process wiring)
+    control_host: str = "127.0.0.1"
+    control_port: int = 0
+
+    def __post_init__(self) -> None:
+        scheme = urlsplit(self.event_endpoint).scheme
+        if scheme not in ("grpc", "http", "https"):
+            raise ConfigError(
+                f"event_endpoint must be grpc://, http:// or https://, got {self.event_endpoint!r}"
+            )
+        if self.stream_url and urlsplit(self.stream_url).scheme not in ("ws", "wss"):
+            raise ConfigError(f"stream_url must be ws:// or wss://, got {self.stream_url!r}")
+        if self.escalation_fallback not in ("bot", "callback"):
+            raise ConfigError("escalation_fallback must be 'bot' or 'callback'")
+        if self.stream_fallback not in ("agent", "hangup"):
+            raise ConfigError("stream_fallback must be 'agent' or 'hangup'")
+        if self.max_agent_attempts < 1 or self.max_retries < 0:
+            raise ConfigError("max_agent_attempts must be >= 1 and max_retries >= 0")
+        for name in ("request_timeout", "stream_start_timeout", "agent_ring_timeout",
+                     "abandon_after", "message_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+
+    @property
+    def uses_embedded_emulator(self) -> bool:
+        """True when no ``api_base`` is set: the wiring must start ``exotel_sim``."""
+        return not self.api_base
+
+    @property
+    def event_transport(self) -> str:
+        """``"grpc"`` or ``"http"`` (https counts as http), from the endpoint's scheme."""
+        return "grpc" if urlsplit(self.event_endpoint).scheme == "grpc" else "http"
+
+    def replace(self, **changes: Any) -> DialerConfig:
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def describe(self) -> dict[str, Any]:
+        """Settings safe to log: secrets are shown only as set/unset."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = ("<set>" if value else "<unset>") if f.name in SECRET_FIELDS else value
+        return out
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> DialerConfig:
+        """Build from a plain mapping of setting names; unknown names raise ``ConfigError``."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, raw in values.items():
+            if key not in known:
+                raise ConfigError(f"unknown dialer setting {key!r}")
+            kwargs[key] = _coerce(key, raw, cls.__dataclass_fields__[key].default)
+        return cls(**kwargs)
+
+    @classmethod
+    def load(
+        cls, path: str | Path | None = None, env: Mapping[str, str] | None = None
+    ) -> DialerConfig:
+        """Read ``path`` (TOML, optional) then overlay the environment (``os.environ`` default)."""
+        values: dict[str, Any] = {}
+        if path is not None:
+            try:
+                with open(path, "rb") as fh:
+                    data = tomllib.load(fh)
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"cannot read dialer config {path}: {exc}") from exc
+            section = data.get("dialer", data)
+            if not isinstance(section, dict):
+                raise ConfigError("[dialer] must be a table")
+            values.update(section)
+        environ = os.environ if env is None else env
+        for var, name in ENV_VARS.items():
+            if environ.get(var):
+                values[name] = environ[var]
+        return cls.from_mapping(values)
+
+
+def _coerce(key: str, raw: Any, default: Any) -> Any:
+    """Convert env strings to the field's type (taken from its default)."""
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, str):
+                return raw.strip().lower() in ("1", "true", "yes", "on")
+            return bool(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {key!r}: cannot use {raw!r}: {exc}") from exc

@@ -1,0 +1,135 @@
+"""Push call records to a CRM webhook: HMAC-signed, retried with backoff, never lost.
+
+Records reach the CRM through the store's outbox (:class:`~dialer.records.RecordStore`): the
+record and its outbox row are written together, and :class:`CrmPusher` delivers due rows.
+A restart simply finds the pending rows again. Run :meth:`CrmPusher.run` as one task of the
+dialer; call :meth:`CrmPusher.wake` after queueing so it does not wait for its poll interval.
+
+Each POST carries the record JSON as the body and::
+
+    X-Voxgate-Timestamp: <unix seconds>
+    X-Voxgate-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
+
+A 2xx marks the row delivered; anything else (or a connection error) retries after
+``base * 2**attempts`` seconds (capped, with jitter) up to ``max_attempts``, then the row is
+``dead`` (counted, kept for inspection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+from dialer.records import RecordStore
+
+log = logging.getLogger(__name__)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The ``X-Voxgate-Signature`` value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
+    """What a CRM does to check a push (constant-time compare)."""
+    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+@dataclass(slots=True)
+class CrmStats:
+    delivered: int = 0
+    failed_attempts: int = 0
+    dead: int = 0
+
+
+class CrmPusher:
+    """Delivers the outbox of ``store`` to ``url``."""
+
+    def __init__(
+        self,
+        store: RecordStore,
+        url: str,
+        secret: str,
+        *,
+        timeout: float = 5.0,
+        base_backoff: float = 1.0,
+        max_backoff: float = 300.0,
+        max_attempts: int = 10,
+        poll_interval: float = 1.0,
+    ) -> None:
+        if not url:
+            raise ValueError("CrmPusher needs a URL")
+        self.store = store
+        self.url = url
+        self._secret = secret
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._base = base_backoff
+        self._max_backoff = max_backoff
+        self._max_attempts = max_attempts
+        self._poll = poll_interval
+        self._wake = asyncio.Event()
+        self.stats = CrmStats()
+
+    def wake(self) -> None:
+        """New rows are queued: deliver now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver due rows until cancelled."""
+        async with aiohttp.ClientSession(timeout=self._timeout) as session:
+            while True:
+                await self.push_due(session)
+                nxt = self.store.next_push_at()
+                wait = self._poll if nxt is None else min(self._poll, max(0.0, nxt - time.time()))
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
+                except TimeoutError:
+                    pass
+
+    async def push_due(self, session: aiohttp.ClientSession) -> int:
+        """One pass over the due rows; returns how many were delivered."""
+        delivered = 0
+        for row_id, call_id, body, attempts in self.store.due_pushes(time.time()):
+            error = await self._post(session, body.encode())
+            if not error:
+                self.store.push_done(row_id)
+                self.stats.delivered += 1
+                delivered += 1
+                continue
+            self.stats.failed_attempts += 1
+            give_up = attempts + 1 >= self._max_attempts
+            delay = min(self._max_backoff, self._base * (2**attempts))
+            delay = delay / 2 + random.uniform(0, delay / 2)
+            self.store.push_failed(row_id, error, time.time() + delay, give_up)
+            if give_up:
+                self.stats.dead += 1
+                log.error("CRM push of call %s given up after %d attempts: %s",
+                          call_id, attempts + 1, error)
+            else:
+                log.warning("CRM push of call %s failed (%s); retry in %.1fs",
+                            call_id, error, delay)
+        return delivered
+
+    async def _post(self, session: aiohttp.ClientSession, body: bytes) -> str:
+        ts = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Voxgate-Timestamp": ts,
+            "X-Voxgate-Signature": sign(self._secret, ts, body),
+        }
+        try:
+            async with session.post(self.url, data=body, headers=headers) as resp:
+                if 200 <= resp.status < 300:
+                    return ""
+                return f"HTTP {resp.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,754 @@
+"""The call flow: one pure state machine per call, for bot-first and agent-first calls.
+
+Drive it with :meth:`CallFlow.handle`: give it one input and the current monotonic time, get
+back the commands to execute, in order. Commands that may run concurrently (the stream and the
+greeting after the answer) come out together; the runner starts each one at once.
+
+Bot-first (DESIGN.md "The bot-first call, end to end")::
+
+    Start -> CreateLeg(customer) -> leg_answered -> StartStream + StartSay/Play(greeting)
+    stream_started -> StopSay/Play(greeting)                      (state BOT)
+    Transfer -> PickAgent -> AgentOffered -> StartPlay/Say(hold) + CreateLeg(agent, ref=customer)
+    agent leg_answered -> StopStream + StopPlay(hold) + CreateBridge -> StartRecording
+    customer leg_terminated -> ReleaseAgent(wrap_up) -> Finish
+
+Agent-first: on answer the hold message plays and an agent is picked at once; a customer with
+no agent on the line ``abandon_after`` seconds after the answer is abandoned.
+
+Every failure path ends in a defined outcome; see the ``_on_*`` handlers. Exotel events that
+do not fit the current state are ignored and counted in :attr:`CallFlow.ignored` (the peer's
+business); an illegal state change raises :class:`~dialer.errors.IllegalTransition` (ours).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from dialer.errors import IllegalTransition
+from dialer.events import BridgeLifecycle, LegAction, LegLifecycle
+from dialer.flows.messages import (
+    ActionFailed,
+    AgentAvailable,
+    AgentOffered,
+    BridgeCreated,
+    CancelTimer,
+    Command,
+    CreateBridge,
+    CreateLeg,
+    Finish,
+    FlowInput,
+    Hangup,
+    HangupRequest,
+    LegCreated,
+    NoAgentFree,
+    Notify,
+    PickAgent,
+    ReleaseAgent,
+    SetTimer,
+    Start,
+    StartPlay,
+    StartRecording,
+    StartSay,
+    StartStream,
+    StopPlay,
+    StopSay,
+    StopStream,
+    TimerFired,
+    Transfer,
+)
+from dialer.flows.states import CallState, check
+
+S = CallState
+Mode = Literal["bot_first", "agent_first"]
+STREAM_FAILURE_EVENTS = frozenset({"stream_failed", "stream_failed_to_start", "stream_stopped"})
+RECORDING_EVENT = "recording_available"
+TIMERS = ("stream", "agent_ring", "abandon", "message", "ending", "recording")
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSettings:
+    """The call-flow knobs (a subset of ``DialerConfig``; see there for meanings)."""
+
+    greeting_text: str = ""
+    greeting_url: str = ""
+    hold_url: str = ""
+    hold_text: str = "Please hold while we connect you to an agent."
+    fallback_text: str = "Sorry, no agent is free right now."
+    goodbye_text: str = "Sorry, we could not continue this call. Goodbye."
+    stream_start_timeout: float = 5.0
+    agent_ring_timeout: float = 20.0
+    max_agent_attempts: int = 3
+    escalation_fallback: Literal["bot", "callback"] = "bot"
+    stream_fallback: Literal["agent", "hangup"] = "agent"
+    abandon_after: float = 2.0
+    message_timeout: float = 5.0
+    ending_timeout: float = 10.0
+    recording_wait: float = 2.0
+    record_bridges: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_agent_attempts < 1:
+            raise ValueError("max_agent_attempts must be at least 1")
+        if self.escalation_fallback not in ("bot", "callback"):
+            raise ValueError("escalation_fallback must be 'bot' or 'callback'")
+        if self.stream_fallback not in ("agent", "hangup"):
+            raise ValueError("stream_fallback must be 'agent' or 'hangup'")
+
+
+@dataclass(slots=True)
+class CallOutcome:
+    """What happened, filled in as the call goes; final once ``Finish`` was emitted."""
+
+    call_id: str
+    mode: Mode
+    number: str
+    customer_leg_sid: str = ""
+    agent_leg_sid: str = ""
+    agent_id: str = ""
+    agent_nailed: bool = False
+    bridge_sid: str = ""
+    answered: bool = False
+    machine: bool = False
+    abandoned: bool = False
+    escalated: bool = False
+    escalation_reason: str = ""
+    bridged: bool = False
+    disposition: str = ""
+    ended_in: str = ""  # phase when the customer leg ended (ringing, bot, hold ...)
+    terminal_status: str = ""
+    failure: str = ""
+    recording_url: str = ""
+    agent_attempts: int = 0
+    stream_attempts: int = 0
+    timeline: list[tuple[str, float]] = field(default_factory=list)
+
+
+class CallFlow:
+    """One call's state machine. Not thread-safe; feed it from one task."""
+
+    def __init__(
+        self,
+        call_id: str,
+        number: str,
+        mode: Mode = "bot_first",
+        settings: FlowSettings | None = None,
+        skills: tuple[str, ...] = (),
+    ) -> None:
+        if mode not in ("bot_first", "agent_first"):
+            raise ValueError(f"unknown call mode {mode!r}")
+        if not call_id or not number:
+            raise ValueError("CallFlow needs a call id and a number")
+        self.settings = settings or FlowSettings()
+        self.state = S.NEW
+        self.outcome = CallOutcome(call_id=call_id, mode=mode, number=number)
+        self.skills = tuple(skills)
+        self.ignored = 0
+        self._now = 0.0
+        self._out: list[Command] = []
+        self._timers: set[str] = set()
+        self._customer_audio: tuple[str, str] | None = None  # (say|play, purpose)
+        self._agent_alive = False
+        self._customer_alive = False
+        self._stream_active = False
+        self._tried: list[str] = []
+        self._recording_started = False
+        self._agent_released = False
+        self.waiting_for_agent = False
+
+    # -- public ---------------------------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        return self.state is S.ENDED
+
+    @property
+    def customer_leg(self) -> str:
+        return self.outcome.customer_leg_sid
+
+    @property
+    def agent_leg(self) -> str:
+        return self.outcome.agent_leg_sid
+
+    def handle(self, item: FlowInput, now: float) -> list[Command]:
+        """Feed one input at monotonic time ``now``; return the commands to run, in order."""
+        self._now = now
+        self._out = []
+        if self.state is S.ENDED:
+            if not isinstance(item, (Start, LegCreated)):
+                self.ignored += 1
+                return []
+        self._dispatch(item)
+        out, self._out = self._out, []
+        return out
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _emit(self, *commands: Command) -> None:
+        for c in commands:
+            if isinstance(c, SetTimer):
+                self._timers.add(c.name)
+            elif isinstance(c, CancelTimer):
+                if c.name not in self._timers:
+                    continue
+                self._timers.discard(c.name)
+            self._out.append(c)
+
+    def _goto(self, new: CallState) -> None:
+        check(self.state, new)
+        self.state = new
+
+    def _mark(self, name: str) -> None:
+        self.outcome.timeline.append((name, self._now))
+
+    def _ignore(self) -> None:
+        self.ignored += 1
+
+    def _dispatch(self, item: FlowInput) -> None:
+        if isinstance(item, Start):
+            self._on_start()
+        elif isinstance(item, LegCreated):
+            self._on_leg_created(item)
+        elif isinstance(item, LegLifecycle):
+            if item.leg_sid == self.customer_leg:
+                self._on_customer_lifecycle(item)
+            elif item.leg_sid == self.agent_leg:
+                self._on_agent_lifecycle(item)
+            else:
+                self._ignore()
+        elif isinstance(item, LegAction):
+            self._on_action(item)
+        elif isinstance(item, BridgeLifecycle):
+            self._on_bridge(item)
+        elif isinstance(item, BridgeCreated):
+            self._on_bridge_created(item.bridge_sid)
+        elif isinstance(item, ActionFailed):
+            self._on_failed(item)
+        elif isinstance(item, Transfer):
+            self._on_transfer(item)
+        elif isinstance(item, HangupRequest):
+            self._on_hangup_request(item)
+        elif isinstance(item, TimerFired):
+            self._on_timer(item.name)
+        elif isinstance(item, AgentOffered):
+            self._on_agent_offered(item)
+        elif isinstance(item, NoAgentFree):
+            self._on_no_agent()
+        elif isinstance(item, AgentAvailable):
+            self._on_agent_available()
+
+    # -- customer leg ---------------------------------------------------------------------
+
+    def _on_start(self) -> None:
+        if self.state is not S.NEW:
+            raise IllegalTransition(f"call {self.outcome.call_id} started twice")
+        self._goto(S.DIALING)
+        self._mark("dial")
+        self._emit(CreateLeg("customer", self.outcome.number, self.outcome.call_id))
+
+    def _on_leg_created(self, item: LegCreated) -> None:
+        if item.role == "customer":
+            if self.customer_leg:
+                self._ignore()
+                return
+            self.outcome.customer_leg_sid = item.leg_sid
+            self._customer_alive = True
+            self._mark("customer_leg_created")
+            return
+        if self.state is S.AGENT_RINGING and not self.agent_leg and (
+            item.tag == self.outcome.agent_id
+        ):
+            self.outcome.agent_leg_sid = item.leg_sid
+            self._agent_alive = True
+            return
+        # The agent leg came back after we gave up on it (customer gone): cancel it.
+        self._emit(Hangup(item.leg_sid, "agent"))
+
+    def _on_customer_lifecycle(self, ev: LegLifecycle) -> None:
+        name = ev.name
+        if name == "leg_ringing":
+            if self.state is S.DIALING:
+                self._goto(S.RINGING)
+                self._mark("ringing")
+                self._emit(Notify("ringing"))
+            else:
+                self._ignore()
+        elif name == "leg_answered":
+            if self.state in (S.DIALING, S.RINGING):
+                self._on_answered()
+            else:
+                self._ignore()
+        elif name == "amd_result_success":
+            if ev.amd_machine and self.outcome.answered and self.state not in (
+                S.ENDING, S.GOODBYE, S.FINALIZING
+            ):
+                self.outcome.machine = True
+                self._set_disposition("machine")
+                self._hang_up_customer()
+            elif not ev.amd_machine:
+                self._mark("amd_human")
+            else:
+                self._ignore()
+        elif ev.terminal:
+            self._on_customer_gone(ev)
+        else:
+            self._ignore()
+
+    def _on_answered(self) -> None:
+        self.outcome.answered = True
+        self._mark("answered")
+        self._emit(Notify("answered"))
+        if self.outcome.mode == "agent_first":
+            self._goto(S.HOLD)
+            self._start_hold()
+            self._emit(SetTimer("abandon", self.settings.abandon_after))
+            self._pick_agent()
+            return
+        self._goto(S.CONNECTING)
+        self._start_stream()
+        greeting = self._start_audio("greeting", self.settings.greeting_text,
+                                     self.settings.greeting_url)
+        if greeting:
+            self._mark("greeting_started")
+
+    def _start_stream(self) -> None:
+        self.outcome.stream_attempts += 1
+        self._mark(f"stream_requested_{self.outcome.stream_attempts}")
+        self._emit(
+            StartStream(self.customer_leg, self.outcome.stream_attempts),
+            SetTimer("stream", self.settings.stream_start_timeout),
+        )
+
+    def _start_audio(self, purpose: str, text: str, url: str) -> bool:
+        """Play ``url`` (preferred) or say ``text`` to the customer; False when neither set."""
+        if url:
+            self._emit(StartPlay(self.customer_leg, url, purpose, loop=0))
+            self._customer_audio = ("play", purpose)
+            return True
+        if text:
+            self._emit(StartSay(self.customer_leg, text, purpose))
+            self._customer_audio = ("say", purpose)
+            return True
+        return False
+
+    def _stop_customer_audio(self) -> str:
+        """Stop whatever we play/say to the customer; returns its purpose (or "")."""
+        if self._customer_audio is None:
+            return ""
+        kind, purpose = self._customer_audio
+        self._customer_audio = None
+        self._emit(StopPlay(self.customer_leg) if kind == "play" else StopSay(self.customer_leg))
+        return purpose
+
+    def _start_hold(self) -> None:
+        if self._customer_audio is not None and self._customer_audio[1] == "hold":
+            return
+        if self._stop_customer_audio() == "greeting":
+            self._mark("greeting_stopped")
+        if self._start_audio("hold", self.settings.hold_text, self.settings.hold_url):
+            self._mark("hold_started")
+
+    def _on_action(self, ev: LegAction) -> None:
+        if ev.name == RECORDING_EVENT:
+            self._on_recording(ev.url)
+            return
+        if ev.leg_sid != self.customer_leg:
+            self._ignore()  # agent-leg actions (nailed hold music ...) are not ours
+            return
+        if ev.name == "stream_started":
+            if self.state is S.CONNECTING:
+                self._stream_up()
+            else:
+                self._stream_active = self.state in (S.BOT, S.HOLD, S.AGENT_RINGING)
+                self._ignore()
+        elif ev.name in STREAM_FAILURE_EVENTS:
+            if self.state is S.CONNECTING:
+                self._stream_failed(ev.name)
+            elif self.state is S.BOT and self._stream_active:
+                self._stream_active = False
+                self._mark("stream_lost")
+                self._after_stream_failure("stream_lost")
+            else:
+                self._ignore()
+        elif ev.name in ("say_completed", "play_completed", "play_interrupted",
+                         "play_failed_to_start"):
+            self._on_audio_done()
+        else:
+            self._ignore()
+
+    def _stream_up(self) -> None:
+        self._emit(CancelTimer("stream"))
+        self._stream_active = True
+        self._mark("stream_started")
+        if self._customer_audio is not None and self._customer_audio[1] == "greeting":
+            self._stop_customer_audio()
+            self._mark("greeting_stopped")
+        self._goto(S.BOT)
+        self._emit(Notify("bot_connected"))
+
+    def _on_audio_done(self) -> None:
+        audio = self._customer_audio
+        if audio is None:
+            self._ignore()
+            return
+        purpose = audio[1]
+        if purpose == "hold":
+            self._ignore()  # hold audio ended on its own: silence until the agent comes
+            return
+        self._customer_audio = None
+        self._mark(f"{purpose}_completed")
+        if self.state is S.GOODBYE and purpose == "goodbye":
+            self._emit(CancelTimer("message"))
+            self._hang_up_customer()
+
+    def _stream_failed(self, why: str) -> None:
+        self._emit(CancelTimer("stream"))
+        self._mark(f"stream_failed_{self.outcome.stream_attempts}")
+        if self.outcome.stream_attempts < 2:
+            self._start_stream()  # retry once
+            return
+        self._after_stream_failure(why)
+
+    def _after_stream_failure(self, why: str) -> None:
+        self.outcome.failure = why
+        if self.settings.stream_fallback == "agent":
+            self._escalate("stream_failed", self.skills)
+        else:
+            self._goodbye("stream_failed")
+
+    def _on_customer_gone(self, ev: LegLifecycle) -> None:
+        self._customer_alive = False
+        self._stream_active = False
+        self._customer_audio = None
+        self.outcome.terminal_status = ev.terminal_status
+        self._mark("customer_ended")
+        if not self.outcome.ended_in:
+            self.outcome.ended_in = self.state.value
+        if not self.outcome.answered:
+            status = ev.terminal_status.lower()
+            if ev.name == "leg_failed_to_create" or "fail" in status:
+                self._set_disposition("failed")
+            elif "busy" in status:
+                self._set_disposition("busy")
+            else:
+                self._set_disposition("no_answer")
+        elif self.outcome.bridged:
+            self._set_disposition("agent_handled")
+        else:
+            self._set_disposition("customer_hangup")
+        self._cancel_agent(wrap_up=self.outcome.bridged)
+        self._finish_or_wait()
+
+    def _finish_or_wait(self) -> None:
+        for name in sorted(self._timers):
+            self._emit(CancelTimer(name))
+        if self._recording_started and not self.outcome.recording_url:
+            self._goto(S.FINALIZING)
+            self._emit(SetTimer("recording", self.settings.recording_wait))
+            return
+        self._end()
+
+    def _end(self) -> None:
+        for name in sorted(self._timers):
+            self._emit(CancelTimer(name))
+        self._goto(S.ENDED)
+        self._mark("ended")
+        self.waiting_for_agent = False
+        self._emit(Notify("ended", self.outcome.disposition), Finish())
+
+    def _set_disposition(self, value: str) -> None:
+        if not self.outcome.disposition:
+            self.outcome.disposition = value
+
+    def _hang_up_customer(self) -> None:
+        """Cancel agent work, hang up the customer, wait for its ``leg_terminated``."""
+        self._cancel_agent(wrap_up=self.outcome.bridged)
+        for name in ("stream", "agent_ring", "abandon", "message"):
+            self._emit(CancelTimer(name))
+        if self._customer_alive and self.customer_leg:
+            self._emit(Hangup(self.customer_leg, "customer"))
+            self._goto(S.ENDING)
+            self._emit(SetTimer("ending", self.settings.ending_timeout))
+        else:
+            self._finish_or_wait()
+
+    def _goodbye(self, disposition: str) -> None:
+        """Say the goodbye message, then hang up (on ``say_completed`` or a timeout)."""
+        self._set_disposition(disposition)
+        self._cancel_agent(wrap_up=False)
+        self._stop_customer_audio()
+        if self._stream_active:
+            self._emit(StopStream(self.customer_leg))
+            self._stream_active = False
+        self._goto(S.GOODBYE)
+        self._start_audio("goodbye", self.settings.goodbye_text, "")
+        self._emit(SetTimer("message", self.settings.message_timeout))
+
+    # -- escalation -----------------------------------------------------------------------
+
+    def _on_transfer(self, item: Transfer) -> None:
+        if self.state not in (S.CONNECTING, S.BOT):
+            self._ignore()
+            return
+        if self.state is S.CONNECTING:
+            self._emit(CancelTimer("stream"))
+            self._stream_active = True  # the bot is talking, so the stream is up
+        self._escalate(item.reason, item.skills or self.skills)
+
+    def _escalate(self, reason: str, skills: tuple[str, ...]) -> None:
+        self.outcome.escalated = True
+        self.outcome.escalation_reason = reason
+        self.skills = tuple(skills)
+        self._tried = []
+        self._mark("escalation_requested")
+        self._emit(Notify("escalated", reason))
+        self._goto(S.HOLD)
+        self._pick_agent()
+
+    def _pick_agent(self) -> None:
+        self._emit(PickAgent(self.skills, tuple(self._tried)))
+
+    def _on_agent_offered(self, item: AgentOffered) -> None:
+        if self.state is not S.HOLD or self.outcome.agent_id:
+            # Not wanted (any more): give it straight back.
+            self._ignore()
+            self._emit(ReleaseAgent(item.agent_id, wrap_up=False))
+            return
+        self.waiting_for_agent = False
+        self.outcome.agent_id = item.agent_id
+        self.outcome.agent_attempts += 1
+        self._tried.append(item.agent_id)
+        if item.nailed_leg_sid:
+            self.outcome.agent_leg_sid = item.nailed_leg_sid
+            self.outcome.agent_nailed = True
+            self._agent_alive = True
+            self._mark("agent_nailed")
+            self._connect_agent()
+            return
+        self.outcome.agent_nailed = False
+        self.outcome.agent_leg_sid = ""
+        self._start_hold()
+        self._goto(S.AGENT_RINGING)
+        self._mark("agent_dialled")
+        self._emit(
+            CreateLeg("agent", item.number, self.outcome.call_id, self.customer_leg,
+                      tag=item.agent_id),
+            SetTimer("agent_ring", self.settings.agent_ring_timeout),
+            Notify("agent_ringing", item.agent_id),
+        )
+
+    def _on_no_agent(self) -> None:
+        if self.state is not S.HOLD:
+            self._ignore()
+            return
+        if self.outcome.mode == "agent_first":
+            self.waiting_for_agent = True  # the abandon timer decides
+            return
+        self._fallback()
+
+    def _on_agent_available(self) -> None:
+        if self.state is S.HOLD and self.waiting_for_agent and not self.outcome.agent_id:
+            self._pick_agent()
+        else:
+            self._ignore()
+
+    def _on_agent_lifecycle(self, ev: LegLifecycle) -> None:
+        if ev.name == "leg_ringing":
+            self._mark("agent_ringing")
+        elif ev.name == "leg_answered":
+            if self.state is S.AGENT_RINGING:
+                self._mark("agent_answered")
+                self._emit(
+                    CancelTimer("agent_ring"), Notify("agent_answered", self.outcome.agent_id)
+                )
+                self._connect_agent()
+            else:
+                self._ignore()
+        elif ev.terminal:
+            self._agent_alive = False
+            if self.state in (S.HOLD, S.AGENT_RINGING):
+                self._agent_failed(ev.terminal_status or ev.name)
+            elif self.state in (S.BRIDGING, S.BRIDGED):
+                self._mark("agent_ended")
+                self._set_disposition("agent_handled" if self.outcome.bridged else "failed")
+                self._cancel_agent(wrap_up=self.outcome.bridged)
+                self._hang_up_customer()
+            else:
+                self._ignore()
+        else:
+            self._ignore()
+
+    def _connect_agent(self) -> None:
+        """The agent is on the line: stop the bot and the hold audio, bridge the legs."""
+        self._emit(CancelTimer("abandon"), CancelTimer("agent_ring"))
+        if self._stream_active:
+            self._emit(StopStream(self.customer_leg))
+            self._stream_active = False
+        self._stop_customer_audio()
+        if self.outcome.agent_nailed:
+            self._emit(StopPlay(self.agent_leg))
+        self._goto(S.BRIDGING)
+        self._mark("bridge_requested")
+        self._emit(CreateBridge(self.customer_leg, self.agent_leg))
+
+    def _agent_failed(self, why: str) -> None:
+        self._mark("agent_failed")
+        self._emit(CancelTimer("agent_ring"))
+        self._cancel_agent(wrap_up=False)
+        if self.outcome.mode == "agent_first":
+            self._goto(S.HOLD)
+            self._pick_agent()
+            return
+        if len(self._tried) < self.settings.max_agent_attempts:
+            self._goto(S.HOLD)
+            self._pick_agent()
+            return
+        self.outcome.failure = f"agents did not answer ({why})"
+        self._fallback()
+
+    def _fallback(self) -> None:
+        """No agent: back to the bot with a message, or a callback and a goodbye."""
+        self._mark("escalation_failed")
+        self._emit(CancelTimer("agent_ring"))
+        if self.settings.escalation_fallback == "bot" and self._stream_active:
+            self._stop_customer_audio()
+            self._goto(S.BOT)
+            self._start_audio("fallback", self.settings.fallback_text, "")
+            self._emit(Notify("back_to_bot"))
+            return
+        self._goodbye("callback_scheduled" if self.settings.escalation_fallback == "callback"
+                      else "no_agent")
+
+    def _cancel_agent(self, wrap_up: bool) -> None:
+        """Hang up a ringing/joined on-demand agent leg and give the agent back."""
+        if self.agent_leg and self._agent_alive and not self.outcome.agent_nailed:
+            self._emit(Hangup(self.agent_leg, "agent"))
+            self._agent_alive = False
+        if self.outcome.agent_id and not (wrap_up and self._agent_released):
+            self._emit(ReleaseAgent(self.outcome.agent_id, wrap_up))
+            self._agent_released = True
+            if not wrap_up:
+                self.outcome.agent_id = ""
+                self.outcome.agent_leg_sid = ""
+                self.outcome.agent_nailed = False
+                self._agent_released = False
+
+    # -- bridge ---------------------------------------------------------------------------
+
+    def _on_bridge_created(self, bridge_sid: str) -> None:
+        if self.state is not S.BRIDGING:
+            self._ignore()
+            return
+        self.outcome.bridge_sid = bridge_sid
+        self.outcome.bridged = True
+        self._goto(S.BRIDGED)
+        self._mark("bridged")
+        self._emit(Notify("bridged", self.outcome.agent_id))
+        if self.settings.record_bridges:
+            self._recording_started = True
+            self._emit(StartRecording(bridge_sid))
+
+    def _on_bridge(self, ev: BridgeLifecycle) -> None:
+        mine = ev.bridge_sid == self.outcome.bridge_sid or (
+            not self.outcome.bridge_sid and self.customer_leg in ev.leg_sids
+        )
+        if not mine:
+            self._ignore()
+            return
+        if ev.name == "bridge_created":
+            self._on_bridge_created(ev.bridge_sid)
+        elif ev.name == "bridge_failed_to_create":
+            if self.state is S.BRIDGING:
+                self.outcome.failure = "bridge_failed"
+                self._goodbye("failed")
+            else:
+                self._ignore()
+        elif ev.name == RECORDING_EVENT:
+            self._on_recording(ev.url)
+        elif ev.name == "bridge_terminal" and self.state is S.BRIDGED:
+            self._mark("bridge_ended")
+            self._cancel_agent(wrap_up=True)
+            self._hang_up_customer()
+        else:
+            self._ignore()
+
+    def _on_recording(self, url: str) -> None:
+        if not url:
+            self._ignore()
+            return
+        self.outcome.recording_url = url
+        self._mark("recording_available")
+        if self.state is S.FINALIZING:
+            self._end()
+
+    # -- requests, failures, timers -------------------------------------------------------
+
+    def _on_hangup_request(self, item: HangupRequest) -> None:
+        if self.state not in (S.CONNECTING, S.BOT, S.HOLD, S.AGENT_RINGING, S.BRIDGED):
+            self._ignore()
+            return
+        self._mark("hangup_requested")
+        self._set_disposition("agent_handled" if self.outcome.bridged else "bot_completed")
+        self.outcome.ended_in = self.state.value
+        self._hang_up_customer()
+
+    def _on_failed(self, item: ActionFailed) -> None:
+        op = item.op
+        self._mark(f"failed_{op}")
+        if op == "create_leg" and item.role == "customer":
+            if self.state is S.DIALING and not self.customer_leg:
+                self.outcome.failure = item.message or f"create leg failed ({item.status})"
+                self._set_disposition("failed")
+                self.outcome.ended_in = "dialing"
+                self._end()
+            else:
+                self._ignore()
+        elif op == "create_leg":
+            if self.state is S.AGENT_RINGING and not self.agent_leg and (
+                item.tag == self.outcome.agent_id
+            ):
+                self._agent_failed(item.message or "create agent leg failed")
+            else:
+                self._ignore()
+        elif op == "start_stream":
+            if self.state is S.CONNECTING:
+                self._stream_failed("start_stream_error")
+            else:
+                self._ignore()
+        elif op == "create_bridge":
+            if self.state is S.BRIDGING:
+                self.outcome.failure = item.message or "create bridge failed"
+                self._goodbye("failed")
+            else:
+                self._ignore()
+        elif op in ("start_say", "start_play") and self._customer_audio is not None:
+            purpose = self._customer_audio[1]
+            self._customer_audio = None
+            if self.state is S.GOODBYE and purpose == "goodbye":
+                self._emit(CancelTimer("message"))
+                self._hang_up_customer()
+        else:
+            self._ignore()  # stop_*/hang-up/recording errors change nothing
+
+    def _on_timer(self, name: str) -> None:
+        if name not in self._timers:
+            self._ignore()  # cancelled, or not ours
+            return
+        self._timers.discard(name)
+        if name == "stream" and self.state is S.CONNECTING:
+            self._stream_failed("stream_timeout")
+        elif name == "agent_ring" and self.state is S.AGENT_RINGING:
+            self._agent_failed("ring_timeout")
+        elif name == "abandon" and self.state in (S.HOLD, S.AGENT_RINGING):
+            self.outcome.abandoned = True
+            self._mark("abandoned")
+            self._emit(Notify("abandoned"))
+            self._goodbye("abandoned")
+        elif name == "message" and self.state is S.GOODBYE:
+            self._hang_up_customer()
+        elif name == "ending" and self.state is S.ENDING:
+            self._finish_or_wait()
+        elif name == "recording" and self.state is S.FINALIZING:
+            self._end()
+        else:
+            self._ignore()

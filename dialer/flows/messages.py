@@ -1,0 +1,265 @@
+"""What goes into a call flow (inputs) and what comes out (commands). Frozen, slotted, pure.
+
+Inputs are Exotel events (from :mod:`dialer.events`) plus the ones here: results of commands
+(``LegCreated``, ``BridgeCreated``, ``ActionFailed``), requests from the media plane
+(``Transfer``, ``HangupRequest``), the agent pool's answers (``AgentOffered``, ``NoAgentFree``,
+``AgentAvailable``) and timers (``TimerFired``).
+
+Commands are what the runner must do: Exotel requests, agent-pool operations, timers,
+progress notifications and ``Finish``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from dialer.events import ExotelEvent
+
+Role = Literal["customer", "agent"]
+
+
+def _need(value: str, what: str) -> None:
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+
+
+# -- inputs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Begin the call (dial the customer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LegCreated:
+    """``POST /legs`` answered with ``leg_sid``."""
+
+    role: Role
+    leg_sid: str
+    tag: str = ""  # the CreateLeg's tag (the agent id for agent legs)
+
+    def __post_init__(self) -> None:
+        _need(self.leg_sid, "LegCreated.leg_sid")
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeCreated:
+    """``POST /bridges`` answered with ``bridge_sid``."""
+
+    bridge_sid: str
+
+    def __post_init__(self) -> None:
+        _need(self.bridge_sid, "BridgeCreated.bridge_sid")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionFailed:
+    """A command failed. ``op`` is the command's ``op`` name; ``status`` the HTTP status or 0."""
+
+    op: str
+    role: Role = "customer"
+    status: int = 0
+    message: str = ""
+    tag: str = ""  # the failed command's tag, when it had one
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """The bot or the customer's DTMF asks for a live agent."""
+
+    reason: str
+    skills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HangupRequest:
+    """The bot asks to end the call."""
+
+    reason: str = "bot_hangup"
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOffered:
+    """The pool reserved an agent. ``nailed_leg_sid`` is set for a live pre-dialled leg."""
+
+    agent_id: str
+    number: str
+    nailed_leg_sid: str = ""
+
+    def __post_init__(self) -> None:
+        _need(self.agent_id, "AgentOffered.agent_id")
+
+
+@dataclass(frozen=True, slots=True)
+class NoAgentFree:
+    """The pool had no idle agent with the skills (excluding those already tried)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAvailable:
+    """An agent became idle; a call waiting for one may ask again."""
+
+
+FlowInput = (
+    ExotelEvent
+    | Start
+    | LegCreated
+    | BridgeCreated
+    | ActionFailed
+    | Transfer
+    | HangupRequest
+    | TimerFired
+    | AgentOffered
+    | NoAgentFree
+    | AgentAvailable
+)
+
+# -- commands ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateLeg:
+    role: Role
+    number: str
+    custom_param: str
+    reference_leg_sid: str = ""
+    tag: str = ""  # echoed in LegCreated/ActionFailed (the agent id for agent legs)
+    op: str = "create_leg"
+
+
+@dataclass(frozen=True, slots=True)
+class StartStream:
+    """Start the bidirectional stream to the gateway (the runner builds the URL)."""
+
+    leg_sid: str
+    attempt: int = 1
+    op: str = "start_stream"
+
+
+@dataclass(frozen=True, slots=True)
+class StopStream:
+    leg_sid: str
+    op: str = "stop_stream"
+
+
+@dataclass(frozen=True, slots=True)
+class StartSay:
+    leg_sid: str
+    text: str
+    purpose: str  # greeting | hold | fallback | goodbye
+    op: str = "start_say"
+
+
+@dataclass(frozen=True, slots=True)
+class StopSay:
+    leg_sid: str
+    op: str = "stop_say"
+
+
+@dataclass(frozen=True, slots=True)
+class StartPlay:
+    leg_sid: str
+    url: str
+    purpose: str
+    loop: int = 0
+    op: str = "start_play"
+
+
+@dataclass(frozen=True, slots=True)
+class StopPlay:
+    leg_sid: str
+    op: str = "stop_play"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateBridge:
+    leg_a: str
+    leg_b: str
+    op: str = "create_bridge"
+
+
+@dataclass(frozen=True, slots=True)
+class StartRecording:
+    bridge_sid: str
+    op: str = "start_recording"
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    leg_sid: str
+    role: Role = "customer"
+    op: str = "hangup"
+
+
+@dataclass(frozen=True, slots=True)
+class PickAgent:
+    """Reserve the longest-idle agent with ``skills``, not one of ``exclude``."""
+
+    skills: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+    op: str = "pick_agent"
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseAgent:
+    """Give the agent back (``wrap_up``: after a conversation, so wrap-up first)."""
+
+    agent_id: str
+    wrap_up: bool
+    op: str = "release_agent"
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    name: str
+    seconds: float
+    op: str = "set_timer"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    name: str
+    op: str = "cancel_timer"
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Progress for subscribers: ringing, answered, bot_connected, escalated, bridged ..."""
+
+    kind: str
+    detail: str = ""
+    op: str = "notify"
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """The call is over; :attr:`CallFlow.outcome` is final."""
+
+    op: str = "finish"
+
+
+Command = (
+    CreateLeg
+    | StartStream
+    | StopStream
+    | StartSay
+    | StopSay
+    | StartPlay
+    | StopPlay
+    | CreateBridge
+    | StartRecording
+    | Hangup
+    | PickAgent
+    | ReleaseAgent
+    | SetTimer
+    | CancelTimer
+    | Notify
+    | Finish
+)

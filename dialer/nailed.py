@@ -1,0 +1,151 @@
+"""Nailed-up agents: an agent leg dialled ahead of time and kept alive on hold audio.
+
+One :class:`NailedAgentKeeper` per nailed agent, run as a task of the dialer. It dials the
+agent with a long ``time_limit`` (``custom_param`` ``nailed:<agent id>``), plays hold audio on
+answer, marks the agent available in the pool, and re-dials (with backoff) whenever the leg
+drops. While the agent is in a call, the leg's events are forwarded to that call's runner too;
+when the call releases the agent, :meth:`resume` restarts the hold audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from dialer.errors import ExotelApiError, ExotelError
+from dialer.events import ExotelEvent, LegLifecycle
+
+if TYPE_CHECKING:
+    from dialer.service import Dialer
+
+log = logging.getLogger(__name__)
+
+_RESUME = "resume"
+
+
+class NailedAgentKeeper:
+    """Keeps one nailed-up agent leg live."""
+
+    def __init__(self, dialer: Dialer, agent_id: str, number: str) -> None:
+        self.dialer = dialer
+        self.agent_id = agent_id
+        self.number = number
+        self.leg_sid = ""
+        self.dials = 0
+        self.drops = 0
+        self._inbox: asyncio.Queue[ExotelEvent | str] = asyncio.Queue(256)
+        self._hold_kind = ""
+
+    @property
+    def custom_param(self) -> str:
+        return f"nailed:{self.agent_id}"
+
+    def deliver_event(self, event: ExotelEvent) -> None:
+        """An event of this keeper's leg; forwarded to the call holding the agent, if any."""
+        agent = self.dialer.pool.get(self.agent_id)
+        if agent.call_id:
+            runner = self.dialer.runner(agent.call_id)
+            if runner is not None:
+                runner.deliver_event(event)
+        self._put(event)
+
+    def deliver_orphan(self, event: ExotelEvent) -> None:
+        self._put(event)
+
+    def resume(self) -> None:
+        """The agent is back from a call: play hold audio again."""
+        self._put(_RESUME)
+
+    def _put(self, item: ExotelEvent | str) -> None:
+        try:
+            self._inbox.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dialer.stats.inbox_overflow += 1
+
+    async def stop_hold(self) -> None:
+        """Stop the hold audio (the agent is about to be bridged)."""
+        if not self.leg_sid:
+            return
+        action = "stop_say" if self._hold_kind == "say" else "stop_play"
+        try:
+            await self.dialer.client.leg_action(self.leg_sid, action)
+        except ExotelApiError as exc:
+            if exc.status not in (404, 409):
+                raise
+        self._hold_kind = ""
+
+    async def _start_hold(self) -> None:
+        cfg = self.dialer.config
+        client = self.dialer.client
+        try:
+            if cfg.agent_hold_url:
+                await client.start_play(self.leg_sid, cfg.agent_hold_url, loop=100)
+                self._hold_kind = "play"
+            else:
+                await client.start_say(self.leg_sid, cfg.agent_hold_text, loop=100)
+                self._hold_kind = "say"
+        except ExotelError as exc:
+            log.warning("nailed agent %s: hold audio failed: %s", self.agent_id, exc)
+
+    async def run(self) -> None:
+        """Keep the leg up until cancelled."""
+        backoff = 0.5
+        d = self.dialer
+        while True:
+            self.dials += 1
+            try:
+                data = await d.client.create_leg(
+                    self.number, d.exophone, d.event_endpoint,
+                    custom_param=self.custom_param,
+                    time_limit=d.config.nailed_time_limit,
+                )
+            except ExotelError as exc:
+                log.warning("nailed agent %s: dial failed: %s", self.agent_id, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            self.leg_sid = str(data["leg_sid"])
+            d.register_leg(self.leg_sid, self)
+            if await self._until_answered():
+                backoff = 0.5
+                await self._start_hold()
+                if d.pool.set_nailed_leg(self.agent_id, self.leg_sid, d.clock()):
+                    d.agent_freed(self.agent_id)
+                await self._until_dropped()
+            self.drops += 1
+            d.pool.set_nailed_leg(self.agent_id, "", d.clock())
+            d.unregister_leg(self.leg_sid)
+            self.leg_sid = ""
+            self._hold_kind = ""
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+    def _mine(self, item: ExotelEvent | str) -> LegLifecycle | None:
+        if isinstance(item, LegLifecycle) and item.leg_sid == self.leg_sid:
+            return item
+        return None
+
+    async def _until_answered(self) -> bool:
+        while True:
+            ev = self._mine(await self._inbox.get())
+            if ev is None:
+                continue
+            if ev.name == "leg_answered":
+                return True
+            if ev.terminal:
+                return False
+
+    async def _until_dropped(self) -> None:
+        while True:
+            item = await self._inbox.get()
+            if item == _RESUME:
+                agent = self.dialer.pool.get(self.agent_id)
+                if not agent.call_id and self.leg_sid:
+                    await self._start_hold()
+                continue
+            ev = self._mine(item)
+            if ev is not None and ev.terminal:
+                log.info("nailed agent %s: leg %s dropped (%s); re-dialling",
+                         self.agent_id, self.leg_sid, ev.terminal_status)
+                return

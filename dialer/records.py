@@ -1,0 +1,264 @@
+"""Call records: the final word on one call, stored in SQLite and exported as JSONL or CSV.
+
+:class:`CallRecord` is built once per call by the call runner after ``GET /legs/{sid}``.
+:class:`RecordStore` keeps records and the CRM outbox in one SQLite file the user names
+(``":memory:"`` for a throw-away store); saving a record and queueing its CRM push happen in one
+transaction, so a push is never lost across a restart. Use it from one thread (the event loop).
+
+Latencies (milliseconds, from the dialer's clock; ``None`` when the call never got there):
+
+* ``answer_to_stream`` -- ``leg_answered`` to ``stream_started`` (bot audio can flow)
+* ``greeting_ms`` -- how long the greeting played before it was stopped or completed
+* ``escalation_to_bridge`` -- the transfer request to the bridge being created
+* ``agent_ring`` -- agent leg dialled to agent answered
+* ``call_ms`` -- dial to end
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, TextIO
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS call_records (
+    call_id TEXT PRIMARY KEY,
+    number TEXT NOT NULL,
+    disposition TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS crm_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    call_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'pending'
+);
+CREATE INDEX IF NOT EXISTS crm_outbox_due ON crm_outbox(state, next_at);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One finished call. ``timeline`` is ``(event, ms since dial)`` pairs."""
+
+    call_id: str
+    number: str
+    mode: str
+    bot: str = ""
+    disposition: str = ""
+    answered: bool = False
+    machine: bool = False
+    abandoned: bool = False
+    escalated: bool = False
+    escalation_reason: str = ""
+    bridged: bool = False
+    ended_in: str = ""
+    failure: str = ""
+    customer_leg_sid: str = ""
+    agent_leg_sid: str = ""
+    agent_id: str = ""
+    agent_nailed: bool = False
+    agent_attempts: int = 0
+    bridge_sid: str = ""
+    recording_url: str = ""
+    duration_s: float | None = None
+    termination_reason: str = ""
+    started_at: float = 0.0  # wall clock (epoch seconds)
+    latencies: Mapping[str, float | None] = field(default_factory=dict)
+    timeline: tuple[tuple[str, float], ...] = ()
+    custom: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["timeline"] = [list(t) for t in self.timeline]
+        out["latencies"] = dict(self.latencies)
+        out["custom"] = dict(self.custom)
+        return out
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> CallRecord:
+        names = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in body.items() if k in names}
+        kwargs["timeline"] = tuple((str(n), float(t)) for n, t in body.get("timeline", ()))
+        return cls(**kwargs)
+
+
+def compute_latencies(timeline: Iterable[tuple[str, float]]) -> dict[str, float | None]:
+    """Latencies in ms from a ``(name, seconds)`` timeline (first occurrence of each name)."""
+    first: dict[str, float] = {}
+    for name, t in timeline:
+        first.setdefault(name, t)
+
+    def span(a: str, *bs: str) -> float | None:
+        if a not in first:
+            return None
+        for b in bs:
+            if b in first:
+                return round((first[b] - first[a]) * 1000.0, 1)
+        return None
+
+    return {
+        "answer_to_stream": span("answered", "stream_started"),
+        "greeting_ms": span("greeting_started", "greeting_stopped", "greeting_completed"),
+        "escalation_to_bridge": span("escalation_requested", "bridged"),
+        "agent_ring": span("agent_dialled", "agent_answered"),
+        "call_ms": span("dial", "ended"),
+    }
+
+
+CSV_COLUMNS = (
+    "call_id", "number", "mode", "bot", "disposition", "answered", "machine", "abandoned",
+    "escalated", "escalation_reason", "bridged", "ended_in", "agent_id", "agent_nailed",
+    "duration_s", "termination_reason", "recording_url", "customer_leg_sid", "agent_leg_sid",
+    "bridge_sid", "answer_to_stream", "greeting_ms", "escalation_to_bridge", "agent_ring",
+    "call_ms", "failure",
+)
+
+
+def record_row(record: CallRecord) -> dict[str, Any]:
+    """One flat CSV row."""
+    body = record.to_json()
+    row = {c: body.get(c, "") for c in CSV_COLUMNS}
+    for key, value in record.latencies.items():
+        if key in row:
+            row[key] = "" if value is None else value
+    return row
+
+
+class RecordStore:
+    """SQLite store for call records and the CRM outbox."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def save(self, record: CallRecord, *, push_to_crm: bool = False) -> None:
+        """Store (or replace) a record; with ``push_to_crm`` also queue it in the outbox."""
+        body = json.dumps(record.to_json(), separators=(",", ":"), sort_keys=True)
+        with self._tx():
+            self._db.execute(
+                "INSERT OR REPLACE INTO call_records"
+                "(call_id, number, disposition, created_at, body) VALUES (?, ?, ?, ?, ?)",
+                (record.call_id, record.number, record.disposition, time.time(), body),
+            )
+            if push_to_crm:
+                self._db.execute(
+                    "INSERT INTO crm_outbox(call_id, body) VALUES (?, ?)", (record.call_id, body)
+                )
+
+    def get(self, call_id: str) -> CallRecord | None:
+        row = self._db.execute(
+            "SELECT body FROM call_records WHERE call_id = ?", (call_id,)
+        ).fetchone()
+        return CallRecord.from_json(json.loads(row[0])) if row else None
+
+    def records(self) -> Iterator[CallRecord]:
+        """All records, oldest first."""
+        for (body,) in self._db.execute("SELECT body FROM call_records ORDER BY created_at"):
+            yield CallRecord.from_json(json.loads(body))
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM call_records").fetchone()[0])
+
+    # -- CRM outbox -----------------------------------------------------------------------
+
+    def due_pushes(self, now: float, limit: int = 50) -> list[tuple[int, str, str, int]]:
+        """Pending outbox rows due at ``now``: ``(id, call_id, body, attempts)``."""
+        rows = self._db.execute(
+            "SELECT id, call_id, body, attempts FROM crm_outbox"
+            " WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+
+    def push_done(self, row_id: int) -> None:
+        with self._tx():
+            self._db.execute("UPDATE crm_outbox SET state = 'delivered' WHERE id = ?", (row_id,))
+
+    def push_failed(self, row_id: int, error: str, next_at: float, give_up: bool) -> None:
+        with self._tx():
+            self._db.execute(
+                "UPDATE crm_outbox SET attempts = attempts + 1, last_error = ?, next_at = ?,"
+                " state = ? WHERE id = ?",
+                (error[:500], next_at, "dead" if give_up else "pending", row_id),
+            )
+
+    def outbox_counts(self) -> dict[str, int]:
+        out = {"pending": 0, "delivered": 0, "dead": 0}
+        for state, n in self._db.execute("SELECT state, COUNT(*) FROM crm_outbox GROUP BY state"):
+            out[str(state)] = int(n)
+        return out
+
+    def next_push_at(self) -> float | None:
+        row = self._db.execute(
+            "SELECT MIN(next_at) FROM crm_outbox WHERE state = 'pending'"
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    def _tx(self) -> _Tx:
+        return _Tx(self._db)
+
+    # -- export ---------------------------------------------------------------------------
+
+    def export_jsonl(self, out: TextIO) -> int:
+        """Write one JSON object per line; returns the number written."""
+        n = 0
+        for record in self.records():
+            out.write(json.dumps(record.to_json(), sort_keys=True) + "\n")
+            n += 1
+        return n
+
+    def export_csv(self, out: TextIO) -> int:
+        """Write a CSV with :data:`CSV_COLUMNS`; returns the number of rows."""
+        writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS))
+        writer.writeheader()
+        n = 0
+        for record in self.records():
+            writer.writerow(record_row(record))
+            n += 1
+        return n
+
+    def export(self, path: str | Path) -> int:
+        """Export to ``path``: CSV when it ends in ``.csv``, else JSON lines."""
+        target = Path(path)
+        with target.open("w", encoding="utf-8", newline="") as fh:
+            if target.suffix.lower() == ".csv":
+                return self.export_csv(fh)
+            return self.export_jsonl(fh)
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def csv_text(records: Iterable[CallRecord]) -> str:
+    """CSV of ``records`` as a string (for small exports and tests)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS))
+    writer.writeheader()
+    for r in records:
+        writer.writerow(record_row(r))
+    return buf.getvalue()

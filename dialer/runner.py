@@ -1,0 +1,372 @@
+"""The thin async driver of one call: feeds its :class:`~dialer.flows.CallFlow`, runs commands.
+
+One :class:`CallRunner` per call, started by :class:`~dialer.service.Dialer`. It reads its
+bounded inbox (events routed to this call, command results, control requests, timers), feeds
+each item to the flow and executes the commands the flow returns:
+
+* Exotel requests run as tasks of the call's own ``asyncio.TaskGroup`` (so the stream and the
+  greeting go out concurrently); their results come back through the inbox;
+* agent-pool operations and progress notifications run inline;
+* timers are ``loop.call_later`` handles, cancelled with the call.
+
+When the flow emits ``Finish`` the runner fetches ``GET /legs/{sid}``, builds the
+:class:`~dialer.records.CallRecord`, stores it (and queues the CRM push) and resolves the
+call's handle. Nothing that goes wrong inside one call escapes to another: unexpected errors
+end the call with disposition ``failed`` and are logged with its id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dialer.errors import CreateLegUncertain, ExotelApiError, ExotelError
+from dialer.events import BridgeLifecycle, ExotelEvent, LegAction, LegLifecycle
+from dialer.flows import (
+    ActionFailed,
+    AgentOffered,
+    BridgeCreated,
+    CallFlow,
+    CancelTimer,
+    Command,
+    CreateBridge,
+    CreateLeg,
+    Finish,
+    FlowInput,
+    Hangup,
+    LegCreated,
+    NoAgentFree,
+    Notify,
+    PickAgent,
+    ReleaseAgent,
+    SetTimer,
+    StartPlay,
+    StartRecording,
+    StartSay,
+    StartStream,
+    StopPlay,
+    StopSay,
+    StopStream,
+    TimerFired,
+)
+from dialer.records import CallRecord, compute_latencies
+
+if TYPE_CHECKING:
+    from dialer.service import CallRequest, Dialer
+
+log = logging.getLogger(__name__)
+
+INBOX_SIZE = 512
+ORPHAN_LIMIT = 32
+
+
+class CallRunner:
+    """Drives one call. Create through :meth:`Dialer.place_call`; never share between calls."""
+
+    def __init__(self, dialer: Dialer, request: CallRequest, flow: CallFlow) -> None:
+        self.dialer = dialer
+        self.request = request
+        self.flow = flow
+        self.call_id = request.call_id
+        self.inbox: asyncio.Queue[FlowInput] = asyncio.Queue(INBOX_SIZE)
+        self.record: CallRecord | None = None
+        self.done = asyncio.Event()
+        self.dropped = 0
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._pending: deque[FlowInput] = deque()
+        self._orphans: list[ExotelEvent] = []
+        self._uncertain: asyncio.Future[str] | None = None
+        self._tg: asyncio.TaskGroup | None = None
+        self._t0 = time.monotonic()
+        self._wall0 = time.time()
+        self.last_event_at = 0.0  # monotonic time the last routed event was put in the inbox
+
+    # -- inbox ----------------------------------------------------------------------------
+
+    def deliver(self, item: FlowInput) -> None:
+        """Queue an input for this call (from any coroutine; never blocks)."""
+        if self.done.is_set():
+            return
+        try:
+            self.inbox.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            self.dialer.stats.inbox_overflow += 1
+            log.error("call %s: inbox full, dropped %s", self.call_id, type(item).__name__)
+
+    def deliver_event(self, event: ExotelEvent) -> None:
+        """An Exotel event routed to this call by leg or bridge sid."""
+        self.last_event_at = time.monotonic()
+        self.deliver(event)
+
+    def deliver_orphan(self, event: ExotelEvent) -> None:
+        """An event for a leg not yet known, matched to this call by ``custom_param``.
+
+        Used to reconcile a create-leg timeout and to survive events overtaking the create
+        answer; kept (bounded) until the leg is known."""
+        if isinstance(event, (LegLifecycle, LegAction)):
+            fut = self._uncertain
+            contact = event.data.get("contact_uri")
+            if fut is not None and not fut.done() and contact == self.request.number:
+                fut.set_result(event.leg_sid)
+        if len(self._orphans) < ORPHAN_LIMIT:
+            self._orphans.append(event)
+        else:
+            self.dialer.stats.unknown_events += 1
+
+    # -- main loop ------------------------------------------------------------------------
+
+    async def run(self) -> CallRecord:
+        """Run the call to its end; returns (and stores) its record. Never raises."""
+        from dialer.flows import Start
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                self._feed(Start())
+                while not self.flow.done:
+                    item = await self.inbox.get()
+                    self._feed(item)
+                self._cancel_timers()
+        except Exception as exc:  # one call's bug must not take down the dialer
+            log.exception("call %s failed unexpectedly", self.call_id)
+            self.flow.outcome.failure = f"internal error: {type(exc).__name__}: {exc}"
+            if not self.flow.outcome.disposition:
+                self.flow.outcome.disposition = "failed"
+            await self._hangup_quietly()
+        finally:
+            self._cancel_timers()
+            self._tg = None
+        record = await self._finalize()
+        self.record = record
+        self.done.set()
+        return record
+
+    def _now(self) -> float:
+        return time.monotonic() - self._t0
+
+    def _feed(self, item: FlowInput) -> None:
+        self._pending.append(item)
+        while self._pending:
+            nxt = self._pending.popleft()
+            for command in self.flow.handle(nxt, self._now()):
+                self._execute(command)
+            if isinstance(nxt, LegCreated):
+                self._replay_orphans(nxt.leg_sid)
+
+    def _replay_orphans(self, leg_sid: str) -> None:
+        keep: list[ExotelEvent] = []
+        for ev in self._orphans:
+            if getattr(ev, "leg_sid", "") == leg_sid:
+                self._pending.append(ev)
+            else:
+                keep.append(ev)
+        self._orphans = keep
+
+    # -- commands -------------------------------------------------------------------------
+
+    def _execute(self, c: Command) -> None:
+        d = self.dialer
+        if isinstance(c, SetTimer):
+            self._cancel_timer(c.name)
+            loop = asyncio.get_running_loop()
+            self._timers[c.name] = loop.call_later(c.seconds, self.deliver, TimerFired(c.name))
+        elif isinstance(c, CancelTimer):
+            self._cancel_timer(c.name)
+        elif isinstance(c, PickAgent):
+            agent = d.pool.acquire(c.skills, c.exclude, call_id=self.call_id, now=d.clock())
+            if agent is None:
+                self._pending.append(NoAgentFree())
+            else:
+                self._pending.append(
+                    AgentOffered(agent.agent_id, agent.number, agent.nailed_leg_sid)
+                )
+                d.notify(self.call_id, "agent_reserved", agent.agent_id)
+        elif isinstance(c, ReleaseAgent):
+            d.release_agent(c.agent_id, wrap_up=c.wrap_up)
+        elif isinstance(c, Notify):
+            if c.kind == "agent_answered" and c.detail:
+                d.pool.mark_talking(c.detail, d.clock())
+            d.notify(self.call_id, c.kind, c.detail)
+        elif isinstance(c, Finish):
+            pass  # the loop ends on flow.done
+        else:
+            assert self._tg is not None
+            self._tg.create_task(self._api(c))
+
+    async def _api(self, c: Command) -> None:
+        """Run one Exotel request; report the result (or failure) to the flow."""
+        d = self.dialer
+        client = d.client
+        try:
+            if isinstance(c, CreateLeg):
+                await self._create_leg(c)
+            elif isinstance(c, StartStream):
+                url = d.stream_url_for(self.request, c.attempt)
+                await client.start_stream(c.leg_sid, url, content_type=d.config.content_type)
+            elif isinstance(c, StartSay):
+                await client.start_say(c.leg_sid, c.text)
+            elif isinstance(c, StartPlay):
+                await client.start_play(c.leg_sid, c.url, c.loop)
+            elif isinstance(c, StopPlay) and d.keeper_for_leg(c.leg_sid) is not None:
+                keeper = d.keeper_for_leg(c.leg_sid)
+                assert keeper is not None
+                await keeper.stop_hold()
+            elif isinstance(c, (StopStream, StopSay, StopPlay)):
+                await self._quiet(client.leg_action(c.leg_sid, c.op))
+            elif isinstance(c, CreateBridge):
+                data = await client.create_bridge([c.leg_a, c.leg_b], d.event_endpoint)
+                d.register_bridge(data["bridge_sid"], self)
+                self.deliver(BridgeCreated(data["bridge_sid"]))
+            elif isinstance(c, StartRecording):
+                await self._quiet(client.start_recording(c.bridge_sid))
+            elif isinstance(c, Hangup):
+                await self._quiet(client.hangup(c.leg_sid))
+        except ExotelError as exc:
+            status = exc.status if isinstance(exc, ExotelApiError) else 0
+            log.warning("call %s: %s failed: %s", self.call_id, c.op, exc)
+            d.stats.api_failures += 1
+            role = c.role if isinstance(c, (CreateLeg, Hangup)) else "customer"
+            tag = c.tag if isinstance(c, CreateLeg) else ""
+            self.deliver(ActionFailed(c.op, role, status, str(exc), tag))
+
+    async def _quiet(self, coro: Any) -> None:
+        """Stops, hang-ups and recording: a 404/409 means "already so"; log, do not fail."""
+        try:
+            await coro
+        except ExotelApiError as exc:
+            if exc.status in (404, 409):
+                log.debug("call %s: %s", self.call_id, exc)
+                return
+            raise
+
+    async def _create_leg(self, c: CreateLeg) -> None:
+        d = self.dialer
+        custom = c.custom_param
+        loop = asyncio.get_running_loop()
+        try:
+            if c.role == "customer":
+                self._uncertain = loop.create_future()
+            data = await d.client.create_leg(
+                c.number,
+                d.exophone,
+                d.event_endpoint,
+                custom_param=custom,
+                reference_leg_sid=c.reference_leg_sid,
+                ring_timeout=int(d.config.agent_ring_timeout) + 5 if c.role == "agent" else None,
+                amd_enable=self.request.amd and c.role == "customer",
+            )
+            leg_sid = str(data["leg_sid"])
+        except CreateLegUncertain as exc:
+            leg_sid = await self._reconcile(exc)
+            if not leg_sid:
+                raise
+        finally:
+            self._uncertain = None
+        d.register_leg(leg_sid, self)
+        self.deliver(LegCreated(c.role, leg_sid, c.tag))
+
+    async def _reconcile(self, exc: CreateLegUncertain) -> str:
+        """A create timed out: did the leg get made? Wait for its first event (matched by
+        ``custom_param`` and number). Never dial again on a guess."""
+        d = self.dialer
+        d.stats.create_uncertain += 1
+        for ev in self._orphans:
+            if isinstance(ev, (LegLifecycle, LegAction)) and (
+                ev.data.get("contact_uri") == exc.contact_uri
+            ):
+                return ev.leg_sid
+        fut = asyncio.get_running_loop().create_future()
+        self._uncertain = fut
+        try:
+            return await asyncio.wait_for(fut, timeout=d.config.reconcile_timeout)
+        except TimeoutError:
+            log.warning("call %s: create leg timed out and no leg showed up; not placed",
+                        self.call_id)
+            return ""
+
+    # -- end ------------------------------------------------------------------------------
+
+    def _cancel_timer(self, name: str) -> None:
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _cancel_timers(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    async def _hangup_quietly(self) -> None:
+        leg = self.flow.customer_leg
+        if leg:
+            try:
+                await self.dialer.client.hangup(leg)
+            except ExotelError:
+                pass
+
+    async def _finalize(self) -> CallRecord:
+        d = self.dialer
+        out = self.flow.outcome
+        duration: float | None = None
+        reason = out.terminal_status
+        if out.customer_leg_sid:
+            try:
+                leg = await asyncio.wait_for(d.client.get_leg(out.customer_leg_sid), 5.0)
+                duration = _duration(leg)
+                reason = str(leg.get("terminal_status") or leg.get("termination_reason")
+                             or reason)
+            except (ExotelError, TimeoutError) as exc:
+                log.info("call %s: GET leg for the record failed: %s", self.call_id, exc)
+        timeline = tuple((name, round(t * 1000.0, 1)) for name, t in out.timeline)
+        record = CallRecord(
+            call_id=out.call_id,
+            number=out.number,
+            mode=out.mode,
+            bot=self.request.bot,
+            disposition=out.disposition or "failed",
+            answered=out.answered,
+            machine=out.machine,
+            abandoned=out.abandoned,
+            escalated=out.escalated,
+            escalation_reason=out.escalation_reason,
+            bridged=out.bridged,
+            ended_in=out.ended_in,
+            failure=out.failure,
+            customer_leg_sid=out.customer_leg_sid,
+            agent_leg_sid=out.agent_leg_sid,
+            agent_id=out.agent_id,
+            agent_nailed=out.agent_nailed,
+            agent_attempts=out.agent_attempts,
+            bridge_sid=out.bridge_sid,
+            recording_url=out.recording_url,
+            duration_s=duration,
+            termination_reason=reason,
+            started_at=self._wall0,
+            latencies=compute_latencies(out.timeline),
+            timeline=timeline,
+            custom=dict(self.request.custom),
+        )
+        d.finish_call(self, record)
+        return record
+
+
+def _duration(leg: Mapping[str, Any]) -> float | None:
+    for key in ("duration", "duration_s", "conversation_duration"):
+        value = leg.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                continue
+    return None
+
+
+def is_leg_event(ev: ExotelEvent) -> bool:
+    return not isinstance(ev, BridgeLifecycle)

@@ -1,0 +1,446 @@
+"""The dialer service: places calls, runs their flows, takes events and control requests.
+
+Use it as an async context manager; it starts the event intake (gRPC or HTTP, from
+``config.event_endpoint``), the Exotel client, the agent ticker, nailed-up agent keepers and the
+CRM pusher, and runs every call in its own :class:`~dialer.runner.CallRunner` inside the
+dialer's ``TaskGroup``::
+
+    async with Dialer(config, store=RecordStore("calls.db")) as dialer:
+        dialer.pool.add("a1", "+919800000001", {"sales"})
+        handle = await dialer.place_call(CallRequest("+919812345678", bot="echo"))
+        record = await handle.wait()
+
+Interfaces for other parts:
+
+* :meth:`Dialer.place_call` -> :class:`CallHandle` (``await handle.wait()`` -> ``CallRecord``);
+* :attr:`Dialer.pool` -- the :class:`~dialer.agents.AgentPool`; :meth:`Dialer.add_agent` also
+  starts a keeper for nailed-up agents;
+* :meth:`Dialer.subscribe` -- progress callbacks (:class:`ProgressEvent`: ``placed``,
+  ``ringing``, ``answered``, ``bot_connected``, ``escalated``, ``agent_ringing``, ``bridged``,
+  ``abandoned``, ``back_to_bot``, ``ended``, ``agent_freed`` ...);
+* :meth:`Dialer.submit` -- the :class:`gateway.control.ControlHook` the gateway calls (the
+  dialer object *is* the hook); the HTTP form is :mod:`dialer.control_api`.
+
+The dialer's call id travels as ``custom_param`` of the customer and agent legs and as the
+``vx_call`` query parameter of the stream URL (arriving in ``start.custom_parameters``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+from urllib.parse import urlencode, urlsplit
+
+from dialer.agents import Agent, AgentPool
+from dialer.config import DialerConfig
+from dialer.crm import CrmPusher
+from dialer.errors import ConfigError, UnknownCall
+from dialer.events import BridgeLifecycle, ExotelEvent
+from dialer.exotel_client import ExotelClient
+from dialer.flows import AgentAvailable, CallFlow, FlowSettings, HangupRequest, Transfer
+from dialer.intake import EventIntake, GrpcIntakeServer, HttpIntakeServer, make_intake_server
+from dialer.nailed import NailedAgentKeeper
+from dialer.records import CallRecord, RecordStore
+from dialer.runner import CallRunner
+from gateway.control import ControlRequest
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["bot_first", "agent_first"]
+StreamUrlBuilder = Callable[[str, str], str]  # (bot, call_id) -> ws(s):// URL
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """One call to place. ``call_id`` is generated when empty; ``custom`` ends up in the record."""
+
+    number: str
+    mode: Mode = "bot_first"
+    bot: str = ""
+    custom: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    call_id: str = ""
+    skills: tuple[str, ...] = ()
+    amd: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.number:
+            raise ValueError("CallRequest.number must not be empty")
+        if self.mode not in ("bot_first", "agent_first"):
+            raise ValueError(f"CallRequest.mode must be bot_first or agent_first: {self.mode!r}")
+        if not self.call_id:
+            object.__setattr__(self, "call_id", "vx" + uuid.uuid4().hex[:16])
+        if not isinstance(self.custom, MappingProxyType):
+            object.__setattr__(self, "custom", MappingProxyType(dict(self.custom)))
+        object.__setattr__(self, "skills", tuple(self.skills))
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """Something happened to a call (or an agent). ``at`` is ``time.monotonic()``."""
+
+    kind: str
+    call_id: str
+    detail: str = ""
+    at: float = 0.0
+
+
+class CallHandle:
+    """A placed call. ``await handle.wait()`` returns its :class:`CallRecord`."""
+
+    def __init__(self, runner: CallRunner) -> None:
+        self._runner = runner
+        self.call_id = runner.call_id
+        self.request = runner.request
+
+    @property
+    def state(self) -> str:
+        return self._runner.flow.state.value
+
+    @property
+    def done(self) -> bool:
+        return self._runner.done.is_set()
+
+    @property
+    def customer_leg_sid(self) -> str:
+        return self._runner.flow.customer_leg
+
+    async def wait(self) -> CallRecord:
+        """Wait for the call to end (bound it with ``asyncio.timeout`` if needed)."""
+        await self._runner.done.wait()
+        assert self._runner.record is not None
+        return self._runner.record
+
+    async def transfer(self, reason: str = "requested", skills: tuple[str, ...] = ()) -> None:
+        """Ask for a live agent (same as a control request)."""
+        self._runner.deliver(Transfer(reason, skills))
+
+    async def hangup(self, reason: str = "requested") -> None:
+        self._runner.deliver(HangupRequest(reason))
+
+
+@dataclass(slots=True)
+class DialerStats:
+    placed: int = 0
+    finished: int = 0
+    unknown_events: int = 0
+    inbox_overflow: int = 0
+    api_failures: int = 0
+    create_uncertain: int = 0
+    control_requests: int = 0
+    control_unknown: int = 0
+    dispositions: dict[str, int] = field(default_factory=dict)
+
+
+ProgressListener = Callable[[ProgressEvent], None]
+
+
+def flow_settings(config: DialerConfig) -> FlowSettings:
+    """The call-flow subset of the dialer configuration."""
+    return FlowSettings(
+        greeting_text=config.greeting_text,
+        greeting_url=config.greeting_url,
+        hold_url=config.hold_url,
+        hold_text=config.hold_text,
+        fallback_text=config.fallback_text,
+        goodbye_text=config.goodbye_text,
+        stream_start_timeout=config.stream_start_timeout,
+        agent_ring_timeout=config.agent_ring_timeout,
+        max_agent_attempts=config.max_agent_attempts,
+        escalation_fallback="callback" if config.escalation_fallback == "callback" else "bot",
+        stream_fallback="hangup" if config.stream_fallback == "hangup" else "agent",
+        abandon_after=config.abandon_after,
+        message_timeout=config.message_timeout,
+        recording_wait=config.recording_wait,
+        record_bridges=config.record_bridges,
+    )
+
+
+def default_stream_url(base: str, bot: str, call_id: str) -> str:
+    """``base`` plus ``vx_call`` (and ``bot`` when set) as query parameters."""
+    query = {"vx_call": call_id}
+    if bot:
+        query["bot"] = bot
+    sep = "&" if urlsplit(base).query else "?"
+    return f"{base}{sep}{urlencode(query)}"
+
+
+class Dialer:
+    """The control plane service. See the module docstring."""
+
+    def __init__(
+        self,
+        config: DialerConfig,
+        *,
+        pool: AgentPool | None = None,
+        store: RecordStore | None = None,
+        client: ExotelClient | None = None,
+        stream_url_builder: StreamUrlBuilder | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if config.uses_embedded_emulator:
+            raise ConfigError(
+                "Dialer needs config.api_base; the wiring starts the embedded emulator and "
+                "fills it in (voxgate.wiring)"
+            )
+        self.config = config
+        self.pool = pool or AgentPool(config.wrap_up_seconds)
+        self.store = store if store is not None else RecordStore(config.db_path or ":memory:")
+        self.client = client or ExotelClient(
+            config.api_base, config.account_sid, config.api_key, config.api_token,
+            timeout=config.request_timeout, max_retries=config.max_retries,
+            backoff=config.retry_backoff,
+        )
+        self.clock = clock
+        self.settings = flow_settings(config)
+        self.stats = DialerStats()
+        self.intake = EventIntake(self._route)
+        self.intake_server: HttpIntakeServer | GrpcIntakeServer = make_intake_server(
+            self.intake, config.event_endpoint, auth=config.event_auth
+        )
+        self.crm: CrmPusher | None = (
+            CrmPusher(self.store, config.crm_url, config.crm_secret) if config.crm_url else None
+        )
+        self._stream_url_builder = stream_url_builder
+        self._calls: dict[str, CallRunner] = {}
+        self._legs: dict[str, CallRunner | NailedAgentKeeper] = {}
+        self._bridges: dict[str, CallRunner] = {}
+        self._keepers: dict[str, NailedAgentKeeper] = {}
+        self._listeners: list[ProgressListener] = []
+        self._tg: asyncio.TaskGroup | None = None
+        self._tasks: set[asyncio.Task[object]] = set()
+        self._started = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Dialer:
+        await self.intake_server.start()
+        tg = asyncio.TaskGroup()
+        await tg.__aenter__()
+        self._tg = tg
+        self._started = True
+        if self.pool.wrap_up_seconds > 0:
+            self._spawn(self._tick_agents(), "agent-ticker")
+        if self.crm is not None:
+            self._spawn(self.crm.run(), "crm-pusher")
+        for agent_id, keeper in self._keepers.items():
+            self._spawn(keeper.run(), f"nailed-{agent_id}")
+        log.info("dialer up: events at %s, Exotel at %s", self.event_endpoint, self.client.base)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        tg, self._tg = self._tg, None
+        self._started = False
+        if tg is not None:
+            for task in list(self._tasks):
+                task.cancel()
+            await tg.__aexit__(None, None, None)
+        await self.intake_server.stop()
+        await self.client.close()
+
+    def _spawn(self, coro: object, name: str) -> asyncio.Task[object]:
+        if self._tg is None:
+            raise RuntimeError("the dialer is not running (use `async with Dialer(...)`)")
+        task: asyncio.Task[object] = self._tg.create_task(coro, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Wait until every placed call has finished (bound it with ``asyncio.timeout``)."""
+        while self._calls:
+            await asyncio.gather(*(r.done.wait() for r in list(self._calls.values())))
+
+    # -- properties -----------------------------------------------------------------------
+
+    @property
+    def event_endpoint(self) -> str:
+        """The URL given to Exotel as ``leg_event_endpoint``/``bridge_event_endpoint``."""
+        return self.intake_server.endpoint
+
+    @property
+    def exophone(self) -> str:
+        return self.config.exophone
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._calls)
+
+    def runner(self, call_id: str) -> CallRunner | None:
+        return self._calls.get(call_id)
+
+    # -- agents ---------------------------------------------------------------------------
+
+    def add_agent(
+        self, agent_id: str, number: str, skills: tuple[str, ...] | list[str] = (), *,
+        nailed: bool = False,
+    ) -> Agent:
+        """Add an agent; a nailed-up agent gets a keeper that dials and holds its leg."""
+        agent = self.pool.add(agent_id, number, skills, nailed=nailed, now=self.clock())
+        if nailed:
+            keeper = NailedAgentKeeper(self, agent_id, number)
+            self._keepers[agent_id] = keeper
+            if self._tg is not None:
+                self._spawn(keeper.run(), f"nailed-{agent_id}")
+        return agent
+
+    def release_agent(self, agent_id: str, *, wrap_up: bool) -> None:
+        """Called by runners (``ReleaseAgent``): back to the pool, wake waiting calls."""
+        idle = self.pool.release(agent_id, wrap_up=wrap_up, now=self.clock())
+        keeper = self._keepers.get(agent_id)
+        if keeper is not None:
+            keeper.resume()
+        if idle:
+            self.agent_freed(agent_id)
+
+    def agent_freed(self, agent_id: str) -> None:
+        """An agent became idle: tell progress listeners and the calls waiting for one."""
+        self.notify("", "agent_freed", agent_id)
+        for runner in list(self._calls.values()):
+            if runner.flow.waiting_for_agent:
+                runner.deliver(AgentAvailable())
+
+    async def _tick_agents(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            for agent in self.pool.tick(self.clock()):
+                self.agent_freed(agent.agent_id)
+
+    def keeper_for_leg(self, leg_sid: str) -> NailedAgentKeeper | None:
+        target = self._legs.get(leg_sid)
+        return target if isinstance(target, NailedAgentKeeper) else None
+
+    # -- calls ----------------------------------------------------------------------------
+
+    async def place_call(self, request: CallRequest) -> CallHandle:
+        """Start a call now; returns at once with its handle."""
+        if request.call_id in self._calls:
+            raise ValueError(f"call id {request.call_id!r} is already live")
+        flow = CallFlow(request.call_id, request.number, request.mode, self.settings,
+                        request.skills)
+        runner = CallRunner(self, request, flow)
+        self._calls[request.call_id] = runner
+        self.stats.placed += 1
+        self._spawn(runner.run(), f"call-{request.call_id}")
+        self.notify(request.call_id, "placed", request.number)
+        return CallHandle(runner)
+
+    def stream_url_for(self, request: CallRequest, attempt: int) -> str:
+        """The stream URL for a call (``vx_call`` in the query)."""
+        if self._stream_url_builder is not None:
+            return self._stream_url_builder(request.bot, request.call_id)
+        if not self.config.stream_url:
+            raise ConfigError("no stream_url configured (VOXGATE_STREAM_URL)")
+        return default_stream_url(self.config.stream_url, request.bot, request.call_id)
+
+    def finish_call(self, runner: CallRunner, record: CallRecord) -> None:
+        """Called once by a runner at its end: store, queue the CRM push, unregister."""
+        try:
+            self.store.save(record, push_to_crm=self.crm is not None)
+        except Exception:
+            log.exception("call %s: storing the record failed", record.call_id)
+        if self.crm is not None:
+            self.crm.wake()
+        self.stats.finished += 1
+        self.stats.dispositions[record.disposition] = (
+            self.stats.dispositions.get(record.disposition, 0) + 1
+        )
+        for leg in (record.customer_leg_sid, record.agent_leg_sid):
+            if leg and self._legs.get(leg) is runner:
+                del self._legs[leg]
+                self.intake.sequencer.forget(leg)
+        if record.bridge_sid:
+            self._bridges.pop(record.bridge_sid, None)
+        self._calls.pop(record.call_id, None)
+
+    def register_leg(self, leg_sid: str, owner: CallRunner | NailedAgentKeeper) -> None:
+        self._legs[leg_sid] = owner
+
+    def unregister_leg(self, leg_sid: str) -> None:
+        self._legs.pop(leg_sid, None)
+        self.intake.sequencer.forget(leg_sid)
+
+    def register_bridge(self, bridge_sid: str, runner: CallRunner) -> None:
+        self._bridges[bridge_sid] = runner
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _route(self, ev: ExotelEvent) -> None:
+        """Intake sink: hand the event to the call (or keeper) it belongs to."""
+        if isinstance(ev, BridgeLifecycle):
+            runner = self._bridges.get(ev.bridge_sid)
+            if runner is None:
+                for leg in ev.leg_sids:
+                    owner = self._legs.get(leg)
+                    if isinstance(owner, CallRunner):
+                        runner = owner
+                        break
+            if runner is not None:
+                runner.deliver_event(ev)
+                return
+        else:
+            target = self._legs.get(ev.leg_sid)
+            if target is not None:
+                target.deliver_event(ev)
+                return
+        custom = ev.data.get("custom_param")
+        if isinstance(custom, str) and custom:
+            if custom.startswith("nailed:"):
+                keeper = self._keepers.get(custom[len("nailed:"):])
+                if keeper is not None:
+                    keeper.deliver_orphan(ev)
+                    return
+            call = self._calls.get(custom)
+            if call is not None:
+                call.deliver_orphan(ev)
+                return
+        self.stats.unknown_events += 1
+        log.info("event %s (%s) for an unknown leg/bridge; ignored", ev.event_sid, ev.name)
+
+    # -- progress -------------------------------------------------------------------------
+
+    def subscribe(self, listener: ProgressListener) -> Callable[[], None]:
+        """Call ``listener(event)`` for every progress event; returns an unsubscribe function.
+
+        Listeners run inline on the event loop: keep them short and never raise."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def notify(self, call_id: str, kind: str, detail: str = "") -> None:
+        ev = ProgressEvent(kind, call_id, detail, time.monotonic())
+        for listener in list(self._listeners):
+            try:
+                listener(ev)
+            except Exception:
+                log.exception("progress listener failed on %s", kind)
+
+    # -- control hook ---------------------------------------------------------------------
+
+    def find_call(self, call_sid: str = "", call_id: str = "") -> CallRunner:
+        """The live call by our id or by one of its leg sids; raises :class:`UnknownCall`."""
+        if call_id and call_id in self._calls:
+            return self._calls[call_id]
+        owner = self._legs.get(call_sid)
+        if isinstance(owner, CallRunner):
+            return owner
+        raise UnknownCall(call_id or call_sid)
+
+    async def submit(self, request: ControlRequest) -> None:
+        """:class:`gateway.control.ControlHook`: a transfer or hang-up for a live call.
+
+        Raises :class:`UnknownCall` when no live call matches (the HTTP API answers 404)."""
+        self.stats.control_requests += 1
+        try:
+            runner = self.find_call(request.call_sid, request.custom_parameters.get("vx_call", ""))
+        except UnknownCall:
+            self.stats.control_unknown += 1
+            raise
+        if request.kind == "transfer":
+            runner.deliver(Transfer(request.reason, tuple(request.skills)))
+        else:
+            runner.deliver(HangupRequest(request.reason))
