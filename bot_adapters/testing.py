@@ -272,9 +272,7 @@ class FakeCall:
         self.log.append(f"{self.now_ms} speech_end")
         await self._run(self.adapter.on_speech_end())
 
-    async def say(
-        self, pcm: bytes, *, barge_in: bool = True, trailing_silence_ms: int = 0
-    ) -> None:
+    async def say(self, pcm: bytes, *, barge_in: bool = True, trailing_silence_ms: int = 0) -> None:
         """The customer says ``pcm``: speech start (with barge-in over bot audio), the audio,
         speech end, then ``trailing_silence_ms`` of silence."""
         await self.speech_start(barge_in=barge_in)

@@ -11,30 +11,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-import audio_fixtures
-from bot_adapters.audio import resample
+from bot_adapters.clips import ClipError, load_clip
 from bot_adapters.scripted.script import Script, ScriptError
-
-FIXTURE_PREFIX = "fixture:"
 
 _cache: dict[tuple[int, int], tuple[Script, Mapping[str, bytes]]] = {}
 _cache_lock = threading.Lock()
 
 
 def load_prompt(source: str, base_dir: Path | None, rate: int) -> bytes:
-    """One prompt: ``fixture:NAME`` from ``audio_fixtures`` or a mono PCM16 WAV path
-    (relative paths resolve against ``base_dir``, the script's folder)."""
+    """One prompt as PCM16 at ``rate``; raises :class:`ScriptError`."""
     try:
-        if source.startswith(FIXTURE_PREFIX):
-            clip = audio_fixtures.load(source.removeprefix(FIXTURE_PREFIX))
-        else:
-            file = Path(source)
-            if not file.is_absolute() and base_dir is not None:
-                file = base_dir / file
-            clip = audio_fixtures.read_wav(file)
-    except (OSError, ValueError, EOFError) as exc:
-        raise ScriptError(f"prompt {source!r}: {exc}") from exc
-    return resample(clip.pcm, clip.sample_rate, rate)
+        return load_clip(source, rate, base_dir)
+    except ClipError as exc:
+        raise ScriptError(str(exc)) from exc
 
 
 def load_prompts(script: Script, rate: int) -> Mapping[str, bytes]:

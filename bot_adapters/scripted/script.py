@@ -189,8 +189,10 @@ def _state(name: str, body: dict[str, Any], default_no_input: int) -> State:
     if action is not None and nxt is not None:
         raise ScriptError(f"{where}next: a state has either 'next' or 'action', not both")
     max_reprompts = body.get("max_reprompts", 0)
-    if not isinstance(max_reprompts, int) or isinstance(max_reprompts, bool) or not (
-        0 <= max_reprompts <= 10
+    if (
+        not isinstance(max_reprompts, int)
+        or isinstance(max_reprompts, bool)
+        or not (0 <= max_reprompts <= 10)
     ):
         raise ScriptError(f"{where}max_reprompts: must be an integer from 0 to 10")
     reprompt = _str_list(body, "reprompt", where)

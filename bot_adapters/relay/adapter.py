@@ -1,0 +1,329 @@
+"""The ``relay`` bot adapter: forwards a call to an existing voice bot over WebSocket.
+
+Registered as entry point ``relay``; options in ``bot_adapters.relay.config``. The relay plays
+the telephony side of the chosen dialect (``bot_adapters.relay.dialects``) towards the external
+bot: caller audio, DTMF and mark echoes go to the bot; the bot's audio, marks, clears and its
+transfer/hang-up requests come back to the call.
+
+One task per call runs the connection (started in ``on_start``, awaited in ``on_stop``); inside
+it a ``TaskGroup`` holds the reader and the writer. Hooks never block on the network: they put
+frames on a bounded queue (overflow is dropped and counted in :attr:`RelayAdapter.stats`).
+
+When the external bot is unreachable, sends no audio within ``answer_deadline_ms`` (or
+``reply_deadline_ms`` after the caller stops speaking), or drops the connection mid-call, the
+fallback runs: whatever the bot had queued is cleared, the fallback message plays, and once the
+caller has heard it the call is transferred (or hung up) with reason ``relay_<cause>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from bot_adapters.clips import load_clip
+from bot_adapters.contract import BotAdapter, CallControl, PlayedPosition, PlayoutOverflow
+from bot_adapters.relay.config import RelayConfig
+from bot_adapters.relay.dialects import (
+    MAX_BOT_MESSAGE_BYTES,
+    BotClear,
+    BotHangup,
+    BotMark,
+    BotMedia,
+    BotMessage,
+    BotProtocolError,
+    BotTransfer,
+    StreamEncoder,
+    decode_bot_message,
+)
+
+log = logging.getLogger(__name__)
+
+FALLBACK_LABEL = "vx-relay-fallback"
+STOP_FLUSH_S = 1.0
+"""How long ``on_stop`` lets the writer send the ``stop`` frame before closing."""
+FALLBACK_GRACE_S = 2.0
+"""Extra wait for the fallback message's mark beyond its duration."""
+
+
+@dataclass(slots=True)
+class RelayStats:
+    """Counters for one call (read them in tests and logs)."""
+
+    frames_to_bot: int = 0
+    frames_from_bot: int = 0
+    bad_frames: int = 0
+    dropped_to_bot: int = 0
+    dropped_from_bot: int = 0
+    marks_echoed: int = 0
+    events: list[str] = field(default_factory=list)
+
+
+class RelayAdapter(BotAdapter):
+    """Relay one call to an external bot. ``RelayAdapter(options)`` returns the subclass whose
+    ``sample_rate`` matches the configured dialect's, so the gateway resamples once."""
+
+    sample_rate = 8000
+
+    def __new__(cls, options: Mapping[str, str] | None = None) -> RelayAdapter:
+        config = RelayConfig.from_options(options or {})
+        target = _RATE_CLASSES[config.dialect.sample_rate]
+        if not issubclass(target, cls):
+            target = cls
+        return super().__new__(target)
+
+    def __init__(self, options: Mapping[str, str] | None = None) -> None:
+        self.config = RelayConfig.from_options(options or {})
+        if self.config.dialect.sample_rate != self.sample_rate:
+            raise ValueError("construct relays with RelayAdapter(options)")
+        self.fallback_pcm = load_clip(self.config.fallback_message, self.sample_rate)
+        self.stats = RelayStats()
+        self.fallback_cause: str | None = None
+        self._call: CallControl | None = None
+        self._encoder: StreamEncoder | None = None
+        self._out: asyncio.Queue[str | None] = asyncio.Queue(self.config.max_queue)
+        self._task: asyncio.Task[None] | None = None
+        self._deadline: asyncio.Timeout | None = None
+        self._pending_marks: list[str] = []
+        self._stopping = False
+        self._fallback_heard = asyncio.Event()
+
+    # -- hooks (the gateway's task) --------------------------------------------------------
+
+    async def on_start(self, call: CallControl) -> None:
+        self._call = call
+        self._encoder = StreamEncoder(self.config.dialect, call.info)
+        self._send(self._encoder.connected())
+        self._send(self._encoder.start())
+        self._task = asyncio.create_task(
+            self._run(), name=f"relay-{call.info.stream_sid}"
+        )  # tracked: awaited in on_stop
+
+    async def on_audio(self, pcm: bytes) -> None:
+        if self._encoder is not None:
+            self._send(self._encoder.media(pcm))
+
+    async def on_dtmf(self, digit: str) -> None:
+        if self._encoder is not None:
+            self._send(self._encoder.dtmf(digit))
+
+    async def on_speech_end(self) -> None:
+        if self.config.reply_deadline_ms and self._deadline is not None:
+            loop = asyncio.get_running_loop()
+            self._deadline.reschedule(loop.time() + self.config.reply_deadline_ms / 1000)
+
+    async def on_barge_in(self, heard: PlayedPosition) -> None:
+        self.stats.events.append(f"barge_in:{heard.label}")
+        self._marks_dropped()
+
+    async def on_playback_finished(self, label: str) -> None:
+        if label == FALLBACK_LABEL:
+            self._fallback_heard.set()
+        elif label in self._pending_marks and self._encoder is not None:
+            self._pending_marks.remove(label)
+            self._send(self._encoder.mark(label))
+
+    async def on_stop(self, reason: str) -> None:
+        self._stopping = True
+        self._fallback_heard.set()  # a fallback waiting for its message gives up
+        task = self._task
+        if task is None:
+            return
+        if self._encoder is not None and self.fallback_cause is None:
+            self._send(self._encoder.stop(reason), force=True)
+        self._send(None, force=True)
+        done, _ = await asyncio.wait({task}, timeout=STOP_FLUSH_S)
+        if not done:
+            task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+        log.info(
+            "relay %s stopped (%s): %d frames to bot, %d from bot, %d bad, fallback=%s",
+            self.config.url,
+            reason,
+            self.stats.frames_to_bot,
+            self.stats.frames_from_bot,
+            self.stats.bad_frames,
+            self.fallback_cause or "-",
+        )
+
+    # -- the connection task ---------------------------------------------------------------
+
+    async def _run(self) -> None:
+        cause: str | None
+        try:
+            try:
+                ws = await connect(
+                    self.config.url,
+                    open_timeout=self.config.connect_timeout_ms / 1000,
+                    max_size=MAX_BOT_MESSAGE_BYTES,
+                    compression=None,
+                    ping_interval=None,
+                    close_timeout=STOP_FLUSH_S,
+                )
+            except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+                log.warning("relay: bot at %s unreachable: %r", self.config.url, exc)
+                cause = "unreachable"
+            else:
+                async with ws:
+                    cause = await self._session(ws)
+            if cause is not None:
+                await self._fallback(cause)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("relay: connection task failed")
+            await self._fallback("error")
+
+    async def _session(self, ws: ClientConnection) -> str | None:
+        """Run reader and writer until the call stops (``None``) or the bot fails (cause)."""
+        async with asyncio.TaskGroup() as tg:
+            writer = tg.create_task(self._write(ws))
+            try:
+                return await self._read(ws)
+            finally:
+                if not self._stopping:
+                    writer.cancel()
+
+    async def _write(self, ws: ClientConnection) -> None:
+        while True:
+            frame = await self._out.get()
+            if frame is None:
+                await ws.close()
+                return
+            try:
+                await ws.send(frame)
+            except ConnectionClosed:
+                return  # the reader sees the close and decides
+            self.stats.frames_to_bot += 1
+
+    async def _read(self, ws: ClientConnection) -> str | None:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(
+                loop.time() + self.config.answer_deadline_ms / 1000
+            ) as deadline:
+                self._deadline = deadline
+                try:
+                    async for frame in ws:
+                        self.stats.frames_from_bot += 1
+                        await self._from_bot(frame, deadline)
+                        if self._stopping:
+                            deadline.reschedule(None)
+                finally:
+                    self._deadline = None
+        except TimeoutError:
+            if self._stopping:
+                return None
+            log.warning("relay: bot at %s too slow to answer", self.config.url)
+            return "slow"
+        except ConnectionClosed:
+            pass
+        return None if self._stopping else "dropped"
+
+    async def _from_bot(self, frame: str | bytes, deadline: asyncio.Timeout) -> None:
+        call = self._call
+        assert call is not None
+        try:
+            msg: BotMessage = decode_bot_message(frame, self.config.dialect)
+        except BotProtocolError as exc:
+            self.stats.bad_frames += 1
+            if self.stats.bad_frames <= 5:
+                log.warning("relay: bad frame from bot at %s: %s", self.config.url, exc)
+            return
+        if self._stopping or self.fallback_cause is not None:
+            return
+        if isinstance(msg, BotMedia):
+            deadline.reschedule(None)
+            try:
+                call.play(msg.pcm)
+            except PlayoutOverflow:
+                self.stats.dropped_from_bot += 1
+        elif isinstance(msg, BotMark):
+            self._pending_marks.append(msg.name)
+            call.mark(msg.name)
+        elif isinstance(msg, BotClear):
+            call.clear()
+            self._marks_dropped()
+        elif isinstance(msg, BotTransfer):
+            self.stats.events.append(f"transfer:{msg.reason}")
+            await call.transfer(msg.reason, msg.skills)
+        elif isinstance(msg, BotHangup):
+            self.stats.events.append(f"hangup:{msg.reason}")
+            await call.hangup(msg.reason)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _send(self, frame: str | None, *, force: bool = False) -> None:
+        """Queue a frame for the bot; drops (and counts) it when the queue is full."""
+        if not force and (self._stopping or self.fallback_cause is not None):
+            return
+        try:
+            self._out.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.stats.dropped_to_bot += 1
+
+    def _marks_dropped(self) -> None:
+        """Queued bot audio was cleared: its marks will never be heard. Twilio echoes such
+        marks at once (so the bot's bookkeeping stays right); Exotel does not."""
+        dropped, self._pending_marks = self._pending_marks, []
+        if self.config.dialect.name == "twilio" and self._encoder is not None:
+            for name in dropped:
+                self._send(self._encoder.mark(name))
+                self.stats.marks_echoed += 1
+
+    async def _fallback(self, cause: str) -> None:
+        if self._stopping or self.fallback_cause is not None:
+            return
+        self.fallback_cause = cause
+        self.stats.events.append(f"fallback:{cause}")
+        call = self._call
+        assert call is not None
+        log.warning(
+            "relay: bot failed (%s) on stream %s: fallback %s",
+            cause,
+            call.info.stream_sid,
+            self.config.fallback,
+        )
+        call.clear()
+        call.play(self.fallback_pcm, FALLBACK_LABEL)
+        message_s = len(self.fallback_pcm) / (2 * self.sample_rate)
+        try:
+            await asyncio.wait_for(self._fallback_heard.wait(), message_s + FALLBACK_GRACE_S)
+        except TimeoutError:
+            log.warning("relay: fallback message not confirmed heard; acting anyway")
+        if self._stopping:
+            return
+        reason = self.config.reason_for(cause)
+        if self.config.fallback == "transfer":
+            await call.transfer(reason, self.config.fallback_skills)
+        else:
+            await call.hangup(reason)
+
+
+class _Relay16k(RelayAdapter):
+    sample_rate = 16000
+
+
+class _Relay24k(RelayAdapter):
+    sample_rate = 24000
+
+
+_RATE_CLASSES: dict[int, type[RelayAdapter]] = {
+    8000: RelayAdapter,
+    16000: _Relay16k,
+    24000: _Relay24k,
+}
+
+
+def relay_options(url: str, dialect: str = "exotel", **more: Any) -> dict[str, str]:
+    """Options for a relay as strings (handy in tests and configuration code)."""
+    return {"url": url, "dialect": dialect, **{k: str(v) for k, v in more.items()}}

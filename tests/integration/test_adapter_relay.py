@@ -1,0 +1,246 @@
+"""The relay adapter against real external test bots (Exotel and Twilio dialects) on
+127.0.0.1, with the fake call on the telephony side."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+
+import audio_fixtures
+from bot_adapters.relay import FALLBACK_LABEL, RelayAdapter
+from bot_adapters.relay.dialects import DialectName
+from bot_adapters.relay.testbots import DialectTestBot
+from bot_adapters.testing import FakeCall
+
+DIALECTS: list[DialectName] = ["twilio", "exotel"]
+GREETING = audio_fixtures.load("bot_goodbye").pcm[:3200]  # 200 ms of speech
+LONG = audio_fixtures.load("bot_ask_interest").pcm[:32000]  # 2 s
+
+
+async def until(predicate: Callable[[], bool], within_s: float = 5.0) -> None:
+    """Wait (bounded) for something the other side of a socket will do. Polls: the fake call
+    and the test bot record plain lists, not events."""
+    async with asyncio.timeout(within_s):
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture(params=DIALECTS)
+async def bot(request: pytest.FixtureRequest) -> AsyncIterator[DialectTestBot]:
+    async with DialectTestBot(request.param, greeting=GREETING, long_audio=LONG) as server:
+        yield server
+
+
+async def relayed(bot: DialectTestBot, **options: str) -> tuple[RelayAdapter, FakeCall]:
+    relay = RelayAdapter({"url": bot.url, "dialect": bot.dialect.name, **options})
+    call = FakeCall(relay)
+    await call.start()
+    await until(lambda: "greeting" in call.played_labels)
+    return relay, call
+
+
+async def test_start_greeting_audio_and_mark_round_trip(bot: DialectTestBot) -> None:
+    relay, call = await relayed(bot)
+    assert [m["event"] for m in bot.received[:2]] == ["connected", "start"]
+    start = bot.events("start")[0]["start"]
+    if bot.dialect.name == "twilio":
+        assert start["callSid"] == call.info.call_sid
+        assert start["mediaFormat"] == {
+            "encoding": "audio/x-mulaw",
+            "sampleRate": 8000,
+            "channels": 1,
+        }
+        assert start["customParameters"] == {"vx_call": "call-test-1"}
+        # mu-law both ways: the greeting arrives close to, not equal to, what was sent
+        assert len(call.played_pcm) == len(GREETING) and call.played_pcm != GREETING
+    else:
+        assert start["call_sid"] == call.info.call_sid
+        assert start["media_format"]["encoding"] == "audio/x-raw"
+        assert start["media_format"]["sample_rate"] == "8000"
+        assert call.played_pcm == GREETING  # raw PCM16 passes unchanged
+    assert not bot.events("mark")
+    await call.send_silence(200)  # the caller hears the greeting
+    await until(lambda: bool(bot.events("mark")))
+    assert bot.events("mark")[0]["mark"]["name"] == "greeting"
+    speech = audio_fixtures.load("cust_yes").pcm[:1600]
+    await call.send_audio(speech)
+    await until(lambda: len(bot.audio_received()) >= 3200 + 1600)
+    heard = bot.audio_received()[-1600:]
+    if bot.dialect.name == "exotel":
+        assert heard == speech
+    else:
+        assert max(abs(a - b) for a, b in zip(heard[1::2], speech[1::2], strict=True)) <= 8
+    await call.stop()
+    await until(lambda: bool(bot.events("stop")))
+    assert relay.stats.bad_frames == 0 and relay.fallback_cause is None
+
+
+async def test_dtmf_reaches_the_bot(bot: DialectTestBot) -> None:
+    _, call = await relayed(bot)
+    await call.press("7")
+    await until(lambda: bool(bot.events("dtmf")))
+    assert bot.events("dtmf")[0]["dtmf"]["digit"] == "7"
+    await call.stop()
+
+
+async def test_bot_asks_for_transfer(bot: DialectTestBot) -> None:
+    relay, call = await relayed(bot)
+    await call.press("0")
+    await until(lambda: bool(call.transfers))
+    assert (call.transfers[0].reason, call.transfers[0].skills) == ("caller_pressed_0", ("sales",))
+    await call.stop("stopped")
+    assert relay.stats.events == ["transfer:caller_pressed_0"]
+
+
+async def test_bot_asks_for_hangup(bot: DialectTestBot) -> None:
+    _, call = await relayed(bot)
+    await call.press("#")
+    await until(lambda: bool(call.hangups))
+    assert call.hangups[0].reason == "caller_pressed_hash"
+    await call.stop("hangup")
+
+
+async def test_bot_clear_drops_audio_and_its_marks(bot: DialectTestBot) -> None:
+    relay, call = await relayed(bot)
+    await call.send_silence(200)
+    await call.press("5")
+    await until(lambda: "long" in call.played_labels)
+    await call.send_silence(300)
+    await call.press("9")
+    await until(lambda: bool(call.clears))
+    assert call.clears[0].heard_ms < call.clears[0].total_ms
+    await call.send_silence(500)
+    marks = [m["mark"]["name"] for m in bot.events("mark")]
+    if bot.dialect.name == "twilio":  # Twilio hands cleared marks back at once
+        await until(lambda: len(bot.events("mark")) == 2)
+        marks = [m["mark"]["name"] for m in bot.events("mark")]
+        assert marks == ["greeting", "long"] and relay.stats.marks_echoed == 1
+    else:
+        assert marks == ["greeting"] and relay.stats.marks_echoed == 0
+    assert "long" not in call.finished
+    await call.stop()
+
+
+async def test_barge_in_drops_the_bots_marks(bot: DialectTestBot) -> None:
+    relay, call = await relayed(bot)
+    await call.press("5")
+    await until(lambda: "long" in call.played_labels)
+    await call.send_silence(400)
+    position = await call.speech_start()
+    assert position is not None
+    assert relay.stats.events == [f"barge_in:{position.label}"]
+    expected = 1 if bot.dialect.name == "twilio" else 0
+    assert relay.stats.marks_echoed == expected
+    await call.stop()
+
+
+# -- fallbacks --------------------------------------------------------------------------------
+
+
+async def run_fallback(relay: RelayAdapter, call: FakeCall) -> None:
+    await until(lambda: FALLBACK_LABEL in call.played_labels)
+    await call.wait_playout()
+    await until(lambda: bool(call.transfers or call.hangups))
+
+
+async def test_unreachable_bot_falls_back_to_a_transfer() -> None:
+    relay = RelayAdapter(
+        {"url": f"ws://127.0.0.1:{free_port()}/", "dialect": "twilio", "fallback_skills": "a,b"}
+    )
+    call = FakeCall(relay)
+    await call.start()
+    await run_fallback(relay, call)
+    assert relay.fallback_cause == "unreachable"
+    assert call.played[-1].pcm == audio_fixtures.load("hold_message").pcm
+    assert (call.transfers[0].reason, call.transfers[0].skills) == ("relay_unreachable", ("a", "b"))
+    await call.stop("stopped")
+
+
+async def test_silent_bot_falls_back_to_message_and_hangup() -> None:
+    async with DialectTestBot("exotel", mode="silent") as bot:
+        relay = RelayAdapter(
+            {
+                "url": bot.url,
+                "dialect": "exotel",
+                "answer_deadline_ms": "150",
+                "fallback": "hangup",
+            }
+        )
+        call = FakeCall(relay)
+        await call.start()
+        await run_fallback(relay, call)
+        assert relay.fallback_cause == "slow"
+        assert call.played[-1].pcm == audio_fixtures.load("bot_goodbye").pcm
+        assert call.hangups[0].reason == "relay_slow" and not call.transfers
+        await call.stop("hangup")
+        await until(bot.closed.is_set)
+
+
+async def test_slow_reply_after_caller_speech_falls_back() -> None:
+    async with DialectTestBot("twilio", greeting=GREETING) as bot:
+        relay, call = await relayed(bot, reply_deadline_ms="150", fallback_reason="bot_stalled")
+        await call.say(audio_fixtures.load("cust_yes").pcm[:4000])
+        await run_fallback(relay, call)
+        assert relay.fallback_cause == "slow"
+        assert call.transfers[0].reason == "bot_stalled"
+        await call.stop("stopped")
+
+
+async def test_bot_dropping_mid_call_falls_back(bot: DialectTestBot) -> None:
+    bot.mode = "drop"
+    relay, call = await relayed(bot)
+    await run_fallback(relay, call)
+    assert relay.fallback_cause == "dropped"
+    assert call.transfers[0].reason == "relay_dropped"
+    await call.press("1")  # nothing is forwarded after the fallback
+    await call.stop("stopped")
+    assert not bot.events("dtmf")
+
+
+async def test_bad_frames_are_counted_and_skipped() -> None:
+    async def garbage_bot(ws: ServerConnection) -> None:
+        await ws.recv()
+        await ws.send("not json")
+        await ws.send('{"event": "media", "media": {"payload": "@@@"}}')
+        await ws.send('{"event": "mark", "mark": {}}')
+        await ws.send(b"\x00binary")
+        await ws.send('{"event": "custom_thing"}')
+        await ws.send('{"event": "media", "stream_sid": "x", "media": {"payload": "AAAAAA=="}}')
+        await ws.wait_closed()
+
+    async with serve(garbage_bot, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        relay = RelayAdapter({"url": f"ws://127.0.0.1:{port}/", "dialect": "exotel"})
+        call = FakeCall(relay)
+        await call.start()
+        await until(lambda: bool(call.played))
+        assert relay.stats.bad_frames == 4
+        assert call.played[0].pcm == b"\x00" * 4
+        await call.stop()
+        assert relay.fallback_cause is None
+
+
+def test_bad_options_are_refused() -> None:
+    with pytest.raises(ValueError, match="url"):
+        RelayAdapter({"url": "http://x"})
+    with pytest.raises(ValueError, match="unknown option"):
+        RelayAdapter({"url": "ws://x", "colour": "red"})
+    with pytest.raises(ValueError, match="mu-law"):
+        RelayAdapter({"url": "ws://x", "dialect": "twilio", "encoding": "pcm16"})
+
+
+def test_rate_picks_the_adapter_class() -> None:
+    relay = RelayAdapter({"url": "ws://x", "dialect": "exotel", "sample_rate": "16000"})
+    assert isinstance(relay, RelayAdapter) and relay.sample_rate == 16000
+    assert RelayAdapter({"url": "ws://x"}).sample_rate == 8000
