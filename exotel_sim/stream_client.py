@@ -1,0 +1,302 @@
+"""Exotel's side of a stream: connect to the bot's WebSocket and speak the protocol at real time.
+
+One :class:`StreamClient` per ``start_stream``, run as a task of its leg (:meth:`run`):
+connect (Basic auth from the URL's user info becomes an ``Authorization`` header), send
+``connected`` and ``start`` (custom parameters from the URL's query), report
+``stream_started``, then three loops: the sender sends the customer's audio every 20 ms
+(mu-law) or 100 ms (PCM) on an absolute schedule and records how late each chunk went out;
+the receiver plays the bot's chunks into the customer's ear (:class:`~exotel_sim.streamproto.
+Playout`), handles ``mark`` and ``clear``; the marker echoes marks when they fall due. A
+malformed bot message is logged and counted, never fatal. :meth:`request_stop` (stop_stream or
+hang-up) sends ``stop`` and closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import audioop
+import base64
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from exotel_sim.audio import from_wire, mix, to_wire, wire_duration_ms
+from exotel_sim.requests import StartStream
+from exotel_sim.streamproto import (
+    BotClear,
+    BotMark,
+    BotMedia,
+    Playout,
+    ProtocolError,
+    StreamCodec,
+    parse_bot_message,
+)
+
+if TYPE_CHECKING:
+    from exotel_sim.engine import Leg, Sim
+
+log = logging.getLogger("exotel_sim.stream")
+
+OPEN_TIMEOUT_S = 10.0
+MAX_MESSAGE_BYTES = 1 << 20
+SILENCE_RMS = 60  # bot chunks quieter than this are not "heard" on the timeline
+FRAME_BYTES = {"mulaw": 160, "pcm16": 320}
+LOGGED_ERRORS_MAX = 5
+
+
+def split_auth(url: str) -> tuple[str, dict[str, str]]:
+    """``ws://KEY:TOKEN@host/p`` -> (``ws://host/p``, ``{"Authorization": "Basic ..."}``)."""
+    parts = urlsplit(url)
+    if not parts.username:
+        return url, {}
+    netloc = parts.hostname or ""
+    if ":" in netloc:
+        netloc = f"[{netloc}]"
+    if parts.port:
+        netloc += f":{parts.port}"
+    token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
+    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return clean, {"Authorization": f"Basic {token}"}
+
+
+def redact(url: str) -> str:
+    """The URL without credentials (for events and logs)."""
+    return split_auth(url)[0]
+
+
+class StreamClient:
+    """One stream of one leg; create, then run :meth:`run` as a leg task."""
+
+    def __init__(
+        self, sim: Sim, leg: Leg, cmd: StartStream, action_sid: str, param: str, stream_sid: str
+    ) -> None:
+        self.sim = sim
+        self.leg = leg
+        self.cmd = cmd
+        self.fmt = cmd.fmt
+        self.action_sid = action_sid
+        self.param = param
+        self.stream_sid = stream_sid
+        self.task: asyncio.Task[Any] | None = None
+        self.codec = StreamCodec(
+            stream_sid=stream_sid, call_sid=leg.sid, account_sid=sim.config.account_sid,
+            from_number=leg.req.exophone, to_number=leg.req.contact_uri, fmt=cmd.fmt,
+            custom_parameters=dict(cmd.custom_parameters),
+        )
+        self.playout = Playout()
+        self.state = "connecting"
+        self.stop_reason = ""
+        self.stop_action: tuple[str, str] = ("", "")
+        self._stopping = asyncio.Event()
+        self._mark_wake = asyncio.Event()
+        self._ws: ClientConnection | None = None
+        self.started_ms: float | None = None
+        self.ended_ms: float | None = None
+        self.counts = {"sent_chunks": 0, "bot_chunks": 0, "bot_ms": 0.0, "marks": 0,
+                       "clears": 0, "dtmf": 0, "bad_messages": 0, "short_chunks": 0,
+                       "ignored_media": 0}
+        chunk = bytes(self.fmt.bytes_per_ms * self.fmt.chunk_ms)
+        if self.fmt.encoding == "mulaw":
+            chunk = b"\xff" * len(chunk)
+        self._silence_b64 = base64.b64encode(chunk).decode("ascii")
+        self.error = ""
+
+    @property
+    def bidirectional(self) -> bool:
+        return self.cmd.direction == "bidirectional"
+
+    def request_stop(self, reason: str, action_sid: str = "", param: str = "") -> None:
+        """Stop the stream (``stopped`` for stop_stream, ``callended`` on hang-up)."""
+        if not self.stop_reason:
+            self.stop_reason = reason
+            self.stop_action = (action_sid, param)
+        self._stopping.set()
+        self._mark_wake.set()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "stream_sid": self.stream_sid, "url": redact(self.cmd.url),
+            "direction": self.cmd.direction, "encoding": self.fmt.encoding,
+            "sample_rate": self.fmt.sample_rate, "state": self.state,
+            "stop_reason": self.stop_reason, "error": self.error,
+            "started_ms": None if self.started_ms is None else round(self.started_ms),
+            "ended_ms": None if self.ended_ms is None else round(self.ended_ms),
+            **{k: (round(v) if isinstance(v, float) else v) for k, v in self.counts.items()},
+        }
+
+    async def run(self) -> None:
+        """Connect, stream until stopped or closed by the bot, then report the end."""
+        sim, leg = self.sim, self.leg
+        try:
+            url, headers = split_auth(self.cmd.url)
+            try:
+                ws = await connect(
+                    url, additional_headers=headers, open_timeout=OPEN_TIMEOUT_S,
+                    max_size=MAX_MESSAGE_BYTES, compression=None, ping_interval=None,
+                )
+            except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+                self.error = f"{type(exc).__name__}: {exc}"
+                self.state = "failed"
+                sim.stats.count("stream_connect_failures")
+                log.warning("stream %s of leg %s: connect failed: %s", self.stream_sid,
+                            leg.sid, self.error)
+                sim.leg_event(leg, "stream_stopped", {
+                    "stream_sid": self.stream_sid, "status": "failed", "reason": self.error,
+                }, self.action_sid, self.param)
+                return
+            self._ws = ws
+            try:
+                await ws.send(self.codec.connected())
+                await ws.send(self.codec.start())
+                self.started_ms = sim.clock.now_ms()
+                self.state = "streaming"
+                sim.note(leg, f"stream {self.stream_sid} started")
+                sim.leg_event(leg, "stream_started", {
+                    "stream_sid": self.stream_sid, "url": redact(self.cmd.url),
+                    "direction": self.cmd.direction, "content_type": self.cmd.content_type,
+                }, self.action_sid, self.param)
+                await self._serve(ws)
+            except ConnectionClosed:
+                pass
+            finally:
+                await ws.close()
+        finally:
+            self.ended_ms = sim.clock.now_ms()
+            if self.state != "failed":
+                self.state = "stopped"
+                reason = self.stop_reason or "bot_closed"
+                action_sid, param = self.stop_action
+                sim.leg_event(leg, "stream_stopped", {
+                    "stream_sid": self.stream_sid, "status": "stopped", "reason": reason,
+                }, action_sid or self.action_sid, param or self.param)
+                # What was queued but not yet played is not heard once the stream ends.
+                leg.timeline.cut("stream", self.ended_ms, self.stream_sid)
+            sim.stream_ended(leg, self)
+
+    async def _serve(self, ws: ClientConnection) -> None:
+        receiver = asyncio.ensure_future(self._receive(ws))
+        marker = asyncio.ensure_future(self._marks(ws))
+        try:
+            await self._send(ws, receiver)
+            if self.stop_reason and ws.state.name == "OPEN":
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.send(self.codec.stop(self.stop_reason))
+        finally:
+            marker.cancel()
+            await ws.close()
+            receiver.cancel()
+            await asyncio.gather(receiver, marker, return_exceptions=True)
+
+    async def _send(self, ws: ClientConnection, receiver: asyncio.Future[None]) -> None:
+        """Send the customer's audio on the real-time schedule until stopped or closed."""
+        clock, fmt, leg = self.sim.clock, self.fmt, self.leg
+        lag = self.sim.stats.lag
+        chunk_ms = fmt.chunk_ms
+        assert self.started_ms is not None
+        t0 = self.started_ms
+        k = 1
+        while not self._stopping.is_set() and not receiver.done():
+            due = t0 + k * chunk_ms
+            delay = (due - clock.now_ms()) / 1000
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self._stopping.is_set() or receiver.done():
+                break
+            lag.record(clock.now_ms() - due, chunk_ms)
+            window_start = due - chunk_ms
+            timestamp = round(window_start - t0)
+            pieces = [] if leg.muted else _overlapping(leg.timeline.mouth_audio,
+                                                       window_start, due)
+            if pieces:
+                pcm = mix(pieces, window_start, due)
+                msg = self.codec.media(to_wire(pcm, fmt.encoding, fmt.sample_rate), timestamp)
+            else:
+                msg = self.codec.media_b64(self._silence_b64, timestamp)
+            await ws.send(msg)
+            self.counts["sent_chunks"] += 1
+            k += 1
+        if receiver.done():
+            self._stopping.set()
+
+    async def _receive(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in ws:
+                self._on_message(raw)
+
+    def _on_message(self, raw: str | bytes) -> None:
+        clock, leg, fmt = self.sim.clock, self.leg, self.fmt
+        try:
+            msg = parse_bot_message(raw)
+        except ProtocolError as exc:
+            self.counts["bad_messages"] += 1
+            self.sim.stats.count("stream_bad_messages")
+            if self.counts["bad_messages"] <= LOGGED_ERRORS_MAX:
+                log.warning("stream %s: bad message from bot: %s", self.stream_sid, exc)
+            return
+        now = clock.now_ms()
+        if not self.bidirectional:
+            self.counts["ignored_media"] += 1
+            return
+        if isinstance(msg, BotMedia):
+            payload = msg.payload
+            if not payload:
+                return
+            dur = wire_duration_ms(len(payload), fmt.encoding, fmt.sample_rate)
+            short = len(payload) % FRAME_BYTES[fmt.encoding] != 0
+            if short:
+                self.counts["short_chunks"] += 1
+                self.sim.stats.count("stream_short_chunks")
+            start, end = self.playout.add_media(now, dur, 20.0 if short else 0.0)
+            self.counts["bot_chunks"] += 1
+            self.counts["bot_ms"] += dur
+            pcm = from_wire(payload, fmt.encoding, fmt.sample_rate)
+            if audioop.rms(pcm, 2) >= SILENCE_RMS:
+                leg.timeline.hear("stream", self.stream_sid, start, end, pcm, merge=True)
+        elif isinstance(msg, BotMark):
+            self.playout.add_mark(now, msg.name)
+            self._mark_wake.set()
+        elif isinstance(msg, BotClear):
+            self.counts["clears"] += 1
+            keep_until = self.playout.clear(now)
+            leg.timeline.cut("stream", keep_until, self.stream_sid)
+            self._mark_wake.set()
+
+    async def _marks(self, ws: ClientConnection) -> None:
+        """Echo each mark when the audio queued before it has played."""
+        clock = self.sim.clock
+        while not self._stopping.is_set():
+            due = self.playout.next_mark_due()
+            self._mark_wake.clear()
+            if due is None:
+                await self._mark_wake.wait()
+                continue
+            wait_s = (due - clock.now_ms()) / 1000
+            if wait_s > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._mark_wake.wait(), wait_s)
+                continue
+            for name in self.playout.due_marks(clock.now_ms()):
+                await ws.send(self.codec.mark(name))
+                self.counts["marks"] += 1
+
+    async def send_dtmf(self, digit: str) -> None:
+        """The customer pressed ``digit`` (bidirectional streams only)."""
+        ws = self._ws
+        if ws is None or self.state != "streaming" or not self.bidirectional:
+            return
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(self.codec.dtmf(digit))
+            self.counts["dtmf"] += 1
+
+
+def _overlapping(pieces: list[Any], start: float, end: float) -> list[Any]:
+    """The last few pieces that overlap ``[start, end)`` (speech is appended in time order)."""
+    out = []
+    for piece in reversed(pieces[-4:]):
+        if piece.start_ms < end and piece.end_ms > start:
+            out.append(piece)
+    return out
