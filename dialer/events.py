@@ -54,8 +54,8 @@ class _Base:
     event_sid: str
     name: str
     timestamp: str
-    data: Mapping[str, Any] = field(default=_EMPTY, repr=False)
-    event_data: Mapping[str, Any] = field(default=_EMPTY, repr=False)
+    data: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False)
+    event_data: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False)
 
     def __post_init__(self) -> None:
         if not self.event_sid:

@@ -162,12 +162,16 @@ def flow_settings(config: DialerConfig) -> FlowSettings:
 
 
 def default_stream_url(base: str, bot: str, call_id: str) -> str:
-    """``base`` plus ``vx_call`` (and ``bot`` when set) as query parameters."""
-    query = {"vx_call": call_id}
-    if bot:
-        query["bot"] = bot
-    sep = "&" if urlsplit(base).query else "?"
-    return f"{base}{sep}{urlencode(query)}"
+    """The stream URL for ``bot`` under the gateway's public ``base``, with ``vx_call``.
+
+    A bare base (``wss://gw.example.com``) gets the gateway's ``/stream/{bot}`` path; a base
+    with a path is used as it is."""
+    parts = urlsplit(base)
+    url = base.rstrip("/")
+    if parts.path in ("", "/"):
+        url += f"/stream/{bot or 'echo'}"
+    sep = "&" if parts.query else "?"
+    return f"{url}{sep}{urlencode({'vx_call': call_id})}"
 
 
 class Dialer:

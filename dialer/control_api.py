@@ -1,0 +1,92 @@
+"""The dialer's HTTP control API, for a gateway running in another process.
+
+``POST /v1/control`` with the JSON of :meth:`gateway.control.ControlRequest.to_json` (the
+gateway's ``HttpControlHook`` sends it). Answers: ``202`` accepted, ``400`` malformed (the
+message names the field), ``404`` no live call for ``call_sid``/``custom_parameters.vx_call``.
+``GET /v1/health`` answers ``{"ok": true, "active_calls": N}``.
+
+Run it beside a :class:`~dialer.service.Dialer`::
+
+    async with Dialer(cfg) as dialer, ControlApiServer(dialer, "127.0.0.1", 0) as api:
+        gateway_hook = HttpControlHook(api.url)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+
+from dialer.errors import UnknownCall
+from gateway.control import ControlHook, ControlRequest
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 16 * 1024
+
+
+class ControlApiServer:
+    """aiohttp server in front of any :class:`gateway.control.ControlHook` (the dialer)."""
+
+    def __init__(self, hook: ControlHook, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.hook = hook
+        self.host, self.port = host, port
+        self._runner: web.AppRunner | None = None
+        self.accepted = 0
+        self.rejected = 0
+
+    @property
+    def url(self) -> str:
+        """Base URL to give the gateway (``--control-url``)."""
+        return f"http://{self.host}:{self.port}"
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_post("/v1/control", self._control)
+        app.router.add_get("/v1/health", self._health)
+        return app
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None) or []
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> ControlApiServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _control(self, request: web.Request) -> web.Response:
+        try:
+            body = json.loads(await request.read())
+            req = ControlRequest.from_json(body)
+        except web.HTTPRequestEntityTooLarge:
+            self.rejected += 1
+            return web.json_response({"error": "body too large"}, status=413)
+        except ValueError as exc:  # JSON errors are ValueErrors too
+            self.rejected += 1
+            log.warning("malformed control request: %s", exc)
+            return web.json_response({"error": str(exc)}, status=400)
+        try:
+            await self.hook.submit(req)
+        except UnknownCall:
+            self.rejected += 1
+            return web.json_response({"error": f"no live call {req.call_sid}"}, status=404)
+        self.accepted += 1
+        return web.json_response({"accepted": True}, status=202)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        active = getattr(self.hook, "active_calls", None)
+        return web.json_response({"ok": True, "active_calls": active})

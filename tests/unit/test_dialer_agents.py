@@ -1,0 +1,77 @@
+"""The agent pool: longest idle first, skills, wrap-up, nailed-up legs."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialer.agents import AgentPool, AgentState
+
+
+def test_longest_idle_with_skills_first() -> None:
+    pool = AgentPool()
+    pool.add("a1", "+1", {"sales"}, now=5.0)
+    pool.add("a2", "+2", {"sales", "hindi"}, now=1.0)
+    pool.add("a3", "+3", set(), now=0.0)
+    assert pool.acquire({"sales"}, now=10.0).agent_id == "a2"  # type: ignore[union-attr]
+    assert pool.acquire({"sales"}, now=10.0).agent_id == "a1"  # type: ignore[union-attr]
+    assert pool.acquire({"sales"}, now=10.0) is None
+    assert pool.acquire((), exclude=("a3",)) is None
+    assert pool.counts()["ringing"] == 2
+
+
+def test_release_and_wrap_up() -> None:
+    pool = AgentPool(wrap_up_seconds=3.0)
+    seen: list[str] = []
+    pool.subscribe(lambda a: seen.append(a.state.value))
+    pool.add("a1", "+1")
+    a = pool.acquire((), call_id="c1", now=1.0)
+    assert a is not None and a.call_id == "c1"
+    pool.mark_talking("a1", now=2.0)
+    assert not pool.release("a1", wrap_up=True, now=12.0)  # wrap-up first
+    assert pool.get("a1").state is AgentState.WRAP_UP
+    assert pool.tick(13.0) == []
+    assert [x.agent_id for x in pool.tick(15.0)] == ["a1"]
+    assert pool.get("a1").talk_seconds == 10.0 and pool.get("a1").calls_handled == 1
+    assert seen == ["ringing", "talking", "wrap_up", "idle"]
+    assert not pool.release("a1", wrap_up=False)  # already idle
+    assert not pool.release("nobody", wrap_up=False)
+
+
+def test_failed_attempt_returns_agent_idle_at_once() -> None:
+    pool = AgentPool(wrap_up_seconds=3.0)
+    pool.add("a1", "+1")
+    pool.acquire(())
+    assert pool.release("a1", wrap_up=False, now=4.0)
+    assert pool.idle_count() == 1 and pool.get("a1").idle_since == 4.0
+
+
+def test_nailed_agent_available_only_with_live_leg() -> None:
+    pool = AgentPool()
+    pool.add("n1", "+1", nailed=True)
+    assert pool.get("n1").state is AgentState.OFFLINE
+    assert pool.acquire(()) is None
+    assert pool.set_nailed_leg("n1", "LEG1", now=1.0)
+    assert not pool.set_nailed_leg("n1", "LEG1", now=1.0)  # already up
+    a = pool.acquire(())
+    assert a is not None and a.nailed_leg_sid == "LEG1" and a.state is AgentState.TALKING
+    assert pool.release("n1", wrap_up=True, now=5.0)
+    pool.set_nailed_leg("n1", "", now=6.0)
+    assert pool.get("n1").state is AgentState.OFFLINE
+    pool.set_nailed_leg("n1", "LEG2", now=7.0)
+    pool.acquire(())
+    pool.set_nailed_leg("n1", "", now=8.0)  # dropped mid-call: stays talking until released
+    assert pool.get("n1").state is AgentState.TALKING
+    assert not pool.release("n1", wrap_up=True, now=9.0)
+    assert pool.get("n1").state is AgentState.OFFLINE
+
+
+def test_validation() -> None:
+    pool = AgentPool()
+    pool.add("a1", "+1")
+    with pytest.raises(ValueError):
+        pool.add("a1", "+1")
+    with pytest.raises(ValueError):
+        pool.add("", "+1")
+    with pytest.raises(ValueError):
+        AgentPool(wrap_up_seconds=-1)
+    assert len(pool) == 1 and [a.agent_id for a in pool] == ["a1"]
