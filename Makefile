@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Example adapter packages installed beside voxgate (the plug-in kit's examples).
 EXAMPLES := $(foreach d,$(wildcard examples/*/pyproject.toml),-e $(dir $(d)))
 # Pure cores checked with mypy --strict (only those that exist).
-STRICT := $(wildcard gateway/protocol.py gateway/media_format.py gateway/audio.py gateway/chunker.py gateway/playout.py gateway/session.py gateway/vad.py dialer/flows dialer/pacing dialer/events.py dialer/sequencer.py dialer/agents.py dialer/errors.py bot_adapters/contract.py gateway/control.py bot_adapters/scripted/engine.py bot_adapters/scripted/script.py bot_adapters/relay/dialects.py bot_adapters/audio.py bot_adapters/testing.py exotel_sim/config.py exotel_sim/legs.py exotel_sim/errors.py exotel_sim/requests.py exotel_sim/events.py exotel_sim/timeline.py exotel_sim/streamproto.py exotel_sim/audio.py exotel_sim/stats.py)
+STRICT := $(wildcard gateway/protocol.py gateway/media_format.py gateway/audio.py gateway/chunker.py gateway/playout.py gateway/session.py gateway/vad.py gateway/errors.py gateway/config.py gateway/metrics.py bot_adapters/registry.py bot_adapters/echo.py dialer/flows dialer/pacing dialer/events.py dialer/sequencer.py dialer/agents.py dialer/errors.py bot_adapters/contract.py gateway/control.py bot_adapters/scripted/engine.py bot_adapters/scripted/script.py bot_adapters/relay/dialects.py bot_adapters/audio.py bot_adapters/testing.py exotel_sim/config.py exotel_sim/legs.py exotel_sim/errors.py exotel_sim/requests.py exotel_sim/events.py exotel_sim/timeline.py exotel_sim/streamproto.py exotel_sim/audio.py exotel_sim/stats.py)
 
 .PHONY: demo test lint typecheck unit install fixtures proto bench clean
 

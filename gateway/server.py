@@ -52,6 +52,15 @@ STREAM_PREFIX = "/stream/"
 URL_PREFIX = "/url/"
 
 
+def _respond(
+    connection: ServerConnection, status: HTTPStatus, body: str, content_type: str
+) -> Response:
+    response = connection.respond(status, body)
+    del response.headers["Content-Type"]
+    response.headers["Content-Type"] = content_type
+    return response
+
+
 class GatewayServer:
     """The media plane's server (see the module docstring)."""
 
@@ -206,9 +215,10 @@ class GatewayServer:
         if path == "/healthz":
             return connection.respond(HTTPStatus.OK, "ok\n")
         if path == "/metrics":
-            response = connection.respond(HTTPStatus.OK, self.metrics.render())
-            response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
-            return response
+            return _respond(
+                connection, HTTPStatus.OK, self.metrics.render(),
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
         is_stream = path.startswith(STREAM_PREFIX) and len(path) > len(STREAM_PREFIX)
         is_url = path.startswith(URL_PREFIX) and len(path) > len(URL_PREFIX)
         if not (is_stream or is_url):
@@ -231,9 +241,7 @@ class GatewayServer:
         url = f"{base}{STREAM_PREFIX}{adapter}"
         if keep:
             url += "?" + urlencode(keep)
-        response = connection.respond(HTTPStatus.OK, json.dumps({"url": url}))
-        response.headers["Content-Type"] = "application/json"
-        return response
+        return _respond(connection, HTTPStatus.OK, json.dumps({"url": url}), "application/json")
 
     # ---- streams -------------------------------------------------------------------------
     def _factory(self, name: str) -> AdapterFactory:
