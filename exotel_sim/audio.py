@@ -6,23 +6,36 @@ converted at the stream's edge with :func:`to_wire` / :func:`from_wire`.
 
 from __future__ import annotations
 
-import audioop
 import io
+import warnings
 import wave
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
+
 INTERNAL_RATE = 8000
 
 
 def resample(pcm: bytes, src_rate: int, dst_rate: int) -> bytes:
-    """PCM16 mono from ``src_rate`` to ``dst_rate``."""
+    """PCM16 mono from ``src_rate`` to ``dst_rate``; the result has exactly
+    ``n * dst_rate / src_rate`` samples (rounded), so chunk sizes stay whole."""
     if src_rate == dst_rate or not pcm:
         return pcm
     out, _ = audioop.ratecv(pcm, 2, 1, src_rate, dst_rate, None)
-    return out
+    want = round(len(pcm) // 2 * dst_rate / src_rate) * 2
+    if len(out) < want:
+        out += (out[-2:] or b"\x00\x00") * ((want - len(out)) // 2)
+    return out[:want]
+
+
+def rms(pcm: bytes) -> int:
+    """Root-mean-square level of PCM16 audio."""
+    return int(audioop.rms(pcm, 2))
 
 
 def to_wire(pcm8k: bytes, encoding: str, rate: int) -> bytes:

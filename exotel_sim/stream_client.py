@@ -14,7 +14,6 @@ hang-up) sends ``stop`` and closes.
 from __future__ import annotations
 
 import asyncio
-import audioop
 import base64
 import contextlib
 import logging
@@ -24,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from exotel_sim.audio import from_wire, mix, to_wire, wire_duration_ms
+from exotel_sim.audio import from_wire, mix, rms, to_wire, wire_duration_ms
 from exotel_sim.requests import StartStream
 from exotel_sim.streamproto import (
     BotClear,
@@ -254,7 +253,7 @@ class StreamClient:
             self.counts["bot_chunks"] += 1
             self.counts["bot_ms"] += dur
             pcm = from_wire(payload, fmt.encoding, fmt.sample_rate)
-            if audioop.rms(pcm, 2) >= SILENCE_RMS:
+            if rms(pcm) >= SILENCE_RMS:
                 leg.timeline.hear("stream", self.stream_sid, start, end, pcm, merge=True)
         elif isinstance(msg, BotMark):
             self.playout.add_mark(now, msg.name)
