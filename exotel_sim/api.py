@@ -30,6 +30,7 @@ from exotel_sim.events import rfc3339
 log = logging.getLogger("exotel_sim.api")
 
 SIM_KEY: web.AppKey[Sim] = web.AppKey("sim", Sim)
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -57,7 +58,7 @@ class TokenBucket:
 def envelope(request: web.Request, status: int, data: Any = None,
              error: dict[str, object] | None = None) -> web.Response:
     body = {
-        "request_id": request.get("request_id", uuid.uuid4().hex),
+        "request_id": request.get(REQUEST_ID, uuid.uuid4().hex),
         "method": request.method,
         "http_code": status,
         "response": {"error_data": error, "data": data},
@@ -86,7 +87,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     if not request.path.startswith(("/v1/", "/v2/")):
         return await handler(request)
     sim = request.app[SIM_KEY]
-    request["request_id"] = uuid.uuid4().hex
+    request[REQUEST_ID] = uuid.uuid4().hex
     half = sim.config.rest_latency_ms / 2000
     if half:
         await asyncio.sleep(half)

@@ -26,6 +26,7 @@ from aiohttp import web
 from google.protobuf import json_format
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from exotel_sim.config import CustomerProfile, SimConfig
 from protos import exotel_events_pb2, exotel_events_pb2_grpc
 
 
@@ -34,11 +35,11 @@ class SimClient:
 
     def __init__(self, api_base: str, key: str, token: str) -> None:
         self.api_base = api_base
-        self._auth = aiohttp.BasicAuth(key, token)
+        self._auth = {"Authorization": aiohttp.encode_basic_auth(key, token)}
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> SimClient:
-        self._session = aiohttp.ClientSession(auth=self._auth)
+        self._session = aiohttp.ClientSession(headers=self._auth)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -64,6 +65,14 @@ class SimClient:
 
     async def action(self, leg_sid: str, name: str, body: Any = None) -> tuple[int, Any]:
         return await self.call("POST", f"/legs/{leg_sid}/actions/{name}", body)
+
+    async def inspect(self, path: str) -> Any:
+        """GET ``/sim{path}`` (the inspection API, JSON)."""
+        assert self._session is not None
+        base = self.api_base.split("/v2/")[0]
+        async with self._session.get(f"{base}/sim{path}") as resp:
+            resp.raise_for_status()
+            return await resp.json()
 
 
 @dataclass
@@ -273,3 +282,31 @@ class ScriptedBot:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+
+def fast_config(**overrides: Any) -> SimConfig:
+    """A config for tests: no latency, quick dialling, customers answer after 50 ms and stay
+    silent (empty script, no patience) unless a test gives them a profile."""
+    values: dict[str, Any] = {
+        "rest_latency_ms": 0,
+        "event_latency_ms": 0,
+        "setup_ms": 20,
+        "retry_backoff_ms": 10,
+        "default_customer": CustomerProfile(outcome="answer", ring_ms=(50, 50), scripts=((),),
+                                            patience_ms=0),
+    }
+    values.update(overrides)
+    return SimConfig(**values)
+
+
+async def wait_leg_state(client: SimClient, leg_sid: str, state: str,
+                         wait_s: float = 10.0) -> dict[str, Any]:
+    """Poll ``GET /legs/{sid}`` until the leg reaches ``state``; returns its data."""
+    async def _wait() -> dict[str, Any]:
+        while True:
+            status, body = await client.call("GET", f"/legs/{leg_sid}")
+            data: dict[str, Any] = body["response"]["data"]
+            if status == 200 and data["state"] == state:
+                return data
+            await asyncio.sleep(0.02)
+    return await asyncio.wait_for(_wait(), wait_s)
