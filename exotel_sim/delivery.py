@@ -126,13 +126,14 @@ class Delivery:
     async def _worker(self, name: str, channel: _Channel) -> None:
         try:
             while channel.queue:
-                if self.config.reorder and len(channel.queue) >= 2:
-                    first = channel.queue.popleft()
-                    second = channel.queue.popleft()
-                    channel.queue.appendleft(first)
-                    channel.queue.appendleft((max(first[0], second[0]), second[1]))
                 due, record = channel.queue.popleft()
                 await self.clock.sleep_until(due)
+                if self.config.reorder and channel.queue:
+                    # Test switch: the next event of this channel overtakes this one.
+                    channel.queue.appendleft((due, record))
+                    due, record = channel.queue[1]
+                    del channel.queue[1]
+                    await self.clock.sleep_until(due)
                 await self._deliver(record, first_attempt=1)
                 if record.outcome == "delivered" and self.config.duplicate_probability > 0 \
                         and self.rng.random() < self.config.duplicate_probability:

@@ -66,6 +66,16 @@ class SimClient:
     async def action(self, leg_sid: str, name: str, body: Any = None) -> tuple[int, Any]:
         return await self.call("POST", f"/legs/{leg_sid}/actions/{name}", body)
 
+    async def settled_events(self, query: str = "", wait_s: float = 10.0) -> list[Any]:
+        """``GET /sim/events?{query}`` once no event is pending delivery any more."""
+        async def _wait() -> list[Any]:
+            while True:
+                body = await self.inspect(f"/events?{query}")
+                if not body["pending"]:
+                    return list(body["events"])
+                await asyncio.sleep(0.02)
+        return await asyncio.wait_for(_wait(), wait_s)
+
     async def inspect(self, path: str) -> Any:
         """GET ``/sim{path}`` (the inspection API, JSON)."""
         assert self._session is not None
@@ -112,11 +122,15 @@ class _Waiters:
 
 
 class HttpEventSink(_Waiters):
-    """Records event POSTs; ``fail_first`` answers 503 to that many attempts per event sid."""
+    """Records event POSTs; ``fail_first`` answers 503 to that many attempts per event sid;
+    ``slow_first_s`` records the first attempt of each event, then answers that late (past the
+    sender's timeout, so the event is retried and arrives twice, as in production)."""
 
-    def __init__(self, fail_first: int = 0, status: int = 200) -> None:
+    def __init__(self, fail_first: int = 0, status: int = 200,
+                 slow_first_s: float = 0.0) -> None:
         super().__init__()
         self.fail_first = fail_first
+        self.slow_first_s = slow_first_s
         self.status = status
         self.attempts: dict[str, int] = {}
         self._runner: web.AppRunner | None = None
@@ -129,6 +143,8 @@ class HttpEventSink(_Waiters):
         if self.attempts[sid] <= self.fail_first:
             return web.Response(status=503)
         await self.add(ReceivedEvent(payload, dict(request.headers)))
+        if self.slow_first_s and self.attempts[sid] == 1:
+            await asyncio.sleep(self.slow_first_s)
         return web.Response(status=self.status)
 
     async def __aenter__(self) -> HttpEventSink:
