@@ -199,7 +199,7 @@ class BotCall:
 
     ws: ServerConnection
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # lower-case names
     messages: list[dict[str, Any]] = field(default_factory=list)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -257,7 +257,7 @@ class ScriptedBot:
     async def _handler(self, ws: ServerConnection) -> None:
         request = ws.request
         assert request is not None
-        call = BotCall(ws, request.path, dict(request.headers))
+        call = BotCall(ws, request.path, {k.lower(): v for k, v in request.headers.raw_items()})
         self.calls.append(call)
         self.new_call.set()
 
