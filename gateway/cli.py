@@ -120,3 +120,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"voxgate gateway: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gateway.cli [options]``: the gateway subcommand without the others
+    (log level from ``$VOXGATE_LOG_LEVEL``, default INFO)."""
+    parser = argparse.ArgumentParser(prog="python -m gateway.cli")
+    sub = parser.add_subparsers(dest="command")
+    register(sub)
+    args = parser.parse_args(["gateway", *(sys.argv[1:] if argv is None else argv)])
+    level = os.environ.get("VOXGATE_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

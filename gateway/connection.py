@@ -122,6 +122,8 @@ class StreamConnection:
         self._started = False
         self._stopped = False
         self._hangup: str | None = None
+        self.hook_deadline = 0.0  # when the running hook must have returned (0: none running)
+        self._overran = False
 
     @property
     def stream_sid(self) -> str:
@@ -259,11 +261,19 @@ class StreamConnection:
         except ConnectionClosed:
             self.end(CloseCode.NORMAL, "peer closed")
 
+    def check_deadline(self, now: float) -> None:
+        """Called by the server's watchdog: cancel a hook that has overrun its deadline.
+        (One shared timer instead of a timer per hook call keeps ``on_audio`` cheap.)"""
+        if 0.0 < self.hook_deadline < now and not self._overran and self._tasks:
+            self._overran = True
+            self._tasks[1].cancel()
+
     async def _runner(self) -> None:
         adapter = self._adapter
         assert adapter is not None
         session = self.session
         deadline = self.config.adapter_deadline
+        clock = self.loop.time
         get = self._queue.get
         hook = "?"
         try:
@@ -274,23 +284,31 @@ class StreamConnection:
                     assert isinstance(notice, AudioIn)
                     hook = "on_audio"
                     pcm = session.for_adapter(notice.pcm, self.adapter_rate)
-                    async with asyncio.timeout(deadline):
-                        await adapter.on_audio(pcm)
+                    self.hook_deadline = clock() + deadline
+                    await adapter.on_audio(pcm)
+                    self.hook_deadline = 0.0
                 elif kind is EventIgnored:
                     assert isinstance(notice, EventIgnored)
                     log.info("stream %s: ignored %s", self.stream_sid, notice.event)
                     continue
                 else:
                     hook = type(notice).__name__
-                    hook = await self._deliver(adapter, notice, deadline)
+                    self.hook_deadline = clock() + deadline
+                    hook = await self._deliver(adapter, notice)
+                    self.hook_deadline = 0.0
                     if self._stopped:
                         self.end(CloseCode.NORMAL, self._stop_reason)
                         return
                 if self._hangup is not None and not self._stopped:
-                    await self._deliver(adapter, CallStopped("hangup"), deadline)
+                    self.hook_deadline = clock() + deadline
+                    await self._deliver(adapter, CallStopped("hangup"))
+                    self.hook_deadline = 0.0
                     self.end(CloseCode.NORMAL, "hangup")
                     return
-        except TimeoutError:
+        except asyncio.CancelledError:
+            if not self._overran:
+                raise
+            self.hook_deadline = 0.0
             self.metrics.adapter_errors["timeout"] += 1
             log.error(
                 "stream %s: adapter %s %s overran its %.1f s deadline",
@@ -298,6 +316,7 @@ class StreamConnection:
             )
             self.end(CloseCode.ADAPTER_TIMEOUT, f"adapter {hook} timed out")
         except Exception as exc:
+            self.hook_deadline = 0.0
             self.metrics.adapter_errors["raised"] += 1
             log.error(
                 "stream %s: adapter %s %s raised %r", self.stream_sid, self.adapter_name, hook,
@@ -307,49 +326,48 @@ class StreamConnection:
 
     _stop_reason = "stopped"
 
-    async def _deliver(self, adapter: BotAdapter, notice: Notice, deadline: float) -> str:
+    async def _deliver(self, adapter: BotAdapter, notice: Notice) -> str:
         """Run the hook for one (non-audio) notice; returns the hook's name."""
-        async with asyncio.timeout(deadline):
-            if isinstance(notice, CallStarted):
-                await adapter.on_start(CallHandle(self))
-                self._started = True
-                rate = adapter.sample_rate
-                if rate not in SUPPORTED_ADAPTER_RATES:
-                    raise ValueError(f"adapter sample_rate {rate} is not supported")
-                self.adapter_rate = rate
-                log.info(
-                    "stream %s: call %s started (%s %d Hz) with adapter %s at %d Hz",
-                    notice.info.stream_sid, notice.info.call_sid, notice.info.call_encoding,
-                    notice.info.call_sample_rate, self.adapter_name, rate,
-                )
-                return "on_start"
-            if isinstance(notice, DtmfIn):
-                await adapter.on_dtmf(notice.digit)
-                return "on_dtmf"
-            if isinstance(notice, PlaybackFinished):
-                await adapter.on_playback_finished(notice.label)
-                return "on_playback_finished"
-            if isinstance(notice, SpeechStarted):
-                await adapter.on_speech_start()
-                return "on_speech_start"
-            if isinstance(notice, SpeechEnded):
-                await adapter.on_speech_end()
-                return "on_speech_end"
-            if isinstance(notice, BargedIn):
-                log.info("stream %s: barge-in at %s", self.stream_sid, notice.heard)
-                await adapter.on_barge_in(notice.heard)
-                return "on_barge_in"
-            if isinstance(notice, EscalationRequested):
-                await self.submit_control("transfer", "dtmf")
-                return "escalation"
-            if isinstance(notice, CallStopped):
-                if self._stopped:
-                    return "on_stop"
-                self._stopped = True
-                self._stop_reason = notice.reason
-                if self._started:
-                    await adapter.on_stop(notice.reason)
+        if isinstance(notice, CallStarted):
+            await adapter.on_start(CallHandle(self))
+            self._started = True
+            rate = adapter.sample_rate
+            if rate not in SUPPORTED_ADAPTER_RATES:
+                raise ValueError(f"adapter sample_rate {rate} is not supported")
+            self.adapter_rate = rate
+            log.info(
+                "stream %s: call %s started (%s %d Hz) with adapter %s at %d Hz",
+                notice.info.stream_sid, notice.info.call_sid, notice.info.call_encoding,
+                notice.info.call_sample_rate, self.adapter_name, rate,
+            )
+            return "on_start"
+        if isinstance(notice, DtmfIn):
+            await adapter.on_dtmf(notice.digit)
+            return "on_dtmf"
+        if isinstance(notice, PlaybackFinished):
+            await adapter.on_playback_finished(notice.label)
+            return "on_playback_finished"
+        if isinstance(notice, SpeechStarted):
+            await adapter.on_speech_start()
+            return "on_speech_start"
+        if isinstance(notice, SpeechEnded):
+            await adapter.on_speech_end()
+            return "on_speech_end"
+        if isinstance(notice, BargedIn):
+            log.info("stream %s: barge-in at %s", self.stream_sid, notice.heard)
+            await adapter.on_barge_in(notice.heard)
+            return "on_barge_in"
+        if isinstance(notice, EscalationRequested):
+            await self.submit_control("transfer", "dtmf")
+            return "escalation"
+        if isinstance(notice, CallStopped):
+            if self._stopped:
                 return "on_stop"
+            self._stopped = True
+            self._stop_reason = notice.reason
+            if self._started:
+                await adapter.on_stop(notice.reason)
+            return "on_stop"
         raise AssertionError(f"unhandled notice {notice!r}")
 
     async def submit_control(

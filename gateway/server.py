@@ -296,13 +296,18 @@ class GatewayServer:
                 self._no_connections.set()
 
     async def _watch_idle(self) -> None:
-        """Close streams that sent nothing for ``idle_timeout`` (one timer for all streams)."""
-        idle = self.config.idle_timeout
+        """One timer for all streams: close streams that sent nothing for ``idle_timeout``
+        and cancel adapter hooks that overran ``adapter_deadline``."""
+        cfg = self.config
+        idle = cfg.idle_timeout
+        period = min(0.25, idle / 4, cfg.adapter_deadline / 4)
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(min(1.0, idle / 4))
-            limit = loop.time() - idle
+            await asyncio.sleep(period)
+            now = loop.time()
+            limit = now - idle
             for conn in list(self._connections):
+                conn.check_deadline(now)
                 if conn.last_rx < limit:
                     log.warning("stream %s: idle for %.1f s, closing", conn.stream_sid, idle)
                     self.metrics.protocol_errors["idle"] += 1

@@ -1,0 +1,283 @@
+"""Load bench: N concurrent Exotel-like streams at real-time pace against the echo adapter.
+
+Starts ``voxgate gateway`` as its own process (VAD on), drives N streams from one or more
+client processes, and prints the gateway process's CPU per stream, streams per core,
+p50/p99 turnaround, frames lost, bit-exactness and RSS per stream.
+
+Turnaround is what the gateway adds beyond what the chunk rules force it to hold: for each
+echoed chunk, arrival time minus the send time of the inbound chunk that completed it.
+
+    .venv/bin/python bench/gateway_load.py --streams 200 --seconds 20
+    .venv/bin/python bench/gateway_load.py --streams 100 --encoding mulaw --chunk-ms 20
+    .venv/bin/python bench/gateway_load.py --streams 200 --profile /tmp/gw.prof
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import multiprocessing as mp
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import audio_fixtures  # noqa: E402
+from gateway.audio import pcm16_to_mulaw  # noqa: E402
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    """User+system CPU seconds of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def proc_rss_kb(pid: int) -> int:
+    match = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
+    return int(match.group(1)) if match else 0
+
+
+def speech_buffer(rate: int, seconds: float) -> bytes:
+    """Customer-like audio: fixture speech and pauses, looped to ``seconds``."""
+    names = ["cust_hello", "cust_yes", "cust_no", "cust_human"]
+    suffix = "" if rate == 8000 else "_16k"
+    parts: list[bytes] = []
+    for name in names:
+        parts.append(audio_fixtures.load(name + suffix).pcm)
+        parts.append(bytes(rate * 2 // 2))  # 500 ms pause
+    one = b"".join(parts)
+    need = int(rate * 2 * seconds)
+    return (one * (need // len(one) + 1))[:need]
+
+
+@dataclass
+class StreamStats:
+    sent: int = 0
+    received: int = 0
+    mismatched: bool = False
+    close_code: int | None = None
+    turnaround_ms: list[float] = field(default_factory=list)
+
+
+async def run_stream(
+    url: str, sid: str, wire: bytes, chunk: int, chunk_s: float, start_at: float,
+    stop_at: float, measure_from: float, stats: StreamStats, encoding: str, rate: int,
+) -> None:
+    from websockets.asyncio.client import connect
+
+    send_times: list[float] = []
+    async with connect(url, compression=None, ping_interval=None, max_size=2**22) as ws:
+        fmt = {"encoding": encoding, "sample_rate": str(rate), "bit_rate": "16"}
+        await ws.send('{"event":"connected"}')
+        await ws.send(json.dumps({
+            "event": "start", "sequence_number": "1", "stream_sid": sid,
+            "start": {"stream_sid": sid, "call_sid": "CA" + sid, "account_sid": "AC1",
+                      "from": "+911", "to": "+912", "custom_parameters": {},
+                      "media_format": fmt},
+        }))
+
+        async def receive() -> None:
+            async for message in ws:
+                now = time.monotonic()
+                msg = json.loads(message)
+                if msg.get("event") != "media":
+                    continue
+                data = base64.b64decode(msg["media"]["payload"])
+                start = stats.received
+                end = start + len(data)
+                if wire[start:end] != data:
+                    stats.mismatched = True
+                stats.received = end
+                index = (end - 1) // chunk
+                if now >= measure_from and index < len(send_times):
+                    stats.turnaround_ms.append((now - send_times[index]) * 1000)
+
+        receiver = asyncio.create_task(receive())
+        try:
+            next_at = start_at
+            seq = 1
+            offset = 0
+            while next_at < stop_at and offset + chunk <= len(wire):
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                seq += 1
+                payload = base64.b64encode(wire[offset : offset + chunk]).decode()
+                send_times.append(time.monotonic())
+                await ws.send(
+                    f'{{"event":"media","sequence_number":"{seq}","stream_sid":"{sid}",'
+                    f'"media":{{"chunk":"{seq}","timestamp":"{offset}","payload":"{payload}"}}}}'
+                )
+                offset += chunk
+                stats.sent = offset
+                next_at += chunk_s
+            await asyncio.sleep(0.5)  # let the last echoes arrive
+            await ws.send(json.dumps({"event": "stop", "stream_sid": sid,
+                                      "stop": {"reason": "callended"}}))
+            await asyncio.sleep(0.1)
+        finally:
+            receiver.cancel()
+            try:
+                await receiver
+            except (asyncio.CancelledError, Exception):
+                pass
+        stats.close_code = ws.close_code
+
+
+def client_process(args: dict[str, Any], first: int, count: int, out: Any) -> None:
+    async def main() -> list[StreamStats]:
+        rate, chunk_ms, encoding = args["rate"], args["chunk_ms"], args["encoding"]
+        pcm = speech_buffer(rate, args["seconds"] + 5)
+        wire = pcm16_to_mulaw(pcm) if encoding == "audio/x-mulaw" else pcm
+        chunk = rate * chunk_ms // 1000 * (1 if encoding == "audio/x-mulaw" else 2)
+        t0 = args["t0"]
+        stats = [StreamStats() for _ in range(count)]
+        tasks = []
+        async with asyncio.TaskGroup() as tg:
+            for i in range(count):
+                sid = f"MZ{first + i:06d}"
+                jitter = random.random() * chunk_ms / 1000
+                start_at = t0 + args["ramp"] * (first + i) / args["streams"] + jitter
+                tasks.append(tg.create_task(run_stream(
+                    args["url"], sid, wire, chunk, chunk_ms / 1000, start_at,
+                    t0 + args["ramp"] + args["seconds"], args["measure_from"], stats[i],
+                    encoding, rate,
+                )))
+        return stats
+
+    stats = asyncio.run(main())
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out.send((stats, usage.ru_utime + usage.ru_stime))
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--streams", type=int, default=200)
+    ap.add_argument("--seconds", type=float, default=20.0, help="steady-state length")
+    ap.add_argument("--ramp", type=float, default=5.0, help="seconds to open all streams")
+    ap.add_argument("--chunk-ms", type=int, default=100)
+    ap.add_argument("--encoding", choices=["pcm", "mulaw"], default="pcm")
+    ap.add_argument("--rate", type=int, default=8000)
+    ap.add_argument("--clients", type=int, default=1, help="client processes")
+    ap.add_argument("--no-vad", action="store_true")
+    ap.add_argument("--profile", default=None, help="run the gateway under cProfile, save here")
+    opts = ap.parse_args()
+
+    encoding = "audio/x-mulaw" if opts.encoding == "mulaw" else "audio/x-raw"
+    cmd = [sys.executable]
+    if opts.profile:
+        cmd += ["-m", "cProfile", "-o", opts.profile]
+    cmd += ["-m", "gateway.cli", "--port", "0", "--idle-timeout", "60"]
+    if opts.no_vad:
+        cmd.append("--no-vad")
+    env = dict(os.environ, VOXGATE_LOG_LEVEL="WARNING")
+    gw = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    assert gw.stdout is not None
+    line = gw.stdout.readline()
+    match = re.search(r"listening on (ws://\S+)", line)
+    if not match:
+        print(f"gateway did not start: {line!r}", file=sys.stderr)
+        gw.kill()
+        return 1
+    url = match.group(1) + "/stream/echo"
+    if opts.rate != 8000:
+        url += f"?sample-rate={opts.rate}"
+    time.sleep(0.5)
+    rss_base = proc_rss_kb(gw.pid)
+
+    t0 = time.monotonic() + 1.0
+    measure_from = t0 + opts.ramp + 1.0
+    args = {
+        "url": url, "rate": opts.rate, "chunk_ms": opts.chunk_ms, "encoding": encoding,
+        "seconds": opts.seconds, "ramp": opts.ramp, "streams": opts.streams, "t0": t0,
+        "measure_from": measure_from,
+    }
+    procs = []
+    per = -(-opts.streams // opts.clients)
+    for c in range(opts.clients):
+        first = c * per
+        count = min(per, opts.streams - first)
+        if count <= 0:
+            break
+        parent, child = mp.Pipe(duplex=False)
+        p = mp.Process(target=client_process, args=(args, first, count, child))
+        p.start()
+        procs.append((p, parent))
+
+    # Measure the gateway over the steady state only.
+    time.sleep(max(0.0, measure_from - time.monotonic()))
+    cpu0, wall0 = proc_cpu(gw.pid), time.monotonic()
+    rss_peak = rss_base
+    measure_end = measure_from + opts.seconds - 1.5
+    while time.monotonic() < measure_end:
+        time.sleep(0.5)
+        rss_peak = max(rss_peak, proc_rss_kb(gw.pid))
+    cpu1, wall1 = proc_cpu(gw.pid), time.monotonic()
+
+    stats: list[StreamStats] = []
+    client_cpu = 0.0
+    for p, parent in procs:
+        got, cpu = parent.recv()
+        stats.extend(got)
+        client_cpu += cpu
+        p.join()
+    load = os.getloadavg()
+    gw.terminate()
+    gw.wait(timeout=30)
+
+    cores = (cpu1 - cpu0) / (wall1 - wall0)
+    turn = [t for s in stats for t in s.turnaround_ms]
+    chunk = opts.rate * opts.chunk_ms // 1000 * (1 if opts.encoding == "mulaw" else 2)
+    frame = opts.rate // 50 * (1 if opts.encoding == "mulaw" else 2)
+    hold = 1 if opts.encoding == "mulaw" else -(-3200 // frame) * frame  # may stay held
+    lost_frames = sum(max(0, s.sent - s.received - (hold if s.received else 0)) // frame
+                      for s in stats)
+    print(f"streams            {opts.streams} ({opts.encoding}, {opts.rate} Hz, "
+          f"{opts.chunk_ms} ms chunks, VAD {'off' if opts.no_vad else 'on'}, "
+          f"{opts.clients} client process(es))")
+    print(f"measured           {wall1 - wall0:.1f} s steady state")
+    print(f"gateway CPU        {cores * 100:.1f} % of one core "
+          f"({cores / opts.streams * 1e6 / 1000:.3f} ms CPU per stream-second)")
+    if cores > 0:
+        print(f"streams per core   {opts.streams / cores:.0f}")
+    print(f"turnaround         p50 {percentile(turn, 0.5):.2f} ms  p99 "
+          f"{percentile(turn, 0.99):.2f} ms  max {max(turn, default=float('nan')):.2f} ms "
+          f"({len(turn)} chunks)")
+    print(f"frames lost        {lost_frames} (of {sum(s.sent for s in stats) // frame} sent)")
+    print(f"bit-exact streams  {sum(not s.mismatched for s in stats)}/{len(stats)}")
+    print(f"RSS                base {rss_base / 1024:.1f} MB, peak {rss_peak / 1024:.1f} MB, "
+          f"{(rss_peak - rss_base) / max(1, opts.streams):.1f} KB per stream")
+    print(f"clients            {client_cpu:.1f} s CPU in all (whole run); machine load "
+          f"average {load[0]:.2f} (other work shares these cores)")
+    closes: dict[Any, int] = {}
+    for s in stats:
+        closes[s.close_code] = closes.get(s.close_code, 0) + 1
+    print(f"close codes        {closes}")
+    del chunk
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
