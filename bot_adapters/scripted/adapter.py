@@ -78,6 +78,8 @@ class ScriptedBot(BotAdapter):
         self.prompts = load_prompts(script, self.sample_rate)
         self.engine = ScriptEngine(script)
         self.now_ms = 0.0
+        self.played: list[str] = []
+        """Labels of the prompts played, in order (for tests and call records)."""
         self._call: CallControl | None = None
 
     @property
@@ -124,6 +126,7 @@ class ScriptedBot(BotAdapter):
         for command in commands:
             if isinstance(command, PlayPrompt):
                 call.play(self.prompts[command.prompt], command.label)
+                self.played.append(command.label)
             elif isinstance(command, ClearPlayout):
                 call.clear()
             elif isinstance(command, HangupCall):
