@@ -87,7 +87,7 @@ class ExotelClient:
         if not api_base or not account_sid:
             raise ValueError("ExotelClient needs api_base and account_sid")
         self.base = accounts_base(api_base, account_sid)
-        self._auth = aiohttp.BasicAuth(api_key, api_token)
+        self._auth_header = {"Authorization": aiohttp.encode_basic_auth(api_key, api_token)}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_retries = max_retries
         self._backoff = backoff
@@ -109,7 +109,7 @@ class ExotelClient:
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                auth=self._auth,
+                headers=self._auth_header,
                 timeout=self._timeout,
                 connector=aiohttp.TCPConnector(limit=self._limit),
             )

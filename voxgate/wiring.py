@@ -1,0 +1,152 @@
+"""Compose the emulator, the gateway and the dialer in one process (the default wiring).
+
+:class:`LocalStack` starts, in order: the Exotel emulator (only when ``config.api_base`` is
+empty, i.e. the embedded emulator), the dialer's control API (when ``control="http"``), the
+gateway (its control hook is the dialer itself, or an HTTP hook to the control API), and the
+dialer (intake on gRPC or HTTP, from ``config.event_endpoint``)::
+
+    async with LocalStack(DialerConfig(), sim_config=SimConfig(...)) as stack:
+        stack.dialer.add_agent("a1", "+919800000001", ["sales"])
+        handle = await stack.dialer.place_call(CallRequest("+919812345678", bot="scripted"))
+        record = await handle.wait()
+
+Both wirings run the same code: ``control="direct"`` hands the dialer object to the gateway as
+its :class:`gateway.control.ControlHook`; ``control="http"`` puts the HTTP control API between
+them (what separate processes do). Every server binds 127.0.0.1 on an ephemeral port unless
+configured otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from dialer.config import DialerConfig
+from dialer.control_api import ControlApiServer
+from dialer.records import RecordStore
+from dialer.service import Dialer
+from exotel_sim.config import SimConfig
+from exotel_sim.server import SimServer
+from gateway.config import GatewayConfig
+from gateway.control import ControlHook, ControlRequest, HttpControlHook
+from gateway.server import GatewayServer
+
+ControlWiring = Literal["direct", "http"]
+
+
+class _LateHook:
+    """Control hook that forwards to the dialer once it exists (the gateway starts first)."""
+
+    def __init__(self) -> None:
+        self.target: ControlHook | None = None
+
+    async def submit(self, request: ControlRequest) -> None:
+        if self.target is None:
+            from dialer.errors import UnknownCall
+
+            raise UnknownCall(request.call_sid)
+        await self.target.submit(request)
+
+    @property
+    def active_calls(self) -> int | None:
+        return getattr(self.target, "active_calls", None)
+
+
+class LocalStack:
+    """Emulator (optional) + gateway + dialer on loopback. Use as ``async with``."""
+
+    def __init__(
+        self,
+        config: DialerConfig | None = None,
+        *,
+        sim_config: SimConfig | None = None,
+        gateway_config: GatewayConfig | None = None,
+        control: ControlWiring = "direct",
+        store: RecordStore | None = None,
+        adapters: Mapping[str, Any] | None = None,  # extra adapter factories by name
+        greeting_fixture: str = "greeting",
+        hold_fixture: str = "hold_message",
+        agent_hold_fixture: str = "hold_music",
+    ) -> None:
+        self.config = config or DialerConfig()
+        self.sim_config = sim_config or SimConfig()
+        self.gateway_config = gateway_config or GatewayConfig(host="127.0.0.1", port=0)
+        self.control = control
+        self._store = store
+        self._adapters = adapters
+        self._fixtures = (greeting_fixture, hold_fixture, agent_hold_fixture)
+        self.sim: SimServer | None = None
+        self.gateway: GatewayServer | None = None
+        self.control_api: ControlApiServer | None = None
+        self._dialer: Dialer | None = None
+        self._stack = contextlib.AsyncExitStack()
+
+    @property
+    def dialer(self) -> Dialer:
+        if self._dialer is None:
+            raise RuntimeError("LocalStack is not running")
+        return self._dialer
+
+    async def __aenter__(self) -> LocalStack:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        cfg = self.config
+        stack = self._stack
+        if cfg.uses_embedded_emulator:
+            self.sim = await stack.enter_async_context(SimServer(self.sim_config))
+            sim = self.sim
+            greeting, hold, agent_hold = self._fixtures
+            changes: dict[str, Any] = {
+                "api_base": sim.api_base,
+                "account_sid": sim.account_sid,
+                "api_key": sim.api_key,
+                "api_token": sim.api_token,
+                "exophone": cfg.exophone or "+918000000000",
+            }
+            if not cfg.greeting_url and not cfg.greeting_text and greeting:
+                changes["greeting_url"] = sim.audio_url(greeting)
+            if not cfg.hold_url and hold:
+                changes["hold_url"] = sim.audio_url(hold)
+            if not cfg.agent_hold_url and agent_hold:
+                changes["agent_hold_url"] = sim.audio_url(agent_hold)
+            cfg = cfg.replace(**changes)
+        late = _LateHook()
+        hook: ControlHook = late
+        if self.control == "http":
+            self.control_api = ControlApiServer(late, cfg.control_host, cfg.control_port)
+            await stack.enter_async_context(self.control_api)
+            hook = await stack.enter_async_context(HttpControlHook(self.control_api.url))
+        self.gateway = GatewayServer(self.gateway_config, hook, adapters=self._adapters)
+        await self.gateway.start()
+        stack.push_async_callback(self.gateway.stop)
+        gateway = self.gateway
+        self.config = cfg
+        dialer = Dialer(
+            cfg,
+            store=self._store,
+            stream_url_builder=lambda bot, call_id: gateway.stream_url(
+                bot or "echo", vx_call=call_id
+            ),
+        )
+        await stack.enter_async_context(dialer)
+        late.target = dialer
+        self._dialer = dialer
+
+    def summary_endpoints(self) -> dict[str, str]:
+        """Where each part listens (for logs and the demo banner)."""
+        out = {"events": self.dialer.event_endpoint, "exotel": self.dialer.client.base}
+        if self.gateway is not None:
+            out["gateway"] = self.gateway.base_url
+        if self.control_api is not None:
+            out["control"] = self.control_api.url
+        return out
