@@ -326,3 +326,16 @@ async def wait_leg_state(client: SimClient, leg_sid: str, state: str,
                 return data
             await asyncio.sleep(0.02)
     return await asyncio.wait_for(_wait(), wait_s)
+
+
+async def wait_timeline(client: SimClient, leg_sid: str,
+                        pred: Callable[[dict[str, Any]], bool],
+                        wait_s: float = 10.0) -> dict[str, Any]:
+    """Poll ``GET /sim/legs/{sid}/timeline`` until ``pred(timeline)``; returns it."""
+    async def _wait() -> dict[str, Any]:
+        while True:
+            timeline: dict[str, Any] = await client.inspect(f"/legs/{leg_sid}/timeline")
+            if pred(timeline):
+                return timeline
+            await asyncio.sleep(0.05)
+    return await asyncio.wait_for(_wait(), wait_s)

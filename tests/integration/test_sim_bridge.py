@@ -12,7 +12,13 @@ import numpy as np
 
 from exotel_sim.config import AgentProfile, CustomerProfile, parse_script
 from exotel_sim.server import SimServer
-from exotel_sim.testing import HttpEventSink, SimClient, fast_config, wait_leg_state
+from exotel_sim.testing import (
+    HttpEventSink,
+    SimClient,
+    fast_config,
+    wait_leg_state,
+    wait_timeline,
+)
 
 CUSTOMER = "+919000000011"
 AGENT = "+919900000001"
@@ -24,12 +30,9 @@ def rms_between(pcm: np.ndarray, start_ms: int, end_ms: int) -> float:
 
 
 async def speech_of(client: SimClient, sid: str, n: int) -> list[dict[str, Any]]:
-    while True:
-        timeline = await client.inspect(f"/legs/{sid}/timeline")
-        if len(timeline["speech"]) >= n:
-            speech: list[dict[str, Any]] = timeline["speech"]
-            return speech
-        await asyncio.sleep(0.05)
+    timeline = await wait_timeline(client, sid, lambda t: len(t["speech"]) >= n)
+    speech: list[dict[str, Any]] = timeline["speech"]
+    return speech
 
 
 async def test_bridge_carries_audio_both_ways_and_records_it() -> None:
