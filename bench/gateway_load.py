@@ -163,6 +163,25 @@ def client_process(args: dict[str, Any], first: int, count: int, out: Any) -> No
     out.send((stats, usage.ru_utime + usage.ru_stime))
 
 
+def serve_baseline() -> None:
+    """A bare websockets server echoing every message unchanged: the floor that websockets,
+    asyncio and the kernel cost on this machine, for comparison (``--baseline``)."""
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def echo(ws: ServerConnection) -> None:
+        async for message in ws:
+            if '"media"' in message:
+                await ws.send(message)
+
+    async def main() -> None:
+        async with serve(echo, "127.0.0.1", 0, compression=None, ping_interval=None) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            print(f"gateway listening on ws://127.0.0.1:{port}", flush=True)
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -182,16 +201,30 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=8000)
     ap.add_argument("--clients", type=int, default=1, help="client processes")
     ap.add_argument("--no-vad", action="store_true")
+    ap.add_argument("--gc-off", action="store_true", help="gateway without cyclic GC")
     ap.add_argument("--profile", default=None, help="run the gateway under cProfile, save here")
+    ap.add_argument("--baseline", action="store_true",
+                    help="run against a bare websockets echo server instead of the gateway")
+    ap.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
     opts = ap.parse_args()
+    if opts.serve_baseline:
+        serve_baseline()
+        return 0
 
     encoding = "audio/x-mulaw" if opts.encoding == "mulaw" else "audio/x-raw"
     cmd = [sys.executable]
     if opts.profile:
         cmd += ["-m", "cProfile", "-o", opts.profile]
-    cmd += ["-m", "gateway.cli", "--port", "0", "--idle-timeout", "60"]
+    if opts.gc_off:
+        cmd += ["-c", "import gc, runpy, sys; gc.disable(); sys.argv[0] = 'gateway';"
+                " runpy.run_module('gateway.cli', run_name='__main__')"]
+    else:
+        cmd += ["-m", "gateway.cli"]
+    cmd += ["--port", "0", "--idle-timeout", "60"]
     if opts.no_vad:
         cmd.append("--no-vad")
+    if opts.baseline:
+        cmd = [sys.executable, __file__, "--serve-baseline"]
     env = dict(os.environ, VOXGATE_LOG_LEVEL="WARNING")
     gw = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     assert gw.stdout is not None
@@ -254,6 +287,8 @@ def main() -> int:
     hold = 1 if opts.encoding == "mulaw" else -(-3200 // frame) * frame  # may stay held
     lost_frames = sum(max(0, s.sent - s.received - (hold if s.received else 0)) // frame
                       for s in stats)
+    if opts.baseline:
+        print("BASELINE: bare websockets echo server, not the gateway")
     print(f"streams            {opts.streams} ({opts.encoding}, {opts.rate} Hz, "
           f"{opts.chunk_ms} ms chunks, VAD {'off' if opts.no_vad else 'on'}, "
           f"{opts.clients} client process(es))")
