@@ -22,10 +22,12 @@ from typing import Any
 
 import aiohttp
 import grpc
+import numpy as np
 from aiohttp import web
 from google.protobuf import json_format
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from exotel_sim.audio import to_wire
 from exotel_sim.config import CustomerProfile, SimConfig
 from protos import exotel_events_pb2, exotel_events_pb2_grpc
 
@@ -221,6 +223,13 @@ class BotCall:
         await self.ws.send(json.dumps({"event": "media", "stream_sid": self.stream_sid,
                                        "media": {"payload": base64.b64encode(payload).decode()}}))
 
+    async def send_mulaw(self, pcm8k: bytes, chunk_ms: int = 200) -> None:
+        """Send 8 kHz PCM16 audio as mu-law media messages of ``chunk_ms`` each."""
+        ulaw = to_wire(pcm8k, "mulaw", 8000)
+        step = chunk_ms * 8
+        for i in range(0, len(ulaw), step):
+            await self.send_media(ulaw[i:i + step])
+
     async def send_mark(self, name: str) -> None:
         await self.ws.send(json.dumps({"event": "mark", "stream_sid": self.stream_sid,
                                        "mark": {"name": name}}))
@@ -339,3 +348,9 @@ async def wait_timeline(client: SimClient, leg_sid: str,
                 return timeline
             await asyncio.sleep(0.05)
     return await asyncio.wait_for(_wait(), wait_s)
+
+
+def tone(ms: int, freq: float = 440.0, amplitude: int = 8000) -> bytes:
+    """A loud 8 kHz PCM16 sine of ``ms`` milliseconds (stands in for speech)."""
+    t = np.arange(ms * 8) / 8000
+    return (np.sin(2 * np.pi * freq * t) * amplitude).astype("<i2").tobytes()

@@ -20,16 +20,11 @@ from exotel_sim.testing import (
     ScriptedBot,
     SimClient,
     fast_config,
+    tone,
     wait_leg_state,
 )
 
 TALKER = "+919000000005"
-
-
-def speech(ms: int) -> bytes:
-    """Loud 8 kHz PCM16 (a 440 Hz tone) of ``ms`` milliseconds."""
-    t = np.arange(ms * 8) / 8000
-    return (np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2").tobytes()
 
 
 async def streamed_call(
@@ -123,9 +118,7 @@ async def test_marks_echo_after_the_audio_before_them_has_played() -> None:
     sent_at: dict[str, int] = {}
 
     async def bot(call: BotCall) -> None:
-        ulaw = to_wire(speech(1000), "mulaw", 8000)
-        for i in range(0, len(ulaw), 1600):  # five 200 ms chunks
-            await call.send_media(ulaw[i:i + 1600])
+        await call.send_mulaw(tone(1000))  # five 200 ms chunks
         await call.send_mark("after-1s")
         sent_at["after-1s"] = len(call.of("media"))
         await call.send_mark("also-after-1s")
@@ -148,9 +141,7 @@ async def test_marks_echo_after_the_audio_before_them_has_played() -> None:
 
 async def test_clear_drops_queued_audio_but_the_playing_chunk_finishes() -> None:
     async def bot(call: BotCall) -> None:
-        ulaw = to_wire(speech(2000), "mulaw", 8000)
-        for i in range(0, len(ulaw), 1600):  # ten 200 ms chunks
-            await call.send_media(ulaw[i:i + 1600])
+        await call.send_mulaw(tone(2000))  # ten 200 ms chunks
         await call.send_mark("end-of-utterance")
         n = len(call.of("media"))
         await call.wait_for(lambda m: len(call.of("media")) >= n + 15)  # about 300 ms later
@@ -212,7 +203,7 @@ async def test_bad_bot_messages_are_counted_not_fatal() -> None:
 
 async def test_unidirectional_stream_ignores_bot_audio() -> None:
     async def bot(call: BotCall) -> None:
-        await call.send_media(to_wire(speech(200), "mulaw", 8000))
+        await call.send_media(to_wire(tone(200), "mulaw", 8000))
 
     _server, client, _sink, botsrv, sid, stack = await streamed_call(
         bot, {"direction": "unidirectional"})

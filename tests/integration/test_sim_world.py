@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import numpy as np
 import pytest
 
 import audio_fixtures
-from exotel_sim.audio import to_wire
 from exotel_sim.config import CustomerProfile, SimConfig
 from exotel_sim.server import SimServer
 from exotel_sim.testing import (
@@ -20,17 +18,13 @@ from exotel_sim.testing import (
     ScriptedBot,
     SimClient,
     fast_config,
+    tone,
     wait_leg_state,
     wait_timeline,
 )
 from exotel_sim.timeline import Interval, overlaps
 
 CUSTOMER = "+919000000021"
-
-
-def tone(ms: int) -> bytes:
-    t = np.arange(ms * 8) / 8000
-    return (np.sin(2 * np.pi * 300 * t) * 6000).astype("<i2").tobytes()
 
 
 def intervals(timeline: dict[str, Any], source: str) -> list[Interval]:
@@ -45,9 +39,7 @@ async def test_bot_first_call_timeline_is_exact() -> None:
 
     async def bot(call: BotCall) -> None:
         await go.wait()
-        ulaw = to_wire(tone(1000), "mulaw", 8000)
-        for i in range(0, len(ulaw), 1600):
-            await call.send_media(ulaw[i:i + 1600])
+        await call.send_mulaw(tone(1000))
 
     profile = CustomerProfile(outcome="answer", ring_ms=(50, 50), patience_ms=0).with_script(
         "pause 400", "say cust_yes", "hangup")
@@ -85,9 +77,7 @@ async def test_bot_first_call_timeline_is_exact() -> None:
 
 async def test_barge_in_lands_exactly_after_n_ms_of_bot_audio() -> None:
     async def bot(call: BotCall) -> None:
-        ulaw = to_wire(tone(2000), "mulaw", 8000)
-        for i in range(0, len(ulaw), 1600):
-            await call.send_media(ulaw[i:i + 1600])
+        await call.send_mulaw(tone(2000))
 
     profile = CustomerProfile(outcome="answer", ring_ms=(50, 50), patience_ms=0).with_script(
         "barge 300 cust_no")
