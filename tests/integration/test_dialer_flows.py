@@ -333,3 +333,20 @@ async def test_control_request_for_unknown_call_is_refused() -> None:
             async with s.get(st.control_api.url + "/v1/health") as r:
                 assert (await r.json())["active_calls"] == 0
         assert st.dialer.stats.control_unknown == 1
+
+
+@pytest.mark.parametrize("transport", ["grpc", "http"])
+async def test_duplicated_and_reordered_events_still_give_one_clean_call(transport: str) -> None:
+    cust = customer("wait 400", "dtmf 0", "wait 6000", "hangup")
+    agent = AgentProfile(answer_ms=200, greet_after_ms=100)
+    sim = SimConfig(rest_latency_ms=10, event_latency_ms=5, setup_ms=50,
+                    duplicate_probability=0.5, reorder=True,
+                    customers={CUSTOMER: cust}, agents={AGENT1: agent})
+    cfg = DialerConfig(event_endpoint=ENDPOINTS[transport])
+    gw = GatewayConfig(host="127.0.0.1", port=0, escalation_dtmf="0")
+    async with LocalStack(cfg, sim_config=sim, gateway_config=gw) as st:
+        st.dialer.add_agent("a1", AGENT1)
+        rec = await call(st)
+        assert rec.disposition == "agent_handled" and rec.bridged
+        assert st.dialer.intake.sequencer.stats.duplicates > 0
+        assert st.dialer.pool.get("a1").calls_handled == 1
