@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from dialer.pacing.estimators import DurationWindow
 from dialer.pacing.types import BusyAgent
 
-__all__ = ["Horizon", "RiskController", "agent_free_within", "max_dials", "shortage_risk"]
+__all__ = ["Horizon", "RiskController", "ServiceModel", "max_dials", "shortage_risk"]
 
 _WRAP_POINTS = (0.2, 0.5, 0.8)
 
@@ -44,44 +44,59 @@ def shortage_risk(mean_gap: float, var: float) -> float:
     return 0.5 * (1.0 + math.erf((mean_gap + 0.5) / math.sqrt(2.0 * var)))
 
 
-def _risk(horizons: Sequence[Horizon], others: int) -> float:
-    total = 0.0
+def _risk(horizons: Sequence[Horizon], others: int, worst: bool) -> float:
+    risks = []
     for h in horizons:
         p = h.per_dial
         gap = h.claims_mean + others * p - h.supply_mean
         var = h.claims_var + others * p * (1.0 - p) + h.supply_var
-        total += shortage_risk(gap, var)
-    return total / len(horizons)
+        risks.append(shortage_risk(gap, var))
+    return max(risks) if worst else sum(risks) / len(risks)
 
 
-def max_dials(horizons: Sequence[Horizon], risk_limit: float, cap: int) -> int:
-    """The most new dials (at most ``cap``) whose last one's shortage risk is <= ``risk_limit``."""
+def max_dials(horizons: Sequence[Horizon], risk_limit: float, cap: int, worst: bool = False) -> int:
+    """The most new dials (at most ``cap``) within ``risk_limit``.
+
+    Default: the last dial's own risk (claims ahead of it: ``n - 1`` other new dials), averaged
+    over the horizons. ``worst=True``: the risk that *any* customer claiming by a horizon finds
+    no agent (all ``n`` new dials count), at the worst horizon; use it when the new dials'
+    claims spread widely in time and can overtake the ones in flight."""
     if not horizons:
         return 0
     n = 0
-    while n < cap and _risk(horizons, n) <= risk_limit:
+    while n < cap and _risk(horizons, n + 1 if worst else n, worst) <= risk_limit:
         n += 1
     return n
 
 
-def agent_free_within(
-    agent: BusyAgent,
-    horizon: float,
-    talk: DurationWindow,
-    wrap: DurationWindow,
-    talk_mean: float,
-    wrap_mean: float,
-) -> float:
-    """P(this busy agent is ready within ``horizon`` seconds): the rest of the talk plus a
-    wrap-up (taken at three quantiles of recent wrap-ups), or the rest of the wrap-up."""
-    if agent.phase == "wrap":
-        return wrap.ends_within(agent.elapsed_s, horizon, wrap_mean)
-    total = 0.0
-    for q in _WRAP_POINTS:
-        left = horizon - wrap.quantile(q, wrap_mean)
-        if left > 0:
-            total += talk.ends_within(agent.elapsed_s, left, talk_mean)
-    return total / len(_WRAP_POINTS)
+class ServiceModel:
+    """When busy agents free up: recent talk and wrap-up times, frozen for one decision.
+
+    Build one per decision (it caches the wrap-up quantiles), then ask :meth:`free_within` for
+    each busy agent."""
+
+    __slots__ = ("_talk", "_talk_mean", "_wrap", "_wrap_mean", "_wrap_points")
+
+    def __init__(
+        self, talk: DurationWindow, wrap: DurationWindow, talk_default: float, wrap_default: float
+    ) -> None:
+        self._talk = talk
+        self._wrap = wrap
+        self._talk_mean = talk.mean(talk_default)
+        self._wrap_mean = wrap.mean(wrap_default)
+        self._wrap_points = tuple(wrap.quantile(q, self._wrap_mean) for q in _WRAP_POINTS)
+
+    def free_within(self, agent: BusyAgent, horizon: float) -> float:
+        """P(this busy agent is ready within ``horizon`` seconds): the rest of the talk plus a
+        wrap-up (taken at three quantiles of recent wrap-ups), or the rest of the wrap-up."""
+        if agent.phase == "wrap":
+            return self._wrap.ends_within(agent.elapsed_s, horizon, self._wrap_mean)
+        total = 0.0
+        for wrap in self._wrap_points:
+            left = horizon - wrap
+            if left > 0:
+                total += self._talk.ends_within(agent.elapsed_s, left, self._talk_mean)
+        return total / len(self._wrap_points)
 
 
 class RiskController:
@@ -102,8 +117,9 @@ class RiskController:
         low: float = 0.002,
         high: float = 0.3,
         period_s: float = 60.0,
-        half_life_s: float = 1800.0,
+        half_life_s: float = 900.0,
         gain: float = 0.4,
+        max_up: float = 0.15,
         min_events: float = 20.0,
     ) -> None:
         if not 0 < aim <= ceiling < 1 or not 0 < low <= start <= high < 1:
@@ -115,6 +131,7 @@ class RiskController:
         self.high = high
         self.period_s = period_s
         self.gain = gain
+        self.max_up = max_up
         self.min_events = min_events
         self._decay = 0.5 ** (period_s / half_life_s)
         self._events = 0.0
@@ -140,7 +157,7 @@ class RiskController:
             self.limit = max(self.low, self.limit * 0.5)
         elif self._events >= self.min_events:
             error = (self.aim - self.recent_rate) / self.aim
-            step = math.exp(max(-1.0, min(0.5, self.gain * error)))
+            step = math.exp(max(-1.0, min(self.max_up, self.gain * error)))
             if guard > self.aim:
                 step = min(step, 1.0)
             self.limit = min(self.high, max(self.low, self.limit * step))

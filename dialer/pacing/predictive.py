@@ -11,13 +11,17 @@ under a limit, and a :class:`RiskController` tunes that limit so that the abando
 live answers tracks ``aim`` (below the legal ``target``).
 
 Fallbacks: progressive pacing (one line per free agent) during a cold start (too few observed
-dials or talks to estimate from) and for pools smaller than ``min_agents``.
+dials or talks to estimate from) and for pools smaller than ``min_agents``; below
+``small_pool`` agents the aim is scaled down in proportion (never under half), because a small
+pool's abandonment swings more from the same per-dial risk.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 from dialer.pacing.estimators import DurationWindow, OutcomeWindow
-from dialer.pacing.forecast import Horizon, RiskController, agent_free_within, max_dials
+from dialer.pacing.forecast import Horizon, RiskController, ServiceModel, max_dials
 from dialer.pacing.progressive import progressive_dials
 from dialer.pacing.types import (
     AgentTalkEnded,
@@ -46,15 +50,18 @@ class PredictivePacer:
         aim: float = 0.02,
         grace_s: float = 2.0,
         min_agents: int = 2,
+        small_pool: int = 10,
         warmup_dials: int = 40,
         warmup_talks: int = 8,
-        start_risk: float = 0.05,
+        start_risk: float = 0.02,
         max_lines_per_agent: float = 12.0,
     ) -> None:
         if grace_s < 0 or min_agents < 1 or max_lines_per_agent < 1:
             raise ValueError("grace_s >= 0, min_agents >= 1, max_lines_per_agent >= 1")
         self.grace_s = grace_s
         self.min_agents = min_agents
+        self.small_pool = small_pool
+        self.aim = aim
         self.warmup_dials = warmup_dials
         self.warmup_talks = warmup_talks
         self.max_lines_per_agent = max_lines_per_agent
@@ -75,31 +82,32 @@ class PredictivePacer:
         elif isinstance(obs, CustomerAbandoned):
             self.control.count(bad=True)
 
-    @property
-    def warm(self) -> bool:
-        """Enough observations to estimate from."""
-        return len(self.rings) >= self.warmup_dials and len(self.talk) >= self.warmup_talks
+    def warm(self, agents: int) -> bool:
+        """Enough observations to estimate from. Talks must number at least half the pool:
+        the first talks to end are the short ones, and would make agents look about to free."""
+        return len(self.rings) >= self.warmup_dials and len(self.talk) >= max(
+            self.warmup_talks, agents // 2
+        )
 
     def horizons(self, state: PacerState) -> list[Horizon]:
         """The risk picture at three likely answer times of a dial placed now."""
         p_live = self.rings.hit_rate(0.0)
-        talk_mean = self.talk.mean(180.0)
-        wrap_mean = self.wrap.mean(20.0)
+        service = ServiceModel(self.talk, self.wrap, 180.0, 20.0)
+        # lines dialled together have rung equally long: evaluate each distinct second once
+        ringing = Counter(round(elapsed) for elapsed in state.ringing)
         result = []
         for q in _ANSWER_POINTS:
             tau = self.rings.hit_quantile(q, 10.0)
             claims = float(len(state.waiting))
             claims_var = 0.0
-            for elapsed in state.ringing:
+            for elapsed, count in ringing.items():
                 p = self.rings.hit_within(elapsed, tau)
-                claims += p
-                claims_var += p * (1.0 - p)
+                claims += count * p
+                claims_var += count * p * (1.0 - p)
             supply = float(state.agents_ready)
             supply_var = 0.0
             for agent in state.busy_agents:
-                f = agent_free_within(
-                    agent, tau + self.grace_s, self.talk, self.wrap, talk_mean, wrap_mean
-                )
+                f = service.free_within(agent, tau + self.grace_s)
                 supply += f
                 supply_var += f * (1.0 - f)
             per_dial = p_live * self.rings.hit_cdf(tau)
@@ -107,11 +115,13 @@ class PredictivePacer:
         return result
 
     def dials_now(self, state: PacerState) -> int:
+        agents = state.agents_logged_in
+        self.control.aim = self.aim * max(0.5, min(1.0, agents / self.small_pool))
         self.control.update(state.now, state.abandon_rate_24h)
-        if not self.warm or state.agents_logged_in < self.min_agents:
+        if agents < self.min_agents or not self.warm(agents):
             return progressive_dials(state)
         in_flight = len(state.ringing) + len(state.waiting)
-        cap = int(self.max_lines_per_agent * state.agents_logged_in) - in_flight
+        cap = int(self.max_lines_per_agent * agents) - in_flight
         cap = min(cap, state.free_lines)
         if cap <= 0:
             return 0

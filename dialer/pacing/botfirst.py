@@ -1,0 +1,167 @@
+"""The bot-first pacer: bots take every answer, agents take the escalations, nobody waits.
+
+Bot lines are cheap but bounded: by the line limit (the account's channels, the exophone) in
+:class:`PacerState` and by ``stream_limit``, the concurrent streams the gateway and the account's
+stream throttle allow. Agents are the scarce part: a customer who asks for a human should get one
+within ``target_wait_s`` (2 s). So the pacer forecasts, for a dial placed now, when its
+conversation would escalate (ring time of live answers plus the bot time before an escalation,
+at three quantiles), how many escalations from waiting customers, bot calls in progress (given
+how long each has run), ringing lines and the other new dials will claim an agent before it,
+and how many agents will be free by then. It dials while the last dial's risk of finding no
+agent stays under a limit that a :class:`RiskController` tunes so that the share of escalations
+waiting past the target tracks ``aim``.
+
+Cold start (too few observed dials, escalations or talks): at most ``cold_lines_per_agent``
+lines (ringing plus bot) per logged-in agent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from dialer.pacing.estimators import DurationWindow, OutcomeWindow
+from dialer.pacing.forecast import Horizon, RiskController, ServiceModel, max_dials
+from dialer.pacing.types import (
+    AgentTalkEnded,
+    AgentWrapEnded,
+    BotCallEnded,
+    CustomerAbandoned,
+    CustomerConnected,
+    DialOutcome,
+    DialResolved,
+    Observation,
+    PacerState,
+)
+
+__all__ = ["BotFirstPacer"]
+
+_ESCALATION_POINTS = (0.25, 0.5, 0.75)
+
+
+class BotFirstPacer:
+    """Bot-first pacing under an escalation-wait target (see the module docstring)."""
+
+    name = "voxgate-bot-first"
+
+    def __init__(
+        self,
+        stream_limit: int = 100,
+        target_wait_s: float = 2.0,
+        aim: float = 0.03,
+        ceiling: float = 0.05,
+        warmup_dials: int = 40,
+        warmup_escalations: int = 8,
+        warmup_talks: int = 5,
+        cold_lines_per_agent: float = 1.0,
+        start_risk: float = 0.03,
+        flow_boost: float = 1.3,
+        burst_s: float = 5.0,
+    ) -> None:
+        if stream_limit < 1 or target_wait_s < 0 or cold_lines_per_agent <= 0:
+            raise ValueError("stream_limit >= 1, target_wait_s >= 0, cold_lines_per_agent > 0")
+        self.stream_limit = stream_limit
+        self.target_wait_s = target_wait_s
+        self.warmup_dials = warmup_dials
+        self.warmup_escalations = warmup_escalations
+        self.warmup_talks = warmup_talks
+        self.cold_lines_per_agent = cold_lines_per_agent
+        self.flow_boost = flow_boost
+        self.burst_s = burst_s
+        self._tokens = 0.0
+        self._last: float | None = None
+        self.rings = OutcomeWindow()
+        self.bots = OutcomeWindow()
+        self.escalations = 0
+        self.talk = DurationWindow()
+        self.wrap = DurationWindow()
+        self.control = RiskController(
+            aim=aim, ceiling=ceiling, start=start_risk, high=min(0.3, 4 * ceiling)
+        )
+
+    def observe(self, obs: Observation) -> None:
+        if isinstance(obs, DialResolved):
+            self.rings.add(obs.ring_s, obs.outcome is DialOutcome.LIVE)
+        elif isinstance(obs, BotCallEnded):
+            self.bots.add(obs.bot_s, obs.escalated)
+            self.escalations += obs.escalated
+        elif isinstance(obs, AgentTalkEnded):
+            self.talk.add(obs.talk_s)
+        elif isinstance(obs, AgentWrapEnded):
+            self.wrap.add(obs.wrap_s)
+        elif isinstance(obs, CustomerConnected):
+            self.control.count(bad=obs.wait_s > self.target_wait_s)
+        elif isinstance(obs, CustomerAbandoned):
+            self.control.count(bad=True)
+
+    def warm(self, agents: int) -> bool:
+        """Enough observations to estimate from. Talks must number at least half the pool:
+        the first talks to end are the short ones, and would make agents look about to free."""
+        return (
+            len(self.rings) >= self.warmup_dials
+            and self.escalations >= self.warmup_escalations
+            and len(self.talk) >= max(self.warmup_talks, agents // 2)
+        )
+
+    def horizons(self, state: PacerState) -> list[Horizon]:
+        """The risk picture at three likely escalation times of a dial placed now."""
+        p_live = self.rings.hit_rate(0.0)
+        p_escalate = self.bots.hit_rate(0.0)
+        ring = self.rings.hit_quantile(0.5, 10.0)
+        service = ServiceModel(self.talk, self.wrap, 180.0, 20.0)
+        ringing = Counter(round(elapsed) for elapsed in state.ringing)
+        bot_calls = Counter(2 * round(elapsed / 2) for elapsed in state.bot_calls)
+        result = []
+        for q in _ESCALATION_POINTS:
+            tau = ring + self.bots.hit_quantile(q, 60.0)
+            claims = float(len(state.waiting))
+            claims_var = 0.0
+            for elapsed, count in bot_calls.items():
+                p = self.bots.hit_within(elapsed, tau)
+                claims += count * p
+                claims_var += count * p * (1.0 - p)
+            for elapsed, count in ringing.items():
+                answer = self.rings.hit_within(elapsed, math.inf)
+                p = answer * p_escalate * self.bots.hit_cdf(tau - max(0.0, ring - elapsed))
+                claims += count * p
+                claims_var += count * p * (1.0 - p)
+            supply = float(state.agents_ready)
+            supply_var = 0.0
+            for agent in state.busy_agents:
+                f = service.free_within(agent, tau + self.target_wait_s)
+                supply += f
+                supply_var += f * (1.0 - f)
+            per_dial = p_live * p_escalate * self.bots.hit_cdf(tau - ring)
+            result.append(Horizon(claims, claims_var, supply, supply_var, per_dial))
+        return result
+
+    def _stream_room(self, state: PacerState) -> int:
+        """New dials that keep expected concurrent bot streams within ``stream_limit``."""
+        p_live = self.rings.hit_rate(1.0)
+        expected = len(state.bot_calls) + len(state.waiting) + len(state.ringing) * p_live
+        return max(0, math.floor((self.stream_limit - expected) / max(p_live, 1e-3)))
+
+    def _flow(self, state: PacerState) -> int:
+        """Dials allowed by the token bucket: escalations may be started no faster than
+        ``flow_boost`` times the rate at which the pool frees agents. Without it a long
+        escalation delay lets one decision commit minutes of future agent supply at once."""
+        elapsed = 0.0 if self._last is None else max(0.0, state.now - self._last)
+        self._last = state.now
+        service = self.talk.mean(180.0) + self.wrap.mean(20.0)
+        per_dial = max(1e-3, self.rings.hit_rate(0.0) * self.bots.hit_rate(0.0))
+        rate = self.flow_boost * state.agents_logged_in / service / per_dial
+        self._tokens = min(rate * self.burst_s, self._tokens + rate * elapsed)
+        return math.floor(self._tokens)
+
+    def dials_now(self, state: PacerState) -> int:
+        self.control.update(state.now, self.control.recent_rate)
+        cap = min(state.free_lines, self._stream_room(state))
+        if not self.warm(state.agents_logged_in):
+            lines = len(state.ringing) + len(state.bot_calls)
+            wanted = math.floor(self.cold_lines_per_agent * state.agents_logged_in) - lines
+            return max(0, min(wanted, cap))
+        if cap <= 0:
+            return 0
+        n = max_dials(self.horizons(state), self.control.limit, min(cap, self._flow(state)))
+        self._tokens -= n
+        return n
