@@ -123,6 +123,8 @@ class StreamConnection:
         self._stopped = False
         self._hangup: str | None = None
         self.hook_deadline = 0.0  # when the running hook must have returned (0: none running)
+        self._flush_scheduled = False
+        self._sending = False
         self._overran = False
 
     @property
@@ -144,8 +146,38 @@ class StreamConnection:
             self.queue_notices([CallStopped("hangup")])
 
     def wake_writer(self) -> None:
+        """The session has messages to send. Inside a hook the runner sends them when the
+        hook returns; a callback at the next loop turn wakes the writer in case the hook
+        awaits something first (so a long hook never holds its audio back)."""
+        if not self.session.has_outbound:
+            return
+        if not self.hook_deadline:
+            self._wake.set()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush_soon)
+
+    def _flush_soon(self) -> None:
+        self._flush_scheduled = False
         if self.session.has_outbound:
             self._wake.set()
+
+    async def _flush(self) -> None:
+        """Send everything the session has queued, in order. Only one task sends at a time;
+        a second caller returns at once (the active sender's loop picks its messages up)."""
+        if self._sending:
+            return
+        self._sending = True
+        session = self.session
+        send = self.ws.send
+        try:
+            while session.has_outbound:
+                for message in session.take_outbound():
+                    await send(message)
+        except ConnectionClosed:
+            self.end(CloseCode.NORMAL, "peer closed")
+        finally:
+            self._sending = False
 
     def queue_notices(self, notices: list[Notice]) -> None:
         put = self._queue.put_nowait
@@ -250,16 +282,10 @@ class StreamConnection:
 
     async def _writer(self) -> None:
         wake = self._wake
-        session = self.session
-        send = self.ws.send
-        try:
-            while True:
-                await wake.wait()
-                wake.clear()
-                for message in session.take_outbound():
-                    await send(message)
-        except ConnectionClosed:
-            self.end(CloseCode.NORMAL, "peer closed")
+        while True:
+            await wake.wait()
+            wake.clear()
+            await self._flush()
 
     def check_deadline(self, now: float) -> None:
         """Called by the server's watchdog: cancel a hook that has overrun its deadline.
@@ -287,6 +313,8 @@ class StreamConnection:
                     self.hook_deadline = clock() + deadline
                     await adapter.on_audio(pcm)
                     self.hook_deadline = 0.0
+                    if session.has_outbound:
+                        await self._flush()
                 elif kind is EventIgnored:
                     assert isinstance(notice, EventIgnored)
                     log.info("stream %s: ignored %s", self.stream_sid, notice.event)
@@ -296,6 +324,8 @@ class StreamConnection:
                     self.hook_deadline = clock() + deadline
                     hook = await self._deliver(adapter, notice)
                     self.hook_deadline = 0.0
+                    if session.has_outbound:
+                        await self._flush()
                     if self._stopped:
                         self.end(CloseCode.NORMAL, self._stop_reason)
                         return
