@@ -77,6 +77,7 @@ class DialerConfig:
     goodbye_text: str = "Sorry, we could not continue this call. Goodbye."
     stream_start_timeout: float = 5.0
     agent_ring_timeout: float = 20.0
+    customer_ring_timeout: int = 30  # ring_timeout of customer legs (Exotel's default 30 s)
     max_agent_attempts: int = 3
     escalation_fallback: str = "bot"  # "bot" or "callback"
     stream_fallback: str = "agent"  # "agent" or "hangup"

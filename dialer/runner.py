@@ -257,7 +257,10 @@ class CallRunner:
                 d.event_endpoint,
                 custom_param=custom,
                 reference_leg_sid=c.reference_leg_sid,
-                ring_timeout=int(d.config.agent_ring_timeout) + 5 if c.role == "agent" else None,
+                ring_timeout=(
+                    int(d.config.agent_ring_timeout) + 5 if c.role == "agent"
+                    else d.config.customer_ring_timeout
+                ),
                 amd_enable=self.request.amd and c.role == "customer",
             )
             leg_sid = str(data["leg_sid"])

@@ -131,11 +131,13 @@ class LocalStack:
         stack.push_async_callback(self.gateway.stop)
         gateway = self.gateway
         self.config = cfg
+        # With a public stream URL configured (real Exotel reaching this gateway from outside),
+        # the dialer builds URLs from it; on loopback it asks the gateway for its own URL.
         dialer = Dialer(
             cfg,
             store=self._store,
-            stream_url_builder=lambda bot, call_id: gateway.stream_url(
-                bot or "echo", vx_call=call_id
+            stream_url_builder=None if cfg.stream_url else (
+                lambda bot, call_id: gateway.stream_url(bot or "echo", vx_call=call_id)
             ),
         )
         await stack.enter_async_context(dialer)
