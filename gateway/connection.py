@@ -48,6 +48,18 @@ from gateway.session import (
 log = logging.getLogger(__name__)
 
 
+_HOOKS: dict[type, str] = {
+    CallStarted: "on_start",
+    DtmfIn: "on_dtmf",
+    PlaybackFinished: "on_playback_finished",
+    SpeechStarted: "on_speech_start",
+    SpeechEnded: "on_speech_end",
+    BargedIn: "on_barge_in",
+    EscalationRequested: "escalation",
+    CallStopped: "on_stop",
+}
+
+
 class CallHandle:
     """The :class:`bot_adapters.contract.CallControl` an adapter gets in ``on_start``."""
 
@@ -122,6 +134,7 @@ class StreamConnection:
         self._started = False
         self._stopped = False
         self._hangup: str | None = None
+        self._stop_reason = "stopped"
         self.hook_deadline = 0.0  # when the running hook must have returned (0: none running)
         self._flush_scheduled = False
         self._sending = False
@@ -233,9 +246,9 @@ class StreamConnection:
             return
         self._stopped = True
         code = self._end[0] if self._end else CloseCode.NORMAL
-        reason = "shutdown" if code == CloseCode.GOING_AWAY else "error"
-        if code in (CloseCode.NORMAL,):
-            reason = "disconnected"
+        reason = {CloseCode.NORMAL: "disconnected", CloseCode.GOING_AWAY: "shutdown"}.get(
+            CloseCode(code), "error"
+        )
         try:
             async with asyncio.timeout(self.config.adapter_deadline):
                 await self._adapter.on_stop(reason)
@@ -320,7 +333,7 @@ class StreamConnection:
                     log.info("stream %s: ignored %s", self.stream_sid, notice.event)
                     continue
                 else:
-                    hook = type(notice).__name__
+                    hook = _HOOKS.get(kind, kind.__name__)
                     self.hook_deadline = clock() + deadline
                     hook = await self._deliver(adapter, notice)
                     self.hook_deadline = 0.0
@@ -354,13 +367,11 @@ class StreamConnection:
             )
             self.end(CloseCode.ADAPTER_ERROR, f"adapter {hook} failed")
 
-    _stop_reason = "stopped"
-
     async def _deliver(self, adapter: BotAdapter, notice: Notice) -> str:
         """Run the hook for one (non-audio) notice; returns the hook's name."""
         if isinstance(notice, CallStarted):
+            self._started = True  # from here on the adapter gets on_stop, even if this fails
             await adapter.on_start(CallHandle(self))
-            self._started = True
             rate = adapter.sample_rate
             if rate not in SUPPORTED_ADAPTER_RATES:
                 raise ValueError(f"adapter sample_rate {rate} is not supported")

@@ -102,3 +102,32 @@ class HangsUp(Recorder):
             await self.call.transfer("customer_asked", skills=["sales", "hindi"])
         elif digit == "#":
             await self.call.hangup("bot_done")
+
+
+class SlowTalker(Recorder):
+    """Plays a clip, then keeps its ``on_start`` hook busy (within the deadline)."""
+
+    instances: ClassVar[list[Recorder]] = []
+
+    async def on_start(self, call: CallControl) -> None:
+        await super().on_start(call)
+        call.play(audio_fixtures.load("bot_goodbye").pcm, label="bye")
+        await asyncio.sleep(1.0)
+        self.events.append(("start_done", None))
+
+
+class BadStart(Recorder):
+    """Fails in ``on_start`` (option ``how``: ``raise`` or ``rate``)."""
+
+    instances: ClassVar[list[Recorder]] = []
+
+    async def on_start(self, call: CallControl) -> None:
+        await super().on_start(call)
+        if self.options.get("how") == "rate":
+            self.sample_rate = 11025  # type: ignore[misc]
+        else:
+            raise ValueError("cannot start")
+
+
+def broken_factory(options: Mapping[str, str]) -> BotAdapter:
+    raise RuntimeError("no model")

@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.errors import (
     BadAudio,
@@ -14,6 +16,7 @@ from gateway.errors import (
     CloseCode,
     MalformedMessage,
     OutOfOrder,
+    ProtocolError,
     UnsupportedFormat,
 )
 from gateway.protocol import (
@@ -228,3 +231,41 @@ def test_serialized_messages_use_snake_case_sid() -> None:
 def test_binary_frames_with_json_are_accepted() -> None:
     proto = StreamProtocol()
     assert isinstance(proto.receive(start_msg().encode()), Start)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+event_names = st.sampled_from(["connected", "start", "media", "dtmf", "mark", "stop", "x"])
+field_names = st.sampled_from(
+    ["start", "media", "dtmf", "mark", "stop", "stream_sid", "streamSid", "sequence_number"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    messages=st.lists(
+        st.one_of(
+            st.text(max_size=40),
+            json_values.map(json.dumps),
+            st.builds(
+                lambda name, extra: json.dumps({"event": name, **extra}),
+                event_names,
+                st.dictionaries(field_names, json_values, max_size=4),
+            ),
+        ),
+        max_size=6,
+    )
+)
+def test_any_input_gives_an_event_or_a_protocol_error(messages: list[str]) -> None:
+    """Bad input never escapes as anything but a ProtocolError (which carries a close code)."""
+    proto = StreamProtocol()
+    for message in [start_msg(), *messages]:
+        try:
+            proto.receive(message)
+        except ProtocolError as exc:
+            assert isinstance(exc.close_code, CloseCode)
+            return
