@@ -1,7 +1,7 @@
 """Every pacer on the same seeded scenarios, in virtual time: prints one table per scenario and
 the issue's goals with their measured figures.
 
-    .venv/bin/python bench/pacing.py                 # 3 seeds, 4-hour shifts, 2 processes
+    .venv/bin/python bench/pacing.py                 # 3 seeds, 2-hour shifts, 2 processes
     .venv/bin/python bench/pacing.py --seeds 5 --hours 8
 
 Customers (all scenarios): live answer 15 % or 35 % of dials (ring time log-normal, mean 9 s,
@@ -12,7 +12,7 @@ agent within 2 s is abandoned. Bot-first: every live answer goes to a bot; 20 % 
 bot conversation of mean 50 s (sd 30 s), the others hang up after mean 75 s (sd 45 s); an
 escalation is abandoned in the ledger past 2 s of waiting; agents talk mean 180 s (sd 120 s).
 Bot-first lines are limited to 5 per agent and bot streams to 3 per agent (gateway capacity and
-the account's stream throttle).
+the account's stream throttle); the bot-first floor is paced every 2 s, agent-first every 1 s.
 
 Columns: talk minutes per logged-in agent hour (mean over seeds, worst seed), agent occupancy
 ((talk + wrap-up) / logged-in time), abandonment rate over the shift (mean, worst seed), highest
@@ -69,6 +69,7 @@ def scenarios(hours: float) -> list[Scenario]:
             talk=Dist(180.0, 120.0, 20.0, 1800.0),
             line_limit=5 * agents,
             hours=hours,
+            tick_s=2.0,
         )
         for agents in (20, 100)
     ]
@@ -155,7 +156,7 @@ def goals(table: dict[str, dict[str, Row]]) -> list[tuple[bool, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--hours", type=float, default=4.0)
+    parser.add_argument("--hours", type=float, default=2.0)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     args = parser.parse_args(argv)
     started = time.monotonic()

@@ -21,12 +21,11 @@ import math
 from collections import Counter
 
 from dialer.pacing.estimators import DurationWindow, OutcomeWindow
-from dialer.pacing.forecast import Horizon, RiskController, ServiceModel, max_dials
+from dialer.pacing.forecast import Horizon, RiskController, SupplyCache, group_busy, max_dials
 from dialer.pacing.types import (
     AgentTalkEnded,
     AgentWrapEnded,
     BotCallEnded,
-    CustomerAbandoned,
     CustomerConnected,
     DialOutcome,
     DialResolved,
@@ -74,6 +73,7 @@ class BotFirstPacer:
         self.bots = OutcomeWindow()
         self.escalations = 0
         self.talk = DurationWindow()
+        self._supply = SupplyCache()
         self.wrap = DurationWindow()
         self.control = RiskController(
             aim=aim, ceiling=ceiling, start=start_risk, high=min(0.3, 4 * ceiling)
@@ -91,7 +91,7 @@ class BotFirstPacer:
             self.wrap.add(obs.wrap_s)
         elif isinstance(obs, CustomerConnected):
             self.control.count(bad=obs.wait_s > self.target_wait_s)
-        elif isinstance(obs, CustomerAbandoned):
+        else:  # CustomerAbandoned
             self.control.count(bad=True)
 
     def warm(self, agents: int) -> bool:
@@ -108,9 +108,10 @@ class BotFirstPacer:
         p_live = self.rings.hit_rate(0.0)
         p_escalate = self.bots.hit_rate(0.0)
         ring = self.rings.hit_quantile(0.5, 10.0)
-        service = ServiceModel(self.talk, self.wrap, 180.0, 20.0)
+        service = self._supply.model(self.talk, self.wrap, 180.0, 20.0)
         ringing = Counter(round(elapsed) for elapsed in state.ringing)
         bot_calls = Counter(2 * round(elapsed / 2) for elapsed in state.bot_calls)
+        busy = group_busy(state.busy_agents)
         result = []
         for q in _ESCALATION_POINTS:
             tau = ring + self.bots.hit_quantile(q, 60.0)
@@ -125,12 +126,8 @@ class BotFirstPacer:
                 p = answer * p_escalate * self.bots.hit_cdf(tau - max(0.0, ring - elapsed))
                 claims += count * p
                 claims_var += count * p * (1.0 - p)
-            supply = float(state.agents_ready)
-            supply_var = 0.0
-            for agent in state.busy_agents:
-                f = service.free_within(agent, tau + self.target_wait_s)
-                supply += f
-                supply_var += f * (1.0 - f)
+            freed, supply_var = service.supply(busy, tau + self.target_wait_s)
+            supply = state.agents_ready + freed
             per_dial = p_live * p_escalate * self.bots.hit_cdf(tau - ring)
             result.append(Horizon(claims, claims_var, supply, supply_var, per_dial))
         return result
@@ -145,7 +142,8 @@ class BotFirstPacer:
         """Dials allowed by the token bucket: escalations may be started no faster than
         ``flow_boost`` times the rate at which the pool frees agents. Without it a long
         escalation delay lets one decision commit minutes of future agent supply at once."""
-        elapsed = 0.0 if self._last is None else max(0.0, state.now - self._last)
+        # the bucket starts full: the first decision may use a whole burst
+        elapsed = self.burst_s if self._last is None else max(0.0, state.now - self._last)
         self._last = state.now
         service = self.talk.mean(180.0) + self.wrap.mean(20.0)
         per_dial = max(1e-3, self.rings.hit_rate(0.0) * self.bots.hit_rate(0.0))

@@ -58,6 +58,7 @@ class DurationWindow:
         self._sorted: list[float] = []
         self._sum = 0.0
         self._lazy = _Lazy(refresh)
+        self._revision = 0
 
     def add(self, duration: float) -> None:
         if len(self._values) == self._values.maxlen:
@@ -73,7 +74,14 @@ class DurationWindow:
         if self._lazy.due(len(self._values)):
             self._sorted = sorted(self._values)
             self._lazy.done()
+            self._revision += 1
         return self._sorted
+
+    @property
+    def revision(self) -> int:
+        """Changes whenever the answers below may change (the sorted view was rebuilt)."""
+        self._view()
+        return self._revision
 
     def mean(self, default: float) -> float:
         """The mean, or ``default`` with no samples."""

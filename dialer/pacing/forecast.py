@@ -13,13 +13,14 @@ the 1-10 % tail a pacer works in.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from dialer.pacing.estimators import DurationWindow
 from dialer.pacing.types import BusyAgent
 
-__all__ = ["Horizon", "RiskController", "ServiceModel", "max_dials", "shortage_risk"]
+__all__ = ["Horizon", "RiskController", "ServiceModel", "group_busy", "max_dials", "shortage_risk"]
 
 _WRAP_POINTS = (0.2, 0.5, 0.8)
 
@@ -73,13 +74,20 @@ class ServiceModel:
     """When busy agents free up: recent talk and wrap-up times, frozen for one decision.
 
     Build one per decision (it caches the wrap-up quantiles), then ask :meth:`free_within` for
-    each busy agent."""
+    one busy agent or :meth:`supply` for a group. ``cache`` may be kept across decisions while
+    both windows' :attr:`DurationWindow.revision` stay the same (see :class:`SupplyCache`)."""
 
-    __slots__ = ("_talk", "_talk_mean", "_wrap", "_wrap_mean", "_wrap_points")
+    __slots__ = ("_cache", "_talk", "_talk_mean", "_wrap", "_wrap_mean", "_wrap_points")
 
     def __init__(
-        self, talk: DurationWindow, wrap: DurationWindow, talk_default: float, wrap_default: float
+        self,
+        talk: DurationWindow,
+        wrap: DurationWindow,
+        talk_default: float,
+        wrap_default: float,
+        cache: dict[tuple[str, int, float], float] | None = None,
     ) -> None:
+        self._cache = {} if cache is None else cache
         self._talk = talk
         self._wrap = wrap
         self._talk_mean = talk.mean(talk_default)
@@ -89,14 +97,54 @@ class ServiceModel:
     def free_within(self, agent: BusyAgent, horizon: float) -> float:
         """P(this busy agent is ready within ``horizon`` seconds): the rest of the talk plus a
         wrap-up (taken at three quantiles of recent wrap-ups), or the rest of the wrap-up."""
-        if agent.phase == "wrap":
-            return self._wrap.ends_within(agent.elapsed_s, horizon, self._wrap_mean)
+        return self._free(agent.phase, agent.elapsed_s, horizon)
+
+    def _free(self, phase: str, elapsed: float, horizon: float) -> float:
+        if phase == "wrap":
+            return self._wrap.ends_within(elapsed, horizon, self._wrap_mean)
         total = 0.0
         for wrap in self._wrap_points:
             left = horizon - wrap
             if left > 0:
-                total += self._talk.ends_within(agent.elapsed_s, left, self._talk_mean)
+                total += self._talk.ends_within(elapsed, left, self._talk_mean)
         return total / len(self._wrap_points)
+
+    def supply(self, groups: Counter[tuple[str, int]], horizon: float) -> tuple[float, float]:
+        """Mean and variance of how many of the grouped busy agents (see :func:`group_busy`)
+        are ready within ``horizon`` seconds."""
+        mean = var = 0.0
+        cache = self._cache
+        for (phase, elapsed), count in groups.items():
+            key = (phase, elapsed, horizon)
+            f = cache.get(key)
+            if f is None:
+                f = cache[key] = self._free(phase, elapsed, horizon)
+            mean += count * f
+            var += count * f * (1.0 - f)
+        return mean, var
+
+
+class SupplyCache:
+    """Per-agent answers kept between decisions until the talk or wrap-up window changes."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._key: tuple[int, int] = (-1, -1)
+        self._limit = limit
+        self.entries: dict[tuple[str, int, float], float] = {}
+
+    def model(
+        self, talk: DurationWindow, wrap: DurationWindow, talk_default: float, wrap_default: float
+    ) -> ServiceModel:
+        key = (talk.revision, wrap.revision)
+        if key != self._key or len(self.entries) > self._limit:
+            self._key = key
+            self.entries = {}
+        return ServiceModel(talk, wrap, talk_default, wrap_default, self.entries)
+
+
+def group_busy(agents: Iterable[BusyAgent]) -> Counter[tuple[str, int]]:
+    """Busy agents by phase and whole seconds busy: agents alike are evaluated once."""
+    return Counter((agent.phase, round(agent.elapsed_s)) for agent in agents)
 
 
 class RiskController:

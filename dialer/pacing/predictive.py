@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 
 from dialer.pacing.estimators import DurationWindow, OutcomeWindow
-from dialer.pacing.forecast import Horizon, RiskController, ServiceModel, max_dials
+from dialer.pacing.forecast import Horizon, RiskController, SupplyCache, group_busy, max_dials
 from dialer.pacing.progressive import progressive_dials
 from dialer.pacing.types import (
     AgentTalkEnded,
@@ -67,6 +67,7 @@ class PredictivePacer:
         self.max_lines_per_agent = max_lines_per_agent
         self.rings = OutcomeWindow()
         self.talk = DurationWindow()
+        self._supply = SupplyCache()
         self.wrap = DurationWindow()
         self.control = RiskController(aim=aim, ceiling=target, start=start_risk)
 
@@ -92,9 +93,10 @@ class PredictivePacer:
     def horizons(self, state: PacerState) -> list[Horizon]:
         """The risk picture at three likely answer times of a dial placed now."""
         p_live = self.rings.hit_rate(0.0)
-        service = ServiceModel(self.talk, self.wrap, 180.0, 20.0)
+        service = self._supply.model(self.talk, self.wrap, 180.0, 20.0)
         # lines dialled together have rung equally long: evaluate each distinct second once
         ringing = Counter(round(elapsed) for elapsed in state.ringing)
+        busy = group_busy(state.busy_agents)
         result = []
         for q in _ANSWER_POINTS:
             tau = self.rings.hit_quantile(q, 10.0)
@@ -104,12 +106,8 @@ class PredictivePacer:
                 p = self.rings.hit_within(elapsed, tau)
                 claims += count * p
                 claims_var += count * p * (1.0 - p)
-            supply = float(state.agents_ready)
-            supply_var = 0.0
-            for agent in state.busy_agents:
-                f = service.free_within(agent, tau + self.grace_s)
-                supply += f
-                supply_var += f * (1.0 - f)
+            freed, supply_var = service.supply(busy, tau + self.grace_s)
+            supply = state.agents_ready + freed
             per_dial = p_live * self.rings.hit_cdf(tau)
             result.append(Horizon(claims, claims_var, supply, supply_var, per_dial))
         return result

@@ -1,0 +1,212 @@
+"""Each pacer's decisions from plain states and observations: no I/O, no clock, no mocks."""
+
+from __future__ import annotations
+
+import pytest
+
+from dialer.pacing.adaptive import AdaptiveBaselinePacer
+from dialer.pacing.botfirst import BotFirstPacer
+from dialer.pacing.predictive import PredictivePacer
+from dialer.pacing.progressive import ProgressivePacer, progressive_dials
+from dialer.pacing.types import (
+    AgentTalkEnded,
+    AgentWrapEnded,
+    BotCallEnded,
+    BusyAgent,
+    CustomerAbandoned,
+    CustomerConnected,
+    DialOutcome,
+    DialResolved,
+    PacerState,
+)
+
+
+def talking(n: int, elapsed: float = 30.0) -> tuple[BusyAgent, ...]:
+    return tuple(BusyAgent("talk", elapsed) for _ in range(n))
+
+
+# --- progressive -------------------------------------------------------------------------------
+def test_progressive_one_line_per_uncovered_ready_agent() -> None:
+    pacer = ProgressivePacer()
+    pacer.observe(CustomerConnected(0.0, 0.0))  # learns nothing
+    assert pacer.dials_now(PacerState(now=0.0, agents_ready=3)) == 3
+    assert pacer.dials_now(PacerState(now=0.0, agents_ready=3, ringing=(1.0,), waiting=(0.5,))) == 1
+    assert pacer.dials_now(PacerState(now=0.0, agents_ready=1, ringing=(1.0, 2.0))) == 0
+    limited = PacerState(now=0.0, agents_ready=5, lines_in_use=8, line_limit=10)
+    assert progressive_dials(limited) == 2
+
+
+# --- VICIdial-like adaptive baseline -----------------------------------------------------------
+def test_adaptive_level_rises_with_idle_agents_every_15_s_and_is_clamped() -> None:
+    pacer = AdaptiveBaselinePacer(gain=0.5)
+    idle = PacerState(now=0.0, agents_ready=10)
+    assert pacer.dials_now(idle) == 15  # updated at once: level 1.0 + 0.5 * 10/10 = 1.5
+    assert pacer.level == pytest.approx(1.5)
+    # within 15 s the level holds; lines in progress count against the goal
+    busy = PacerState(now=5.0, agents_ready=0, busy_agents=talking(10), ringing=(1.0,) * 3)
+    assert pacer.dials_now(busy) == 15 - 13
+    for t in (15.0, 30.0, 45.0, 60.0):
+        pacer.dials_now(PacerState(now=t, agents_ready=10))
+    assert pacer.level == 3.0  # clamped
+    # calls waiting with no idle agent push the level down, never under 1.0
+    for t in range(75, 400, 15):
+        pacer.dials_now(
+            PacerState(now=float(t), agents_ready=0, busy_agents=talking(4), waiting=(0.5,) * 4)
+        )
+    assert pacer.level == 1.0
+
+
+def test_adaptive_hard_limit_drops_to_one_when_the_days_rate_passes_target() -> None:
+    pacer = AdaptiveBaselinePacer(start_level=2.5)
+    over = PacerState(now=0.0, agents_ready=2, busy_agents=talking(8), abandon_rate_24h=0.031)
+    assert pacer.dials_now(over) == 10 - 8  # level 1.0: one line per agent
+    assert pacer.level == 1.0
+
+
+def test_adaptive_validates_its_settings() -> None:
+    with pytest.raises(ValueError):
+        AdaptiveBaselinePacer(min_level=0.5)
+    with pytest.raises(ValueError):
+        AdaptiveBaselinePacer(update_s=0)
+    pacer = AdaptiveBaselinePacer()
+    pacer.observe(CustomerAbandoned(0.0, 2.0))  # reads state, not observations
+    assert pacer.level == 1.0
+
+
+# --- voxgate predictive --------------------------------------------------------------------------
+def warm_predictive(live_share: float = 0.25, **kwargs: float) -> PredictivePacer:
+    pacer = PredictivePacer(**kwargs)  # type: ignore[arg-type]
+    for i in range(200):
+        live = i % round(1 / live_share) == 0
+        outcome = DialOutcome.LIVE if live else DialOutcome.NO_ANSWER
+        pacer.observe(DialResolved(float(i), 8.0 + i % 5 if live else 30.0, outcome))
+    for i in range(30):
+        pacer.observe(AgentTalkEnded(float(i), 200.0 + 10 * i))
+        pacer.observe(AgentWrapEnded(float(i), 15.0 + i % 10))
+    return pacer
+
+
+def test_predictive_cold_start_and_small_pool_fall_back_to_progressive() -> None:
+    cold = PredictivePacer()
+    state = PacerState(now=0.0, agents_ready=4, busy_agents=talking(6))
+    assert not cold.warm(10)
+    assert cold.dials_now(state) == 4
+    warm = warm_predictive(min_agents=3)
+    assert warm.warm(10)
+    tiny = PacerState(now=0.0, agents_ready=2)
+    assert warm.dials_now(tiny) == 2  # 2 agents < min_agents: progressive
+
+
+def test_predictive_dials_several_lines_per_free_agent_at_a_low_answer_rate() -> None:
+    pacer = warm_predictive(live_share=0.25)
+    state = PacerState(now=100.0, agents_ready=5, busy_agents=talking(15))
+    n = pacer.dials_now(state)
+    assert n > 5  # one line per free agent would leave them idle
+    assert n < 5 / 0.25 * 2  # but nowhere near flooding them
+
+
+def test_predictive_holds_back_when_nobody_will_be_free() -> None:
+    pacer = warm_predictive()
+    state = PacerState(now=100.0, agents_ready=0, busy_agents=talking(20, elapsed=5.0))
+    assert pacer.dials_now(state) == 0
+    # answered customers already waiting use the free agents first
+    waiting = PacerState(now=100.0, agents_ready=2, busy_agents=talking(18), waiting=(0.5, 1.0))
+    assert pacer.dials_now(waiting) == 0
+
+
+def test_predictive_dials_ahead_for_agents_finishing_wrap_up() -> None:
+    pacer = warm_predictive()
+    wrapping = tuple(BusyAgent("wrap", 14.0) for _ in range(10))
+    state = PacerState(now=100.0, agents_ready=0, busy_agents=wrapping + talking(10))
+    assert pacer.dials_now(state) > 0
+
+
+def test_predictive_respects_line_limit_and_lines_per_agent_cap() -> None:
+    pacer = warm_predictive()
+    full = PacerState(now=100.0, agents_ready=10, lines_in_use=50, line_limit=50)
+    assert pacer.dials_now(full) == 0
+    capped = warm_predictive(max_lines_per_agent=1.0)
+    state = PacerState(now=100.0, agents_ready=10, ringing=(1.0,) * 10)
+    assert capped.dials_now(state) == 0
+
+
+def test_predictive_risk_limit_follows_abandonment() -> None:
+    pacer = warm_predictive()
+    start = pacer.control.limit
+    pacer.observe(BotCallEnded(0.0, 60.0, True))  # not its business: ignored
+    for _ in range(100):
+        pacer.observe(CustomerAbandoned(0.0, 2.0))
+    for t in (0.0, 60.0, 120.0):
+        pacer.dials_now(PacerState(now=t, agents_ready=1, busy_agents=talking(9)))
+    assert pacer.control.limit < start
+
+
+def test_predictive_small_pool_aims_lower() -> None:
+    pacer = warm_predictive()
+    pacer.dials_now(PacerState(now=0.0, agents_ready=5))
+    assert pacer.control.aim == pytest.approx(0.01)
+    pacer.dials_now(PacerState(now=1.0, agents_ready=50))
+    assert pacer.control.aim == pytest.approx(0.02)
+    with pytest.raises(ValueError):
+        PredictivePacer(min_agents=0)
+
+
+# --- bot-first ------------------------------------------------------------------------------------
+def warm_bot_first(**kwargs: float) -> BotFirstPacer:
+    pacer = BotFirstPacer(**kwargs)  # type: ignore[arg-type]
+    for i in range(200):
+        live = i % 3 == 0
+        outcome = DialOutcome.LIVE if live else DialOutcome.BUSY
+        pacer.observe(DialResolved(float(i), 9.0 if live else 4.0, outcome))
+    for i in range(60):
+        escalated = i % 5 == 0
+        pacer.observe(BotCallEnded(float(i), 40.0 + i if escalated else 70.0 + i, escalated))
+    for i in range(60):
+        pacer.observe(AgentTalkEnded(float(i), 150.0 + 2 * i))
+        pacer.observe(AgentWrapEnded(float(i), 15.0))
+    return pacer
+
+
+def test_bot_first_cold_start_keeps_one_line_per_agent() -> None:
+    pacer = BotFirstPacer()
+    assert not pacer.warm(10)
+    state = PacerState(now=0.0, agents_ready=10, ringing=(1.0,) * 4, bot_calls=(5.0,) * 2)
+    assert pacer.dials_now(state) == 4
+
+
+def test_bot_first_dials_many_bot_lines_per_free_agent_but_respects_stream_limit() -> None:
+    pacer = warm_bot_first(stream_limit=1000)
+    assert pacer.warm(20)
+    state = PacerState(now=100.0, agents_ready=2, busy_agents=talking(18))
+    first = pacer.dials_now(state)
+    assert first > 2  # only ~1 in 15 dials will ever need an agent
+    tight = warm_bot_first(stream_limit=20)
+    streams = PacerState(now=100.0, agents_ready=10, bot_calls=(10.0,) * 20)
+    assert tight.dials_now(streams) == 0
+
+
+def test_bot_first_stops_when_escalations_are_waiting_for_busy_agents() -> None:
+    pacer = warm_bot_first()
+    waiting = PacerState(
+        now=100.0, agents_ready=0, busy_agents=talking(10, elapsed=1.0), waiting=(1.0,) * 3
+    )
+    assert pacer.dials_now(waiting) == 0
+
+
+def test_bot_first_flow_limit_spreads_dials_over_time() -> None:
+    pacer = warm_bot_first(stream_limit=100_000, burst_s=1.0)
+    state = PacerState(now=100.0, agents_ready=50, busy_agents=talking(50))
+    assert pacer.dials_now(state) > 0  # the bucket starts with one burst
+    one_second = pacer.dials_now(PacerState(now=101.0, agents_ready=50, busy_agents=talking(50)))
+    # at most flow_boost * agents / service time / P(escalation per dial) in one second
+    assert 0 < one_second <= 1.3 * 100 / (pacer.talk.mean(0) + 15.0) / (1 / 3 * 0.2) + 1
+
+
+def test_bot_first_counts_escalations_waiting_past_target_as_bad() -> None:
+    pacer = warm_bot_first()
+    pacer.observe(CustomerConnected(0.0, 0.5))
+    pacer.observe(CustomerConnected(0.0, 3.0))
+    pacer.observe(CustomerAbandoned(0.0, 2.0))
+    assert pacer.control.recent_rate == pytest.approx(2 / 3)
+    with pytest.raises(ValueError):
+        BotFirstPacer(stream_limit=0)
