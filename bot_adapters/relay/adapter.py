@@ -51,9 +51,13 @@ FALLBACK_GRACE_S = 2.0
 """Extra wait for the fallback message's mark beyond its duration."""
 
 
+MAX_STAT_EVENTS = 100
+
+
 @dataclass(slots=True)
 class RelayStats:
-    """Counters for one call (read them in tests and logs)."""
+    """Counters for one call (read them in tests and logs); ``events`` keeps the first
+    :data:`MAX_STAT_EVENTS` notable events (transfer, hang-up, barge-in, fallback)."""
 
     frames_to_bot: int = 0
     frames_from_bot: int = 0
@@ -62,6 +66,10 @@ class RelayStats:
     dropped_from_bot: int = 0
     marks_echoed: int = 0
     events: list[str] = field(default_factory=list)
+
+    def note(self, event: str) -> None:
+        if len(self.events) < MAX_STAT_EVENTS:
+            self.events.append(event)
 
 
 class RelayAdapter(BotAdapter):
@@ -118,7 +126,7 @@ class RelayAdapter(BotAdapter):
             self._deadline.reschedule(loop.time() + self.config.reply_deadline_ms / 1000)
 
     async def on_barge_in(self, heard: PlayedPosition) -> None:
-        self.stats.events.append(f"barge_in:{heard.label}")
+        self.stats.note(f"barge_in:{heard.label}")
         self._marks_dropped()
 
     async def on_playback_finished(self, label: str) -> None:
@@ -254,10 +262,10 @@ class RelayAdapter(BotAdapter):
             call.clear()
             self._marks_dropped()
         elif isinstance(msg, BotTransfer):
-            self.stats.events.append(f"transfer:{msg.reason}")
+            self.stats.note(f"transfer:{msg.reason}")
             await call.transfer(msg.reason, msg.skills)
         elif isinstance(msg, BotHangup):
-            self.stats.events.append(f"hangup:{msg.reason}")
+            self.stats.note(f"hangup:{msg.reason}")
             await call.hangup(msg.reason)
 
     # -- helpers -----------------------------------------------------------------------------
@@ -284,7 +292,7 @@ class RelayAdapter(BotAdapter):
         if self._stopping or self.fallback_cause is not None:
             return
         self.fallback_cause = cause
-        self.stats.events.append(f"fallback:{cause}")
+        self.stats.note(f"fallback:{cause}")
         call = self._call
         assert call is not None
         log.warning(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import wave
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -216,7 +217,10 @@ async def test_relay_through_gateway_transfer(dialect: DialectName) -> None:
 
 async def test_relay_fallback_when_bot_is_unreachable() -> None:
     customer = ["wait 6000"]
-    options = {"url": "ws://127.0.0.1:9/", "fallback_skills": "support"}
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    options = {"url": f"ws://127.0.0.1:{port}/", "fallback_skills": "support"}
     async with line("relay", RelayAdapter, customer, options) as call:
         request = await call.request()
         assert (request.kind, request.reason, request.skills) == (
