@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import audio_fixtures
 from bot_adapters.contract import PlayoutOverflow
@@ -148,9 +150,9 @@ def test_barge_in_clears_and_reports_position() -> None:
 
 def test_no_barge_in_when_disabled_or_bot_silent() -> None:
     speech = audio_fixtures.load("cust_hello").pcm
-    for settings, play in ((SessionSettings(barge_in_min_speech_ms=0), True),
-                           (SessionSettings(), False)):
-        s = started(settings)
+    for policy, play in ((SessionSettings(barge_in_min_speech_ms=0), True),
+                         (SessionSettings(), False)):
+        s = started(policy)
         if play:
             s.play(bytes(16000 * 5), "prompt", 8000, 0.0)
         notices: list[Any] = []
@@ -207,3 +209,55 @@ def test_settings_validation() -> None:
         SessionSettings(chunk_target_ms=0)
     with pytest.raises(ValueError):
         SessionSettings(barge_in_min_speech_ms=-1)
+
+
+actions = st.lists(
+    st.one_of(
+        st.tuples(st.just("play"), st.integers(0, 20000), st.sampled_from([None, "a", "b"])),
+        st.tuples(st.just("mark"), st.just(0), st.sampled_from(["m1", "m2"])),
+        st.tuples(st.just("clear"), st.just(0), st.none()),
+        st.tuples(st.just("echo"), st.just(0), st.sampled_from(["a", "b", "m1", "zz"])),
+        st.tuples(st.just("media"), st.integers(0, 10), st.none()),
+        st.tuples(st.just("wait"), st.integers(1, 500), st.none()),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    script=actions,
+    encoding=st.sampled_from(["audio/x-raw", "audio/x-mulaw"]),
+    adapter_rate=st.sampled_from([8000, 16000]),
+)
+def test_any_play_clear_mark_sequence_keeps_the_books(
+    script: list[tuple[str, int, str | None]], encoding: str, adapter_rate: int
+) -> None:
+    s = started(encoding=encoding)
+    fmt = s.fmt
+    assert fmt is not None
+    now = 0.0
+    sent = 0
+    for action, n, label in script:
+        if action == "play":
+            s.play(bytes(n - n % 2), label, adapter_rate, now)
+        elif action == "mark":
+            assert label is not None
+            s.mark(label, now)
+        elif action == "clear":
+            position = s.clear(now)
+            assert 0 <= position.heard_ms <= position.total_ms
+        elif action == "echo":
+            s.receive(mark(str(label)), now)
+        elif action == "media":
+            s.receive(media(bytes(fmt.frame_bytes * n)), now)
+        else:
+            now += n / 1000
+        for message in s.take_outbound():
+            msg = json.loads(message)
+            if msg["event"] == "media":
+                size = len(base64.b64decode(msg["media"]["payload"]))
+                assert size % fmt.frame_bytes == 0 and 0 < size <= fmt.max_chunk_bytes
+                sent += size
+    assert s.bytes_out == sent
+    assert s.playout.queued - s.playout.sent_bytes >= 0
