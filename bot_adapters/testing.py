@@ -115,7 +115,10 @@ class FakeCall:
         *,
         chunk_ms: int = 20,
         max_queued_ms: int = 120_000,
+        barge_in_after_ms: int = 0,
     ) -> None:
+        """``barge_in_after_ms`` models the gateway's barge-in rule in :meth:`say`: the
+        barge-in comes after that much speech over bot audio (0: at speech start)."""
         if adapter.sample_rate not in SUPPORTED_ADAPTER_RATES:
             raise ValueError(f"adapter sample_rate {adapter.sample_rate} is not supported")
         if chunk_ms <= 0:
@@ -124,6 +127,9 @@ class FakeCall:
         self._info = info or default_call_info()
         self.chunk_ms = chunk_ms
         self.max_queued_ms = max_queued_ms
+        if barge_in_after_ms < 0:
+            raise ValueError("barge_in_after_ms must not be negative")
+        self.barge_in_after_ms = barge_in_after_ms
         self.now_ms = 0
         self.played: list[Played] = []
         self.finished: list[str] = []
@@ -273,9 +279,18 @@ class FakeCall:
         await self._run(self.adapter.on_speech_end())
 
     async def say(self, pcm: bytes, *, barge_in: bool = True, trailing_silence_ms: int = 0) -> None:
-        """The customer says ``pcm``: speech start (with barge-in over bot audio), the audio,
-        speech end, then ``trailing_silence_ms`` of silence."""
-        await self.speech_start(barge_in=barge_in)
+        """The customer says ``pcm``: speech start, the audio, speech end, then
+        ``trailing_silence_ms`` of silence. Over bot audio (and with ``barge_in``) the gateway's
+        barge-in comes ``barge_in_after_ms`` into the speech, if the bot is still playing."""
+        early = barge_in and self.barge_in_after_ms == 0
+        await self.speech_start(barge_in=early)
+        if barge_in and not early:
+            head = self.sample_rate * 2 * self.barge_in_after_ms // 1000
+            long_enough = len(pcm) >= head
+            await self.send_audio(pcm[:head])
+            pcm = pcm[head:]
+            if long_enough and self.is_playing and not self.ended:
+                await self.barge_in()
         await self.send_audio(pcm)
         if not self.ended:
             await self.speech_end()

@@ -273,10 +273,13 @@ class StreamEncoder:
         return self._frame("mark", {"name": name})
 
     def stop(self, reason: str) -> str:
+        """The call's stream ended. Exotel knows two reasons: ``callended`` (the call is over:
+        the caller or the bot hung up) and ``stopped`` (the flow moved on, e.g. a transfer)."""
         info = self.info
         if self.dialect.name == "twilio":
             return self._frame("stop", {"accountSid": info.account_sid, "callSid": info.call_sid})
+        exotel_reason = "callended" if reason in ("callended", "hangup") else "stopped"
         return self._frame(
             "stop",
-            {"call_sid": info.call_sid, "account_sid": info.account_sid, "reason": reason},
+            {"call_sid": info.call_sid, "account_sid": info.account_sid, "reason": exotel_reason},
         )

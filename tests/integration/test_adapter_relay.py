@@ -12,7 +12,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 import audio_fixtures
 from bot_adapters.relay import FALLBACK_LABEL, RelayAdapter
-from bot_adapters.relay.dialects import DialectName
+from bot_adapters.relay.dialects import DialectName, Encoding
 from bot_adapters.relay.testbots import DialectTestBot
 from bot_adapters.testing import FakeCall
 
@@ -244,3 +244,29 @@ def test_rate_picks_the_adapter_class() -> None:
     relay = RelayAdapter({"url": "ws://x", "dialect": "exotel", "sample_rate": "16000"})
     assert isinstance(relay, RelayAdapter) and relay.sample_rate == 16000
     assert RelayAdapter({"url": "ws://x"}).sample_rate == 8000
+
+
+@pytest.mark.parametrize(("encoding", "rate"), [("pcm16", 16000), ("mulaw", 8000)])
+async def test_exotel_dialect_other_formats(encoding: Encoding, rate: int) -> None:
+    greeting = audio_fixtures.load("cust_hello_16k" if rate == 16000 else "cust_hello").pcm[:3200]
+    async with DialectTestBot(
+        "exotel",
+        greeting=greeting,
+        encoding=encoding,
+        sample_rate=rate,
+    ) as bot:
+        relay = RelayAdapter(
+            {"url": bot.url, "dialect": "exotel", "encoding": encoding, "sample_rate": str(rate)}
+        )
+        assert relay.sample_rate == rate  # the gateway resamples the call to the bot's rate
+        call = FakeCall(relay)
+        await call.start()
+        await until(lambda: "greeting" in call.played_labels)
+        fmt = bot.events("start")[0]["start"]["media_format"]
+        assert fmt["sample_rate"] == str(rate)
+        assert fmt["encoding"] == ("audio/x-mulaw" if encoding == "mulaw" else "audio/x-raw")
+        assert len(call.played_pcm) == len(greeting)
+        assert (call.played_pcm == greeting) == (encoding == "pcm16")
+        await call.send_silence(100)
+        await until(lambda: len(bot.audio_received()) == rate * 2 // 10)
+        await call.stop()

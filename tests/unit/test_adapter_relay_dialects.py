@@ -75,6 +75,20 @@ def test_exotel_frames_are_snake_case_raw_pcm() -> None:
     assert stop["stop"]["reason"] == "callended" and stop["stop"]["call_sid"] == "CAtest0001"
 
 
+@pytest.mark.parametrize(
+    ("reason", "sent"),
+    [
+        ("callended", "callended"),
+        ("hangup", "callended"),
+        ("stopped", "stopped"),
+        ("error", "stopped"),
+    ],
+)
+def test_exotel_stop_reasons(reason: str, sent: str) -> None:
+    enc = StreamEncoder(EXOTEL, default_call_info())
+    assert json.loads(enc.stop(reason))["stop"]["reason"] == sent
+
+
 def test_exotel_mulaw_start_says_so() -> None:
     enc = StreamEncoder(Dialect("exotel", "mulaw"), default_call_info())
     fmt = json.loads(enc.start())["start"]["media_format"]

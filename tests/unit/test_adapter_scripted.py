@@ -335,3 +335,43 @@ def test_missing_prompt_file_is_a_script_error(tmp_path: Path) -> None:
     (tmp_path / "s.toml").write_text(MENU)  # menu.wav does not exist
     with pytest.raises(ScriptError, match=r"menu\.wav"):
         ScriptedBot({"script": str(tmp_path / "s.toml")})
+
+
+GATEWAY_MODE = """
+[script]
+start = "q"
+end_silence_ms = 200
+[prompts]
+q = "fixture:bot_ask_interest"
+bye = "fixture:bot_goodbye"
+[states.q]
+say = "q"
+on_speech = "bye"
+[states.bye]
+say = "bye"
+action = "hangup"
+"""
+
+
+async def test_default_mode_leaves_barge_in_to_the_gateway(tmp_path: Path) -> None:
+    (tmp_path / "s.toml").write_text(GATEWAY_MODE)
+    bot = ScriptedBot({"script": str(tmp_path / "s.toml")})
+    call = FakeCall(bot, barge_in_after_ms=200)
+    await call.start()
+    await call.send_silence(1000)
+    await call.say(yes()[:1600], trailing_silence_ms=200)  # a 100 ms cough: no barge-in
+    assert not call.barge_ins and not call.clears and bot.engine.phase is Phase.PLAYING
+    await call.send_silence(1000)
+    await call.say(yes(), trailing_silence_ms=200)  # real speech: the gateway barges in
+    assert len(call.barge_ins) == 1 and not call.clears  # the bot left it to the gateway
+    assert prompt_labels(call) == ["q", "bye"]
+
+
+async def test_cough_then_silence_lets_the_prompt_finish(tmp_path: Path) -> None:
+    (tmp_path / "s.toml").write_text(GATEWAY_MODE)
+    bot = ScriptedBot({"script": str(tmp_path / "s.toml")})
+    call = FakeCall(bot, barge_in_after_ms=200)
+    await call.start()
+    await call.say(yes()[:1600])
+    await call.wait_playout()
+    assert call.finished == [bot.played[0]] and phase_of(bot.engine) is Phase.LISTENING

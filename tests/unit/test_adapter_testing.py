@@ -151,3 +151,16 @@ async def test_custom_info_and_stop_once() -> None:
     await call.stop()
     await call.stop("again")
     assert bot.events.count("stop:callended") == 1 and call.stop_reason == "callended"
+
+
+async def test_say_barges_in_after_the_gateways_threshold() -> None:
+    bot = Recorder()
+    call = FakeCall(bot, barge_in_after_ms=200)
+    await call.start()
+    await call.send_silence(40)
+    await call.say(tone(400))
+    assert bot.events.index("speech_start") < bot.events.index("barge:u2:140")
+    assert call.barge_ins == [PlayedPosition("u2", 140, 200)]  # 240 ms: u1 and 140 ms of u2
+    assert bot.events[-1] == "speech_end"
+    with pytest.raises(ValueError):
+        FakeCall(Recorder(), barge_in_after_ms=-1)
