@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INBOX_SIZE = 512
+BOT_AUDIO_OK = "bot_audio_ok"  # progress kind: the greeting is stopped, bot audio may flow
 ORPHAN_LIMIT = 32
 
 
@@ -192,6 +193,8 @@ class CallRunner:
             if c.kind == "agent_answered" and c.detail:
                 d.pool.mark_talking(c.detail, d.clock())
             d.notify(self.call_id, c.kind, c.detail)
+            if c.kind == "bot_connected" and c.detail != "greeting":
+                d.notify(self.call_id, BOT_AUDIO_OK)  # no greeting to wait for
         elif isinstance(c, Finish):
             pass  # the loop ends on flow.done
         else:
@@ -216,6 +219,12 @@ class CallRunner:
                 keeper = d.keeper_for_leg(c.leg_sid)
                 assert keeper is not None
                 await keeper.stop_hold()
+            elif isinstance(c, (StopSay, StopPlay)) and c.purpose == "greeting":
+                try:
+                    await self._quiet(client.leg_action(c.leg_sid, c.op))
+                finally:
+                    # Exotel confirmed the greeting stopped (or refused): the bot may speak.
+                    d.notify(self.call_id, BOT_AUDIO_OK)
             elif isinstance(c, (StopStream, StopSay, StopPlay)):
                 await self._quiet(client.leg_action(c.leg_sid, c.op))
             elif isinstance(c, CreateBridge):

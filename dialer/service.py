@@ -16,7 +16,8 @@ Interfaces for other parts:
 * :attr:`Dialer.pool` -- the :class:`~dialer.agents.AgentPool`; :meth:`Dialer.add_agent` also
   starts a keeper for nailed-up agents;
 * :meth:`Dialer.subscribe` -- progress callbacks (:class:`ProgressEvent`: ``placed``,
-  ``ringing``, ``answered``, ``bot_connected``, ``escalated``, ``agent_ringing``, ``bridged``,
+  ``ringing``, ``answered``, ``bot_connected``, ``bot_audio_ok`` (the greeting's stop is
+  confirmed: bot audio may flow), ``escalated``, ``agent_ringing``, ``bridged``,
   ``abandoned``, ``back_to_bot``, ``ended``, ``agent_freed`` ...);
 * :meth:`Dialer.submit` -- the :class:`gateway.control.ControlHook` the gateway calls (the
   dialer object *is* the hook); the HTTP form is :mod:`dialer.control_api`.

@@ -10,9 +10,12 @@ dialer (intake on gRPC or HTTP, from ``config.event_endpoint``)::
         handle = await stack.dialer.place_call(CallRequest("+919812345678", bot="scripted"))
         record = await handle.wait()
 
-Both wirings run the same code: ``control="direct"`` hands the dialer object to the gateway as
-its :class:`gateway.control.ControlHook`; ``control="http"`` puts the HTTP control API between
-them (what separate processes do). Every server binds 127.0.0.1 on an ephemeral port unless
+In one process the bot adapters are wrapped by :class:`~voxgate.greeting_gate.GreetingGate`
+(``greeting_gate=True``): a bot's audio waits until the dialer confirms the greeting stopped,
+so the customer never hears both. Both wirings run the same code: ``control="direct"`` hands
+the dialer object to the gateway as its :class:`gateway.control.ControlHook`;
+``control="http"`` puts the HTTP control API between them (what separate processes do).
+Every server binds 127.0.0.1 on an ephemeral port unless
 configured otherwise.
 """
 
@@ -22,6 +25,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from bot_adapters.registry import available_adapters, load_adapter
 from dialer.config import DialerConfig
 from dialer.control_api import ControlApiServer
 from dialer.records import RecordStore
@@ -31,6 +35,7 @@ from exotel_sim.server import SimServer
 from gateway.config import GatewayConfig
 from gateway.control import ControlHook, ControlRequest, HttpControlHook
 from gateway.server import GatewayServer
+from voxgate.greeting_gate import GreetingGate
 
 ControlWiring = Literal["direct", "http"]
 
@@ -68,6 +73,7 @@ class LocalStack:
         greeting_fixture: str = "greeting",
         hold_fixture: str = "hold_message",
         agent_hold_fixture: str = "hold_music",
+        greeting_gate: bool = True,
     ) -> None:
         self.config = config or DialerConfig()
         self.sim_config = sim_config or SimConfig()
@@ -76,6 +82,7 @@ class LocalStack:
         self._store = store
         self._adapters = adapters
         self._fixtures = (greeting_fixture, hold_fixture, agent_hold_fixture)
+        self.greeting_gate = GreetingGate() if greeting_gate else None
         self.sim: SimServer | None = None
         self.gateway: GatewayServer | None = None
         self.control_api: ControlApiServer | None = None
@@ -126,7 +133,15 @@ class LocalStack:
             self.control_api = ControlApiServer(late, cfg.control_host, cfg.control_port)
             await stack.enter_async_context(self.control_api)
             hook = await stack.enter_async_context(HttpControlHook(self.control_api.url))
-        self.gateway = GatewayServer(self.gateway_config, hook, adapters=self._adapters)
+        adapters: dict[str, Any] = {}
+        if self.greeting_gate is not None:
+            gate = self.greeting_gate
+            names = set(available_adapters()) - set(self._adapters or {})
+            adapters = {name: gate.wrap(load_adapter(name)) for name in sorted(names)}
+            adapters |= {n: gate.wrap(f) for n, f in (self._adapters or {}).items()}
+        else:
+            adapters = dict(self._adapters or {})
+        self.gateway = GatewayServer(self.gateway_config, hook, adapters=adapters)
         await self.gateway.start()
         stack.push_async_callback(self.gateway.stop)
         gateway = self.gateway
@@ -140,6 +155,8 @@ class LocalStack:
                 lambda bot, call_id: gateway.stream_url(bot or "echo", vx_call=call_id)
             ),
         )
+        if self.greeting_gate is not None:
+            dialer.subscribe(self.greeting_gate)
         await stack.enter_async_context(dialer)
         late.target = dialer
         self._dialer = dialer

@@ -337,7 +337,10 @@ class CallFlow:
             return ""
         kind, purpose = self._customer_audio
         self._customer_audio = None
-        self._emit(StopPlay(self.customer_leg) if kind == "play" else StopSay(self.customer_leg))
+        self._emit(
+            StopPlay(self.customer_leg, purpose) if kind == "play"
+            else StopSay(self.customer_leg, purpose)
+        )
         return purpose
 
     def _start_hold(self) -> None:
@@ -380,11 +383,13 @@ class CallFlow:
         self._emit(CancelTimer("stream"))
         self._stream_active = True
         self._mark("stream_started")
-        if self._customer_audio is not None and self._customer_audio[1] == "greeting":
+        stopping = self._customer_audio is not None and self._customer_audio[1] == "greeting"
+        if stopping:
             self._stop_customer_audio()
             self._mark("greeting_stopped")
         self._goto(S.BOT)
-        self._emit(Notify("bot_connected"))
+        # "greeting": the bot's audio should wait for the greeting's stop to be confirmed.
+        self._emit(Notify("bot_connected", "greeting" if stopping else ""))
 
     def _on_audio_done(self) -> None:
         audio = self._customer_audio

@@ -160,6 +160,7 @@ class StartSay:
 @dataclass(frozen=True, slots=True)
 class StopSay:
     leg_sid: str
+    purpose: str = ""  # what is being stopped (greeting, hold ...), when known
     op: str = "stop_say"
 
 
@@ -175,6 +176,7 @@ class StartPlay:
 @dataclass(frozen=True, slots=True)
 class StopPlay:
     leg_sid: str
+    purpose: str = ""
     op: str = "stop_play"
 
 

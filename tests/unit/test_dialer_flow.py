@@ -121,8 +121,8 @@ def test_bot_first_answer_starts_stream_and_greeting_together() -> None:
     assert SetTimer("stream", 5.0) in out
     assert d.state is CallState.CONNECTING
     out = d(act("stream_started"))
-    assert out[:2] == [CancelTimer("stream"), StopSay(CUST)]
-    assert Notify("bot_connected") in out
+    assert out[:2] == [CancelTimer("stream"), StopSay(CUST, "greeting")]
+    assert Notify("bot_connected", "greeting") in out
     assert d.flow.outcome.answered
 
 
@@ -131,7 +131,7 @@ def test_greeting_url_uses_play_and_stops_play() -> None:
     d(Start())
     d(LegCreated("customer", CUST))
     assert StartPlay(CUST, "http://x/greeting.wav", "greeting") in d(lc("leg_answered"))
-    assert StopPlay(CUST) in d(act("stream_started"))
+    assert StopPlay(CUST, "greeting") in d(act("stream_started"))
 
 
 def test_no_greeting_configured_means_no_say_and_nothing_to_stop() -> None:
@@ -150,7 +150,8 @@ def test_greeting_completed_before_stream_is_not_stopped() -> None:
     d(lc("leg_answered"))
     d(act("say_completed"))
     out = d(act("stream_started"))
-    assert StopSay(CUST) not in out
+    assert not any(isinstance(c, StopSay) for c in out)
+    assert Notify("bot_connected", "") in out
     names = [n for n, _ in d.flow.outcome.timeline]
     assert "greeting_completed" in names
 
@@ -220,7 +221,7 @@ def test_escalation_with_on_demand_agent_to_bridge_and_recording() -> None:
     d(LegCreated("agent", AGENT, "a1"))
     out = d(lc("leg_answered", AGENT))
     assert Notify("agent_answered", "a1") in out
-    assert StopStream(CUST) in out and StopSay(CUST) in out
+    assert StopStream(CUST) in out and StopSay(CUST, "hold") in out
     assert out[-1] == CreateBridge(CUST, AGENT)
     assert d.state is CallState.BRIDGING
     out = d(BridgeCreated("BR1"))
@@ -317,7 +318,7 @@ def test_agent_no_answer_tries_next_then_falls_back_to_bot() -> None:
     d(LegCreated("agent", "LEGa2", "a2"))
     out = d(TimerFired("agent_ring"))  # a2 rings too long
     assert Hangup("LEGa2", "agent") in out and ReleaseAgent("a2", False) in out
-    assert StopSay(CUST) in out  # hold message stops
+    assert StopSay(CUST, "hold") in out  # hold message stops
     assert StartSay(CUST, "Sorry, no agent is free right now.", "fallback") in out
     assert d.state is CallState.BOT
     assert "agents did not answer" in d.flow.outcome.failure

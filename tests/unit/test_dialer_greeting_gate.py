@@ -1,0 +1,128 @@
+"""The greeting gate: bot audio waits for the dialer's ``bot_audio_ok``, then flows in order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bot_adapters.contract import BotAdapter, CallControl, CallInfo, PlayedPosition
+from dialer.service import ProgressEvent
+from voxgate.greeting_gate import GreetingGate
+
+
+class Recorder:
+    """A minimal CallControl that records what reaches the gateway."""
+
+    def __init__(self, params: Mapping[str, str]) -> None:
+        self._info = CallInfo("MZ1", "CA1", "AC1", "+1", "+2", params)
+        self.played: list[tuple[int, str | None]] = []
+        self.cleared = 0
+        self.requests: list[str] = []
+
+    @property
+    def info(self) -> CallInfo:
+        return self._info
+
+    @property
+    def sample_rate(self) -> int:
+        return 8000
+
+    def play(self, pcm: bytes, label: str | None = None) -> None:
+        self.played.append((len(pcm), label))
+
+    def mark(self, label: str) -> None:
+        self.play(b"", label)
+
+    def clear(self) -> PlayedPosition:
+        self.cleared += 1
+        return PlayedPosition(None, 0, 0)
+
+    async def hangup(self, reason: str = "bot_hangup") -> None:
+        self.requests.append("hangup")
+
+    async def transfer(self, reason: str, skills: Sequence[str] = ()) -> None:
+        self.requests.append("transfer")
+
+
+class Talker(BotAdapter):
+    """Speaks at once on start; hangs up on DTMF 9, transfers on 0."""
+
+    allow_barge_in = False
+
+    def __init__(self, options: Mapping[str, str]) -> None:
+        self.call: CallControl | None = None
+
+    async def on_start(self, call: CallControl) -> None:
+        self.call = call
+        call.play(b"\x00" * 320, "hello")
+        call.mark("after-hello")
+
+    async def on_dtmf(self, digit: str) -> None:
+        assert self.call is not None
+        if digit == "9":
+            await self.call.hangup()
+        else:
+            await self.call.transfer("asked")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def test_audio_held_until_released_then_flushed_in_order() -> None:
+    gate = GreetingGate()
+    adapter = gate.wrap(Talker)({})
+    call = Recorder({"vx_call": "c1"})
+    await adapter.on_start(call)
+    await adapter.on_audio(b"\x00" * 160)
+    assert call.played == []  # the greeting is still playing
+    gate(ProgressEvent("bot_audio_ok", "c1"))
+    await adapter.on_audio(b"\x00" * 160)
+    assert call.played == [(320, "hello"), (0, "after-hello")]
+    assert adapter.allow_barge_in is False and adapter.sample_rate == 8000
+    gate(ProgressEvent("ended", "c1"))
+    assert not gate.released("c1")
+
+
+async def test_calls_not_placed_by_the_dialer_pass_through() -> None:
+    gate = GreetingGate()
+    adapter = gate.wrap(Talker)({})
+    call = Recorder({})
+    await adapter.on_start(call)
+    assert call.played == [(320, "hello"), (0, "after-hello")]
+    await adapter.on_dtmf("9")
+    await adapter.on_dtmf("0")
+    assert call.requests == ["hangup", "transfer"]
+
+
+async def test_gate_never_holds_longer_than_max_hold() -> None:
+    clock = Clock()
+    gate = GreetingGate(max_hold=1.0, clock=clock)
+    adapter = gate.wrap(Talker)({})
+    call = Recorder({"vx_call": "c2"})
+    await adapter.on_start(call)
+    clock.t = 0.5
+    await adapter.on_speech_start()
+    assert call.played == []
+    clock.t = 1.0
+    await adapter.on_speech_end()
+    assert len(call.played) == 2 and gate.timeouts == 1
+
+
+async def test_clear_drops_held_audio_and_reports_its_labels() -> None:
+    gate = GreetingGate()
+    adapter = gate.wrap(Talker)({})
+    call = Recorder({"vx_call": "c3"})
+    await adapter.on_start(call)
+    assert isinstance(adapter, BotAdapter)
+    inner_call = adapter._call  # type: ignore[attr-defined]
+    pos = inner_call.clear()
+    assert pos.dropped_labels == ("hello", "after-hello") and call.cleared == 1
+    gate(ProgressEvent("bot_audio_ok", "c3"))
+    await adapter.on_playback_finished("x")
+    await adapter.on_barge_in(PlayedPosition(None, 0, 0))
+    await adapter.on_stop("callended")
+    assert call.played == []
