@@ -26,6 +26,7 @@ import resource
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -277,6 +278,13 @@ def main() -> int:
         client_cpu += cpu
         p.join()
     load = os.getloadavg()
+    lag_lines = []
+    if not opts.baseline:
+        base = url.split("/stream/")[0].replace("ws://", "http://")
+        with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
+            for text in response.read().decode().splitlines():
+                if text.startswith("voxgate_gateway_loop_lag"):
+                    lag_lines.append(text.split(" ")[-1])
     gw.terminate()
     gw.wait(timeout=30)
 
@@ -304,6 +312,9 @@ def main() -> int:
     print(f"bit-exact streams  {sum(not s.mismatched for s in stats)}/{len(stats)}")
     print(f"RSS                base {rss_base / 1024:.1f} MB, peak {rss_peak / 1024:.1f} MB, "
           f"{(rss_peak - rss_base) / max(1, opts.streams):.1f} KB per stream")
+    if lag_lines:
+        print(f"gateway loop lag   max {float(lag_lines[0]) * 1000:.1f} ms, "
+              f"{lag_lines[1]} wake-ups > 20 ms late (whole run)")
     print(f"clients            {client_cpu:.1f} s CPU in all (whole run); machine load "
           f"average {load[0]:.2f} (other work shares these cores)")
     closes: dict[Any, int] = {}

@@ -42,6 +42,15 @@ class GatewayMetrics:
         self.protocol_errors: Counter[str] = Counter()
         self.adapter_errors: Counter[str] = Counter()
         self.closes: Counter[int] = Counter()
+        self.loop_lag_max = 0.0  # seconds, the worst event-loop stall seen
+        self.loop_lags_over_20ms = 0
+
+    def loop_lag(self, seconds: float) -> None:
+        """The watchdog woke ``seconds`` late (the loop was busy or the process starved)."""
+        if seconds > self.loop_lag_max:
+            self.loop_lag_max = seconds
+        if seconds > 0.020:
+            self.loop_lags_over_20ms += 1
 
     def attach(self, stream: StreamCounters) -> None:
         """A stream opened: count it and read its counters live."""
@@ -139,5 +148,12 @@ class GatewayMetrics:
         metric(
             "closes_total", "counter", "Streams closed, by close code.",
             [(f'{{code="{k}"}}', v) for k, v in sorted(self.closes.items())],
+        )
+        lines.append("# HELP voxgate_gateway_loop_lag_max_seconds Worst event-loop stall seen.")
+        lines.append("# TYPE voxgate_gateway_loop_lag_max_seconds gauge")
+        lines.append(f"voxgate_gateway_loop_lag_max_seconds {self.loop_lag_max:.6f}")
+        metric(
+            "loop_lags_over_20ms_total", "counter", "Watchdog wake-ups more than 20 ms late.",
+            [("", self.loop_lags_over_20ms)],
         )
         return "\n".join(lines) + "\n"

@@ -297,14 +297,18 @@ class GatewayServer:
 
     async def _watch_idle(self) -> None:
         """One timer for all streams: close streams that sent nothing for ``idle_timeout``
-        and cancel adapter hooks that overran ``adapter_deadline``."""
+        and cancel adapter hooks that overran ``adapter_deadline``. How late it wakes is the
+        event loop's lag (a stalled loop delays every call's audio), kept in the metrics."""
         cfg = self.config
         idle = cfg.idle_timeout
         period = min(0.25, idle / 4, cfg.adapter_deadline / 4)
         loop = asyncio.get_running_loop()
+        metrics = self.metrics
         while True:
+            due = loop.time() + period
             await asyncio.sleep(period)
             now = loop.time()
+            metrics.loop_lag(now - due)
             limit = now - idle
             for conn in list(self._connections):
                 conn.check_deadline(now)

@@ -78,6 +78,12 @@ def test_metrics_sum_live_and_finished_streams() -> None:
     assert 'voxgate_gateway_closes_total{code="4001"} 1\n' in text
     with pytest.raises(KeyError):
         m.total("nope")
+    m.loop_lag(0.005)
+    m.loop_lag(0.030)
+    m.loop_lag(0.010)
+    text = m.render()
+    assert "voxgate_gateway_loop_lag_max_seconds 0.030000\n" in text
+    assert "voxgate_gateway_loop_lags_over_20ms_total 1\n" in text
 
 
 def test_registry_finds_echo_by_entry_point() -> None:
