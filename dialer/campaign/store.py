@@ -1,0 +1,556 @@
+"""Campaign state in SQLite: campaigns, leads, attempts, calls, agents, dispositions, do-not-call.
+
+Crash safety rests on one rule: **an attempt row is committed before its dial**.
+:meth:`CampaignStore.claim_next` picks the next due lead (priority, then due time), runs the
+compliance checks, and in the same ``BEGIN IMMEDIATE`` transaction inserts the attempt (state
+``dialing``, a deterministic call id ``{campaign}-{lead}-{attempt}``) and marks the lead
+``dialing``. Only after that commit does the runner dial. A process killed at any point then
+leaves either no attempt (nothing was dialled) or a ``dialing`` attempt, which
+:meth:`CampaignStore.recover` settles on restart from the dialer's call record when one exists
+(no call record is lost), or as ``interrupted`` (it counts as an attempt and is retried as a
+*new* attempt after the ``interrupted`` retry delay). No attempt is ever dialled twice.
+
+Use one store per process and thread (the event loop's); every method is one short transaction.
+WAL journal and ``synchronous=FULL`` make each commit durable.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from dialer.campaign.compliance import check_dial, local_day
+from dialer.campaign.model import (
+    AgentSpec,
+    CampaignError,
+    CampaignSpec,
+    Lead,
+    Outcome,
+    campaign_from_dict,
+)
+from dialer.campaign.retry import next_attempt_at
+from dialer.pacing.ledger import MONTH_S, AbandonmentLedger
+
+__all__ = ["STATUSES", "AttemptResult", "CampaignStats", "CampaignStore", "Claim"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'running',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leads (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    campaign TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    timezone TEXT NOT NULL DEFAULT '',
+    priority INTEGER NOT NULL DEFAULT 0,
+    custom TEXT NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL DEFAULT 'pending',
+    due_at REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_outcome TEXT NOT NULL DEFAULT '',
+    final_reason TEXT NOT NULL DEFAULT '',
+    UNIQUE (campaign, phone)
+);
+CREATE INDEX IF NOT EXISTS leads_due ON leads (campaign, state, priority DESC, due_at, id);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    campaign TEXT NOT NULL,
+    lead_id INTEGER NOT NULL,
+    attempt_no INTEGER NOT NULL,
+    call_id TEXT NOT NULL UNIQUE,
+    local_day TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'dialing',
+    outcome TEXT NOT NULL DEFAULT '',
+    live INTEGER NOT NULL DEFAULT 0,
+    abandoned INTEGER NOT NULL DEFAULT 0,
+    escalated INTEGER NOT NULL DEFAULT 0,
+    answered_at REAL,
+    ended_at REAL,
+    UNIQUE (lead_id, attempt_no)
+);
+CREATE INDEX IF NOT EXISTS attempts_lead_day ON attempts (lead_id, local_day);
+CREATE INDEX IF NOT EXISTS attempts_state ON attempts (campaign, state);
+CREATE TABLE IF NOT EXISTS calls (
+    call_id TEXT PRIMARY KEY,
+    campaign TEXT NOT NULL,
+    lead_id INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dispositions (
+    call_id TEXT PRIMARY KEY,
+    campaign TEXT NOT NULL,
+    lead_id INTEGER NOT NULL,
+    disposition TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agents (
+    campaign TEXT NOT NULL,
+    id TEXT NOT NULL,
+    number TEXT NOT NULL,
+    skills TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (campaign, id)
+);
+CREATE TABLE IF NOT EXISTS dnc (
+    phone TEXT PRIMARY KEY,
+    added_at REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT ''
+);
+"""
+
+STATUSES = ("running", "paused", "done")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A lead claimed for one attempt; the attempt row is already committed."""
+
+    campaign: str
+    lead_id: int
+    attempt_no: int
+    call_id: str
+    phone: str
+    name: str
+    timezone: str
+    custom: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What became of an attempt (from the dialer's call record)."""
+
+    outcome: Outcome
+    disposition: str = ""
+    live: bool = False
+    abandoned: bool = False
+    escalated: bool = False
+    answered_at: float | None = None
+    callback_at: float | None = None
+    record: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignStats:
+    """Counts for ``status`` and the live progress line."""
+
+    status: str
+    leads: int
+    pending: int
+    in_flight: int
+    done: int
+    attempts: int
+    answered: int
+    escalated: int
+    abandoned: int
+    rate_24h: float
+    rate_30d: float
+
+
+def _spec_to_json(spec: CampaignSpec) -> str:
+    return json.dumps(
+        {
+            "name": spec.name,
+            "mode": spec.mode,
+            "exophone": spec.exophone,
+            "bot": spec.bot,
+            "pacer": spec.pacer,
+            "timezone": spec.timezone,
+            "window": {
+                "start": spec.window.start.strftime("%H:%M"),
+                "end": spec.window.end.strftime("%H:%M"),
+            },
+            "limits": {
+                "max_attempts": spec.limits.max_attempts,
+                "max_attempts_per_day": spec.limits.max_attempts_per_day,
+                "ring_timeout_s": spec.limits.ring_timeout_s,
+                "min_ring_s": spec.limits.min_ring_s,
+                "max_lines": spec.limits.max_lines,
+                "abandon_target": spec.limits.abandon_target,
+            },
+            "retry": dict(spec.retry),
+            "agents": [
+                {"id": a.id, "number": a.number, "skills": list(a.skills)} for a in spec.agents
+            ],
+            "skills": list(spec.skills),
+            "amd": spec.amd,
+        }
+    )
+
+
+class CampaignStore:
+    """See the module docstring. ``path`` is a file, or ``":memory:"`` for tests."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- campaigns, leads, agents, do-not-call ---------------------------------------------
+    def create_campaign(self, spec: CampaignSpec, now: float) -> None:
+        """Create the campaign, or update its settings if it exists (its leads stay)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO campaigns (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, "
+                "updated_at = excluded.updated_at",
+                (spec.name, _spec_to_json(spec), now, now),
+            )
+            for agent in spec.agents:
+                db.execute(
+                    "INSERT OR REPLACE INTO agents (campaign, id, number, skills) "
+                    "VALUES (?, ?, ?, ?)",
+                    (spec.name, agent.id, agent.number, ",".join(agent.skills)),
+                )
+
+    def campaign(self, name: str) -> CampaignSpec:
+        row = self._db.execute("SELECT spec FROM campaigns WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise CampaignError(f"no campaign named {name!r}")
+        return campaign_from_dict(json.loads(row["spec"]))
+
+    def campaigns(self) -> list[str]:
+        return [r["name"] for r in self._db.execute("SELECT name FROM campaigns ORDER BY name")]
+
+    def agents(self, campaign: str) -> list[AgentSpec]:
+        rows = self._db.execute(
+            "SELECT id, number, skills FROM agents WHERE campaign = ? ORDER BY id", (campaign,)
+        )
+        return [
+            AgentSpec(r["id"], r["number"], tuple(s for s in r["skills"].split(",") if s))
+            for r in rows
+        ]
+
+    def set_status(self, campaign: str, status: str, now: float) -> None:
+        """``running``, ``paused`` or ``done``; a running runner polls it."""
+        if status not in STATUSES:
+            raise CampaignError(f"status must be one of {STATUSES}")
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE campaigns SET status = ?, updated_at = ? WHERE name = ?",
+                (status, now, campaign),
+            )
+            if cur.rowcount == 0:
+                raise CampaignError(f"no campaign named {campaign!r}")
+
+    def status(self, campaign: str) -> str:
+        row = self._db.execute(
+            "SELECT status FROM campaigns WHERE name = ?", (campaign,)
+        ).fetchone()
+        if row is None:
+            raise CampaignError(f"no campaign named {campaign!r}")
+        return str(row["status"])
+
+    def add_leads(self, campaign: str, leads: Iterable[Lead], now: float) -> int:
+        """Add leads (a phone already in the campaign is skipped); returns how many were new."""
+        added = 0
+        with self._tx() as db:
+            for lead in leads:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO leads (campaign, phone, name, timezone, priority, "
+                    "custom, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        campaign,
+                        lead.phone,
+                        lead.name,
+                        lead.timezone,
+                        lead.priority,
+                        json.dumps(dict(lead.custom)),
+                        now,
+                    ),
+                )
+                added += cur.rowcount
+        return added
+
+    def add_dnc(self, phones: Iterable[str], now: float, reason: str = "") -> None:
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO dnc (phone, added_at, reason) VALUES (?, ?, ?)",
+                [(p, now, reason) for p in phones],
+            )
+
+    def _dnc(self) -> set[str]:
+        return {r["phone"] for r in self._db.execute("SELECT phone FROM dnc")}
+
+    # --- claiming and results ----------------------------------------------------------------
+    def claim_next(self, campaign: str, now: float, batch: int = 50) -> Claim | None:
+        """Claim the next lead that may be dialled now, committing its attempt first; ``None``
+        when no lead is due. Leads failing a check are updated on the way: do-not-call and
+        exhausted leads end, leads outside their window (or over today's limit) wait."""
+        spec = self.campaign(campaign)
+        with self._tx() as db:
+            dnc = self._dnc()
+            rows = db.execute(
+                "SELECT * FROM leads WHERE campaign = ? AND state = 'pending' AND due_at <= ? "
+                "ORDER BY priority DESC, due_at, id LIMIT ?",
+                (campaign, now, batch),
+            ).fetchall()
+            for row in rows:
+                zone = row["timezone"] or spec.timezone
+                day = local_day(now, zone)
+                today = db.execute(
+                    "SELECT COUNT(*) FROM attempts WHERE lead_id = ? AND local_day = ?",
+                    (row["id"], day),
+                ).fetchone()[0]
+                verdict = check_dial(
+                    now=now,
+                    phone=row["phone"],
+                    timezone=zone,
+                    window=spec.window,
+                    limits=spec.limits,
+                    dnc=dnc,
+                    attempts_total=row["attempts"],
+                    attempts_today=today,
+                )
+                if not verdict.allowed:
+                    if verdict.final:
+                        db.execute(
+                            "UPDATE leads SET state = ?, final_reason = ? WHERE id = ?",
+                            (
+                                "dnc" if verdict.reason == "dnc" else "exhausted",
+                                verdict.reason,
+                                row["id"],
+                            ),
+                        )
+                    else:
+                        db.execute(
+                            "UPDATE leads SET due_at = ? WHERE id = ?",
+                            (verdict.not_before, row["id"]),
+                        )
+                    continue
+                attempt_no = row["attempts"] + 1
+                call_id = f"{campaign}-{row['id']}-{attempt_no}"
+                db.execute(
+                    "INSERT INTO attempts (campaign, lead_id, attempt_no, call_id, local_day, "
+                    "claimed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (campaign, row["id"], attempt_no, call_id, day, now),
+                )
+                db.execute(
+                    "UPDATE leads SET state = 'dialing', attempts = ? WHERE id = ?",
+                    (attempt_no, row["id"]),
+                )
+                return Claim(
+                    campaign,
+                    row["id"],
+                    attempt_no,
+                    call_id,
+                    row["phone"],
+                    row["name"],
+                    zone,
+                    json.loads(row["custom"]),
+                )
+        return None
+
+    def finish_attempt(self, call_id: str, result: AttemptResult, now: float) -> None:
+        """Record an attempt's result, its call record and disposition, and schedule the lead
+        (retry delay by outcome, or finished). Recording the same call twice is a no-op."""
+        spec_name = self._db.execute(
+            "SELECT campaign FROM attempts WHERE call_id = ?", (call_id,)
+        ).fetchone()
+        if spec_name is None:
+            raise CampaignError(f"no attempt with call id {call_id!r}")
+        spec = self.campaign(spec_name["campaign"])
+        with self._tx() as db:
+            attempt = db.execute("SELECT * FROM attempts WHERE call_id = ?", (call_id,)).fetchone()
+            if attempt["state"] != "dialing":
+                return
+            db.execute(
+                "UPDATE attempts SET state = ?, outcome = ?, live = ?, abandoned = ?, "
+                "escalated = ?, answered_at = ?, ended_at = ? WHERE call_id = ?",
+                (
+                    "interrupted" if result.outcome is Outcome.INTERRUPTED else "done",
+                    result.outcome.value,
+                    int(result.live),
+                    int(result.abandoned),
+                    int(result.escalated),
+                    result.answered_at
+                    if result.answered_at is not None
+                    else (now if result.live else None),
+                    now,
+                    call_id,
+                ),
+            )
+            if result.record is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO calls (call_id, campaign, lead_id, body) "
+                    "VALUES (?, ?, ?, ?)",
+                    (call_id, spec.name, attempt["lead_id"], json.dumps(result.record)),
+                )
+            db.execute(
+                "INSERT OR REPLACE INTO dispositions "
+                "(call_id, campaign, lead_id, disposition, outcome, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    call_id,
+                    spec.name,
+                    attempt["lead_id"],
+                    result.disposition,
+                    result.outcome.value,
+                    now,
+                ),
+            )
+            lead = db.execute("SELECT * FROM leads WHERE id = ?", (attempt["lead_id"],)).fetchone()
+            due = next_attempt_at(
+                result.outcome,
+                now=now,
+                retry=spec.retry,
+                attempts_made=lead["attempts"],
+                max_attempts=spec.limits.max_attempts,
+                callback_at=result.callback_at,
+            )
+            if due is None:
+                reason = (
+                    result.outcome.value
+                    if result.outcome in (Outcome.COMPLETED, Outcome.ESCALATED)
+                    or result.outcome.value not in spec.retry
+                    else "max_attempts"
+                )
+                db.execute(
+                    "UPDATE leads SET state = 'done', last_outcome = ?, final_reason = ? "
+                    "WHERE id = ?",
+                    (result.outcome.value, reason, lead["id"]),
+                )
+            else:
+                db.execute(
+                    "UPDATE leads SET state = 'pending', due_at = ?, last_outcome = ? WHERE id = ?",
+                    (due, result.outcome.value, lead["id"]),
+                )
+
+    def recover(
+        self,
+        campaign: str,
+        now: float,
+        lookup: Callable[[str], AttemptResult | None],
+    ) -> tuple[int, int]:
+        """Settle attempts left ``dialing`` by a process that died: from the dialer's call
+        record when ``lookup(call_id)`` finds one, else as ``interrupted``. Returns
+        ``(recovered from records, interrupted)``. Call once before dialling."""
+        rows = self._db.execute(
+            "SELECT call_id FROM attempts WHERE campaign = ? AND state = 'dialing'", (campaign,)
+        ).fetchall()
+        found = lost = 0
+        for row in rows:
+            result = lookup(row["call_id"])
+            if result is None:
+                result = AttemptResult(Outcome.INTERRUPTED, disposition="interrupted")
+                lost += 1
+            else:
+                found += 1
+            self.finish_attempt(row["call_id"], result, now)
+        return found, lost
+
+    # --- reading -----------------------------------------------------------------------------
+    def in_flight(self, campaign: str) -> list[str]:
+        """Call ids of attempts claimed and not finished."""
+        return [
+            r["call_id"]
+            for r in self._db.execute(
+                "SELECT call_id FROM attempts WHERE campaign = ? AND state = 'dialing'", (campaign,)
+            )
+        ]
+
+    def ledger(self, campaign: str, now: float) -> AbandonmentLedger:
+        """The campaign's abandonment ledger rebuilt from its last 30 days of live answers."""
+        ledger = AbandonmentLedger()
+        ledger.replay(
+            (r["answered_at"], bool(r["abandoned"]))
+            for r in self._db.execute(
+                "SELECT answered_at, abandoned FROM attempts WHERE campaign = ? AND live = 1 "
+                "AND answered_at >= ? ORDER BY answered_at",
+                (campaign, now - MONTH_S),
+            )
+        )
+        return ledger
+
+    def stats(self, campaign: str, now: float) -> CampaignStats:
+        status = self.status(campaign)
+        states = dict(
+            self._db.execute(
+                "SELECT state, COUNT(*) FROM leads WHERE campaign = ? GROUP BY state", (campaign,)
+            ).fetchall()
+        )
+        row = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(live), 0), COALESCE(SUM(escalated), 0), "
+            "COALESCE(SUM(abandoned), 0) FROM attempts WHERE campaign = ?",
+            (campaign,),
+        ).fetchone()
+        view = self.ledger(campaign, now).view(now)
+        return CampaignStats(
+            status=status,
+            leads=sum(states.values()),
+            pending=states.get("pending", 0),
+            in_flight=states.get("dialing", 0),
+            done=states.get("done", 0) + states.get("exhausted", 0) + states.get("dnc", 0),
+            attempts=row[0],
+            answered=row[1],
+            escalated=row[2],
+            abandoned=row[3],
+            rate_24h=view.rate_24h,
+            rate_30d=view.rate_30d,
+        )
+
+    def attempts(self, campaign: str) -> list[dict[str, Any]]:
+        return [
+            dict(r)
+            for r in self._db.execute(
+                "SELECT * FROM attempts WHERE campaign = ? ORDER BY id", (campaign,)
+            )
+        ]
+
+    def leads(self, campaign: str) -> list[dict[str, Any]]:
+        return [
+            dict(r)
+            for r in self._db.execute(
+                "SELECT * FROM leads WHERE campaign = ? ORDER BY id", (campaign,)
+            )
+        ]
+
+    def call_record(self, call_id: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT body FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+        return None if row is None else dict(json.loads(row["body"]))
+
+    def export_csv(self, campaign: str) -> str:
+        """One row per lead: where it stands and what its last attempt gave."""
+        out = io.StringIO()
+        columns = (
+            "phone",
+            "name",
+            "timezone",
+            "priority",
+            "state",
+            "attempts",
+            "last_outcome",
+            "final_reason",
+            "due_at",
+        )
+        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for lead in self.leads(campaign):
+            writer.writerow(lead)
+        return out.getvalue()

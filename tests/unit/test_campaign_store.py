@@ -1,0 +1,178 @@
+"""The campaign store: claiming order, compliance on claim, results and retries, recovery."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dialer.campaign.model import AgentSpec, CampaignError, CampaignSpec, Lead, Limits, Outcome
+from dialer.campaign.store import AttemptResult, CampaignStore
+
+NOON = datetime(2026, 11, 21, 12, 0, tzinfo=ZoneInfo("Asia/Kolkata")).timestamp()
+
+
+def make_store(tmp_path: Path, **spec_kwargs: object) -> CampaignStore:
+    store = CampaignStore(str(tmp_path / "c.db"))
+    settings: dict[str, object] = {
+        "limits": Limits(max_attempts=3, max_attempts_per_day=2),
+        "retry": {"busy": 60.0, "no_answer": 600.0, "interrupted": 30.0},
+        "agents": (AgentSpec("a1", "+919800000001", ("sales",)),),
+    }
+    settings.update(spec_kwargs)
+    spec = CampaignSpec("c1", **settings)  # type: ignore[arg-type]
+    store.create_campaign(spec, NOON)
+    return store
+
+
+def test_campaign_settings_agents_and_status(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    assert store.campaigns() == ["c1"]
+    assert store.campaign("c1").retry["busy"] == 60.0
+    assert store.agents("c1") == [AgentSpec("a1", "+919800000001", ("sales",))]
+    assert store.status("c1") == "running"
+    store.set_status("c1", "paused", NOON)
+    assert store.status("c1") == "paused"
+    with pytest.raises(CampaignError):
+        store.set_status("c1", "sleeping", NOON)
+    with pytest.raises(CampaignError):
+        store.set_status("nope", "paused", NOON)
+    with pytest.raises(CampaignError):
+        store.status("nope")
+    with pytest.raises(CampaignError):
+        store.campaign("nope")
+
+
+def test_claims_follow_priority_then_due_and_commit_the_attempt_first(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    added = store.add_leads(
+        "c1",
+        [Lead("9800000010"), Lead("9800000011", priority=5), Lead("9800000012", priority=5)],
+        NOON,
+    )
+    assert added == 3
+    assert store.add_leads("c1", [Lead("9800000010")], NOON) == 0  # same phone: skipped
+    claims = [store.claim_next("c1", NOON) for _ in range(4)]
+    assert [c.phone if c else None for c in claims] == [
+        "+919800000011",
+        "+919800000012",
+        "+919800000010",
+        None,
+    ]
+    first = claims[0]
+    assert first is not None and first.call_id == f"c1-{first.lead_id}-1"
+    # a second connection sees the attempt committed before any dial
+    other = CampaignStore(store.path)
+    assert [a["state"] for a in other.attempts("c1")] == ["dialing"] * 3
+    assert set(other.in_flight("c1")) == {c.call_id for c in claims if c}
+
+
+def test_dnc_is_scrubbed_at_claim_time_and_window_makes_leads_wait(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.add_leads(
+        "c1",
+        [Lead("9800000020"), Lead("+14155550100", timezone="America/Los_Angeles")],
+        NOON - 7200,
+    )
+    store.add_dnc(["+919800000020"], NOON, "asked")
+    # noon in India is 22:30 in California: outside its window
+    assert store.claim_next("c1", NOON) is None
+    leads = {lead["phone"]: lead for lead in store.leads("c1")}
+    assert leads["+919800000020"]["state"] == "dnc"
+    waiting = leads["+14155550100"]
+    assert waiting["state"] == "pending" and waiting["due_at"] > NOON
+    claim = store.claim_next("c1", waiting["due_at"])
+    assert claim is not None and claim.timezone == "America/Los_Angeles"
+
+
+def test_results_schedule_retries_and_end_leads(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.add_leads("c1", [Lead("9800000030", custom={"plan": "gold"})], NOON)
+    claim = store.claim_next("c1", NOON)
+    assert claim is not None and claim.custom == {"plan": "gold"}
+    store.finish_attempt(claim.call_id, AttemptResult(Outcome.BUSY, "busy"), NOON + 5)
+    lead = store.leads("c1")[0]
+    assert (lead["state"], lead["due_at"], lead["last_outcome"]) == ("pending", NOON + 65, "busy")
+    assert store.claim_next("c1", NOON + 10) is None  # not due yet
+    second = store.claim_next("c1", NOON + 70)
+    assert second is not None and second.attempt_no == 2
+    # two attempts today: the daily limit holds the lead until tomorrow's window
+    store.finish_attempt(second.call_id, AttemptResult(Outcome.BUSY, "busy"), NOON + 75)
+    assert store.claim_next("c1", NOON + 200) is None
+    tomorrow = store.leads("c1")[0]["due_at"]
+    assert tomorrow > NOON + 12 * 3600
+    third = store.claim_next("c1", tomorrow)
+    assert third is not None and third.attempt_no == 3
+    record = {"call_id": third.call_id, "disposition": "bot_completed"}
+    result = AttemptResult(Outcome.COMPLETED, "bot_completed", live=True, record=record)
+    store.finish_attempt(third.call_id, result, tomorrow + 60)
+    store.finish_attempt(third.call_id, result, tomorrow + 61)  # recorded twice: no-op
+    lead = store.leads("c1")[0]
+    assert (lead["state"], lead["final_reason"]) == ("done", "completed")
+    assert store.call_record(third.call_id) == record
+    assert store.call_record("nope") is None
+    with pytest.raises(CampaignError):
+        store.finish_attempt("nope", result, NOON)
+
+
+def test_attempt_limit_and_final_outcomes(tmp_path: Path) -> None:
+    store = make_store(tmp_path, limits=Limits(max_attempts=1))
+    store.add_leads("c1", [Lead("9800000040"), Lead("9800000041")], NOON)
+    a = store.claim_next("c1", NOON)
+    b = store.claim_next("c1", NOON)
+    assert a is not None and b is not None
+    store.finish_attempt(a.call_id, AttemptResult(Outcome.BUSY, "busy"), NOON)
+    store.finish_attempt(b.call_id, AttemptResult(Outcome.MACHINE, "machine"), NOON)
+    reasons = {lead["phone"]: lead["final_reason"] for lead in store.leads("c1")}
+    assert reasons == {"+919800000040": "max_attempts", "+919800000041": "machine"}
+
+
+def test_recover_settles_dialing_attempts_from_records_or_as_interrupted(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.add_leads("c1", [Lead("9800000050"), Lead("9800000051")], NOON)
+    a = store.claim_next("c1", NOON)
+    b = store.claim_next("c1", NOON)
+    assert a is not None and b is not None
+    store.close()  # the process dies here
+
+    reopened = CampaignStore(str(tmp_path / "c.db"))
+    known = {a.call_id: AttemptResult(Outcome.ESCALATED, "agent_handled", live=True)}
+    found, lost = reopened.recover("c1", NOON + 100, known.get)
+    assert (found, lost) == (1, 1)
+    assert reopened.in_flight("c1") == []
+    states = {x["call_id"]: (x["state"], x["outcome"]) for x in reopened.attempts("c1")}
+    assert states == {a.call_id: ("done", "escalated"), b.call_id: ("interrupted", "interrupted")}
+    # the interrupted lead comes back as a new attempt, never the same one
+    again = reopened.claim_next("c1", NOON + 200)
+    assert again is not None and again.lead_id == b.lead_id and again.attempt_no == 2
+
+
+def test_stats_and_ledger_count_live_answers_and_abandons(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.add_leads("c1", [Lead(f"98000000{i:02d}") for i in range(60, 64)], NOON)
+    outcomes = [
+        AttemptResult(Outcome.COMPLETED, "bot_completed", live=True),
+        AttemptResult(Outcome.ESCALATED, "agent_handled", live=True, escalated=True),
+        AttemptResult(Outcome.ABANDONED, "abandoned", live=True, abandoned=True),
+        AttemptResult(Outcome.MACHINE, "machine"),
+    ]
+    for result in outcomes:
+        claim = store.claim_next("c1", NOON)
+        assert claim is not None
+        store.finish_attempt(claim.call_id, result, NOON + 1)
+    stats = store.stats("c1", NOON + 2)
+    assert (stats.leads, stats.attempts, stats.answered, stats.escalated, stats.abandoned) == (
+        4,
+        4,
+        3,
+        1,
+        1,
+    )
+    assert stats.rate_24h == pytest.approx(1 / 3) and stats.rate_30d == pytest.approx(1 / 3)
+    assert stats.done == 4 and stats.pending == 0  # abandoned has no retry delay here: final
+    assert store.ledger("c1", NOON + 40 * 86400).view(NOON + 40 * 86400).live_30d == 0
+    exported = store.export_csv("c1").splitlines()
+    assert exported[0].startswith("phone,name,timezone,priority,state,attempts,last_outcome")
+    assert len(exported) == 5
