@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import ssl
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -129,3 +131,33 @@ async def test_http_control_hook_posts_json_and_raises_on_refusal() -> None:
     async with HttpControlHook(f"http://127.0.0.1:{port}", timeout=1) as hook:
         with pytest.raises(ControlHookError):
             await hook.submit(ok)
+
+
+TLS = Path(__file__).resolve().parent / "tls"
+
+
+async def test_tls_serves_wss_and_https_dynamic_url() -> None:
+    config = GatewayConfig(
+        port=0,
+        ssl_certfile=str(TLS / "localhost-cert.pem"),
+        ssl_keyfile=str(TLS / "localhost-key.pem"),
+    )
+    client_tls = ssl.create_default_context(cafile=str(TLS / "localhost-cert.pem"))
+    async with GatewayServer(config) as gw:
+        assert gw.base_url.startswith("wss://127.0.0.1:")
+        async with aiohttp.ClientSession() as session, session.get(
+            f"https://127.0.0.1:{gw.port}/url/echo?vx_call=5", ssl=client_tls
+        ) as resp:
+            assert resp.status == 200
+            assert await resp.json() == {"url": f"{gw.base_url}/stream/echo?vx_call=5"}
+        async with connect(gw.stream_url("echo"), ssl=client_tls) as ws:
+            await ws.send('{"event":"connected"}')
+            await ws.send(json.dumps({
+                "event": "start", "stream_sid": "MZ1",
+                "start": {"stream_sid": "MZ1", "call_sid": "CA1",
+                          "media_format": {"encoding": "audio/x-raw", "sample_rate": 8000}},
+            }))
+            payload = base64.b64encode(bytes(3200)).decode()
+            await ws.send(json.dumps({"event": "media", "media": {"payload": payload}}))
+            echoed = json.loads(await ws.recv())
+            assert echoed == {"event": "media", "stream_sid": "MZ1", "media": {"payload": payload}}
