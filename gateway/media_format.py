@@ -57,12 +57,9 @@ class MediaFormat:
 
     @property
     def frame_bytes(self) -> int:
-        """Bytes in one 20 ms frame (for PCM also a multiple of 320 bytes)."""
-        frame = self.bytes_per_second * FRAME_MS // 1000
-        if self.encoding == "pcm16":
-            while frame % PCM_CHUNK_MULTIPLE:
-                frame += self.bytes_per_second * FRAME_MS // 1000
-        return frame
+        """Bytes in one 20 ms frame. At every supported PCM rate this is a multiple of
+        320 bytes (320, 640, 960), so whole frames also satisfy the PCM rule."""
+        return self.bytes_per_second * FRAME_MS // 1000
 
     @property
     def min_chunk_bytes(self) -> int:

@@ -161,3 +161,9 @@ def test_long_utterance_is_split_into_target_chunks() -> None:
     assert all(len(c) == 3200 for c in chunks[:-1])
     assert 3200 <= len(chunks[-1]) < 6400
     assert sum(map(len, chunks)) == 80000
+
+
+def test_resampler_rejects_bad_rates() -> None:
+    with pytest.raises(ValueError):
+        Resampler(0, 8000)
+    assert Resampler(8000, 8000).passthrough and not Resampler(8000, 16000).passthrough

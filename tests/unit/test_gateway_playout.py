@@ -89,3 +89,13 @@ def test_trimming_forgets_played_audio() -> None:
         p.sent(CHUNK, second * 0.2)
     assert p.backlog_bytes(100.0) == 0
     assert len(p._chunks) == 0
+
+
+def test_bare_mark_right_after_the_playing_chunk_counts_as_heard() -> None:
+    p = Playout(FMT)
+    queue_utterance(p, "a", 1, 0.0)
+    p.end_utterance("m")  # a bare mark after "a"
+    queue_utterance(p, "b", 2, 0.0)
+    position, finished = p.clear(0, 0.1)
+    assert position == PlayedPosition("a", 200, 200, ("b",))
+    assert finished == ["a", "m"]

@@ -269,3 +269,30 @@ def test_any_input_gives_an_event_or_a_protocol_error(messages: list[str]) -> No
         except ProtocolError as exc:
             assert isinstance(exc.close_code, CloseCode)
             return
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        {"call_sid": "CA1"},  # no stream_sid anywhere
+        {"stream_sid": "MZ1", "custom_parameters": ["a"]},
+        {"stream_sid": "MZ1", "media_format": "raw"},
+        {"stream_sid": "MZ1", "media_format": {"encoding": 7}},
+        {"stream_sid": "MZ1", "media_format": {"sample_rate": "fast"}},
+        {"stream_sid": "MZ1", "media_format": {"sample_rate": True}},
+        {"stream_sid": "MZ1", "media_format": {"sample_rate": 8000.5}},
+        {"stream_sid": "MZ1", "from": 5},
+    ],
+)
+def test_bad_start_fields_are_malformed(start: dict[str, Any]) -> None:
+    with pytest.raises(MalformedMessage):
+        StreamProtocol().receive(json.dumps({"event": "start", "start": start}))
+
+
+def test_minimal_start_uses_defaults() -> None:
+    event = StreamProtocol().receive(
+        json.dumps({"event": "start", "start": {"stream_sid": "MZ1", "custom_parameters": None,
+                                                 "from": None}})
+    )
+    assert isinstance(event, Start)
+    assert event.call_sid == "" and event.from_number == "" and dict(event.custom_parameters) == {}

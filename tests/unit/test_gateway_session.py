@@ -261,3 +261,14 @@ def test_any_play_clear_mark_sequence_keeps_the_books(
                 sent += size
     assert s.bytes_out == sent
     assert s.playout.queued - s.playout.sent_bytes >= 0
+
+
+def test_outbound_flag_and_max_playout_validation() -> None:
+    s = started()
+    assert not s.has_outbound
+    s.play(bytes(3200), None, 8000, 0.0)
+    assert s.has_outbound
+    s.take_outbound()
+    assert not s.has_outbound
+    with pytest.raises(ValueError):
+        SessionSettings(max_playout_ms=0)
