@@ -1,0 +1,198 @@
+"""Load benchmark of exotel_sim: N concurrent answered legs, each with a live stream.
+
+Does the emulator keep media at real-time pace? Every outbound media chunk has a due time on
+an absolute schedule (stream start + k x chunk); the emulator records how late each one went
+out. This script dials ``--legs`` customers through the REST API, starts a stream on each to
+a bot server running in a separate process (an echo: every media message comes back, so both
+directions are loaded), lets them run ``--seconds``, and prints the lag figures per window and
+overall, plus the delivered pace (chunks sent / chunks due).
+
+    .venv/bin/python bench/sim_load.py --legs 500 --seconds 20 --format mulaw
+    .venv/bin/python bench/sim_load.py --legs 500 --seconds 20 --format pcm16 --no-echo
+
+Falling behind real time shows as p99/max lag above one chunk period and a pace below 1.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+import aiohttp
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from exotel_sim.config import CustomerProfile, SimConfig  # noqa: E402
+from exotel_sim.server import SimServer  # noqa: E402
+from exotel_sim.testing import SimClient  # noqa: E402
+
+
+def _bot_process(conn: Connection, echo: bool) -> None:
+    """A bot server (echo or sink) and an event sink, in their own process."""
+    from aiohttp import web
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def handler(ws: ServerConnection) -> None:
+        stream_sid = ""
+        async for raw in ws:
+            if echo and '"media"' in raw[:40]:
+                msg = json.loads(raw)
+                await ws.send(
+                    '{"event":"media","stream_sid":"%s","media":{"payload":"%s"}}'
+                    % (stream_sid, msg["media"]["payload"])
+                )
+            elif '"start"' in raw[:40]:
+                stream_sid = json.loads(raw)["stream_sid"]
+
+    async def events(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response()
+
+    async def main() -> None:
+        server = await serve(handler, "127.0.0.1", 0, compression=None, max_queue=64)
+        app = web.Application()
+        app.router.add_post("/events", events)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        ws_port = server.sockets[0].getsockname()[1]
+        http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        conn.send((ws_port, http_port))
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+async def _gather_limited(n: int, coros: list[Any]) -> list[Any]:
+    sem = asyncio.Semaphore(n)
+
+    async def one(c: Any) -> Any:
+        async with sem:
+            return await c
+
+    return await asyncio.gather(*(one(c) for c in coros))
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    parent, child = mp.get_context("spawn").Pipe()
+    proc = mp.get_context("spawn").Process(target=_bot_process, args=(child, args.echo),
+                                           daemon=True)
+    proc.start()
+    ws_port, http_port = parent.recv()
+    silent = CustomerProfile(outcome="answer", ring_ms=(200, 2000), scripts=((),),
+                             patience_ms=0)
+    config = SimConfig(
+        seed=args.seed, rest_latency_ms=40, event_latency_ms=20, rate_limit_per_s=0,
+        channel_limit=args.legs + 10, stream_throttle=args.legs + 10,
+        default_customer=silent,
+    )
+    content_type = ("audio/x-mulaw;rate=8000" if args.format == "mulaw"
+                    else "audio/x-raw;rate=8000")
+    chunk_ms = 20 if args.format == "mulaw" else 100
+    report: dict[str, Any] = {"legs": args.legs, "format": args.format, "echo": args.echo}
+    try:
+        async with SimServer(config) as server, \
+                SimClient(server.api_base, server.api_key, server.api_token) as client:
+            endpoint = f"http://127.0.0.1:{http_port}/events"
+            t0 = time.monotonic()
+            sids = await _gather_limited(50, [
+                client.create_leg(f"+9190{n:08d}", endpoint) for n in range(args.legs)])
+            while (await client.inspect("/stats"))["active_legs"] < args.legs:
+                await asyncio.sleep(0.2)
+            while len((await client.inspect("/legs?state=answered"))["legs"]) < args.legs:
+                await asyncio.sleep(0.2)
+            url = f"ws://127.0.0.1:{ws_port}/stream"
+            results = await _gather_limited(50, [
+                client.action(sid, "start_stream", {"url": url, "content_type": content_type})
+                for sid in sids])
+            assert all(status == 202 for status, _ in results), results[:3]
+            while (await client.inspect("/stats"))["active_streams"] < args.legs:
+                await asyncio.sleep(0.2)
+            report["ramp_s"] = round(time.monotonic() - t0, 1)
+            await asyncio.sleep(1.0)  # let every stream reach its steady pace
+            await client.inspect("/stats?reset=1")
+            sent_before = _sent(server)
+            start = time.monotonic()
+            windows = []
+            cpu = (_cpu_s(os.getpid()), _cpu_s(proc.pid or 0), start)
+            cpu_sim, cpu_bot = [], []
+            while (elapsed := time.monotonic() - start) < args.seconds:
+                await asyncio.sleep(min(args.window, args.seconds - elapsed))
+                stats = await client.inspect("/stats?reset=1")
+                windows.append(stats["lag"])
+                now = (_cpu_s(os.getpid()), _cpu_s(proc.pid or 0), time.monotonic())
+                cpu_sim.append((now[0] - cpu[0]) / (now[2] - cpu[2]))
+                cpu_bot.append((now[1] - cpu[1]) / (now[2] - cpu[2]))
+                cpu = now
+                print(f"  t={time.monotonic() - start:5.1f}s streams={stats['active_streams']} "
+                      f"lag p50={stats['lag']['p50_ms']}ms p99={stats['lag']['p99_ms']}ms "
+                      f"max={stats['lag']['max_ms']}ms late={stats['lag']['late_chunks']}"
+                      f"/{stats['lag']['chunks']}  cpu sim={cpu_sim[-1]:.0%} "
+                      f"bot={cpu_bot[-1]:.0%}", flush=True)
+            duration = time.monotonic() - start
+            sent = _sent(server) - sent_before
+            due = args.legs * duration * 1000 / chunk_ms
+            chunks = sum(w["chunks"] for w in windows)
+            report.update({
+                "seconds": round(duration, 1),
+                "chunks_sent": sent,
+                "chunks_due": round(due),
+                "pace": round(sent / due, 4),
+                "lag_p50_ms_worst_window": max(w["p50_ms"] for w in windows),
+                "lag_p99_ms_worst_window": max(w["p99_ms"] for w in windows),
+                "lag_max_ms": max(w["max_ms"] for w in windows),
+                "late_chunks": sum(w["late_chunks"] for w in windows),
+                "late_fraction": round(sum(w["late_chunks"] for w in windows) / max(chunks, 1),
+                                       5),
+                "bot_chunks_received": sum(
+                    leg.stream.counts["bot_chunks"] for leg in server.sim.legs.values()
+                    if leg.stream is not None),
+                "chunk_ms": chunk_ms,
+                "sim_cpu_max": round(max(cpu_sim), 2),
+                "bot_cpu_max": round(max(cpu_bot), 2),
+            })
+            await _gather_limited(50, [client.action(sid, "hangup") for sid in sids])
+    finally:
+        proc.terminate()
+        proc.join(5)
+    return report
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _sent(server: SimServer) -> int:
+    return sum(leg.stream.counts["sent_chunks"] for leg in server.sim.legs.values()
+               if leg.stream is not None)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--legs", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--window", type=float, default=5.0)
+    parser.add_argument("--format", choices=("mulaw", "pcm16"), default="mulaw")
+    parser.add_argument("--echo", action=argparse.BooleanOptionalAction, default=True,
+                        help="the bot echoes every chunk back (default) or only listens")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    report = asyncio.run(run(args))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
