@@ -47,6 +47,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--idle-timeout", type=float, default=30.0)
     p.add_argument("--handshake-timeout", type=float, default=10.0)
     p.add_argument("--shutdown-deadline", type=float, default=10.0)
+    p.add_argument("--max-streams", type=int, default=5000, help="more get 503")
     p.add_argument("--escalation-dtmf", default=None, help="digit that asks for a human agent")
     p.add_argument("--control-url", default=None, help="dialer control API base URL")
     p.add_argument("--public-url", default=None, help="wss:// base the /url endpoint answers")
@@ -85,6 +86,7 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         idle_timeout=args.idle_timeout,
         handshake_timeout=args.handshake_timeout,
         shutdown_deadline=args.shutdown_deadline,
+        max_streams=args.max_streams,
         escalation_dtmf=args.escalation_dtmf,
         public_url=args.public_url,
         ssl_certfile=args.certfile,

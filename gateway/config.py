@@ -43,6 +43,7 @@ class GatewayConfig:
     idle_timeout: float = 30.0
     escalation_dtmf: str | None = None
     shutdown_deadline: float = 10.0
+    max_streams: int = 5000  # more concurrent streams get 503 at the handshake
     public_url: str | None = None  # e.g. "wss://gw.example.com": base the /url endpoint answers
     ssl_certfile: str | None = None  # with ssl_keyfile: serve wss:// and https://
     ssl_keyfile: str | None = None
@@ -63,6 +64,8 @@ class GatewayConfig:
                 raise ValueError(f"{name} must be positive")
         if self.shutdown_deadline < 0 or self.adapter_queue < 1 or self.max_message_bytes < 1024:
             raise ValueError("bad shutdown_deadline, adapter_queue or max_message_bytes")
+        if self.max_streams < 1:
+            raise ValueError("max_streams must be positive")
         object.__setattr__(self, "adapter_options", _freeze(self.adapter_options))
         self.session_settings()  # validates the media policy fields
 

@@ -39,6 +39,7 @@ class GatewayMetrics:
         self.control_requests = 0
         self.control_errors = 0
         self.auth_failures = 0
+        self.rejected_busy = 0
         self.protocol_errors: Counter[str] = Counter()
         self.adapter_errors: Counter[str] = Counter()
         self.closes: Counter[int] = Counter()
@@ -136,6 +137,10 @@ class GatewayMetrics:
         metric(
             "auth_failures_total", "counter", "Handshakes refused with 401.",
             [("", self.auth_failures)],
+        )
+        metric(
+            "rejected_busy_total", "counter", "Handshakes refused with 503 (max_streams).",
+            [("", self.rejected_busy)],
         )
         metric(
             "protocol_errors_total", "counter", "Streams closed for bad input, by kind.",

@@ -231,6 +231,10 @@ class GatewayServer:
             return response
         if is_url:
             return self._dynamic_url(connection, path[len(URL_PREFIX) :], parts.query)
+        if len(self._connections) >= self.config.max_streams:
+            self.metrics.rejected_busy += 1
+            log.warning("refused %s: %d streams open (max_streams)", path, len(self._connections))
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many streams\n")
         return None
 
     def _dynamic_url(self, connection: ServerConnection, adapter: str, query: str) -> Response:

@@ -8,6 +8,7 @@ import pytest
 from gateway_helpers import Crasher
 from peers.exotel_peer import ExotelPeer
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 import audio_fixtures
 from gateway.config import GatewayConfig
@@ -147,3 +148,16 @@ async def test_bad_sample_rate_query() -> None:
         async with ExotelPeer(gw.stream_url("echo", **{"sample-rate": 44100})) as peer:
             await peer.start(media_format={"encoding": "audio/x-raw"})
             assert await peer.wait_closed() == CloseCode.UNSUPPORTED_FORMAT
+
+
+async def test_streams_over_max_streams_get_503() -> None:
+    async with GatewayServer(GatewayConfig(port=0, max_streams=1)) as gw:
+        async with ExotelPeer(gw.stream_url("echo")) as first:
+            await first.start()
+            await first.send_media(bytes(3200))
+            await first.wait_for(lambda r: len(r.audio) == 3200)
+            with pytest.raises(InvalidStatus) as info:
+                async with connect(gw.stream_url("echo")):
+                    pass
+            assert info.value.response.status_code == 503
+        assert gw.metrics.rejected_busy == 1
