@@ -22,10 +22,9 @@ import multiprocessing as mp
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 from typing import Any
-
-import aiohttp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -45,10 +44,9 @@ def _bot_process(conn: Connection, echo: bool) -> None:
         async for raw in ws:
             if echo and '"media"' in raw[:40]:
                 msg = json.loads(raw)
-                await ws.send(
-                    '{"event":"media","stream_sid":"%s","media":{"payload":"%s"}}'
-                    % (stream_sid, msg["media"]["payload"])
-                )
+                payload = msg["media"]["payload"]
+                await ws.send(f'{{"event":"media","stream_sid":"{stream_sid}",'
+                              f'"media":{{"payload":"{payload}"}}}}')
             elif '"start"' in raw[:40]:
                 stream_sid = json.loads(raw)["stream_sid"]
 
@@ -70,6 +68,23 @@ def _bot_process(conn: Connection, echo: bool) -> None:
         await asyncio.Event().wait()
 
     asyncio.run(main())
+
+
+async def _until(check: Callable[[], Awaitable[bool]], wait_s: float = 120.0) -> None:
+    """Poll ``check`` every 200 ms until it holds; raises ``TimeoutError`` after ``wait_s``."""
+    for _ in range(int(wait_s / 0.2)):
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError("the load did not ramp up in time")
+
+
+async def _answered(client: SimClient, n: int) -> bool:
+    return len((await client.inspect("/legs?state=answered"))["legs"]) >= n
+
+
+async def _streaming(client: SimClient, n: int) -> bool:
+    return int((await client.inspect("/stats"))["active_streams"]) >= n
 
 
 async def _gather_limited(n: int, coros: list[Any]) -> list[Any]:
@@ -106,17 +121,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             t0 = time.monotonic()
             sids = await _gather_limited(50, [
                 client.create_leg(f"+9190{n:08d}", endpoint) for n in range(args.legs)])
-            while (await client.inspect("/stats"))["active_legs"] < args.legs:
-                await asyncio.sleep(0.2)
-            while len((await client.inspect("/legs?state=answered"))["legs"]) < args.legs:
-                await asyncio.sleep(0.2)
+            await _until(lambda: _answered(client, args.legs))
             url = f"ws://127.0.0.1:{ws_port}/stream"
             results = await _gather_limited(50, [
                 client.action(sid, "start_stream", {"url": url, "content_type": content_type})
                 for sid in sids])
             assert all(status == 202 for status, _ in results), results[:3]
-            while (await client.inspect("/stats"))["active_streams"] < args.legs:
-                await asyncio.sleep(0.2)
+            await _until(lambda: _streaming(client, args.legs))
             report["ramp_s"] = round(time.monotonic() - t0, 1)
             await asyncio.sleep(1.0)  # let every stream reach its steady pace
             await client.inspect("/stats?reset=1")
