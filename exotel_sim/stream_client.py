@@ -95,9 +95,10 @@ class StreamClient:
         self._ws: ClientConnection | None = None
         self.started_ms: float | None = None
         self.ended_ms: float | None = None
-        self.counts = {"sent_chunks": 0, "bot_chunks": 0, "bot_ms": 0.0, "marks": 0,
-                       "clears": 0, "dtmf": 0, "bad_messages": 0, "short_chunks": 0,
-                       "ignored_media": 0}
+        self.counts: dict[str, int] = {
+            "sent_chunks": 0, "bot_chunks": 0, "marks": 0, "clears": 0, "dtmf": 0,
+            "bad_messages": 0, "short_chunks": 0, "ignored_media": 0}
+        self.bot_ms = 0.0
         chunk = bytes(self.fmt.bytes_per_ms * self.fmt.chunk_ms)
         if self.fmt.encoding == "mulaw":
             chunk = b"\xff" * len(chunk)
@@ -124,7 +125,8 @@ class StreamClient:
             "stop_reason": self.stop_reason, "error": self.error,
             "started_ms": None if self.started_ms is None else round(self.started_ms),
             "ended_ms": None if self.ended_ms is None else round(self.ended_ms),
-            **{k: (round(v) if isinstance(v, float) else v) for k, v in self.counts.items()},
+            "bot_ms": round(self.bot_ms),
+            **self.counts,
         }
 
     async def run(self) -> None:
@@ -251,7 +253,7 @@ class StreamClient:
                 self.sim.stats.count("stream_short_chunks")
             start, end = self.playout.add_media(now, dur, 20.0 if short else 0.0)
             self.counts["bot_chunks"] += 1
-            self.counts["bot_ms"] += dur
+            self.bot_ms += dur
             pcm = from_wire(payload, fmt.encoding, fmt.sample_rate)
             if rms(pcm) >= SILENCE_RMS:
                 leg.timeline.hear("stream", self.stream_sid, start, end, pcm, merge=True)
