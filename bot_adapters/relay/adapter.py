@@ -127,6 +127,8 @@ class RelayAdapter(BotAdapter):
 
     async def on_barge_in(self, heard: PlayedPosition) -> None:
         self.stats.note(f"barge_in:{heard.label}")
+        if self.config.forward_barge_in and self._encoder is not None:
+            self._send(self._encoder.clear())
         self._marks_dropped()
 
     async def on_playback_finished(self, label: str) -> None:

@@ -17,6 +17,7 @@ Call :meth:`RelayConfig.from_options` once per call (cheap); every mistake raise
 | ``fallback_reason`` | reason sent with the action | ``relay_<cause>`` |
 | ``fallback_skills`` | comma-separated skills for the transfer | none |
 | ``max_queue`` | frames waiting to be sent to the bot (overflow is dropped and counted) | 500 |
+| ``forward_barge_in`` | tell the bot with a ``clear`` when the caller barged in | ``true`` |
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ KNOWN_OPTIONS = frozenset(
     {
         "url", "dialect", "encoding", "sample_rate", "connect_timeout_ms",
         "answer_deadline_ms", "reply_deadline_ms", "fallback", "fallback_message",
-        "fallback_reason", "fallback_skills", "max_queue",
+        "fallback_reason", "fallback_skills", "max_queue", "forward_barge_in",
     }
 )  # fmt: skip
 
@@ -54,6 +55,7 @@ class RelayConfig:
     fallback_reason: str | None = None
     fallback_skills: tuple[str, ...] = ()
     max_queue: int = 500
+    forward_barge_in: bool = True
 
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> RelayConfig:
@@ -95,11 +97,23 @@ class RelayConfig:
             fallback_reason=options.get("fallback_reason") or None,
             fallback_skills=skills,
             max_queue=_int(options, "max_queue", 500, 1, 100_000),
+            forward_barge_in=_bool(options, "forward_barge_in", True),
         )
 
     def reason_for(self, cause: str) -> str:
         """The reason sent with the fallback action for ``cause`` (unreachable, slow ...)."""
         return self.fallback_reason or f"relay_{cause}"
+
+
+def _bool(options: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = options.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"relay: option {key} must be true or false, got {raw!r}")
 
 
 def _int(options: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:

@@ -18,7 +18,9 @@ Bot to relay, in both dialects: ``media`` (``media.payload``), ``mark`` (``mark.
     {"event": "transfer", "transfer": {"reason": "wants_agent", "skills": ["sales"]}}
     {"event": "hangup", "hangup": {"reason": "done"}}
 
-(``reason``/``skills`` are also accepted at the top level.) Both field spellings
+(``reason``/``skills`` are also accepted at the top level.) Relay to bot, voxgate adds one
+message to each dialect: ``clear`` when the caller barged in over the bot's audio (what was
+not yet heard has been dropped). Both field spellings
 (``stream_sid``/``streamSid``) are accepted on input whatever the dialect.
 """
 
@@ -271,6 +273,11 @@ class StreamEncoder:
     def mark(self, name: str) -> str:
         """The caller has heard the bot's audio up to its mark ``name``."""
         return self._frame("mark", {"name": name})
+
+    def clear(self) -> str:
+        """voxgate's notice (both dialects): the caller barged in and the bot's audio not yet
+        heard was dropped. Bots that do not know it ignore an unknown event."""
+        return self._frame("clear")
 
     def stop(self, reason: str) -> str:
         """The call's stream ended. Exotel knows two reasons: ``callended`` (the call is over:

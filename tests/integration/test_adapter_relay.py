@@ -142,6 +142,19 @@ async def test_barge_in_drops_the_bots_marks(bot: DialectTestBot) -> None:
     assert relay.stats.events == [f"barge_in:{position.label}"]
     expected = 1 if bot.dialect.name == "twilio" else 0
     assert relay.stats.marks_echoed == expected
+    await until(lambda: bool(bot.events("clear")))  # the bot is told its audio was cut
+    await call.stop()
+
+
+async def test_barge_in_notice_can_be_turned_off(bot: DialectTestBot) -> None:
+    _, call = await relayed(bot, forward_barge_in="false")
+    await call.press("5")
+    await until(lambda: "long" in call.played_labels)
+    await call.send_silence(100)
+    assert await call.speech_start() is not None
+    await call.press("1")  # a marker: frames reach the bot in order
+    await until(lambda: bool(bot.events("dtmf")))
+    assert not bot.events("clear")
     await call.stop()
 
 

@@ -59,6 +59,11 @@ def test_twilio_frames_are_camel_case_mulaw() -> None:
     assert media2["media"]["timestamp"] == "32"  # 256 samples at 8 kHz
     assert dtmf["dtmf"] == {"track": "inbound_track", "digit": "5"}
     assert mark["mark"] == {"name": "m1"} and mark["sequenceNumber"] == "5"
+    assert json.loads(enc.clear()) == {
+        "event": "clear",
+        "sequenceNumber": "7",
+        "streamSid": "MZtest0001",
+    }
     assert stop["stop"] == {"accountSid": "ACtest", "callSid": "CAtest0001"}
 
 
@@ -172,13 +177,16 @@ def test_config_defaults_and_errors() -> None:
     assert config.reason_for("slow") == "relay_slow"
     hangup = RelayConfig.from_options({"url": "wss://h/", "fallback": "hangup"})
     assert hangup.fallback_message == "fixture:bot_goodbye"
-    assert hangup.dialect == Dialect("exotel", "pcm16", 8000)
+    assert hangup.dialect == Dialect("exotel", "pcm16", 8000) and hangup.forward_barge_in
+    off = RelayConfig.from_options({"url": "ws://h", "forward_barge_in": "off"})
+    assert not off.forward_barge_in
     for bad in (
         {"url": "ws://h", "dialect": "sip"},
         {"url": "ws://h", "encoding": "opus"},
         {"url": "ws://h", "fallback": "retry"},
         {"url": "ws://h", "answer_deadline_ms": "soon"},
         {"url": "ws://h", "max_queue": "0"},
+        {"url": "ws://h", "forward_barge_in": "maybe"},
     ):
         with pytest.raises(ValueError, match="relay"):
             RelayConfig.from_options(bad)
