@@ -1,0 +1,386 @@
+"""The campaign runner: claims leads from the store and dials them through the dialer at the
+rate the campaign's pacer asks for, feeding the pacer what happens.
+
+One :class:`CampaignRunner` drives one campaign on a running :class:`~dialer.service.Dialer`::
+
+    async with LocalStack(config) as stack:
+        runner = CampaignRunner(stack.dialer, CampaignStore("campaign.db"), "renewals")
+        stats = await runner.run(until_done=True)
+
+Each tick (``tick_s``) it reads the campaign's status (``pause``/``resume`` from another process
+take effect within a tick), builds the pacer's :class:`~dialer.pacing.types.PacerState` from the
+dialer's live calls and agent pool, and for each dial the pacer allows claims a lead
+(:meth:`CampaignStore.claim_next`: compliance checks, attempt committed first) and places the
+call with the attempt's call id. Each call's wait lives in the runner's ``TaskGroup``; its
+record settles the attempt (retry or done) and becomes pacer observations. On start,
+attempts a killed runner left ``dialing`` are settled from the dialer's records, or as
+``interrupted`` (:meth:`CampaignStore.recover`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dialer.agents import Agent, AgentState
+from dialer.campaign.model import CampaignError, CampaignSpec, Outcome
+from dialer.campaign.store import AttemptResult, CampaignStats, CampaignStore, Claim
+from dialer.pacing.adaptive import AdaptiveBaselinePacer
+from dialer.pacing.botfirst import BotFirstPacer
+from dialer.pacing.ledger import AbandonmentLedger
+from dialer.pacing.predictive import PredictivePacer
+from dialer.pacing.progressive import ProgressivePacer
+from dialer.pacing.types import (
+    AgentTalkEnded,
+    AgentWrapEnded,
+    BotCallEnded,
+    BusyAgent,
+    CustomerAbandoned,
+    CustomerConnected,
+    DialOutcome,
+    DialResolved,
+    Pacer,
+    PacerState,
+)
+from dialer.records import CallRecord
+from dialer.service import CallRequest, Dialer, ProgressEvent
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CampaignRunner", "attempt_result", "make_pacer"]
+
+
+def make_pacer(spec: CampaignSpec) -> Pacer:
+    """The pacer the campaign names, set to its abandonment target and line limit."""
+    if spec.pacer == "progressive":
+        return ProgressivePacer()
+    if spec.pacer == "adaptive":
+        return AdaptiveBaselinePacer(drop_target=spec.limits.abandon_target)
+    if spec.pacer == "predictive":
+        target = spec.limits.abandon_target
+        return PredictivePacer(target=target, aim=target * 2 / 3)
+    return BotFirstPacer(stream_limit=spec.limits.max_lines)
+
+
+def _mark(record: CallRecord, name: str) -> float | None:
+    for event, t in record.timeline:
+        if event == name:
+            return t
+    return None
+
+
+def attempt_result(record: CallRecord) -> AttemptResult:
+    """The campaign's view of a finished call (machines are never live answers)."""
+    outcome = (
+        Outcome.MACHINE
+        if record.machine
+        else Outcome.from_disposition(record.disposition, record.bridged)
+    )
+    live = record.answered and not record.machine
+    answered = _mark(record, "answered")
+    answered_at = record.started_at + answered if live and answered is not None else None
+    return AttemptResult(
+        outcome,
+        record.disposition,
+        live=live,
+        abandoned=record.abandoned,
+        escalated=record.escalated,
+        answered_at=answered_at,
+        record=record.to_json(),
+    )
+
+
+def dial_observation(record: CallRecord, at: float) -> DialResolved:
+    """How the dial's ringing ended, for the pacer."""
+    start = _mark(record, "dial") or 0.0
+    answered = _mark(record, "answered")
+    end = _mark(record, "ended")
+    if record.answered and answered is not None:
+        outcome = DialOutcome.MACHINE if record.machine else DialOutcome.LIVE
+        return DialResolved(at, max(0.0, answered - start), outcome)
+    outcome = {
+        "busy": DialOutcome.BUSY,
+        "no_answer": DialOutcome.NO_ANSWER,
+    }.get(record.disposition, DialOutcome.FAILED)
+    return DialResolved(at, max(0.0, (end if end is not None else start) - start), outcome)
+
+
+@dataclass(slots=True)
+class _Live:
+    """What the runner tracks of one call in flight (times on the dialer's clock)."""
+
+    placed: float
+    answered: float | None = None
+    waiting_since: float | None = None  # answered (agent-first) or escalated (bot-first)
+
+
+@dataclass(slots=True)
+class _AgentClock:
+    state: AgentState
+    since: float
+
+
+@dataclass(slots=True)
+class Progress:
+    """Counters for the live progress line."""
+
+    placed: int = 0
+    answered: int = 0
+    escalated: int = 0
+    bridged: int = 0
+    abandoned: int = 0
+    busy_agent_s: float = 0.0
+    agent_s: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+
+class CampaignRunner:
+    """Runs one campaign (see the module docstring)."""
+
+    def __init__(
+        self,
+        dialer: Dialer,
+        store: CampaignStore,
+        campaign: str,
+        *,
+        pacer: Pacer | None = None,
+        tick_s: float = 0.5,
+        wall_clock: Callable[[], float] = time.time,
+        report: Callable[[str], None] | None = None,
+        report_every_s: float = 2.0,
+    ) -> None:
+        self.dialer = dialer
+        self.store = store
+        self.campaign = campaign
+        self.spec = store.campaign(campaign)
+        self.pacer = pacer or make_pacer(self.spec)
+        self.tick_s = tick_s
+        self.wall_clock = wall_clock
+        self.report = report
+        self.report_every_s = report_every_s
+        self.progress = Progress()
+        self.ledger: AbandonmentLedger = store.ledger(campaign, wall_clock())
+        self._live: dict[str, _Live] = {}
+        self._agents: dict[str, _AgentClock] = {}
+        self._tg: asyncio.TaskGroup | None = None
+        ring = dialer.config.customer_ring_timeout
+        if ring < self.spec.limits.min_ring_s:
+            raise CampaignError(
+                f"the dialer's customer ring timeout ({ring} s) is under the campaign's minimum "
+                f"ring time ({self.spec.limits.min_ring_s} s)"
+            )
+
+    # --- observations --------------------------------------------------------------------------
+    def _on_progress(self, ev: ProgressEvent) -> None:
+        live = self._live.get(ev.call_id)
+        now = self.dialer.clock()
+        if live is None:
+            return
+        if ev.kind == "answered":
+            live.answered = now
+            self.progress.answered += 1
+            if self.spec.mode == "agent_first":
+                live.waiting_since = now
+        elif ev.kind == "escalated":
+            self.progress.escalated += 1
+            if live.answered is not None and self.spec.mode == "bot_first":
+                self.pacer.observe(BotCallEnded(now, now - live.answered, True))
+            live.waiting_since = now
+        elif ev.kind == "bridged":
+            self.progress.bridged += 1
+            if live.waiting_since is not None:
+                self.pacer.observe(CustomerConnected(now, now - live.waiting_since))
+                live.waiting_since = None
+        elif ev.kind == "abandoned":
+            self.progress.abandoned += 1
+            if live.waiting_since is not None:
+                self.pacer.observe(CustomerAbandoned(now, now - live.waiting_since))
+                live.waiting_since = None
+
+    def _on_agent(self, agent: Agent) -> None:
+        now = self.dialer.clock()
+        before = self._agents.get(agent.agent_id)
+        self._agents[agent.agent_id] = _AgentClock(agent.state, now)
+        if before is None:
+            return
+        held = now - before.since
+        if before.state not in (AgentState.IDLE, AgentState.OFFLINE):
+            self.progress.busy_agent_s += held
+        if before.state is AgentState.TALKING and agent.state is not AgentState.TALKING:
+            self.pacer.observe(AgentTalkEnded(now, held))
+            if agent.state is AgentState.IDLE:
+                self.pacer.observe(AgentWrapEnded(now, 0.0))
+        elif before.state is AgentState.WRAP_UP and agent.state is not AgentState.WRAP_UP:
+            self.pacer.observe(AgentWrapEnded(now, held))
+
+    def pacer_state(self) -> PacerState:
+        """The lines and agents right now, as the pacer sees them."""
+        now = self.dialer.clock()
+        ready = 0
+        busy: list[BusyAgent] = []
+        for agent in self.dialer.pool:
+            clock = self._agents.setdefault(agent.agent_id, _AgentClock(agent.state, now))
+            if agent.state is AgentState.IDLE:
+                ready += 1
+            elif agent.state is AgentState.WRAP_UP:
+                busy.append(BusyAgent("wrap", now - clock.since))
+            elif agent.state in (AgentState.RINGING, AgentState.TALKING):
+                busy.append(BusyAgent("talk", now - clock.since))
+        ringing = tuple(now - c.placed for c in self._live.values() if c.answered is None)
+        waiting = tuple(
+            now - c.waiting_since for c in self._live.values() if c.waiting_since is not None
+        )
+        bots: tuple[float, ...] = ()
+        if self.spec.mode == "bot_first":
+            bots = tuple(
+                now - c.answered
+                for c in self._live.values()
+                if c.answered is not None and c.waiting_since is None
+            )
+        view = self.ledger.view(self.wall_clock())
+        return PacerState(
+            now=now,
+            agents_ready=ready,
+            busy_agents=tuple(busy),
+            ringing=ringing,
+            waiting=waiting,
+            bot_calls=bots,
+            lines_in_use=len(self._live),
+            line_limit=self.spec.limits.max_lines,
+            abandon_rate_24h=view.rate_24h,
+            live_answers_24h=view.live_24h,
+        )
+
+    # --- calls ---------------------------------------------------------------------------------
+    def _recover(self) -> None:
+        def lookup(call_id: str) -> AttemptResult | None:
+            record = self.dialer.store.get(call_id)
+            return attempt_result(record) if record is not None else None
+
+        found, lost = self.store.recover(self.campaign, self.wall_clock(), lookup)
+        if found or lost:
+            log.warning(
+                "campaign %s: settled %d unfinished attempts from call records, %d as interrupted",
+                self.campaign,
+                found,
+                lost,
+            )
+
+    async def _dial(self, claim: Claim) -> None:
+        request = CallRequest(
+            claim.phone,
+            mode=self.spec.mode,
+            bot=self.spec.bot,
+            custom={**claim.custom, "campaign": self.campaign, "lead_name": claim.name},
+            call_id=claim.call_id,
+            skills=self.spec.skills,
+            amd=self.spec.amd,
+        )
+        self._live[claim.call_id] = _Live(self.dialer.clock())
+        self.progress.placed += 1
+        try:
+            handle = await self.dialer.place_call(request)
+            record = await handle.wait()
+        except Exception:
+            log.exception("campaign %s: call %s failed to run", self.campaign, claim.call_id)
+            self._live.pop(claim.call_id, None)
+            self.store.finish_attempt(
+                claim.call_id, AttemptResult(Outcome.FAILED, "failed"), self.wall_clock()
+            )
+            return
+        live = self._live.pop(claim.call_id, None)
+        now = self.dialer.clock()
+        result = attempt_result(record)
+        self.pacer.observe(dial_observation(record, now))
+        if (
+            self.spec.mode == "bot_first"
+            and result.live
+            and live is not None
+            and live.answered is not None
+            and not record.escalated
+        ):
+            self.pacer.observe(BotCallEnded(now, now - live.answered, False))
+        wall = self.wall_clock()
+        if result.live:
+            self.ledger.record_live(result.answered_at or wall)
+            if result.abandoned:
+                self.ledger.record_abandoned(wall)
+        self.store.finish_attempt(claim.call_id, result, wall)
+
+    def _place(self, wanted: int) -> int:
+        placed = 0
+        assert self._tg is not None
+        while placed < wanted:
+            claim = self.store.claim_next(self.campaign, self.wall_clock())
+            if claim is None:
+                break
+            self._tg.create_task(self._dial(claim), name=f"campaign-{claim.call_id}")
+            placed += 1
+        return placed
+
+    def _line(self, stats: CampaignStats) -> str:
+        elapsed = self.dialer.clock() - self.progress.started
+        agents = max(1, len(self.dialer.pool))
+        busy = self.progress.busy_agent_s + sum(
+            self.dialer.clock() - c.since
+            for c in self._agents.values()
+            if c.state not in (AgentState.IDLE, AgentState.OFFLINE)
+        )
+        occupancy = busy / (agents * elapsed) if elapsed > 0 else 0.0
+        return (
+            f"[{self.campaign} {stats.status}] leads done {stats.done}/{stats.leads}  "
+            f"in flight {len(self._live)}  answered {stats.answered}  escalated "
+            f"{stats.escalated}  abandonment {stats.rate_24h:.1%} (24 h) {stats.rate_30d:.1%} "
+            f"(30 d)  agent occupancy {occupancy:.0%}"
+        )
+
+    async def run(
+        self, *, until_done: bool = True, max_seconds: float | None = None
+    ) -> CampaignStats:
+        """Dial until every lead is finished (``until_done``), the campaign is marked ``done``,
+        or ``max_seconds`` pass; then wait for calls in flight and return the final counts."""
+        self._recover()
+        known = {agent.agent_id for agent in self.dialer.pool}
+        for spec in self.store.agents(self.campaign):
+            if spec.id not in known:
+                self.dialer.add_agent(spec.id, spec.number, spec.skills)
+        now = self.dialer.clock()
+        for agent in self.dialer.pool:
+            self._agents[agent.agent_id] = _AgentClock(agent.state, now)
+        self.dialer.pool.subscribe(self._on_agent)
+        unsubscribe = self.dialer.subscribe(self._on_progress)
+        deadline = None if max_seconds is None else self.dialer.clock() + max_seconds
+        next_report = self.dialer.clock()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                while True:
+                    stats = self.store.stats(self.campaign, self.wall_clock())
+                    if self.report is not None and self.dialer.clock() >= next_report:
+                        self.report(self._line(stats))
+                        next_report = self.dialer.clock() + self.report_every_s
+                    if stats.status == "done":
+                        break
+                    if deadline is not None and self.dialer.clock() >= deadline:
+                        break
+                    if (
+                        until_done
+                        and stats.pending == 0
+                        and not self._live
+                        and stats.in_flight == 0
+                    ):
+                        break
+                    if stats.status == "running":
+                        self._place(self.pacer.dials_now(self.pacer_state()))
+                    await asyncio.sleep(self.tick_s)
+                self._tg = None
+        finally:
+            self._tg = None
+            unsubscribe()
+        final = self.store.stats(self.campaign, self.wall_clock())
+        if self.report is not None:
+            self.report(self._line(final))
+        return final
