@@ -33,8 +33,3 @@ def pcm16_to_ulaw(pcm: bytes) -> bytes:
 def ulaw_to_pcm16(ulaw: bytes) -> bytes:
     """G.711 mu-law decode to mono PCM16."""
     return audioop.ulaw2lin(ulaw, 2)
-
-
-def duration_ms(pcm: bytes, rate: int) -> float:
-    """Duration of mono PCM16 at ``rate``."""
-    return len(pcm) * 1000 / (2 * rate)

@@ -164,7 +164,7 @@ class ScriptEngine:
         self.deadline_ms = None
         if self.phase is Phase.END_SILENCE:
             self._turn_over(now_ms, out)
-        elif self.phase is Phase.LISTENING:
+        else:  # deadlines exist only while LISTENING or in END_SILENCE
             self._no_input(now_ms, out)
 
     def _enter(self, name: str, now_ms: int, out: list[Command]) -> None:

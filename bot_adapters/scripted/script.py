@@ -77,11 +77,6 @@ class State:
     next: str | None = None
     action: Action | None = None
 
-    @property
-    def waits_for_input(self) -> bool:
-        """True when the state listens after its prompts (no ``next``, no ``action``)."""
-        return self.next is None and self.action is None
-
 
 @dataclass(frozen=True, slots=True)
 class Script:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot_adapters.audio import pcm16_to_ulaw
+from bot_adapters.audio import pcm16_to_ulaw, resample, ulaw_to_pcm16
 from bot_adapters.relay.config import RelayConfig
 from bot_adapters.relay.dialects import (
     MAX_BOT_MESSAGE_BYTES,
@@ -190,3 +190,13 @@ def test_config_defaults_and_errors() -> None:
     ):
         with pytest.raises(ValueError, match="relay"):
             RelayConfig.from_options(bad)
+
+
+def test_audio_conversions() -> None:
+    assert abs(len(resample(PCM, 8000, 16000)) - 2 * len(PCM)) <= 4  # ratecv keeps a sample
+    assert resample(PCM, 8000, 8000) is PCM and resample(b"", 8000, 16000) == b""
+    assert len(ulaw_to_pcm16(pcm16_to_ulaw(PCM))) == len(PCM)
+    with pytest.raises(ValueError):
+        resample(b"\x00", 8000, 16000)
+    with pytest.raises(ValueError):
+        pcm16_to_ulaw(b"\x00")

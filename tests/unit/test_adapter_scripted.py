@@ -288,6 +288,37 @@ action = "hangup"
     assert eng.speech_ended(400) == [HangupCall("bot_hangup")]
 
 
+def test_engine_keys_caller_turns_and_dead_ends() -> None:
+    eng = engine(
+        """
+[script]
+start = "intro"
+end_silence_ms = 0
+interrupt_on = "speech_start"
+[prompts]
+p = "fixture:greeting"
+[states.intro]
+say = "p"
+next = "menu"
+[states.menu]
+dtmf = { "1" = "quiet" }
+[states.quiet]
+"""
+    )
+    (play,) = eng.start(0)
+    assert eng.digit("5", 10) == []  # no menu and no global keys here: ignored
+    assert eng.speech_started(20) == [ClearPlayout()]
+    assert eng.speech_ended(30) == []  # the caller's turn in a state with next: go on
+    assert eng.trace == ["intro", "menu"] and phase_of(eng) is Phase.LISTENING
+    assert eng.deadline_ms is None  # nothing to time out to
+    assert eng.digit("7", 40) == []  # a wrong key with nowhere to go: keep listening
+    assert phase_of(eng) is Phase.LISTENING
+    assert eng.speech_started(50) == [] and eng.speech_ended(60) == []  # no branch: no match
+    assert phase_of(eng) is Phase.LISTENING
+    assert eng.digit("1", 70) == [] and eng.trace[-1] == "quiet"
+    assert isinstance(play, PlayPrompt)
+
+
 def test_engine_loop_is_bounded() -> None:
     eng = engine(
         """
@@ -324,6 +355,17 @@ next = "a"
             '[script]\nstart = "a"\n[states.a]\naction = "hangup"\nskills = ["x"]\n',
             "only a transfer",
         ),
+        ('[script]\nstart = "a"\n[prompts]\np = 3\n[states.a]\n', "prompts.p"),
+        ('[script]\nstart = "a"\n[states]\na = 1\n', "states.a: must be a table"),
+        ('[script]\nstart = "a"\n[states.a]\nmax_reprompts = true\n', "max_reprompts"),
+        ('[script]\nstart = "a"\n[states.a]\non_speech = "b"\n', "states.a.on_speech"),
+        ('[script]\nstart = "a"\n[states.a]\ndtmf = { "1" = "b" }\n', "states.a.dtmf.1"),
+        ("script = 1\n[states.a]\n", "script: must be a table"),
+        ('[script]\nstart = ""\n[states.a]\n', "script.start: must be a non-empty"),
+        ('[script]\nstart = "a"\n[states.a]\nsay = [1]\n', "states.a.say: must be a string"),
+        ('[script]\nstart = "a"\ndtmf = 5\n[states.a]\n', "unknown key"),
+        ('[script]\nstart = "a"\n[dtmf]\n"1" = 2\n[states.a]\n', "dtmf.1: must name"),
+        ('dtmf = 5\n[script]\nstart = "a"\n[states.a]\n', "dtmf: must be a table"),
     ],
 )
 def test_script_errors_name_the_key(text: str, message: str) -> None:
