@@ -5,7 +5,9 @@
   control API (``POST /v1/control``) for a gateway in another process (``voxgate gateway
   --control-url http://H:P``). Settings come from the file and the environment
   (``EXOTEL_*``, ``VOXGATE_EVENT_ENDPOINT``, ``VOXGATE_STREAM_URL``); with no
-  ``EXOTEL_API_BASE`` an embedded emulator is started. Runs until interrupted.
+  ``EXOTEL_API_BASE`` an embedded emulator is started (``--sim-config`` for its world).
+  Calls are placed with ``POST /v1/calls`` (see :mod:`dialer.control_api`). Runs until
+  interrupted.
 * ``voxgate dialer export --db FILE --out FILE.csv|FILE.jsonl`` -- call records as CSV or JSON
   lines.
 """
@@ -41,6 +43,8 @@ def register(subparsers: Any) -> None:
                      help="a nailed-up (pre-dialled) agent (repeatable)")
     run.add_argument("--control-host", default=None, help="control API address")
     run.add_argument("--control-port", type=int, default=None, help="control API port")
+    run.add_argument("--sim-config", metavar="FILE", default=None,
+                     help="TOML world of the embedded emulator (when no EXOTEL_API_BASE)")
     run.set_defaults(func=run_command)
     export = sub.add_parser("export", help="export call records as CSV or JSON lines")
     export.add_argument("--db", required=True, help="the SQLite file of the dialer")
@@ -78,19 +82,29 @@ def run_command(args: argparse.Namespace) -> int:
         log.error("dialer: %s", exc)
         return 2
     log.info("dialer settings: %s", config.describe())
+    sim_config = None
+    if args.sim_config:
+        from exotel_sim.config import ConfigError as SimConfigError
+        from exotel_sim.config import SimConfig
+
+        try:
+            sim_config = SimConfig.from_file(args.sim_config)
+        except (SimConfigError, OSError) as exc:
+            log.error("dialer: --sim-config: %s", exc)
+            return 2
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, agents))
+        asyncio.run(serve(config, agents, sim_config=sim_config))
     return 0
 
 
 async def serve(config: DialerConfig, agents: list[tuple[str, str, tuple[str, ...], bool]],
-                ready: asyncio.Event | None = None) -> None:
+                ready: asyncio.Event | None = None, sim_config: Any = None) -> None:
     """Run the dialer (and an embedded emulator when no API base is set) until cancelled."""
     async with contextlib.AsyncExitStack() as stack:
         if config.uses_embedded_emulator:
             from exotel_sim.server import SimServer
 
-            sim = await stack.enter_async_context(SimServer())
+            sim = await stack.enter_async_context(SimServer(sim_config))
             config = config.replace(
                 api_base=sim.api_base, account_sid=sim.account_sid, api_key=sim.api_key,
                 api_token=sim.api_token, exophone=config.exophone or "+918000000000",
@@ -100,7 +114,7 @@ async def serve(config: DialerConfig, agents: list[tuple[str, str, tuple[str, ..
         for agent_id, number, skills, nailed in agents:
             dialer.add_agent(agent_id, number, skills, nailed=nailed)
         api = await stack.enter_async_context(
-            ControlApiServer(dialer, config.control_host, config.control_port)
+            ControlApiServer(dialer, config.control_host, config.control_port, dialer=dialer)
         )
         print(f"dialer events at {dialer.event_endpoint}", flush=True)
         print(f"dialer control API at {api.url}/v1/control", flush=True)
