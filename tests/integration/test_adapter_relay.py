@@ -283,3 +283,34 @@ async def test_exotel_dialect_other_formats(encoding: Encoding, rate: int) -> No
         await call.send_silence(100)
         await until(lambda: len(bot.audio_received()) == rate * 2 // 10)
         await call.stop()
+
+
+async def test_bot_flooding_audio_is_dropped_and_counted() -> None:
+    async with DialectTestBot("exotel", greeting=LONG) as bot:  # 2 s at once
+        relay = RelayAdapter({"url": bot.url, "dialect": "exotel"})
+        call = FakeCall(relay, max_queued_ms=1000)
+        await call.start()
+        await until(lambda: relay.stats.dropped_from_bot == 1)
+        assert "greeting" in call.played_labels and not call.played_pcm  # the mark still goes
+        await call.stop()
+        assert relay.fallback_cause is None
+
+
+async def test_handshake_timeout_counts_as_unreachable_and_bounds_the_queue() -> None:
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts TCP, never answers the WebSocket handshake
+        writer.close()
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        relay = RelayAdapter(
+            {"url": f"ws://127.0.0.1:{port}/", "connect_timeout_ms": "300", "max_queue": "10"}
+        )
+        call = FakeCall(relay)
+        await call.start()
+        await call.send_silence(1000)  # 50 frames for a queue of 10 while connecting
+        assert relay.stats.dropped_to_bot == 50 + 2 - 10
+        await run_fallback(relay, call)
+        assert relay.fallback_cause == "unreachable"
+        await call.stop("stopped")
