@@ -235,3 +235,24 @@ async def test_relay_fallback_when_bot_is_unreachable() -> None:
         message["end_ms"] - message["start_ms"]
         >= audio_fixtures.load("hold_message").duration_ms - 100
     )
+
+
+async def test_relay_barge_in_through_gateway_reaches_the_bot() -> None:
+    greeting = audio_fixtures.load("hold_music").pcm[:24000]  # 3 s, continuous
+    async with DialectTestBot("twilio", greeting=greeting) as bot:
+        customer = ["barge 600 cust_no", "wait 2000"]
+        options = {"url": bot.url, "dialect": "twilio"}
+        async with line("relay", RelayAdapter, customer, options) as call:
+            async with asyncio.timeout(10):
+                while not bot.events("clear"):  # noqa: ASYNC110 - the test bot keeps a list
+                    await asyncio.sleep(0.02)
+            # the greeting's mark was dropped by the barge-in: Twilio hands it back at once
+            async with asyncio.timeout(5):
+                while not bot.events("mark"):  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+            assert [m["mark"]["name"] for m in bot.events("mark")] == ["greeting"]
+            timeline = await call.timeline()
+    (heard_greeting,) = heard(timeline, "stream")
+    no = next(s for s in timeline["speech"] if s["detail"] == "cust_no")
+    assert heard_greeting["start_ms"] < no["start_ms"] < heard_greeting["end_ms"] < no["end_ms"]
+    assert heard_greeting["end_ms"] - heard_greeting["start_ms"] < 3000 - 1000
