@@ -50,7 +50,8 @@ class Playout:
         self.heard_bytes = 0  # bytes confirmed played by mark echoes
         self._utts: deque[_Utterance] = deque()
         self._chunks: deque[_Chunk] = deque()
-        self._marks: deque[tuple[str, int]] = deque()  # (name, offset) awaiting echo
+        # (wire name, offset, label) of marks awaiting their echo
+        self._marks: deque[tuple[str, int, str | None]] = deque()
         self._tail = 0.0  # estimated time the last sent chunk finishes
 
     @property
@@ -60,7 +61,7 @@ class Playout:
 
     @property
     def pending_marks(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self._marks)
+        return tuple(name for name, _, _ in self._marks)
 
     def queue(self, nbytes: int) -> None:
         """``nbytes`` of wire audio joined the open utterance (one is opened if needed)."""
@@ -79,16 +80,18 @@ class Playout:
         self.sent_bytes = start + nbytes
         self._chunks.append(_Chunk(start, self.sent_bytes, t_start, t_end))
 
-    def end_utterance(self, label: str | None) -> None:
-        """Close the open utterance; with ``label``, name it and await its mark echo."""
+    def end_utterance(self, label: str | None, mark: str | None = None) -> None:
+        """Close the open utterance. With ``mark`` (the wire name, by default ``label``) a mark
+        follows it and is awaited; ``label`` is what the adapter hears about."""
         utts = self._utts
         if not utts or utts[-1].closed:
             utts.append(_Utterance(label, self.queued, self.queued))
         utt = utts[-1]
         utt.label = label
         utt.closed = True
-        if label is not None:
-            self._marks.append((label, self.queued))
+        name = label if mark is None else mark
+        if name is not None:
+            self._marks.append((name, self.queued, label))
 
     def backlog_bytes(self, now: float) -> int:
         """Bytes queued that have not (by the schedule) finished playing."""
@@ -102,18 +105,20 @@ class Playout:
         return self.backlog_bytes(now) > 0
 
     def on_mark(self, name: str, now: float) -> list[str] | None:
-        """A mark echo arrived: returns the labels now fully heard (in order), ``None`` if
-        ``name`` matches no pending mark (stale, e.g. after ``clear``)."""
+        """A mark echo arrived: returns the labels now fully heard (in order; empty for the
+        session's own marks), ``None`` if ``name`` matches no pending mark (stale, e.g. after
+        ``clear``)."""
         marks = self._marks
-        names = [pending for pending, _ in marks]
+        names = [pending for pending, _, _ in marks]
         if name not in names:
             return None
         index = names.index(name)
         done: list[str] = []
         offset = 0
         for _ in range(index + 1):
-            label, offset = marks.popleft()
-            done.append(label)
+            _, offset, label = marks.popleft()
+            if label is not None:
+                done.append(label)
         self.heard_bytes = max(self.heard_bytes, offset)
         chunks = self._chunks
         while chunks and chunks[0].end <= offset:
@@ -155,7 +160,9 @@ class Playout:
                 heard, total = cut - utt.start, utt.end - utt.start
             elif utt.label is not None:
                 dropped.append(utt.label)
-        finished = [name for name, offset in self._marks if offset <= cut]
+        finished = [
+            label for _, offset, label in self._marks if offset <= cut and label is not None
+        ]
         self._marks.clear()
         self._utts.clear()
         self.sent_bytes = self.queued = cut

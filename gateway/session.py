@@ -150,6 +150,7 @@ class Session:
         self._to_call: Resampler | None = None
         self._to_adapter: Resampler | None = None
         self._held_since = 0.0
+        self._own_marks = 0
         self._barged = False
         self._max_backlog = 0
 
@@ -325,15 +326,21 @@ class Session:
             self._end_utterance(None, now)
 
     def _end_utterance(self, label: str | None, now: float) -> None:
+        """Pad and flush the utterance's tail, then follow it with a mark: the label, or for
+        unlabelled audio one of the session's own (``vx:N``), so every utterance's play-out
+        is confirmed by Exotel."""
         chunker, playout = self._chunker, self._playout
         assert chunker is not None and playout is not None
         held = chunker.held
         for chunk in chunker.end_utterance():
             playout.queue(len(chunk) - held)  # the silence padding
             self._send(chunk, now)
-        playout.end_utterance(label)
-        if label is not None:
-            self._outbox.append(self.protocol.mark(label))
+        name = label
+        if name is None:
+            self._own_marks += 1
+            name = f"vx:{self._own_marks}"
+        playout.end_utterance(label, name)
+        self._outbox.append(self.protocol.mark(name))
 
     def _send(self, chunk: bytes, now: float) -> None:
         assert self._playout is not None

@@ -99,3 +99,16 @@ def test_bare_mark_right_after_the_playing_chunk_counts_as_heard() -> None:
     position, finished = p.clear(0, 0.1)
     assert position == PlayedPosition("a", 200, 200, ("b",))
     assert finished == ["a", "m"]
+
+
+def test_own_marks_anchor_but_report_no_label() -> None:
+    p = Playout(FMT)
+    p.queue(CHUNK)
+    p.sent(CHUNK, 0.0)
+    p.end_utterance(None, "vx:1")
+    queue_utterance(p, "x", 1, 0.0)
+    assert p.pending_marks == ("vx:1", "x")
+    assert p.on_mark("vx:1", 0.3) == []
+    assert p.heard_ms == 200
+    position, finished = p.clear(0, 0.35)  # "x" re-anchored to start at 0.3
+    assert position.label == "x" and finished == ["x"]

@@ -118,9 +118,14 @@ def test_unlabeled_short_audio_is_held_then_flushed_by_later_input() -> None:
     assert wire_messages(s) == []
     s.receive(media(bytes(320)), 0.1)
     assert wire_messages(s) == []
-    s.receive(media(bytes(320)), 0.25)
-    (msg,) = wire_messages(s)
+    notices = s.receive(media(bytes(320)), 0.25)
+    msg, own_mark = wire_messages(s)
     assert len(base64.b64decode(msg["media"]["payload"])) == 1600
+    # Unlabelled utterances get the session's own mark; its echo tells the adapter nothing.
+    assert own_mark == {"event": "mark", "stream_sid": "MZ1", "mark": {"name": "vx:1"}}
+    assert not any(isinstance(n, PlaybackFinished) for n in notices)
+    assert s.receive(mark("vx:1"), 0.5) == []
+    assert s.playout.heard_ms == 100 and s.stale_marks == 0
 
 
 def test_barge_in_clears_and_reports_position() -> None:
