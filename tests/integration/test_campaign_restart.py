@@ -1,0 +1,160 @@
+"""Kill the campaign process for real mid-campaign, restart it, and check that no attempt was
+dialled twice and no call record of a finished attempt was lost.
+
+The emulator runs in the test; ``voxgate campaign run`` runs in a child process against it
+(``EXOTEL_API_BASE``), with its own gateway and dialer. Every customer leg the emulator was
+asked to create carries the attempt's call id (``custom_param``), so the emulator's list of legs
+is the ground truth of what was dialled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+from dialer.campaign.store import CampaignStore
+from exotel_sim.config import CustomerProfile, SimConfig
+from exotel_sim.server import SimServer
+
+CAMPAIGN = """
+name = "restart"
+mode = "bot_first"
+bot = "echo"
+pacer = "bot_first"
+amd = false
+[window]
+start = "00:00"
+end = "23:59"
+[limits]
+max_attempts = 3
+max_attempts_per_day = 3
+max_lines = 3
+[retry]
+busy = 0.5
+interrupted = 0.5
+[[agents]]
+id = "a1"
+number = "+919800000001"
+[[agents]]
+id = "a2"
+number = "+919800000002"
+[[agents]]
+id = "a3"
+number = "+919800000003"
+"""
+
+LEADS = 7
+
+
+def customer_legs(sim: SimServer) -> list[tuple[str, str]]:
+    return [
+        (leg.custom_param, leg.req.contact_uri)
+        for leg in sim.sim.legs.values()
+        if leg.kind == "customer"
+    ]
+
+
+def attempt_states(db: Path) -> dict[str, str]:
+    if not db.exists():
+        return {}
+    with sqlite3.connect(db, timeout=5) as conn:
+        try:
+            return dict(conn.execute("SELECT call_id, state FROM attempts").fetchall())
+        except sqlite3.OperationalError:  # schema not created yet
+            return {}
+
+
+async def start(args: list[str], env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    with log.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "voxgate.cli",
+            "--log-level",
+            "WARNING",
+            "campaign",
+            "run",
+            *args,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+
+
+async def test_killed_campaign_resumes_without_dialling_an_attempt_twice(tmp_path: Path) -> None:
+    talk = CustomerProfile(outcome="answer", ring_ms=(200, 500)).with_script("wait 1500", "hangup")
+    busy_once = "+919900000903"
+    config = SimConfig(
+        rest_latency_ms=5,
+        event_latency_ms=5,
+        setup_ms=20,
+        default_customer=talk,
+        customers={busy_once: CustomerProfile(outcome="busy", ring_ms=(100, 200))},
+    )
+    toml = tmp_path / "restart.toml"
+    toml.write_text(CAMPAIGN)
+    leads = tmp_path / "leads.csv"
+    leads.write_text("phone,name\n" + "".join(f"+9199000009{i:02d},L{i}\n" for i in range(LEADS)))
+    db = tmp_path / "campaign.db"
+    log = tmp_path / "run.log"
+    async with SimServer(config) as sim:
+        env = {
+            **os.environ,
+            "EXOTEL_API_BASE": sim.api_base,
+            "EXOTEL_ACCOUNT_SID": sim.account_sid,
+            "EXOTEL_API_KEY": sim.api_key,
+            "EXOTEL_API_TOKEN": sim.api_token,
+            "EXOTEL_EXOPHONE": "+918000000000",
+        }
+        first = await start([str(toml), "--leads", str(leads), "--db", str(db)], env, log)
+        # kill it while calls are in flight: attempts committed, legs ringing or talking
+        async with asyncio.timeout(30):
+            while True:  # another process's state: polled, there is no event to wait on
+                if len(customer_legs(sim)) >= 2 and "dialing" in attempt_states(db).values():
+                    break
+                await asyncio.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        assert await first.wait() == -signal.SIGKILL
+        left_dialing = [c for c, s in attempt_states(db).items() if s == "dialing"]
+        assert left_dialing, "the kill should leave attempts in flight"
+
+        second = await start(["restart", "--db", str(db)], env, log)
+        async with asyncio.timeout(60):
+            code = await second.wait()
+        assert code == 0, log.read_text()
+        legs = customer_legs(sim)
+
+    call_ids = [call_id for call_id, _ in legs]
+    assert len(call_ids) == len(set(call_ids)), "an attempt was dialled twice"
+    store = CampaignStore(str(db))
+    attempts = {a["call_id"]: a for a in store.attempts("restart")}
+    assert set(call_ids) <= set(attempts)  # nothing was dialled without its attempt row
+    for call_id in left_dialing:  # settled on restart, never dialled again
+        assert attempts[call_id]["state"] in ("done", "interrupted")
+        assert call_ids.count(call_id) <= 1
+    for call_id, attempt in attempts.items():
+        if attempt["state"] == "done":  # a finished attempt keeps its call record
+            assert store.call_record(call_id) is not None, call_id
+    lead_states = {lead["phone"]: lead for lead in store.leads("restart")}
+    assert len(lead_states) == LEADS
+    assert all(lead["state"] == "done" for lead in lead_states.values())
+    assert lead_states[busy_once]["attempts"] == 3  # retried until its limit
+    interrupted = [a for a in attempts.values() if a["state"] == "interrupted"]
+    # each interrupted attempt was followed by a new attempt of the same lead
+    for attempt in interrupted:
+        later = [
+            a
+            for a in attempts.values()
+            if a["lead_id"] == attempt["lead_id"] and a["attempt_no"] > attempt["attempt_no"]
+        ]
+        finished = lead_states_by_id(store)[attempt["lead_id"]]["final_reason"] == "max_attempts"
+        assert later or finished
+    assert "Traceback" not in log.read_text()
+
+
+def lead_states_by_id(store: CampaignStore) -> dict[int, dict[str, object]]:
+    return {int(str(lead["id"])): lead for lead in store.leads("restart")}
