@@ -34,6 +34,7 @@ from exotel_sim.legs import (
     leg_transition,
 )
 from exotel_sim.media import AudioLibrary, EmitFn, Playback, fetch_then, play_detail
+from exotel_sim.pacer import MediaPacer
 from exotel_sim.requests import (
     CreateBridge,
     CreateLeg,
@@ -136,6 +137,7 @@ class Sim:
         self.clock = SimClock()
         self.tasks = TaskSet("sim")
         self.delivery = Delivery(config, self.clock, self.tasks)
+        self.pacer = MediaPacer(self.clock, self.tasks)
         self.library = AudioLibrary()
         self.stats = SimStats()
         self.legs: OrderedDict[str, Leg] = OrderedDict()

@@ -3,12 +3,13 @@
 One :class:`StreamClient` per ``start_stream``, run as a task of its leg (:meth:`run`):
 connect (Basic auth from the URL's user info becomes an ``Authorization`` header), send
 ``connected`` and ``start`` (custom parameters from the URL's query), report
-``stream_started``, then three loops: the sender sends the customer's audio every 20 ms
-(mu-law) or 100 ms (PCM) on an absolute schedule and records how late each chunk went out;
-the receiver plays the bot's chunks into the customer's ear (:class:`~exotel_sim.streamproto.
-Playout`), handles ``mark`` and ``clear``; the marker echoes marks when they fall due. A
-malformed bot message is logged and counted, never fatal. :meth:`request_stop` (stop_stream or
-hang-up) sends ``stop`` and closes.
+``stream_started``. Then the shared :class:`~exotel_sim.pacer.MediaPacer` calls
+:meth:`StreamClient.pace` to send the customer's audio every 20 ms (mu-law) or 100 ms (PCM)
+on an absolute schedule, recording how late each chunk went out; the receiver plays the
+bot's chunks into the customer's ear (:class:`~exotel_sim.streamproto.Playout`) and handles
+``mark`` and ``clear``; the marker echoes marks when they fall due. A malformed bot message
+is logged and counted, never fatal. :meth:`request_stop` (stop_stream or hang-up) sends
+``stop`` and closes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.protocol import State
 
 from exotel_sim.audio import from_wire, mix, rms, to_wire, wire_duration_ms
 from exotel_sim.requests import StartStream
@@ -45,6 +47,7 @@ MAX_MESSAGE_BYTES = 1 << 20
 SILENCE_RMS = 60  # bot chunks quieter than this are not "heard" on the timeline
 FRAME_BYTES = {"mulaw": 160, "pcm16": 320}
 LOGGED_ERRORS_MAX = 5
+MAX_SEND_BUFFER = 256 * 1024  # bytes queued towards a bot that does not read
 
 
 def split_auth(url: str) -> tuple[str, dict[str, str]]:
@@ -96,8 +99,11 @@ class StreamClient:
         self.started_ms: float | None = None
         self.ended_ms: float | None = None
         self.counts: dict[str, int] = {
-            "sent_chunks": 0, "bot_chunks": 0, "marks": 0, "clears": 0, "dtmf": 0,
-            "bad_messages": 0, "short_chunks": 0, "ignored_media": 0}
+            "sent_chunks": 0, "dropped_chunks": 0, "bot_chunks": 0, "marks": 0, "clears": 0,
+            "dtmf": 0, "bad_messages": 0, "short_chunks": 0, "ignored_media": 0}
+        self.chunk_ms = self.fmt.chunk_ms
+        self._next_due = 0.0
+        self._first_window = 0.0
         self.bot_ms = 0.0
         chunk = bytes(self.fmt.bytes_per_ms * self.fmt.chunk_ms)
         if self.fmt.encoding == "mulaw":
@@ -179,37 +185,44 @@ class StreamClient:
             sim.stream_ended(leg, self)
 
     async def _serve(self, ws: ClientConnection) -> None:
+        """Stream until stop is requested or the bot closes; the pacer sends the media."""
+        assert self.started_ms is not None
+        self._next_due = self.sim.pacer.first_due(self.started_ms, self.chunk_ms)
+        self._first_window = self._next_due - self.chunk_ms
         receiver = asyncio.ensure_future(self._receive(ws))
         marker = asyncio.ensure_future(self._marks(ws))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        self.sim.pacer.add(self)
         try:
-            await self._send(ws, receiver)
-            if self.stop_reason and ws.state.name == "OPEN":
+            await asyncio.wait({receiver, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            self.sim.pacer.remove(self)
+            if self.stop_reason and not receiver.done():
                 with contextlib.suppress(ConnectionClosed):
                     await ws.send(self.codec.stop(self.stop_reason))
         finally:
+            self.sim.pacer.remove(self)
             marker.cancel()
+            stopping.cancel()
             await ws.close()
             receiver.cancel()
-            await asyncio.gather(receiver, marker, return_exceptions=True)
+            await asyncio.gather(receiver, marker, stopping, return_exceptions=True)
 
-    async def _send(self, ws: ClientConnection, receiver: asyncio.Future[None]) -> None:
-        """Send the customer's audio on the real-time schedule until stopped or closed."""
-        clock, fmt, leg = self.sim.clock, self.fmt, self.leg
+    async def pace(self, now_ms: float) -> None:
+        """Send the customer's audio chunks due by ``now_ms`` (called by the pacer)."""
+        ws = self._ws
+        if ws is None or self._stopping.is_set():
+            return
+        fmt, leg, chunk_ms = self.fmt, self.leg, self.chunk_ms
         lag = self.sim.stats.lag
-        chunk_ms = fmt.chunk_ms
-        assert self.started_ms is not None
-        t0 = self.started_ms
-        k = 1
-        while not self._stopping.is_set() and not receiver.done():
-            due = t0 + k * chunk_ms
-            delay = (due - clock.now_ms()) / 1000
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if self._stopping.is_set() or receiver.done():
-                break
-            lag.record(clock.now_ms() - due, chunk_ms)
+        while self._next_due <= now_ms:
+            due = self._next_due
+            self._next_due += chunk_ms
+            lag.record(now_ms - due, chunk_ms)
             window_start = due - chunk_ms
-            timestamp = round(window_start - t0)
+            timestamp = round(window_start - self._first_window)
+            if ws.transport.get_write_buffer_size() > MAX_SEND_BUFFER:
+                self.counts["dropped_chunks"] += 1  # the bot is not reading: do not pile up
+                continue
             pieces = [] if leg.muted else _overlapping(leg.timeline.mouth_audio,
                                                        window_start, due)
             if pieces:
@@ -217,11 +230,17 @@ class StreamClient:
                 msg = self.codec.media(to_wire(pcm, fmt.encoding, fmt.sample_rate), timestamp)
             else:
                 msg = self.codec.media_b64(self._silence_b64, timestamp)
-            await ws.send(msg)
+            try:
+                await _send_fast(ws, msg)
+            except ConnectionClosed:
+                self._stopping.set()
+                return
             self.counts["sent_chunks"] += 1
-            k += 1
-        if receiver.done():
-            self._stopping.set()
+            now_ms = self.sim.clock.now_ms()
+
+    def pacer_failed(self, exc: BaseException) -> None:
+        self.error = f"{type(exc).__name__}: {exc}"
+        self._stopping.set()
 
     async def _receive(self, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -292,6 +311,17 @@ class StreamClient:
         with contextlib.suppress(ConnectionClosed):
             await ws.send(self.codec.dtmf(digit))
             self.counts["dtmf"] += 1
+
+
+async def _send_fast(ws: ClientConnection, msg: str) -> None:
+    """``ws.send(msg)`` without its per-call context manager and drain when the connection is
+    open and idle (the pacer bounds the write buffer itself); otherwise the normal path."""
+    protocol = ws.protocol
+    if protocol.state is State.OPEN and ws.send_in_progress is None:
+        protocol.send_text(msg.encode())
+        ws.send_data()
+    else:
+        await ws.send(msg)
 
 
 def _overlapping(pieces: list[Any], start: float, end: float) -> list[Any]:
