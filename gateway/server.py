@@ -315,8 +315,11 @@ class GatewayServer:
             metrics.loop_lag(now - due)
             limit = now - idle
             for conn in list(self._connections):
-                conn.check_deadline(now)
-                if conn.last_rx < limit:
-                    log.warning("stream %s: idle for %.1f s, closing", conn.stream_sid, idle)
-                    self.metrics.protocol_errors["idle"] += 1
-                    conn.end(CloseCode.IDLE_TIMEOUT, "idle timeout")
+                try:
+                    conn.check_deadline(now)
+                    if conn.last_rx < limit:
+                        log.warning("stream %s: idle for %.1f s, closing", conn.stream_sid, idle)
+                        metrics.protocol_errors["idle"] += 1
+                        conn.end(CloseCode.IDLE_TIMEOUT, "idle timeout")
+                except Exception:  # a bug here must not stop the watchdog for every call
+                    log.exception("watchdog failed on stream %s", conn.stream_sid)
