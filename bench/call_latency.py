@@ -190,7 +190,8 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=100)
     p.add_argument("--escalations", type=int, default=20)
-    p.add_argument("--concurrency", type=int, default=25)
+    p.add_argument("--concurrency", type=int, default=10,
+                   help="calls at once (emulator, gateway and dialer share one process)")
     p.add_argument("--nailed-agents", type=int, default=4)
     p.add_argument("--demand-agents", type=int, default=4)
     p.add_argument("--agent-ring-ms", type=int, default=1500)
