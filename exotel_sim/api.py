@@ -199,9 +199,21 @@ async def create_leg(request: web.Request) -> web.Response:
     })
 
 
+LIST_LIMIT = 500
+
+
 async def list_legs(request: web.Request) -> web.Response:
+    """``GET /legs[?contact_uri=&custom_param=&state=]``: the latest 500 matching legs, as
+    ``{"legs": [...]}`` (how a client reconciles a create-leg that timed out)."""
     sim = request.app[SIM_KEY]
-    return envelope(request, 200, [leg_json(sim, leg) for leg in list(sim.legs.values())[-500:]])
+    q = request.query
+    legs = [
+        leg for leg in sim.legs.values()
+        if q.get("contact_uri", leg.req.contact_uri) == leg.req.contact_uri
+        and q.get("custom_param", leg.custom_param) == leg.custom_param
+        and q.get("state", leg.state.value) == leg.state.value
+    ][-LIST_LIMIT:]
+    return envelope(request, 200, {"legs": [leg_json(sim, leg) for leg in legs]})
 
 
 async def get_leg(request: web.Request) -> web.Response:

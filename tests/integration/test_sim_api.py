@@ -53,7 +53,11 @@ async def test_leg_create_get_update_list_and_hangup(world: Any) -> None:
     status, body = await client.call("PUT", f"/legs/{sid}", {"custom_param": "vx_call=8"})
     assert status == 202 and data(body)["custom_param"] == "vx_call=8"
     status, body = await client.call("GET", "/legs")
-    assert status == 200 and sid in [x["leg_sid"] for x in data(body)]
+    assert status == 200 and sid in [x["leg_sid"] for x in data(body)["legs"]]
+    status, body = await client.call("GET", "/legs?custom_param=vx_call%3D8")
+    assert [x["leg_sid"] for x in data(body)["legs"]] == [sid]
+    status, body = await client.call("GET", "/legs?contact_uri=%2B910000")
+    assert data(body)["legs"] == []
     status, body = await client.action(sid, "hangup")
     assert status == 202 and data(body)["action_sid"]
     leg = await wait_leg_state(client, sid, "terminated")
