@@ -210,3 +210,19 @@ def test_bot_first_counts_escalations_waiting_past_target_as_bad() -> None:
     assert pacer.control.recent_rate == pytest.approx(2 / 3)
     with pytest.raises(ValueError):
         BotFirstPacer(stream_limit=0)
+
+
+def test_predictive_before_enough_talks_uses_a_memoryless_prior_not_the_short_first_talks() -> None:
+    pacer = PredictivePacer()
+    for i in range(60):  # dials observed, but only two (short) talks so far
+        live = i % 4 == 0
+        outcome = DialOutcome.LIVE if live else DialOutcome.NO_ANSWER
+        pacer.observe(DialResolved(float(i), 9.0 if live else 30.0, outcome))
+    pacer.observe(AgentTalkEnded(0.0, 25.0))
+    pacer.observe(AgentTalkEnded(1.0, 30.0))
+    assert pacer.warm(20)
+    # had the two 25-30 s talks been trusted, agents talking 26 s would all look about to free
+    talking_26 = PacerState(now=100.0, agents_ready=0, busy_agents=talking(20, elapsed=26.0))
+    assert pacer.dials_now(talking_26) == 0
+    wrapping = tuple(BusyAgent("wrap", 15.0) for _ in range(10))
+    assert pacer.dials_now(PacerState(now=101.0, agents_ready=0, busy_agents=wrapping)) > 0
