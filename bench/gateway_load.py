@@ -317,6 +317,11 @@ def main() -> int:
               f"{lag_lines[1]} wake-ups > 20 ms late (whole run)")
     print(f"clients            {client_cpu:.1f} s CPU in all (whole run); machine load "
           f"average {load[0]:.2f} (other work shares these cores)")
+    behind = lost_frames > 0 or percentile(turn, 0.5) > 2 * opts.chunk_ms
+    if behind:
+        print("NOT SUSTAINED: the streams fell behind real time (frames still unanswered at the "
+              "end, or p50 turnaround over two chunks); the CPU figures above are then not a "
+              "per-stream cost. Check the loop lag and the machine's load.")
     closes: dict[Any, int] = {}
     for s in stats:
         closes[s.close_code] = closes.get(s.close_code, 0) + 1
