@@ -102,6 +102,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         if exc.status >= 500:
             log.error("%s %s: %s", request.method, request.path, exc.message)
         response = envelope(request, exc.status, error=exc.error_data())
+        if exc.status == 429:
+            response.headers["Retry-After"] = "1"
     except web.HTTPException:
         raise
     except Exception:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from exotel_sim import world
-from exotel_sim.audio import Placed, mix, wav_bytes
+from exotel_sim.audio import mix, wav_bytes
 from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig
 from exotel_sim.delivery import Delivery
 from exotel_sim.errors import NotFound, RateLimited, StateConflict
@@ -125,7 +125,7 @@ class Bridge:
     recordings: list[str] = field(default_factory=list)
     say: Playback | None = None
     play: Playback | None = None
-    audio: list[Placed] = field(default_factory=list)
+    playbacks: list[Playback] = field(default_factory=list)
     tasks: TaskSet = field(default_factory=lambda: TaskSet("bridge"))
 
 
@@ -312,6 +312,7 @@ class Sim:
         keep: set[asyncio.Task[Any]] = set()
         if leg.stream is not None:
             leg.stream.request_stop("callended")
+            leg.stream.report_stopped()
             if leg.stream.task is not None:
                 keep.add(leg.stream.task)
         duration = 0 if leg.answered_ms is None else round((now - leg.answered_ms) / 1000)
@@ -567,15 +568,10 @@ class Sim:
                 self.end_bridge(bridge, "stopped", action_sid, param)
             elif verb.name in ("startsay", "startplay"):
                 assert isinstance(cmd, (StartSay, StartPlay))
-                playback = self._start_playback(bridge, cmd, action_sid, emit, ears,
-                                                bridge.tasks)
-                if isinstance(cmd, StartSay):
-                    bridge.audio.append(Placed(playback.start_ms, playback.end_ms,
-                                               self.library.fixture(playback.detail) * cmd.loop))
+                bridge.playbacks.append(
+                    self._start_playback(bridge, cmd, action_sid, emit, ears, bridge.tasks))
             elif verb.name in ("stopsay", "stopplay"):
-                stopped = self._stop_playback(bridge, verb.name[4:])
-                if stopped is not None and stopped.kind == "say":
-                    self._trim_bridge_audio(bridge, stopped)
+                self._stop_playback(bridge, verb.name[4:])
             elif verb.name == "startrecording":
                 bridge.recording = Recording(self.new_sid("RE"), bridge.sid, self.clock.now_ms(),
                                              action_sid, param)
@@ -584,20 +580,13 @@ class Sim:
                 self._stop_bridge_recording(bridge, action_sid, param)
         return action_sid
 
-    def _trim_bridge_audio(self, bridge: Bridge, playback: Playback) -> None:
-        now = self.clock.now_ms()
-        bridge.audio = [
-            Placed(p.start_ms, min(p.end_ms, now), p.pcm) if p.start_ms == playback.start_ms
-            else p for p in bridge.audio
-        ]
-
     def _stop_bridge_recording(self, bridge: Bridge, action_sid: str, param: str) -> None:
         rec = bridge.recording
         if rec is None:
             return
         bridge.recording = None
         rec.end_ms = self.clock.now_ms()
-        pieces = list(bridge.audio)
+        pieces = [p for p in (pb.placed() for pb in bridge.playbacks) if p is not None]
         for leg in bridge.legs:
             pieces.extend(leg.timeline.speech_pieces())
         self._store_recording(rec, mix(pieces, rec.start_ms, rec.end_ms))

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 import audio_fixtures
-from exotel_sim.audio import decode_wav, duration_ms, resample
+from exotel_sim.audio import Placed, decode_wav, duration_ms, resample
 from exotel_sim.tasks import SimClock, TaskSet
 from exotel_sim.timeline import PartyTimeline
 
@@ -89,12 +89,14 @@ class Playback:
     start_ms: float = 0.0
     end_ms: float = 0.0
     done: bool = False
+    audio: bytes = b""
     on_done: Callable[[Playback], None] | None = None
     _timer: asyncio.Task[Any] | None = field(default=None)
 
     def begin(self, pcm: bytes, loops: int, tasks: TaskSet) -> None:
         """Start now: the audio (``loops`` times) enters every ear; completion is timed."""
         audio = pcm * loops
+        self.audio = audio
         self.start_ms = self.clock.now_ms()
         self.end_ms = self.start_ms + duration_ms(audio)
         for ear in self.ears:
@@ -119,6 +121,8 @@ class Playback:
             return
         self.done = True
         now = self.clock.now_ms() if at is None else at
+        if self.audio:
+            self.end_ms = min(self.end_ms, now)
         for ear in self.ears:
             ear.cut(self.kind, now, self.detail)
         if self._timer is not None:
@@ -126,6 +130,10 @@ class Playback:
         if emit:
             name = "play_interrupted" if self.kind == "play" else "say_completed"
             self.emit(name, self._data("interrupted"))
+
+    def placed(self) -> Placed | None:
+        """The audio as it was (or will be) heard, for recordings; None before it began."""
+        return Placed(self.start_ms, self.end_ms, self.audio) if self.audio else None
 
     def _data(self, status: str) -> dict[str, Any]:
         return {"status": status, "source": self.detail,

@@ -156,6 +156,9 @@ class StreamClient:
                 }, self.action_sid, self.param)
                 return
             self._ws = ws
+            if self._stopping.is_set():  # stopped or hung up while connecting
+                await ws.close()
+                return
             try:
                 await ws.send(self.codec.connected())
                 await ws.send(self.codec.start())
@@ -172,17 +175,24 @@ class StreamClient:
             finally:
                 await ws.close()
         finally:
-            self.ended_ms = sim.clock.now_ms()
             if self.state != "failed":
-                self.state = "stopped"
-                reason = self.stop_reason or "bot_closed"
-                action_sid, param = self.stop_action
-                sim.leg_event(leg, "stream_stopped", {
-                    "stream_sid": self.stream_sid, "status": "stopped", "reason": reason,
-                }, action_sid or self.action_sid, param or self.param)
-                # What was queued but not yet played is not heard once the stream ends.
-                leg.timeline.cut("stream", self.ended_ms, self.stream_sid)
+                self.report_stopped()
             sim.stream_ended(leg, self)
+
+    def report_stopped(self) -> None:
+        """The stream is over for the customer: cut unplayed bot audio and emit
+        ``stream_stopped`` (once). The engine calls it before ``leg_terminated`` on hang-up."""
+        if self.state in ("stopped", "failed"):
+            return
+        self.state = "stopped"
+        self.ended_ms = self.sim.clock.now_ms()
+        reason = self.stop_reason or "bot_closed"
+        action_sid, param = self.stop_action
+        self.sim.leg_event(self.leg, "stream_stopped", {
+            "stream_sid": self.stream_sid, "status": "stopped", "reason": reason,
+        }, action_sid or self.action_sid, param or self.param)
+        # What was queued but not yet played is not heard once the stream ends.
+        self.leg.timeline.cut("stream", self.ended_ms, self.stream_sid)
 
     async def _serve(self, ws: ClientConnection) -> None:
         """Stream until stop is requested or the bot closes; the pacer sends the media."""
@@ -210,7 +220,7 @@ class StreamClient:
     async def pace(self, now_ms: float) -> None:
         """Send the customer's audio chunks due by ``now_ms`` (called by the pacer)."""
         ws = self._ws
-        if ws is None or self._stopping.is_set():
+        if ws is None or self._stopping.is_set() or self.state != "streaming":
             return
         fmt, leg, chunk_ms = self.fmt, self.leg, self.chunk_ms
         lag = self.sim.stats.lag

@@ -42,6 +42,7 @@ async def test_https_events_payload_headers_and_order() -> None:
         names = sink.names(sid)
         assert [n for n in names if n in LIFECYCLE] == LIFECYCLE
         assert names.index("stream_started") > names.index("leg_answered")
+        assert names.index("stream_stopped") < names.index("leg_terminated")
         for event in sink.events:
             assert set(event.payload) == PAYLOAD_KEYS
             assert set(event.payload["data"]) >= DATA_KEYS

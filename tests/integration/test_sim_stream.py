@@ -55,6 +55,8 @@ async def test_handshake_start_and_mulaw_pace() -> None:
     _server, client, sink, bot, sid, stack = await streamed_call(
         None, url_path="/bot?vx_call=c9&lang=hi")
     async with stack:
+        first = await bot.wait_call()
+        await first.wait_for(lambda m: m.get("event") == "media")
         await client.action(sid, "stop_stream")
         await client.action(sid, "hangup")
         # restart on a fresh leg with credentials in the URL
@@ -64,7 +66,6 @@ async def test_handshake_start_and_mulaw_pace() -> None:
                             {"url": bot.url("/bot?vx_call=c10", userinfo="KEY:TOKEN")})
         call = await bot.wait_call(2)
         await call.wait_for(lambda m: m.get("event") == "media" and m["media"]["chunk"] == "10")
-        first = bot.calls[0]
         assert [m["event"] for m in first.messages[:2]] == ["connected", "start"]
         start = first.start["start"]
         assert start["call_sid"] == sid and start["account_sid"] == "ACsim"
