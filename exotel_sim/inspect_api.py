@@ -1,7 +1,8 @@
 """The inspection API (``/sim/...``, JSON, no auth): what tests and reports read.
 
 ``GET /sim/legs`` and ``/sim/legs/{sid}`` (state, profile, history, streams),
-``/sim/legs/{sid}/timeline`` (what that party heard and said, ms on the emulator's clock),
+``/sim/legs/{sid}/timeline`` (what that party heard and said, ms on the emulator's clock,
+with the dead-air gaps and the overlaps of different sources),
 ``/sim/bridges/{sid}``, ``/sim/events`` (every event with its attempts and outcome; filters
 ``leg_sid``, ``bridge_sid``, ``name``), ``/sim/recordings/{sid}.wav``, ``/sim/stats``
 (``?reset=1`` zeroes the lag figures), ``/sim/audio/{name}.wav`` (the fixtures, for
@@ -18,6 +19,9 @@ from aiohttp import web
 import audio_fixtures
 from exotel_sim.api import SIM_KEY, bridge_json, leg_json
 from exotel_sim.engine import Leg, Sim
+from exotel_sim.timeline import cross_overlaps, silences
+
+SILENCE_REPORT_MS = 300  # dead air shorter than this is not listed
 
 
 def _leg(request: web.Request) -> Leg:
@@ -82,10 +86,20 @@ async def get_leg(request: web.Request) -> web.Response:
 async def get_timeline(request: web.Request) -> web.Response:
     sim = request.app[SIM_KEY]
     leg = _leg(request)
-    body = {"leg_sid": leg.sid, "now_ms": round(sim.clock.now_ms()),
+    now = sim.clock.now_ms()
+    heard = leg.timeline.heard_intervals()
+    gaps: list[tuple[float, float]] = []
+    if leg.answered_ms is not None:
+        end = leg.ended_ms if leg.ended_ms is not None else now
+        gaps = silences(heard, leg.timeline.speech_intervals(), leg.answered_ms, end,
+                        SILENCE_REPORT_MS)
+    body = {"leg_sid": leg.sid, "now_ms": round(now),
             "answered_ms": None if leg.answered_ms is None else round(leg.answered_ms),
             "ended_ms": None if leg.ended_ms is None else round(leg.ended_ms),
-            **leg.timeline.to_json()}
+            **leg.timeline.to_json(),
+            "silences": [{"start_ms": round(a), "end_ms": round(b)} for a, b in gaps],
+            "longest_silence_ms": round(max((b - a for a, b in gaps), default=0.0)),
+            "overlaps": [[a.to_json(), b.to_json()] for a, b in cross_overlaps(heard)]}
     return web.json_response(body)
 
 

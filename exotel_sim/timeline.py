@@ -242,6 +242,38 @@ class PartyTimeline:
         }
 
 
+def silences(heard: list[Interval], spoke: list[Interval], start: float, end: float,
+             min_ms: float = 0.0) -> list[tuple[float, float]]:
+    """Gaps in ``[start, end)`` when the party heard nothing and was not talking itself (dead
+    air), at least ``min_ms`` long."""
+    busy = sorted((i.start_ms, i.end_ms) for i in heard + spoke if i.end_ms > start)
+    gaps: list[tuple[float, float]] = []
+    cursor = start
+    for lo, hi in busy:
+        if lo >= end:
+            break
+        if lo - cursor >= min_ms and lo > cursor:
+            gaps.append((cursor, lo))
+        cursor = max(cursor, hi)
+    if end - cursor >= min_ms and end > cursor:
+        gaps.append((cursor, end))
+    return gaps
+
+
+def cross_overlaps(heard: list[Interval]) -> list[tuple[Interval, Interval]]:
+    """Pairs of heard intervals from different sources that play at the same time (e.g. the
+    greeting over the bot)."""
+    items = sorted(heard, key=lambda i: i.start_ms)
+    out: list[tuple[Interval, Interval]] = []
+    for n, a in enumerate(items):
+        for b in items[n + 1:]:
+            if b.start_ms >= a.end_ms:
+                break
+            if a.source != b.source:
+                out.append((a, b))
+    return out
+
+
 def _shift(piece: Placed, lo: float, hi: float) -> Placed:
     """The part of ``piece`` audible from ``lo`` to ``hi`` as its own piece."""
     skip = round((lo - piece.start_ms) * 8) * 2

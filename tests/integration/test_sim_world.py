@@ -63,6 +63,9 @@ async def test_bot_first_call_timeline_is_exact() -> None:
         assert greeting[0].end_ms - greeting[0].start_ms < \
             audio_fixtures.load("greeting").duration_ms  # cut by stop_say
         assert overlaps(greeting, stream) == []
+        assert timeline["overlaps"] == []
+        pause = {"start_ms": stream[0].end_ms, "end_ms": stream[0].end_ms + 400}
+        assert pause in timeline["silences"]  # the customer's scripted pause is dead air
         assert stream[0].end_ms - stream[0].start_ms == 1000
         speech = timeline["speech"]
         assert [s["detail"] for s in speech] == ["cust_yes"]

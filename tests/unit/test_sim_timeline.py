@@ -8,7 +8,7 @@ import wave
 import numpy as np
 
 from exotel_sim.audio import Placed, decode_wav, from_wire, mix, to_wire, wav_bytes
-from exotel_sim.timeline import PartyTimeline, overlaps
+from exotel_sim.timeline import Interval, PartyTimeline, cross_overlaps, overlaps, silences
 
 
 def tone(ms: int, value: int = 1000) -> bytes:
@@ -78,3 +78,19 @@ def test_wire_round_trips_and_wav() -> None:
     with wave.open(io.BytesIO(wav)) as w:
         assert (w.getframerate(), w.getnchannels(), w.getnframes()) == (8000, 1, 800)
     assert decode_wav(wav) == pcm
+
+
+def test_silences_are_the_gaps_in_what_was_heard_or_said() -> None:
+    heard = [Interval("say", "greeting", 100, 900), Interval("stream", "MZ", 1500, 2500)]
+    spoke = [Interval("speech", "cust_yes", 2600, 3000)]
+    assert silences(heard, spoke, 0, 4000) == [(0, 100), (900, 1500), (2500, 2600),
+                                               (3000, 4000)]
+    assert silences(heard, spoke, 0, 4000, min_ms=500) == [(900, 1500), (3000, 4000)]
+
+
+def test_cross_overlaps_ignore_one_source() -> None:
+    greeting = Interval("say", "greeting", 0, 1000)
+    bot = Interval("stream", "MZ", 900, 1500)
+    more_bot = Interval("stream", "MZ", 1500, 1600)
+    assert cross_overlaps([bot, greeting, more_bot]) == [(greeting, bot)]
+    assert cross_overlaps([bot, more_bot]) == []
