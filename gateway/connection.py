@@ -135,6 +135,7 @@ class StreamConnection:
         self._stopped = False
         self._hangup: str | None = None
         self._stop_reason = "stopped"
+        self._ignored: set[str] = set()
         self.hook_deadline = 0.0  # when the running hook must have returned (0: none running)
         self._flush_scheduled = False
         self._sending = False
@@ -330,7 +331,9 @@ class StreamConnection:
                         await self._flush()
                 elif kind is EventIgnored:
                     assert isinstance(notice, EventIgnored)
-                    log.info("stream %s: ignored %s", self.stream_sid, notice.event)
+                    if notice.event not in self._ignored:  # once per kind, then only counted
+                        self._ignored.add(notice.event)
+                        log.info("stream %s: ignored %s", self.stream_sid, notice.event)
                     continue
                 else:
                     hook = _HOOKS.get(kind, kind.__name__)
