@@ -194,8 +194,8 @@ class CampaignRunner:
             if live.waiting_since is not None:
                 self.pacer.observe(CustomerConnected(now, now - live.waiting_since))
                 live.waiting_since = None
-        elif ev.kind == "abandoned":
-            self.progress.abandoned += 1
+        elif ev.kind in ("abandoned", "back_to_bot"):  # no agent in time
+            self.progress.abandoned += ev.kind == "abandoned"
             if live.waiting_since is not None:
                 self.pacer.observe(CustomerAbandoned(now, now - live.waiting_since))
                 live.waiting_since = None

@@ -12,8 +12,9 @@ live answers tracks ``aim`` (below the legal ``target``).
 
 Fallbacks: progressive pacing (one line per free agent) during a cold start (too few observed
 dials or talks to estimate from) and for pools smaller than ``min_agents``; below
-``small_pool`` agents the aim is scaled down in proportion (never under half), because a small
-pool's abandonment swings more from the same per-dial risk.
+``small_pool`` agents the aim is scaled by the square of the pool's share of it (5 of 10
+agents: a quarter), because a small pool's abandonment swings far more from the same per-dial
+risk. The risk limit starts low (``start_risk``) and rises only as answers prove it safe.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class PredictivePacer:
         small_pool: int = 10,
         warmup_dials: int = 40,
         warmup_talks: int = 8,
-        start_risk: float = 0.02,
+        start_risk: float = 0.005,
         max_lines_per_agent: float = 12.0,
         talk_prior_s: float = 180.0,
     ) -> None:
@@ -123,7 +124,7 @@ class PredictivePacer:
 
     def dials_now(self, state: PacerState) -> int:
         agents = state.agents_logged_in
-        self.control.aim = self.aim * max(0.5, min(1.0, agents / self.small_pool))
+        self.control.aim = self.aim * max(0.1, min(1.0, agents / self.small_pool) ** 2)
         self.control.update(state.now, state.abandon_rate_24h)
         if agents < self.min_agents or not self.warm(agents):
             return progressive_dials(state)

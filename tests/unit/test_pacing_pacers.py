@@ -144,7 +144,7 @@ def test_predictive_risk_limit_follows_abandonment() -> None:
 def test_predictive_small_pool_aims_lower() -> None:
     pacer = warm_predictive()
     pacer.dials_now(PacerState(now=0.0, agents_ready=5))
-    assert pacer.control.aim == pytest.approx(0.01)
+    assert pacer.control.aim == pytest.approx(0.02 * 0.25)  # half the pool: a quarter
     pacer.dials_now(PacerState(now=1.0, agents_ready=50))
     assert pacer.control.aim == pytest.approx(0.02)
     with pytest.raises(ValueError):
