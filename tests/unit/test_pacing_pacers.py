@@ -224,5 +224,5 @@ def test_predictive_before_enough_talks_uses_a_memoryless_prior_not_the_short_fi
     # had the two 25-30 s talks been trusted, agents talking 26 s would all look about to free
     talking_26 = PacerState(now=100.0, agents_ready=0, busy_agents=talking(20, elapsed=26.0))
     assert pacer.dials_now(talking_26) == 0
-    wrapping = tuple(BusyAgent("wrap", 15.0) for _ in range(10))
+    wrapping = tuple(BusyAgent("wrap", 15.0) for _ in range(20))
     assert pacer.dials_now(PacerState(now=101.0, agents_ready=0, busy_agents=wrapping)) > 0
