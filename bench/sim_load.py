@@ -1,22 +1,27 @@
 """Load benchmark of exotel_sim: N concurrent answered legs, each with a live stream.
 
 Does the emulator keep media at real-time pace? Every outbound media chunk has a due time on
-an absolute schedule (stream start + k x chunk); the emulator records how late each one went
-out. This script dials ``--legs`` customers through the REST API, starts a stream on each to
-a bot server running in a separate process (an echo: every media message comes back, so both
-directions are loaded), lets them run ``--seconds``, and prints the lag figures per window and
-overall, plus the delivered pace (chunks sent / chunks due).
+an absolute schedule (grid tick of 20 ms mu-law / 100 ms PCM); the emulator records how late
+each one went out. This script dials ``--legs`` customers through the REST API (40 ms REST
+latency, 20 ms event latency), starts a stream on each to a bot in a separate process, lets
+them run ``--seconds`` and prints, per window and overall, the lag figures, the pace (chunks
+sent / chunks due) and the CPU used by the emulator's and the bot's processes. Bots:
+``echo`` (sends the audio back in 200 ms chunks, so both directions are loaded), ``sink``
+(listens only), ``gateway`` (voxgate's gateway with its echo adapter).
 
     .venv/bin/python bench/sim_load.py --legs 500 --seconds 20 --format mulaw
-    .venv/bin/python bench/sim_load.py --legs 500 --seconds 20 --format pcm16 --no-echo
+    .venv/bin/python bench/sim_load.py --legs 500 --seconds 20 --format pcm16 --bot gateway
 
-Falling behind real time shows as p99/max lag above one chunk period and a pace below 1.0.
+Falling behind real time shows as lag above one chunk period (``late_chunks``) and a pace
+below 1.0. The machine is shared: note the load average printed with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -34,19 +39,29 @@ from exotel_sim.server import SimServer  # noqa: E402
 from exotel_sim.testing import SimClient  # noqa: E402
 
 
-def _bot_process(conn: Connection, echo: bool) -> None:
-    """A bot server (echo or sink) and an event sink, in their own process."""
+def _bot_process(conn: Connection, bot: str, batch: int) -> None:
+    """The bot side in its own process: ``echo`` (every ``batch`` media messages go back as
+    one, like a bot answering in 200 ms chunks), ``sink`` (listens only) or ``gateway``
+    (voxgate's gateway with its echo adapter); plus an HTTP event sink."""
     from aiohttp import web
     from websockets.asyncio.server import ServerConnection, serve
+    from websockets.exceptions import ConnectionClosed
 
     async def handler(ws: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await serve_one(ws)
+
+    async def serve_one(ws: ServerConnection) -> None:
         stream_sid = ""
+        held: list[bytes] = []
         async for raw in ws:
-            if echo and '"media"' in raw[:40]:
-                msg = json.loads(raw)
-                payload = msg["media"]["payload"]
-                await ws.send(f'{{"event":"media","stream_sid":"{stream_sid}",'
-                              f'"media":{{"payload":"{payload}"}}}}')
+            if bot == "echo" and '"media"' in raw[:40]:
+                held.append(base64.b64decode(json.loads(raw)["media"]["payload"]))
+                if len(held) >= batch:
+                    payload = base64.b64encode(b"".join(held)).decode()
+                    held.clear()
+                    await ws.send(f'{{"event":"media","stream_sid":"{stream_sid}",'
+                                  f'"media":{{"payload":"{payload}"}}}}')
             elif '"start"' in raw[:40]:
                 stream_sid = json.loads(raw)["stream_sid"]
 
@@ -55,16 +70,23 @@ def _bot_process(conn: Connection, echo: bool) -> None:
         return web.Response()
 
     async def main() -> None:
-        server = await serve(handler, "127.0.0.1", 0, compression=None, max_queue=64)
         app = web.Application()
         app.router.add_post("/events", events)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
         await site.start()
-        ws_port = server.sockets[0].getsockname()[1]
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        conn.send((ws_port, http_port))
+        if bot == "gateway":
+            from gateway.config import GatewayConfig
+            from gateway.server import GatewayServer
+
+            async with GatewayServer(GatewayConfig(port=0)) as gw:
+                conn.send((gw.stream_url("echo"), http_port))
+                await asyncio.Event().wait()
+        server = await serve(handler, "127.0.0.1", 0, compression=None, max_queue=64)
+        ws_port = server.sockets[0].getsockname()[1]
+        conn.send((f"ws://127.0.0.1:{ws_port}/stream", http_port))
         await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -99,10 +121,10 @@ async def _gather_limited(n: int, coros: list[Any]) -> list[Any]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     parent, child = mp.get_context("spawn").Pipe()
-    proc = mp.get_context("spawn").Process(target=_bot_process, args=(child, args.echo),
-                                           daemon=True)
+    proc = mp.get_context("spawn").Process(
+        target=_bot_process, args=(child, args.bot, args.echo_batch), daemon=True)
     proc.start()
-    ws_port, http_port = parent.recv()
+    url, http_port = parent.recv()
     silent = CustomerProfile(outcome="answer", ring_ms=(200, 2000), scripts=((),),
                              patience_ms=0)
     config = SimConfig(
@@ -113,7 +135,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     content_type = ("audio/x-mulaw;rate=8000" if args.format == "mulaw"
                     else "audio/x-raw;rate=8000")
     chunk_ms = 20 if args.format == "mulaw" else 100
-    report: dict[str, Any] = {"legs": args.legs, "format": args.format, "echo": args.echo}
+    report: dict[str, Any] = {"legs": args.legs, "format": args.format, "bot": args.bot,
+                              "echo_batch": args.echo_batch}
     try:
         async with SimServer(config) as server, \
                 SimClient(server.api_base, server.api_key, server.api_token) as client:
@@ -122,7 +145,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             sids = await _gather_limited(50, [
                 client.create_leg(f"+9190{n:08d}", endpoint) for n in range(args.legs)])
             await _until(lambda: _answered(client, args.legs))
-            url = f"ws://127.0.0.1:{ws_port}/stream"
             results = await _gather_limited(50, [
                 client.action(sid, "start_stream", {"url": url, "content_type": content_type})
                 for sid in sids])
@@ -196,11 +218,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--format", choices=("mulaw", "pcm16"), default="mulaw")
-    parser.add_argument("--echo", action=argparse.BooleanOptionalAction, default=True,
-                        help="the bot echoes every chunk back (default) or only listens")
+    parser.add_argument("--bot", choices=("echo", "sink", "gateway"), default="echo",
+                        help="echo (default), sink (listens only) or voxgate's gateway (echo)")
+    parser.add_argument("--echo-batch", type=int, default=10,
+                        help="echo: media messages sent back as one (10 x 20 ms = 200 ms)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     report = asyncio.run(run(args))
+    report["load_average_1m"] = round(os.getloadavg()[0], 2)
+    report["cpus"] = os.cpu_count()
     print(json.dumps(report, indent=2))
     return 0
 
