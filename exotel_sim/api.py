@@ -104,8 +104,13 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         response = envelope(request, exc.status, error=exc.error_data())
         if exc.status == 429:
             response.headers["Retry-After"] = "1"
-    except web.HTTPException:
-        raise
+    except web.HTTPException as exc:  # unknown route, wrong method, body too large
+        if exc.status < 400:
+            raise
+        sim.stats.count(f"http_{exc.status}")
+        response = envelope(request, exc.status, error={
+            "code": exc.status, "error": exc.reason.lower().replace(" ", "_"),
+            "message": exc.reason, "description": exc.reason})
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         sim.stats.count("http_500")

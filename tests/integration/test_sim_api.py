@@ -122,7 +122,11 @@ async def test_bad_bodies_are_400_with_the_field(world: Any) -> None:
                                                                                 "</Flow>"})
     assert status == 400 and error(body)["field"] == "exoml"
     status, body = await client.action(sid, "dance")
-    assert status == 404
+    assert status == 404 and error(body)["code"] == 404
+    status, body = await client.call("PATCH", f"/legs/{sid}", {})
+    assert status == 405 and error(body)["code"] == 405
+    status, body = await client.call("POST", "/legs", raw=b"{" + b" " * 300_000 + b"}")
+    assert status == 413 and error(body)["code"] == 413
 
 
 async def test_actions_that_do_not_fit_the_state_are_409(world: Any) -> None:
