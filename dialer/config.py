@@ -96,6 +96,7 @@ class DialerConfig:
     # Control API (separate-process wiring)
     control_host: str = "127.0.0.1"
     control_port: int = 0
+    shutdown_grace: float = 5.0  # on exit: hang up live calls and wait this long for them
 
     def __post_init__(self) -> None:
         scheme = urlsplit(self.event_endpoint).scheme

@@ -45,6 +45,7 @@ from dialer.errors import ConfigError, UnknownCall
 from dialer.events import BridgeLifecycle, ExotelEvent
 from dialer.exotel_client import ExotelClient
 from dialer.flows import AgentAvailable, CallFlow, FlowSettings, HangupRequest, Transfer
+from dialer.flows.call import SHUTDOWN
 from dialer.intake import EventIntake, GrpcIntakeServer, HttpIntakeServer, make_intake_server
 from dialer.nailed import NailedAgentKeeper
 from dialer.records import CallRecord, RecordStore
@@ -239,6 +240,16 @@ class Dialer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        """Hang up live calls (waiting up to ``shutdown_grace`` s for their records), then
+        cancel what is left and close the intake and the client."""
+        if self._calls and self.config.shutdown_grace > 0:
+            for runner in list(self._calls.values()):
+                runner.deliver(HangupRequest(SHUTDOWN))
+            try:
+                async with asyncio.timeout(self.config.shutdown_grace):
+                    await self.drain()
+            except TimeoutError:
+                log.warning("dialer stopping with %d calls still live", len(self._calls))
         tg, self._tg = self._tg, None
         self._started = False
         if tg is not None:

@@ -61,6 +61,10 @@ def register(subparsers: Any) -> None:
     call.add_argument("--config", metavar="FILE", help="dialer TOML file")
     call.add_argument("--db", default="", help="SQLite file for the record")
     call.add_argument("--timeout", type=float, default=120.0)
+    call.add_argument("--gateway-host", default="127.0.0.1",
+                      help="where the in-process gateway listens (real Exotel must reach it "
+                           "at VOXGATE_STREAM_URL)")
+    call.add_argument("--gateway-port", type=int, default=0)
     call.set_defaults(func=call_command)
 
 
@@ -227,7 +231,8 @@ async def run_call(args: argparse.Namespace) -> int:
         sim = SimConfig(customers={args.number: profile},
                         agents={n: AgentProfile() for n in args.agent})
     store = RecordStore(args.db) if args.db else None
-    async with LocalStack(config, sim_config=sim, store=store) as stack:
+    gw = GatewayConfig(host=args.gateway_host, port=args.gateway_port)
+    async with LocalStack(config, sim_config=sim, gateway_config=gw, store=store) as stack:
         dialer = stack.dialer
         dialer.subscribe(lambda ev: print(f"  {ev.kind} {ev.detail}".rstrip(), flush=True)
                          if ev.call_id else None)

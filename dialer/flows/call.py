@@ -62,7 +62,9 @@ from dialer.flows.states import CallState, check
 S = CallState
 Mode = Literal["bot_first", "agent_first"]
 STREAM_FAILURE_EVENTS = frozenset({"stream_failed", "stream_failed_to_start", "stream_stopped"})
+CALL_ENDED_REASONS = frozenset({"callended", "call_ended", "hangup", "customer_hangup"})
 RECORDING_EVENT = "recording_available"
+SHUTDOWN = "shutdown"  # HangupRequest reason used by the dialer when it stops
 TIMERS = ("stream", "agent_ring", "abandon", "message", "ending", "recording")
 
 
@@ -365,18 +367,39 @@ class CallFlow:
                 self._stream_active = self.state in (S.BOT, S.HOLD, S.AGENT_RINGING)
                 self._ignore()
         elif ev.name in STREAM_FAILURE_EVENTS:
-            if self.state is S.CONNECTING:
-                self._stream_failed(ev.name)
-            elif self.state is S.BOT and self._stream_active:
-                self._stream_active = False
-                self._mark("stream_lost")
-                self._after_stream_failure("stream_lost")
-            else:
-                self._ignore()
+            self._on_stream_end(ev)
         elif ev.name in ("say_completed", "play_completed", "play_interrupted",
                          "play_failed_to_start"):
             self._on_audio_done()
         else:
+            self._ignore()
+
+    def _on_stream_end(self, ev: LegAction) -> None:
+        """The stream failed to start, or stopped.
+
+        ``status: failed`` (or a ``stream_failed*`` event) is a failure: retry once while
+        connecting, else the stream fallback. A stop because the call ended (``callended``,
+        ``hangup``) is left to the ``leg_terminated`` that follows. Any other stop while the
+        bot has the call means the bot closed its side: the call ends (``bot_completed``)."""
+        status = str(ev.event_data.get("status", "")).lower()
+        reason = str(ev.event_data.get("reason", "")).lower()
+        failed = ev.name != "stream_stopped" or status == "failed"
+        call_ended = reason in CALL_ENDED_REASONS
+        if self.state is S.CONNECTING and failed:
+            self._stream_failed(ev.name)
+        elif self.state is S.BOT and self._stream_active and not call_ended:
+            self._stream_active = False
+            if failed:
+                self._mark("stream_lost")
+                self._after_stream_failure("stream_lost")
+            else:
+                self._mark("bot_closed")
+                self._set_disposition("bot_completed")
+                self.outcome.ended_in = self.state.value
+                self._hang_up_customer()
+        else:
+            if self.state is S.BOT and call_ended:
+                self._stream_active = False
             self._ignore()
 
     def _stream_up(self) -> None:
@@ -693,7 +716,12 @@ class CallFlow:
             self._ignore()
             return
         self._mark("hangup_requested")
-        self._set_disposition("agent_handled" if self.outcome.bridged else "bot_completed")
+        if self.outcome.bridged:
+            self._set_disposition("agent_handled")
+        elif item.reason == SHUTDOWN:
+            self._set_disposition("shutdown")  # the dialer is stopping, not the bot's choice
+        else:
+            self._set_disposition("bot_completed")
         self.outcome.ended_in = self.state.value
         self._hang_up_customer()
 

@@ -350,3 +350,27 @@ async def test_duplicated_and_reordered_events_still_give_one_clean_call(transpo
         assert rec.disposition == "agent_handled" and rec.bridged
         assert st.dialer.intake.sequencer.stats.duplicates > 0
         assert st.dialer.pool.get("a1").calls_handled == 1
+
+
+async def test_answering_machine_detected_and_hung_up() -> None:
+    machine = CustomerProfile(outcome="machine", ring_ms=(200, 200), amd_ms=300)
+    async with stack("grpc", customers={CUSTOMER: machine}) as st:
+        rec = await call(st, amd=True)
+        assert rec.machine and rec.disposition == "machine" and rec.answered
+
+
+async def test_exotel_rejects_the_number() -> None:
+    async with stack("http") as st:
+        rec = await call(st, "not-a-number")
+        assert rec.disposition == "failed" and "400" in rec.failure
+        assert not rec.customer_leg_sid
+
+
+async def test_leaving_the_dialer_hangs_up_live_calls() -> None:
+    cust = customer("wait 20000", "hangup")
+    async with stack("grpc", customers={CUSTOMER: cust}) as st:
+        handle = await st.dialer.place_call(CallRequest(CUSTOMER, bot="echo"))
+        await until(lambda: handle.state == "bot")
+    assert handle.done
+    rec = await handle.wait()
+    assert rec.disposition == "shutdown" and rec.ended_in == "bot"

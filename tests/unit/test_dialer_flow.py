@@ -399,9 +399,32 @@ def test_stream_failure_with_hangup_fallback() -> None:
 def test_stream_lost_during_bot_goes_to_fallback() -> None:
     d = Drive(stream_fallback="hangup")
     d.to_bot()
-    d(act("stream_stopped"))
+    d(act("stream_stopped", status="failed", reason="reset"))
     assert d.state is CallState.GOODBYE
-    assert d(act("stream_stopped")) == []  # second notice ignored
+    assert d(act("stream_stopped", status="failed")) == []  # second notice ignored
+
+
+def test_bot_closing_its_side_ends_the_call() -> None:
+    d = Drive()
+    d.to_bot()
+    out = d(act("stream_stopped", status="stopped", reason="bot_closed"))
+    assert Hangup(CUST, "customer") in out
+    d(lc("leg_terminated"))
+    assert d.flow.outcome.disposition == "bot_completed"
+
+
+def test_stream_stop_because_the_call_ended_waits_for_leg_terminated() -> None:
+    d = Drive()
+    d.to_bot()
+    assert d(act("stream_stopped", status="stopped", reason="callended")) == []
+    d(lc("leg_terminated"))
+    assert d.flow.outcome.disposition == "customer_hangup"
+    d2 = Drive()
+    d2(Start())
+    d2(LegCreated("customer", CUST))
+    d2(lc("leg_answered"))
+    assert d2(act("stream_stopped", status="stopped", reason="callended")) == []
+    assert d2.state is CallState.CONNECTING
 
 
 def test_nailed_agent_is_bridged_at_once_and_kept() -> None:
@@ -667,3 +690,11 @@ def test_no_hold_audio_configured_and_agent_leg_end_after_hangup() -> None:
     assert Hangup(AGENT, "agent") in out and Hangup(CUST, "customer") in out
     assert d(lc("leg_terminated", AGENT)) == []  # already cancelled
     assert d.flow.outcome.ended_in == "agent_ringing"
+
+
+def test_shutdown_hangup_has_its_own_disposition() -> None:
+    d = Drive()
+    d.to_bot()
+    d(HangupRequest("shutdown"))
+    d(lc("leg_terminated"))
+    assert d.flow.outcome.disposition == "shutdown"
