@@ -227,7 +227,7 @@ class StreamClient:
         while self._next_due <= now_ms:
             due = self._next_due
             self._next_due += chunk_ms
-            lag.record(now_ms - due, chunk_ms)
+            lag.record(self.sim.clock.now_ms() - due, chunk_ms)  # when it actually goes out
             window_start = due - chunk_ms
             timestamp = round(window_start - self._first_window)
             if ws.transport.get_write_buffer_size() > MAX_SEND_BUFFER:
