@@ -20,7 +20,7 @@ import contextlib
 import logging
 from typing import Any
 
-from dialer.config import DialerConfig
+from dialer.config import DialerConfig, redact_url
 from dialer.control_api import ControlApiServer
 from dialer.errors import ConfigError
 from dialer.records import RecordStore
@@ -116,7 +116,7 @@ async def serve(config: DialerConfig, agents: list[tuple[str, str, tuple[str, ..
         api = await stack.enter_async_context(
             ControlApiServer(dialer, config.control_host, config.control_port, dialer=dialer)
         )
-        print(f"dialer events at {dialer.event_endpoint}", flush=True)
+        print(f"dialer events at {redact_url(dialer.event_endpoint)}", flush=True)
         print(f"dialer control API at {api.url}/v1/control", flush=True)
         if ready is not None:
             ready.set()

@@ -73,6 +73,7 @@ class DialerConfig:
     greeting_url: str = ""
     hold_url: str = ""
     hold_text: str = "Please hold while we connect you to an agent."
+    hold_loops: int = 10
     fallback_text: str = "Sorry, no agent is free right now."
     goodbye_text: str = "Sorry, we could not continue this call. Goodbye."
     stream_start_timeout: float = 5.0
@@ -171,6 +172,15 @@ class DialerConfig:
             if environ.get(var):
                 values[name] = environ[var]
         return cls.from_mapping(values)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@`` (for logs)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"***@{host}").geturl()
 
 
 def _coerce(key: str, raw: Any, default: Any) -> Any:

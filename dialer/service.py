@@ -39,7 +39,7 @@ from typing import Literal
 from urllib.parse import urlencode, urlsplit
 
 from dialer.agents import Agent, AgentPool
-from dialer.config import DialerConfig
+from dialer.config import DialerConfig, redact_url
 from dialer.crm import CrmPusher
 from dialer.errors import ConfigError, UnknownCall
 from dialer.events import BridgeLifecycle, ExotelEvent
@@ -160,6 +160,7 @@ def flow_settings(config: DialerConfig) -> FlowSettings:
         message_timeout=config.message_timeout,
         recording_wait=config.recording_wait,
         record_bridges=config.record_bridges,
+        hold_loops=config.hold_loops,
     )
 
 
@@ -236,7 +237,8 @@ class Dialer:
             self._spawn(self.crm.run(), "crm-pusher")
         for agent_id, keeper in self._keepers.items():
             self._spawn(keeper.run(), f"nailed-{agent_id}")
-        log.info("dialer up: events at %s, Exotel at %s", self.event_endpoint, self.client.base)
+        log.info("dialer up: events at %s, Exotel at %s", redact_url(self.event_endpoint),
+                 redact_url(self.client.base))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -335,6 +337,8 @@ class Dialer:
 
     async def place_call(self, request: CallRequest) -> CallHandle:
         """Start a call now; returns at once with its handle."""
+        if self._tg is None:
+            raise RuntimeError("the dialer is not running (use `async with Dialer(...)`)")
         if request.call_id in self._calls:
             raise ValueError(f"call id {request.call_id!r} is already live")
         flow = CallFlow(request.call_id, request.number, request.mode, self.settings,

@@ -88,6 +88,7 @@ class FlowSettings:
     ending_timeout: float = 10.0
     recording_wait: float = 2.0
     record_bridges: bool = True
+    hold_loops: int = 10  # a hold recording repeats so a slow agent never leaves silence
 
     def __post_init__(self) -> None:
         if self.max_agent_attempts < 1:
@@ -324,7 +325,8 @@ class CallFlow:
     def _start_audio(self, purpose: str, text: str, url: str) -> bool:
         """Play ``url`` (preferred) or say ``text`` to the customer; False when neither set."""
         if url:
-            self._emit(StartPlay(self.customer_leg, url, purpose, loop=0))
+            loop = self.settings.hold_loops if purpose == "hold" else 0
+            self._emit(StartPlay(self.customer_leg, url, purpose, loop=loop))
             self._customer_audio = ("play", purpose)
             return True
         if text:

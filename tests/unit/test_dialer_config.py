@@ -71,3 +71,10 @@ def test_unreadable_file(tmp_path: Path) -> None:
     bad.write_text("dialer = 3")
     with pytest.raises(ConfigError):
         DialerConfig.load(bad, env={})
+
+
+def test_redact_url() -> None:
+    from dialer.config import redact_url
+
+    assert redact_url("https://key:tok@dialer.example.com/ev") == "https://***@dialer.example.com/ev"
+    assert redact_url("grpc://127.0.0.1:5") == "grpc://127.0.0.1:5"

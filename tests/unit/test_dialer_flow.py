@@ -447,7 +447,7 @@ def test_agent_first_bridges_free_agent() -> None:
     d(Start())
     d(LegCreated("customer", CUST))
     out = d(lc("leg_answered"))
-    assert StartPlay(CUST, "http://x/hold.wav", "hold") in out
+    assert StartPlay(CUST, "http://x/hold.wav", "hold", loop=10) in out
     assert SetTimer("abandon", 2.0) in out and out[-1] == PickAgent((), ())
     assert not any(isinstance(c, StartStream) for c in out)
     d(AgentOffered("n1", "+9197", NAILED))
