@@ -199,6 +199,8 @@ async def run(args: argparse.Namespace, port: int) -> None:
         per = submit_cost / (len(PHASES) * n) * 1e6
         print(f"  intake (parse, de-duplicate, order, route, queue): {per:.1f} us/event "
               f"= {1e6 / per:,.0f} events/s on one core")
+    cs = client.stats
+    print(f"  Exotel requests {cs.requests}, retries {cs.retries}, errors {cs.errors}")
     print(f"  dialer CPU {cpu:.2f}s over {wall:.2f}s wall ({cpu / wall:.2f} of one core)")
 
 
@@ -211,6 +213,7 @@ def main() -> int:
     p.add_argument("--burst", type=int, default=50, help="with --rate 0: events per loop turn")
     p.add_argument("--freeze-gc", action="store_true",
                    help="gc.freeze() once the calls are placed (as a long-running dialer would)")
+    p.add_argument("--profile", default="", help="write a cProfile of the dialer to FILE")
     p.add_argument("--connections", type=int, default=200, help="HTTP connections to Exotel")
     p.add_argument("--gap", type=float, default=0.5, help="idle seconds between phases")
     args = p.parse_args()
@@ -221,7 +224,12 @@ def main() -> int:
     proc.start()
     try:
         port = parent.recv()
-        asyncio.run(run(args, port))
+        if args.profile:
+            import cProfile
+
+            cProfile.runctx("asyncio.run(run(args, port))", globals(), locals(), args.profile)
+        else:
+            asyncio.run(run(args, port))
     finally:
         proc.terminate()
         proc.join(5)

@@ -15,8 +15,10 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import random
 import statistics
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ from voxgate.wiring import LocalStack
 
 log = logging.getLogger("voxgate.demo")
 
+DEFAULT_DB = os.path.join(tempfile.gettempdir(), "voxgate-demo.db")
 KINDS = ("chat", "human", "early", "busy", "no_answer")
 KIND_WEIGHTS = (0.45, 0.25, 0.10, 0.10, 0.10)
 
@@ -49,7 +52,8 @@ def register(subparsers: Any) -> None:
                       help="event intake transport (default grpc)")
     demo.add_argument("--control", choices=("direct", "http"), default="direct",
                       help="gateway->dialer wiring (default direct)")
-    demo.add_argument("--db", default="voxgate-demo.db", help="SQLite file for call records")
+    demo.add_argument("--db", default=DEFAULT_DB,
+                      help=f"SQLite file for call records (default {DEFAULT_DB}, fresh each run)")
     demo.add_argument("--export", default="", help="also export records (FILE.csv/.jsonl)")
     demo.set_defaults(func=demo_command)
     call = subparsers.add_parser("call", help="place one bot-first call")
@@ -171,6 +175,8 @@ async def run_demo(args: argparse.Namespace) -> int:
     # Always the embedded emulator: simulated numbers must never reach a real account.
     config = DialerConfig(event_endpoint=endpoint, customer_ring_timeout=6,
                           agent_ring_timeout=8.0)
+    if args.db == DEFAULT_DB and os.path.exists(DEFAULT_DB):
+        os.unlink(DEFAULT_DB)
     store = RecordStore(args.db)
     gw = GatewayConfig(host="127.0.0.1", port=0)
     progress = Progress()
