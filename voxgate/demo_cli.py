@@ -175,8 +175,6 @@ async def run_demo(args: argparse.Namespace) -> int:
     # Always the embedded emulator: simulated numbers must never reach a real account.
     config = DialerConfig(event_endpoint=endpoint, customer_ring_timeout=6,
                           agent_ring_timeout=8.0)
-    if args.db == DEFAULT_DB and os.path.exists(DEFAULT_DB):
-        os.unlink(DEFAULT_DB)
     store = RecordStore(args.db)
     gw = GatewayConfig(host="127.0.0.1", port=0)
     progress = Progress()
@@ -222,6 +220,8 @@ async def run_demo(args: argparse.Namespace) -> int:
 
 
 def demo_command(args: argparse.Namespace) -> int:
+    if args.db == DEFAULT_DB and os.path.exists(DEFAULT_DB):
+        os.unlink(DEFAULT_DB)  # each demo run starts with an empty record store
     try:
         return asyncio.run(run_demo(args))
     except KeyboardInterrupt:
