@@ -1,10 +1,12 @@
 """One media clock for all streams: a timer per chunk period instead of one per stream.
 
-Every stream with the same chunk period (20 ms mu-law, 100 ms PCM) joins one group; the
-group's task wakes at each tick of the emulator's clock grid and asks each member to send what
-has fallen due (:meth:`Paced.pace`). This keeps 500 streams at real-time pace with one timer
-wake-up per tick rather than 500. A member that fails is logged, dropped from the group and
-told so; the others carry on.
+Every stream with the same chunk period (20 ms mu-law, 100 ms PCM) joins one group. The
+period is cut into ``SLOTS`` phases and each stream gets the least busy phase, so the sends
+of 500 streams are spread over the period instead of bursting on one tick (real Exotel
+streams have independent phases too). The group's task wakes once per phase tick and asks
+the members of that phase to send what has fallen due (:meth:`Paced.pace`): one timer
+wake-up per tick rather than one per stream. A member that fails is logged, dropped from the
+group and told so; the others carry on.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Protocol
 from exotel_sim.tasks import SimClock, TaskSet
 
 log = logging.getLogger("exotel_sim.pacer")
+
+SLOTS = 5
 
 
 class Paced(Protocol):
@@ -34,8 +38,13 @@ class Paced(Protocol):
 @dataclass(eq=False)
 class _Group:
     chunk_ms: int
-    members: dict[Paced, None] = field(default_factory=dict)
+    slots: list[dict[Paced, None]] = field(default_factory=lambda: [{} for _ in range(SLOTS)])
+    where: dict[Paced, int] = field(default_factory=dict)
     running: bool = False
+
+    @property
+    def tick_ms(self) -> float:
+        return self.chunk_ms / SLOTS
 
 
 class MediaPacer:
@@ -47,36 +56,38 @@ class MediaPacer:
         self._groups: dict[int, _Group] = {}
         self.ticks = 0
 
-    @staticmethod
-    def first_due(start_ms: float, chunk_ms: int) -> float:
-        """The first grid tick after ``start_ms``: when a stream's first chunk is due."""
-        return (math.floor(start_ms / chunk_ms) + 1) * chunk_ms
-
-    def add(self, member: Paced) -> None:
+    def add(self, member: Paced, start_ms: float) -> float:
+        """Join ``member``; returns when its first chunk is due (after ``start_ms``)."""
         group = self._groups.setdefault(member.chunk_ms, _Group(member.chunk_ms))
-        group.members[member] = None
+        slot = min(range(SLOTS), key=lambda n: len(group.slots[n]))
+        group.slots[slot][member] = None
+        group.where[member] = slot
         if not group.running:
             group.running = True
             self.tasks.spawn(self._run(group), f"pacer:{group.chunk_ms}ms")
+        phase = slot * group.tick_ms
+        c = group.chunk_ms
+        return (math.floor((start_ms - phase) / c) + 1) * c + phase
 
     def remove(self, member: Paced) -> None:
         group = self._groups.get(member.chunk_ms)
-        if group is not None:
-            group.members.pop(member, None)
+        if group is not None and member in group.where:
+            del group.slots[group.where.pop(member)][member]
 
     async def _run(self, group: _Group) -> None:
-        clock, chunk_ms = self.clock, group.chunk_ms
+        clock, tick_ms = self.clock, group.tick_ms
         try:
-            while group.members:
-                await clock.sleep_until(self.first_due(clock.now_ms(), chunk_ms))
+            k = math.floor(clock.now_ms() / tick_ms) + 1
+            while group.where:
+                await clock.sleep_until(k * tick_ms)  # behind schedule: no sleep, no skip
                 self.ticks += 1
-                now = clock.now_ms()
-                for member in list(group.members):
+                for member in list(group.slots[k % SLOTS]):
                     try:
-                        await member.pace(now)
+                        await member.pace(clock.now_ms())
                     except Exception as exc:  # one stream's failure never stops the others
                         log.exception("paced stream failed")
-                        group.members.pop(member, None)
+                        self.remove(member)
                         member.pacer_failed(exc)
+                k += 1
         finally:
             group.running = False

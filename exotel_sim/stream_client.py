@@ -197,12 +197,11 @@ class StreamClient:
     async def _serve(self, ws: ClientConnection) -> None:
         """Stream until stop is requested or the bot closes; the pacer sends the media."""
         assert self.started_ms is not None
-        self._next_due = self.sim.pacer.first_due(self.started_ms, self.chunk_ms)
+        self._next_due = self.sim.pacer.add(self, self.started_ms)
         self._first_window = self._next_due - self.chunk_ms
         receiver = asyncio.ensure_future(self._receive(ws))
         marker = asyncio.ensure_future(self._marks(ws))
         stopping = asyncio.ensure_future(self._stopping.wait())
-        self.sim.pacer.add(self)
         try:
             await asyncio.wait({receiver, stopping}, return_when=asyncio.FIRST_COMPLETED)
             self.sim.pacer.remove(self)
