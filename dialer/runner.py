@@ -283,8 +283,9 @@ class CallRunner:
         self.deliver(LegCreated(c.role, leg_sid, c.tag))
 
     async def _reconcile(self, exc: CreateLegUncertain) -> str:
-        """A create timed out: did the leg get made? Wait for its first event (matched by
-        ``custom_param`` and number). Never dial again on a guess."""
+        """A create timed out: did the leg get made? Its first event (matched by
+        ``custom_param`` and number) or ``GET /legs`` (where the API lists legs) tells;
+        whichever answers first within ``reconcile_timeout``. Never dial again on a guess."""
         d = self.dialer
         d.stats.create_uncertain += 1
         for ev in self._orphans:
@@ -292,10 +293,27 @@ class CallRunner:
                 ev.data.get("contact_uri") == exc.contact_uri
             ):
                 return ev.leg_sid
-        fut = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._uncertain = fut
+
+        async def ask_api() -> None:
+            try:
+                legs = await d.client.list_legs()
+            except ExotelError as err:
+                log.debug("call %s: GET /legs for reconciling failed: %s", self.call_id, err)
+                return
+            for leg in legs:
+                if leg.get("custom_param") == exc.custom_param and (
+                    leg.get("contact_uri") == exc.contact_uri
+                ) and isinstance(leg.get("leg_sid"), str) and not fut.done():
+                    fut.set_result(leg["leg_sid"])
+
         try:
-            return await asyncio.wait_for(fut, timeout=d.config.reconcile_timeout)
+            async with asyncio.timeout(d.config.reconcile_timeout), asyncio.TaskGroup() as tg:
+                lister = tg.create_task(ask_api())
+                sid = await fut
+                lister.cancel()
+                return sid
         except TimeoutError:
             log.warning("call %s: create leg timed out and no leg showed up; not placed",
                         self.call_id)

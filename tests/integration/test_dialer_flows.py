@@ -192,9 +192,13 @@ async def test_agent_first_abandoned_when_no_agent_in_time() -> None:
         assert heard(tl, "play") or heard(tl, "say")  # the hold message was heard
 
 
-@pytest.mark.parametrize(("outcome", "disposition"), [("busy", "busy"), ("failed", "failed")])
+@pytest.mark.parametrize(
+    ("outcome", "disposition"),
+    [("busy", "busy"), ("failed", "failed"), ("no-answer", "no_answer")],
+)
 async def test_customer_not_reached(outcome: str, disposition: str) -> None:
-    async with stack("http", customers={CUSTOMER: customer("hangup", outcome=outcome)}) as st:
+    customers = {CUSTOMER: customer("hangup", outcome=outcome)}
+    async with stack("http", customers=customers, customer_ring_timeout=1) as st:
         rec = await call(st)
         assert rec.disposition == disposition and not rec.answered
 
