@@ -22,7 +22,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -79,7 +79,8 @@ class CallRecord:
     custom: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
+        """A JSON-ready dict (plain lists and dicts; no deep copies of frozen values)."""
+        out = {f.name: getattr(self, f.name) for f in _FIELDS}
         out["timeline"] = [list(t) for t in self.timeline]
         out["latencies"] = dict(self.latencies)
         out["custom"] = dict(self.custom)
@@ -91,6 +92,9 @@ class CallRecord:
         kwargs = {k: v for k, v in body.items() if k in names}
         kwargs["timeline"] = tuple((str(n), float(t)) for n, t in body.get("timeline", ()))
         return cls(**kwargs)
+
+
+_FIELDS = fields(CallRecord)
 
 
 def compute_latencies(timeline: Iterable[tuple[str, float]]) -> dict[str, float | None]:

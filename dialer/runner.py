@@ -44,6 +44,7 @@ from dialer.flows import (
     PickAgent,
     ReleaseAgent,
     SetTimer,
+    Start,
     StartPlay,
     StartRecording,
     StartSay,
@@ -123,8 +124,6 @@ class CallRunner:
 
     async def run(self) -> CallRecord:
         """Run the call to its end; returns (and stores) its record. Never raises."""
-        from dialer.flows import Start
-
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
