@@ -34,6 +34,7 @@ from exotel_sim.streamproto import (
     Playout,
     ProtocolError,
     StreamCodec,
+    client_text_frame,
     parse_bot_message,
 )
 
@@ -323,12 +324,11 @@ class StreamClient:
 
 
 async def _send_fast(ws: ClientConnection, msg: str) -> None:
-    """``ws.send(msg)`` without its per-call context manager and drain when the connection is
-    open and idle (the pacer bounds the write buffer itself); otherwise the normal path."""
-    protocol = ws.protocol
-    if protocol.state is State.OPEN and ws.send_in_progress is None:
-        protocol.send_text(msg.encode())
-        ws.send_data()
+    """``ws.send(msg)``, but when the connection is open and idle the frame is written
+    straight to the transport (the pacer bounds the write buffer itself); otherwise the
+    library's normal path."""
+    if ws.protocol.state is State.OPEN and ws.send_in_progress is None:
+        ws.transport.write(client_text_frame(msg))
     else:
         await ws.send(msg)
 

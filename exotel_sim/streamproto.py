@@ -13,12 +13,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
+import struct
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from exotel_sim.requests import StreamFormat
+
+try:  # websockets' C helper; the pure-Python one is the same function, slower
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover
+    from websockets.utils import apply_mask
 
 
 class ProtocolError(ValueError):
@@ -195,3 +202,19 @@ class Playout:
 
     def playing(self, now: float) -> bool:
         return self.busy_until > now
+
+
+def client_text_frame(text: str, mask: bytes | None = None) -> bytes:
+    """One unfragmented WebSocket text frame as a client sends it (RFC 6455 5.2: FIN, opcode
+    1, masked with a fresh 4-byte key). The emulator writes media frames with this, skipping
+    the per-message bookkeeping of the WebSocket library on its hottest path."""
+    data = text.encode()
+    n = len(data)
+    if n < 126:
+        head = struct.pack("!BB", 0x81, 0x80 | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x81, 0x80 | 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x81, 0x80 | 127, n)
+    key = mask if mask is not None else os.urandom(4)
+    return head + key + apply_mask(data, key)

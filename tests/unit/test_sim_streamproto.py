@@ -15,6 +15,7 @@ from exotel_sim.streamproto import (
     Playout,
     ProtocolError,
     StreamCodec,
+    client_text_frame,
     parse_bot_message,
 )
 
@@ -96,3 +97,20 @@ def test_short_chunk_leaves_a_gap() -> None:
     p = Playout()
     p.add_media(0, 95, gap_ms=20)
     assert p.add_media(0, 100) == (115, 215)
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_client_text_frame_parses_as_a_masked_text_frame(size: int) -> None:
+    from websockets.frames import Frame, Opcode
+    from websockets.streams import StreamReader
+
+    text = "x" * size
+    raw = client_text_frame(text, mask=b"\x01\x02\x03\x04")
+    reader = StreamReader()
+    reader.feed_data(raw)
+    parser = Frame.parse(reader.read_exact, mask=True)
+    with pytest.raises(StopIteration) as done:
+        next(parser)
+    frame = done.value.value
+    assert (frame.opcode, frame.fin, frame.data.decode()) == (Opcode.TEXT, True, text)
+    assert raw[2 if size < 126 else 4 if size < 65536 else 10:][:4] == b"\x01\x02\x03\x04"
