@@ -79,7 +79,8 @@ class Setup:
 
 
 DEFAULT_SETUPS = (
-    Setup(200, 200, "barge_in"),  # the gateway's defaults
+    Setup(100, 120, "barge_in"),  # the gateway's defaults
+    Setup(200, 200, "barge_in"),
     Setup(100, 100, "barge_in"),
     Setup(200, 200, "speech_start"),
     Setup(60, 200, "speech_start"),

@@ -20,6 +20,8 @@ from gateway.config import GatewayConfig
 from gateway.control import ControlHook, HttpControlHook
 from gateway.server import GatewayServer
 
+_D = GatewayConfig()  # the defaults the options show
+
 log = logging.getLogger(__name__)
 
 
@@ -29,7 +31,7 @@ def register(subparsers: Any) -> None:
         "gateway", help="run the Exotel stream gateway alone"
     )
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    p.add_argument("--port", type=int, default=_D.port, help="0 picks a free port")
     p.add_argument("--auth-user", default=None, help="require HTTP Basic auth (Exotel KEY)")
     p.add_argument(
         "--auth-password-env", default="VOXGATE_GATEWAY_PASSWORD",
@@ -40,14 +42,23 @@ def register(subparsers: Any) -> None:
         help="an option handed to an adapter's factory (repeatable)",
     )
     p.add_argument("--no-vad", action="store_true", help="disable VAD (and barge-in)")
-    p.add_argument("--vad-aggressiveness", type=int, default=2, choices=range(4))
-    p.add_argument("--barge-in-ms", type=int, default=200, help="0 disables barge-in")
-    p.add_argument("--adapter-deadline", type=float, default=2.0)
-    p.add_argument("--max-message-bytes", type=int, default=256 * 1024)
-    p.add_argument("--idle-timeout", type=float, default=30.0)
-    p.add_argument("--handshake-timeout", type=float, default=10.0)
-    p.add_argument("--shutdown-deadline", type=float, default=10.0)
-    p.add_argument("--max-streams", type=int, default=5000, help="more get 503")
+    p.add_argument(
+        "--vad-aggressiveness", type=int, default=_D.vad_aggressiveness, choices=range(4)
+    )
+    p.add_argument(
+        "--barge-in-ms", type=int, default=_D.barge_in_min_speech_ms,
+        help="speech over the bot needed for a barge-in; 0 disables barge-in",
+    )
+    p.add_argument(
+        "--chunk-ms", type=int, default=_D.chunk_target_ms,
+        help="target outbound chunk (Exotel's minimum chunk still applies)",
+    )
+    p.add_argument("--adapter-deadline", type=float, default=_D.adapter_deadline)
+    p.add_argument("--max-message-bytes", type=int, default=_D.max_message_bytes)
+    p.add_argument("--idle-timeout", type=float, default=_D.idle_timeout)
+    p.add_argument("--handshake-timeout", type=float, default=_D.handshake_timeout)
+    p.add_argument("--shutdown-deadline", type=float, default=_D.shutdown_deadline)
+    p.add_argument("--max-streams", type=int, default=_D.max_streams, help="more get 503")
     p.add_argument("--escalation-dtmf", default=None, help="digit that asks for a human agent")
     p.add_argument("--control-url", default=None, help="dialer control API base URL")
     p.add_argument("--public-url", default=None, help="wss:// base the /url endpoint answers")
@@ -81,6 +92,7 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         vad_enabled=not args.no_vad,
         vad_aggressiveness=args.vad_aggressiveness,
         barge_in_min_speech_ms=args.barge_in_ms,
+        chunk_target_ms=args.chunk_ms,
         adapter_deadline=args.adapter_deadline,
         max_message_bytes=args.max_message_bytes,
         idle_timeout=args.idle_timeout,

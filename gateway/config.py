@@ -9,7 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from gateway.session import SessionSettings
+from gateway.session import (
+    DEFAULT_BARGE_IN_MIN_SPEECH_MS,
+    DEFAULT_CHUNK_TARGET_MS,
+    SessionSettings,
+)
 
 
 def _freeze(options: Mapping[str, Mapping[str, str]]) -> Mapping[str, Mapping[str, str]]:
@@ -31,10 +35,10 @@ class GatewayConfig:
     )
     vad_enabled: bool = True
     vad_aggressiveness: int = 2
-    barge_in_min_speech_ms: int = 200  # 0 disables barge-in
+    barge_in_min_speech_ms: int = DEFAULT_BARGE_IN_MIN_SPEECH_MS  # 0 disables barge-in
     speech_start_ms: int = 60
     speech_hangover_ms: int = 300
-    chunk_target_ms: int = 200
+    chunk_target_ms: int = DEFAULT_CHUNK_TARGET_MS
     max_playout_ms: int = 120_000
     adapter_deadline: float = 2.0  # each adapter hook must return within this
     adapter_queue: int = 256  # notices waiting for a slow adapter before the call is ended

@@ -34,7 +34,7 @@ async def test_marks_follow_their_audio_and_finish_labels() -> None:
 async def test_barge_in_clears_at_the_played_position() -> None:
     Talker.instances.clear()
     adapters = {"talker": Talker}
-    config = GatewayConfig(port=0, barge_in_min_speech_ms=200)
+    config = GatewayConfig(port=0, barge_in_min_speech_ms=200, chunk_target_ms=200)
     async with GatewayServer(config, adapters=adapters) as gw:
         async with ExotelPeer(gw.stream_url("talker"), playback=True) as peer:
             await peer.start()

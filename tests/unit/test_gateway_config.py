@@ -13,12 +13,12 @@ from gateway.metrics import GatewayMetrics
 
 def test_config_defaults_and_freezing() -> None:
     options = {"echo": {"sample_rate": "16000"}}
-    cfg = GatewayConfig(port=0, adapter_options=options)
+    cfg = GatewayConfig(port=0, adapter_options=options, barge_in_min_speech_ms=150)
     options["echo"]["sample_rate"] = "8000"
     assert cfg.options_for("echo")["sample_rate"] == "16000"
     assert dict(cfg.options_for("nobody")) == {}
     assert not cfg.auth_required
-    assert cfg.session_settings().barge_in_min_speech_ms == 200
+    assert cfg.session_settings().barge_in_min_speech_ms == 150
 
 
 @pytest.mark.parametrize(
