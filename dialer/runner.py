@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 INBOX_SIZE = 512
 BOT_AUDIO_OK = "bot_audio_ok"  # progress kind: the greeting is stopped, bot audio may flow
 ORPHAN_LIMIT = 32
+DRAINED = "_drained"  # internal wake-up once the last request of an ended call returned
 
 
 class CallRunner:
@@ -80,6 +81,7 @@ class CallRunner:
         self.dropped = 0
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._pending: deque[FlowInput] = deque()
+        self._inflight = 0  # Exotel requests running
         self._orphans: list[ExotelEvent] = []
         self._uncertain: asyncio.Future[str] | None = None
         self._tg: asyncio.TaskGroup | None = None
@@ -128,7 +130,9 @@ class CallRunner:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 self._feed(Start())
-                while not self.flow.done:
+                # After the flow ends, keep feeding it until no request is in flight: an agent
+                # leg whose create answers late must still be hung up.
+                while not (self.flow.done and self._inflight == 0 and self.inbox.empty()):
                     item = await self.inbox.get()
                     self._feed(item)
                 self._cancel_timers()
@@ -198,10 +202,19 @@ class CallRunner:
             pass  # the loop ends on flow.done
         else:
             assert self._tg is not None
+            self._inflight += 1
             self._tg.create_task(self._api(c))
 
     async def _api(self, c: Command) -> None:
         """Run one Exotel request; report the result (or failure) to the flow."""
+        try:
+            await self._api_once(c)
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0 and self.flow.done:
+                self.deliver(TimerFired(DRAINED))  # wake the loop so it can end
+
+    async def _api_once(self, c: Command) -> None:
         d = self.dialer
         client = d.client
         try:

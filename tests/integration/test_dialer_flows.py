@@ -378,3 +378,19 @@ async def test_leaving_the_dialer_hangs_up_live_calls() -> None:
     assert handle.done
     rec = await handle.wait()
     assert rec.disposition == "shutdown" and rec.ended_in == "bot"
+
+
+async def test_agent_leg_created_after_the_customer_left_is_hung_up() -> None:
+    cust = customer("wait 400", "dtmf 0", "wait 50", "hangup")
+    sim = SimConfig(rest_latency_ms=400, event_latency_ms=5, setup_ms=50,
+                    customers={CUSTOMER: cust}, agents={AGENT1: AgentProfile(answer_ms=3000)})
+    gw = GatewayConfig(host="127.0.0.1", port=0, escalation_dtmf="0")
+    async with LocalStack(DialerConfig(), sim_config=sim, gateway_config=gw) as st:
+        st.dialer.add_agent("a1", AGENT1)
+        rec = await call(st)
+        assert rec.disposition == "customer_hangup" and rec.ended_in in ("hold", "agent_ringing")
+        assert st.sim is not None
+        agent_legs = [x for x in st.sim.sim.legs.values() if x.req.contact_uri == AGENT1]
+        assert len(agent_legs) == 1
+        await until(lambda: agent_legs[0].state.value == "terminated")
+        assert st.dialer.pool.get("a1").state is AgentState.IDLE
