@@ -101,6 +101,7 @@ class Leg:
     bridge: Bridge | None = None
     recording: Recording | None = None
     amd_result: str = ""
+    agent_busy: bool = False  # an agent dialled while on a call or in wrap-up answers busy
     history: list[dict[str, Any]] = field(default_factory=list)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     script_task: asyncio.Task[Any] | None = None
@@ -146,6 +147,7 @@ class Sim:
         self.base_url = ""
         self._counter = 0
         self._dials: dict[str, int] = {}
+        self._agent_free_at: dict[str, float] = {}
         self.active_legs = 0
         self.active_streams = 0
 
@@ -258,6 +260,10 @@ class Sim:
             custom_param=cmd.custom_param, endpoint=cmd.leg_event_endpoint,
             time_limit=cmd.time_limit,
         )
+        if agent is not None:
+            leg.agent_busy = now < self._agent_free_at.get(contact, float("-inf"))
+            if not leg.agent_busy:
+                self._agent_free_at[contact] = float("inf")  # on this call until it ends
         self.legs[sid] = leg
         self.active_legs += 1
         self._evict()
@@ -300,6 +306,8 @@ class Sim:
         now = self.clock.now_ms()
         leg.ended_ms = now
         self.active_legs -= 1
+        if leg.agent is not None and not leg.agent_busy:
+            self._agent_free_at[leg.req.contact_uri] = now + leg.agent.wrap_ms
         leg.timeline.hush(now)
         for playback in (leg.say, leg.play, leg.hold):
             if playback is not None:

@@ -31,6 +31,8 @@ def plan_outcome(leg: Leg) -> str:
     """``answer``, ``machine``, ``busy``, ``no-answer`` or ``failed``, from the leg's RNG."""
     rng = leg.rng
     if leg.agent is not None:
+        if leg.agent_busy:  # on another call, or still wrapping up the last one
+            return "busy"
         return "no-answer" if rng.random() < leg.agent.no_answer_probability else "answer"
     profile = leg.customer
     assert profile is not None

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import audio_fixtures
-from exotel_sim.config import CustomerProfile, SimConfig
+from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig
 from exotel_sim.server import SimServer
 from exotel_sim.testing import (
     BotCall,
@@ -156,6 +156,25 @@ async def test_patience_and_hold_patience_hang_up() -> None:
         heard = (await client.inspect(f"/legs/{b}/timeline"))["heard"]
         assert heard[0]["detail"] == "hold_music"
         assert heard[0]["end_ms"] == (await client.inspect(f"/legs/{b}"))["ended_ms"]
+
+
+async def test_agent_is_busy_on_a_call_and_during_wrap_up() -> None:
+    agent = "+919900000005"
+    config = fast_config(agents={agent: AgentProfile(answer_ms=50, wrap_ms=400)})
+    async with SimServer(config) as server, HttpEventSink() as sink, \
+            SimClient(server.api_base, server.api_key, server.api_token) as client:
+        first = await client.create_leg(agent, sink.url)
+        await wait_leg_state(client, first, "answered")
+        again = await client.create_leg(agent, sink.url)
+        assert (await wait_leg_state(client, again, "terminated"))["terminal_status"] == "busy"
+        await client.action(first, "hangup")
+        await wait_leg_state(client, first, "terminated")
+        wrapping = await client.create_leg(agent, sink.url)  # within wrap_ms of the hang-up
+        assert (await wait_leg_state(client, wrapping, "terminated"))["terminal_status"] == \
+            "busy"
+        await asyncio.sleep(0.5)
+        free = await client.create_leg(agent, sink.url)
+        await wait_leg_state(client, free, "answered")
 
 
 async def test_time_limit_ends_the_call() -> None:
