@@ -88,7 +88,11 @@ class DemoWorld:
 def build_world(calls: int, agents: int, nailed: int, seed: int) -> DemoWorld:
     """A seeded mix of customers (``KINDS``) and ``agents`` agents, ``nailed`` of them nailed."""
     rng = random.Random(seed)
-    kinds = tuple(rng.choices(KINDS, KIND_WEIGHTS, k=calls))
+    counts = [max(1, round(w * calls)) if calls >= len(KINDS) else 0 for w in KIND_WEIGHTS]
+    counts[0] += calls - sum(counts)  # every kind shows up; the rest talk to the bot
+    mix = [k for k, n in zip(KINDS, counts, strict=True) for _ in range(n)]
+    rng.shuffle(mix)
+    kinds = tuple(mix)
     numbers = tuple(f"+9199{i:08d}" for i in range(1, calls + 1))
     bridge = parse_script(["pause 400", "say cust_hello", "wait 1500", "hangup"])
     profiles = {
