@@ -271,9 +271,9 @@ def campaign_from_dict(data: Mapping[str, Any]) -> CampaignSpec:
                 str(window.get("start", "09:00")), str(window.get("end", "21:00"))
             ),
             limits=Limits(**{k: v for k, v in limits.items()}),
-            retry={str(k): float(v) for k, v in retry.items()}
-            if retry
-            else CampaignSpec("x").retry,
+            retry=(
+                {str(k): float(v) for k, v in retry.items()} if "retry" in data else DEFAULT_RETRY
+            ),
             agents=tuple(
                 AgentSpec(str(a["id"]), str(a["number"]), tuple(a.get("skills", ())))
                 for a in agents

@@ -66,14 +66,16 @@ def make_pacer(spec: CampaignSpec) -> Pacer:
 
 
 def _mark(record: CallRecord, name: str) -> float | None:
-    for event, t in record.timeline:
+    """Seconds from the dial to the first ``name`` in the record's timeline (kept in ms)."""
+    for event, ms in record.timeline:
         if event == name:
-            return t
+            return ms / 1000.0
     return None
 
 
 def attempt_result(record: CallRecord) -> AttemptResult:
-    """The campaign's view of a finished call (machines are never live answers)."""
+    """The campaign's view of a finished call (machines are never live answers; a call that
+    reached an agent, by escalation or agent-first, counts as escalated)."""
     outcome = (
         Outcome.MACHINE
         if record.machine
@@ -87,7 +89,7 @@ def attempt_result(record: CallRecord) -> AttemptResult:
         record.disposition,
         live=live,
         abandoned=record.abandoned,
-        escalated=record.escalated,
+        escalated=(record.escalated or record.bridged) and not record.machine,
         answered_at=answered_at,
         record=record.to_json(),
     )

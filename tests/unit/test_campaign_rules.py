@@ -105,6 +105,7 @@ def test_campaign_toml_round_trip_and_errors() -> None:
     assert dict(spec.retry) == {"busy": 60.0}
     assert spec.agents == (AgentSpec("a1", "+919800000001", ("sales",)),)
     assert dict(campaign_from_toml('name = "x"').retry) == dict(DEFAULT_RETRY)
+    assert dict(campaign_from_toml('name = "x"\n[retry]\n').retry) == {}  # no retries at all
     with pytest.raises(CampaignError, match="TOML"):
         campaign_from_toml("name = ")
     with pytest.raises(CampaignError, match="bad campaign settings"):
