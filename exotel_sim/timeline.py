@@ -192,13 +192,6 @@ class PartyTimeline:
         ends.extend(i.end_ms for i in self.bridge_intervals() if i.end_ms > since)
         return max(ends) if ends else None
 
-    def audible_at(self, t: float, sources: frozenset[str] | None = None) -> list[Interval]:
-        """Intervals covering time ``t``."""
-        return [
-            i for i in self.heard_intervals()
-            if i.start_ms <= t < i.end_ms and (sources is None or i.source in sources)
-        ]
-
     def run_start(self, t: float, sources: frozenset[str]) -> float | None:
         """When the unbroken run of ``sources`` audible at ``t`` began (None: none audible)."""
         items = sorted(
