@@ -99,8 +99,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         response = await handler(request)
     except ApiError as exc:
         sim.stats.count(f"http_{exc.status}")
-        if exc.status >= 500:
-            log.error("%s %s: %s", request.method, request.path, exc.message)
+        level = logging.ERROR if exc.status >= 500 else logging.INFO
+        log.log(level, "%s %s -> %d %s", request.method, request.path, exc.status, exc.message)
         response = envelope(request, exc.status, error=exc.error_data())
         if exc.status == 429:
             response.headers["Retry-After"] = "1"
