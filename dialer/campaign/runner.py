@@ -360,7 +360,7 @@ class CampaignRunner:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 while True:
-                    stats = self.store.stats(self.campaign, self.wall_clock())
+                    stats = self.store.stats(self.campaign, self.wall_clock(), self.ledger)
                     if self.report is not None and self.dialer.clock() >= next_report:
                         self.report(self._line(stats))
                         next_report = self.dialer.clock() + self.report_every_s

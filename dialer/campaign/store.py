@@ -189,6 +189,16 @@ def _spec_to_json(spec: CampaignSpec) -> str:
     )
 
 
+class _DncList:
+    """The do-not-call table as a container, looked up one number at a time."""
+
+    def __init__(self, store: CampaignStore) -> None:
+        self._store = store
+
+    def __contains__(self, phone: object) -> bool:
+        return isinstance(phone, str) and self._store.on_dnc(phone)
+
+
 class CampaignStore:
     """See the module docstring. ``path`` is a file, or ``":memory:"`` for tests."""
 
@@ -296,8 +306,10 @@ class CampaignStore:
                 [(p, now, reason) for p in phones],
             )
 
-    def _dnc(self) -> set[str]:
-        return {r["phone"] for r in self._db.execute("SELECT phone FROM dnc")}
+    def on_dnc(self, phone: str) -> bool:
+        """Whether ``phone`` is on the do-not-call list (an indexed lookup)."""
+        row = self._db.execute("SELECT 1 FROM dnc WHERE phone = ?", (phone,)).fetchone()
+        return row is not None
 
     # --- claiming and results ----------------------------------------------------------------
     def claim_next(self, campaign: str, now: float, batch: int = 50) -> Claim | None:
@@ -305,8 +317,8 @@ class CampaignStore:
         when no lead is due. Leads failing a check are updated on the way: do-not-call and
         exhausted leads end, leads outside their window (or over today's limit) wait."""
         spec = self.campaign(campaign)
+        dnc = _DncList(self)
         with self._tx() as db:
-            dnc = self._dnc()
             rows = db.execute(
                 "SELECT * FROM leads WHERE campaign = ? AND state = 'pending' AND due_at <= ? "
                 "ORDER BY priority DESC, due_at, id LIMIT ?",
@@ -488,7 +500,11 @@ class CampaignStore:
         )
         return ledger
 
-    def stats(self, campaign: str, now: float) -> CampaignStats:
+    def stats(
+        self, campaign: str, now: float, ledger: AbandonmentLedger | None = None
+    ) -> CampaignStats:
+        """Counts for ``status`` and progress. Pass the runner's live ``ledger`` to skip
+        rebuilding it from 30 days of attempts."""
         status = self.status(campaign)
         states = dict(
             self._db.execute(
@@ -500,7 +516,7 @@ class CampaignStore:
             "COALESCE(SUM(abandoned), 0) FROM attempts WHERE campaign = ?",
             (campaign,),
         ).fetchone()
-        view = self.ledger(campaign, now).view(now)
+        view = (ledger or self.ledger(campaign, now)).view(now)
         return CampaignStats(
             status=status,
             leads=sum(states.values()),
