@@ -17,7 +17,7 @@ from dialer.campaign.model import AgentSpec, CampaignError, CampaignSpec, Lead, 
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore
 from dialer.config import DialerConfig
-from exotel_sim.config import CustomerProfile, SimConfig
+from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig, parse_script
 from gateway.config import GatewayConfig
 from voxgate.wiring import LocalStack
 
@@ -164,3 +164,34 @@ async def test_a_dialer_ringing_under_the_minimum_ring_time_is_refused(tmp_path:
         with pytest.raises(CampaignError, match="minimum ring"):
             CampaignRunner(st.dialer, store, "t1")
         assert dialled(st) == []
+
+
+async def test_bot_first_escalation_reaches_an_agent_and_is_counted(tmp_path: Path) -> None:
+    wants_human = CustomerProfile(
+        outcome="answer",
+        ring_ms=(100, 200),
+        bridge_script=parse_script(["say cust_hello", "hangup"]),
+    ).with_script("wait 300", "dtmf 0", "wait 8000", "hangup")
+    leads = [Lead("+919900000801"), Lead("+919900000802")]
+    store = store_with(tmp_path, leads, pacer="bot_first")
+    sim = SimConfig(
+        rest_latency_ms=5,
+        event_latency_ms=5,
+        setup_ms=20,
+        default_customer=QUICK,
+        customers={"+919900000801": wants_human},
+        agents={"+919800000001": AgentProfile(answer_ms=200, greet_after_ms=100)},
+    )
+    cfg = DialerConfig(customer_ring_timeout=15, record_bridges=False)
+    gateway = GatewayConfig(port=0, escalation_dtmf="0")
+    async with LocalStack(cfg, sim_config=sim, gateway_config=gateway) as st:
+        runner = CampaignRunner(st.dialer, store, "t1", tick_s=0.1)
+        assert runner.pacer.name == "voxgate-bot-first"
+        async with asyncio.timeout(20):
+            stats = await runner.run(until_done=True)
+    attempts = {a["call_id"]: a for a in store.attempts("t1")}
+    human = next(a for a in attempts.values() if a["lead_id"] == 1)
+    assert (human["outcome"], human["escalated"], human["live"]) == ("escalated", 1, 1)
+    record = store.call_record(human["call_id"])
+    assert record is not None and record["bridged"] and record["agent_id"]
+    assert (stats.answered, stats.escalated, stats.abandoned) == (2, 1, 0)
