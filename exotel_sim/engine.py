@@ -1,10 +1,10 @@
-"""The emulator's runtime: legs, bridges, actions and the events they produce.
+"""The emulator's runtime: legs, their actions and the events they produce.
 
 :class:`Sim` is what the REST API calls (after parsing requests with :mod:`exotel_sim.requests`)
 and what the simulated world (:mod:`exotel_sim.world`) and stream clients report back to. Leg
 state changes go through :func:`exotel_sim.legs.leg_transition` only. Every method here either
 completes or raises an :class:`~exotel_sim.errors.ApiError` before changing anything, so a bad
-request never corrupts another call.
+request never corrupts another call. Bridges live in :mod:`exotel_sim.bridges`.
 """
 
 from __future__ import annotations
@@ -19,21 +19,20 @@ from typing import TYPE_CHECKING, Any
 
 from exotel_sim import world
 from exotel_sim.audio import mix, wav_bytes
+from exotel_sim.bridges import Bridge, Bridging
 from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig
 from exotel_sim.delivery import Delivery
 from exotel_sim.errors import NotFound, RateLimited, StateConflict
 from exotel_sim.events import Event, build_event, rfc3339
 from exotel_sim.legs import (
-    BridgeState,
     LegAction,
     LegInput,
     LegState,
     TerminalStatus,
-    check_bridge_action,
     check_leg_action,
     leg_transition,
 )
-from exotel_sim.media import AudioLibrary, EmitFn, Playback, fetch_then, play_detail
+from exotel_sim.media import AudioLibrary, EmitFn, Playback, Recording, fetch_then, play_detail
 from exotel_sim.pacer import MediaPacer
 from exotel_sim.requests import (
     CreateBridge,
@@ -55,16 +54,6 @@ log = logging.getLogger("exotel_sim")
 
 HISTORY_MAX = 300
 RECORDINGS_MAX = 1_000
-
-
-@dataclass(eq=False, slots=True)
-class Recording:
-    sid: str
-    owner_sid: str
-    start_ms: float
-    action_sid: str
-    custom_param: str
-    end_ms: float | None = None
 
 
 @dataclass(eq=False)
@@ -111,25 +100,6 @@ class Leg:
         return self.state is not LegState.TERMINATED
 
 
-@dataclass(eq=False)
-class Bridge:
-    sid: str
-    legs: tuple[Leg, Leg]
-    endpoint: str
-    absorb_dtmf: bool
-    created_ms: float
-    created_epoch: float
-    state: BridgeState = BridgeState.ACTIVE
-    ended_ms: float | None = None
-    reason: str = ""
-    recording: Recording | None = None
-    recordings: list[str] = field(default_factory=list)
-    say: Playback | None = None
-    play: Playback | None = None
-    playbacks: list[Playback] = field(default_factory=list)
-    tasks: TaskSet = field(default_factory=lambda: TaskSet("bridge"))
-
-
 class Sim:
     """The emulator's state and operations. Create inside a running loop; ``await start()``."""
 
@@ -139,6 +109,7 @@ class Sim:
         self.tasks = TaskSet("sim")
         self.delivery = Delivery(config, self.clock, self.tasks)
         self.pacer = MediaPacer(self.clock, self.tasks)
+        self.bridging = Bridging(self)
         self.library = AudioLibrary()
         self.stats = SimStats()
         self.legs: OrderedDict[str, Leg] = OrderedDict()
@@ -388,9 +359,9 @@ class Sim:
                 leg.stream.request_stop("stopped", action_sid, param)
         elif action in (LegAction.START_SAY, LegAction.START_PLAY):
             assert isinstance(cmd, (StartSay, StartPlay))
-            self._start_playback(leg, cmd, action_sid, emit, [leg.timeline], leg.tasks)
+            self.start_playback(leg, cmd, action_sid, emit, [leg.timeline], leg.tasks)
         elif action in (LegAction.STOP_SAY, LegAction.STOP_PLAY):
-            self._stop_playback(leg, "say" if action is LegAction.STOP_SAY else "play")
+            self.stop_playback(leg, "say" if action is LegAction.STOP_SAY else "play")
         elif action is LegAction.HOLD:
             if leg.hold is None:
                 leg.hold = Playback("play", "hold_music", [leg.timeline], action_sid,
@@ -413,13 +384,13 @@ class Sim:
         elif action is LegAction.STOP_RECORDING:
             self._stop_leg_recording(leg, action_sid)
 
-    def _start_playback(
+    def start_playback(
         self, owner: Leg | Bridge, cmd: StartSay | StartPlay, action_sid: str,
         emit: EmitFn, ears: list[PartyTimeline], tasks: TaskSet,
     ) -> Playback:
         """Start a say or play for ``owner`` (a leg or a bridge), replacing the running one."""
         kind = "say" if isinstance(cmd, StartSay) else "play"
-        self._stop_playback(owner, kind)
+        self.stop_playback(owner, kind)
         if isinstance(cmd, StartSay):
             clip = self.library.say_clip(cmd.text)
             playback = Playback("say", clip, ears, action_sid, emit, self.clock)
@@ -444,7 +415,7 @@ class Sim:
         owner.play = playback
         return playback
 
-    def _stop_playback(self, owner: Leg | Bridge, kind: str) -> Playback | None:
+    def stop_playback(self, owner: Leg | Bridge, kind: str) -> Playback | None:
         """Stop ``owner``'s say or play (no-op when none is running)."""
         playback = owner.say if kind == "say" else owner.play
         if playback is None:
@@ -475,7 +446,7 @@ class Sim:
         leg.timeline.keep_stream_audio = False
         rec.end_ms = self.clock.now_ms()
         pieces = leg.timeline.ear_pieces() + leg.timeline.speech_pieces()
-        self._store_recording(rec, mix(pieces, rec.start_ms, rec.end_ms))
+        self.store_recording(rec, mix(pieces, rec.start_ms, rec.end_ms))
         url = self.recording_url(rec.sid)
         data = {"recording_sid": rec.sid, "url": url, "status": "completed",
                 "duration_ms": round(rec.end_ms - rec.start_ms)}
@@ -486,7 +457,7 @@ class Sim:
     def recording_url(self, sid: str) -> str:
         return f"{self.base_url}/sim/recordings/{sid}.wav"
 
-    def _store_recording(self, rec: Recording, pcm: bytes) -> None:
+    def store_recording(self, rec: Recording, pcm: bytes) -> None:
         self.recordings[rec.sid] = wav_bytes(pcm)
         while len(self.recordings) > RECORDINGS_MAX:
             self.recordings.popitem(last=False)
@@ -506,105 +477,17 @@ class Sim:
             raise NotFound(f"bridge {sid} not found") from None
 
     def create_bridge(self, cmd: CreateBridge) -> Bridge:
-        """``POST /bridges``: both legs answered and in no other bridge."""
-        legs = (self.leg(cmd.leg_sids[0]), self.leg(cmd.leg_sids[1]))
-        for leg in legs:
-            check_leg_action(leg.sid, leg.state, LegAction.BRIDGE)
-            if leg.bridge is not None:
-                raise StateConflict(f"leg {leg.sid} is already in bridge {leg.bridge.sid}")
-        now = self.clock.now_ms()
-        bridge = Bridge(self.new_sid("BR"), legs, cmd.bridge_event_endpoint, cmd.absorb_dtmf,
-                        now, self.clock.epoch(now))
-        bridge.tasks = TaskSet(f"bridge:{bridge.sid}")
-        self.bridges[bridge.sid] = bridge
-        while len(self.bridges) > self.config.max_legs_kept:
-            self.bridges.popitem(last=False)
-        a, b = legs
-        a.timeline.join_bridge(bridge.sid, b.timeline, now)
-        b.timeline.join_bridge(bridge.sid, a.timeline, now)
-        a.bridge = b.bridge = bridge
-        self.bridge_event(bridge, "bridge_created")
-        for leg in legs:
-            self.note(leg, f"joined bridge {bridge.sid}")
-            self.bridge_event(bridge, "leg_joined_bridge", leg)
-        for leg in legs:
-            world.on_bridged(self, leg)
-        return bridge
+        """``POST /bridges`` (see :class:`~exotel_sim.bridges.Bridging`)."""
+        return self.bridging.create(cmd)
 
-    def end_bridge(self, bridge: Bridge, reason: str, action_sid: str = "",
-                   param: str = "") -> None:
-        """Tear the bridge down: both legs leave it (they stay up), then ``bridge_terminal``."""
-        if bridge.state is BridgeState.TERMINATED:
-            return
-        now = self.clock.now_ms()
-        for playback in (bridge.say, bridge.play):
-            if playback is not None:
-                playback.stop(emit=False)
-        if bridge.recording is not None:
-            self._stop_bridge_recording(bridge, action_sid, param)
-        bridge.state = BridgeState.TERMINATED
-        bridge.ended_ms = now
-        bridge.reason = reason
-        for leg in bridge.legs:
-            leg.timeline.leave_bridge(bridge.sid, now)
-            leg.bridge = None
-            self.note(leg, f"left bridge {bridge.sid}")
-            self.bridge_event(bridge, "leg_left_bridge", leg)
-        self.bridge_event(bridge, "bridge_terminal", event_data={"reason": reason},
-                          action_sid=action_sid, action_param=param)
-        bridge.tasks.cancel_all()
-        for leg in bridge.legs:
-            if leg.live:
-                world.on_unbridged(self, leg)
+    def end_bridge(self, bridge: Bridge, reason: str) -> None:
+        self.bridging.end(bridge, reason)
 
     def bridge_verbs(self, bridge: Bridge, verbs: tuple[Verb, ...], param: str) -> str:
-        """ExoML (or a shortcut) on a bridge: say/play to both legs, recording, stop."""
-        for verb in verbs:
-            check_bridge_action(bridge.sid, bridge.state, verb.name)
-            if verb.name == "startrecording" and bridge.recording is not None:
-                raise StateConflict(f"bridge {bridge.sid} is already recording")
-        action_sid = self.new_sid("AC")
+        return self.bridging.verbs(bridge, verbs, param)
 
-        def emit(name: str, data: dict[str, Any]) -> None:
-            self.bridge_event(bridge, name, event_data=data, action_sid=action_sid,
-                              action_param=param)
-
-        ears = [leg.timeline for leg in bridge.legs]
-        for verb in verbs:
-            cmd = verb.command
-            if verb.name in ("hangup", "stopbridge"):
-                self.end_bridge(bridge, "stopped", action_sid, param)
-            elif verb.name in ("startsay", "startplay"):
-                assert isinstance(cmd, (StartSay, StartPlay))
-                bridge.playbacks.append(
-                    self._start_playback(bridge, cmd, action_sid, emit, ears, bridge.tasks))
-            elif verb.name in ("stopsay", "stopplay"):
-                self._stop_playback(bridge, verb.name[4:])
-            elif verb.name == "startrecording":
-                bridge.recording = Recording(self.new_sid("RE"), bridge.sid, self.clock.now_ms(),
-                                             action_sid, param)
-                emit("recording_started", {"recording_sid": bridge.recording.sid})
-            elif verb.name == "stoprecording":
-                self._stop_bridge_recording(bridge, action_sid, param)
-        return action_sid
-
-    def _stop_bridge_recording(self, bridge: Bridge, action_sid: str, param: str) -> None:
-        rec = bridge.recording
-        if rec is None:
-            return
-        bridge.recording = None
-        rec.end_ms = self.clock.now_ms()
-        pieces = [p for p in (pb.placed() for pb in bridge.playbacks) if p is not None]
-        for leg in bridge.legs:
-            pieces.extend(leg.timeline.speech_pieces())
-        self._store_recording(rec, mix(pieces, rec.start_ms, rec.end_ms))
-        bridge.recordings.append(rec.sid)
-        data = {"recording_sid": rec.sid, "url": self.recording_url(rec.sid),
-                "status": "completed", "duration_ms": round(rec.end_ms - rec.start_ms)}
-        self.bridge_event(bridge, "recording_stopped", event_data=data,
-                          action_sid=action_sid or rec.action_sid, action_param=param)
-        self.bridge_event(bridge, "recording_available", event_data=data,
-                          action_sid=rec.action_sid, action_param=rec.custom_param)
+    def bridge_shortcut(self, bridge: Bridge, name: str, cmd: Any, param: str) -> str:
+        return self.bridging.shortcut(bridge, name, cmd, param)
 
     # -- shortcuts used by the API -------------------------------------------------------
     def leg_shortcut(self, leg: Leg, name: str, cmd: Any, param: str) -> str:
@@ -613,13 +496,6 @@ class Sim:
         if verb is None:
             raise NotFound(f"unknown leg action {name!r}")
         return self.leg_verbs(leg, (Verb(verb, cmd),), param)
-
-    def bridge_shortcut(self, bridge: Bridge, name: str, cmd: Any, param: str) -> str:
-        verb = _BRIDGE_SHORTCUTS.get(name)
-        if verb is None:
-            raise NotFound(f"unknown bridge action {name!r}")
-        return self.bridge_verbs(bridge, (Verb(verb, cmd),), param)
-
 
 _VERB_ACTIONS: dict[str, LegAction] = {
     "hangup": LegAction.HANGUP,
@@ -643,9 +519,4 @@ _SHORTCUTS: dict[str, str] = {
     "start_play": "startplay", "stop_play": "stopplay",
     "start_recording": "startrecording", "stop_recording": "stoprecording",
     "hangup": "hangup", "hold": "hold", "unhold": "unhold", "mute": "mute", "unmute": "unmute",
-}
-_BRIDGE_SHORTCUTS: dict[str, str] = {
-    "start_say": "startsay", "stop_say": "stopsay", "start_play": "startplay",
-    "stop_play": "stopplay", "start_recording": "startrecording",
-    "stop_recording": "stoprecording", "stop": "stopbridge", "hangup": "hangup",
 }

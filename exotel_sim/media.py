@@ -73,6 +73,18 @@ def play_detail(url: str) -> str:
     return PurePosixPath(urlsplit(url).path).stem or url
 
 
+@dataclass(eq=False, slots=True)
+class Recording:
+    """A recording of a leg or a bridge, from ``start_ms`` to ``end_ms``."""
+
+    sid: str
+    owner_sid: str
+    start_ms: float
+    action_sid: str
+    custom_param: str
+    end_ms: float | None = None
+
+
 EmitFn = Callable[[str, dict[str, Any]], None]
 
 
