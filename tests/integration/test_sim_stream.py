@@ -228,3 +228,53 @@ async def test_unreachable_bot_reports_a_failed_stream() -> None:
                                      and e.payload["data"]["leg_sid"] == sid2)
         assert failed.payload["event_data"]["status"] == "failed"
         assert (await wait_leg_state(client, sid2, "answered"))["stream_status"] == "none"
+
+
+async def test_leg_exoml_mute_hold_digits_and_recording() -> None:
+    import io
+    import wave
+
+    import aiohttp
+
+    go = asyncio.Event()
+
+    async def bot(call: BotCall) -> None:
+        await go.wait()
+        await call.send_mulaw(tone(600))
+
+    profile = CustomerProfile(outcome="answer", ring_ms=(50, 50), patience_ms=0).with_script(
+        "wait 500", "say cust_yes")
+    _server, client, sink, botsrv, sid, stack = await streamed_call(bot, profile=profile)
+    async with stack:
+        async def flow(xml: str) -> int:
+            status, _ = await client.call("POST", f"/legs/{sid}/actions",
+                                          {"exoml": f"<Flow>{xml}</Flow>"})
+            return status
+
+        assert await flow("<Mute/><StartRecording/><Hold/>") == 202
+        call = await botsrv.wait_call()
+        await asyncio.sleep(0.6)  # the customer talks while muted, on hold
+        assert await flow('<UnHold/><SendDigits digits="12"/>') == 202
+        go.set()
+        await call.wait_for(lambda m: m.get("event") == "media" and int(m["media"]["chunk"]) > 60)
+        assert await flow("<StopRecording/>") == 202
+        available = await sink.wait_for(lambda e: e.name == "recording_available")
+        timeline = await client.inspect(f"/legs/{sid}/timeline")
+        sources = [(i["source"], i["detail"]) for i in timeline["heard"]]
+        assert ("play", "hold_music") in sources
+        assert ("dtmf", "dtmf_1") in sources and ("dtmf", "dtmf_2") in sources
+        assert any(s == "stream" for s, _ in sources)
+        assert timeline["speech"][0]["detail"] == "cust_yes"
+        inbound = np.frombuffer(from_wire(call.inbound_audio(), "mulaw", 8000), dtype="<i2")
+        assert int(np.abs(inbound.astype(np.int32)).max()) < 50  # muted: the bot heard nothing
+        async with aiohttp.ClientSession() as http, \
+                http.get(available.payload["event_data"]["url"]) as resp:
+            body = await resp.read()
+        with wave.open(io.BytesIO(body)) as wav:
+            pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+        assert len(pcm) // 8 == available.payload["event_data"]["duration_ms"]
+        assert int(np.abs(pcm.astype(np.int32)).max()) > 1000  # hold music, digits, bot, speech
+        status, body = await client.call("DELETE", f"/legs/{sid}")
+        assert status == 202 and body["response"]["data"]["action_sid"]
+        assert (await wait_leg_state(client, sid, "terminated"))["termination_reason"] == \
+            "api_hangup"
