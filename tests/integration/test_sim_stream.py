@@ -269,12 +269,12 @@ async def test_leg_exoml_mute_hold_digits_and_recording() -> None:
         assert int(np.abs(inbound.astype(np.int32)).max()) < 50  # muted: the bot heard nothing
         async with aiohttp.ClientSession() as http, \
                 http.get(available.payload["event_data"]["url"]) as resp:
-            body = await resp.read()
-        with wave.open(io.BytesIO(body)) as wav:
+            wav_data = await resp.read()
+        with wave.open(io.BytesIO(wav_data)) as wav:
             pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
         assert len(pcm) // 8 == available.payload["event_data"]["duration_ms"]
         assert int(np.abs(pcm.astype(np.int32)).max()) > 1000  # hold music, digits, bot, speech
-        status, body = await client.call("DELETE", f"/legs/{sid}")
-        assert status == 202 and body["response"]["data"]["action_sid"]
+        status, reply = await client.call("DELETE", f"/legs/{sid}")
+        assert status == 202 and reply["response"]["data"]["action_sid"]
         assert (await wait_leg_state(client, sid, "terminated"))["termination_reason"] == \
             "api_hangup"
