@@ -7,7 +7,8 @@ latency, 20 ms event latency), starts a stream on each to a bot in a separate pr
 them run ``--seconds`` and prints, per window and overall, the lag figures, the pace (chunks
 sent / chunks due) and the CPU used by the emulator's and the bot's processes. Bots:
 ``echo`` (sends the audio back in 200 ms chunks, so both directions are loaded), ``sink``
-(listens only), ``gateway`` (voxgate's gateway with its echo adapter).
+(parses, does not answer), ``null`` (discards the bytes unparsed: the emulator's sending
+alone), ``gateway`` (voxgate's gateway with its echo adapter).
 
     .venv/bin/python bench/sim_load.py --legs 500 --seconds 20 --format mulaw
     .venv/bin/python bench/sim_load.py --legs 500 --seconds 20 --format pcm16 --bot gateway
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -77,6 +79,12 @@ def _bot_process(conn: Connection, bot: str, batch: int) -> None:
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
         await site.start()
         http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if bot == "null":
+            server_null = await asyncio.get_running_loop().create_server(
+                _NullBot, "127.0.0.1", 0, backlog=1024)
+            port = server_null.sockets[0].getsockname()[1]
+            conn.send((f"ws://127.0.0.1:{port}/stream", http_port))
+            await asyncio.Event().wait()
         if bot == "gateway":
             from gateway.config import GatewayConfig
             from gateway.server import GatewayServer
@@ -90,6 +98,34 @@ def _bot_process(conn: Connection, bot: str, batch: int) -> None:
         await asyncio.Event().wait()
 
     asyncio.run(main())
+
+
+class _NullBot(asyncio.Protocol):
+    """Accepts the WebSocket handshake, then discards every byte: measures the emulator's
+    sending alone, with (almost) no cost on the receiving side."""
+
+    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.head = b""
+        self.open = False
+
+    def data_received(self, data: bytes) -> None:
+        if self.open:
+            return
+        self.head += data
+        if b"\r\n\r\n" not in self.head:
+            return
+        lines = self.head.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+        key = next(line.split(":", 1)[1].strip() for line in lines
+                   if line.lower().startswith("sec-websocket-key:"))
+        accept = base64.b64encode(hashlib.sha1((key + self.GUID).encode()).digest()).decode()
+        self.transport.write(
+            ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+             f"Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").encode())
+        self.open = True
 
 
 async def _until(check: Callable[[], Awaitable[bool]], wait_s: float = 120.0) -> None:
@@ -193,6 +229,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "sim_cpu_max": round(max(cpu_sim), 2),
                 "bot_cpu_max": round(max(cpu_bot), 2),
             })
+            if args.bot == "null":  # it never answers a close: drop the connections first
+                proc.terminate()
             await _gather_limited(50, [client.action(sid, "hangup") for sid in sids])
     finally:
         proc.terminate()
@@ -218,8 +256,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--window", type=float, default=5.0)
     parser.add_argument("--format", choices=("mulaw", "pcm16"), default="mulaw")
-    parser.add_argument("--bot", choices=("echo", "sink", "gateway"), default="echo",
-                        help="echo (default), sink (listens only) or voxgate's gateway (echo)")
+    parser.add_argument("--bot", choices=("echo", "sink", "null", "gateway"), default="echo",
+                        help="echo (default), sink (parses, no answer), null (discards bytes "
+                             "unparsed) or voxgate's gateway (echo adapter)")
     parser.add_argument("--echo-batch", type=int, default=10,
                         help="echo: media messages sent back as one (10 x 20 ms = 200 ms)")
     parser.add_argument("--seed", type=int, default=1)
