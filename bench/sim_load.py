@@ -222,6 +222,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "late_chunks": sum(w["late_chunks"] for w in windows),
                 "late_fraction": round(sum(w["late_chunks"] for w in windows) / max(chunks, 1),
                                        5),
+                "dropped_chunks": sum(
+                    leg.stream.counts["dropped_chunks"] for leg in server.sim.legs.values()
+                    if leg.stream is not None),
                 "bot_chunks_received": sum(
                     leg.stream.counts["bot_chunks"] for leg in server.sim.legs.values()
                     if leg.stream is not None),
