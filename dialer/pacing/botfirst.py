@@ -52,7 +52,7 @@ class BotFirstPacer:
         warmup_dials: int = 40,
         warmup_escalations: int = 8,
         warmup_talks: int = 5,
-        cold_lines_per_agent: float = 1.0,
+        cold_lines_per_agent: float = 3.0,
         start_risk: float = 0.03,
         flow_boost: float = 1.3,
         burst_s: float = 5.0,
@@ -73,6 +73,7 @@ class BotFirstPacer:
         self.bots = OutcomeWindow()
         self.escalations = 0
         self.talk = DurationWindow()
+        self._no_talks = DurationWindow()
         self._supply = SupplyCache()
         self.wrap = DurationWindow()
         self.control = RiskController(
@@ -95,20 +96,23 @@ class BotFirstPacer:
             self.control.count(bad=True)
 
     def warm(self, agents: int) -> bool:
-        """Enough observations to estimate from. Talks must number at least half the pool:
-        the first talks to end are the short ones, and would make agents look about to free."""
-        return (
-            len(self.rings) >= self.warmup_dials
-            and self.escalations >= self.warmup_escalations
-            and len(self.talk) >= max(self.warmup_talks, agents // 2)
-        )
+        """Enough dials and escalations observed to estimate answers and escalations from."""
+        return len(self.rings) >= self.warmup_dials and self.escalations >= self.warmup_escalations
+
+    def _talk_window(self, agents: int) -> DurationWindow:
+        """Recent talks once they number at least half the pool, else an empty window (a
+        memoryless prior): the first talks to end are the short ones."""
+        if len(self.talk) >= max(self.warmup_talks, agents // 2):
+            return self.talk
+        return self._no_talks
 
     def horizons(self, state: PacerState) -> list[Horizon]:
         """The risk picture at three likely escalation times of a dial placed now."""
         p_live = self.rings.hit_rate(0.0)
         p_escalate = self.bots.hit_rate(0.0)
         ring = self.rings.hit_quantile(0.5, 10.0)
-        service = self._supply.model(self.talk, self.wrap, 180.0, 20.0)
+        talk = self._talk_window(state.agents_logged_in)
+        service = self._supply.model(talk, self.wrap, 180.0, 20.0)
         ringing = Counter(round(elapsed) for elapsed in state.ringing)
         bot_calls = Counter(2 * round(elapsed / 2) for elapsed in state.bot_calls)
         busy = group_busy(state.busy_agents)

@@ -167,11 +167,24 @@ def warm_bot_first(**kwargs: float) -> BotFirstPacer:
     return pacer
 
 
-def test_bot_first_cold_start_keeps_one_line_per_agent() -> None:
+def test_bot_first_cold_start_keeps_three_lines_per_agent() -> None:
     pacer = BotFirstPacer()
     assert not pacer.warm(10)
     state = PacerState(now=0.0, agents_ready=10, ringing=(1.0,) * 4, bot_calls=(5.0,) * 2)
-    assert pacer.dials_now(state) == 4
+    assert pacer.dials_now(state) == 30 - 6
+    assert BotFirstPacer(cold_lines_per_agent=1.0).dials_now(state) == 10 - 6
+
+
+def test_bot_first_before_enough_talks_uses_a_prior_for_talking_agents() -> None:
+    pacer = warm_bot_first()  # 60 talks of 150-268 s seen
+
+    def supply_per_agent(pool: int) -> float:
+        state = PacerState(now=100.0, agents_ready=0, busy_agents=talking(pool, 170.0))
+        return pacer.horizons(state)[1].supply_mean / pool
+
+    # 100 agents: the 60 talks are trusted, and say talks past 170 s end soon;
+    # 200 agents: too few talks seen, the memoryless prior (mean 180 s) stands in
+    assert supply_per_agent(200) < supply_per_agent(100) / 2
 
 
 def test_bot_first_dials_many_bot_lines_per_free_agent_but_respects_stream_limit() -> None:
