@@ -339,6 +339,8 @@ class Sim:
         self, leg: Leg, verb: Verb, action: LegAction, action_sid: str, param: str
     ) -> None:
         self.note(leg, f"action {verb.name}")
+        # An action without its own custom parameter reports the leg's (create-leg) one.
+        param = param or leg.custom_param
 
         def emit(name: str, data: dict[str, Any]) -> None:
             self.leg_event(leg, name, data, action_sid, param)

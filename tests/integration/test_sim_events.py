@@ -36,6 +36,9 @@ async def test_https_events_payload_headers_and_order() -> None:
             SimClient(server.api_base, server.api_key, server.api_token) as client:
         sid = await _answered_call_with_stream(client, sink.url, bot)
         started = await sink.wait_for(lambda e: e.name == "stream_started")
+        await client.action(sid, "start_say", {"text": "greeting"})  # no action_custom_param
+        await client.action(sid, "stop_say")
+        await sink.wait_for(lambda e: e.name == "say_completed")
         await client.action(sid, "hangup")
         await sink.wait_for(lambda e: e.name == "leg_terminated")
         await sink.wait_for(lambda e: e.name == "stream_stopped")
@@ -54,6 +57,8 @@ async def test_https_events_payload_headers_and_order() -> None:
                 b"hook:secret").decode()
         assert started.payload["event_type"] == "leg_action_event"
         assert started.payload["action_custom_parameter"] == "s1"
+        said = next(e for e in sink.events if e.name == "say_completed")
+        assert said.payload["action_custom_parameter"] == "vx_call=42"  # the leg's own
         assert started.payload["event_data"]["stream_sid"] == bot.calls[0].stream_sid
         answered = next(e for e in sink.events if e.name == "leg_answered")
         assert answered.payload["event_type"] == "leg_lifecycle_event"
