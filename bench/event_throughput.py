@@ -13,8 +13,9 @@ burst. Reported:
 * CPU seconds of the dialer's process per wall second (1.0 = one core busy).
 
 ``--transport direct`` feeds the intake in-process (parsing, de-duplication, routing, flow,
-commands); ``http`` POSTs each event to the dialer's webhook from the same process (so the
-sender's cost is counted against the dialer's core too).
+commands); ``http`` POSTs each event to the dialer's webhook and ``grpc`` calls
+``TriggerCallbackEvent``, from a separate sender process playing Exotel (``--in-flight``
+deliveries at once).
 
 Usage: ``.venv/bin/python bench/event_throughput.py [--calls 1000] [--transport direct|http]``
 """
@@ -32,11 +33,16 @@ import time
 from typing import Any
 
 import aiohttp
+import grpc
 from aiohttp import web
+from google.protobuf import struct_pb2
 
 from dialer.config import DialerConfig
 from dialer.exotel_client import ExotelClient
 from dialer.service import CallRequest, Dialer
+from protos import exotel_events_pb2, exotel_events_pb2_grpc
+
+pb2: Any = exotel_events_pb2
 
 ACCOUNT = "ACbench"
 PHASES = ("leg_ringing", "leg_answered", "stream_started", "leg_terminated")
@@ -106,6 +112,86 @@ def event(name: str, leg: str, n: int) -> dict[str, Any]:
     }
 
 
+def to_message(body: dict[str, Any]) -> Any:
+    """The gRPC form of an event body."""
+    ed, d = struct_pb2.Struct(), struct_pb2.Struct()
+    ed.update(body["event_data"])
+    d.update(body["data"])
+    return pb2.CallbackEvent(
+        event_sid=body["event_sid"], event_type=body["event_type"],
+        event_name=body["event_name"], event_timestamp=body["event_timestamp"],
+        event_data=ed, data=d,
+    )
+
+
+def sender(conn: Any, endpoint: str, transport: str, legs: list[str], rate: float,
+           in_flight: int, gap: float) -> None:
+    """Subprocess playing Exotel's event delivery: every phase for every leg, at ``rate``,
+    ``in_flight`` deliveries at once; sends back ``{(name, leg): send time}``."""
+
+    async def main() -> dict[tuple[str, str], float]:
+        sent: dict[tuple[str, str], float] = {}
+        gate = asyncio.Semaphore(in_flight)
+        channel = grpc.aio.insecure_channel(endpoint.removeprefix("grpc://"))
+        stub = exotel_events_pb2_grpc.ExotelCallbackServiceStub(channel)  # type: ignore[no-untyped-call]
+        async with aiohttp.ClientSession() as http:
+
+            async def send(body: dict[str, Any]) -> None:
+                try:
+                    if transport == "http":
+                        async with http.post(endpoint, json=body) as r:
+                            assert r.status == 200
+                    else:
+                        assert (await stub.TriggerCallbackEvent(to_message(body))).ok
+                finally:
+                    gate.release()
+
+            seq = 0
+            for name in PHASES:
+                t_next = time.monotonic()
+                async with asyncio.TaskGroup() as tg:
+                    for leg in legs:
+                        seq += 1
+                        await gate.acquire()
+                        sent[(name, leg)] = time.monotonic()
+                        tg.create_task(send(event(name, leg, seq)))
+                        if rate > 0:
+                            t_next += 1.0 / rate
+                            ahead = t_next - time.monotonic()
+                            if ahead > 0.001:
+                                await asyncio.sleep(ahead)
+                await asyncio.sleep(gap)
+        await channel.close()
+        return sent
+
+    conn.send(asyncio.run(main()))
+
+
+async def feed_direct(dialer: Dialer, legs: list[str], args: argparse.Namespace,
+                      submitted: dict[tuple[str, str], float]) -> float:
+    """Hand every event to the intake in-process; returns the summed submit time."""
+    seq = 0
+    cost = 0.0
+    for name in PHASES:
+        t_next = time.monotonic()
+        for leg in legs:
+            seq += 1
+            body = event(name, leg, seq)
+            submitted[(name, leg)] = time.monotonic()
+            t_in = time.perf_counter()
+            dialer.intake.submit(body)
+            cost += time.perf_counter() - t_in
+            if args.rate > 0:
+                t_next += 1.0 / args.rate
+                ahead = t_next - time.monotonic()
+                if ahead > 0.001:
+                    await asyncio.sleep(ahead)
+            elif seq % args.burst == 0:
+                await asyncio.sleep(0)
+        await asyncio.sleep(args.gap)
+    return cost
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -122,6 +208,7 @@ async def run(args: argparse.Namespace, port: int) -> None:
     n = args.calls
     submitted: dict[tuple[str, str], float] = {}
     client = TimedClient(cfg.api_base, ACCOUNT, "k", "t", connection_limit=args.connections)
+    submit_cost = 0.0
     async with Dialer(cfg, client=client) as dialer, aiohttp.ClientSession() as http:
         handles = [await dialer.place_call(CallRequest(f"+9199{i:08d}", call_id=f"c{i}"))
                    for i in range(n)]
@@ -135,30 +222,18 @@ async def run(args: argparse.Namespace, port: int) -> None:
             gc.collect()
             gc.freeze()  # the 1,000 calls' long-lived objects leave the GC's young generations
         cpu0, wall0 = time.process_time(), time.monotonic()
-        seq = 0
-        submit_cost = 0.0
-        phase_start: dict[str, float] = {}
-        for name in PHASES:
-            phase_start[name] = t_next = time.monotonic()
-            for leg in legs:
-                seq += 1
-                body = event(name, leg, seq)
-                submitted[(name, leg)] = time.monotonic()
-                if args.transport == "http":
-                    async with http.post(dialer.event_endpoint, json=body) as r:
-                        assert r.status == 200
-                else:
-                    t_in = time.perf_counter()
-                    dialer.intake.submit(body)
-                    submit_cost += time.perf_counter() - t_in
-                if args.rate > 0:
-                    t_next += 1.0 / args.rate
-                    ahead = t_next - time.monotonic()
-                    if ahead > 0.001:
-                        await asyncio.sleep(ahead)
-                elif seq % args.burst == 0:
-                    await asyncio.sleep(0)
-            await asyncio.sleep(args.gap)
+        if args.transport == "direct":
+            submit_cost = await feed_direct(dialer, legs, args, submitted)
+        else:
+            ctx = mp.get_context("spawn")
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=sender, args=(
+                child, dialer.event_endpoint, args.transport, legs, args.rate, args.in_flight,
+                args.gap))
+            proc.start()
+            loop = asyncio.get_running_loop()
+            submitted = await loop.run_in_executor(None, parent.recv)
+            await loop.run_in_executor(None, proc.join, 10)
         async with asyncio.timeout(120):
             await asyncio.gather(*(h.wait() for h in handles))
         wall = time.monotonic() - wall0
@@ -166,6 +241,8 @@ async def run(args: argparse.Namespace, port: int) -> None:
         async with http.get(f"http://127.0.0.1:{port}/_log") as r:
             log = await r.json()
         stats = dialer.intake.stats
+    phase_start = {name: min(t for (ev, _), t in submitted.items() if ev == name)
+                   for name in PHASES}
     issued: dict[str, list[float]] = {a: [] for a in ACTION_OF.values()}
     for action, sid, t in client.issued:
         for ev_name, act in ACTION_OF.items():
@@ -179,9 +256,11 @@ async def run(args: argparse.Namespace, port: int) -> None:
                 lat[act].append((t - submitted[(ev_name, sid)]) * 1000.0)
                 last[ev_name] = max(last.get(ev_name, 0.0), t)
     mode = f"paced at {args.rate:,.0f} events/s" if args.rate > 0 else \
-        f"bursts of {args.burst} events per loop turn"
+        "as fast as possible"
+    sender_note = "" if args.transport == "direct" else \
+        f" from a separate sender process, {args.in_flight} in flight"
     print(f"event_throughput: {n} concurrent calls, {len(PHASES) * n} events, transport "
-          f"{args.transport}, {mode}")
+          f"{args.transport}{sender_note}, {mode}")
     print(f"  delivered {stats.delivered}, malformed {stats.malformed}, "
           f"dialer unknown {dialer.stats.unknown_events}")
     for ev_name, act in ACTION_OF.items():
@@ -207,12 +286,14 @@ async def run(args: argparse.Namespace, port: int) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=1000)
-    p.add_argument("--transport", choices=("direct", "http"), default="direct")
+    p.add_argument("--transport", choices=("direct", "http", "grpc"), default="direct")
     p.add_argument("--rate", type=float, default=1000.0,
                    help="events per second to feed (0: as fast as possible, in bursts)")
     p.add_argument("--burst", type=int, default=50, help="with --rate 0: events per loop turn")
     p.add_argument("--freeze-gc", action="store_true",
                    help="gc.freeze() once the calls are placed (as a long-running dialer would)")
+    p.add_argument("--in-flight", type=int, default=64,
+                   help="http/grpc: deliveries in flight at once")
     p.add_argument("--profile", default="", help="write a cProfile of the dialer to FILE")
     p.add_argument("--connections", type=int, default=200, help="HTTP connections to Exotel")
     p.add_argument("--gap", type=float, default=0.5, help="idle seconds between phases")
