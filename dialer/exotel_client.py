@@ -46,6 +46,7 @@ from dialer.errors import (
 
 log = logging.getLogger(__name__)
 
+_JSON = {"Content-Type": "application/json"}
 SAFE_ACTIONS = frozenset({"stop_stream", "stop_say", "stop_play", "stop_recording", "hangup"})
 DEFAULT_CONTENT_TYPE = "audio/x-mulaw;rate=8000"
 
@@ -288,11 +289,15 @@ class ExotelClient:
             self.stats.requests += 1
             delay: float | None = None
             try:
-                async with session.request(method, url, json=body, params=params) as resp:
-                    text = await resp.text()
+                data = None if body is None else json.dumps(body).encode()
+                async with session.request(
+                    method, url, data=data, params=params,
+                    headers=_JSON if data is not None else None,
+                ) as resp:
+                    raw = await resp.read()
                     if 200 <= resp.status < 300:
-                        return _unwrap(text, method, path)
-                    err = ExotelApiError(resp.status, _parse_body(text), method, path)
+                        return _unwrap(raw, method, path)
+                    err = ExotelApiError(resp.status, _parse_body(raw), method, path)
                     if resp.status == 429:
                         self.stats.rate_limited += 1
                         delay = _retry_after(resp.headers.get("Retry-After"))
@@ -327,19 +332,20 @@ class ExotelClient:
             await asyncio.sleep(delay)
 
 
-def _parse_body(text: str) -> Any:
+def _parse_body(raw: bytes) -> Any:
+    """An error body: parsed JSON when it is JSON, else the text."""
     try:
-        return json.loads(text) if text else None
+        return json.loads(raw) if raw else None
     except ValueError:
-        return text
+        return raw.decode("utf-8", "replace")
 
 
-def _unwrap(text: str, method: str, path: str) -> dict[str, Any]:
+def _unwrap(raw: bytes, method: str, path: str) -> dict[str, Any]:
     """Return the ``data`` object of the documented envelope, or the bare object."""
-    if not text:
+    if not raw:
         return {}
     try:
-        body = json.loads(text)
+        body = json.loads(raw)
     except ValueError as exc:
         raise ExotelTransportError(f"{method} {path}: answer is not JSON") from exc
     if not isinstance(body, dict):
