@@ -21,7 +21,14 @@ import math
 from collections import Counter
 
 from dialer.pacing.estimators import DurationWindow, OutcomeWindow
-from dialer.pacing.forecast import Horizon, RiskController, SupplyCache, group_busy, max_dials
+from dialer.pacing.forecast import (
+    Horizon,
+    RiskController,
+    ServiceModel,
+    SupplyCache,
+    group_busy,
+    max_dials,
+)
 from dialer.pacing.types import (
     AgentTalkEnded,
     AgentWrapEnded,
@@ -73,7 +80,6 @@ class BotFirstPacer:
         self.bots = OutcomeWindow()
         self.escalations = 0
         self.talk = DurationWindow()
-        self._no_talks = DurationWindow()
         self._supply = SupplyCache()
         self.wrap = DurationWindow()
         self.control = RiskController(
@@ -99,20 +105,25 @@ class BotFirstPacer:
         """Enough dials and escalations observed to estimate answers and escalations from."""
         return len(self.rings) >= self.warmup_dials and self.escalations >= self.warmup_escalations
 
-    def _talk_window(self, agents: int) -> DurationWindow:
-        """Recent talks once they number at least half the pool, else an empty window (a
-        memoryless prior): the first talks to end are the short ones."""
-        if len(self.talk) >= max(self.warmup_talks, agents // 2):
-            return self.talk
-        return self._no_talks
+    def _service(self, agents: int) -> ServiceModel:
+        """Talks are trusted once they number half the pool, wrap-ups after a few: before
+        that agents in that phase are taken as staying busy (the first to end are the short
+        ones, and would make every agent look about to free up)."""
+        return self._supply.model(
+            self.talk,
+            self.wrap,
+            180.0,
+            20.0,
+            trust_talk=len(self.talk) >= max(self.warmup_talks, agents // 2),
+            trust_wrap=len(self.wrap) >= self.warmup_talks,
+        )
 
     def horizons(self, state: PacerState) -> list[Horizon]:
         """The risk picture at three likely escalation times of a dial placed now."""
         p_live = self.rings.hit_rate(0.0)
         p_escalate = self.bots.hit_rate(0.0)
         ring = self.rings.hit_quantile(0.5, 10.0)
-        talk = self._talk_window(state.agents_logged_in)
-        service = self._supply.model(talk, self.wrap, 180.0, 20.0)
+        service = self._service(state.agents_logged_in)
         ringing = Counter(round(elapsed) for elapsed in state.ringing)
         bot_calls = Counter(2 * round(elapsed / 2) for elapsed in state.bot_calls)
         busy = group_busy(state.busy_agents)

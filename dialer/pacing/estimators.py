@@ -144,6 +144,19 @@ class OutcomeWindow:
         """Fraction of samples that were hits, or ``default`` with no samples."""
         return self._n_hits / len(self._samples) if self._samples else default
 
+    def hit_rate_upper(self, z: float = 1.64) -> float:
+        """A one-sided upper confidence bound (Wilson) on the hit rate; 1.0 with no samples.
+
+        Use it where overestimating is the safe side: a pacer that believes too low an
+        answer rate from a few early dials floods its agents."""
+        n = len(self._samples)
+        if n == 0:
+            return 1.0
+        p = self._n_hits / n
+        centre = p + z * z / (2 * n)
+        margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        return min(1.0, (centre + margin) / (1 + z * z / n))
+
     def hit_quantile(self, q: float, default: float) -> float:
         """Quantile of the durations of hits (e.g. the ring time of live answers)."""
         hits = self._views()[1]

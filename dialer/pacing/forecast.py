@@ -75,9 +75,11 @@ class ServiceModel:
 
     Build one per decision (it caches the wrap-up quantiles), then ask :meth:`free_within` for
     one busy agent or :meth:`supply` for a group. ``cache`` may be kept across decisions while
-    both windows' :attr:`DurationWindow.revision` stay the same (see :class:`SupplyCache`)."""
+    both windows' :attr:`DurationWindow.revision` stay the same (see :class:`SupplyCache`).
+    A phase not trusted yet (``trust_talk``/``trust_wrap`` false: too few samples) never frees
+    an agent: early samples are the short ones, and would make agents look about to free."""
 
-    __slots__ = ("_cache", "_talk", "_talk_mean", "_wrap", "_wrap_mean", "_wrap_points")
+    __slots__ = ("_cache", "_talk", "_talk_mean", "_trust", "_wrap", "_wrap_mean", "_wrap_points")
 
     def __init__(
         self,
@@ -86,6 +88,9 @@ class ServiceModel:
         talk_default: float,
         wrap_default: float,
         cache: dict[tuple[str, int, float], float] | None = None,
+        *,
+        trust_talk: bool = True,
+        trust_wrap: bool = True,
     ) -> None:
         self._cache = {} if cache is None else cache
         self._talk = talk
@@ -93,6 +98,7 @@ class ServiceModel:
         self._talk_mean = talk.mean(talk_default)
         self._wrap_mean = wrap.mean(wrap_default)
         self._wrap_points = tuple(wrap.quantile(q, self._wrap_mean) for q in _WRAP_POINTS)
+        self._trust = {"talk": trust_talk, "wrap": trust_wrap}
 
     def free_within(self, agent: BusyAgent, horizon: float) -> float:
         """P(this busy agent is ready within ``horizon`` seconds): the rest of the talk plus a
@@ -100,6 +106,8 @@ class ServiceModel:
         return self._free(agent.phase, agent.elapsed_s, horizon)
 
     def _free(self, phase: str, elapsed: float, horizon: float) -> float:
+        if not self._trust[phase]:
+            return 0.0  # too few samples yet: assume the agent stays busy (the safe side)
         if phase == "wrap":
             return self._wrap.ends_within(elapsed, horizon, self._wrap_mean)
         total = 0.0
@@ -128,18 +136,33 @@ class SupplyCache:
     """Per-agent answers kept between decisions until the talk or wrap-up window changes."""
 
     def __init__(self, limit: int = 50_000) -> None:
-        self._key: tuple[int, int] = (-1, -1)
+        self._key: tuple[int, int, bool, bool] = (-1, -1, True, True)
         self._limit = limit
         self.entries: dict[tuple[str, int, float], float] = {}
 
     def model(
-        self, talk: DurationWindow, wrap: DurationWindow, talk_default: float, wrap_default: float
+        self,
+        talk: DurationWindow,
+        wrap: DurationWindow,
+        talk_default: float,
+        wrap_default: float,
+        *,
+        trust_talk: bool = True,
+        trust_wrap: bool = True,
     ) -> ServiceModel:
-        key = (talk.revision, wrap.revision)
+        key = (talk.revision, wrap.revision, trust_talk, trust_wrap)
         if key != self._key or len(self.entries) > self._limit:
             self._key = key
             self.entries = {}
-        return ServiceModel(talk, wrap, talk_default, wrap_default, self.entries)
+        return ServiceModel(
+            talk,
+            wrap,
+            talk_default,
+            wrap_default,
+            self.entries,
+            trust_talk=trust_talk,
+            trust_wrap=trust_wrap,
+        )
 
 
 def group_busy(agents: Iterable[BusyAgent]) -> Counter[tuple[str, int]]:

@@ -22,7 +22,14 @@ from __future__ import annotations
 from collections import Counter
 
 from dialer.pacing.estimators import DurationWindow, OutcomeWindow
-from dialer.pacing.forecast import Horizon, RiskController, SupplyCache, group_busy, max_dials
+from dialer.pacing.forecast import (
+    Horizon,
+    RiskController,
+    ServiceModel,
+    SupplyCache,
+    group_busy,
+    max_dials,
+)
 from dialer.pacing.progressive import progressive_dials
 from dialer.pacing.types import (
     AgentTalkEnded,
@@ -56,7 +63,6 @@ class PredictivePacer:
         warmup_talks: int = 8,
         start_risk: float = 0.005,
         max_lines_per_agent: float = 12.0,
-        talk_prior_s: float = 180.0,
     ) -> None:
         if grace_s < 0 or min_agents < 1 or max_lines_per_agent < 1:
             raise ValueError("grace_s >= 0, min_agents >= 1, max_lines_per_agent >= 1")
@@ -69,8 +75,6 @@ class PredictivePacer:
         self.max_lines_per_agent = max_lines_per_agent
         self.rings = OutcomeWindow()
         self.talk = DurationWindow()
-        self._no_talks = DurationWindow()
-        self.talk_prior_s = talk_prior_s
         self._supply = SupplyCache()
         self.wrap = DurationWindow()
         self.control = RiskController(aim=aim, ceiling=target, start=start_risk)
@@ -91,19 +95,23 @@ class PredictivePacer:
         """Enough dials observed to estimate answer rate and ring time from."""
         return len(self.rings) >= self.warmup_dials
 
-    def _talk_window(self, agents: int) -> DurationWindow:
-        """Recent talks once they number at least half the pool; before that an empty window
-        (a memoryless prior with ``talk_prior_s``): the first talks to end are the short
-        ones, and would make every agent look about to free up."""
-        if len(self.talk) >= max(self.warmup_talks, agents // 2):
-            return self.talk
-        return self._no_talks
+    def _service(self, agents: int) -> ServiceModel:
+        """Talks are trusted once they number half the pool, wrap-ups after a few: before
+        that agents in that phase are taken as staying busy (the first to end are the short
+        ones, and would make every agent look about to free up)."""
+        return self._supply.model(
+            self.talk,
+            self.wrap,
+            180.0,
+            20.0,
+            trust_talk=len(self.talk) >= max(self.warmup_talks, agents // 2),
+            trust_wrap=len(self.wrap) >= self.warmup_talks,
+        )
 
     def horizons(self, state: PacerState) -> list[Horizon]:
         """The risk picture at three likely answer times of a dial placed now."""
-        p_live = self.rings.hit_rate(0.0)
-        talk = self._talk_window(state.agents_logged_in)
-        service = self._supply.model(talk, self.wrap, self.talk_prior_s, 20.0)
+        p_live = self.rings.hit_rate_upper()  # a few unlucky early dials must not flood agents
+        service = self._service(state.agents_logged_in)
         # lines dialled together have rung equally long: evaluate each distinct second once
         ringing = Counter(round(elapsed) for elapsed in state.ringing)
         busy = group_busy(state.busy_agents)

@@ -58,6 +58,7 @@ def test_outcome_window_hit_rate_quantiles_and_conditional_hits() -> None:
     assert window.hit_cdf(5.0) == 0.0
     assert window.hit_within(0.0, 5.0) == 0.0
     assert window.still_going(3.0) == 1.0
+    assert window.hit_rate_upper() == 1.0  # nothing known: assume the worst
     for duration, hit in ((99.0, True), (5.0, True), (30.0, False), (10.0, True), (30.0, False)):
         window.add(duration, hit)  # the first (a hit) falls out
     assert len(window) == 4
@@ -133,3 +134,14 @@ def test_risk_controller_moves_the_limit_toward_the_aim() -> None:
     lowered = control.limit
     control.update(300.0, 0.04)  # ledger above the ceiling: halve
     assert control.limit == pytest.approx(max(0.002, lowered / 2))
+
+
+def test_hit_rate_upper_bound_shrinks_toward_the_rate_as_samples_grow() -> None:
+    few, many = OutcomeWindow(size=10_000), OutcomeWindow(size=10_000)
+    for i in range(40):
+        few.add(9.0, i % 10 == 0)
+    for i in range(4000):
+        many.add(9.0, i % 10 == 0)
+    assert few.hit_rate(0.0) == many.hit_rate(0.0) == pytest.approx(0.1)
+    assert few.hit_rate_upper() > 0.18  # 4 in 40 could well be 20 %
+    assert 0.1 < many.hit_rate_upper() < 0.11

@@ -225,9 +225,9 @@ def test_bot_first_counts_escalations_waiting_past_target_as_bad() -> None:
         BotFirstPacer(stream_limit=0)
 
 
-def test_predictive_before_enough_talks_uses_a_memoryless_prior_not_the_short_first_talks() -> None:
+def test_predictive_takes_agents_as_busy_until_their_phase_has_enough_samples() -> None:
     pacer = PredictivePacer()
-    for i in range(60):  # dials observed, but only two (short) talks so far
+    for i in range(60):  # dials observed, but only two (short) talks and no wrap-up yet
         live = i % 4 == 0
         outcome = DialOutcome.LIVE if live else DialOutcome.NO_ANSWER
         pacer.observe(DialResolved(float(i), 9.0 if live else 30.0, outcome))
@@ -237,5 +237,11 @@ def test_predictive_before_enough_talks_uses_a_memoryless_prior_not_the_short_fi
     # had the two 25-30 s talks been trusted, agents talking 26 s would all look about to free
     talking_26 = PacerState(now=100.0, agents_ready=0, busy_agents=talking(20, elapsed=26.0))
     assert pacer.dials_now(talking_26) == 0
-    wrapping = tuple(BusyAgent("wrap", 15.0) for _ in range(20))
-    assert pacer.dials_now(PacerState(now=101.0, agents_ready=0, busy_agents=wrapping)) > 0
+    wrapping = PacerState(
+        now=101.0, agents_ready=0, busy_agents=tuple(BusyAgent("wrap", 15.0) for _ in range(20))
+    )
+    assert pacer.dials_now(wrapping) == 0  # no wrap-up seen yet either
+    for i in range(10):
+        pacer.observe(AgentWrapEnded(float(i), 16.0 + i % 3))
+    assert pacer.dials_now(wrapping) > 0  # wrap-ups of ~17 s: these agents are nearly free
+    assert pacer.dials_now(talking_26) == 0  # talks still untrusted
