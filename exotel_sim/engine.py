@@ -126,13 +126,12 @@ class Sim:
         await self.delivery.start()
 
     async def close(self) -> None:
+        """Stop every stream (``stop`` with ``callended``), then cancel and await every task."""
         for leg in list(self.legs.values()):
             if leg.stream is not None:
                 leg.stream.request_stop("callended")
-        for leg in list(self.legs.values()):
-            await leg.tasks.close()
-        for bridge in list(self.bridges.values()):
-            await bridge.tasks.close()
+        await asyncio.gather(*(leg.tasks.close() for leg in list(self.legs.values())),
+                             *(bridge.tasks.close() for bridge in list(self.bridges.values())))
         await self.tasks.close()
         await self.delivery.close()
 

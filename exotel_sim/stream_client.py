@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("exotel_sim.stream")
 
 OPEN_TIMEOUT_S = 10.0
+CLOSE_TIMEOUT_S = 2.0  # a bot that never answers our close frame is dropped after this
 MAX_MESSAGE_BYTES = 1 << 20
 SILENCE_RMS = 60  # bot chunks quieter than this are not "heard" on the timeline
 FRAME_BYTES = {"mulaw": 160, "pcm16": 320}
@@ -145,6 +146,7 @@ class StreamClient:
                 ws = await connect(
                     url, additional_headers=headers, open_timeout=OPEN_TIMEOUT_S,
                     max_size=MAX_MESSAGE_BYTES, compression=None, ping_interval=None,
+                    close_timeout=CLOSE_TIMEOUT_S,
                 )
             except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
                 self.error = f"{type(exc).__name__}: {exc}"

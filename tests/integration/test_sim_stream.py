@@ -272,7 +272,7 @@ async def test_leg_exoml_mute_hold_digits_and_recording() -> None:
             wav_data = await resp.read()
         with wave.open(io.BytesIO(wav_data)) as wav:
             pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
-        assert len(pcm) // 8 == available.payload["event_data"]["duration_ms"]
+        assert abs(len(pcm) / 8 - available.payload["event_data"]["duration_ms"]) <= 1
         assert int(np.abs(pcm.astype(np.int32)).max()) > 1000  # hold music, digits, bot, speech
         status, reply = await client.call("DELETE", f"/legs/{sid}")
         assert status == 202 and reply["response"]["data"]["action_sid"]
