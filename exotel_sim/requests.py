@@ -249,7 +249,7 @@ def stream_url_params(url: str) -> tuple[tuple[tuple[str, str], ...], int | None
     """The stream URL's custom parameters (max 3, 256 characters) and its ``sample-rate``."""
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise BadRequest("url: must be a ws:// or wss:// URL", field="url")
+        raise BadRequest("url: must be a ws://, wss:// or http(s):// URL", field="url")
     rate: int | None = None
     params: list[tuple[str, str]] = []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
@@ -269,11 +269,18 @@ def stream_url_params(url: str) -> tuple[tuple[tuple[str, str], ...], int | None
 
 
 def parse_start_stream(body: Any) -> StartStream:
-    """``POST /legs/{sid}/actions/start_stream``."""
+    """``POST /legs/{sid}/actions/start_stream``. ``url`` is the bot's ``ws(s)://`` URL, or an
+    ``http(s)://`` endpoint that answers ``{"url": "wss://..."}`` (resolved when the stream
+    starts)."""
     b = _obj(body)
     _no_unknown(b, {"url", "direction", "content_type", "action_custom_param", "stream_type"})
     url = _str(b, "url")
-    params, rate = stream_url_params(url)
+    if urlsplit(url).scheme in ("http", "https"):
+        # The dynamic form: an endpoint answering {"url": "wss://..."}, resolved at start.
+        params: tuple[tuple[str, str], ...] = ()
+        rate: int | None = None
+    else:
+        params, rate = stream_url_params(url)
     direction = _choice(b, "direction", "bidirectional", ("bidirectional", "unidirectional"))
     content_type = _str(b, "content_type", "audio/x-mulaw;rate=8000")
     return StartStream(

@@ -17,16 +17,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.protocol import State
 
 from exotel_sim.audio import from_wire, mix, rms, to_wire, wire_duration_ms
-from exotel_sim.requests import StartStream
+from exotel_sim.errors import BadRequest
+from exotel_sim.requests import StartStream, StreamFormat, parse_content_type, stream_url_params
 from exotel_sim.streamproto import (
     BotClear,
     BotMark,
@@ -86,11 +89,8 @@ class StreamClient:
         self.param = param
         self.stream_sid = stream_sid
         self.task: asyncio.Task[Any] | None = None
-        self.codec = StreamCodec(
-            stream_sid=stream_sid, call_sid=leg.sid, account_sid=sim.config.account_sid,
-            from_number=leg.req.exophone, to_number=leg.req.contact_uri, fmt=cmd.fmt,
-            custom_parameters=dict(cmd.custom_parameters),
-        )
+        self.url = cmd.url
+        self._target(cmd.url, cmd.fmt, cmd.custom_parameters)
         self.playout = Playout()
         self.state = "connecting"
         self.stop_reason = ""
@@ -103,15 +103,47 @@ class StreamClient:
         self.counts: dict[str, int] = {
             "sent_chunks": 0, "dropped_chunks": 0, "bot_chunks": 0, "marks": 0, "clears": 0,
             "dtmf": 0, "bad_messages": 0, "short_chunks": 0, "ignored_media": 0}
-        self.chunk_ms = self.fmt.chunk_ms
         self._next_due = 0.0
         self._first_window = 0.0
         self.bot_ms = 0.0
-        chunk = bytes(self.fmt.bytes_per_ms * self.fmt.chunk_ms)
-        if self.fmt.encoding == "mulaw":
+        self.error = ""
+
+    def _target(self, url: str, fmt: StreamFormat,
+                params: tuple[tuple[str, str], ...]) -> None:
+        """Where and how to stream (set again once a dynamic URL is resolved)."""
+        self.url = url
+        self.fmt = fmt
+        self.chunk_ms = fmt.chunk_ms
+        self.codec = StreamCodec(
+            stream_sid=self.stream_sid, call_sid=self.leg.sid,
+            account_sid=self.sim.config.account_sid, from_number=self.leg.req.exophone,
+            to_number=self.leg.req.contact_uri, fmt=fmt, custom_parameters=dict(params),
+        )
+        chunk = bytes(fmt.bytes_per_ms * fmt.chunk_ms)
+        if fmt.encoding == "mulaw":
             chunk = b"\xff" * len(chunk)
         self._silence_b64 = base64.b64encode(chunk).decode("ascii")
-        self.error = ""
+
+    async def _resolve(self) -> None:
+        """The dynamic form: GET the http(s) URL, which answers ``{"url": "wss://..."}``.
+        Raises ``ValueError`` when it does not."""
+        url, headers = split_auth(self.url)
+        try:
+            async with self.sim.delivery.session.get(url, headers=headers) as resp:
+                if resp.status != 200:
+                    raise ValueError(f"GET {redact(url)} answered {resp.status}")
+                body = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as exc:
+            raise ValueError(f"GET {redact(url)} failed: {type(exc).__name__}") from exc
+        target = body.get("url") if isinstance(body, dict) else None
+        if not isinstance(target, str):
+            raise ValueError(f"GET {redact(url)} gave no url")
+        try:
+            params, rate = stream_url_params(target)
+            fmt = parse_content_type(self.cmd.content_type, rate)
+        except BadRequest as exc:
+            raise ValueError(exc.message) from exc
+        self._target(target, fmt, params)
 
     @property
     def bidirectional(self) -> bool:
@@ -127,7 +159,7 @@ class StreamClient:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "stream_sid": self.stream_sid, "url": redact(self.cmd.url),
+            "stream_sid": self.stream_sid, "url": redact(self.url),
             "direction": self.cmd.direction, "encoding": self.fmt.encoding,
             "sample_rate": self.fmt.sample_rate, "state": self.state,
             "stop_reason": self.stop_reason, "error": self.error,
@@ -141,14 +173,16 @@ class StreamClient:
         """Connect, stream until stopped or closed by the bot, then report the end."""
         sim, leg = self.sim, self.leg
         try:
-            url, headers = split_auth(self.cmd.url)
             try:
+                if urlsplit(self.url).scheme in ("http", "https"):
+                    await self._resolve()
+                url, headers = split_auth(self.url)
                 ws = await connect(
                     url, additional_headers=headers, open_timeout=OPEN_TIMEOUT_S,
                     max_size=MAX_MESSAGE_BYTES, compression=None, ping_interval=None,
                     close_timeout=CLOSE_TIMEOUT_S,
                 )
-            except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+            except (OSError, InvalidHandshake, InvalidURI, TimeoutError, ValueError) as exc:
                 self.error = f"{type(exc).__name__}: {exc}"
                 self.state = "failed"
                 sim.stats.count("stream_connect_failures")
@@ -169,7 +203,7 @@ class StreamClient:
                 self.state = "streaming"
                 sim.note(leg, f"stream {self.stream_sid} started")
                 sim.leg_event(leg, "stream_started", {
-                    "stream_sid": self.stream_sid, "url": redact(self.cmd.url),
+                    "stream_sid": self.stream_sid, "url": redact(self.url),
                     "direction": self.cmd.direction, "content_type": self.cmd.content_type,
                 }, self.action_sid, self.param)
                 await self._serve(ws)

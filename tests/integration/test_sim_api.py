@@ -111,7 +111,7 @@ async def test_bad_bodies_are_400_with_the_field(world: Any) -> None:
     sid = await client.create_leg("+919000000001", sink.url)
     await wait_leg_state(client, sid, "answered")
     for name, payload, field in [
-        ("start_stream", {"url": "http://nope"}, "url"),
+        ("start_stream", {"url": "file:///nope"}, "url"),
         ("start_say", {"text": 5}, "text"),
         ("start_play", {"url": "http://h/x.wav", "loop": "twice"}, "loop"),
         ("stop_say", {"surprise": True}, "surprise"),

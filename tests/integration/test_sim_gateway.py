@@ -56,3 +56,33 @@ async def test_echo_round_trip(content_type: str, query: dict[str, int]) -> None
         clip_ms = audio_fixtures.load("cust_hello").duration_ms
         assert clip_ms // 3 <= heard_ms <= clip_ms + 200
         assert gw.metrics.frames_in > 0
+
+
+async def test_dynamic_url_resolves_through_the_gateway() -> None:
+    """``start_stream`` with an http(s) URL: the emulator GETs ``{"url": "ws..."}`` first."""
+    profile = CustomerProfile(outcome="answer", ring_ms=(50, 50), patience_ms=0).with_script(
+        "wait 200", "say cust_hello", "wait 1000", "hangup")
+    config = fast_config(customers={CUSTOMER: profile})
+    async with SimServer(config) as sim, HttpEventSink() as sink, \
+            GatewayServer(GatewayConfig(port=0)) as gw, \
+            SimClient(sim.api_base, sim.api_key, sim.api_token) as client:
+        sid = await client.create_leg(CUSTOMER, sink.url)
+        await wait_leg_state(client, sid, "answered")
+        url = f"http://127.0.0.1:{gw.port}/url/echo?vx_call=c7&sample-rate=16000"
+        status, _ = await client.action(sid, "start_stream",
+                                        {"url": url, "content_type": "audio/x-raw"})
+        assert status == 202
+        started = await sink.wait_for(lambda e: e.name == "stream_started")
+        assert started.payload["event_data"]["url"].startswith(f"{gw.base_url}/stream/echo?")
+        await sink.wait_for(lambda e: e.name == "leg_terminated", wait_s=15)
+        stream = (await client.inspect(f"/legs/{sid}"))["streams"][0]
+        assert (stream["encoding"], stream["sample_rate"]) == ("pcm16", 16000)
+        assert stream["bot_chunks"] > 0 and stream["bad_messages"] == 0
+        # A dynamic URL that answers no url fails the stream, not the call.
+        sid2 = await client.create_leg(CUSTOMER, sink.url)
+        await wait_leg_state(client, sid2, "answered")
+        await client.action(sid2, "start_stream", {"url": f"{sim.base_url}/sim/stats"})
+        failed = await sink.wait_for(lambda e: e.name == "stream_stopped"
+                                     and e.payload["data"]["leg_sid"] == sid2)
+        assert failed.payload["event_data"]["status"] == "failed"
+        assert "no url" in failed.payload["event_data"]["reason"]

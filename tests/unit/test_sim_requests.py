@@ -52,6 +52,11 @@ def test_body_must_be_an_object() -> None:
         rq.parse_create_leg([LEG])
 
 
+def test_start_stream_accepts_the_dynamic_url_form() -> None:
+    cmd = rq.parse_start_stream({"url": "https://bot.example/url?x=1"})
+    assert cmd.custom_parameters == () and cmd.fmt.encoding == "mulaw"
+
+
 def test_start_stream_formats() -> None:
     default = rq.parse_start_stream({"url": "ws://h/s"})
     assert default.fmt == rq.StreamFormat("mulaw", 8000) and default.fmt.chunk_ms == 20
@@ -66,7 +71,7 @@ def test_start_stream_formats() -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        {"url": "http://h/s"},
+        {"url": "ftp://h/s"},
         {"url": "ws://h/s?a=1&b=2&c=3&d=4"},
         {"url": "ws://h/s?a=" + "x" * 300},
         {"url": "ws://h/s?sample-rate=44100"},
