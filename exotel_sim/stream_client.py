@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("exotel_sim.stream")
 
 OPEN_TIMEOUT_S = 10.0
+MAX_STREAM_S = 3600.0  # a stream session lasts at most 60 minutes
 CLOSE_TIMEOUT_S = 2.0  # a bot that never answers our close frame is dropped after this
 MAX_MESSAGE_BYTES = 1 << 20
 SILENCE_RMS = 60  # bot chunks quieter than this are not "heard" on the timeline
@@ -240,7 +241,10 @@ class StreamClient:
         marker = asyncio.ensure_future(self._marks(ws))
         stopping = asyncio.ensure_future(self._stopping.wait())
         try:
-            await asyncio.wait({receiver, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({receiver, stopping}, timeout=MAX_STREAM_S,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if not done:  # Exotel ends a stream after 60 minutes
+                self.request_stop("stopped")
             self.sim.pacer.remove(self)
             if self.stop_reason and not receiver.done():
                 with contextlib.suppress(ConnectionClosed):
