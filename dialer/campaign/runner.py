@@ -168,6 +168,7 @@ class CampaignRunner:
         self._live: dict[str, _Live] = {}
         self._agents: dict[str, _AgentClock] = {}
         self._tg: asyncio.TaskGroup | None = None
+        self._pool_subscribed = False
         ring = dialer.config.customer_ring_timeout
         if ring < self.spec.limits.min_ring_s:
             raise CampaignError(
@@ -352,7 +353,9 @@ class CampaignRunner:
         now = self.dialer.clock()
         for agent in self.dialer.pool:
             self._agents[agent.agent_id] = _AgentClock(agent.state, now)
-        self.dialer.pool.subscribe(self._on_agent)
+        if not self._pool_subscribed:  # the pool has no unsubscribe: once per runner
+            self.dialer.pool.subscribe(self._on_agent)
+            self._pool_subscribed = True
         unsubscribe = self.dialer.subscribe(self._on_progress)
         deadline = None if max_seconds is None else self.dialer.clock() + max_seconds
         next_report = self.dialer.clock()
