@@ -116,7 +116,7 @@ class Sim:
         self.bridges: OrderedDict[str, Bridge] = OrderedDict()
         self.recordings: OrderedDict[str, bytes] = OrderedDict()
         self.base_url = ""
-        self._counter = 0
+        self._counters: dict[str, int] = {}
         self._dials: dict[str, int] = {}
         self._agent_free_at: dict[str, float] = {}
         self.active_legs = 0
@@ -137,9 +137,12 @@ class Sim:
 
     # -- identifiers and events ----------------------------------------------------------
     def new_sid(self, prefix: str) -> str:
-        self._counter += 1
-        digest = hashlib.sha1(f"{self.config.seed}:{self._counter}".encode()).hexdigest()
-        return f"{prefix}{digest[:30]}"
+        """A sid from the seed and a counter per kind (legs, events, actions ... count apart),
+        so the same requests under the same seed get the same sids."""
+        n = self._counters.get(prefix, 0) + 1
+        self._counters[prefix] = n
+        digest = hashlib.sha1(f"{self.config.seed}:{prefix}:{n}".encode()).hexdigest()
+        return f"{prefix}{digest[:32 - len(prefix)]}"
 
     def leg_data(self, leg: Leg) -> dict[str, Any]:
         """``data`` of a leg event: the leg as it is now."""

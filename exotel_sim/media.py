@@ -102,7 +102,6 @@ class Playback:
     end_ms: float = 0.0
     done: bool = False
     audio: bytes = b""
-    on_done: Callable[[Playback], None] | None = None
     _timer: asyncio.Task[Any] | None = field(default=None)
 
     def begin(self, pcm: bytes, loops: int, tasks: TaskSet) -> None:
@@ -123,8 +122,6 @@ class Playback:
             return
         self.done = True
         self.emit(f"{self.kind}_completed", self._data("completed"))
-        if self.on_done is not None:
-            self.on_done(self)
 
     def stop(self, *, emit: bool = True, at: float | None = None) -> None:
         """Cut the audio now (or at ``at``); reports ``play_interrupted`` / ``say_completed``

@@ -185,7 +185,7 @@ async def test_time_limit_ends_the_call() -> None:
         assert leg["termination_reason"] == "time_limit" and leg["duration"] == 1
 
 
-async def _outcomes(seed: int) -> list[tuple[str, int]]:
+async def _outcomes(seed: int) -> list[tuple[str, str, int]]:
     profile = CustomerProfile(answer_probability=0.5, ring_ms=(10, 90), machine_probability=0.3,
                               scripts=((), ()), patience_ms=0)
     config = SimConfig(seed=seed, rest_latency_ms=0, event_latency_ms=0, setup_ms=0,
@@ -198,7 +198,7 @@ async def _outcomes(seed: int) -> list[tuple[str, int]]:
         out = []
         for sid in sids:
             leg = await client.inspect(f"/legs/{sid}")
-            out.append((leg["outcome"], leg["script_choice"]))
+            out.append((sid, leg["outcome"], leg["script_choice"]))
         return out
 
 
@@ -206,5 +206,5 @@ async def test_a_fixed_seed_reproduces_the_world() -> None:
     first, again, other = await _outcomes(5), await _outcomes(5), await _outcomes(6)
     assert first == again
     assert first != other
-    kinds = {o for o, _ in first}
+    kinds = {o for _, o, _ in first}
     assert "answer" in kinds and kinds - {"answer"}  # a mix of outcomes, not one
