@@ -54,6 +54,19 @@ class ScriptStep:
         if self.kind == "dtmf" and self.digit not in DTMF_DIGITS:
             raise ConfigError(f"script step dtmf: bad digit {self.digit!r}")
 
+    def spec(self) -> str:
+        """The step in its string form (``"barge 800 cust_no"``): ``parse(step.spec())``
+        gives the step back."""
+        if self.kind in ("pause", "wait"):
+            return f"{self.kind} {self.ms}"
+        if self.kind == "say":
+            return f"say {self.clip}"
+        if self.kind == "barge":
+            return f"barge {self.ms} {self.clip}"
+        if self.kind == "dtmf":
+            return f"dtmf {self.digit}"
+        return "hangup"
+
     @classmethod
     def parse(cls, spec: str | Mapping[str, Any]) -> ScriptStep:
         """Parse ``"pause 600"``, ``"say cust_yes"``, ``"barge 800 cust_no"``, ``"dtmf 5"``,

@@ -33,18 +33,14 @@ def _leg(request: web.Request) -> Leg:
 
 
 def _profile(leg: Leg) -> dict[str, Any]:
+    """The leg's simulated party as configured (scripts in their string form)."""
     if leg.agent is not None:
         return {"kind": "agent", **dataclasses.asdict(leg.agent)}
-    assert leg.customer is not None
-    profile = dataclasses.asdict(leg.customer)
-    profile["scripts"] = [
-        [f"{s['kind']} {s['ms'] or ''} {s['clip']}{s['digit']}".split() for s in script]
-        for script in profile["scripts"]
-    ]
-    profile["bridge_script"] = [
-        f"{s['kind']} {s['ms'] or ''} {s['clip']}{s['digit']}".split()
-        for s in profile["bridge_script"]
-    ]
+    customer = leg.customer
+    assert customer is not None
+    profile = dataclasses.asdict(customer)
+    profile["scripts"] = [[step.spec() for step in script] for script in customer.scripts]
+    profile["bridge_script"] = [step.spec() for step in customer.bridge_script]
     return {"kind": "customer", **profile}
 
 

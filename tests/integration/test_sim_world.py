@@ -75,6 +75,8 @@ async def test_bot_first_call_timeline_is_exact() -> None:
         assert timeline["ended_ms"] >= speech[0]["end_ms"]
         leg = await client.inspect(f"/legs/{sid}")
         assert leg["termination_reason"] == "customer_hangup"
+        assert leg["profile"]["scripts"] == [["pause 400", "say cust_yes", "hangup"]]
+        assert [h["what"] for h in leg["history"]][-1] == "event leg_terminated"
         assert leg["streams"][0]["started_ms"] <= stream[0].start_ms
 
 

@@ -129,6 +129,7 @@ def test_bad_config_names_the_key(text: str, needle: str) -> None:
 )
 def test_script_step_forms(spec: str | dict[str, str], step: ScriptStep) -> None:
     assert ScriptStep.parse(spec) == step
+    assert ScriptStep.parse(step.spec()) == step
 
 
 def test_with_script_builds_one_script_in_code() -> None:
