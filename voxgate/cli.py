@@ -29,7 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Voice-bot gateway and dialer for Exotel programmable voice.",
     )
     parser.add_argument(
-        "--log-level", default="INFO", help="logging level (DEBUG, INFO, WARNING, ERROR)"
+        "--log-level",
+        default=None,
+        help="logging level (DEBUG, INFO, WARNING, ERROR); default INFO, or WARNING for"
+        " commands that draw a live progress display (demo, campaign run)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
@@ -40,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    level = args.log_level or getattr(args, "default_log_level", "INFO")
     logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        level=getattr(logging, str(level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     func = getattr(args, "func", None)

@@ -55,7 +55,7 @@ def register(subparsers: Any) -> None:
     demo.add_argument("--db", default=DEFAULT_DB,
                       help=f"SQLite file for call records (default {DEFAULT_DB}, fresh each run)")
     demo.add_argument("--export", default="", help="also export records (FILE.csv/.jsonl)")
-    demo.set_defaults(func=demo_command)
+    demo.set_defaults(func=demo_command, default_log_level="WARNING")
     call = subparsers.add_parser("call", help="place one bot-first call")
     call.add_argument("number")
     call.add_argument("--bot", default="scripted")
