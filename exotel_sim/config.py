@@ -215,7 +215,8 @@ class SimConfig:
     agents: Mapping[str, AgentProfile] = field(default_factory=dict)
     max_legs_kept: int = 20_000
     max_events_kept: int = 100_000
-    keep_stream_audio_s: int = 600
+    keep_stream_audio_s: int = 600  # longest stretch of bot audio a leg recording holds
+    tls_verify: bool = True  # verify certificates of https event endpoints and wss bots
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "customers", _frozen_map(self.customers))
@@ -256,7 +257,8 @@ class SimConfig:
     @classmethod
     def from_mapping(cls, doc: Mapping[str, Any], *, seed: int | None = None) -> SimConfig:
         """Build from a parsed TOML document."""
-        known = {"seed", "account", "latency", "limits", "delivery", "customers", "agents"}
+        known = {"seed", "account", "latency", "limits", "delivery", "customers", "agents",
+                 "tls_verify"}
         _no_unknown(doc, known, "")
         account = _table(doc, "account")
         latency = _table(doc, "latency")
@@ -310,6 +312,7 @@ class SimConfig:
                 delivery, "duplicate_probability", base.duplicate_probability
             ),
             reorder=bool(delivery.get("reorder", False)),
+            tls_verify=bool(doc.get("tls_verify", True)),
             event_auth=auth,
             default_customer=default,
             customers=customers,

@@ -88,7 +88,7 @@ class Delivery:
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.config.http_timeout_s),
-            connector=aiohttp.TCPConnector(limit=200),
+            connector=aiohttp.TCPConnector(limit=200, ssl=self.config.tls_verify),
         )
 
     @property

@@ -384,6 +384,7 @@ class Sim:
             leg.recording = Recording(self.new_sid("RE"), leg.sid, self.clock.now_ms(),
                                       action_sid, param)
             leg.timeline.keep_stream_audio = True
+            leg.timeline.stream_audio_max_ms = self.config.keep_stream_audio_s * 1000.0
             emit("recording_started", {"recording_sid": leg.recording.sid})
         elif action is LegAction.STOP_RECORDING:
             self._stop_leg_recording(leg, action_sid)

@@ -19,6 +19,7 @@ import base64
 import contextlib
 import json
 import logging
+import ssl
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -125,6 +126,16 @@ class StreamClient:
             chunk = b"\xff" * len(chunk)
         self._silence_b64 = base64.b64encode(chunk).decode("ascii")
 
+    def _tls(self, url: str) -> ssl.SSLContext | None:
+        """The TLS context for a ``wss://`` URL (unverified when ``tls_verify`` is off)."""
+        if urlsplit(url).scheme != "wss":
+            return None
+        context = ssl.create_default_context()
+        if not self.sim.config.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
     async def _resolve(self) -> None:
         """The dynamic form: GET the http(s) URL, which answers ``{"url": "wss://..."}``.
         Raises ``ValueError`` when it does not."""
@@ -181,7 +192,7 @@ class StreamClient:
                 ws = await connect(
                     url, additional_headers=headers, open_timeout=OPEN_TIMEOUT_S,
                     max_size=MAX_MESSAGE_BYTES, compression=None, ping_interval=None,
-                    close_timeout=CLOSE_TIMEOUT_S,
+                    close_timeout=CLOSE_TIMEOUT_S, ssl=self._tls(url),
                 )
             except (OSError, InvalidHandshake, InvalidURI, TimeoutError, ValueError) as exc:
                 self.error = f"{type(exc).__name__}: {exc}"

@@ -10,6 +10,7 @@ scheduled into the ear, :meth:`PartyTimeline.cut` when it is stopped or cleared,
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from exotel_sim.audio import Placed
@@ -60,10 +61,12 @@ class PartyTimeline:
 
     name: str = ""
     keep_stream_audio: bool = False
+    stream_audio_max_ms: float = 600_000.0  # bot audio older than this is not kept
     heard: list[_Seg] = field(default_factory=list)
     spoke: list[_Seg] = field(default_factory=list)
     ear_audio: list[Placed] = field(default_factory=list)
     ear_audio_sources: list[str] = field(default_factory=list)
+    stream_audio: deque[Placed] = field(default_factory=deque)
     mouth_audio: list[Placed] = field(default_factory=list)
     bridges: list[BridgeWindow] = field(default_factory=list)
     version: int = 0
@@ -88,7 +91,12 @@ class PartyTimeline:
             last.end = max(last.end, end)
         else:
             self.heard.append(_Seg(source, detail, start, end))
-        if pcm is not None and (source != "stream" or self.keep_stream_audio):
+        if pcm is not None and source == "stream":
+            if self.keep_stream_audio:
+                self.stream_audio.append(Placed(start, end, pcm))
+                while self.stream_audio[0].end_ms < end - self.stream_audio_max_ms:
+                    self.stream_audio.popleft()  # bounded: the oldest bot audio goes
+        elif pcm is not None:
             self.ear_audio.append(Placed(start, end, pcm))
             self.ear_audio_sources.append(source)
         self.version += 1
@@ -109,6 +117,11 @@ class PartyTimeline:
                     changed = True
                 kept.append(seg)
         self.heard = kept
+        if source == "stream":
+            self.stream_audio = deque(
+                Placed(p.start_ms, min(p.end_ms, at), p.pcm) for p in self.stream_audio
+                if p.start_ms < at
+            )
         audio: list[Placed] = []
         sources: list[str] = []
         for piece, src in zip(self.ear_audio, self.ear_audio_sources, strict=True):
@@ -213,7 +226,7 @@ class PartyTimeline:
 
     def ear_pieces(self) -> list[Placed]:
         """Audio in this party's ear (say/play/dtmf, stream when kept, bridge speech)."""
-        pieces = list(self.ear_audio)
+        pieces = list(self.ear_audio) + list(self.stream_audio)
         for window in self.bridges:
             end = window.end if window.end is not None else float("inf")
             for piece in window.peer.mouth_audio:

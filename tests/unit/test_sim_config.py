@@ -17,6 +17,7 @@ from exotel_sim.config import (
 
 TOML = """
 seed = 11
+tls_verify = false
 [account]
 sid = "ACtest"
 key = "k"
@@ -60,7 +61,7 @@ def test_defaults_need_no_file() -> None:
 
 def test_toml_round_trip_of_every_section() -> None:
     config = SimConfig.from_toml(TOML)
-    assert config.seed == 11
+    assert config.seed == 11 and config.tls_verify is False
     assert (config.account_sid, config.api_key, config.api_token) == ("ACtest", "k", "t")
     assert (config.rest_latency_ms, config.event_latency_ms) == (0, 5)
     assert (config.rate_limit_per_s, config.rate_burst, config.channel_limit) == (10.0, 3, 7)

@@ -144,12 +144,12 @@ def test_timeline_bookkeeping() -> None:
     a.hear("stream", "MZ", 0, 0)  # empty: ignored
     a.hear("stream", "MZ", 0, 100, bytes(1600), merge=True)
     b.hear("stream", "MZ", 0, 100, bytes(1600), merge=True)
-    assert len(a.ear_audio) == 1 and b.ear_audio == []  # stream audio kept only when asked
+    assert len(a.stream_audio) == 1 and not b.stream_audio  # bot audio kept only when asked
     a.cut("stream", 50)
-    assert a.ear_audio[0].end_ms == 50
+    assert a.stream_audio[0].end_ms == 50
     a.hear("say", "greeting", 200, 300, bytes(1600))
     a.cut("say", 150)  # before it started: gone entirely
-    assert [i.source for i in a.heard_intervals()] == ["stream"] and len(a.ear_audio) == 1
+    assert [i.source for i in a.heard_intervals()] == ["stream"] and a.ear_audio == []
     b.join_bridge("BR", a, 0)
     a.join_bridge("BR", b, 0)
     a.speak("cust_yes", 10, bytes(1600))  # bridged: B's timeline sees the change

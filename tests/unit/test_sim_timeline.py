@@ -94,3 +94,14 @@ def test_cross_overlaps_ignore_one_source() -> None:
     more_bot = Interval("stream", "MZ", 1500, 1600)
     assert cross_overlaps([bot, greeting, more_bot]) == [(greeting, bot)]
     assert cross_overlaps([bot, more_bot]) == []
+
+
+def test_kept_bot_audio_is_bounded() -> None:
+    t = PartyTimeline("c", keep_stream_audio=True, stream_audio_max_ms=300)
+    t.hear("say", "greeting", 0, 100, tone(100))
+    for start in range(0, 1000, 100):
+        t.hear("stream", "MZ", start, start + 100, tone(100), merge=True)
+    assert [p.start_ms for p in t.ear_audio] == [0]  # say audio is shared bytes, kept
+    assert [p.start_ms for p in t.stream_audio] == [600, 700, 800, 900]
+    assert [(i.start_ms, i.end_ms) for i in t.heard_intervals() if i.source == "stream"] == [
+        (0, 1000)]  # the timeline itself keeps everything
