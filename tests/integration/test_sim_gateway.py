@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import audio_fixtures
@@ -86,3 +88,29 @@ async def test_dynamic_url_resolves_through_the_gateway() -> None:
                                      and e.payload["data"]["leg_sid"] == sid2)
         assert failed.payload["event_data"]["status"] == "failed"
         assert "no url" in failed.payload["event_data"]["reason"]
+
+
+TLS = Path(__file__).resolve().parent / "tls"  # the gateway tests' self-signed certificate
+
+
+@pytest.mark.parametrize("verify", [False, True])
+async def test_wss_and_https_to_a_self_signed_gateway(verify: bool) -> None:
+    config = fast_config(tls_verify=verify)
+    gw_config = GatewayConfig(port=0, ssl_certfile=str(TLS / "localhost-cert.pem"),
+                              ssl_keyfile=str(TLS / "localhost-key.pem"))
+    async with SimServer(config) as sim, HttpEventSink() as sink, \
+            GatewayServer(gw_config) as gw, \
+            SimClient(sim.api_base, sim.api_key, sim.api_token) as client:
+        sid = await client.create_leg(CUSTOMER, sink.url)
+        await wait_leg_state(client, sid, "answered")
+        await client.action(sid, "start_stream",
+                            {"url": f"https://127.0.0.1:{gw.port}/url/echo?vx_call=c8"})
+        event = await sink.wait_for(lambda e: e.name in ("stream_started", "stream_stopped"))
+        if verify:  # Exotel checks certificates: a self-signed one fails the stream
+            assert event.name == "stream_stopped"
+            assert event.payload["event_data"]["status"] == "failed"
+        else:
+            assert event.name == "stream_started"
+            assert event.payload["event_data"]["url"].startswith("wss://127.0.0.1:")
+            await client.action(sid, "hangup")
+            await sink.wait_for(lambda e: e.name == "stream_stopped")
