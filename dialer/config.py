@@ -83,6 +83,7 @@ class DialerConfig:
     escalation_fallback: str = "bot"  # "bot" or "callback"
     stream_fallback: str = "agent"  # "agent" or "hangup"
     abandon_after: float = 2.0
+    amd_timeout: float = 5.0  # with amd_enable: no AMD result this long after answer = human
     message_timeout: float = 5.0
     recording_wait: float = 2.0
     record_bridges: bool = True
@@ -114,7 +115,7 @@ class DialerConfig:
         if self.max_agent_attempts < 1 or self.max_retries < 0:
             raise ConfigError("max_agent_attempts must be >= 1 and max_retries >= 0")
         for name in ("request_timeout", "stream_start_timeout", "agent_ring_timeout",
-                     "abandon_after", "message_timeout"):
+                     "abandon_after", "amd_timeout", "message_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
 

@@ -88,6 +88,7 @@ class CallRunner:
         self._t0 = time.monotonic()
         self._wall0 = time.time()
         self.last_event_at = 0.0  # monotonic time the last routed event was put in the inbox
+        self.truncated_params: tuple[str, ...] = ()  # stream params shortened to fit the URL
 
     # -- inbox ----------------------------------------------------------------------------
 
@@ -221,8 +222,11 @@ class CallRunner:
             if isinstance(c, CreateLeg):
                 await self._create_leg(c)
             elif isinstance(c, StartStream):
-                url = d.stream_url_for(self.request, c.attempt)
-                await client.start_stream(c.leg_sid, url, content_type=d.config.content_type)
+                params = d.stream_params_for(self.request, c.attempt)
+                if params.truncated:
+                    self.truncated_params = params.truncated
+                await client.start_stream(c.leg_sid, params.url,
+                                          content_type=d.config.content_type)
             elif isinstance(c, StartSay):
                 await client.start_say(c.leg_sid, c.text)
             elif isinstance(c, StartPlay):
@@ -391,7 +395,10 @@ class CallRunner:
             started_at=self._wall0,
             latencies=compute_latencies(out.timeline),
             timeline=timeline,
-            custom=dict(self.request.custom),
+            custom=dict(self.request.custom) | (
+                {"stream_params_truncated": ",".join(self.truncated_params)}
+                if self.truncated_params else {}
+            ),
         )
         d.finish_call(self, record)
         return record

@@ -24,6 +24,8 @@ Interfaces for other parts:
 
 The dialer's call id travels as ``custom_param`` of the customer and agent legs and as the
 ``vx_call`` query parameter of the stream URL (arriving in ``start.custom_parameters``).
+``CallRequest.stream_params`` (up to two fields, e.g. a lead's name and plan) ride on the same
+URL, bounded by Exotel's limits (:mod:`dialer.stream_params`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ from dialer.intake import EventIntake, GrpcIntakeServer, HttpIntakeServer, make_
 from dialer.nailed import NailedAgentKeeper
 from dialer.records import CallRecord, RecordStore
 from dialer.runner import CallRunner
+from dialer.stream_params import (
+    MAX_CHARS,
+    StreamParams,
+    add_stream_params,
+    check_field_names,
+)
 from gateway.control import ControlRequest
 
 log = logging.getLogger(__name__)
@@ -60,7 +68,13 @@ StreamUrlBuilder = Callable[[str, str], str]  # (bot, call_id) -> ws(s):// URL
 
 @dataclass(frozen=True, slots=True)
 class CallRequest:
-    """One call to place. ``call_id`` is generated when empty; ``custom`` ends up in the record."""
+    """One call to place. ``call_id`` is generated when empty; ``custom`` ends up in the record.
+
+    ``stream_params`` (name -> value, at most two, names checked by
+    :func:`dialer.stream_params.check_field_names`) are added to the stream URL and reach the
+    bot in ``CallInfo.custom_parameters`` beside ``vx_call``; a value too long for Exotel's
+    256 characters is shortened and reported (log, ``DialerStats.stream_params_truncated``, and
+    ``stream_params_truncated`` in the record's ``custom``)."""
 
     number: str
     mode: Mode = "bot_first"
@@ -69,6 +83,7 @@ class CallRequest:
     call_id: str = ""
     skills: tuple[str, ...] = ()
     amd: bool = False
+    stream_params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         if not self.number:
@@ -80,6 +95,11 @@ class CallRequest:
         if not isinstance(self.custom, MappingProxyType):
             object.__setattr__(self, "custom", MappingProxyType(dict(self.custom)))
         object.__setattr__(self, "skills", tuple(self.skills))
+        check_field_names(list(self.stream_params), "CallRequest.stream_params")
+        if not all(isinstance(v, str) for v in self.stream_params.values()):
+            raise ValueError("CallRequest.stream_params values must be strings")
+        if not isinstance(self.stream_params, MappingProxyType):
+            object.__setattr__(self, "stream_params", MappingProxyType(dict(self.stream_params)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +154,7 @@ class DialerStats:
     inbox_overflow: int = 0
     api_failures: int = 0
     create_uncertain: int = 0
+    stream_params_truncated: int = 0
     control_requests: int = 0
     control_unknown: int = 0
     dispositions: dict[str, int] = field(default_factory=dict)
@@ -157,6 +178,7 @@ def flow_settings(config: DialerConfig) -> FlowSettings:
         escalation_fallback="callback" if config.escalation_fallback == "callback" else "bot",
         stream_fallback="hangup" if config.stream_fallback == "hangup" else "agent",
         abandon_after=config.abandon_after,
+        amd_timeout=config.amd_timeout,
         message_timeout=config.message_timeout,
         recording_wait=config.recording_wait,
         record_bridges=config.record_bridges,
@@ -342,7 +364,7 @@ class Dialer:
         if request.call_id in self._calls:
             raise ValueError(f"call id {request.call_id!r} is already live")
         flow = CallFlow(request.call_id, request.number, request.mode, self.settings,
-                        request.skills)
+                        request.skills, amd=request.amd)
         runner = CallRunner(self, request, flow)
         self._calls[request.call_id] = runner
         self.stats.placed += 1
@@ -351,12 +373,28 @@ class Dialer:
         return CallHandle(runner)
 
     def stream_url_for(self, request: CallRequest, attempt: int) -> str:
-        """The stream URL for a call (``vx_call`` in the query)."""
+        """The stream URL for a call (``vx_call`` and the request's ``stream_params``)."""
+        return self.stream_params_for(request, attempt).url
+
+    def stream_params_for(self, request: CallRequest, attempt: int) -> StreamParams:
+        """The stream URL and what it carries. Fields that had to be shortened (or, when the
+        URL has no room at all, left out) are logged, counted and named in ``truncated``."""
         if self._stream_url_builder is not None:
-            return self._stream_url_builder(request.bot, request.call_id)
-        if not self.config.stream_url:
+            base = self._stream_url_builder(request.bot, request.call_id)
+        elif not self.config.stream_url:
             raise ConfigError("no stream_url configured (VOXGATE_STREAM_URL)")
-        return default_stream_url(self.config.stream_url, request.bot, request.call_id)
+        else:
+            base = default_stream_url(self.config.stream_url, request.bot, request.call_id)
+        try:
+            params = add_stream_params(base, request.stream_params)
+        except ValueError as exc:
+            log.error("call %s: stream parameters left out: %s", request.call_id, exc)
+            params = StreamParams(base, (), tuple(request.stream_params))
+        if params.truncated:
+            self.stats.stream_params_truncated += 1
+            log.warning("call %s: stream parameters %s shortened to fit Exotel's %d characters",
+                        request.call_id, ", ".join(params.truncated), MAX_CHARS)
+        return params
 
     def finish_call(self, runner: CallRunner, record: CallRecord) -> None:
         """Called once by a runner at its end: store, queue the CRM push, unregister."""

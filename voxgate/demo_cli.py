@@ -1,9 +1,14 @@
 """``voxgate demo`` and ``voxgate call``: the main job, on loopback by default.
 
 * ``voxgate demo`` starts the Exotel emulator, the gateway and the dialer in one process and
-  runs a small bot-first batch: a few dozen simulated customers (some talk to the bot, some
-  press 0 for a human, some hang up early, some are busy or do not answer), a few agents (one
-  nailed-up), progress every second and a summary at the end.
+  runs a short bot-first campaign: the demo world's simulated customers (some talk to the bot,
+  some press 0 for a human, some hang up early, some are busy, do not answer or are answering
+  machines) become a lead list that :class:`~dialer.campaign.runner.CampaignRunner` dials at
+  the bot-first pacer's rate, with retries for busy and unanswered leads and each lead's name
+  and plan handed to the bot on the stream URL; a few agents (one nailed-up) take the
+  escalations. A live view (leads done, in flight, answered, escalated, abandonment, agent
+  occupancy) and a summary at the end (dispositions, latencies, campaign figures). The world is
+  seeded (``--seed``): the same customers, leads and agents each run.
 * ``voxgate call NUMBER --bot NAME`` places one bot-first call and prints its record. With
   ``EXOTEL_API_BASE`` (and credentials, ``VOXGATE_EVENT_ENDPOINT``, ``VOXGATE_STREAM_URL``) set
   it dials through real Exotel; otherwise the emulator answers as NUMBER.
@@ -18,16 +23,21 @@ import logging
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from dialer.campaign.model import AgentSpec, CallingWindow, CampaignSpec, Lead, Limits
+from dialer.campaign.progress import CampaignSnapshot, LiveView
+from dialer.campaign.runner import CampaignRunner
+from dialer.campaign.store import CampaignStore
 from dialer.config import DialerConfig
 from dialer.errors import ConfigError
 from dialer.records import CallRecord, RecordStore
-from dialer.service import CallRequest, ProgressEvent
+from dialer.service import CallRequest
 from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig, parse_script
 from gateway.config import GatewayConfig
 from voxgate.wiring import LocalStack
@@ -35,8 +45,14 @@ from voxgate.wiring import LocalStack
 log = logging.getLogger("voxgate.demo")
 
 DEFAULT_DB = os.path.join(tempfile.gettempdir(), "voxgate-demo.db")
-KINDS = ("chat", "human", "early", "busy", "no_answer")
-KIND_WEIGHTS = (0.45, 0.25, 0.10, 0.10, 0.10)
+KINDS = ("chat", "human", "early", "busy", "no_answer", "machine")
+KIND_WEIGHTS = (0.40, 0.25, 0.10, 0.10, 0.10, 0.05)
+FIRST_NAMES = ("Asha", "Vikram", "Meera", "Kabir", "Sara", "Rohan", "Isha", "Arjun", "Nisha",
+               "Dev", "Priya", "Karan", "Anita", "Farhan", "Leela", "Omar")
+LAST_NAMES = ("Rao", "Singh", "Iyer", "Das", "Khan", "Mehta", "Nair", "Gupta", "Bose", "Shah")
+PLANS = ("gold", "silver", "bronze")
+CAMPAIGN = "demo"
+RING_S = 15  # the customer ring timeout, at the campaign's legal minimum ring time
 
 
 def register(subparsers: Any) -> None:
@@ -45,7 +61,10 @@ def register(subparsers: Any) -> None:
     demo.add_argument("--calls", type=int, default=30, help="simulated customers (default 30)")
     demo.add_argument("--agents", type=int, default=3, help="live agents (default 3)")
     demo.add_argument("--nailed", type=int, default=1, help="of which nailed-up (default 1)")
-    demo.add_argument("--concurrency", type=int, default=8, help="calls at once (default 8)")
+    demo.add_argument("--concurrency", type=int, default=8,
+                      help="most lines at once, the pacer's line limit (default 8)")
+    demo.add_argument("--talk", type=float, default=12.0, metavar="S",
+                      help="how long chatting customers talk to the bot (default 12 s)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--bot", default="scripted", help="bot adapter (default: scripted)")
     demo.add_argument("--transport", choices=("grpc", "http"), default="grpc",
@@ -53,7 +72,8 @@ def register(subparsers: Any) -> None:
     demo.add_argument("--control", choices=("direct", "http"), default="direct",
                       help="gateway->dialer wiring (default direct)")
     demo.add_argument("--db", default=DEFAULT_DB,
-                      help=f"SQLite file for call records (default {DEFAULT_DB}, fresh each run)")
+                      help=f"SQLite file for the campaign and its call records, must not exist "
+                           f"(default {DEFAULT_DB}, emptied each run)")
     demo.add_argument("--export", default="", help="also export records (FILE.csv/.jsonl)")
     demo.set_defaults(func=demo_command, default_log_level="WARNING")
     call = subparsers.add_parser("call", help="place one bot-first call")
@@ -83,10 +103,14 @@ class DemoWorld:
     kinds: tuple[str, ...]
     sim: SimConfig
     agents: tuple[tuple[str, str, bool], ...]  # (id, number, nailed)
+    leads: tuple[Lead, ...] = ()  # one per number: seeded name and plan, the kind as a field
 
 
-def build_world(calls: int, agents: int, nailed: int, seed: int) -> DemoWorld:
-    """A seeded mix of customers (``KINDS``) and ``agents`` agents, ``nailed`` of them nailed."""
+def build_world(
+    calls: int, agents: int, nailed: int, seed: int, talk_s: float = 12.0
+) -> DemoWorld:
+    """A seeded mix of customers (``KINDS``) and ``agents`` agents, ``nailed`` of them nailed;
+    chatting customers talk to the bot for ``talk_s`` seconds."""
     rng = random.Random(seed)
     counts = [max(1, round(w * calls)) if calls >= len(KINDS) else 0 for w in KIND_WEIGHTS]
     counts[0] += calls - sum(counts)  # every kind shows up; the rest talk to the bot
@@ -97,12 +121,13 @@ def build_world(calls: int, agents: int, nailed: int, seed: int) -> DemoWorld:
     bridge = parse_script(["pause 400", "say cust_hello", "wait 1500", "hangup"])
     profiles = {
         "chat": CustomerProfile(outcome="answer", bridge_script=bridge).with_script(
-            "pause 500", "say cust_yes", "wait 12000", "hangup"),
+            "pause 500", "say cust_yes", f"wait {max(0, round(talk_s * 1000))}", "hangup"),
         "human": CustomerProfile(outcome="answer", bridge_script=bridge).with_script(
             "pause 500", "dtmf 0", "wait 20000", "hangup"),
         "early": CustomerProfile(outcome="answer").with_script("wait 1500", "hangup"),
         "busy": CustomerProfile(outcome="busy"),
         "no_answer": CustomerProfile(outcome="no-answer"),
+        "machine": CustomerProfile(outcome="machine", amd_ms=1500),
     }
     customers = {n: profiles[k] for n, k in zip(numbers, kinds, strict=True)}
     agent_list = tuple(
@@ -113,28 +138,33 @@ def build_world(calls: int, agents: int, nailed: int, seed: int) -> DemoWorld:
         for i, (_, number, _) in enumerate(agent_list)
     }
     sim = SimConfig(seed=seed, customers=customers, agents=agent_profiles)
-    return DemoWorld(numbers, kinds, sim, agent_list)
+    leads = tuple(
+        Lead(number, name=f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
+             custom={"plan": rng.choice(PLANS), "kind": kind})
+        for number, kind in zip(numbers, kinds, strict=True)
+    )
+    return DemoWorld(numbers, kinds, sim, agent_list, leads)
 
 
-@dataclass(slots=True)
-class Progress:
-    """Counts progress events for the live line."""
-
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def __call__(self, ev: ProgressEvent) -> None:
-        self.counts[ev.kind] += 1
-
-    def line(self, active: int, agents: dict[str, int], elapsed: float) -> str:
-        c = self.counts
-        return (
-            f"[{elapsed:5.1f}s] placed {c['placed']:3d}  active {active:2d}  "
-            f"answered {c['answered']:3d}  bot {c['bot_connected']:3d}  "
-            f"escalated {c['escalated']:2d}  bridged {c['bridged']:2d}  "
-            f"abandoned {c['abandoned']:2d}  ended {c['ended']:3d}  | agents idle "
-            f"{agents.get('idle', 0)} ringing {agents.get('ringing', 0)} talking "
-            f"{agents.get('talking', 0)} wrap-up {agents.get('wrap_up', 0)}"
-        )
+def demo_campaign(world: DemoWorld, bot: str, lines: int) -> CampaignSpec:
+    """The demo's campaign: bot-first, the bot-first pacer, busy and unanswered leads retried
+    once after 5 s, name and plan passed to the bot. The calling window is open all day so the
+    demo runs at any hour (a real campaign keeps the 09:00-21:00 default)."""
+    return CampaignSpec(
+        CAMPAIGN,
+        mode="bot_first",
+        bot=bot,
+        pacer="bot_first",
+        window=CallingWindow.parse("00:00", "24:00"),
+        limits=Limits(max_attempts=2, max_attempts_per_day=2, ring_timeout_s=RING_S,
+                      min_ring_s=15, max_lines=max(1, lines)),
+        retry={"busy": 5.0, "no_answer": 5.0},
+        agents=tuple(AgentSpec(agent_id, number, ("sales",))
+                     for agent_id, number, _ in world.agents),
+        skills=("sales",),
+        amd=True,
+        stream_params=("name", "plan"),
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -144,9 +174,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[idx]
 
 
-def summary(records: list[CallRecord], elapsed: float, store_path: str) -> str:
-    """The closing report: dispositions, escalations, latencies."""
+def summary(
+    records: list[CallRecord], elapsed: float, store_path: str,
+    campaign: CampaignSnapshot | None = None,
+) -> str:
+    """The closing report: campaign figures, dispositions, escalations, latencies."""
     lines = [f"\n{len(records)} calls in {elapsed:.1f}s; records in {store_path}", ""]
+    if campaign is not None:
+        c = campaign
+        lines.append(
+            f"campaign {c.campaign}: {c.done}/{c.leads} leads done in {c.attempts} attempts; "
+            f"answered live {c.answered}, escalated {c.escalated}, abandoned {c.abandoned} "
+            f"(abandonment {c.abandon_rate_24h:.1%} of live answers); agent occupancy "
+            f"{c.occupancy:.0%}"
+        )
+        lines.append("")
     disp = Counter(r.disposition for r in records)
     lines.append("disposition          calls")
     for name, n in disp.most_common():
@@ -173,59 +215,58 @@ def summary(records: list[CallRecord], elapsed: float, store_path: str) -> str:
 
 
 async def run_demo(args: argparse.Namespace) -> int:
-    world = build_world(args.calls, args.agents, args.nailed, args.seed)
+    world = build_world(args.calls, args.agents, args.nailed, args.seed, talk_s=args.talk)
     endpoint = "grpc://127.0.0.1:0" if args.transport == "grpc" else \
         "http://127.0.0.1:0/exotel/events"
     # Always the embedded emulator: simulated numbers must never reach a real account.
-    config = DialerConfig(event_endpoint=endpoint, customer_ring_timeout=6,
+    config = DialerConfig(event_endpoint=endpoint, customer_ring_timeout=RING_S,
                           agent_ring_timeout=8.0)
     store = RecordStore(args.db)
+    campaigns = CampaignStore(args.db)
+    spec = demo_campaign(world, args.bot, args.concurrency)
+    campaigns.create_campaign(spec, time.time())
+    campaigns.add_leads(spec.name, world.leads, time.time())
     gw = GatewayConfig(host="127.0.0.1", port=0)
-    progress = Progress()
+    view = LiveView()
     started = time.monotonic()
-    async with LocalStack(config, sim_config=world.sim, gateway_config=gw,
-                          control=args.control, store=store) as stack:
-        dialer = stack.dialer
-        dialer.subscribe(progress)
-        for agent_id, number, nailed in world.agents:
-            dialer.add_agent(agent_id, number, ["sales"], nailed=nailed)
-        print("voxgate demo: " + ", ".join(f"{k} {v}" for k, v in
-                                            stack.summary_endpoints().items()), flush=True)
-        mix = Counter(world.kinds)
-        print(f"{args.calls} customers ({', '.join(f'{k} {v}' for k, v in mix.items())}), "
-              f"{args.agents} agents ({args.nailed} nailed-up), bot {args.bot!r}", flush=True)
-        gate = asyncio.Semaphore(max(1, args.concurrency))
-        records: list[CallRecord] = []
-
-        async def one(number: str, kind: str) -> None:
-            async with gate:
-                handle = await dialer.place_call(
-                    CallRequest(number, bot=args.bot, skills=("sales",), custom={"kind": kind})
-                )
-                records.append(await handle.wait())
-
-        async def ticker() -> None:
-            while True:
-                await asyncio.sleep(1.0)
-                print(progress.line(dialer.active_calls, dialer.pool.counts(),
-                                    time.monotonic() - started), flush=True)
-
-        async with asyncio.TaskGroup() as tg:
-            tick = tg.create_task(ticker())
-            async with asyncio.TaskGroup() as calls:
-                for number, kind in zip(world.numbers, world.kinds, strict=True):
-                    calls.create_task(one(number, kind))
-            tick.cancel()
-    print(summary(records, time.monotonic() - started, args.db), flush=True)
-    if args.export:
-        print(f"exported {store.export(args.export)} records to {args.export}")
-    store.close()
+    try:
+        async with LocalStack(config, sim_config=world.sim, gateway_config=gw,
+                              control=args.control, store=store) as stack:
+            dialer = stack.dialer
+            for agent_id, number, nailed in world.agents:
+                dialer.add_agent(agent_id, number, ["sales"], nailed=nailed)
+            print("voxgate demo: " + ", ".join(f"{k} {v}" for k, v in
+                                                stack.summary_endpoints().items()), flush=True)
+            mix = Counter(world.kinds)
+            print(f"campaign {spec.name!r}: {args.calls} leads "
+                  f"({', '.join(f'{k} {v}' for k, v in mix.items())}), {args.agents} agents "
+                  f"({args.nailed} nailed-up), bot {args.bot!r}, pacer {spec.pacer}, up to "
+                  f"{spec.limits.max_lines} lines; busy/no-answer retried once after 5 s",
+                  flush=True)
+            runner = CampaignRunner(dialer, campaigns, spec.name, report=view,
+                                    report_every_s=1.0)
+            await runner.run(until_done=True)
+            final = runner.snapshot()
+        view.finish()
+        print(summary(list(store.records()), time.monotonic() - started, args.db, final),
+              flush=True)
+        if args.export:
+            print(f"exported {store.export(args.export)} records to {args.export}")
+    finally:
+        campaigns.close()
+        store.close()
     return 0
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    if args.db == DEFAULT_DB and os.path.exists(DEFAULT_DB):
-        os.unlink(DEFAULT_DB)  # each demo run starts with an empty record store
+    if args.db == DEFAULT_DB:
+        for path in (DEFAULT_DB, DEFAULT_DB + "-wal", DEFAULT_DB + "-shm"):
+            if os.path.exists(path):
+                os.unlink(path)  # each demo run starts with an empty campaign and records
+    elif os.path.exists(args.db):
+        print(f"voxgate demo: {args.db} exists; the demo starts from an empty database "
+              "(remove it or name another --db)", file=sys.stderr)
+        return 2
     try:
         return asyncio.run(run_demo(args))
     except KeyboardInterrupt:

@@ -6,7 +6,8 @@
   resume after a stop or a crash). Leads and do-not-call numbers (one per line) are imported
   first. The dialer's settings come from ``--config`` and the environment (``EXOTEL_*``); with no
   ``EXOTEL_API_BASE`` an embedded emulator is started (``--sim-config`` sets its simulated
-  customers). Prints a progress line every 2 s; returns when every lead is finished (or after
+  customers). Shows a live view (redrawn in place on a terminal, a line every 2 s otherwise;
+  logs default to WARNING); returns when every lead is finished (or after
   ``--max-seconds``). Dialler call records go to the same SQLite file.
 * ``voxgate campaign status --db FILE [NAME]`` -- counts and abandonment rates.
 * ``voxgate campaign pause|resume --db FILE NAME`` -- a running ``run`` stops or restarts
@@ -24,16 +25,19 @@ import io
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from dialer.campaign.leads_csv import parse_leads
-from dialer.campaign.model import CampaignError, campaign_from_toml, normalise_phone
+from dialer.campaign.model import CampaignError, Lead, campaign_from_toml, normalise_phone
+from dialer.campaign.progress import LiveView
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore
 from dialer.config import DialerConfig
 from dialer.errors import ConfigError
 from dialer.records import RecordStore
+from dialer.stream_params import MAX_CHARS, add_stream_params
 
 log = logging.getLogger("dialer.campaign")
 
@@ -55,7 +59,8 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--keep-running", action="store_true", help="do not stop when every lead is finished"
     )
-    run.set_defaults(func=run_command)
+    # live progress: keep the console to the view and warnings
+    run.set_defaults(func=run_command, default_log_level="WARNING")
     status = sub.add_parser("status", help="show campaign counts and abandonment")
     status.add_argument("name", nargs="?", help="campaign (default: all)")
     status.add_argument("--db", required=True)
@@ -83,6 +88,19 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
+def too_long_for_stream(fields: tuple[str, ...], leads: Sequence[Lead], name: str) -> int:
+    """How many ``leads`` would have a ``stream_params`` value shortened at dial time."""
+    if not fields:
+        return 0
+    url = f"ws://gateway/stream/bot?vx_call={name}-9999999999-1"
+    count = 0
+    for lead in leads:
+        values = {"name": lead.name, **lead.custom}
+        chosen = {f: values[f] for f in fields if values.get(f, "") != ""}
+        count += bool(add_stream_params(url, chosen).truncated)
+    return count
+
+
 def prepare(args: argparse.Namespace, store: CampaignStore) -> str:
     """Create/update the campaign and import leads and DNC numbers; returns its name."""
     now = time.time()
@@ -103,6 +121,12 @@ def prepare(args: argparse.Namespace, store: CampaignStore) -> str:
         )
         for error in result.errors[:20]:
             _print(f"  line {error.line}: {error.reason}")
+        long = too_long_for_stream(store.campaign(name).stream_params, result.leads, name)
+        if long:
+            _print(
+                f"  {long} leads have stream_params values longer than the stream URL allows "
+                f"({MAX_CHARS} characters): they will be shortened (logged per call)"
+            )
     if args.dnc:
         phones = []
         for raw in Path(args.dnc).read_text(encoding="utf-8").splitlines():
@@ -128,9 +152,11 @@ async def run_campaign(args: argparse.Namespace) -> int:
         )
         sim = SimConfig.from_file(args.sim_config) if args.sim_config else None
         records = RecordStore(args.db)
+        view = LiveView()
         async with LocalStack(config, sim_config=sim, store=records) as stack:
-            runner = CampaignRunner(stack.dialer, store, name, report=_print)
+            runner = CampaignRunner(stack.dialer, store, name, report=view)
             stats = await runner.run(until_done=not args.keep_running, max_seconds=args.max_seconds)
+        view.finish()
         records.close()
         _print(
             f"campaign {name}: {stats.done}/{stats.leads} leads finished, {stats.attempts} "

@@ -9,6 +9,7 @@ Example TOML::
     bot = "scripted"
     pacer = "bot_first"           # progressive | adaptive | predictive | bot_first
     timezone = "Asia/Kolkata"     # leads without timezone/region
+    stream_params = ["name", "plan"]  # up to 2 lead fields handed to the bot on the stream URL
     [window]
     start = "09:00"
     end = "21:00"
@@ -38,6 +39,8 @@ from datetime import time
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal
+
+from dialer.stream_params import check_field_names
 
 __all__ = [
     "DEFAULT_RETRY",
@@ -128,6 +131,8 @@ def normalise_phone(raw: str, default_country: str = "91") -> str:
 
 
 def _parse_hhmm(value: str, name: str) -> time:
+    if name == "window.end" and value.strip() == "24:00":
+        return time.max  # the end of the day: a window open until midnight
     match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
     if match is None:
         raise CampaignError(f"{name} must be HH:MM, got {value!r}")
@@ -136,7 +141,8 @@ def _parse_hhmm(value: str, name: str) -> time:
 
 @dataclass(frozen=True, slots=True)
 class CallingWindow:
-    """Daily calling hours in the lead's local time: ``start`` <= t < ``end`` (end > start)."""
+    """Daily calling hours in the lead's local time: ``start`` <= t < ``end`` (end > start).
+    ``end = "24:00"`` (``time.max``) keeps the window open until midnight."""
 
     start: time = time(9, 0)
     end: time = time(21, 0)
@@ -148,6 +154,11 @@ class CallingWindow:
     @classmethod
     def parse(cls, start: str, end: str) -> CallingWindow:
         return cls(_parse_hhmm(start, "window.start"), _parse_hhmm(end, "window.end"))
+
+    def describe(self) -> tuple[str, str]:
+        """``(start, end)`` as ``HH:MM`` (an end of ``time.max`` is ``"24:00"``); parses back."""
+        end = "24:00" if self.end == time.max else self.end.strftime("%H:%M")
+        return self.start.strftime("%H:%M"), end
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +239,7 @@ class CampaignSpec:
     agents: tuple[AgentSpec, ...] = ()
     skills: tuple[str, ...] = ()
     amd: bool = True
+    stream_params: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.name):
@@ -242,6 +254,11 @@ class CampaignSpec:
         object.__setattr__(self, "retry", MappingProxyType(dict(self.retry)))
         object.__setattr__(self, "agents", tuple(self.agents))
         object.__setattr__(self, "skills", tuple(self.skills))
+        try:
+            names = check_field_names(tuple(self.stream_params))
+        except ValueError as exc:
+            raise CampaignError(str(exc)) from exc
+        object.__setattr__(self, "stream_params", names)
 
 
 def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -249,6 +266,12 @@ def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise CampaignError(f"[{name}] must be a table")
     return value
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise CampaignError("stream_params must be an array of field names")
+    return tuple(value)
 
 
 def campaign_from_dict(data: Mapping[str, Any]) -> CampaignSpec:
@@ -280,6 +303,7 @@ def campaign_from_dict(data: Mapping[str, Any]) -> CampaignSpec:
             ),
             skills=tuple(data.get("skills", ())),
             amd=bool(data.get("amd", True)),
+            stream_params=_names(data.get("stream_params", ())),
         )
     except CampaignError:
         raise

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from dialer.agents import Agent, AgentState
 from dialer.campaign.model import CampaignError, CampaignSpec, Outcome
+from dialer.campaign.progress import CampaignSnapshot
 from dialer.campaign.store import AttemptResult, CampaignStats, CampaignStore, Claim
 from dialer.pacing.adaptive import AdaptiveBaselinePacer
 from dialer.pacing.botfirst import BotFirstPacer
@@ -95,18 +96,19 @@ def attempt_result(record: CallRecord) -> AttemptResult:
     )
 
 
+_UNANSWERED = {"busy": DialOutcome.BUSY, "no_answer": DialOutcome.NO_ANSWER}
+
+
 def dial_observation(record: CallRecord, at: float) -> DialResolved:
-    """How the dial's ringing ended, for the pacer."""
+    """How the dial's ringing ended, from the finished call's record (the fallback when the
+    progress events did not tell it earlier)."""
     start = _mark(record, "dial") or 0.0
     answered = _mark(record, "answered")
     end = _mark(record, "ended")
     if record.answered and answered is not None:
         outcome = DialOutcome.MACHINE if record.machine else DialOutcome.LIVE
         return DialResolved(at, max(0.0, answered - start), outcome)
-    outcome = {
-        "busy": DialOutcome.BUSY,
-        "no_answer": DialOutcome.NO_ANSWER,
-    }.get(record.disposition, DialOutcome.FAILED)
+    outcome = _UNANSWERED.get(record.disposition, DialOutcome.FAILED)
     return DialResolved(at, max(0.0, (end if end is not None else start) - start), outcome)
 
 
@@ -117,6 +119,7 @@ class _Live:
     placed: float
     answered: float | None = None
     waiting_since: float | None = None  # answered (agent-first) or escalated (bot-first)
+    resolved: bool = False  # the pacer was told how the ringing ended
 
 
 @dataclass(slots=True)
@@ -151,7 +154,7 @@ class CampaignRunner:
         pacer: Pacer | None = None,
         tick_s: float = 0.5,
         wall_clock: Callable[[], float] = time.time,
-        report: Callable[[str], None] | None = None,
+        report: Callable[[CampaignSnapshot], None] | None = None,
         report_every_s: float = 2.0,
     ) -> None:
         self.dialer = dialer
@@ -177,6 +180,15 @@ class CampaignRunner:
             )
 
     # --- observations --------------------------------------------------------------------------
+    def _resolve(self, live: _Live, now: float, outcome: DialOutcome) -> None:
+        """Tell the pacer how a dial's ringing ended, as soon as that is known: a live answer
+        (at the answer, or at AMD's human result), a machine, or no answer/busy/failed."""
+        if live.resolved:
+            return
+        live.resolved = True
+        end = live.answered if live.answered is not None else now
+        self.pacer.observe(DialResolved(now, max(0.0, end - live.placed), outcome))
+
     def _on_progress(self, ev: ProgressEvent) -> None:
         live = self._live.get(ev.call_id)
         now = self.dialer.clock()
@@ -186,7 +198,14 @@ class CampaignRunner:
             live.answered = now
             self.progress.answered += 1
             if self.spec.mode == "agent_first":
-                live.waiting_since = now
+                live.waiting_since = now  # the abandonment clock runs from the answer
+        elif ev.kind == "live":  # a live answer is known (AMD said human, or no AMD)
+            self._resolve(live, now, DialOutcome.LIVE)
+        elif ev.kind == "machine":
+            self._resolve(live, now, DialOutcome.MACHINE)
+            live.waiting_since = None  # nobody was waiting
+        elif ev.kind == "ended" and live.answered is None:
+            self._resolve(live, now, _UNANSWERED.get(ev.detail, DialOutcome.FAILED))
         elif ev.kind == "escalated":
             self.progress.escalated += 1
             if live.answered is not None and self.spec.mode == "bot_first":
@@ -273,6 +292,7 @@ class CampaignRunner:
             )
 
     async def _dial(self, claim: Claim) -> None:
+        fields = {"name": claim.name, **claim.custom}
         request = CallRequest(
             claim.phone,
             mode=self.spec.mode,
@@ -281,6 +301,9 @@ class CampaignRunner:
             call_id=claim.call_id,
             skills=self.spec.skills,
             amd=self.spec.amd,
+            stream_params={
+                n: fields[n] for n in self.spec.stream_params if fields.get(n, "") != ""
+            },
         )
         self._live[claim.call_id] = _Live(self.dialer.clock())
         self.progress.placed += 1
@@ -297,7 +320,8 @@ class CampaignRunner:
         live = self._live.pop(claim.call_id, None)
         now = self.dialer.clock()
         result = attempt_result(record)
-        self.pacer.observe(dial_observation(record, now))
+        if live is None or not live.resolved:
+            self.pacer.observe(dial_observation(record, now))
         if (
             self.spec.mode == "bot_first"
             and result.live
@@ -324,20 +348,39 @@ class CampaignRunner:
             placed += 1
         return placed
 
-    def _line(self, stats: CampaignStats) -> str:
-        elapsed = self.dialer.clock() - self.progress.started
+    def occupancy(self) -> float:
+        """Share of agent time (pool size x time since the start) spent not idle."""
+        now = self.dialer.clock()
+        elapsed = now - self.progress.started
         agents = max(1, len(self.dialer.pool))
         busy = self.progress.busy_agent_s + sum(
-            self.dialer.clock() - c.since
+            now - c.since
             for c in self._agents.values()
             if c.state not in (AgentState.IDLE, AgentState.OFFLINE)
         )
-        occupancy = busy / (agents * elapsed) if elapsed > 0 else 0.0
-        return (
-            f"[{self.campaign} {stats.status}] leads done {stats.done}/{stats.leads}  "
-            f"in flight {len(self._live)}  answered {stats.answered}  escalated "
-            f"{stats.escalated}  abandonment {stats.rate_24h:.1%} (24 h) {stats.rate_30d:.1%} "
-            f"(30 d)  agent occupancy {occupancy:.0%}"
+        return min(1.0, busy / (agents * elapsed)) if elapsed > 0 else 0.0
+
+    def snapshot(self, stats: CampaignStats | None = None) -> CampaignSnapshot:
+        """The campaign's figures now (for the live view and the closing summary)."""
+        if stats is None:
+            stats = self.store.stats(self.campaign, self.wall_clock(), self.ledger)
+        return CampaignSnapshot(
+            campaign=self.campaign,
+            status=stats.status,
+            elapsed_s=self.dialer.clock() - self.progress.started,
+            leads=stats.leads,
+            done=stats.done,
+            pending=stats.pending,
+            in_flight=len(self._live),
+            attempts=stats.attempts,
+            answered=stats.answered,
+            escalated=stats.escalated,
+            bridged=self.progress.bridged,
+            abandoned=stats.abandoned,
+            abandon_rate_24h=stats.rate_24h,
+            abandon_rate_30d=stats.rate_30d,
+            occupancy=self.occupancy(),
+            agents=self.dialer.pool.counts(),
         )
 
     async def run(
@@ -346,6 +389,7 @@ class CampaignRunner:
         """Dial until every lead is finished (``until_done``), the campaign is marked ``done``,
         or ``max_seconds`` pass; then wait for calls in flight and return the final counts."""
         self._recover()
+        self.progress.started = self.dialer.clock()
         known = {agent.agent_id for agent in self.dialer.pool}
         for spec in self.store.agents(self.campaign):
             if spec.id not in known:
@@ -365,7 +409,7 @@ class CampaignRunner:
                 while True:
                     stats = self.store.stats(self.campaign, self.wall_clock(), self.ledger)
                     if self.report is not None and self.dialer.clock() >= next_report:
-                        self.report(self._line(stats))
+                        self.report(self.snapshot(stats))
                         next_report = self.dialer.clock() + self.report_every_s
                     if stats.status == "done":
                         break
@@ -387,5 +431,5 @@ class CampaignRunner:
             unsubscribe()
         final = self.store.stats(self.campaign, self.wall_clock())
         if self.report is not None:
-            self.report(self._line(final))
+            self.report(self.snapshot(final))
         return final

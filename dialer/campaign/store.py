@@ -167,10 +167,7 @@ def _spec_to_json(spec: CampaignSpec) -> str:
             "bot": spec.bot,
             "pacer": spec.pacer,
             "timezone": spec.timezone,
-            "window": {
-                "start": spec.window.start.strftime("%H:%M"),
-                "end": spec.window.end.strftime("%H:%M"),
-            },
+            "window": dict(zip(("start", "end"), spec.window.describe(), strict=True)),
             "limits": {
                 "max_attempts": spec.limits.max_attempts,
                 "max_attempts_per_day": spec.limits.max_attempts_per_day,
@@ -185,6 +182,7 @@ def _spec_to_json(spec: CampaignSpec) -> str:
             ],
             "skills": list(spec.skills),
             "amd": spec.amd,
+            "stream_params": list(spec.stream_params),
         }
     )
 

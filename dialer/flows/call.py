@@ -15,6 +15,15 @@ Bot-first (DESIGN.md "The bot-first call, end to end")::
 Agent-first: on answer the hold message plays and an agent is picked at once; a customer with
 no agent on the line ``abandon_after`` seconds after the answer is abandoned.
 
+Answering-machine detection (``amd=True``, the leg was created with ``amd_enable``): an agent
+is reserved (and an on-demand agent dialled) at once, but bridged only after
+``amd_result_success`` says human, so no agent ever hears a machine. A machine ends the call
+(disposition ``machine``: never a live answer, never abandoned). The abandonment clock still
+runs from the answer: when it passes before the result, a human result then means abandoned
+(goodbye message) and a machine result a machine. No result within ``amd_timeout`` counts as
+human (``amd_timeout`` in the timeline). Progress: ``Notify("live")`` when a live answer is
+known (at the answer without AMD), ``Notify("machine")`` for a machine.
+
 Every failure path ends in a defined outcome; see the ``_on_*`` handlers. Exotel events that
 do not fit the current state are ignored and counted in :attr:`CallFlow.ignored` (the peer's
 business); an illegal state change raises :class:`~dialer.errors.IllegalTransition` (ours).
@@ -65,7 +74,7 @@ STREAM_FAILURE_EVENTS = frozenset({"stream_failed", "stream_failed_to_start", "s
 CALL_ENDED_REASONS = frozenset({"callended", "call_ended", "hangup", "customer_hangup"})
 RECORDING_EVENT = "recording_available"
 SHUTDOWN = "shutdown"  # HangupRequest reason used by the dialer when it stops
-TIMERS = ("stream", "agent_ring", "abandon", "message", "ending", "recording")
+TIMERS = ("stream", "agent_ring", "abandon", "amd", "message", "ending", "recording")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,7 @@ class FlowSettings:
     escalation_fallback: Literal["bot", "callback"] = "bot"
     stream_fallback: Literal["agent", "hangup"] = "agent"
     abandon_after: float = 2.0
+    amd_timeout: float = 5.0  # no AMD result this long after the answer: treat as human
     message_timeout: float = 5.0
     ending_timeout: float = 10.0
     recording_wait: float = 2.0
@@ -137,6 +147,7 @@ class CallFlow:
         mode: Mode = "bot_first",
         settings: FlowSettings | None = None,
         skills: tuple[str, ...] = (),
+        amd: bool = False,
     ) -> None:
         if mode not in ("bot_first", "agent_first"):
             raise ValueError(f"unknown call mode {mode!r}")
@@ -158,6 +169,10 @@ class CallFlow:
         self._recording_started = False
         self._agent_released = False
         self.waiting_for_agent = False
+        self.amd = amd  # the customer leg was created with amd_enable
+        self._amd_pending = False  # answered, AMD result not in yet
+        self._agent_ready = False  # an agent is on the line, waiting for the AMD result
+        self._abandon_due = False  # the abandonment limit passed while AMD was pending
 
     # -- public ---------------------------------------------------------------------------
 
@@ -282,15 +297,14 @@ class CallFlow:
             else:
                 self._ignore()
         elif name == "amd_result_success":
-            if ev.amd_machine and self.outcome.answered and self.state not in (
-                S.ENDING, S.GOODBYE, S.FINALIZING
-            ):
-                self.outcome.machine = True
-                self._set_disposition("machine")
-                self._hang_up_customer()
-            elif not ev.amd_machine:
-                self._mark("amd_human")
+            if not self.outcome.answered or self.state in (S.ENDING, S.GOODBYE, S.FINALIZING):
+                self._ignore()
+            elif ev.amd_machine:
+                self._on_machine()
+            elif self._amd_pending:
+                self._on_live("amd_human")
             else:
+                self._mark("amd_human")
                 self._ignore()
         elif ev.terminal:
             self._on_customer_gone(ev)
@@ -301,9 +315,14 @@ class CallFlow:
         self.outcome.answered = True
         self._mark("answered")
         self._emit(Notify("answered"))
+        if self.amd:
+            self._amd_pending = True
+            self._emit(SetTimer("amd", self.settings.amd_timeout))
         if self.outcome.mode == "agent_first":
             self._goto(S.HOLD)
             self._start_hold()
+            if not self.amd:
+                self._emit(Notify("live"))
             self._emit(SetTimer("abandon", self.settings.abandon_after))
             self._pick_agent()
             return
@@ -313,6 +332,31 @@ class CallFlow:
                                      self.settings.greeting_url)
         if greeting:
             self._mark("greeting_started")
+        if not self.amd:
+            self._emit(Notify("live"))
+
+    def _on_live(self, why: str) -> None:
+        """AMD said human (or timed out): a live answer. An agent already on the line is
+        bridged now, unless the abandonment limit passed meanwhile."""
+        self._amd_pending = False
+        self._emit(CancelTimer("amd"))
+        self._mark(why)
+        self._emit(Notify("live", why))
+        if self.state in (S.HOLD, S.AGENT_RINGING):
+            if self._abandon_due:
+                self._abandon()
+            elif self._agent_ready:
+                self._connect_agent()
+
+    def _on_machine(self) -> None:
+        """AMD said machine: never a live answer; free any agent, hang up."""
+        self._amd_pending = False
+        self._emit(CancelTimer("amd"))
+        self.outcome.machine = True
+        self._mark("amd_machine")
+        self._emit(Notify("machine"))
+        self._set_disposition("machine")
+        self._hang_up_customer()
 
     def _start_stream(self) -> None:
         self.outcome.stream_attempts += 1
@@ -493,7 +537,7 @@ class CallFlow:
     def _hang_up_customer(self) -> None:
         """Cancel agent work, hang up the customer, wait for its ``leg_terminated``."""
         self._cancel_agent(wrap_up=self.outcome.bridged)
-        for name in ("stream", "agent_ring", "abandon", "message"):
+        for name in ("stream", "agent_ring", "abandon", "amd", "message"):
             self._emit(CancelTimer(name))
         if self._customer_alive and self.customer_leg:
             self._emit(Hangup(self.customer_leg, "customer"))
@@ -553,6 +597,9 @@ class CallFlow:
             self.outcome.agent_nailed = True
             self._agent_alive = True
             self._mark("agent_nailed")
+            if self._amd_pending:
+                self._agent_ready = True  # bridged once AMD says human
+                return
             self._connect_agent()
             return
         self.outcome.agent_nailed = False
@@ -591,6 +638,9 @@ class CallFlow:
                 self._emit(
                     CancelTimer("agent_ring"), Notify("agent_answered", self.outcome.agent_id)
                 )
+                if self._amd_pending:
+                    self._agent_ready = True  # bridged once AMD says human
+                    return
                 self._connect_agent()
             else:
                 self._ignore()
@@ -610,6 +660,7 @@ class CallFlow:
 
     def _connect_agent(self) -> None:
         """The agent is on the line: stop the bot and the hold audio, bridge the legs."""
+        self._agent_ready = False
         self._emit(CancelTimer("abandon"), CancelTimer("agent_ring"))
         if self._stream_active:
             self._emit(StopStream(self.customer_leg))
@@ -654,6 +705,7 @@ class CallFlow:
         if self.agent_leg and self._agent_alive and not self.outcome.agent_nailed:
             self._emit(Hangup(self.agent_leg, "agent"))
             self._agent_alive = False
+        self._agent_ready = False
         if self.outcome.agent_id and not (wrap_up and self._agent_released):
             self._emit(ReleaseAgent(self.outcome.agent_id, wrap_up))
             self._agent_released = True
@@ -712,6 +764,12 @@ class CallFlow:
             self._end()
 
     # -- requests, failures, timers -------------------------------------------------------
+
+    def _abandon(self) -> None:
+        self.outcome.abandoned = True
+        self._mark("abandoned")
+        self._emit(Notify("abandoned"))
+        self._goodbye("abandoned")
 
     def _on_hangup_request(self, item: HangupRequest) -> None:
         if self.state not in (S.CONNECTING, S.BOT, S.HOLD, S.AGENT_RINGING, S.BRIDGED):
@@ -775,10 +833,13 @@ class CallFlow:
         elif name == "agent_ring" and self.state is S.AGENT_RINGING:
             self._agent_failed("ring_timeout")
         elif name == "abandon" and self.state in (S.HOLD, S.AGENT_RINGING):
-            self.outcome.abandoned = True
-            self._mark("abandoned")
-            self._emit(Notify("abandoned"))
-            self._goodbye("abandoned")
+            if self._amd_pending:
+                self._abandon_due = True  # a machine is no abandonment: wait for the result
+                self._mark("abandon_limit_passed")
+            else:
+                self._abandon()
+        elif name == "amd" and self._amd_pending:
+            self._on_live("amd_timeout")
         elif name == "message" and self.state is S.GOODBYE:
             self._hang_up_customer()
         elif name == "ending" and self.state is S.ENDING:

@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import aiohttp
+
 from dialer.campaign.model import AgentSpec, CampaignSpec, Lead, Limits
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore
 from dialer.config import DialerConfig
-from dialer.pacing.types import Observation, PacerState
+from dialer.pacing.types import DialOutcome, DialResolved, Observation, PacerState
 from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig, parse_script
 from gateway.config import GatewayConfig
 from voxgate.wiring import LocalStack
@@ -106,3 +108,64 @@ async def test_over_dialling_abandons_and_the_ledger_counts_it(tmp_path: Path) -
     assert {"DialResolved", "CustomerConnected", "CustomerAbandoned"} <= kinds
     abandoned = [a for a in store.attempts("af") if a["abandoned"]]
     assert all(a["outcome"] == "abandoned" and a["live"] for a in abandoned)
+
+
+class OneLine:
+    """One line at a time while an agent is ready; notes, for each observation, how many of
+    the runner's calls were in flight when it came (1: fed during the call, 0: at its end)."""
+
+    name = "one-line"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[Observation, int]] = []
+        self.runner: CampaignRunner | None = None
+
+    def observe(self, obs: Observation) -> None:
+        assert self.runner is not None
+        self.seen.append((obs, len(self.runner._live)))
+
+    def dials_now(self, state: PacerState) -> int:
+        return 1 if state.lines_in_use == 0 and state.agents_ready > 0 else 0
+
+
+async def test_amd_agent_is_bridged_only_to_humans_and_the_pacer_hears_rings_early(
+    tmp_path: Path,
+) -> None:
+    human, machine, busy = "+919900000801", "+919900000802", "+919900000803"
+    store = campaign(tmp_path, [Lead(human), Lead(machine), Lead(busy)])
+    pacer = OneLine()
+    customers = {
+        machine: MACHINE,
+        busy: CustomerProfile(outcome="busy", ring_ms=(100, 200)),
+    }
+    async with stack(customers) as st:
+        runner = CampaignRunner(st.dialer, store, "af", pacer=pacer, tick_s=0.1)
+        pacer.runner = runner
+        async with asyncio.timeout(40):
+            stats = await runner.run(until_done=True)
+        assert st.sim is not None
+        base = st.sim.api_base.split("/v2/")[0]
+        async with aiohttp.ClientSession() as http, http.get(
+            f"{base}/sim/events", params={"name": "leg_joined_bridge"}
+        ) as resp:
+            joined = {e["payload"]["data"]["leg_sid"] for e in (await resp.json())["events"]}
+        records = {
+            a["lead_id"]: st.dialer.store.get(a["call_id"]) for a in store.attempts("af")
+        }
+    by_phone = {lead["phone"]: records[lead["id"]] for lead in store.leads("af")}
+    h, m = by_phone[human], by_phone[machine]
+    assert h is not None and m is not None
+    names = [name for name, _ in h.timeline]
+    assert h.bridged and not h.abandoned and h.disposition == "agent_handled"
+    assert names.index("answered") < names.index("amd_human") < names.index("bridge_requested")
+    assert m.machine and m.disposition == "machine" and not m.bridged and not m.abandoned
+    assert m.customer_leg_sid not in joined and h.customer_leg_sid in joined
+    # the machine's call never counted as a live answer or an abandonment
+    assert (stats.answered, stats.escalated, stats.abandoned) == (1, 1, 0)
+    assert stats.rate_24h == 0.0
+    # ring time and answer rate reached the pacer while each call was still in flight
+    resolved = [(obs, inflight) for obs, inflight in pacer.seen if isinstance(obs, DialResolved)]
+    assert sorted(obs.outcome for obs, _ in resolved) == sorted(
+        [DialOutcome.LIVE, DialOutcome.MACHINE, DialOutcome.BUSY]
+    )
+    assert all(inflight == 1 for _, inflight in resolved)

@@ -67,10 +67,12 @@ def br(name: str, bridge: str = "BR1", **event_data: Any) -> BridgeLifecycle:
 class Drive:
     """Feeds a flow with a ticking clock; keeps every command it emitted."""
 
-    def __init__(self, mode: str = "bot_first", **settings: Any) -> None:
+    def __init__(self, mode: str = "bot_first", amd: bool = False, **settings: Any) -> None:
         defaults: dict[str, Any] = {"greeting_text": "Hello!"}
         defaults.update(settings)
-        self.flow = CallFlow("c1", "+911", mode, FlowSettings(**defaults))  # type: ignore[arg-type]
+        self.flow = CallFlow(
+            "c1", "+911", mode, FlowSettings(**defaults), amd=amd  # type: ignore[arg-type]
+        )
         self.t = 0.0
         self.log: list[Command] = []
 
@@ -698,3 +700,123 @@ def test_shutdown_hangup_has_its_own_disposition() -> None:
     d(HangupRequest("shutdown"))
     d(lc("leg_terminated"))
     assert d.flow.outcome.disposition == "shutdown"
+
+
+# -- answering-machine detection: agents are bridged only to humans --------------------------
+
+
+def answered_with_amd(**settings: Any) -> Drive:
+    d = Drive("agent_first", amd=True, record_bridges=False, **settings)
+    d(Start())
+    d(LegCreated("customer", CUST))
+    out = d(lc("leg_answered"))
+    amd_timeout = settings.get("amd_timeout", 5.0)
+    assert SetTimer("amd", amd_timeout) in out and out[-1] == PickAgent((), ())
+    assert Notify("live") not in out  # not known to be live yet
+    assert SetTimer("abandon", 2.0) in out  # the legal clock runs from the answer
+    return d
+
+
+def test_amd_nailed_agent_waits_for_human_then_bridges() -> None:
+    d = answered_with_amd()
+    assert d(AgentOffered("n1", "+9197", NAILED)) == []  # reserved, not bridged
+    assert d.state is CallState.HOLD
+    out = d(lc("amd_result_success", amd_result="human"))
+    assert Notify("live", "amd_human") in out
+    assert CreateBridge(CUST, NAILED) in out and d.state is CallState.BRIDGING
+    names = [n for n, _ in d.flow.outcome.timeline]
+    assert names.index("amd_human") < names.index("bridge_requested")
+    d(BridgeCreated("BR1"))
+    d(lc("leg_terminated"))
+    assert d.flow.outcome.disposition == "agent_handled" and not d.flow.outcome.abandoned
+
+
+def agent_on_the_line(d: Drive) -> None:
+    """An on-demand agent is dialled and answers before the AMD result: no bridge yet."""
+    d(AgentOffered("a1", "+9199"))
+    d(LegCreated("agent", AGENT, "a1"))
+    out = d(lc("leg_answered", AGENT))
+    assert not any(isinstance(c, CreateBridge) for c in out)
+    assert d.state is CallState.AGENT_RINGING
+
+
+def test_amd_on_demand_agent_answers_first_then_human() -> None:
+    d = answered_with_amd()
+    agent_on_the_line(d)
+    out = d(lc("amd_result_success", amd_result="human"))
+    assert CreateBridge(CUST, AGENT) in out and CancelTimer("abandon") in out
+
+
+def test_amd_human_before_an_agent_is_free_then_agent_in_time() -> None:
+    d = answered_with_amd()
+    d(NoAgentFree())
+    out = d(lc("amd_result_success", amd_result="human"))
+    assert not any(isinstance(c, CreateBridge) for c in out)
+    d(AgentAvailable())
+    out = d(AgentOffered("n1", "+9197", NAILED))
+    assert CreateBridge(CUST, NAILED) in out and CancelTimer("abandon") in out
+
+
+def test_amd_limit_passing_before_a_human_result_is_an_abandonment() -> None:
+    d = answered_with_amd()
+    d(AgentOffered("n1", "+9197", NAILED))
+    assert d(TimerFired("abandon")) == []  # might be a machine: wait for the result
+    out = d(lc("amd_result_success", amd_result="human"))
+    assert Notify("abandoned") in out and d.state is CallState.GOODBYE
+    assert ReleaseAgent("n1", False) in out and not any(isinstance(c, CreateBridge) for c in out)
+    assert d.flow.outcome.abandoned
+
+
+def test_amd_limit_passing_before_a_machine_result_is_no_abandonment() -> None:
+    d = answered_with_amd()
+    d(NoAgentFree())
+    d(TimerFired("abandon"))
+    out = d(lc("amd_result_success", amd_result="machine"))
+    assert Notify("abandoned") not in out and Hangup(CUST, "customer") in out
+    d(lc("leg_terminated"))
+    assert d.flow.outcome.disposition == "machine" and not d.flow.outcome.abandoned
+
+
+def test_amd_machine_frees_the_agent_and_hangs_up() -> None:
+    d = answered_with_amd()
+    agent_on_the_line(d)
+    out = d(lc("amd_result_success", amd_result="machine"))
+    assert Notify("machine") in out
+    assert Hangup(AGENT, "agent") in out and ReleaseAgent("a1", False) in out
+    assert Hangup(CUST, "customer") in out
+    assert not any(isinstance(c, CreateBridge) for c in d.log)
+    d(lc("leg_terminated"))
+    o = d.flow.outcome
+    assert o.machine and o.disposition == "machine" and not o.abandoned and not o.bridged
+    assert not any(c == Notify("live") or c == Notify("live", "amd_human") for c in d.log)
+
+
+def test_amd_timeout_counts_as_human() -> None:
+    d = answered_with_amd(amd_timeout=3.0)
+    d(AgentOffered("n1", "+9197", NAILED))
+    out = d(TimerFired("amd"))
+    assert Notify("live", "amd_timeout") in out and CreateBridge(CUST, NAILED) in out
+    # a result arriving after the timeout changes nothing
+    assert d(lc("amd_result_success", amd_result="human")) == []
+
+
+def test_amd_agent_hangs_up_while_waiting_for_result_tries_next() -> None:
+    d = answered_with_amd()
+    agent_on_the_line(d)
+    out = d(lc("leg_terminated", AGENT, terminal_status="completed"))
+    assert out[-1] == PickAgent((), ("a1",))
+    out = d(lc("amd_result_success", amd_result="human"))
+    assert not any(isinstance(c, CreateBridge) for c in out)  # nobody on the line yet
+
+
+def test_bot_first_live_progress_with_and_without_amd() -> None:
+    plain = Drive()
+    plain(Start())
+    plain(LegCreated("customer", CUST))
+    assert Notify("live") in plain(lc("leg_answered"))
+    amd = Drive(amd=True)
+    amd(Start())
+    amd(LegCreated("customer", CUST))
+    out = amd(lc("leg_answered"))
+    assert Notify("live") not in out and StartStream(CUST, 1) in out  # the bot starts at once
+    assert Notify("live", "amd_human") in amd(lc("amd_result_success", amd_result="human"))
