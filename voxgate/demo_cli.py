@@ -65,6 +65,11 @@ def register(subparsers: Any) -> None:
                       help="most lines at once, the pacer's line limit (default 8)")
     demo.add_argument("--talk", type=float, default=12.0, metavar="S",
                       help="how long chatting customers talk to the bot (default 12 s)")
+    demo.add_argument("--ring", type=int, default=RING_S, metavar="S",
+                      help=f"customer ring timeout (default {RING_S} s, the legal minimum ring "
+                           "time; lower only to test)")
+    demo.add_argument("--retry-after", type=float, default=5.0, metavar="S",
+                      help="delay before a busy or unanswered lead is dialled again (default 5 s)")
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--bot", default="scripted", help="bot adapter (default: scripted)")
     demo.add_argument("--transport", choices=("grpc", "http"), default="grpc",
@@ -118,10 +123,12 @@ def build_world(
     rng.shuffle(mix)
     kinds = tuple(mix)
     numbers = tuple(f"+9199{i:08d}" for i in range(1, calls + 1))
-    bridge = parse_script(["pause 400", "say cust_hello", "wait 1500", "hangup"])
+    talk_ms = max(0, round(talk_s * 1000))
+    # with the agent, customers talk half as long as chatting ones do with the bot
+    bridge = parse_script(["pause 400", "say cust_hello", f"wait {talk_ms // 2}", "hangup"])
     profiles = {
         "chat": CustomerProfile(outcome="answer", bridge_script=bridge).with_script(
-            "pause 500", "say cust_yes", f"wait {max(0, round(talk_s * 1000))}", "hangup"),
+            "pause 500", "say cust_yes", f"wait {talk_ms}", "hangup"),
         "human": CustomerProfile(outcome="answer", bridge_script=bridge).with_script(
             "pause 500", "dtmf 0", "wait 20000", "hangup"),
         "early": CustomerProfile(outcome="answer").with_script("wait 1500", "hangup"),
@@ -146,19 +153,21 @@ def build_world(
     return DemoWorld(numbers, kinds, sim, agent_list, leads)
 
 
-def demo_campaign(world: DemoWorld, bot: str, lines: int) -> CampaignSpec:
+def demo_campaign(
+    world: DemoWorld, bot: str, lines: int, ring_s: int = RING_S, retry_s: float = 5.0
+) -> CampaignSpec:
     """The demo's campaign: bot-first, the bot-first pacer, busy and unanswered leads retried
-    once after 5 s, name and plan passed to the bot. The calling window is open all day so the
-    demo runs at any hour (a real campaign keeps the 09:00-21:00 default)."""
+    once after ``retry_s``, name and plan passed to the bot. The calling window is open all day
+    so the demo runs at any hour (a real campaign keeps the 09:00-21:00 default)."""
     return CampaignSpec(
         CAMPAIGN,
         mode="bot_first",
         bot=bot,
         pacer="bot_first",
         window=CallingWindow.parse("00:00", "24:00"),
-        limits=Limits(max_attempts=2, max_attempts_per_day=2, ring_timeout_s=RING_S,
-                      min_ring_s=15, max_lines=max(1, lines)),
-        retry={"busy": 5.0, "no_answer": 5.0},
+        limits=Limits(max_attempts=2, max_attempts_per_day=2, ring_timeout_s=ring_s,
+                      min_ring_s=min(RING_S, ring_s), max_lines=max(1, lines)),
+        retry={"busy": retry_s, "no_answer": retry_s},
         agents=tuple(AgentSpec(agent_id, number, ("sales",))
                      for agent_id, number, _ in world.agents),
         skills=("sales",),
@@ -219,14 +228,15 @@ async def run_demo(args: argparse.Namespace) -> int:
     endpoint = "grpc://127.0.0.1:0" if args.transport == "grpc" else \
         "http://127.0.0.1:0/exotel/events"
     # Always the embedded emulator: simulated numbers must never reach a real account.
-    config = DialerConfig(event_endpoint=endpoint, customer_ring_timeout=RING_S,
+    config = DialerConfig(event_endpoint=endpoint, customer_ring_timeout=args.ring,
                           agent_ring_timeout=8.0)
     store = RecordStore(args.db)
     campaigns = CampaignStore(args.db)
-    spec = demo_campaign(world, args.bot, args.concurrency)
+    spec = demo_campaign(world, args.bot, args.concurrency, args.ring, args.retry_after)
     campaigns.create_campaign(spec, time.time())
     campaigns.add_leads(spec.name, world.leads, time.time())
-    gw = GatewayConfig(host="127.0.0.1", port=0)
+    # "press 0 for a human" works whatever the bot: the gateway turns DTMF 0 into a transfer
+    gw = GatewayConfig(host="127.0.0.1", port=0, escalation_dtmf="0")
     view = LiveView()
     started = time.monotonic()
     try:
@@ -241,7 +251,8 @@ async def run_demo(args: argparse.Namespace) -> int:
             print(f"campaign {spec.name!r}: {args.calls} leads "
                   f"({', '.join(f'{k} {v}' for k, v in mix.items())}), {args.agents} agents "
                   f"({args.nailed} nailed-up), bot {args.bot!r}, pacer {spec.pacer}, up to "
-                  f"{spec.limits.max_lines} lines; busy/no-answer retried once after 5 s",
+                  f"{spec.limits.max_lines} lines; busy/no-answer retried once after "
+                  f"{args.retry_after:g} s",
                   flush=True)
             runner = CampaignRunner(dialer, campaigns, spec.name, report=view,
                                     report_every_s=1.0)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dialer.campaign.progress import CampaignSnapshot
 from dialer.records import CallRecord
-from voxgate.demo_cli import KINDS, build_world, percentile, summary
+from voxgate.demo_cli import KINDS, build_world, demo_campaign, percentile, summary
 
 
 def test_world_is_seeded_and_mixed() -> None:
@@ -29,3 +30,28 @@ def test_summary_counts_and_latencies() -> None:
     assert "answered 1, escalated 1, bridged 1 (nailed 1), abandoned 0, with recording 1" in text
     assert "escalation -> bridge" in text and "agent ring time" not in text
     assert percentile([1, 2, 3, 4, 100], 0.5) == 3 and percentile([5], 0.95) == 5
+
+
+def test_world_leads_and_campaign_are_seeded() -> None:
+    a = build_world(12, 2, 1, seed=3)
+    b = build_world(12, 2, 1, seed=3)
+    assert a.leads == b.leads and len(a.leads) == 12
+    assert [lead.phone for lead in a.leads] == list(a.numbers)
+    assert all(lead.name and lead.custom["plan"] for lead in a.leads)
+    assert [lead.custom["kind"] for lead in a.leads] == list(a.kinds)
+    spec = demo_campaign(a, "scripted", 8)
+    assert spec.mode == "bot_first" and spec.pacer == "bot_first"
+    assert spec.stream_params == ("name", "plan") and spec.limits.max_lines == 8
+    assert spec.window.describe() == ("00:00", "24:00")  # the demo runs at any hour
+    assert set(spec.retry) == {"busy", "no_answer"} and spec.limits.max_attempts == 2
+    assert [agent.id for agent in spec.agents] == [agent_id for agent_id, _, _ in a.agents]
+
+
+def test_summary_has_campaign_figures() -> None:
+    snap = CampaignSnapshot("demo", "running", 60.0, leads=30, done=30, pending=0,
+                            in_flight=0, attempts=36, answered=22, escalated=8, bridged=7,
+                            abandoned=1, abandon_rate_24h=1 / 22, abandon_rate_30d=1 / 22,
+                            occupancy=0.4)
+    text = summary([], 60.0, "/tmp/x.db", snap)
+    assert "campaign demo: 30/30 leads done in 36 attempts" in text
+    assert "abandoned 1 (abandonment 4.5% of live answers); agent occupancy 40%" in text
