@@ -173,7 +173,7 @@ def client_process(args: dict[str, Any], first: int, count: int, out: Any) -> No
     out.send((stats, usage.ru_utime + usage.ru_stime))
 
 
-def serve_baseline() -> None:
+def serve_baseline(use_uvloop: bool) -> None:
     """A bare websockets server echoing every message unchanged: the floor that websockets,
     asyncio and the kernel cost on this machine, for comparison (``--baseline``)."""
     from websockets.asyncio.server import ServerConnection, serve
@@ -189,7 +189,9 @@ def serve_baseline() -> None:
             print(f"gateway listening on ws://127.0.0.1:{port}", flush=True)
             await asyncio.Event().wait()
 
-    asyncio.run(main())
+    from gateway.eventloop import run
+
+    run(main(), use_uvloop=use_uvloop)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -212,13 +214,15 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=1, help="client processes")
     ap.add_argument("--no-vad", action="store_true")
     ap.add_argument("--gc-off", action="store_true", help="gateway without cyclic GC")
+    ap.add_argument("--no-uvloop", action="store_true",
+                    help="gateway (and baseline) on asyncio's own loop even with uvloop installed")
     ap.add_argument("--profile", default=None, help="run the gateway under cProfile, save here")
     ap.add_argument("--baseline", action="store_true",
                     help="run against a bare websockets echo server instead of the gateway")
     ap.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
     opts = ap.parse_args()
     if opts.serve_baseline:
-        serve_baseline()
+        serve_baseline(not opts.no_uvloop)
         return 0
 
     encoding = "audio/x-mulaw" if opts.encoding == "mulaw" else "audio/x-raw"
@@ -233,8 +237,12 @@ def main() -> int:
     cmd += ["--port", "0", "--idle-timeout", "60"]
     if opts.no_vad:
         cmd.append("--no-vad")
+    if opts.no_uvloop:
+        cmd.append("--no-uvloop")
     if opts.baseline:
         cmd = [sys.executable, __file__, "--serve-baseline"]
+        if opts.no_uvloop:
+            cmd.append("--no-uvloop")
     env = dict(os.environ, VOXGATE_LOG_LEVEL="WARNING")
     gw = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     assert gw.stdout is not None
@@ -306,9 +314,12 @@ def main() -> int:
                       for s in stats)
     if opts.baseline:
         print("BASELINE: bare websockets echo server, not the gateway")
+    from gateway.eventloop import uvloop_available
+
+    loop_name = "uvloop" if uvloop_available() and not opts.no_uvloop else "asyncio"
     print(f"streams            {opts.streams} ({opts.encoding}, {opts.rate} Hz, "
           f"{opts.chunk_ms} ms chunks, VAD {'off' if opts.no_vad else 'on'}, "
-          f"{opts.clients} client process(es))")
+          f"{opts.clients} client process(es), server on {loop_name})")
     print(f"measured           {wall1 - wall0:.1f} s steady state")
     print(f"gateway CPU        {cores * 100:.1f} % of one core "
           f"({cores / opts.streams * 1e6 / 1000:.3f} ms CPU per stream-second)")

@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.config import GatewayConfig
 from gateway.control import ControlHook, HttpControlHook
+from gateway.eventloop import run as run_loop
 from gateway.server import GatewayServer
 
 _D = GatewayConfig()  # the defaults the options show
@@ -42,6 +43,10 @@ def register(subparsers: Any) -> None:
         help="an option handed to an adapter's factory (repeatable)",
     )
     p.add_argument("--no-vad", action="store_true", help="disable VAD (and barge-in)")
+    p.add_argument(
+        "--no-uvloop", action="store_true",
+        help="run on asyncio's own event loop even when uvloop is installed",
+    )
     p.add_argument(
         "--vad-aggressiveness", type=int, default=_D.vad_aggressiveness, choices=range(4)
     )
@@ -129,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"voxgate gateway: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(config, args.control_url))
+        run_loop(serve(config, args.control_url), use_uvloop=not args.no_uvloop)
     except OSError as exc:
         print(f"voxgate gateway: {exc}", file=sys.stderr)
         return 1

@@ -1,22 +1,23 @@
-"""The one asyncio driver per Exotel stream: read, feed the session, write, run the bot.
+"""The one asyncio driver per Exotel stream: feed the session, write, run the bot.
 
-:class:`StreamConnection` owns three tasks in one ``TaskGroup``: the reader (messages in,
-fed to the sans-I/O :class:`~gateway.session.Session`), the runner (the adapter's hooks, one
-at a time and each under the adapter deadline) and the writer (the session's outbound
-messages). Whichever decides the call is over calls :meth:`StreamConnection.end`, which
-records the close code and cancels all three; :meth:`run` then tells the adapter
-``on_stop`` (if it started) and closes the WebSocket with that code.
+:class:`StreamConnection` is the :class:`~gateway.wire.MessageSink` of one upgraded
+:class:`~gateway.wire.WebSocketWire`: each inbound message is fed to the sans-I/O
+:class:`~gateway.session.Session` in the wire's read callback (no reader task), and the
+notices it returns are queued for the runner, the call's one task in its ``TaskGroup``,
+which runs the adapter's hooks one at a time, each under the adapter deadline. What the
+session has to send is written straight to the wire (one write per batch, no writer task).
+Whichever decides the call is over calls :meth:`StreamConnection.end`, which records the
+close code and cancels the runner; :meth:`run` then tells the adapter ``on_stop`` (if it
+started) and closes the WebSocket with that code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
 
 from bot_adapters.contract import (
     SUPPORTED_ADAPTER_RATES,
@@ -44,6 +45,7 @@ from gateway.session import (
     SpeechEnded,
     SpeechStarted,
 )
+from gateway.wire import WebSocketWire
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,7 @@ class StreamConnection:
 
     def __init__(
         self,
-        ws: ServerConnection,
+        wire: WebSocketWire,
         adapter_name: str,
         factory: AdapterFactory,
         config: GatewayConfig,
@@ -115,7 +117,7 @@ class StreamConnection:
         url_sample_rate: int | None = None,
         adapter_options: Mapping[str, str] | None = None,
     ) -> None:
-        self.ws = ws
+        self.wire = wire
         self.adapter_name = adapter_name
         self.config = config
         self.metrics = metrics
@@ -127,8 +129,9 @@ class StreamConnection:
         self._factory = factory
         self._options = adapter_options if adapter_options is not None else {}
         self._adapter: BotAdapter | None = None
-        self._queue: asyncio.Queue[Notice] = asyncio.Queue(config.adapter_queue)
-        self._wake = asyncio.Event()
+        self._queue: deque[Notice] = deque()
+        self._queue_max = config.adapter_queue
+        self._waiter: asyncio.Future[None] | None = None  # the idle runner waits on it
         self._tasks: list[asyncio.Task[None]] = []
         self._end: tuple[int, str] | None = None
         self._started = False
@@ -138,7 +141,6 @@ class StreamConnection:
         self._ignored: set[str] = set()
         self.hook_deadline = 0.0  # when the running hook must have returned (0: none running)
         self._flush_scheduled = False
-        self._sending = False
         self._overran = False
 
     @property
@@ -147,7 +149,7 @@ class StreamConnection:
 
     # ---- ending --------------------------------------------------------------------------
     def end(self, code: int, reason: str) -> None:
-        """End the call with close ``code`` (first caller wins); cancels the call's tasks."""
+        """End the call with close ``code`` (first caller wins); cancels the call's task."""
         if self._end is None:
             self._end = (code, reason)
         for task in self._tasks:
@@ -161,48 +163,81 @@ class StreamConnection:
 
     def wake_writer(self) -> None:
         """The session has messages to send. Inside a hook the runner sends them when the
-        hook returns; a callback at the next loop turn wakes the writer in case the hook
-        awaits something first (so a long hook never holds its audio back)."""
+        hook returns; a callback at the next loop turn sends them in case the hook awaits
+        something first (so a long hook never holds its audio back)."""
         if not self.session.has_outbound:
             return
         if not self.hook_deadline:
-            self._wake.set()
+            self._flush()
         elif not self._flush_scheduled:
             self._flush_scheduled = True
             self.loop.call_soon(self._flush_soon)
 
     def _flush_soon(self) -> None:
         self._flush_scheduled = False
-        if self.session.has_outbound:
-            self._wake.set()
+        self._flush()
 
-    async def _flush(self) -> None:
-        """Send everything the session has queued, in order. Only one task sends at a time;
-        a second caller returns at once (the active sender's loop picks its messages up)."""
-        if self._sending:
-            return
-        self._sending = True
+    def _flush(self) -> None:
+        """Send everything the session has queued, in order, in one write."""
         session = self.session
-        send = self.ws.send
-        try:
-            while session.has_outbound:
-                for message in session.take_outbound():
-                    await send(message)
-        except ConnectionClosed:
-            self.end(CloseCode.NORMAL, "peer closed")
-        finally:
-            self._sending = False
+        if session.has_outbound:
+            self.wire.send_texts(session.take_outbound())
 
     def queue_notices(self, notices: list[Notice]) -> None:
-        put = self._queue.put_nowait
-        try:
-            for notice in notices:
-                put(notice)
-        except asyncio.QueueFull:
+        """Hand notices to the runner; more than ``adapter_queue`` waiting ends the call."""
+        queue = self._queue
+        if len(queue) + len(notices) > self._queue_max:
             self.metrics.adapter_errors["overflow"] += 1
             log.error("stream %s: adapter %s fell behind (queue full)", self.stream_sid,
                       self.adapter_name)
             self.end(CloseCode.ADAPTER_TIMEOUT, "adapter too slow")
+            return
+        queue.extend(notices)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ---- the wire's callbacks (MessageSink) ------------------------------------------------
+    def message_received(self, message: str | bytes) -> None:
+        """One inbound message: feed the session, queue its notices for the runner, send
+        what it wants sent (a barge-in's ``clear``, a held tail) at once."""
+        if self._end is not None:
+            return
+        session = self.session
+        now = self.last_rx = self.loop.time()
+        try:
+            notices = session.receive(message, now)
+        except ProtocolError as exc:
+            self.metrics.protocol_errors[exc.kind] += 1
+            log.warning(
+                "stream %s: closing with %d (%s): %s",
+                self.stream_sid, exc.close_code, exc.kind, exc,
+            )
+            self.end(exc.close_code, exc.kind)
+            return
+        self.queue_notices(notices)
+        if session.has_outbound:
+            self._flush()
+
+    def wire_closed(self, code: int | None) -> None:
+        """The peer closed (or vanished), or the WebSocket protocol failed with ``code``."""
+        if self._end is not None:
+            return
+        if code == CloseCode.MESSAGE_TOO_BIG:
+            self.metrics.protocol_errors["too_big"] += 1
+            log.warning("stream %s: closed with 1009 (message too big)", self.stream_sid)
+            self.end(CloseCode.MESSAGE_TOO_BIG, "message too big")
+            return
+        if code is not None:
+            self.metrics.protocol_errors["websocket"] += 1
+            log.warning("stream %s: WebSocket protocol error, closed with %d",
+                        self.stream_sid, code)
+            self.end(code, "websocket protocol error")
+            return
+        if self.session.protocol.state is StreamState.STOPPED:
+            return  # the runner delivers on_stop("callended"/"stopped") and ends the call
+        log.info("stream %s: peer closed the connection without stop", self.stream_sid)
+        self.end(CloseCode.NORMAL, "peer closed")
 
     # ---- the call ------------------------------------------------------------------------
     async def run(self) -> None:
@@ -220,14 +255,9 @@ class StreamConnection:
                 log.exception("adapter %s could not be built: %s", self.adapter_name, exc)
                 self._end = (CloseCode.ADAPTER_ERROR, "adapter failed to start")
             else:
-                async with asyncio.TaskGroup() as tg:
-                    self._tasks = [
-                        tg.create_task(self._reader()),
-                        tg.create_task(self._runner()),
-                        tg.create_task(self._writer()),
-                    ]
-                    if self._end is not None:  # ended while starting
-                        self.end(*self._end)
+                if self._end is None:
+                    async with asyncio.TaskGroup() as tg:
+                        self._tasks = [tg.create_task(self._runner())]
             await self._finish_adapter()
         except Exception:
             log.exception("stream %s: gateway error", self.stream_sid)
@@ -236,10 +266,8 @@ class StreamConnection:
             self.metrics.detach(self.session)
             code, reason = self._end or (CloseCode.NORMAL, "")
             self.metrics.closes[code] += 1
-            try:
-                await self.ws.close(code, reason)
-            except Exception:  # the peer is gone already
-                log.debug("stream %s: close failed", self.stream_sid, exc_info=True)
+            self.wire.close(code, reason)
+            await self.wire.wait_closed()
 
     async def _finish_adapter(self) -> None:
         """``on_stop`` after an error or a peer that vanished (a clean stop ran it already)."""
@@ -256,57 +284,23 @@ class StreamConnection:
         except Exception:
             log.exception("stream %s: adapter on_stop failed", self.stream_sid)
 
-    async def _reader(self) -> None:
-        session = self.session
-        loop = self.loop
-        queue_notices = self.queue_notices
-        try:
-            async for message in self.ws:
-                now = self.last_rx = loop.time()
-                try:
-                    notices = session.receive(message, now)
-                except ProtocolError as exc:
-                    self.metrics.protocol_errors[exc.kind] += 1
-                    log.warning(
-                        "stream %s: closing with %d (%s): %s",
-                        self.stream_sid, exc.close_code, exc.kind, exc,
-                    )
-                    self.end(exc.close_code, exc.kind)
-                    return
-                if len(notices) == 1 and type(notices[0]) is AudioIn:
-                    try:
-                        self._queue.put_nowait(notices[0])
-                    except asyncio.QueueFull:
-                        queue_notices(notices)
-                        return
-                else:
-                    queue_notices(notices)
-                    if session.has_outbound:
-                        self._wake.set()  # a barge-in's clear
-        except ConnectionClosed as exc:
-            if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
-                self.metrics.protocol_errors["too_big"] += 1
-                log.warning("stream %s: closed with 1009 (message too big)", self.stream_sid)
-                self.end(CloseCode.MESSAGE_TOO_BIG, "message too big")
-                return
-        if session.protocol.state is StreamState.STOPPED:
-            return  # the runner delivers on_stop("callended"/"stopped") and ends the call
-        log.info("stream %s: peer closed the connection without stop", self.stream_sid)
-        self.end(CloseCode.NORMAL, "peer closed")
-
-    async def _writer(self) -> None:
-        wake = self._wake
-        while True:
-            await wake.wait()
-            wake.clear()
-            await self._flush()
+    async def _next(self) -> Notice:
+        """The next notice for the adapter (waits while there is none, or while the peer
+        reads slower than we write)."""
+        if self.wire.paused:
+            await self.wire.drain()
+        queue = self._queue
+        while not queue:
+            self._waiter = self.loop.create_future()
+            await self._waiter
+        return queue.popleft()
 
     def check_deadline(self, now: float) -> None:
         """Called by the server's watchdog: cancel a hook that has overrun its deadline.
         (One shared timer instead of a timer per hook call keeps ``on_audio`` cheap.)"""
         if 0.0 < self.hook_deadline < now and not self._overran and self._tasks:
             self._overran = True
-            self._tasks[1].cancel()
+            self._tasks[0].cancel()
 
     async def _runner(self) -> None:
         adapter = self._adapter
@@ -314,7 +308,7 @@ class StreamConnection:
         session = self.session
         deadline = self.config.adapter_deadline
         clock = self.loop.time
-        get = self._queue.get
+        get = self._next
         hook = "?"
         try:
             while True:
@@ -328,7 +322,7 @@ class StreamConnection:
                     await adapter.on_audio(pcm)
                     self.hook_deadline = 0.0
                     if session.has_outbound:
-                        await self._flush()
+                        self._flush()
                 elif kind is EventIgnored:
                     assert isinstance(notice, EventIgnored)
                     if notice.event not in self._ignored:  # once per kind, then only counted
@@ -341,7 +335,7 @@ class StreamConnection:
                     hook = await self._deliver(adapter, notice)
                     self.hook_deadline = 0.0
                     if session.has_outbound:
-                        await self._flush()
+                        self._flush()
                     if self._stopped:
                         self.end(CloseCode.NORMAL, self._stop_reason)
                         return

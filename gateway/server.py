@@ -1,6 +1,7 @@
 """The gateway's WebSocket server: Exotel streams at ``/stream/{adapter}``, plus HTTP GETs.
 
-Routes (one ``websockets`` server, one port):
+Routes (one listening socket; each TCP connection is a :class:`gateway.wire.WebSocketWire`
+driving websockets' sans-I/O server protocol):
 
 * ``/stream/{adapter}`` - a bidirectional Exotel stream served by the named bot adapter;
   the query may carry ``sample-rate`` (8000/16000/24000); other parameters arrive via Exotel
@@ -34,7 +35,6 @@ from http import HTTPStatus
 from types import TracebackType
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
@@ -45,6 +45,7 @@ from gateway.connection import StreamConnection
 from gateway.control import ControlHook, RecordingControlHook
 from gateway.errors import CloseCode
 from gateway.metrics import GatewayMetrics
+from gateway.wire import MessageSink, WebSocketWire
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,11 @@ STREAM_PREFIX = "/stream/"
 URL_PREFIX = "/url/"
 
 
-def _respond(
-    connection: ServerConnection, status: HTTPStatus, body: str, content_type: str
-) -> Response:
-    response = connection.respond(status, body)
+CLOSE_TIMEOUT = 2.0  # seconds a peer gets to finish the closing handshake
+
+
+def _respond(wire: WebSocketWire, status: HTTPStatus, body: str, content_type: str) -> Response:
+    response = wire.protocol.reject(status, body)
     del response.headers["Content-Type"]
     response.headers["Content-Type"] = content_type
     return response
@@ -77,7 +79,9 @@ class GatewayServer:
         self.control_hook: ControlHook = control_hook or RecordingControlHook()
         self.metrics = GatewayMetrics()
         self._factories: dict[str, AdapterFactory] = dict(adapters or {})
-        self._server: Server | None = None
+        self._server: asyncio.Server | None = None
+        self._wires: set[WebSocketWire] = set()
+        self._calls: set[asyncio.Task[None]] = set()
         self._connections: set[StreamConnection] = set()
         self._no_connections = asyncio.Event()
         self._no_connections.set()
@@ -96,18 +100,17 @@ class GatewayServer:
         if cfg.ssl_certfile and cfg.ssl_keyfile:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(cfg.ssl_certfile, cfg.ssl_keyfile)
-        self._server = await serve(
-            self._handle,
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: WebSocketWire(
+                self,
+                max_size=cfg.max_message_bytes,
+                handshake_timeout=cfg.handshake_timeout,
+                close_timeout=CLOSE_TIMEOUT,
+            ),
             cfg.host,
             cfg.port,
-            process_request=self._process_request,
-            max_size=cfg.max_message_bytes,
-            open_timeout=cfg.handshake_timeout,
-            ping_interval=None,
-            compression=None,
-            close_timeout=2.0,
             ssl=context,
-            server_header="voxgate-gateway",
         )
         self._watchdog = asyncio.create_task(self._watch_idle(), name="gateway-idle-watchdog")
         log.info("gateway listening on %s", self.base_url)
@@ -118,7 +121,7 @@ class GatewayServer:
         server = self._server
         if server is None:
             return
-        server.close(close_connections=False)
+        server.close()  # stop accepting
         if self._connections:
             log.info(
                 "gateway stopping: %d live streams, waiting up to %.1f s",
@@ -130,6 +133,12 @@ class GatewayServer:
             except TimeoutError:
                 for conn in list(self._connections):
                     conn.end(CloseCode.GOING_AWAY, "gateway shutting down")
+        if self._calls:
+            await asyncio.gather(*self._calls, return_exceptions=True)
+        for wire in list(self._wires):  # HTTP requests and handshakes still in flight
+            wire.close(CloseCode.GOING_AWAY, "gateway shutting down")
+        for wire in list(self._wires):
+            await wire.wait_closed()
         await server.wait_closed()
         if self._watchdog is not None:
             self._watchdog.cancel()
@@ -166,7 +175,7 @@ class GatewayServer:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("gateway not started")
-        for sock in self._server.sockets:
+        for sock in self._server.sockets or ():
             port: int = sock.getsockname()[1]
             return port
         raise RuntimeError("gateway has no listening socket")
@@ -209,35 +218,43 @@ class GatewayServer:
             return False
         return hmac.compare_digest(given, expected)
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    # ---- the wires' host (gateway.wire.WireHost) ------------------------------------------
+    def wire_opened(self, wire: WebSocketWire) -> None:
+        self._wires.add(wire)
+
+    def wire_lost(self, wire: WebSocketWire) -> None:
+        self._wires.discard(wire)
+
+    def respond(self, wire: WebSocketWire, request: Request) -> Response | None:
+        """Route an HTTP request: a response, or None to upgrade it (``/stream/...``)."""
         parts = urlsplit(request.path)
         path = parts.path
         if path == "/healthz":
-            return connection.respond(HTTPStatus.OK, "ok\n")
+            return wire.protocol.reject(HTTPStatus.OK, "ok\n")
         if path == "/metrics":
             return _respond(
-                connection, HTTPStatus.OK, self.metrics.render(),
+                wire, HTTPStatus.OK, self.metrics.render(),
                 "text/plain; version=0.0.4; charset=utf-8",
             )
         is_stream = path.startswith(STREAM_PREFIX) and len(path) > len(STREAM_PREFIX)
         is_url = path.startswith(URL_PREFIX) and len(path) > len(URL_PREFIX)
         if not (is_stream or is_url):
-            return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+            return wire.protocol.reject(HTTPStatus.NOT_FOUND, "not found\n")
         if not self._authorized(request.headers):
             self.metrics.auth_failures += 1
             log.warning("refused %s: bad or missing credentials", path)
-            response = connection.respond(HTTPStatus.UNAUTHORIZED, "unauthorized\n")
+            response = wire.protocol.reject(HTTPStatus.UNAUTHORIZED, "unauthorized\n")
             response.headers["WWW-Authenticate"] = 'Basic realm="voxgate"'
             return response
         if is_url:
-            return self._dynamic_url(connection, path[len(URL_PREFIX) :], parts.query)
+            return self._dynamic_url(wire, path[len(URL_PREFIX) :], parts.query)
         if len(self._connections) >= self.config.max_streams:
             self.metrics.rejected_busy += 1
             log.warning("refused %s: %d streams open (max_streams)", path, len(self._connections))
-            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many streams\n")
+            return wire.protocol.reject(HTTPStatus.SERVICE_UNAVAILABLE, "too many streams\n")
         return None
 
-    def _dynamic_url(self, connection: ServerConnection, adapter: str, query: str) -> Response:
+    def _dynamic_url(self, wire: WebSocketWire, adapter: str, query: str) -> Response:
         base = (self.config.public_url or self.base_url).rstrip("/")
         keep = {
             k: v for k, v in parse_qsl(query) if k == "sample-rate" or k.startswith("vx_")
@@ -245,7 +262,7 @@ class GatewayServer:
         url = f"{base}{STREAM_PREFIX}{adapter}"
         if keep:
             url += "?" + urlencode(keep)
-        return _respond(connection, HTTPStatus.OK, json.dumps({"url": url}), "application/json")
+        return _respond(wire, HTTPStatus.OK, json.dumps({"url": url}), "application/json")
 
     # ---- streams -------------------------------------------------------------------------
     def _factory(self, name: str) -> AdapterFactory:
@@ -254,22 +271,24 @@ class GatewayServer:
             factory = self._factories[name] = load_adapter(name)
         return factory
 
-    async def _handle(self, ws: ServerConnection) -> None:
-        parts = urlsplit(ws.request.path if ws.request else "")
+    def stream_opened(self, wire: WebSocketWire, request: Request) -> MessageSink | None:
+        """An upgraded ``/stream/{adapter}``: build the call's driver and start its task
+        (tracked in ``_calls``, awaited on shutdown); or close at once with 4005/4006/4004."""
+        parts = urlsplit(request.path)
         name = parts.path[len(STREAM_PREFIX) :]
         try:
             factory = self._factory(name)
         except UnknownAdapter as exc:
             self.metrics.closes[CloseCode.UNKNOWN_ADAPTER] += 1
             log.warning("stream refused: %s", exc)
-            await ws.close(CloseCode.UNKNOWN_ADAPTER, "unknown adapter")
-            return
+            wire.close(CloseCode.UNKNOWN_ADAPTER, "unknown adapter")
+            return None
         except AdapterLoadError as exc:
             self.metrics.adapter_errors["load"] += 1
             self.metrics.closes[CloseCode.ADAPTER_ERROR] += 1
             log.error("stream refused: %s", exc)
-            await ws.close(CloseCode.ADAPTER_ERROR, "adapter failed to load")
-            return
+            wire.close(CloseCode.ADAPTER_ERROR, "adapter failed to load")
+            return None
         url_rate: int | None = None
         for key, value in parse_qsl(parts.query):
             if key == "sample-rate":
@@ -278,10 +297,10 @@ class GatewayServer:
                 except ValueError:
                     self.metrics.protocol_errors["unsupported_format"] += 1
                     self.metrics.closes[CloseCode.UNSUPPORTED_FORMAT] += 1
-                    await ws.close(CloseCode.UNSUPPORTED_FORMAT, "bad sample-rate")
-                    return
+                    wire.close(CloseCode.UNSUPPORTED_FORMAT, "bad sample-rate")
+                    return None
         conn = StreamConnection(
-            ws,
+            wire,
             name,
             factory,
             self.config,
@@ -292,6 +311,12 @@ class GatewayServer:
         )
         self._connections.add(conn)
         self._no_connections.clear()
+        task = asyncio.get_running_loop().create_task(self._serve(conn))
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+        return conn
+
+    async def _serve(self, conn: StreamConnection) -> None:
         try:
             await conn.run()
         finally:
