@@ -13,8 +13,10 @@ live answers tracks ``aim`` (below the legal ``target``).
 Fallbacks: progressive pacing (one line per free agent) during a cold start (too few observed
 dials or talks to estimate from) and for pools smaller than ``min_agents``; below
 ``small_pool`` agents the aim is scaled by the square of the pool's share of it (5 of 10
-agents: a quarter), because a small pool's abandonment swings far more from the same per-dial
-risk. The risk limit starts low (``start_risk``) and rises only as answers prove it safe.
+agents: a quarter) and the forecast does not count on agents freeing within the grace period
+(only by the answer time), because a small pool's abandonment swings far more from the same
+per-dial risk (one abandon in a 5-agent shift is ~0.7 %). The risk limit starts low
+(``start_risk``) and rises only as answers prove it safe.
 """
 
 from __future__ import annotations
@@ -124,7 +126,9 @@ class PredictivePacer:
                 p = self.rings.hit_within(elapsed, tau)
                 claims += count * p
                 claims_var += count * p * (1.0 - p)
-            freed, supply_var = service.supply(busy, tau + self.grace_s)
+            # a small pool does not count on agents freeing within the grace period
+            grace = self.grace_s if state.agents_logged_in >= self.small_pool else 0.0
+            freed, supply_var = service.supply(busy, tau + grace)
             supply = state.agents_ready + freed
             per_dial = p_live * self.rings.hit_cdf(tau)
             result.append(Horizon(claims, claims_var, supply, supply_var, per_dial))

@@ -151,6 +151,17 @@ def test_predictive_small_pool_aims_lower() -> None:
         PredictivePacer(min_agents=0)
 
 
+def test_predictive_small_pool_does_not_count_on_the_grace_period() -> None:
+    wrapping = tuple(BusyAgent("wrap", 12.0) for _ in range(5))
+    state = PacerState(now=100.0, agents_ready=0, busy_agents=wrapping)
+    small = warm_predictive()  # 5 agents < small_pool 10: supply counted by the answer time
+    graced = warm_predictive(small_pool=5)  # the same pool counted with the 2 s grace
+    supply_small = [h.supply_mean for h in small.horizons(state)]
+    supply_graced = [h.supply_mean for h in graced.horizons(state)]
+    assert all(a < b for a, b in zip(supply_small, supply_graced, strict=True))
+    assert small.dials_now(state) <= graced.dials_now(state)
+
+
 # --- bot-first ------------------------------------------------------------------------------------
 def warm_bot_first(**kwargs: float) -> BotFirstPacer:
     pacer = BotFirstPacer(**kwargs)  # type: ignore[arg-type]
