@@ -85,6 +85,9 @@ def register(subparsers: Any) -> None:
     call.add_argument("number")
     call.add_argument("--bot", default="scripted")
     call.add_argument("--mode", choices=("bot_first", "agent_first"), default="bot_first")
+    call.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                      help="a field for the bot on the stream URL (start.custom_parameters), "
+                           "at most 2")
     call.add_argument("--agent", action="append", default=[], metavar="NUMBER",
                       help="an agent to escalate to (repeatable)")
     call.add_argument("--config", metavar="FILE", help="dialer TOML file")
@@ -284,7 +287,20 @@ def demo_command(args: argparse.Namespace) -> int:
         return 130
 
 
+def parse_params(items: list[str]) -> dict[str, str]:
+    """``NAME=VALUE`` options as a mapping (names are checked by ``CallRequest``)."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--param wants NAME=VALUE, got {item!r}")
+        out[name] = value
+    return out
+
+
 async def run_call(args: argparse.Namespace) -> int:
+    params = parse_params(args.param)
+    CallRequest(args.number, stream_params=params)  # refuse bad names before starting anything
     config = DialerConfig.load(args.config)
     sim = SimConfig()
     if config.uses_embedded_emulator:
@@ -300,7 +316,8 @@ async def run_call(args: argparse.Namespace) -> int:
                          if ev.call_id else None)
         for i, number in enumerate(args.agent, 1):
             dialer.add_agent(f"agent{i}", number)
-        handle = await dialer.place_call(CallRequest(args.number, mode=args.mode, bot=args.bot))
+        handle = await dialer.place_call(CallRequest(args.number, mode=args.mode, bot=args.bot,
+                                                     stream_params=params))
         print(f"call {handle.call_id} to {args.number} (bot {args.bot})", flush=True)
         async with asyncio.timeout(args.timeout):
             record = await handle.wait()
@@ -311,7 +328,7 @@ async def run_call(args: argparse.Namespace) -> int:
 def call_command(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run_call(args))
-    except ConfigError as exc:
+    except (ConfigError, ValueError) as exc:
         log.error("call: %s", exc)
         return 2
     except TimeoutError:

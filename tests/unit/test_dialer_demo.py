@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dialer.campaign.progress import CampaignSnapshot
+from dialer.errors import ConfigError
 from dialer.records import CallRecord
-from voxgate.demo_cli import KINDS, build_world, demo_campaign, percentile, summary
+from voxgate.demo_cli import (
+    KINDS,
+    build_world,
+    demo_campaign,
+    parse_params,
+    percentile,
+    summary,
+)
 
 
 def test_world_is_seeded_and_mixed() -> None:
@@ -55,3 +65,9 @@ def test_summary_has_campaign_figures() -> None:
     text = summary([], 60.0, "/tmp/x.db", snap)
     assert "campaign demo: 30/30 leads done in 36 attempts" in text
     assert "abandoned 1 (abandonment 4.5% of live answers); agent occupancy 40%" in text
+
+
+def test_call_params_parse_and_are_checked() -> None:
+    assert parse_params(["plan=gold", "name=Asha Rao=1"]) == {"plan": "gold", "name": "Asha Rao=1"}
+    with pytest.raises(ConfigError, match="NAME=VALUE"):
+        parse_params(["plan"])
