@@ -171,8 +171,8 @@ def demo_campaign(
         limits=Limits(max_attempts=2, max_attempts_per_day=2, ring_timeout_s=ring_s,
                       min_ring_s=min(RING_S, ring_s), max_lines=max(1, lines)),
         retry={"busy": retry_s, "no_answer": retry_s},
-        agents=tuple(AgentSpec(agent_id, number, ("sales",))
-                     for agent_id, number, _ in world.agents),
+        agents=tuple(AgentSpec(agent_id, number, ("sales",), nailed=nailed)
+                     for agent_id, number, nailed in world.agents),
         skills=("sales",),
         amd=True,
         stream_params=("name", "plan"),
@@ -246,8 +246,6 @@ async def run_demo(args: argparse.Namespace) -> int:
         async with LocalStack(config, sim_config=world.sim, gateway_config=gw,
                               control=args.control, store=store) as stack:
             dialer = stack.dialer
-            for agent_id, number, nailed in world.agents:
-                dialer.add_agent(agent_id, number, ["sales"], nailed=nailed)
             print("voxgate demo: " + ", ".join(f"{k} {v}" for k, v in
                                                 stack.summary_endpoints().items()), flush=True)
             mix = Counter(world.kinds)

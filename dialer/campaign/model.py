@@ -27,6 +27,7 @@ Example TOML::
     id = "a1"
     number = "+919800000001"
     skills = ["sales"]
+    nailed = false                # true: pre-dialled and kept on the line
 """
 
 from __future__ import annotations
@@ -191,11 +192,13 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class AgentSpec:
-    """An agent of the campaign: id, the number their leg is dialled on, skills."""
+    """An agent of the campaign: id, the number their leg is dialled on, skills; ``nailed``
+    agents are dialled ahead and kept on the line (bridged at once on escalation)."""
 
     id: str
     number: str
     skills: tuple[str, ...] = ()
+    nailed: bool = False
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -298,7 +301,8 @@ def campaign_from_dict(data: Mapping[str, Any]) -> CampaignSpec:
                 {str(k): float(v) for k, v in retry.items()} if "retry" in data else DEFAULT_RETRY
             ),
             agents=tuple(
-                AgentSpec(str(a["id"]), str(a["number"]), tuple(a.get("skills", ())))
+                AgentSpec(str(a["id"]), str(a["number"]), tuple(a.get("skills", ())),
+                          nailed=bool(a.get("nailed", False)))
                 for a in agents
             ),
             skills=tuple(data.get("skills", ())),

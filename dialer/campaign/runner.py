@@ -393,7 +393,7 @@ class CampaignRunner:
         known = {agent.agent_id for agent in self.dialer.pool}
         for spec in self.store.agents(self.campaign):
             if spec.id not in known:
-                self.dialer.add_agent(spec.id, spec.number, spec.skills)
+                self.dialer.add_agent(spec.id, spec.number, spec.skills, nailed=spec.nailed)
         now = self.dialer.clock()
         for agent in self.dialer.pool:
             self._agents[agent.agent_id] = _AgentClock(agent.state, now)

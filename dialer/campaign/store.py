@@ -101,6 +101,7 @@ CREATE TABLE IF NOT EXISTS agents (
     id TEXT NOT NULL,
     number TEXT NOT NULL,
     skills TEXT NOT NULL DEFAULT '',
+    nailed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (campaign, id)
 );
 CREATE TABLE IF NOT EXISTS dnc (
@@ -178,7 +179,8 @@ def _spec_to_json(spec: CampaignSpec) -> str:
             },
             "retry": dict(spec.retry),
             "agents": [
-                {"id": a.id, "number": a.number, "skills": list(a.skills)} for a in spec.agents
+                {"id": a.id, "number": a.number, "skills": list(a.skills), "nailed": a.nailed}
+                for a in spec.agents
             ],
             "skills": list(spec.skills),
             "amd": spec.amd,
@@ -207,6 +209,9 @@ class CampaignStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(agents)")}
+        if "nailed" not in columns:  # a database from before nailed-up campaign agents
+            self._db.execute("ALTER TABLE agents ADD COLUMN nailed INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self._db.close()
@@ -233,9 +238,10 @@ class CampaignStore:
             )
             for agent in spec.agents:
                 db.execute(
-                    "INSERT OR REPLACE INTO agents (campaign, id, number, skills) "
-                    "VALUES (?, ?, ?, ?)",
-                    (spec.name, agent.id, agent.number, ",".join(agent.skills)),
+                    "INSERT OR REPLACE INTO agents (campaign, id, number, skills, nailed) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (spec.name, agent.id, agent.number, ",".join(agent.skills),
+                     int(agent.nailed)),
                 )
 
     def campaign(self, name: str) -> CampaignSpec:
@@ -249,10 +255,12 @@ class CampaignStore:
 
     def agents(self, campaign: str) -> list[AgentSpec]:
         rows = self._db.execute(
-            "SELECT id, number, skills FROM agents WHERE campaign = ? ORDER BY id", (campaign,)
+            "SELECT id, number, skills, nailed FROM agents WHERE campaign = ? ORDER BY id",
+            (campaign,),
         )
         return [
-            AgentSpec(r["id"], r["number"], tuple(s for s in r["skills"].split(",") if s))
+            AgentSpec(r["id"], r["number"], tuple(s for s in r["skills"].split(",") if s),
+                      nailed=bool(r["nailed"]))
             for r in rows
         ]
 

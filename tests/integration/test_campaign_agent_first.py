@@ -169,3 +169,22 @@ async def test_amd_agent_is_bridged_only_to_humans_and_the_pacer_hears_rings_ear
         [DialOutcome.LIVE, DialOutcome.MACHINE, DialOutcome.BUSY]
     )
     assert all(inflight == 1 for _, inflight in resolved)
+
+
+async def test_nailed_campaign_agent_is_dialled_ahead_and_bridged_at_once(tmp_path: Path) -> None:
+    store = CampaignStore(str(tmp_path / "nailed.db"))
+    spec = CampaignSpec(
+        "nl", mode="agent_first", pacer="progressive", amd=False, retry={},
+        limits=Limits(max_lines=2), agents=(AgentSpec("n1", AGENT, nailed=True),),
+    )
+    store.create_campaign(spec, time.time())
+    store.add_leads("nl", [Lead("+919900000851")], time.time())
+    async with stack({}) as st:
+        runner = CampaignRunner(st.dialer, store, "nl", tick_s=0.1)
+        async with asyncio.timeout(30):
+            stats = await runner.run(until_done=True)
+        (attempt,) = store.attempts("nl")
+        record = st.dialer.store.get(attempt["call_id"])
+    assert record is not None and record.bridged and record.agent_nailed
+    assert record.agent_id == "n1" and "agent_dialled" not in [n for n, _ in record.timeline]
+    assert (stats.answered, stats.escalated, stats.abandoned) == (1, 1, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -176,3 +177,21 @@ def test_stats_and_ledger_count_live_answers_and_abandons(tmp_path: Path) -> Non
     exported = store.export_csv("c1").splitlines()
     assert exported[0].startswith("phone,name,timezone,priority,state,attempts,last_outcome")
     assert len(exported) == 5
+
+
+def test_nailed_agents_round_trip_and_old_databases_gain_the_column(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.db")
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE agents (campaign TEXT NOT NULL, id TEXT NOT NULL, number TEXT "
+                "NOT NULL, skills TEXT NOT NULL DEFAULT '', PRIMARY KEY (campaign, id))")
+    old.execute("INSERT INTO agents VALUES ('c', 'a0', '+919800000009', '')")
+    old.commit()
+    old.close()
+    store = CampaignStore(path)
+    spec = CampaignSpec("c", agents=(AgentSpec("n1", "+919800000001", ("sales",), nailed=True),
+                                     AgentSpec("a2", "+919800000002")))
+    store.create_campaign(spec, 0.0)
+    agents = {a.id: a for a in store.agents("c")}
+    assert agents["n1"].nailed and not agents["a2"].nailed and not agents["a0"].nailed
+    assert store.campaign("c").agents == spec.agents
+    store.close()

@@ -54,7 +54,10 @@ def test_world_leads_and_campaign_are_seeded() -> None:
     assert spec.stream_params == ("name", "plan") and spec.limits.max_lines == 8
     assert spec.window.describe() == ("00:00", "24:00")  # the demo runs at any hour
     assert set(spec.retry) == {"busy", "no_answer"} and spec.limits.max_attempts == 2
-    assert [agent.id for agent in spec.agents] == [agent_id for agent_id, _, _ in a.agents]
+    assert [(agent.id, agent.nailed) for agent in spec.agents] == [
+        (agent_id, nailed) for agent_id, _, nailed in a.agents
+    ]
+    assert [agent.nailed for agent in spec.agents] == [True, False]
 
 
 def test_summary_has_campaign_figures() -> None:
