@@ -10,6 +10,12 @@ echoed chunk, arrival time minus the send time of the inbound chunk that complet
     .venv/bin/python bench/gateway_load.py --streams 200 --seconds 20
     .venv/bin/python bench/gateway_load.py --streams 100 --encoding mulaw --chunk-ms 20
     .venv/bin/python bench/gateway_load.py --streams 200 --profile /tmp/gw.prof
+    .venv/bin/python bench/gateway_load.py --streams 300 --seconds 10 --compare 3
+
+``--compare N`` alternates N runs of the gateway with N of ``--baseline`` (a bare websockets
+echo server on the same event loop) and prints each run's CPU per stream-second and p99 and
+the medians: the machine is shared, so single runs spread; alternating spreads the noise
+over both sides.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import os
 import random
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -194,6 +201,34 @@ def serve_baseline(use_uvloop: bool) -> None:
     run(main(), use_uvloop=use_uvloop)
 
 
+def compare(rounds: int, argv: list[str]) -> int:
+    """Alternate gateway and baseline runs of this script (``--compare``)."""
+    i = argv.index("--compare")
+    argv = argv[:i] + argv[i + 2 :]
+    figures: dict[str, list[tuple[float, float]]] = {"gateway": [], "baseline": []}
+    for n in range(rounds):
+        for side in ("gateway", "baseline"):
+            cmd = [sys.executable, __file__, *argv] + (["--baseline"] if side == "baseline" else [])
+            out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT).stdout
+            cpu = re.search(r"\(([\d.]+) ms CPU per stream-second\)", out)
+            p99 = re.search(r"p99 ([\d.]+) ms", out)
+            lost = re.search(r"frames lost\s+(\d+)", out)
+            if not (cpu and p99 and lost):
+                print(f"run {n + 1} {side}: no figures\n{out}", file=sys.stderr)
+                return 1
+            figures[side].append((float(cpu.group(1)), float(p99.group(1))))
+            note = "  NOT SUSTAINED" if "NOT SUSTAINED" in out else ""
+            print(f"run {n + 1} {side:8} {cpu.group(1)} ms CPU per stream-second, "
+                  f"p99 {p99.group(1)} ms, {lost.group(1)} frames lost{note}", flush=True)
+    med = {k: (statistics.median(c for c, _ in v), statistics.median(p for _, p in v))
+           for k, v in figures.items()}
+    for side, (cpu_med, p99_med) in med.items():
+        print(f"median {side:8} {cpu_med:.3f} ms CPU per stream-second "
+              f"({1000 / cpu_med:.0f} streams per core), p99 {p99_med:.2f} ms")
+    print(f"gateway / baseline CPU: {med['gateway'][0] / med['baseline'][0]:.2f}")
+    return 0
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -219,11 +254,15 @@ def main() -> int:
     ap.add_argument("--profile", default=None, help="run the gateway under cProfile, save here")
     ap.add_argument("--baseline", action="store_true",
                     help="run against a bare websockets echo server instead of the gateway")
+    ap.add_argument("--compare", type=int, default=0, metavar="N",
+                    help="alternate N gateway runs with N baseline runs; print medians")
     ap.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
     opts = ap.parse_args()
     if opts.serve_baseline:
         serve_baseline(not opts.no_uvloop)
         return 0
+    if opts.compare:
+        return compare(opts.compare, [a for a in sys.argv[1:] if a != "--baseline"])
 
     encoding = "audio/x-mulaw" if opts.encoding == "mulaw" else "audio/x-raw"
     cmd = [sys.executable]
