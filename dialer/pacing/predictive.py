@@ -11,7 +11,9 @@ under a limit, and a :class:`RiskController` tunes that limit so that the abando
 live answers tracks ``aim`` (below the legal ``target``).
 
 Fallbacks: progressive pacing (one line per free agent) during a cold start (too few observed
-dials or talks to estimate from) and for pools smaller than ``min_agents``; below
+dials or talks to estimate from), for pools smaller than ``min_agents``, and for pools under
+``small_pool`` agents while the day's abandonment is at or above ``small_pool_fallback`` (80 %)
+of the target; below
 ``small_pool`` agents the aim is scaled by the square of the pool's share of it (5 of 10
 agents: a quarter) and the forecast does not count on agents freeing within the grace period
 (only by the answer time), because a small pool's abandonment swings far more from the same
@@ -65,6 +67,7 @@ class PredictivePacer:
         warmup_talks: int = 8,
         start_risk: float = 0.005,
         max_lines_per_agent: float = 12.0,
+        small_pool_fallback: float = 0.8,
     ) -> None:
         if grace_s < 0 or min_agents < 1 or max_lines_per_agent < 1:
             raise ValueError("grace_s >= 0, min_agents >= 1, max_lines_per_agent >= 1")
@@ -75,6 +78,7 @@ class PredictivePacer:
         self.warmup_dials = warmup_dials
         self.warmup_talks = warmup_talks
         self.max_lines_per_agent = max_lines_per_agent
+        self.small_pool_fallback = small_pool_fallback
         self.rings = OutcomeWindow()
         self.talk = DurationWindow()
         self._supply = SupplyCache()
@@ -96,6 +100,14 @@ class PredictivePacer:
     def warm(self, agents: int) -> bool:
         """Enough dials observed to estimate answer rate and ring time from."""
         return len(self.rings) >= self.warmup_dials
+
+    def _small_pool_over(self, state: PacerState) -> bool:
+        """A small pool dials progressively while the day's rate is at or above
+        ``small_pool_fallback`` of the target: one burst there is a large share of its answers."""
+        return (
+            state.agents_logged_in < self.small_pool
+            and state.abandon_rate_24h >= self.small_pool_fallback * self.control.ceiling
+        )
 
     def _service(self, agents: int) -> ServiceModel:
         """Talks are trusted once they number half the pool, wrap-ups after a few: before
@@ -138,7 +150,7 @@ class PredictivePacer:
         agents = state.agents_logged_in
         self.control.aim = self.aim * max(0.1, min(1.0, agents / self.small_pool) ** 2)
         self.control.update(state.now, state.abandon_rate_24h)
-        if agents < self.min_agents or not self.warm(agents):
+        if agents < self.min_agents or not self.warm(agents) or self._small_pool_over(state):
             return progressive_dials(state)
         in_flight = len(state.ringing) + len(state.waiting)
         cap = int(self.max_lines_per_agent * agents) - in_flight

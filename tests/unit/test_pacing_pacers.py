@@ -162,6 +162,29 @@ def test_predictive_small_pool_does_not_count_on_the_grace_period() -> None:
     assert small.dials_now(state) <= graced.dials_now(state)
 
 
+def test_predictive_small_pool_dials_progressively_near_the_days_limit() -> None:
+    wrapping = tuple(BusyAgent("wrap", 14.0) for _ in range(3))
+
+    def state(
+        rate: float, agents_ready: int = 2, busy: tuple[BusyAgent, ...] = wrapping
+    ) -> PacerState:
+        return PacerState(
+            now=100.0,
+            agents_ready=agents_ready,
+            busy_agents=busy,
+            abandon_rate_24h=rate,
+            live_answers_24h=200,
+        )
+
+    pacer = warm_predictive()
+    assert pacer.dials_now(state(0.0)) > 2  # dials ahead for the agents finishing wrap-up
+    assert pacer.dials_now(state(0.024)) == 2  # 80 % of the 3 % target: one line per free agent
+    # a pool of 10 or more keeps predicting at the same day's rate
+    big = warm_predictive()
+    busy = wrapping + talking(5)
+    assert big.dials_now(state(0.024, 2, busy)) > 2
+
+
 # --- bot-first ------------------------------------------------------------------------------------
 def warm_bot_first(**kwargs: float) -> BotFirstPacer:
     pacer = BotFirstPacer(**kwargs)  # type: ignore[arg-type]
