@@ -215,6 +215,10 @@ class StreamConnection:
             )
             self.end(exc.close_code, exc.kind)
             return
+        except Exception:  # a gateway bug: this call ends with 1011, no other call notices
+            log.exception("stream %s: gateway error on an inbound message", self.stream_sid)
+            self.end(CloseCode.INTERNAL_ERROR, "internal error")
+            return
         self.queue_notices(notices)
         if session.has_outbound:
             self._flush()
