@@ -54,6 +54,7 @@ async def test_invalid_utf8_text_closes_with_1007() -> None:
             await asyncio.wait_for(ws.wait_closed(), 3)
             assert ws.close_code == 1007
         assert gw.metrics.closes[1007] == 1
+        assert gw.metrics.protocol_errors["websocket"] == 1
         assert gw.metrics.streams_active == 0
 
 
