@@ -1,7 +1,8 @@
 """Every call flow and failure path over real sockets: emulator + gateway + dialer on loopback.
 
 Event transport (gRPC / HTTP webhook) and control wiring (direct / HTTP control API) are
-parametrized on the main paths; failure paths run on one transport each, alternating.
+parametrized: every flow and failure path runs over both event transports (the ``transport``
+fixture), and the main paths also over both control wirings.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ CUSTOMER = "+919900000001"
 AGENT1 = "+919800000001"
 AGENT2 = "+919800000002"
 ENDPOINTS = {"grpc": "grpc://127.0.0.1:0", "http": "http://127.0.0.1:0/exotel/events"}
+
+
+@pytest.fixture(params=sorted(ENDPOINTS))
+def transport(request: pytest.FixtureRequest) -> str:
+    """The event transport a test runs on: each test runs once per transport."""
+    return str(request.param)
 
 
 def customer(*script: str, bridge: tuple[str, ...] = ("wait 600", "hangup"),
@@ -140,10 +147,10 @@ async def test_escalation_by_dtmf_to_on_demand_agent(transport: str, control: st
             assert st.control_api is not None and st.control_api.accepted >= 1
 
 
-async def test_nailed_agent_bridged_at_once_and_kept_alive() -> None:
+async def test_nailed_agent_bridged_at_once_and_kept_alive(transport: str) -> None:
     cust = customer("wait 400", "dtmf 0", "wait 1500", "hangup")
     agent = AgentProfile(answer_ms=100, greet_after_ms=100)
-    async with stack("http", customers={CUSTOMER: cust}, agents={AGENT1: agent},
+    async with stack(transport, customers={CUSTOMER: cust}, agents={AGENT1: agent},
                      recording_wait=1.0) as st:
         st.dialer.add_agent("n1", AGENT1, nailed=True)
         await until(lambda: st.dialer.pool.idle_count() > 0)
@@ -158,9 +165,9 @@ async def test_nailed_agent_bridged_at_once_and_kept_alive() -> None:
         await until(lambda: st.dialer.pool.get("n1").state is AgentState.IDLE)
 
 
-async def test_nailed_agent_redialled_when_it_drops() -> None:
+async def test_nailed_agent_redialled_when_it_drops(transport: str) -> None:
     agent = AgentProfile(answer_ms=100)
-    async with stack("grpc", agents={AGENT1: agent}) as st:
+    async with stack(transport, agents={AGENT1: agent}) as st:
         st.dialer.add_agent("n1", AGENT1, nailed=True)
         await until(lambda: bool(st.dialer.pool.get("n1").nailed_leg_sid))
         first = st.dialer.pool.get("n1").nailed_leg_sid
@@ -182,9 +189,9 @@ async def test_agent_first_bridges_nailed_agent(transport: str) -> None:
         assert rec.latencies["answer_to_stream"] is None  # no bot on agent-first calls
 
 
-async def test_agent_first_abandoned_when_no_agent_in_time() -> None:
+async def test_agent_first_abandoned_when_no_agent_in_time(transport: str) -> None:
     cust = customer("wait 3000", "hangup")
-    async with stack("grpc", customers={CUSTOMER: cust}, abandon_after=0.5,
+    async with stack(transport, customers={CUSTOMER: cust}, abandon_after=0.5,
                      goodbye_text="Sorry, all agents are busy.") as st:
         rec = await call(st, mode="agent_first", bot="")
         assert rec.abandoned and rec.disposition == "abandoned"
@@ -196,14 +203,14 @@ async def test_agent_first_abandoned_when_no_agent_in_time() -> None:
     ("outcome", "disposition"),
     [("busy", "busy"), ("failed", "failed"), ("no-answer", "no_answer")],
 )
-async def test_customer_not_reached(outcome: str, disposition: str) -> None:
+async def test_customer_not_reached(outcome: str, disposition: str, transport: str) -> None:
     customers = {CUSTOMER: customer("hangup", outcome=outcome)}
-    async with stack("http", customers=customers, customer_ring_timeout=1) as st:
+    async with stack(transport, customers=customers, customer_ring_timeout=1) as st:
         rec = await call(st)
         assert rec.disposition == disposition and not rec.answered
 
 
-async def test_customer_hangs_up_during_greeting_when_stream_never_starts() -> None:
+async def test_customer_hangs_up_during_greeting_when_stream_never_starts(transport: str) -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(65536)  # accept, never answer the WebSocket handshake
 
@@ -211,7 +218,7 @@ async def test_customer_hangs_up_during_greeting_when_stream_never_starts() -> N
     port = server.sockets[0].getsockname()[1]
     cust = customer("wait 400", "hangup")
     try:
-        async with stack("grpc", customers={CUSTOMER: cust}, stream_start_timeout=3.0) as st:
+        async with stack(transport, customers={CUSTOMER: cust}, stream_start_timeout=3.0) as st:
             st.dialer._stream_url_builder = (
                 lambda bot, cid: f"ws://127.0.0.1:{port}/stream/echo?vx_call={cid}"
             )
@@ -222,9 +229,9 @@ async def test_customer_hangs_up_during_greeting_when_stream_never_starts() -> N
         server.close()
 
 
-async def test_stream_failure_retried_once_then_hang_up_with_message() -> None:
+async def test_stream_failure_retried_once_then_hang_up_with_message(transport: str) -> None:
     cust = customer("wait 8000", "hangup")
-    async with stack("http", customers={CUSTOMER: cust}, stream_fallback="hangup",
+    async with stack(transport, customers={CUSTOMER: cust}, stream_fallback="hangup",
                      message_timeout=1.0) as st:
         st.dialer._stream_url_builder = lambda bot, cid: f"ws://127.0.0.1:9/nothing?vx_call={cid}"
         rec = await call(st)
@@ -235,10 +242,10 @@ async def test_stream_failure_retried_once_then_hang_up_with_message() -> None:
         assert heard(tl, "say")  # the goodbye message
 
 
-async def test_stream_failure_falls_back_to_agent() -> None:
+async def test_stream_failure_falls_back_to_agent(transport: str) -> None:
     cust = customer("wait 8000", "hangup")
     agent = AgentProfile(answer_ms=200, talk_ms=300)
-    async with stack("grpc", customers={CUSTOMER: cust}, agents={AGENT1: agent},
+    async with stack(transport, customers={CUSTOMER: cust}, agents={AGENT1: agent},
                      record_bridges=False) as st:
         st.dialer.add_agent("a1", AGENT1)
         st.dialer._stream_url_builder = lambda bot, cid: f"ws://127.0.0.1:9/nothing?vx_call={cid}"
@@ -246,10 +253,10 @@ async def test_stream_failure_falls_back_to_agent() -> None:
         assert rec.escalation_reason == "stream_failed" and rec.disposition == "agent_handled"
 
 
-async def test_agent_no_answer_next_agent_then_back_to_bot() -> None:
+async def test_agent_no_answer_next_agent_then_back_to_bot(transport: str) -> None:
     cust = customer("wait 400", "dtmf 0", "wait 3500", "hangup")
     lazy = AgentProfile(no_answer_probability=1.0)
-    async with stack("http", customers={CUSTOMER: cust}, agents={AGENT1: lazy, AGENT2: lazy},
+    async with stack(transport, customers={CUSTOMER: cust}, agents={AGENT1: lazy, AGENT2: lazy},
                      agent_ring_timeout=0.6, max_agent_attempts=2) as st:
         st.dialer.add_agent("a1", AGENT1)
         st.dialer.add_agent("a2", AGENT2)
@@ -263,18 +270,18 @@ async def test_agent_no_answer_next_agent_then_back_to_bot() -> None:
         assert heard(tl, "say")  # then the fallback message
 
 
-async def test_no_agent_then_callback_fallback() -> None:
+async def test_no_agent_then_callback_fallback(transport: str) -> None:
     cust = customer("wait 400", "dtmf 0", "wait 5000", "hangup")
-    async with stack("grpc", customers={CUSTOMER: cust}, escalation_fallback="callback",
+    async with stack(transport, customers={CUSTOMER: cust}, escalation_fallback="callback",
                      message_timeout=2.0) as st:
         rec = await call(st)
         assert rec.disposition == "callback_scheduled"
 
 
-async def test_customer_hangs_up_while_agent_rings() -> None:
+async def test_customer_hangs_up_while_agent_rings(transport: str) -> None:
     cust = customer("wait 400", "dtmf 0", "wait 700", "hangup")
     slow = AgentProfile(answer_ms=5000)
-    async with stack("http", customers={CUSTOMER: cust}, agents={AGENT1: slow}) as st:
+    async with stack(transport, customers={CUSTOMER: cust}, agents={AGENT1: slow}) as st:
         st.dialer.add_agent("a1", AGENT1)
         rec = await call(st)
         assert rec.disposition == "customer_hangup" and rec.ended_in == "agent_ringing"
@@ -309,22 +316,22 @@ class HangupBot(BotAdapter):
     async def on_audio(self, pcm: bytes) -> None:
         self.audio += len(pcm)
         if self.call is not None and self.audio >= 8000:  # 0.5 s of 8 kHz PCM16
-            self.call, call = None, self.call
+            call, self.call = self.call, None
             await call.hangup("bot_done")
 
 
 @pytest.mark.parametrize("control", ["direct", "http"])
-async def test_bot_hangup_through_control_hook(control: str) -> None:
+async def test_bot_hangup_through_control_hook(control: str, transport: str) -> None:
     cust = customer("wait 6000", "hangup")
-    async with stack("grpc", control=control, customers={CUSTOMER: cust},
+    async with stack(transport, control=control, customers={CUSTOMER: cust},
                      adapters={"hangup": HangupBot}) as st:
         rec = await call(st, bot="hangup")
         assert rec.disposition == "bot_completed" and rec.ended_in == "bot", rec
         assert st.dialer.stats.control_requests == 1
 
 
-async def test_control_request_for_unknown_call_is_refused() -> None:
-    async with stack("grpc", control="http") as st:
+async def test_control_request_for_unknown_call_is_refused(transport: str) -> None:
+    async with stack(transport, control="http") as st:
         assert st.control_api is not None
         body = {"kind": "transfer", "call_sid": "nope", "stream_sid": "MZ", "reason": "x"}
         async with aiohttp.ClientSession() as s:
@@ -356,23 +363,23 @@ async def test_duplicated_and_reordered_events_still_give_one_clean_call(transpo
         assert st.dialer.pool.get("a1").calls_handled == 1
 
 
-async def test_answering_machine_detected_and_hung_up() -> None:
+async def test_answering_machine_detected_and_hung_up(transport: str) -> None:
     machine = CustomerProfile(outcome="machine", ring_ms=(200, 200), amd_ms=300)
-    async with stack("grpc", customers={CUSTOMER: machine}) as st:
+    async with stack(transport, customers={CUSTOMER: machine}) as st:
         rec = await call(st, amd=True)
         assert rec.machine and rec.disposition == "machine" and rec.answered
 
 
-async def test_exotel_rejects_the_number() -> None:
-    async with stack("http") as st:
+async def test_exotel_rejects_the_number(transport: str) -> None:
+    async with stack(transport) as st:
         rec = await call(st, "not-a-number")
         assert rec.disposition == "failed" and "400" in rec.failure
         assert not rec.customer_leg_sid
 
 
-async def test_leaving_the_dialer_hangs_up_live_calls() -> None:
+async def test_leaving_the_dialer_hangs_up_live_calls(transport: str) -> None:
     cust = customer("wait 20000", "hangup")
-    async with stack("grpc", customers={CUSTOMER: cust}) as st:
+    async with stack(transport, customers={CUSTOMER: cust}) as st:
         handle = await st.dialer.place_call(CallRequest(CUSTOMER, bot="echo"))
         await until(lambda: handle.state == "bot")
     assert handle.done
@@ -380,7 +387,7 @@ async def test_leaving_the_dialer_hangs_up_live_calls() -> None:
     assert rec.disposition == "shutdown" and rec.ended_in == "bot"
 
 
-async def test_agent_leg_created_after_the_customer_left_is_hung_up() -> None:
+async def test_agent_leg_created_after_the_customer_left_is_hung_up(transport: str) -> None:
     cust = customer("wait 400", "dtmf 0", "wait 50", "hangup")
     sim = SimConfig(rest_latency_ms=400, event_latency_ms=5, setup_ms=50,
                     customers={CUSTOMER: cust}, agents={AGENT1: AgentProfile(answer_ms=3000)})
