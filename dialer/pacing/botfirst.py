@@ -21,18 +21,15 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from dialer.pacing.estimators import DurationWindow, OutcomeWindow
+from dialer.pacing.estimators import OutcomeWindow
 from dialer.pacing.forecast import (
     Horizon,
     RiskController,
-    ServiceModel,
-    SupplyCache,
+    ServiceEstimator,
     group_busy,
     max_dials,
 )
 from dialer.pacing.types import (
-    AgentTalkEnded,
-    AgentWrapEnded,
     BotCallEnded,
     CustomerConnected,
     DialOutcome,
@@ -71,7 +68,6 @@ class BotFirstPacer:
         self.target_wait_s = target_wait_s
         self.warmup_dials = warmup_dials
         self.warmup_escalations = warmup_escalations
-        self.warmup_talks = warmup_talks
         self.cold_lines_per_agent = cold_lines_per_agent
         self.flow_boost = flow_boost
         self.burst_s = burst_s
@@ -80,23 +76,19 @@ class BotFirstPacer:
         self.rings = OutcomeWindow()
         self.bots = OutcomeWindow()
         self.escalations = 0
-        self.talk = DurationWindow()
-        self._supply = SupplyCache()
-        self.wrap = DurationWindow()
+        self.service = ServiceEstimator(warmup_talks)
         self.control = RiskController(
             aim=aim, ceiling=ceiling, start=start_risk, high=min(0.3, 4 * ceiling)
         )
 
     def observe(self, obs: Observation) -> None:
+        if self.service.observe(obs):
+            return
         if isinstance(obs, DialResolved):
             self.rings.add(obs.ring_s, obs.outcome is DialOutcome.LIVE)
         elif isinstance(obs, BotCallEnded):
             self.bots.add(obs.bot_s, obs.escalated)
             self.escalations += obs.escalated
-        elif isinstance(obs, AgentTalkEnded):
-            self.talk.add(obs.talk_s)
-        elif isinstance(obs, AgentWrapEnded):
-            self.wrap.add(obs.wrap_s)
         elif isinstance(obs, CustomerConnected):
             self.control.count(bad=obs.wait_s > self.target_wait_s)
         else:  # CustomerAbandoned
@@ -106,25 +98,12 @@ class BotFirstPacer:
         """Enough dials and escalations observed to estimate answers and escalations from."""
         return len(self.rings) >= self.warmup_dials and self.escalations >= self.warmup_escalations
 
-    def _service(self, agents: int) -> ServiceModel:
-        """Talks are trusted once they number half the pool, wrap-ups after a few: before
-        that agents in that phase are taken as staying busy (the first to end are the short
-        ones, and would make every agent look about to free up)."""
-        return self._supply.model(
-            self.talk,
-            self.wrap,
-            180.0,
-            20.0,
-            trust_talk=len(self.talk) >= max(self.warmup_talks, agents // 2),
-            trust_wrap=len(self.wrap) >= self.warmup_talks,
-        )
-
     def horizons(self, state: PacerState) -> list[Horizon]:
         """The risk picture at three likely escalation times of a dial placed now."""
         p_live = self.rings.hit_rate(0.0)
         p_escalate = self.bots.hit_rate(0.0)
         ring = self.rings.hit_quantile(0.5, 10.0)
-        service = self._service(state.agents_logged_in)
+        service = self.service.model(state.agents_logged_in)
         ringing = Counter(round(elapsed) for elapsed in state.ringing)
         bot_calls = Counter(2 * round(elapsed / 2) for elapsed in state.bot_calls)
         busy = group_busy(state.busy_agents)
@@ -161,7 +140,7 @@ class BotFirstPacer:
         # the bucket starts full: the first decision may use a whole burst
         elapsed = self.burst_s if self._last is None else max(0.0, state.now - self._last)
         self._last = state.now
-        service = self.talk.mean(180.0) + self.wrap.mean(20.0)
+        service = self.service.mean_service_s()
         per_dial = max(1e-3, self.rings.hit_rate(0.0) * self.bots.hit_rate(0.0))
         rate = self.flow_boost * state.agents_logged_in / service / per_dial
         self._tokens = min(rate * self.burst_s, self._tokens + rate * elapsed)

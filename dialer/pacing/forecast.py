@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from dialer.pacing.estimators import DurationWindow
-from dialer.pacing.types import BusyAgent
+from dialer.pacing.types import AgentTalkEnded, AgentWrapEnded, BusyAgent, Observation
 
 __all__ = ["Horizon", "RiskController", "ServiceModel", "group_busy", "max_dials", "shortage_risk"]
 
@@ -234,3 +234,48 @@ class RiskController:
             self.limit = min(self.high, max(self.low, self.limit * step))
         self._events *= self._decay
         self._bad *= self._decay
+
+
+class ServiceEstimator:
+    """Agents' talk and wrap-up times seen so far, and the :class:`ServiceModel` built on them.
+
+    Talks are trusted once they number half the pool (and at least ``warmup``), wrap-ups after
+    ``warmup``: before that agents in that phase are taken as staying busy (the first to end are
+    the short ones, and would make every agent look about to free up). Shared by the pacers that
+    forecast agent supply.
+    """
+
+    def __init__(
+        self, warmup: int, talk_default: float = 180.0, wrap_default: float = 20.0
+    ) -> None:
+        self.warmup = warmup
+        self.talk_default = talk_default
+        self.wrap_default = wrap_default
+        self.talk = DurationWindow()
+        self.wrap = DurationWindow()
+        self._supply = SupplyCache()
+
+    def observe(self, obs: Observation) -> bool:
+        """Take a talk or wrap-up end; returns whether ``obs`` was one."""
+        if isinstance(obs, AgentTalkEnded):
+            self.talk.add(obs.talk_s)
+        elif isinstance(obs, AgentWrapEnded):
+            self.wrap.add(obs.wrap_s)
+        else:
+            return False
+        return True
+
+    def model(self, agents: int) -> ServiceModel:
+        """The service model for a pool of ``agents``."""
+        return self._supply.model(
+            self.talk,
+            self.wrap,
+            self.talk_default,
+            self.wrap_default,
+            trust_talk=len(self.talk) >= max(self.warmup, agents // 2),
+            trust_wrap=len(self.wrap) >= self.warmup,
+        )
+
+    def mean_service_s(self) -> float:
+        """Mean talk plus wrap-up time of one call (defaults until observed)."""
+        return self.talk.mean(self.talk_default) + self.wrap.mean(self.wrap_default)

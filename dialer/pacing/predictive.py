@@ -25,19 +25,16 @@ from __future__ import annotations
 
 from collections import Counter
 
-from dialer.pacing.estimators import DurationWindow, OutcomeWindow
+from dialer.pacing.estimators import OutcomeWindow
 from dialer.pacing.forecast import (
     Horizon,
     RiskController,
-    ServiceModel,
-    SupplyCache,
+    ServiceEstimator,
     group_busy,
     max_dials,
 )
 from dialer.pacing.progressive import progressive_dials
 from dialer.pacing.types import (
-    AgentTalkEnded,
-    AgentWrapEnded,
     CustomerAbandoned,
     CustomerConnected,
     DialOutcome,
@@ -76,22 +73,17 @@ class PredictivePacer:
         self.small_pool = small_pool
         self.aim = aim
         self.warmup_dials = warmup_dials
-        self.warmup_talks = warmup_talks
         self.max_lines_per_agent = max_lines_per_agent
         self.small_pool_fallback = small_pool_fallback
         self.rings = OutcomeWindow()
-        self.talk = DurationWindow()
-        self._supply = SupplyCache()
-        self.wrap = DurationWindow()
+        self.service = ServiceEstimator(warmup_talks)
         self.control = RiskController(aim=aim, ceiling=target, start=start_risk)
 
     def observe(self, obs: Observation) -> None:
+        if self.service.observe(obs):
+            return
         if isinstance(obs, DialResolved):
             self.rings.add(obs.ring_s, obs.outcome is DialOutcome.LIVE)
-        elif isinstance(obs, AgentTalkEnded):
-            self.talk.add(obs.talk_s)
-        elif isinstance(obs, AgentWrapEnded):
-            self.wrap.add(obs.wrap_s)
         elif isinstance(obs, CustomerConnected):
             self.control.count(bad=False)
         elif isinstance(obs, CustomerAbandoned):
@@ -109,23 +101,10 @@ class PredictivePacer:
             and state.abandon_rate_24h >= self.small_pool_fallback * self.control.ceiling
         )
 
-    def _service(self, agents: int) -> ServiceModel:
-        """Talks are trusted once they number half the pool, wrap-ups after a few: before
-        that agents in that phase are taken as staying busy (the first to end are the short
-        ones, and would make every agent look about to free up)."""
-        return self._supply.model(
-            self.talk,
-            self.wrap,
-            180.0,
-            20.0,
-            trust_talk=len(self.talk) >= max(self.warmup_talks, agents // 2),
-            trust_wrap=len(self.wrap) >= self.warmup_talks,
-        )
-
     def horizons(self, state: PacerState) -> list[Horizon]:
         """The risk picture at three likely answer times of a dial placed now."""
         p_live = self.rings.hit_rate_upper()  # a few unlucky early dials must not flood agents
-        service = self._service(state.agents_logged_in)
+        service = self.service.model(state.agents_logged_in)
         # lines dialled together have rung equally long: evaluate each distinct second once
         ringing = Counter(round(elapsed) for elapsed in state.ringing)
         busy = group_busy(state.busy_agents)

@@ -246,7 +246,7 @@ def test_bot_first_flow_limit_spreads_dials_over_time() -> None:
     assert pacer.dials_now(state) > 0  # the bucket starts with one burst
     one_second = pacer.dials_now(PacerState(now=101.0, agents_ready=50, busy_agents=talking(50)))
     # at most flow_boost * agents / service time / P(escalation per dial) in one second
-    assert 0 < one_second <= 1.3 * 100 / (pacer.talk.mean(0) + 15.0) / (1 / 3 * 0.2) + 1
+    assert 0 < one_second <= 1.3 * 100 / (pacer.service.talk.mean(0) + 15.0) / (1 / 3 * 0.2) + 1
 
 
 def test_bot_first_counts_escalations_waiting_past_target_as_bad() -> None:
