@@ -115,10 +115,13 @@ class BotAdapter:
     """Base class for bots. Override the hooks you need; the defaults do nothing.
 
     One instance serves one call. ``sample_rate`` is the rate the adapter wants its
-    audio in and sends its audio at.
+    audio in and sends its audio at. ``allow_barge_in = False`` opts out of the gateway's
+    barge-in: the customer's speech over the bot then never clears the bot's audio (a loopback
+    or an announcement that must be heard whole); speech start/end notices still arrive.
     """
 
     sample_rate: ClassVar[int] = 8000
+    allow_barge_in: ClassVar[bool] = True
 
     async def on_start(self, call: CallControl) -> None:
         """The stream started; keep ``call`` to play audio and act on the call."""

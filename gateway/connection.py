@@ -250,7 +250,7 @@ class StreamConnection:
         try:
             try:
                 self._adapter = self._factory(self._options)
-                if not getattr(self._adapter, "allow_barge_in", True):
+                if not self._adapter.allow_barge_in:
                     self.session.settings = replace(
                         self.session.settings, barge_in_min_speech_ms=0
                     )

@@ -134,12 +134,16 @@ class GatedAdapter(BotAdapter):
         self._gate = gate
         self._call: GatedCall | None = None
 
-    def __getattr__(self, name: str) -> Any:  # allow_barge_in and friends
+    def __getattr__(self, name: str) -> Any:  # the wrapped adapter's own attributes
         return getattr(self._inner, name)
 
     @property
     def sample_rate(self) -> int:  # type: ignore[override]
         return self._inner.sample_rate
+
+    @property
+    def allow_barge_in(self) -> bool:  # type: ignore[override]
+        return self._inner.allow_barge_in
 
     def _pump(self) -> None:
         if self._call is not None:
