@@ -25,7 +25,8 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict $(STRICT)
-	$(BIN)/mypy gateway bot_adapters dialer exotel_sim voxgate audio_fixtures
+	$(BIN)/mypy gateway bot_adapters dialer exotel_sim voxgate audio_fixtures protos/generate.py
+	$(BIN)/mypy tests bench examples
 
 test: lint
 	$(BIN)/pytest -q

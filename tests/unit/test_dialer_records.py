@@ -26,8 +26,8 @@ def test_latencies() -> None:
     lat = compute_latencies([("dial", 0.0), ("answered", 1.0), ("stream_started", 1.25)])
     assert lat["answer_to_stream"] == 250.0
     assert lat["escalation_to_bridge"] is None
-    lat = rec("c").latencies
-    assert lat["escalation_to_bridge"] == 1550.0 and lat["agent_ring"] == 1490.0
+    stored = rec("c").latencies
+    assert stored["escalation_to_bridge"] == 1550.0 and stored["agent_ring"] == 1490.0
 
 
 def test_store_round_trip_and_outbox(tmp_path: Path) -> None:
