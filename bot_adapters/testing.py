@@ -268,7 +268,7 @@ class FakeCall:
         self._check_live()
         self.log.append(f"{self.now_ms} speech_start")
         await self._run(self.adapter.on_speech_start())
-        if barge_in and self.is_playing and not self.ended:
+        if barge_in and self.adapter.allow_barge_in and self.is_playing and not self.ended:
             return await self.barge_in()
         return None
 
@@ -281,7 +281,9 @@ class FakeCall:
     async def say(self, pcm: bytes, *, barge_in: bool = True, trailing_silence_ms: int = 0) -> None:
         """The customer says ``pcm``: speech start, the audio, speech end, then
         ``trailing_silence_ms`` of silence. Over bot audio (and with ``barge_in``) the gateway's
-        barge-in comes ``barge_in_after_ms`` into the speech, if the bot is still playing."""
+        barge-in comes ``barge_in_after_ms`` into the speech, if the bot is still playing and the
+        adapter allows barge-in (``allow_barge_in``), as the gateway does."""
+        barge_in = barge_in and self.adapter.allow_barge_in
         early = barge_in and self.barge_in_after_ms == 0
         await self.speech_start(barge_in=early)
         if barge_in and not early:

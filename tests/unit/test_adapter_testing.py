@@ -93,6 +93,26 @@ async def test_clear_lists_dropped_utterances() -> None:
     assert call.clears == [position]
 
 
+class Announcer(Recorder):
+    """Opts out of barge-in, as the echo adapter does."""
+
+    allow_barge_in = False
+
+
+@pytest.mark.parametrize("barge_in_after_ms", [0, 40])
+async def test_adapter_that_opts_out_is_never_barged_in(barge_in_after_ms: int) -> None:
+    bot = Announcer()
+    call = FakeCall(bot, barge_in_after_ms=barge_in_after_ms)
+    await call.start()
+    await call.send_silence(50)
+    assert await call.speech_start() is None
+    await call.say(tone(100))
+    assert call.barge_ins == [] and call.clears == []
+    assert "speech_start" in bot.events and not any(e.startswith("barge") for e in bot.events)
+    await call.send_silence(200)
+    assert call.finished == ["u1", "u2"]  # everything queued was heard
+
+
 async def test_speech_without_bot_audio_is_not_a_barge_in() -> None:
     bot = Recorder()
     call = FakeCall(bot)
