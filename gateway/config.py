@@ -9,11 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from gateway.session import (
-    DEFAULT_BARGE_IN_MIN_SPEECH_MS,
-    DEFAULT_CHUNK_TARGET_MS,
-    SessionSettings,
-)
+from gateway.session import SessionSettings
+
+_MEDIA = SessionSettings()  # the media defaults, stated once in SessionSettings
 
 
 def _freeze(options: Mapping[str, Mapping[str, str]]) -> Mapping[str, Mapping[str, str]]:
@@ -33,13 +31,14 @@ class GatewayConfig:
     adapter_options: Mapping[str, Mapping[str, str]] = field(
         default_factory=lambda: MappingProxyType({})
     )
-    vad_enabled: bool = True
-    vad_aggressiveness: int = 2
-    barge_in_min_speech_ms: int = DEFAULT_BARGE_IN_MIN_SPEECH_MS  # 0 disables barge-in
-    speech_start_ms: int = 60
-    speech_hangover_ms: int = 300
-    chunk_target_ms: int = DEFAULT_CHUNK_TARGET_MS
-    max_playout_ms: int = 120_000
+    # The per-call media policy, passed on by session_settings(); defaults are the session's.
+    vad_enabled: bool = _MEDIA.vad_enabled
+    vad_aggressiveness: int = _MEDIA.vad_aggressiveness
+    barge_in_min_speech_ms: int = _MEDIA.barge_in_min_speech_ms  # 0 disables barge-in
+    speech_start_ms: int = _MEDIA.speech_start_ms
+    speech_hangover_ms: int = _MEDIA.speech_hangover_ms
+    chunk_target_ms: int = _MEDIA.chunk_target_ms
+    max_playout_ms: int = _MEDIA.max_playout_ms
     adapter_deadline: float = 2.0  # each adapter hook must return within this
     adapter_queue: int = 256  # notices waiting for a slow adapter before the call is ended
     max_message_bytes: int = 256 * 1024

@@ -24,23 +24,23 @@ from gateway.playout import Playout
 from gateway.protocol import Dtmf, Mark, Media, Start, Stop, StreamProtocol, UnknownEvent
 from gateway.vad import SPEECH_START, SpeechDetector
 
-# Barge-in defaults. Smaller chunks mean a faster barge-in (Exotel finishes the chunk that is
-# playing when `clear` arrives); PCM at 8 kHz cannot go below 200 ms chunks whatever is asked.
-# Measured end to end with bench/bargein_latency.py (see README, gateway section).
-DEFAULT_CHUNK_TARGET_MS = 100
-DEFAULT_BARGE_IN_MIN_SPEECH_MS = 120
-
 
 @dataclass(frozen=True, slots=True)
 class SessionSettings:
-    """Per-call media policy (from :class:`gateway.config.GatewayConfig`)."""
+    """Per-call media policy (from :class:`gateway.config.GatewayConfig`, whose defaults are
+    these).
+
+    Barge-in defaults: smaller chunks mean a faster barge-in (Exotel finishes the chunk that is
+    playing when ``clear`` arrives; PCM at 8 kHz cannot go below 200 ms chunks whatever is
+    asked). Measured end to end with bench/bargein_latency.py (README, gateway section).
+    """
 
     vad_enabled: bool = True
     vad_aggressiveness: int = 2
     speech_start_ms: int = 60
     speech_hangover_ms: int = 300
-    barge_in_min_speech_ms: int = DEFAULT_BARGE_IN_MIN_SPEECH_MS  # 0 disables barge-in
-    chunk_target_ms: int = DEFAULT_CHUNK_TARGET_MS
+    barge_in_min_speech_ms: int = 120  # 0 disables barge-in (VAD notices still flow)
+    chunk_target_ms: int = 100
     hold_flush_ms: int = 200  # unlabeled audio held longer than this is flushed (padded)
     max_playout_ms: int = 120_000  # bound on bot audio queued and not yet played
     escalation_dtmf: str | None = None
