@@ -203,6 +203,11 @@ class GatewayServer:
     def active_streams(self) -> int:
         return len(self._connections)
 
+    @property
+    def open_connections(self) -> int:
+        """TCP connections the server holds (streams, handshakes, closing ones)."""
+        return len(self._wires)
+
     # ---- HTTP side -----------------------------------------------------------------------
     def _authorized(self, headers: Headers) -> bool:
         expected = self._expected_auth

@@ -1,16 +1,24 @@
 """One TCP connection of the gateway: HTTP handshake and WebSocket framing, no tasks.
 
-:class:`WebSocketWire` is an ``asyncio.Protocol`` that drives websockets' sans-I/O
-:class:`websockets.server.ServerProtocol`: bytes from the socket go to
-``protocol.receive_data``, the events it parses are acted on at once (a request is routed by
-the :class:`WireHost`, i.e. the server; a message is handed to the connection's
-:class:`MessageSink`, i.e. the call's driver), and what the protocol has to send is written
-with one ``transport.write``. There is no reader task per connection and no asyncio stream:
-reading costs one callback per socket read.
+:class:`WebSocketWire` is an ``asyncio.Protocol``. The HTTP upgrade goes through websockets'
+sans-I/O :class:`websockets.server.ServerProtocol` (request parsing, ``Sec-WebSocket-Accept``,
+the host's rejections such as 401 and 503). Only the request's bytes are fed to it: once the
+connection is open, frames are parsed here (RFC 6455 section 5), because a stream carries
+nothing but small unfragmented text frames and websockets' generator-based parser cost about
+a tenth of the gateway's CPU under load (see the README's Load section). Masks are removed by
+websockets' C ``apply_mask``.
 
-Outbound text frames are framed here (RFC 6455 section 5.2: a server's frames are unmasked;
-no extension is ever negotiated), several messages in one write; control frames (close,
-pong) and the closing handshake stay with websockets' protocol.
+Framing rules enforced (each failure sends a close frame with the code, half-closes, and tells
+the sink): client frames must be masked, reserved bits clear (no extension is negotiated),
+opcodes known, control frames final and at most 125 bytes, continuation frames only inside a
+fragmented message, a message at most ``max_size`` bytes (1009, checked on the header before
+the payload is buffered), text valid UTF-8 (1007), a close payload empty or a valid code (1002).
+Pings are answered with pongs; the closing handshake is echoed; after it the server half-closes
+first (RFC 6455 section 7.1.1) and aborts a peer that does not finish within the close timeout.
+
+Outbound text frames are framed here too (a server's frames are unmasked), several messages in
+one write. There is no reader task per connection and no asyncio stream: reading costs one
+callback per socket read.
 """
 
 from __future__ import annotations
@@ -18,19 +26,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+from enum import Enum
 from typing import Protocol, cast
 
-from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import CONNECTING, OPEN
+from websockets.protocol import OPEN as WS_OPEN
 from websockets.server import ServerProtocol
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # websockets built without its C extension
+    from websockets.utils import apply_mask
 
 log = logging.getLogger(__name__)
 _ws_log = logging.getLogger("websockets.server")
 
 SERVER_HEADER = "voxgate-gateway"
-_INVALID_DATA = 1007
-OP_TEXT, OP_BINARY, OP_CONT, OP_CLOSE = Opcode.TEXT, Opcode.BINARY, Opcode.CONT, Opcode.CLOSE
+_PROTOCOL_ERROR, _INVALID_DATA, _TOO_BIG = 1002, 1007, 1009
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+_MAX_REQUEST = 16 * 1024  # bytes of HTTP request head kept before its end is seen
+_UNSENDABLE_CODES = frozenset({1005, 1006, 1015})
+
+
+class WireState(Enum):
+    CONNECTING = "connecting"  # the HTTP request is being read or answered
+    OPEN = "open"
+    CLOSING = "closing"  # a close frame was sent; waiting for the peer to finish
+    CLOSED = "closed"
 
 
 class MessageSink(Protocol):
@@ -41,7 +63,7 @@ class MessageSink(Protocol):
 
     def wire_closed(self, code: int | None) -> None:
         """No more messages will come: the peer closed or vanished (``code`` None), or the
-        protocol failed the connection and sent close ``code`` (1009 too big, 1002, 1007)."""
+        framing failed and the wire sent close ``code`` (1009 too big, 1002, 1007)."""
 
 
 class WireHost(Protocol):
@@ -60,14 +82,31 @@ class WireHost(Protocol):
         """The upgrade succeeded: who gets the messages (None: the host closed the wire)."""
 
 
+def frame_header(opcode: int, length: int) -> bytes:
+    """The header of one unmasked, final frame (what a server sends)."""
+    if length < 126:
+        return bytes((0x80 | opcode, length))
+    if length < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, length)
+    return struct.pack("!BBQ", 0x80 | opcode, 127, length)
+
+
 def text_frame(payload: bytes) -> bytes:
-    """One unmasked, final text frame (what a server sends)."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
-    if n < 65536:
-        return struct.pack("!BBH", 0x81, 126, n) + payload
-    return struct.pack("!BBQ", 0x81, 127, n) + payload
+    """One unmasked, final text frame."""
+    return frame_header(OP_TEXT, len(payload)) + payload
+
+
+def close_payload(code: int, reason: str = "") -> bytes:
+    """A close frame's body: the code, then the reason cut to fit 125 bytes of UTF-8."""
+    return struct.pack("!H", code) + reason.encode()[:123].decode(errors="ignore").encode()
+
+
+class FramingError(Exception):
+    """The peer broke RFC 6455; ``code`` is the close code to fail the connection with."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
 
 
 class WebSocketWire(asyncio.Protocol):
@@ -77,14 +116,18 @@ class WebSocketWire(asyncio.Protocol):
         self, host: WireHost, *, max_size: int, handshake_timeout: float, close_timeout: float
     ) -> None:
         self.host = host
-        self.protocol = ServerProtocol(max_size=max_size, logger=_ws_log)
+        self.protocol = ServerProtocol(max_size=max_size, logger=_ws_log)  # handshake only
         self.request: Request | None = None
         self.transport: asyncio.Transport | None = None
         self.loop = asyncio.get_running_loop()
+        self.state = WireState.CONNECTING
+        self._max_size = max_size
         self._sink: MessageSink | None = None
         self._receiving = True  # False once we close, fail, or the peer closed
+        self._buf = b""  # unparsed bytes (a partial request head or frame)
         self._fragments: list[bytes] = []
-        self._fragment_opcode: Opcode = OP_TEXT
+        self._fragment_size = 0
+        self._fragment_opcode = 0  # 0: no fragmented message in progress
         self._close_timeout = close_timeout
         self._timer: asyncio.TimerHandle | None = None
         self._handshake_timeout = handshake_timeout
@@ -100,28 +143,23 @@ class WebSocketWire(asyncio.Protocol):
         self.host.wire_opened(self)
 
     def data_received(self, data: bytes) -> None:
-        protocol = self.protocol
-        protocol.receive_data(data)
-        events = protocol.events_received()
-        self._write_pending()
-        for event in events:
-            if type(event) is Frame:
-                if self._receiving:
-                    self._frame(event)
-            elif isinstance(event, Request):
-                self._handshake(event)
-        if protocol.close_expected() and self._timer is None:
-            self._timer = self.loop.call_later(self._close_timeout, self._expire)
-        if self._receiving and protocol.parser_exc is not None:
-            self._stop_receiving(protocol.close_sent.code if protocol.close_sent else None)
+        if self._buf:
+            data = self._buf + data
+            self._buf = b""
+        if self.state is WireState.OPEN:
+            self._frames(data)
+        elif self.state is WireState.CONNECTING:
+            self._request_bytes(data)
+        # CLOSING/CLOSED: what the peer sends after the close is discarded
 
     def eof_received(self) -> bool | None:
-        self.protocol.receive_eof()
-        self._write_pending()
+        if self.state is WireState.CONNECTING:
+            self.protocol.receive_eof()
+            self._write_handshake()
         return None  # close the transport: WebSocket never writes after EOF
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.protocol.receive_eof()
+        self.state = WireState.CLOSED
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -144,7 +182,7 @@ class WebSocketWire(asyncio.Protocol):
     @property
     def is_open(self) -> bool:
         """True while messages can be sent."""
-        return self.protocol.state is OPEN
+        return self.state is WireState.OPEN
 
     @property
     def paused(self) -> bool:
@@ -160,7 +198,7 @@ class WebSocketWire(asyncio.Protocol):
 
     def send_texts(self, messages: list[str]) -> None:
         """Send text messages in order, in one write. Dropped once the wire is closing."""
-        if self.protocol.state is not OPEN or self.transport is None:
+        if self.state is not WireState.OPEN or self.transport is None:
             return
         if len(messages) == 1:
             self.transport.write(text_frame(messages[0].encode()))
@@ -171,20 +209,37 @@ class WebSocketWire(asyncio.Protocol):
         """Start the closing handshake with ``code`` (no-op when closing already); the
         connection is aborted if the peer has not finished it within the close timeout."""
         self._receiving = False
-        if self.protocol.state is OPEN:
-            self.protocol.send_close(code, reason)
-            self._write_pending()
-            if self._timer is None:
-                self._timer = self.loop.call_later(self._close_timeout, self._expire)
-        elif self.protocol.state is CONNECTING and self.transport is not None:
+        if self.state is WireState.OPEN:
+            self._send_close(code, reason)
+        elif self.state is WireState.CONNECTING and self.transport is not None:
             self.transport.abort()
 
     async def wait_closed(self) -> None:
         """Until the TCP connection is gone."""
         await asyncio.shield(self._closed)
 
-    # ---- internals -------------------------------------------------------------------------
-    def _write_pending(self) -> None:
+    # ---- the handshake (websockets' ServerProtocol) ----------------------------------------
+    def _request_bytes(self, data: bytes) -> None:
+        """Feed websockets the request head only; bytes after it are frames, kept for us."""
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            if len(data) > _MAX_REQUEST:
+                self.protocol.receive_data(data)  # websockets refuses the oversized head
+            else:
+                self._buf = data
+                return
+            rest = b""
+        else:
+            self.protocol.receive_data(data[: end + 4])
+            rest = data[end + 4 :]
+        for event in self.protocol.events_received():
+            if isinstance(event, Request):
+                self._handshake(event)
+        self._write_handshake()
+        if self.state is WireState.OPEN and rest:
+            self._frames(rest)
+
+    def _write_handshake(self) -> None:
         transport = self.transport
         assert transport is not None
         data = self.protocol.data_to_send()
@@ -193,9 +248,157 @@ class WebSocketWire(asyncio.Protocol):
         if data[-1]:
             transport.write(b"".join(data))
             return
-        body = b"".join(data[:-1])  # SEND_EOF comes last
+        body = b"".join(data[:-1])  # SEND_EOF comes last: a refused request
         if body:
             transport.write(body)
+        self.state = WireState.CLOSING
+        self._receiving = False
+        self._half_close()
+
+    def _handshake(self, request: Request) -> None:
+        self.request = request
+        protocol = self.protocol
+        response = self.host.respond(self, request)
+        if response is None:
+            response = protocol.accept(request)
+        response.headers["Server"] = SERVER_HEADER
+        protocol.send_response(response)
+        if protocol.state is WS_OPEN:
+            self._write_handshake()
+            self.state = WireState.OPEN
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._sink = self.host.stream_opened(self, request)
+        elif protocol.handshake_exc is not None:
+            log.debug("handshake failed: %s", protocol.handshake_exc)
+
+    # ---- frames ----------------------------------------------------------------------------
+    def _frames(self, data: bytes) -> None:
+        """Parse and act on every whole frame in ``data``; keep a partial one for later."""
+        pos, size = 0, len(data)
+        try:
+            while size - pos >= 2 and self.state is WireState.OPEN:
+                b0, b1 = data[pos], data[pos + 1]
+                length = b1 & 0x7F
+                head = pos + 2
+                if length == 126:
+                    if size - pos < 4:
+                        break
+                    length = (data[pos + 2] << 8) | data[pos + 3]
+                    head = pos + 4
+                elif length == 127:
+                    if size - pos < 10:
+                        break
+                    length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+                    head = pos + 10
+                if not b1 & 0x80:
+                    raise FramingError(_PROTOCOL_ERROR, "unmasked client frame")
+                if b0 & 0x70:
+                    raise FramingError(_PROTOCOL_ERROR, "reserved bits set")
+                if length > self._max_size:
+                    raise FramingError(_TOO_BIG, f"frame of {length} bytes")
+                end = head + 4 + length
+                if end > size:
+                    break
+                payload = apply_mask(data[head + 4 : end], data[head : head + 4])
+                pos = end
+                self._frame(b0 & 0x0F, bool(b0 & 0x80), payload)
+        except FramingError as exc:
+            self._fail(exc.code, str(exc))
+            return
+        if pos < size and self.state is WireState.OPEN:
+            self._buf = data[pos:]
+
+    def _frame(self, opcode: int, fin: bool, payload: bytes) -> None:
+        if opcode == OP_TEXT or opcode == OP_BINARY:
+            if self._fragment_opcode:
+                raise FramingError(_PROTOCOL_ERROR, "new message inside a fragmented one")
+            if fin:
+                self._deliver(opcode, payload)
+            else:
+                self._fragment_opcode = opcode
+                self._fragments = [payload]
+                self._fragment_size = len(payload)
+        elif opcode == OP_CONT:
+            if not self._fragment_opcode:
+                raise FramingError(_PROTOCOL_ERROR, "continuation without a message")
+            self._fragment_size += len(payload)
+            if self._fragment_size > self._max_size:
+                raise FramingError(_TOO_BIG, f"message of over {self._max_size} bytes")
+            self._fragments.append(payload)
+            if fin:
+                opcode, self._fragment_opcode = self._fragment_opcode, 0
+                message = b"".join(self._fragments)
+                self._fragments = []
+                self._deliver(opcode, message)
+        elif opcode >= OP_CLOSE:
+            if not fin or len(payload) > 125:
+                raise FramingError(_PROTOCOL_ERROR, "fragmented or oversized control frame")
+            if opcode == OP_CLOSE:
+                self._peer_closed(payload)
+            elif opcode == OP_PING:
+                self._write(frame_header(OP_PONG, len(payload)) + payload)
+            elif opcode != OP_PONG:
+                raise FramingError(_PROTOCOL_ERROR, f"unknown opcode {opcode}")
+        else:
+            raise FramingError(_PROTOCOL_ERROR, f"unknown opcode {opcode}")
+
+    def _deliver(self, opcode: int, data: bytes) -> None:
+        sink = self._sink
+        if sink is None or not self._receiving:
+            return
+        if opcode == OP_TEXT:
+            try:
+                text = data.decode()
+            except UnicodeDecodeError as exc:
+                raise FramingError(
+                    _INVALID_DATA, f"invalid UTF-8 at position {exc.start}"
+                ) from None
+            sink.message_received(text)
+        else:
+            sink.message_received(data)
+
+    def _peer_closed(self, payload: bytes) -> None:
+        """The peer's close frame: echo its code (RFC 6455 section 5.5.1), then half-close."""
+        if len(payload) == 1:
+            raise FramingError(_PROTOCOL_ERROR, "close frame with a 1-byte payload")
+        code = 1000
+        if payload:
+            code = (payload[0] << 8) | payload[1]
+            if code in _UNSENDABLE_CODES or not (1000 <= code < 1016 or 3000 <= code < 5000):
+                raise FramingError(_PROTOCOL_ERROR, f"invalid close code {code}")
+            try:
+                payload[2:].decode()
+            except UnicodeDecodeError:
+                raise FramingError(_INVALID_DATA, "close reason is not UTF-8") from None
+        self._stop_receiving(None)
+        self._write(frame_header(OP_CLOSE, 2) + struct.pack("!H", code))
+        self.state = WireState.CLOSING
+        self._half_close()
+
+    # ---- closing ---------------------------------------------------------------------------
+    def _send_close(self, code: int, reason: str) -> None:
+        body = close_payload(code, reason)
+        self._write(frame_header(OP_CLOSE, len(body)) + body)
+        self.state = WireState.CLOSING
+        self._buf = b""
+        if self._timer is None:
+            self._timer = self.loop.call_later(self._close_timeout, self._expire)
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455 section 7.1.7): close frame, half-close, tell the
+        sink."""
+        log.debug("failing WebSocket with %d: %s", code, reason)
+        self._send_close(code, reason)
+        self._half_close()
+        self._stop_receiving(code)
+
+    def _half_close(self) -> None:
+        transport = self.transport
+        assert transport is not None
+        if self._timer is None:
+            self._timer = self.loop.call_later(self._close_timeout, self._expire)
         if transport.can_write_eof():
             try:
                 transport.write_eof()
@@ -203,6 +406,10 @@ class WebSocketWire(asyncio.Protocol):
                 transport.close()
         else:
             transport.close()
+
+    def _write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
 
     def _expire(self) -> None:
         """Handshake or close timeout: drop the TCP connection."""
@@ -215,55 +422,3 @@ class WebSocketWire(asyncio.Protocol):
         sink, self._sink = self._sink, None
         if sink is not None:
             sink.wire_closed(code)
-
-    def _handshake(self, request: Request) -> None:
-        self.request = request
-        protocol = self.protocol
-        response = self.host.respond(self, request)
-        if response is None:
-            response = protocol.accept(request)
-        response.headers["Server"] = SERVER_HEADER
-        protocol.send_response(response)
-        self._write_pending()
-        if protocol.state is OPEN:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            self._sink = self.host.stream_opened(self, request)
-        elif protocol.handshake_exc is not None:
-            log.debug("handshake failed: %s", protocol.handshake_exc)
-
-    def _frame(self, frame: Frame) -> None:
-        opcode = frame.opcode
-        data = bytes(frame.data)  # parsed frames hold bytes already: no copy
-        if opcode is OP_TEXT or opcode is OP_BINARY:
-            if not frame.fin:
-                self._fragments = [data]
-                self._fragment_opcode = opcode
-                return
-            self._deliver(opcode, data)
-        elif opcode is OP_CONT:
-            self._fragments.append(data)
-            if frame.fin:
-                data = b"".join(self._fragments)
-                self._fragments = []
-                self._deliver(self._fragment_opcode, data)
-        elif opcode is OP_CLOSE:
-            self._stop_receiving(None)
-        # ping: the protocol answered it already; pong: nothing to do
-
-    def _deliver(self, opcode: Opcode, data: bytes) -> None:
-        sink = self._sink
-        if sink is None:
-            return
-        if opcode is OP_TEXT:
-            try:
-                text = data.decode()
-            except UnicodeDecodeError as exc:
-                self.protocol.fail(_INVALID_DATA, f"invalid UTF-8 at position {exc.start}")
-                self._write_pending()
-                self._stop_receiving(_INVALID_DATA)
-                return
-            sink.message_received(text)
-        else:
-            sink.message_received(data)
