@@ -22,6 +22,9 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
+import orjson
+import pybase64
+
 from gateway.errors import BadAudio, BadPayload, MalformedMessage, OutOfOrder
 from gateway.media_format import MediaFormat, parse_media_format
 
@@ -184,7 +187,7 @@ def decode_payload(text: Any) -> bytes:
     if not isinstance(text, str):
         raise MalformedMessage("media.payload must be a string")
     try:
-        return binascii.a2b_base64(text, strict_mode=True)
+        return pybase64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise BadPayload(f"media payload is not valid base64: {exc}") from exc
 
@@ -192,25 +195,29 @@ def decode_payload(text: Any) -> bytes:
 def load_message(message: str | bytes) -> Mapping[str, Any]:
     """JSON text to the message object; raises :class:`MalformedMessage`."""
     try:
-        msg = json.loads(message)
-    except (ValueError, UnicodeDecodeError) as exc:
+        msg = orjson.loads(message)
+    except ValueError as exc:
         raise MalformedMessage(f"message is not JSON: {exc}") from exc
     if not isinstance(msg, dict):
         raise MalformedMessage("message is not a JSON object")
     return msg
 
 
+def _media(msg: Mapping[str, Any]) -> Media:
+    media = _obj(msg, "media")
+    return Media(
+        decode_payload(media.get("payload")),
+        _opt_int(media.get("chunk"), "media.chunk"),
+        _opt_int(media.get("timestamp"), "media.timestamp"),
+        _opt_int(msg.get("sequence_number"), "sequence_number"),
+    )
+
+
 def parse_event(msg: Mapping[str, Any], url_sample_rate: int | None = None) -> Event:
     """One message object to its event (no ordering checks; see :class:`StreamProtocol`)."""
     kind = msg.get("event")
     if kind == "media":
-        media = _obj(msg, "media")
-        return Media(
-            decode_payload(media.get("payload")),
-            _opt_int(media.get("chunk"), "media.chunk"),
-            _opt_int(media.get("timestamp"), "media.timestamp"),
-            _opt_int(msg.get("sequence_number"), "sequence_number"),
-        )
+        return _media(msg)
     if kind == "start":
         return parse_start(msg, url_sample_rate)
     if kind == "mark":
@@ -238,7 +245,9 @@ def parse_event(msg: Mapping[str, Any], url_sample_rate: int | None = None) -> E
 class StreamProtocol:
     """One stream's protocol state: parses inbound messages in order, builds outbound ones."""
 
-    __slots__ = ("_sid_json", "media_format", "state", "stream_sid", "url_sample_rate")
+    __slots__ = (
+        "_sample_width", "_sid_json", "media_format", "state", "stream_sid", "url_sample_rate"
+    )
 
     def __init__(self, url_sample_rate: int | None = None) -> None:
         """``url_sample_rate`` is the stream URL's ``sample-rate`` query parameter, if any."""
@@ -247,10 +256,17 @@ class StreamProtocol:
         self.stream_sid = ""
         self.media_format: MediaFormat | None = None
         self._sid_json = '""'
+        self._sample_width = 1
 
     def receive(self, message: str | bytes) -> Event:
         """Parse and order-check one inbound message. Raises ``ProtocolError``."""
         msg = load_message(message)
+        if self.state is StreamState.STREAMING and msg.get("event") == "media":
+            media = _media(msg)  # the hot path: the one legal case, checked directly
+            self._check_stream(msg)
+            if len(media.payload) % self._sample_width:
+                raise BadAudio(f"odd-length PCM16 payload ({len(media.payload)} bytes)")
+            return media
         event = parse_event(msg, self.url_sample_rate)
         state = self.state
         new_state = TRANSITIONS.get((state, type(event)))
@@ -259,25 +275,23 @@ class StreamProtocol:
                 f"{type(event).__name__.lower()} not allowed while {state.value}"
             )
         if state is StreamState.STREAMING:
-            sid = _stream_sid(msg)
-            if sid is not None and sid != self.stream_sid:
-                raise OutOfOrder(f"message for stream {sid!r} on stream {self.stream_sid!r}")
-            if (
-                type(event) is Media
-                and self.media_format is not None
-                and len(event.payload) % self.media_format.sample_width
-            ):
-                raise BadAudio(f"odd-length PCM16 payload ({len(event.payload)} bytes)")
+            self._check_stream(msg)
         elif type(event) is Start:
             self.stream_sid = event.stream_sid
             self.media_format = event.media_format
+            self._sample_width = event.media_format.sample_width
             self._sid_json = json.dumps(event.stream_sid)
         self.state = new_state
         return event
 
+    def _check_stream(self, msg: Mapping[str, Any]) -> None:
+        sid = _stream_sid(msg)
+        if sid is not None and sid != self.stream_sid:
+            raise OutOfOrder(f"message for stream {sid!r} on stream {self.stream_sid!r}")
+
     def media(self, payload: bytes) -> str:
         """The ``media`` message for one outbound chunk (wire-encoded bytes)."""
-        b64 = binascii.b2a_base64(payload, newline=False).decode("ascii")
+        b64 = pybase64.b64encode(payload).decode("ascii")
         return f'{{"event":"media","stream_sid":{self._sid_json},"media":{{"payload":"{b64}"}}}}'
 
     def mark(self, name: str) -> str:

@@ -163,6 +163,20 @@ def test_dtmf_mark_stop_and_unknown() -> None:
     assert proto.state is StreamState.STOPPED
 
 
+@pytest.mark.parametrize("sid_key", ["stream_sid", "streamSid"])
+def test_media_or_mark_for_another_stream_is_out_of_order(sid_key: str) -> None:
+    proto = started()
+    foreign = json.loads(media_msg(b"\x00\x01" * 80))
+    del foreign["stream_sid"]
+    foreign[sid_key] = "MZ2"
+    with pytest.raises(OutOfOrder, match="MZ2"):
+        proto.receive(json.dumps(foreign))
+    with pytest.raises(OutOfOrder, match="MZ2"):
+        proto.receive(json.dumps({"event": "mark", sid_key: "MZ2", "mark": {"name": "u1"}}))
+    with pytest.raises(MalformedMessage):
+        proto.receive(json.dumps({"event": "media", "stream_sid": 5, "media": {"payload": ""}}))
+
+
 def test_mulaw_accepts_odd_lengths_pcm_does_not() -> None:
     proto = started(encoding="audio/x-mulaw", bit_rate=None)
     assert isinstance(proto.receive(media_msg(b"\xff" * 161)), Media)
