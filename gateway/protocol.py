@@ -122,15 +122,14 @@ TRANSITIONS: dict[tuple[StreamState, type], StreamState] = {
 
 
 def _opt_int(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:  # what Exotel sends; int() allows surrounding whitespace
         try:
-            return int(value.strip())
+            return int(value)
         except ValueError:
             pass
+    elif kind is int or value is None:
+        return value  # type: ignore[no-any-return]
     raise MalformedMessage(f"{name} must be a number, got {value!r}")
 
 

@@ -124,6 +124,9 @@ class WebSocketWire(asyncio.Protocol):
         self._max_size = max_size
         self._sink: MessageSink | None = None
         self._receiving = True  # False once we close, fail, or the peer closed
+        self._close_sent = False
+        self._close_received = False
+        self._eof_sent = False
         self._buf = b""  # unparsed bytes (a partial request head or frame)
         self._fragments: list[bytes] = []
         self._fragment_size = 0
@@ -146,11 +149,11 @@ class WebSocketWire(asyncio.Protocol):
         if self._buf:
             data = self._buf + data
             self._buf = b""
-        if self.state is WireState.OPEN:
+        if self._reading_frames:
             self._frames(data)
         elif self.state is WireState.CONNECTING:
             self._request_bytes(data)
-        # CLOSING/CLOSED: what the peer sends after the close is discarded
+        # otherwise the closing handshake is over: what the peer sends is discarded
 
     def eof_received(self) -> bool | None:
         if self.state is WireState.CONNECTING:
@@ -274,11 +277,23 @@ class WebSocketWire(asyncio.Protocol):
             log.debug("handshake failed: %s", protocol.handshake_exc)
 
     # ---- frames ----------------------------------------------------------------------------
+    @property
+    def _reading_frames(self) -> bool:
+        """Open, or closing and still waiting for the peer's close frame."""
+        if self.state is WireState.OPEN:
+            return True
+        return (
+            self.state is WireState.CLOSING
+            and self._close_sent
+            and not self._close_received
+            and not self._eof_sent
+        )
+
     def _frames(self, data: bytes) -> None:
         """Parse and act on every whole frame in ``data``; keep a partial one for later."""
         pos, size = 0, len(data)
         try:
-            while size - pos >= 2 and self.state is WireState.OPEN:
+            while size - pos >= 2 and self._reading_frames:
                 b0, b1 = data[pos], data[pos + 1]
                 length = b1 & 0x7F
                 head = pos + 2
@@ -307,7 +322,7 @@ class WebSocketWire(asyncio.Protocol):
         except FramingError as exc:
             self._fail(exc.code, str(exc))
             return
-        if pos < size and self.state is WireState.OPEN:
+        if pos < size and self._reading_frames:
             self._buf = data[pos:]
 
     def _frame(self, opcode: int, fin: bool, payload: bytes) -> None:
@@ -360,7 +375,8 @@ class WebSocketWire(asyncio.Protocol):
             sink.message_received(data)
 
     def _peer_closed(self, payload: bytes) -> None:
-        """The peer's close frame: echo its code (RFC 6455 section 5.5.1), then half-close."""
+        """The peer's close frame: echo its code unless we closed first (RFC 6455 section
+        5.5.1), then half-close: the server ends the TCP connection first (section 7.1.1)."""
         if len(payload) == 1:
             raise FramingError(_PROTOCOL_ERROR, "close frame with a 1-byte payload")
         code = 1000
@@ -372,17 +388,22 @@ class WebSocketWire(asyncio.Protocol):
                 payload[2:].decode()
             except UnicodeDecodeError:
                 raise FramingError(_INVALID_DATA, "close reason is not UTF-8") from None
+        self._close_received = True
         self._stop_receiving(None)
-        self._write(frame_header(OP_CLOSE, 2) + struct.pack("!H", code))
+        if not self._close_sent:
+            self._write(frame_header(OP_CLOSE, 2) + struct.pack("!H", code))
+            self._close_sent = True
         self.state = WireState.CLOSING
         self._half_close()
 
     # ---- closing ---------------------------------------------------------------------------
     def _send_close(self, code: int, reason: str) -> None:
-        body = close_payload(code, reason)
-        self._write(frame_header(OP_CLOSE, len(body)) + body)
+        """Our close frame; the peer's answer is still read (then we half-close)."""
+        if not self._close_sent:
+            body = close_payload(code, reason)
+            self._write(frame_header(OP_CLOSE, len(body)) + body)
+            self._close_sent = True
         self.state = WireState.CLOSING
-        self._buf = b""
         if self._timer is None:
             self._timer = self.loop.call_later(self._close_timeout, self._expire)
 
@@ -397,6 +418,8 @@ class WebSocketWire(asyncio.Protocol):
     def _half_close(self) -> None:
         transport = self.transport
         assert transport is not None
+        self._eof_sent = True
+        self._buf = b""
         if self._timer is None:
             self._timer = self.loop.call_later(self._close_timeout, self._expire)
         if transport.can_write_eof():

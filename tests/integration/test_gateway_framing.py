@@ -232,3 +232,23 @@ async def test_peer_that_never_finishes_the_close_is_dropped(
         await asyncio.sleep(0.6)  # the client never sends its close nor its FIN
         assert gw.metrics.streams_active == 0
         assert gw.open_connections == 0
+
+
+async def test_our_close_answered_by_the_peer_ends_the_connection_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The call ends (stop): we send 1000, the peer answers with its close frame, and we
+    end TCP there and then, not at the close timeout."""
+    monkeypatch.setattr("gateway.server.CLOSE_TIMEOUT", 30.0)
+    async with GatewayServer(GatewayConfig(port=0)) as gw:
+        client = await open_raw(gw)
+        stop = json.dumps({"event": "stop", "stream_sid": "MZ1", "stop": {"reason": "x"}})
+        client.writer.write(client_frame(0x1, START) + client_frame(0x1, stop.encode()))
+        assert await client.close_code() == 1000
+        client.writer.write(client_frame(0x1, b'{"event":"late"}'))  # read, then dropped
+        client.writer.write(client_frame(0x8, struct.pack("!H", 1000)))
+        assert await asyncio.wait_for(client.reader.read(), 1) == b""
+        client.writer.close()
+        await asyncio.sleep(0.05)
+        assert gw.open_connections == 0
+        assert gw.metrics.unknown_events == 0
