@@ -20,9 +20,21 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 
 SUPPORTED_ADAPTER_RATES: frozenset[int] = frozenset({8000, 16000, 24000})
+
+MAX_FORECAST_S = 3600.0
+"""The longest ``within_s`` a transfer forecast may state."""
+
+
+def check_forecast(within_s: float, likelihood: float) -> None:
+    """Raise ``ValueError`` unless ``0 <= within_s <= MAX_FORECAST_S`` and
+    ``0 <= likelihood <= 1`` (0 withdraws a forecast)."""
+    if isinstance(within_s, bool) or not 0.0 <= within_s <= MAX_FORECAST_S:
+        raise ValueError(f"a transfer forecast's within_s must be 0-{MAX_FORECAST_S:g} s")
+    if isinstance(likelihood, bool) or not 0.0 <= likelihood <= 1.0:
+        raise ValueError("a transfer forecast's likelihood must be within 0-1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +86,10 @@ class PlayedPosition:
 
 
 class CallControl(Protocol):
-    """What an adapter can do to its call. Handed to :meth:`BotAdapter.on_start`."""
+    """What an adapter can do to its call. Handed to :meth:`BotAdapter.on_start`.
+
+    To tell the dialer ahead that the call will ask for an agent, use
+    :func:`forecast_transfer` (see :class:`TransferForecasting`)."""
 
     @property
     def info(self) -> CallInfo: ...
@@ -105,6 +120,35 @@ class CallControl(Protocol):
     async def transfer(self, reason: str, skills: Sequence[str] = ()) -> None:
         """Ask for a live human agent; the dialer takes the customer to a bridge."""
         ...
+
+
+@runtime_checkable
+class TransferForecasting(Protocol):
+    """A :class:`CallControl` that also takes transfer forecasts. Send one with
+    :func:`forecast_transfer` (it skips call controls that take none).
+
+    Kept beside ``CallControl`` rather than in it while the gateway's call handles gain the
+    method; ``FakeCall`` has it."""
+
+    async def forecast_transfer(self, within_s: float, likelihood: float = 1.0) -> None:
+        """Say ahead that this call will probably ask for an agent within ``within_s`` seconds
+        (the script reached its closing branch, an intent classifier fired ...), with
+        ``likelihood`` (0-1] of it happening. The dialer's bot-first pacer counts on an agent
+        for it from then on instead of guessing which calls will escalate, so agents wait
+        less and customers are not left holding. A later forecast replaces the earlier one;
+        ``likelihood=0`` withdraws it. It is only a forecast: ``transfer`` still asks.
+        Raises ``ValueError`` for ``within_s`` outside 0-3600 or ``likelihood`` outside 0-1."""
+        ...
+
+
+async def forecast_transfer(call: CallControl, within_s: float, likelihood: float = 1.0) -> bool:
+    """Send a transfer forecast (:meth:`TransferForecasting.forecast_transfer`) if ``call``
+    takes them; returns whether it did. Checks the values either way (``ValueError``)."""
+    check_forecast(within_s, likelihood)
+    if not isinstance(call, TransferForecasting):
+        return False
+    await call.forecast_transfer(within_s, likelihood)
+    return True
 
 
 class PlayoutOverflow(RuntimeError):

@@ -37,6 +37,7 @@ from bot_adapters.contract import (
     CallInfo,
     PlayedPosition,
     PlayoutOverflow,
+    check_forecast,
 )
 
 DTMF_DIGITS = frozenset("0123456789*#")
@@ -57,6 +58,16 @@ class Transfer:
 
     reason: str
     skills: tuple[str, ...]
+    at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransferForecast:
+    """One ``forecast_transfer()``: a transfer expected within ``within_s`` (``likelihood`` 0:
+    the forecast was withdrawn)."""
+
+    within_s: float
+    likelihood: float
     at_ms: int
 
 
@@ -105,7 +116,8 @@ class FakeCall:
 
     Recorded: :attr:`played` (every ``play``/``mark``), :attr:`finished` (labels reported heard),
     :attr:`clears` (positions returned by ``clear``), :attr:`barge_ins`, :attr:`hangups`,
-    :attr:`transfers`, :attr:`stop_reason`, and :attr:`log`, a readable timeline.
+    :attr:`transfers`, :attr:`forecasts` (transfer forecasts), :attr:`stop_reason`, and
+    :attr:`log`, a readable timeline.
     """
 
     def __init__(
@@ -137,6 +149,7 @@ class FakeCall:
         self.barge_ins: list[PlayedPosition] = []
         self.hangups: list[Hangup] = []
         self.transfers: list[Transfer] = []
+        self.forecasts: list[TransferForecast] = []
         self.log: list[str] = []
         self.stop_reason: str | None = None
         self._queue: deque[_Segment] = deque()
@@ -189,6 +202,18 @@ class FakeCall:
     async def transfer(self, reason: str, skills: Sequence[str] = ()) -> None:
         self.transfers.append(Transfer(reason, tuple(skills), self.now_ms))
         self.log.append(f"{self.now_ms} transfer {reason} {','.join(skills)}")
+
+    async def forecast_transfer(self, within_s: float, likelihood: float = 1.0) -> None:
+        check_forecast(within_s, likelihood)  # the gateway's ControlRequest refuses the same
+        self.forecasts.append(TransferForecast(float(within_s), float(likelihood), self.now_ms))
+        self.log.append(f"{self.now_ms} forecast_transfer {within_s:g}s p={likelihood:g}")
+
+    @property
+    def forecast(self) -> TransferForecast | None:
+        """The standing transfer forecast (the latest, unless withdrawn), or ``None``."""
+        if not self.forecasts or self.forecasts[-1].likelihood == 0:
+            return None
+        return self.forecasts[-1]
 
     # -- what the test reads ------------------------------------------------------------------
 

@@ -18,7 +18,8 @@ Interfaces for other parts:
 * :meth:`Dialer.subscribe` -- progress callbacks (:class:`ProgressEvent`: ``placed``,
   ``ringing``, ``answered``, ``bot_connected``, ``bot_audio_ok`` (the greeting's stop is
   confirmed: bot audio may flow), ``escalated``, ``agent_ringing``, ``bridged``,
-  ``abandoned``, ``back_to_bot``, ``ended``, ``agent_freed`` ...);
+  ``abandoned``, ``back_to_bot``, ``ended``, ``agent_freed``, ``transfer_forecast`` (the bot
+  expects to ask for an agent; pacing information) ...);
 * :meth:`Dialer.submit` -- the :class:`gateway.control.ControlHook` the gateway calls (the
   dialer object *is* the hook); the HTTP form is :mod:`dialer.control_api`.
 
@@ -157,10 +158,25 @@ class DialerStats:
     stream_params_truncated: int = 0
     control_requests: int = 0
     control_unknown: int = 0
+    transfer_forecasts: int = 0
     dispositions: dict[str, int] = field(default_factory=dict)
 
 
 ProgressListener = Callable[[ProgressEvent], None]
+
+TRANSFER_FORECAST = "transfer_forecast"
+"""Progress event: the call's bot forecast a transfer; ``detail`` is ``"WITHIN_S LIKELIHOOD"``
+(:func:`forecast_detail`, read back with :func:`parse_forecast_detail`)."""
+
+
+def forecast_detail(within_s: float, likelihood: float) -> str:
+    return f"{within_s:g} {likelihood:g}"
+
+
+def parse_forecast_detail(detail: str) -> tuple[float, float]:
+    """``(within_s, likelihood)`` from a ``transfer_forecast`` event's detail."""
+    within, likelihood = detail.split()
+    return float(within), float(likelihood)
 
 
 def flow_settings(config: DialerConfig) -> FlowSettings:
@@ -489,7 +505,9 @@ class Dialer:
         raise UnknownCall(call_id or call_sid)
 
     async def submit(self, request: ControlRequest) -> None:
-        """:class:`gateway.control.ControlHook`: a transfer or hang-up for a live call.
+        """:class:`gateway.control.ControlHook`: a transfer, hang-up or transfer forecast for a
+        live call (a forecast only becomes a ``transfer_forecast`` progress event, which the
+        campaign runner hands its pacer).
 
         Raises :class:`UnknownCall` when no live call matches (the HTTP API answers 404)."""
         self.stats.control_requests += 1
@@ -500,5 +518,13 @@ class Dialer:
             raise
         if request.kind == "transfer":
             runner.deliver(Transfer(request.reason, tuple(request.skills)))
+        elif request.kind == "transfer_forecast":
+            # pacing information only: the call's flow does not change
+            self.stats.transfer_forecasts += 1
+            self.notify(
+                runner.call_id,
+                TRANSFER_FORECAST,
+                forecast_detail(request.within_s, request.likelihood),
+            )
         else:
             runner.deliver(HangupRequest(request.reason))

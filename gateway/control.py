@@ -1,15 +1,16 @@
 """The control hook: how the gateway (media plane) asks the dialer (control plane) to act.
 
-A bot adapter's ``transfer()``/``hangup()`` and the customer's escalation DTMF become a
-:class:`ControlRequest` for the call's leg. The dialer implements :class:`ControlHook`; the
-gateway holds one. Two wirings, same requests:
+A bot adapter's ``transfer()``/``hangup()``/``forecast_transfer()`` and the customer's
+escalation DTMF become a :class:`ControlRequest` for the call's leg. The dialer implements
+:class:`ControlHook`; the gateway holds one. Two wirings, same requests:
 
 * one process: the dialer's hook object is passed to the gateway directly;
 * separate processes: the gateway uses an HTTP client hook that POSTs the request as JSON to
   the dialer's control API, ``POST {control_url}/v1/control``, body
-  ``{"kind": "transfer"|"hangup", "call_sid": ..., "stream_sid": ..., "custom_parameters":
-  {...}, "reason": ..., "skills": [...]}``, answered ``202`` (accepted), ``400`` (malformed),
-  ``404`` (no such call).
+  ``{"kind": "transfer"|"hangup"|"transfer_forecast", "call_sid": ..., "stream_sid": ...,
+  "custom_parameters": {...}, "reason": ..., "skills": [...]}`` (a ``transfer_forecast`` also
+  carries ``"within_s"`` and ``"likelihood"``, numbers), answered ``202`` (accepted), ``400``
+  (malformed), ``404`` (no such call).
 
 Until a dialer is attached, :class:`RecordingControlHook` logs the requests and keeps them for
 tests to read.
@@ -23,14 +24,20 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
+from bot_adapters.contract import check_forecast
+
 log = logging.getLogger(__name__)
 
-ControlKind = Literal["transfer", "hangup"]
+ControlKind = Literal["transfer", "hangup", "transfer_forecast"]
+CONTROL_KINDS: tuple[str, ...] = ("transfer", "hangup", "transfer_forecast")
 
 
 @dataclass(frozen=True, slots=True)
 class ControlRequest:
-    """A request from the media plane about one leg (``call_sid``)."""
+    """A request from the media plane about one leg (``call_sid``).
+
+    ``within_s`` and ``likelihood`` belong to ``transfer_forecast`` (the bot expects to ask for
+    an agent within that many seconds, that likely; ``likelihood`` 0 withdraws the forecast)."""
 
     kind: ControlKind
     call_sid: str
@@ -38,10 +45,13 @@ class ControlRequest:
     reason: str
     custom_parameters: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     skills: tuple[str, ...] = ()
+    within_s: float = 0.0
+    likelihood: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.kind not in ("transfer", "hangup"):
+        if self.kind not in CONTROL_KINDS:
             raise ValueError(f"unknown control request kind {self.kind!r}")
+        check_forecast(self.within_s, self.likelihood)
         if not self.call_sid:
             raise ValueError("ControlRequest.call_sid must not be empty")
         if not isinstance(self.custom_parameters, MappingProxyType):
@@ -52,7 +62,7 @@ class ControlRequest:
 
     def to_json(self) -> dict[str, Any]:
         """The control API's JSON body."""
-        return {
+        body: dict[str, Any] = {
             "kind": self.kind,
             "call_sid": self.call_sid,
             "stream_sid": self.stream_sid,
@@ -60,6 +70,10 @@ class ControlRequest:
             "custom_parameters": dict(self.custom_parameters),
             "skills": list(self.skills),
         }
+        if self.kind == "transfer_forecast":
+            body["within_s"] = self.within_s
+            body["likelihood"] = self.likelihood
+        return body
 
     @classmethod
     def from_json(cls, body: Any) -> ControlRequest:
@@ -80,6 +94,12 @@ class ControlRequest:
         stream_sid = body.get("stream_sid", "")
         if not isinstance(stream_sid, str):
             raise ValueError("control request field 'stream_sid' must be a string")
+        numbers = {"within_s": 0.0, "likelihood": 1.0}
+        for name in numbers:
+            value = body.get(name, numbers[name])
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"control request field {name!r} must be a number")
+            numbers[name] = float(value)
         return cls(
             kind=body["kind"],
             call_sid=body["call_sid"],
@@ -87,6 +107,8 @@ class ControlRequest:
             reason=body["reason"],
             custom_parameters=params,
             skills=tuple(skills),
+            within_s=numbers["within_s"],
+            likelihood=numbers["likelihood"],
         )
 
 
@@ -104,12 +126,15 @@ class RecordingControlHook:
 
     async def submit(self, request: ControlRequest) -> None:
         log.info(
-            "control request %s for call %s (stream %s): %s skills=%s",
+            "control request %s for call %s (stream %s): %s skills=%s%s",
             request.kind,
             request.call_sid,
             request.stream_sid,
             request.reason,
             ",".join(request.skills) or "-",
+            f" within {request.within_s:g} s, likelihood {request.likelihood:g}"
+            if request.kind == "transfer_forecast"
+            else "",
         )
         self.requests.append(request)
 

@@ -18,10 +18,11 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot_adapters.contract import BotAdapter, CallControl, PlayedPosition
+from bot_adapters.contract import BotAdapter, CallControl, PlayedPosition, forecast_transfer
 from bot_adapters.scripted.engine import (
     ClearPlayout,
     Command,
+    ForecastTransfer,
     HangupCall,
     PlayPrompt,
     ScriptEngine,
@@ -133,3 +134,11 @@ class ScriptedBot(BotAdapter):
                 await call.hangup(command.reason)
             elif isinstance(command, TransferCall):
                 await call.transfer(command.reason, command.skills)
+            elif isinstance(command, ForecastTransfer):
+                await self._forecast(call, command)
+
+    async def _forecast(self, call: CallControl, command: ForecastTransfer) -> None:
+        """Pass a transfer forecast on; a call control that takes none skips it (forecasts only
+        help pacing)."""
+        if not await forecast_transfer(call, command.within_s, command.likelihood):
+            log.debug("call control %s takes no transfer forecasts", type(call).__name__)

@@ -61,7 +61,15 @@ class TransferCall:
     skills: tuple[str, ...]
 
 
-Command = PlayPrompt | ClearPlayout | HangupCall | TransferCall
+@dataclass(frozen=True, slots=True)
+class ForecastTransfer:
+    """Tell the dialer a transfer is expected within ``within_s`` (``likelihood`` 0: withdrawn)."""
+
+    within_s: float
+    likelihood: float
+
+
+Command = PlayPrompt | ClearPlayout | HangupCall | TransferCall | ForecastTransfer
 
 
 class ScriptEngine:
@@ -174,6 +182,9 @@ class ScriptEngine:
         self.state = name
         self.reprompts = 0
         self.trace.append(name)
+        forecast = self.current.forecast
+        if forecast is not None:
+            out.append(ForecastTransfer(forecast.within_s, forecast.likelihood))
         self._play(self.current.say, now_ms, out)
 
     def _play(self, prompts: tuple[str, ...], now_ms: int, out: list[Command]) -> None:

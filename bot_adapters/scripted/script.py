@@ -32,6 +32,10 @@ Format (see ``bot_adapters/scripted/sales.toml`` and docs/adapters.md)::
     action = "transfer"        # or "hangup": runs once the prompts are heard
     reason = "lead_asked_for_human"
     skills = ["sales"]
+    forecast_transfer = { within_s = 4, likelihood = 0.95 }
+                               # on entering the state, tell the dialer a transfer is expected
+                               # within 4 s (or just `forecast_transfer = 4`: likelihood 1);
+                               # likelihood 0 withdraws an earlier forecast
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
+
+from bot_adapters.contract import MAX_FORECAST_S
 
 DTMF_KEYS = frozenset("0123456789*#")
 ActionKind = Literal["hangup", "transfer"]
@@ -62,6 +68,14 @@ class Action:
 
 
 @dataclass(frozen=True, slots=True)
+class Forecast:
+    """A transfer forecast made on entering a state (``CallControl.forecast_transfer``)."""
+
+    within_s: float
+    likelihood: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class State:
     """One step of the conversation."""
 
@@ -76,6 +90,7 @@ class State:
     on_no_input: str | None = None
     next: str | None = None
     action: Action | None = None
+    forecast: Forecast | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +110,7 @@ class Script:
 _SCRIPT_KEYS = {"name", "start", "end_silence_ms", "no_input_ms", "interrupt_on"}
 _STATE_KEYS = {
     "say", "on_speech", "dtmf", "on_invalid_dtmf", "no_input_ms", "reprompt", "max_reprompts",
-    "on_no_input", "next", "action", "reason", "skills",
+    "on_no_input", "next", "action", "reason", "skills", "forecast_transfer",
 }  # fmt: skip
 _TOP_KEYS = {"script", "prompts", "dtmf", "states"}
 
@@ -205,6 +220,30 @@ def _state(name: str, body: dict[str, Any], default_no_input: int) -> State:
         on_no_input=_opt_str(body, "on_no_input", where),
         next=nxt,
         action=action,
+        forecast=_forecast(body.get("forecast_transfer"), f"{where}forecast_transfer"),
+    )
+
+
+def _number(value: Any, where: str, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise ScriptError(f"{where}: must be a number from {lo:g} to {hi:g}")
+    return float(value)
+
+
+def _forecast(value: Any, where: str) -> Forecast | None:
+    """``forecast_transfer = SECONDS`` or ``{ within_s = SECONDS, likelihood = 0..1 }``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        return Forecast(_number(value, where, 0.0, MAX_FORECAST_S))
+    for key in value:
+        if key not in ("within_s", "likelihood"):
+            raise ScriptError(f"{where}.{key}: unknown key (expected within_s, likelihood)")
+    if "within_s" not in value:
+        raise ScriptError(f"{where}.within_s: required")
+    return Forecast(
+        _number(value["within_s"], f"{where}.within_s", 0.0, MAX_FORECAST_S),
+        _number(value.get("likelihood", 1.0), f"{where}.likelihood", 0.0, 1.0),
     )
 
 

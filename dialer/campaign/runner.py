@@ -15,6 +15,12 @@ call with the attempt's call id. Each call's wait lives in the runner's ``TaskGr
 record settles the attempt (retry or done) and becomes pacer observations. On start,
 attempts a killed runner left ``dialing`` are settled from the dialer's records, or as
 ``interrupted`` (:meth:`CampaignStore.recover`).
+
+Warm start: a pacer that can (``WarmStartPacer``) is seeded on start from the campaign's stored
+snapshot of that pacer (:meth:`CampaignStore.pacer_snapshot`, at most 14 days old), and its
+snapshot is saved every ``snapshot_every_s`` and when the run ends, so the next run (the next
+shift, or a restart after a crash) starts from these figures instead of cold. No snapshot, an
+old one or one that does not fit: the pacer starts cold, as on a campaign's first day.
 """
 
 from __future__ import annotations
@@ -43,11 +49,19 @@ from dialer.pacing.types import (
     CustomerConnected,
     DialOutcome,
     DialResolved,
+    ForecastedCall,
     Pacer,
     PacerState,
+    WarmStartPacer,
 )
 from dialer.records import CallRecord
-from dialer.service import CallRequest, Dialer, ProgressEvent
+from dialer.service import (
+    TRANSFER_FORECAST,
+    CallRequest,
+    Dialer,
+    ProgressEvent,
+    parse_forecast_detail,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +134,23 @@ class _Live:
     answered: float | None = None
     waiting_since: float | None = None  # answered (agent-first) or escalated (bot-first)
     resolved: bool = False  # the pacer was told how the ringing ended
+    forecast: tuple[float, float, float] | None = None  # bot's (at, within_s, likelihood)
+
+    def bot_ended(self, now: float, escalated: bool) -> BotCallEnded:
+        """The pacer's observation of this call's bot conversation ending now."""
+        assert self.answered is not None
+        bot_s = max(0.0, now - self.answered)
+        if self.forecast is None:
+            return BotCallEnded(now, bot_s, escalated)
+        at, within, likelihood = self.forecast
+        return BotCallEnded(
+            now,
+            bot_s,
+            escalated,
+            forecast_at_s=min(bot_s, max(0.0, at - self.answered)),
+            forecast_within_s=within,
+            forecast_likelihood=likelihood,
+        )
 
 
 @dataclass(slots=True)
@@ -156,6 +187,8 @@ class CampaignRunner:
         wall_clock: Callable[[], float] = time.time,
         report: Callable[[CampaignSnapshot], None] | None = None,
         report_every_s: float = 2.0,
+        warm_start: bool = True,
+        snapshot_every_s: float = 60.0,
     ) -> None:
         self.dialer = dialer
         self.store = store
@@ -167,6 +200,10 @@ class CampaignRunner:
         self.report = report
         self.report_every_s = report_every_s
         self.progress = Progress()
+        self.warm_start = warm_start
+        self.snapshot_every_s = snapshot_every_s
+        self.warmed_from: float | None = None  # when the snapshot the pacer started from was saved
+        self._restore_tried = False
         self.ledger: AbandonmentLedger = store.ledger(campaign, wall_clock())
         self._live: dict[str, _Live] = {}
         self._agents: dict[str, _AgentClock] = {}
@@ -206,10 +243,14 @@ class CampaignRunner:
             live.waiting_since = None  # nobody was waiting
         elif ev.kind == "ended" and live.answered is None:
             self._resolve(live, now, _UNANSWERED.get(ev.detail, DialOutcome.FAILED))
+        elif ev.kind == TRANSFER_FORECAST:
+            if live.answered is not None and live.waiting_since is None:
+                within, likelihood = parse_forecast_detail(ev.detail)
+                live.forecast = (now, within, likelihood) if likelihood > 0 else None
         elif ev.kind == "escalated":
             self.progress.escalated += 1
             if live.answered is not None and self.spec.mode == "bot_first":
-                self.pacer.observe(BotCallEnded(now, now - live.answered, True))
+                self.pacer.observe(live.bot_ended(now, True))
             live.waiting_since = now
         elif ev.kind == "bridged":
             self.progress.bridged += 1
@@ -255,13 +296,17 @@ class CampaignRunner:
         waiting = tuple(
             now - c.waiting_since for c in self._live.values() if c.waiting_since is not None
         )
-        bots: tuple[float, ...] = ()
+        bots: list[float] = []
+        forecasts: list[ForecastedCall] = []
         if self.spec.mode == "bot_first":
-            bots = tuple(
-                now - c.answered
-                for c in self._live.values()
-                if c.answered is not None and c.waiting_since is None
-            )
+            for c in self._live.values():
+                if c.answered is None or c.waiting_since is not None:
+                    continue
+                if c.forecast is None:
+                    bots.append(now - c.answered)
+                else:
+                    at, within, likelihood = c.forecast
+                    forecasts.append(ForecastedCall(now - c.answered, now - at, within, likelihood))
         view = self.ledger.view(self.wall_clock())
         return PacerState(
             now=now,
@@ -269,12 +314,44 @@ class CampaignRunner:
             busy_agents=tuple(busy),
             ringing=ringing,
             waiting=waiting,
-            bot_calls=bots,
+            bot_calls=tuple(bots),
+            forecasts=tuple(forecasts),
             lines_in_use=len(self._live),
             line_limit=self.spec.limits.max_lines,
             abandon_rate_24h=view.rate_24h,
             live_answers_24h=view.live_24h,
         )
+
+    # --- warm start ----------------------------------------------------------------------------
+    def _restore_pacer(self) -> None:
+        """Seed the pacer from the campaign's stored snapshot (once per runner)."""
+        if self._restore_tried or not self.warm_start:
+            return
+        self._restore_tried = True
+        pacer = self.pacer
+        if not isinstance(pacer, WarmStartPacer):
+            return
+        snapshot = self.store.pacer_snapshot(self.campaign, pacer.name, self.wall_clock())
+        if snapshot is None:
+            log.info("campaign %s: no recent %s snapshot: cold start", self.campaign, pacer.name)
+            return
+        try:
+            pacer.restore(snapshot)
+        except (ValueError, TypeError) as exc:
+            log.warning("campaign %s: pacer snapshot not used (%s): cold start", self.campaign, exc)
+            return
+        self.warmed_from = float(snapshot.get("saved_at", 0.0)) or None
+        log.info("campaign %s: %s starts warm from its stored snapshot", self.campaign, pacer.name)
+
+    def save_pacer(self) -> bool:
+        """Store the pacer's snapshot now (if it makes one); returns whether it was stored."""
+        pacer = self.pacer
+        if not self.warm_start or not isinstance(pacer, WarmStartPacer):
+            return False
+        now = self.wall_clock()
+        snapshot = {**pacer.snapshot(), "saved_at": now}
+        self.store.save_pacer_snapshot(self.campaign, pacer.name, snapshot, now)
+        return True
 
     # --- calls ---------------------------------------------------------------------------------
     def _recover(self) -> None:
@@ -329,7 +406,7 @@ class CampaignRunner:
             and live.answered is not None
             and not record.escalated
         ):
-            self.pacer.observe(BotCallEnded(now, now - live.answered, False))
+            self.pacer.observe(live.bot_ended(now, False))
         wall = self.wall_clock()
         if result.live:
             self.ledger.record_live(result.answered_at or wall)
@@ -389,6 +466,7 @@ class CampaignRunner:
         """Dial until every lead is finished (``until_done``), the campaign is marked ``done``,
         or ``max_seconds`` pass; then wait for calls in flight and return the final counts."""
         self._recover()
+        self._restore_pacer()
         self.progress.started = self.dialer.clock()
         known = {agent.agent_id for agent in self.dialer.pool}
         for spec in self.store.agents(self.campaign):
@@ -403,6 +481,7 @@ class CampaignRunner:
         unsubscribe = self.dialer.subscribe(self._on_progress)
         deadline = None if max_seconds is None else self.dialer.clock() + max_seconds
         next_report = self.dialer.clock()
+        next_snapshot = self.dialer.clock() + self.snapshot_every_s
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
@@ -424,11 +503,15 @@ class CampaignRunner:
                         break
                     if stats.status == "running":
                         self._place(self.pacer.dials_now(self.pacer_state()))
+                    if self.dialer.clock() >= next_snapshot:
+                        self.save_pacer()
+                        next_snapshot = self.dialer.clock() + self.snapshot_every_s
                     await asyncio.sleep(self.tick_s)
                 self._tg = None
         finally:
             self._tg = None
             unsubscribe()
+        self.save_pacer()
         final = self.store.stats(self.campaign, self.wall_clock())
         if self.report is not None:
             self.report(self.snapshot(final))

@@ -109,7 +109,17 @@ CREATE TABLE IF NOT EXISTS dnc (
     added_at REAL NOT NULL,
     reason TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS pacer_snapshots (
+    campaign TEXT NOT NULL,
+    pacer TEXT NOT NULL,
+    saved_at REAL NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (campaign, pacer)
+);
 """
+
+SNAPSHOT_MAX_AGE_S = 14 * 86_400.0
+"""A pacer snapshot older than this is ignored: the campaign's floor has changed since."""
 
 STATUSES = ("running", "paused", "done")
 
@@ -240,8 +250,7 @@ class CampaignStore:
                 db.execute(
                     "INSERT OR REPLACE INTO agents (campaign, id, number, skills, nailed) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    (spec.name, agent.id, agent.number, ",".join(agent.skills),
-                     int(agent.nailed)),
+                    (spec.name, agent.id, agent.number, ",".join(agent.skills), int(agent.nailed)),
                 )
 
     def campaign(self, name: str) -> CampaignSpec:
@@ -259,8 +268,12 @@ class CampaignStore:
             (campaign,),
         )
         return [
-            AgentSpec(r["id"], r["number"], tuple(s for s in r["skills"].split(",") if s),
-                      nailed=bool(r["nailed"]))
+            AgentSpec(
+                r["id"],
+                r["number"],
+                tuple(s for s in r["skills"].split(",") if s),
+                nailed=bool(r["nailed"]),
+            )
             for r in rows
         ]
 
@@ -505,6 +518,36 @@ class CampaignStore:
             )
         )
         return ledger
+
+    def save_pacer_snapshot(
+        self, campaign: str, pacer: str, snapshot: dict[str, Any], now: float
+    ) -> None:
+        """Keep the campaign's latest pacer estimator state (one row per campaign and pacer),
+        so the next run starts warm (see ``dialer.pacing.types.WarmStartPacer``)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO pacer_snapshots (campaign, pacer, saved_at, body) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (campaign, pacer) DO UPDATE SET "
+                "saved_at = excluded.saved_at, body = excluded.body",
+                (campaign, pacer, now, json.dumps(snapshot, separators=(",", ":"))),
+            )
+
+    def pacer_snapshot(
+        self, campaign: str, pacer: str, now: float, max_age_s: float = SNAPSHOT_MAX_AGE_S
+    ) -> dict[str, Any] | None:
+        """The campaign's stored snapshot for ``pacer`` if one was saved within ``max_age_s``
+        (``None`` otherwise, or if the stored text is not a JSON object)."""
+        row = self._db.execute(
+            "SELECT saved_at, body FROM pacer_snapshots WHERE campaign = ? AND pacer = ?",
+            (campaign, pacer),
+        ).fetchone()
+        if row is None or now - row["saved_at"] > max_age_s:
+            return None
+        try:
+            body = json.loads(row["body"])
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
 
     def stats(
         self, campaign: str, now: float, ledger: AbandonmentLedger | None = None

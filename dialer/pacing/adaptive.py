@@ -7,13 +7,17 @@ passes the target the level falls to 1.0 until the rate is back under it. Lines 
 ``ceil(level * active agents)``; lines already ringing, waiting or talking count against that.
 
 Used as the baseline the voxgate predictive pacer is measured against (``bench/pacing.py``).
+VICIdial keeps the dial level in the campaign's settings from one day to the next, so the
+baseline's warm start (:meth:`AdaptiveBaselinePacer.restore`) takes the last level.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
-from dialer.pacing.types import Observation, PacerState
+from dialer.pacing.types import SNAPSHOT_VERSION, Observation, PacerState, check_snapshot
 
 __all__ = ["AdaptiveBaselinePacer"]
 
@@ -43,6 +47,18 @@ class AdaptiveBaselinePacer:
         self.max_level = max_level
         self.level = start_level
         self._next_update: float | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The dial level (see ``WarmStartPacer``)."""
+        return {"version": SNAPSHOT_VERSION, "pacer": self.name, "level": self.level}
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Start from a stored dial level (clamped to the pacer's range)."""
+        check_snapshot(snapshot, self.name)
+        level = snapshot.get("level", self.level)
+        if isinstance(level, bool) or not isinstance(level, int | float) or level != level:
+            raise ValueError(f"a stored dial level must be a number, got {level!r}")
+        self.level = min(self.max_level, max(self.min_level, float(level)))
 
     def observe(self, obs: Observation) -> None:
         """The baseline reads everything it needs from the state (as VICIdial reads its tables)."""

@@ -12,16 +12,28 @@ agent stays under a limit that a :class:`RiskController` tunes so that the share
 waiting past the target tracks ``aim`` (2 %: the p95 wait must stay under the target on every
 shift, and escalations come in bursts; at 3 % one 2-hour 100-agent shift in seven reached 3.2 s).
 
+Transfer forecasts: a bot that knows ahead that it will ask for a human says so
+(``CallControl.forecast_transfer``; the dialer shows such calls in ``PacerState.forecasts``).
+Once ``warmup_forecasts`` forecast calls have ended, the pacer stops treating every bot call
+alike: a forecast call claims an agent around the time its bot said (the gap between the
+stated and the actual time, and how often a forecast comes true, learned from recent forecast
+calls, scaled by each forecast's stated likelihood), and a call without one is weighed by how
+often calls still *unforecast* at its age escalate (:class:`UnforecastWindow`: low when bots
+rarely escalate without warning). Before that, forecast calls count as plain bot calls.
+
 Cold start (too few observed dials, escalations or talks): at most ``cold_lines_per_agent``
-lines (ringing plus bot) per logged-in agent.
+lines (ringing plus bot) per logged-in agent. :meth:`BotFirstPacer.restore` seeds every
+estimator and the risk limit from an earlier shift's :meth:`BotFirstPacer.snapshot` instead.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Mapping
+from typing import Any
 
-from dialer.pacing.estimators import OutcomeWindow
+from dialer.pacing.estimators import OutcomeWindow, UnforecastWindow
 from dialer.pacing.forecast import (
     Horizon,
     RiskController,
@@ -30,12 +42,15 @@ from dialer.pacing.forecast import (
     max_dials,
 )
 from dialer.pacing.types import (
+    SNAPSHOT_VERSION,
     BotCallEnded,
     CustomerConnected,
     DialOutcome,
     DialResolved,
+    ForecastedCall,
     Observation,
     PacerState,
+    check_snapshot,
 )
 
 __all__ = ["BotFirstPacer"]
@@ -61,6 +76,8 @@ class BotFirstPacer:
         start_risk: float = 0.03,
         flow_boost: float = 1.3,
         burst_s: float = 5.0,
+        use_forecasts: bool = True,
+        warmup_forecasts: int = 20,
     ) -> None:
         if stream_limit < 1 or target_wait_s < 0 or cold_lines_per_agent <= 0:
             raise ValueError("stream_limit >= 1, target_wait_s >= 0, cold_lines_per_agent > 0")
@@ -76,6 +93,12 @@ class BotFirstPacer:
         self.rings = OutcomeWindow()
         self.bots = OutcomeWindow()
         self.escalations = 0
+        self.use_forecasts = use_forecasts
+        self.warmup_forecasts = warmup_forecasts
+        self.unforecast = UnforecastWindow()
+        # forecast calls: (seconds from the forecast to the end) - the seconds the bot stated
+        self.forecast_fit = OutcomeWindow()
+        self._likelihoods: deque[float] = deque(maxlen=600)
         self.service = ServiceEstimator(warmup_talks)
         self.control = RiskController(
             aim=aim, ceiling=ceiling, start=start_risk, high=min(0.3, 4 * ceiling)
@@ -89,14 +112,85 @@ class BotFirstPacer:
         elif isinstance(obs, BotCallEnded):
             self.bots.add(obs.bot_s, obs.escalated)
             self.escalations += obs.escalated
+            escalated_s = obs.bot_s if obs.escalated else None
+            if obs.forecast_at_s is None:
+                self.unforecast.add(obs.bot_s, escalated_s)
+            else:
+                self.unforecast.add(obs.forecast_at_s, escalated_s)
+                lead = obs.bot_s - obs.forecast_at_s
+                self.forecast_fit.add(lead - obs.forecast_within_s, obs.escalated)
+                self._likelihoods.append(obs.forecast_likelihood)
         elif isinstance(obs, CustomerConnected):
             self.control.count(bad=obs.wait_s > self.target_wait_s)
         else:  # CustomerAbandoned
             self.control.count(bad=True)
 
+    def snapshot(self) -> dict[str, Any]:
+        """Recent rings, bot conversations, forecasts, talks, wrap-ups and the tuned risk
+        limit (see ``WarmStartPacer``)."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "pacer": self.name,
+            "rings": self.rings.samples(),
+            "bots": self.bots.samples(),
+            "unforecast": self.unforecast.samples(),
+            "forecast_fit": self.forecast_fit.samples(),
+            "likelihoods": list(self._likelihoods),
+            "service": self.service.snapshot(),
+            "risk_limit": self.control.limit,
+        }
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Seed a fresh pacer from a :meth:`snapshot` (a warm start)."""
+        check_snapshot(snapshot, self.name)
+        self.rings.load(snapshot.get("rings", ()))
+        self.bots.load(snapshot.get("bots", ()))
+        self.escalations += sum(1 for _, escalated in self.bots.samples() if escalated)
+        self.unforecast.load(snapshot.get("unforecast", ()))
+        self.forecast_fit.load(snapshot.get("forecast_fit", ()))
+        for likelihood in snapshot.get("likelihoods", ()):
+            if isinstance(likelihood, bool) or not isinstance(likelihood, int | float):
+                raise ValueError(f"a stored likelihood must be a number, got {likelihood!r}")
+            self._likelihoods.append(float(likelihood))
+        self.service.restore(snapshot.get("service", {}))
+        if "risk_limit" in snapshot:
+            self.control.restore_limit(snapshot["risk_limit"])
+
     def warm(self, agents: int) -> bool:
         """Enough dials and escalations observed to estimate answers and escalations from."""
         return len(self.rings) >= self.warmup_dials and self.escalations >= self.warmup_escalations
+
+    def forecasting(self) -> bool:
+        """Forecasts are in use: enabled, and enough forecast calls ended to learn from."""
+        return self.use_forecasts and len(self.forecast_fit) >= self.warmup_forecasts
+
+    def forecast_claim(self, call: ForecastedCall, horizon: float) -> float:
+        """P(this forecast call escalates within ``horizon`` s), from recent forecast calls
+        (timing and how often they came true) scaled by its likelihood against theirs."""
+        mean = sum(self._likelihoods) / len(self._likelihoods) if self._likelihoods else 1.0
+        p = self.forecast_fit.hit_within(call.age_s - call.within_s, horizon)
+        return min(1.0, p * call.likelihood / max(mean, 1e-3))
+
+    def _bot_claims(self, state: PacerState, tau: float) -> tuple[float, float]:
+        """Mean and variance of how many bot calls in progress escalate within ``tau``."""
+        mean = var = 0.0
+        forecasting = self.forecasting()
+        pool = state.bot_calls
+        if not forecasting:
+            pool = pool + tuple(f.bot_elapsed_s for f in state.forecasts)
+        for elapsed, count in Counter(2 * round(elapsed / 2) for elapsed in pool).items():
+            if forecasting:
+                p = self.unforecast.escalates_within(elapsed, tau)
+            else:
+                p = self.bots.hit_within(elapsed, tau)
+            mean += count * p
+            var += count * p * (1.0 - p)
+        if forecasting:
+            for call in state.forecasts:
+                p = self.forecast_claim(call, tau)
+                mean += p
+                var += p * (1.0 - p)
+        return mean, var
 
     def horizons(self, state: PacerState) -> list[Horizon]:
         """The risk picture at three likely escalation times of a dial placed now."""
@@ -105,17 +199,13 @@ class BotFirstPacer:
         ring = self.rings.hit_quantile(0.5, 10.0)
         service = self.service.model(state.agents_logged_in)
         ringing = Counter(round(elapsed) for elapsed in state.ringing)
-        bot_calls = Counter(2 * round(elapsed / 2) for elapsed in state.bot_calls)
         busy = group_busy(state.busy_agents)
         result = []
         for q in _ESCALATION_POINTS:
             tau = ring + self.bots.hit_quantile(q, 60.0)
-            claims = float(len(state.waiting))
-            claims_var = 0.0
-            for elapsed, count in bot_calls.items():
-                p = self.bots.hit_within(elapsed, tau)
-                claims += count * p
-                claims_var += count * p * (1.0 - p)
+            bot_mean, bot_var = self._bot_claims(state, tau)
+            claims = len(state.waiting) + bot_mean
+            claims_var = bot_var
             for elapsed, count in ringing.items():
                 answer = self.rings.hit_within(elapsed, math.inf)
                 p = answer * p_escalate * self.bots.hit_cdf(tau - max(0.0, ring - elapsed))
@@ -130,7 +220,7 @@ class BotFirstPacer:
     def _stream_room(self, state: PacerState) -> int:
         """New dials that keep expected concurrent bot streams within ``stream_limit``."""
         p_live = self.rings.hit_rate(1.0)
-        expected = len(state.bot_calls) + len(state.waiting) + len(state.ringing) * p_live
+        expected = state.bot_lines + len(state.waiting) + len(state.ringing) * p_live
         return max(0, math.floor((self.stream_limit - expected) / max(p_live, 1e-3)))
 
     def _flow(self, state: PacerState) -> int:
@@ -150,7 +240,7 @@ class BotFirstPacer:
         self.control.update(state.now, self.control.recent_rate)
         cap = min(state.free_lines, self._stream_room(state))
         if not self.warm(state.agents_logged_in):
-            lines = len(state.ringing) + len(state.bot_calls)
+            lines = len(state.ringing) + state.bot_lines
             wanted = math.floor(self.cold_lines_per_agent * state.agents_logged_in) - lines
             return max(0, min(wanted, cap))
         if cap <= 0:

@@ -11,9 +11,19 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-__all__ = ["DurationWindow", "OutcomeWindow"]
+__all__ = ["DurationWindow", "OutcomeWindow", "UnforecastWindow"]
+
+
+def _sample(value: Any, *, negative: bool = False) -> float:
+    """A stored sample as a float; refuses what no observation could have produced."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ValueError(f"a stored sample must be a number, got {value!r}")
+    if (not negative and value < 0) or math.isinf(value):
+        raise ValueError(f"a stored sample must be finite and not negative, got {value!r}")
+    return float(value)
 
 
 def _count_in(sorted_values: Sequence[float], lo: float, hi: float) -> int:
@@ -69,6 +79,15 @@ class DurationWindow:
 
     def __len__(self) -> int:
         return len(self._values)
+
+    def samples(self) -> list[float]:
+        """The samples held, oldest first (for a warm-start snapshot)."""
+        return list(self._values)
+
+    def load(self, samples: Iterable[float]) -> None:
+        """Add stored samples (oldest first), as if observed; the newest ``size`` are kept."""
+        for value in samples:
+            self.add(_sample(value))
 
     def _view(self) -> list[float]:
         if self._lazy.due(len(self._values)):
@@ -133,6 +152,17 @@ class OutcomeWindow:
     def __len__(self) -> int:
         return len(self._samples)
 
+    def samples(self) -> list[tuple[float, bool]]:
+        """The ``(duration, hit)`` samples held, oldest first (for a warm-start snapshot)."""
+        return list(self._samples)
+
+    def load(self, samples: Iterable[Sequence[Any]]) -> None:
+        """Add stored ``(duration, hit)`` samples, as if observed."""
+        for duration, hit in samples:
+            if not isinstance(hit, bool):
+                raise ValueError(f"a stored outcome must be true or false, got {hit!r}")
+            self.add(_sample(duration, negative=True), hit)
+
     def _views(self) -> tuple[list[float], list[float]]:
         if self._lazy.due(len(self._samples)):
             self._all = sorted(d for d, _ in self._samples)
@@ -183,3 +213,80 @@ class OutcomeWindow:
         if not all_:
             return 1.0
         return (len(all_) - bisect_left(all_, elapsed + 1e-12)) / len(all_)
+
+
+class UnforecastWindow:
+    """Recent bot conversations seen from the pool of calls *without* a transfer forecast.
+
+    Each call left that pool at ``left_s`` (bot time of its forecast, or its end if it had none)
+    and escalated at ``escalated_s`` (``None``: never). :meth:`escalates_within` answers "a call
+    still unforecast after ``e`` s: how likely is it to escalate within the next ``h`` s", with
+    or without a forecast first. Answers for one ``h`` are tabulated per whole second of ``e``
+    (a difference array, O(samples + seconds)) when first asked after the window changed."""
+
+    def __init__(self, size: int = 600, refresh: int = 25) -> None:
+        if size < 1:
+            raise ValueError("size must be >= 1")
+        self._samples: deque[tuple[float, float | None]] = deque(maxlen=size)
+        self._lazy = _Lazy(refresh)
+        self._left: list[float] = []
+        self._tables: dict[int, list[float]] = {}
+
+    def add(self, left_s: float, escalated_s: float | None) -> None:
+        if escalated_s is not None and escalated_s < left_s:
+            raise ValueError("a call escalates no earlier than it leaves the unforecast pool")
+        self._samples.append((left_s, escalated_s))
+        self._lazy.added()
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def samples(self) -> list[tuple[float, float | None]]:
+        """The ``(left_s, escalated_s)`` samples held, oldest first."""
+        return list(self._samples)
+
+    def load(self, samples: Iterable[Sequence[Any]]) -> None:
+        """Add stored ``(left_s, escalated_s or None)`` samples, as if observed."""
+        for left, escalated in samples:
+            self.add(_sample(left), None if escalated is None else _sample(escalated))
+
+    def _refresh(self) -> None:
+        if self._lazy.due(len(self._samples)):
+            self._left = sorted(left for left, _ in self._samples)
+            self._tables = {}
+            self._lazy.done()
+
+    def _table(self, h: int) -> list[float]:
+        table = self._tables.get(h)
+        if table is not None:
+            return table
+        top = math.ceil(self._left[-1]) + 1 if self._left else 1
+        diff = [0] * (top + 1)
+        # a call that left at x and escalated at y counts for every whole e with
+        # e < x (still in the pool) and y <= e + h (escalates within the horizon)
+        for left, escalated in self._samples:
+            if escalated is None:
+                continue
+            lo = max(0, math.ceil(escalated - h))
+            hi = math.ceil(left) - 1
+            if lo <= hi:
+                diff[lo] += 1
+                diff[min(hi, top - 1) + 1] -= 1
+        table = []
+        running = 0
+        for e in range(top):
+            running += diff[e]
+            above = len(self._left) - bisect_right(self._left, e)
+            table.append(running / above if above else 0.0)
+        self._tables[h] = table
+        return table
+
+    def escalates_within(self, elapsed: float, horizon: float) -> float:
+        """P(escalates by ``elapsed + horizon`` | no forecast and no end by ``elapsed``);
+        0.0 past every recent sample or with none."""
+        self._refresh()
+        if horizon <= 0 or not self._left:
+            return 0.0
+        table = self._table(round(horizon))
+        e = int(elapsed)
+        return table[e] if e < len(table) else 0.0

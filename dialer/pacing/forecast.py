@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dialer.pacing.estimators import DurationWindow
 from dialer.pacing.types import AgentTalkEnded, AgentWrapEnded, BusyAgent, Observation
@@ -209,6 +210,12 @@ class RiskController:
         self._bad = 0.0
         self._next: float | None = None
 
+    def restore_limit(self, limit: float) -> None:
+        """Start from a stored risk limit (a warm start), kept within ``low``..``high``."""
+        if isinstance(limit, bool) or not isinstance(limit, int | float) or limit != limit:
+            raise ValueError(f"a stored risk limit must be a number, got {limit!r}")
+        self.limit = min(self.high, max(self.low, float(limit)))
+
     def count(self, bad: bool) -> None:
         self._events += 1.0
         self._bad += 1.0 if bad else 0.0
@@ -275,6 +282,15 @@ class ServiceEstimator:
             trust_talk=len(self.talk) >= max(self.warmup, agents // 2),
             trust_wrap=len(self.wrap) >= self.warmup,
         )
+
+    def snapshot(self) -> dict[str, list[float]]:
+        """Recent talk and wrap-up times, for a warm start (:meth:`restore`)."""
+        return {"talk": self.talk.samples(), "wrap": self.wrap.samples()}
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Take talk and wrap-up times from a :meth:`snapshot` (e.g. yesterday's shift)."""
+        self.talk.load(snapshot.get("talk", ()))
+        self.wrap.load(snapshot.get("wrap", ()))
 
     def mean_service_s(self) -> float:
         """Mean talk plus wrap-up time of one call (defaults until observed)."""

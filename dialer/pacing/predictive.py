@@ -10,6 +10,10 @@ agent free by ``tau`` plus the 2 s grace. The pacer places dials while the last 
 under a limit, and a :class:`RiskController` tunes that limit so that the abandonment rate over
 live answers tracks ``aim`` (below the legal ``target``).
 
+Warm start: :meth:`PredictivePacer.restore` seeds the estimators and the risk limit from a
+:meth:`PredictivePacer.snapshot` of an earlier shift (the campaign store keeps one per
+campaign), which skips the cold start below.
+
 Fallbacks: progressive pacing (one line per free agent) during a cold start (too few observed
 dials or talks to estimate from), for pools smaller than ``min_agents``, and for pools under
 ``small_pool`` agents while the day's abandonment is at or above ``small_pool_fallback`` (80 %)
@@ -24,6 +28,8 @@ per-dial risk (one abandon in a 5-agent shift is ~0.7 %). The risk limit starts 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
+from typing import Any
 
 from dialer.pacing.estimators import OutcomeWindow
 from dialer.pacing.forecast import (
@@ -35,12 +41,14 @@ from dialer.pacing.forecast import (
 )
 from dialer.pacing.progressive import progressive_dials
 from dialer.pacing.types import (
+    SNAPSHOT_VERSION,
     CustomerAbandoned,
     CustomerConnected,
     DialOutcome,
     DialResolved,
     Observation,
     PacerState,
+    check_snapshot,
 )
 
 __all__ = ["PredictivePacer"]
@@ -88,6 +96,24 @@ class PredictivePacer:
             self.control.count(bad=False)
         elif isinstance(obs, CustomerAbandoned):
             self.control.count(bad=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Recent rings, talks, wrap-ups and the tuned risk limit (see ``WarmStartPacer``)."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "pacer": self.name,
+            "rings": self.rings.samples(),
+            "service": self.service.snapshot(),
+            "risk_limit": self.control.limit,
+        }
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Seed a fresh pacer from a :meth:`snapshot` (a warm start)."""
+        check_snapshot(snapshot, self.name)
+        self.rings.load(snapshot.get("rings", ()))
+        self.service.restore(snapshot.get("service", {}))
+        if "risk_limit" in snapshot:
+            self.control.restore_limit(snapshot["risk_limit"])
 
     def warm(self, agents: int) -> bool:
         """Enough dials observed to estimate answer rate and ring time from."""

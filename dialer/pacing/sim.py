@@ -12,6 +12,14 @@ answer goes to a bot; ``escalation_rate`` of them escalate after a bot conversat
 an agent (an escalation waiting past ``escalation_limit_s`` is abandoned in the ledger; the
 customer hangs up after ``patience_s``). Answering machines are detected (AMD) and hung up; they
 are never live answers.
+
+Transfer forecasts (bot-first, ``Scenario.forecast``, a :class:`ForecastModel`): the bot of an
+escalating call forecasts the transfer with probability ``share`` (the rest escalate with no
+warning: misses), ``lead`` seconds before escalating (never before its conversation starts);
+calls that will not escalate get false forecasts, so that ``false_share`` of all forecasts do
+not come true (made ``lead`` before the call ends). Every forecast states ``within_s`` and
+``likelihood``, as a bot would from its script step, whatever the actual lead. Forecasts draw
+from their own random stream: a scenario's customers are the same with and without them.
 """
 
 from __future__ import annotations
@@ -33,11 +41,12 @@ from dialer.pacing.types import (
     CustomerConnected,
     DialOutcome,
     DialResolved,
+    ForecastedCall,
     Pacer,
     PacerState,
 )
 
-__all__ = ["Dist", "Scenario", "SimResult", "simulate"]
+__all__ = ["Dist", "ForecastModel", "Scenario", "SimResult", "simulate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,23 @@ class Dist:
             sigma2 = math.log(1.0 + (self.sd / self.mean) ** 2)
             value = rng.lognormvariate(math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2))
         return min(self.hi, max(self.lo, value))
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastModel:
+    """How well bots forecast their transfers (see the module docstring)."""
+
+    share: float = 0.8
+    lead: Dist = Dist(22.0, 6.0, 8.0, 45.0)
+    false_share: float = 0.2
+    within_s: float = 20.0
+    likelihood: float = 0.8
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.share <= 1 or not 0 <= self.false_share < 1:
+            raise ValueError("share must be within 0..1 and false_share within 0..1 (open)")
+        if self.within_s < 0 or not 0 < self.likelihood <= 1:
+            raise ValueError("within_s >= 0 and likelihood within (0, 1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +115,7 @@ class Scenario:
     escalation_at: Dist = Dist(50.0, 30.0, 8.0, 300.0)
     escalation_limit_s: float = 2.0
     patience_s: float = 60.0
+    forecast: ForecastModel | None = None
 
     def __post_init__(self) -> None:
         rates = (self.live_rate, self.machine_rate, self.busy_rate, self.failed_rate)
@@ -161,7 +188,8 @@ class SimResult:
     _LIMIT,
     _PATIENCE,
     _HOUR,
-) = range(10)
+    _FORECAST,
+) = range(11)
 
 
 @dataclass(slots=True)
@@ -178,6 +206,7 @@ class _Floor:
         self.s = scenario
         self.pacer = pacer
         self.rng = random.Random(f"{seed}:{scenario.name}")
+        self.forecast_rng = random.Random(f"{seed}:{scenario.name}:forecasts")
         self.end = scenario.hours * 3600.0
         self.result = SimResult(scenario.name, pacer.name, seed, scenario.agents, scenario.hours)
         self.ledger = AbandonmentLedger()
@@ -186,6 +215,7 @@ class _Floor:
         self.ringing: dict[int, tuple[float, DialOutcome, float]] = {}
         self.waiting: dict[int, float] = {}
         self.bots: dict[int, float] = {}
+        self.forecasts: dict[int, float] = {}  # call -> when its bot forecast the transfer
         self.abandoned_marked: set[int] = set()
         self.events: list[tuple[float, int, int, int]] = []
         self.seq = 0
@@ -206,12 +236,38 @@ class _Floor:
             busy_agents=busy,
             ringing=tuple(now - t0 for t0, _, _ in self.ringing.values()),
             waiting=tuple(now - t0 for t0 in self.waiting.values()),
-            bot_calls=tuple(now - t0 for t0 in self.bots.values()),
+            bot_calls=tuple(
+                now - t0 for call, t0 in self.bots.items() if call not in self.forecasts
+            ),
+            forecasts=self.forecast_view(now),
             lines_in_use=len(self.ringing) + len(self.waiting) + len(self.bots) + talking,
             line_limit=self.s.line_limit,
             abandon_rate_24h=view.rate_24h,
             live_answers_24h=view.live_24h,
         )
+
+    def forecast_view(self, now: float) -> tuple[ForecastedCall, ...]:
+        model = self.s.forecast
+        if model is None:
+            return ()
+        return tuple(
+            ForecastedCall(now - self.bots[call], now - at, model.within_s, model.likelihood)
+            for call, at in self.forecasts.items()
+        )
+
+    def maybe_forecast(self, call: int, now: float, ends: float, escalates: bool) -> None:
+        """Schedule the bot's forecast for a call whose bot conversation ends at ``ends``."""
+        model, rng = self.s.forecast, self.forecast_rng
+        if model is None:
+            return
+        if escalates:
+            chance = model.share
+        else:  # false forecasts: false_share of all forecasts
+            true_per_call = self.s.escalation_rate * model.share
+            false_per_call = true_per_call * model.false_share / (1.0 - model.false_share)
+            chance = min(1.0, false_per_call / max(1e-9, 1.0 - self.s.escalation_rate))
+        if rng.random() < chance:
+            self.at(max(now, ends - model.lead.sample(rng)), _FORECAST, call)
 
     def dial(self, now: float) -> None:
         s, rng = self.s, self.rng
@@ -274,9 +330,13 @@ class _Floor:
             return
         self.bots[call] = now
         if self.rng.random() < self.s.escalation_rate:
-            self.at(now + self.s.escalation_at.sample(self.rng), _ESCALATE, call)
+            ends = now + self.s.escalation_at.sample(self.rng)
+            self.at(ends, _ESCALATE, call)
+            self.maybe_forecast(call, now, ends, True)
         else:
-            self.at(now + self.s.bot_talk.sample(self.rng), _BOT_END, call)
+            ends = now + self.s.bot_talk.sample(self.rng)
+            self.at(ends, _BOT_END, call)
+            self.maybe_forecast(call, now, ends, False)
 
     def agent_ready(self, index: int, now: float) -> None:
         agent = self.agents[index]
@@ -319,10 +379,27 @@ class _Floor:
             self.result.wrap_s += wrap
             self.pacer.observe(AgentWrapEnded(now, wrap))
             self.agent_ready(subject, now)
+        elif kind == _FORECAST:
+            if subject in self.bots:  # forecasts come no later than the end
+                self.forecasts[subject] = now
         elif kind in (_BOT_END, _ESCALATE):
             t0 = self.bots.pop(subject)
             escalated = kind == _ESCALATE
-            self.pacer.observe(BotCallEnded(now, now - t0, escalated))
+            forecast_at = self.forecasts.pop(subject, None)
+            model = self.s.forecast
+            if forecast_at is None or model is None:
+                self.pacer.observe(BotCallEnded(now, now - t0, escalated))
+            else:
+                self.pacer.observe(
+                    BotCallEnded(
+                        now,
+                        now - t0,
+                        escalated,
+                        forecast_at_s=forecast_at - t0,
+                        forecast_within_s=model.within_s,
+                        forecast_likelihood=model.likelihood,
+                    )
+                )
             if escalated:
                 self.need_agent(subject, now)
         else:  # _HOUR

@@ -9,11 +9,13 @@ seconds on the driver's clock (wall clock or virtual time); pacers only compare 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 __all__ = [
+    "SNAPSHOT_VERSION",
     "AgentTalkEnded",
     "AgentWrapEnded",
     "BotCallEnded",
@@ -22,9 +24,12 @@ __all__ = [
     "CustomerConnected",
     "DialOutcome",
     "DialResolved",
+    "ForecastedCall",
     "Observation",
     "Pacer",
     "PacerState",
+    "WarmStartPacer",
+    "check_snapshot",
 ]
 
 
@@ -41,6 +46,11 @@ class DialOutcome(StrEnum):
 def _check_time(name: str, value: float) -> None:
     if value != value or value < 0:  # NaN or negative
         raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+
+
+def _check_likelihood(value: float) -> None:
+    if not 0.0 < value <= 1.0:  # also refuses NaN
+        raise ValueError(f"a forecast's likelihood must be within (0, 1], got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +112,29 @@ class AgentWrapEnded:
 
 @dataclass(frozen=True, slots=True)
 class BotCallEnded:
-    """A bot conversation ended after ``bot_s``: by escalating to an agent, or without one."""
+    """A bot conversation ended after ``bot_s``: by escalating to an agent, or without one.
+
+    If the bot had forecast a transfer (``CallControl.forecast_transfer``) and not withdrawn
+    it, ``forecast_at_s`` is the bot time at which the standing forecast was made,
+    ``forecast_within_s`` the seconds it said the transfer would come within and
+    ``forecast_likelihood`` how sure it was; ``None`` for a call without a standing forecast.
+    A pacer learns from these how far ahead, how often and how accurately bots forecast."""
 
     at: float
     bot_s: float
     escalated: bool
+    forecast_at_s: float | None = None
+    forecast_within_s: float = 0.0
+    forecast_likelihood: float = 1.0
 
     def __post_init__(self) -> None:
         _check_time("bot_s", self.bot_s)
+        if self.forecast_at_s is not None:
+            _check_time("forecast_at_s", self.forecast_at_s)
+            if self.forecast_at_s > self.bot_s:
+                raise ValueError("forecast_at_s must not be after the end of the bot call")
+        _check_time("forecast_within_s", self.forecast_within_s)
+        _check_likelihood(self.forecast_likelihood)
 
 
 Observation = (
@@ -136,6 +161,26 @@ class BusyAgent:
 
 
 @dataclass(frozen=True, slots=True)
+class ForecastedCall:
+    """A bot conversation whose bot said it will ask for an agent (a transfer forecast).
+
+    ``bot_elapsed_s``: how long the bot conversation has run; ``age_s``: seconds since the
+    forecast; ``within_s``: the seconds, counted from the forecast, within which the bot said
+    the transfer would come; ``likelihood``: how sure the bot said it was (0-1]."""
+
+    bot_elapsed_s: float
+    age_s: float
+    within_s: float
+    likelihood: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_time("bot_elapsed_s", self.bot_elapsed_s)
+        _check_time("age_s", self.age_s)
+        _check_time("within_s", self.within_s)
+        _check_likelihood(self.likelihood)
+
+
+@dataclass(frozen=True, slots=True)
 class PacerState:
     """The lines and agents at ``now``, as the driver sees them.
 
@@ -144,7 +189,10 @@ class PacerState:
     * ``ringing``: elapsed ring time of each dial not yet resolved.
     * ``waiting``: elapsed wait of each customer who needs an agent and has none yet
       (an answered call in agent-first mode, an escalation in bot-first mode).
-    * ``bot_calls``: elapsed time of each bot conversation in progress (bot-first mode).
+    * ``bot_calls``: elapsed time of each bot conversation in progress (bot-first mode) that
+      has no standing transfer forecast;
+    * ``forecasts``: the bot conversations in progress whose bot forecast a transfer (not in
+      ``bot_calls``); :attr:`bot_lines` counts both.
     * ``lines_in_use`` / ``line_limit``: concurrent lines now and the most the account, the
       exophone's channels and the gateway's streams allow; a pacer never dials past the limit.
     * ``abandon_rate_24h`` / ``live_answers_24h``: from the campaign's abandonment ledger.
@@ -156,6 +204,7 @@ class PacerState:
     ringing: tuple[float, ...] = ()
     waiting: tuple[float, ...] = ()
     bot_calls: tuple[float, ...] = ()
+    forecasts: tuple[ForecastedCall, ...] = ()
     lines_in_use: int = 0
     line_limit: int = 1_000_000
     abandon_rate_24h: float = 0.0
@@ -172,6 +221,12 @@ class PacerState:
         object.__setattr__(self, "ringing", tuple(self.ringing))
         object.__setattr__(self, "waiting", tuple(self.waiting))
         object.__setattr__(self, "bot_calls", tuple(self.bot_calls))
+        object.__setattr__(self, "forecasts", tuple(self.forecasts))
+
+    @property
+    def bot_lines(self) -> int:
+        """Bot conversations in progress, with or without a transfer forecast."""
+        return len(self.bot_calls) + len(self.forecasts)
 
     @property
     def agents_logged_in(self) -> int:
@@ -198,3 +253,32 @@ class Pacer(Protocol):
     def observe(self, obs: Observation) -> None: ...
 
     def dials_now(self, state: PacerState) -> int: ...
+
+
+SNAPSHOT_VERSION = 1
+
+
+@runtime_checkable
+class WarmStartPacer(Pacer, Protocol):
+    """A pacer whose estimators can be saved and seeded from a campaign's history.
+
+    ``snapshot()`` returns plain JSON-able data (recent samples and the tuned risk limit, a few
+    tens of kB); ``restore(snapshot)`` on a fresh pacer seeds it with them, so a new shift
+    starts from yesterday's figures instead of cold (progressive dialling, agents counted busy,
+    the lowest risk limit). ``restore`` raises ``ValueError`` for a snapshot of another pacer
+    or format; the caller then keeps the cold start."""
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None: ...
+
+
+def check_snapshot(snapshot: Mapping[str, Any], pacer: str) -> None:
+    """Raise ``ValueError`` unless ``snapshot`` was made by a pacer named ``pacer`` in this
+    snapshot format."""
+    if not isinstance(snapshot, Mapping):
+        raise ValueError("a pacer snapshot must be a JSON object")
+    if snapshot.get("version") != SNAPSHOT_VERSION:
+        raise ValueError(f"pacer snapshot version {snapshot.get('version')!r} is not supported")
+    if snapshot.get("pacer") != pacer:
+        raise ValueError(f"the snapshot is of pacer {snapshot.get('pacer')!r}, not {pacer!r}")
