@@ -4,6 +4,11 @@ Starts ``voxgate gateway`` as its own process (VAD on), drives N streams from on
 client processes, and prints the gateway process's CPU per stream, streams per core,
 p50/p99 turnaround, frames lost, bit-exactness and RSS per stream.
 
+The clients are lean on purpose (raw sockets, their own framing, one scheduler per process
+rather than a timer and tasks per stream): on a 2-core machine they share the cores with the
+gateway, and a websockets client per stream cost as much CPU as the gateway it loaded, which
+capped the streams one machine could drive at about 450. With these, 1,000 streams fit.
+
 Turnaround is what the gateway adds beyond what the chunk rules force it to hold: for each
 echoed chunk, arrival time minus the send time of the inbound chunk that completed it.
 
@@ -11,6 +16,7 @@ echoed chunk, arrival time minus the send time of the inbound chunk that complet
     .venv/bin/python bench/gateway_load.py --streams 100 --encoding mulaw --chunk-ms 20
     .venv/bin/python bench/gateway_load.py --streams 200 --profile /tmp/gw.prof
     .venv/bin/python bench/gateway_load.py --streams 300 --seconds 10 --compare 3
+    .venv/bin/python bench/gateway_load.py --streams 1000 --seconds 15 --clients 2
 
 ``--compare N`` alternates N runs of the gateway with N of ``--baseline`` (a bare websockets
 echo server on the same event loop) and prints each run's CPU per stream-second and p99 and
@@ -23,7 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import binascii
+import heapq
 import json
 import multiprocessing as mp
 import os
@@ -31,16 +37,21 @@ import random
 import re
 import resource
 import statistics
+import struct
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import pybase64  # noqa: E402
+from websockets.speedups import apply_mask  # noqa: E402
 
 import audio_fixtures  # noqa: E402
 from gateway.audio import pcm16_to_mulaw  # noqa: E402
@@ -81,78 +92,128 @@ class StreamStats:
     turnaround_ms: list[float] = field(default_factory=list)
 
 
-async def run_stream(
-    url: str, sid: str, wire: bytes, payloads: list[str], chunk: int, chunk_s: float,
-    start_at: float,
-    stop_at: float, measure_from: float, stats: StreamStats, encoding: str, rate: int,
-) -> None:
-    from websockets.asyncio.client import connect
+class ClientStream(asyncio.Protocol):
+    """One Exotel-like stream on a raw socket: it frames (masked, as a client must) and
+    parses WebSocket frames itself, and is paced by the process's one scheduler instead of a
+    timer and two tasks per stream, so that a client process costs far less CPU than the
+    server it loads (a websockets client per stream cost about as much as the gateway)."""
 
-    send_times: list[float] = []
-    async with connect(url, compression=None, ping_interval=None, max_size=2**22) as ws:
-        fmt = {"encoding": encoding, "sample_rate": str(rate), "bit_rate": "16"}
-        await ws.send('{"event":"connected"}')
-        await ws.send(json.dumps({
-            "event": "start", "sequence_number": "1", "stream_sid": sid,
-            "start": {"stream_sid": sid, "call_sid": "CA" + sid, "account_sid": "AC1",
-                      "from": "+911", "to": "+912", "custom_parameters": {},
-                      "media_format": fmt},
-        }))
+    def __init__(self, sid: str, host: str, path: str, wire: bytes, chunk: int,
+                 measure_from: float, stats: StreamStats) -> None:
+        self.sid, self.host, self.path = sid, host, path
+        self.wire, self.chunk, self.measure_from, self.stats = wire, chunk, measure_from, stats
+        self.transport: asyncio.Transport | None = None
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.buf = b""
+        self.upgraded = False
+        self.close_sent = False
+        self.send_times: list[float] = []
+        self.seq = 1
 
-        async def receive() -> None:
-            async for message in ws:
-                now = time.monotonic()
-                # Cheap parse (the client must cost less than the gateway it loads).
-                assert isinstance(message, str)
-                if not message.startswith('{"event":"media"'):
-                    continue
-                start_at_payload = message.index('"payload":"') + 11
-                data = binascii.a2b_base64(
-                    message[start_at_payload : message.index('"', start_at_payload)]
-                )
-                start = stats.received
-                end = start + len(data)
-                if wire[start:end] != data:
-                    stats.mismatched = True
-                stats.received = end
-                index = (end - 1) // chunk
-                if now >= measure_from and index < len(send_times):
-                    stats.turnaround_ms.append((now - send_times[index]) * 1000)
+    # ---- sending ---------------------------------------------------------------------------
+    def send_text(self, text: str) -> None:
+        payload = text.encode()
+        n = len(payload)
+        if n < 126:
+            head = bytes((0x81, 0x80 | n))
+        elif n < 65536:
+            head = struct.pack("!BBH", 0x81, 0x80 | 126, n)
+        else:
+            head = struct.pack("!BBQ", 0x81, 0x80 | 127, n)
+        mask = random.randbytes(4)
+        assert self.transport is not None
+        self.transport.write(head + mask + apply_mask(payload, mask))
 
-        receiver = asyncio.create_task(receive())
-        try:
-            next_at = start_at
-            seq = 1
-            offset = 0
-            while next_at < stop_at and offset + chunk <= len(wire):
-                delay = next_at - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                seq += 1
-                payload = payloads[offset // chunk]
-                send_times.append(time.monotonic())
-                await ws.send(
-                    f'{{"event":"media","sequence_number":"{seq}","stream_sid":"{sid}",'
-                    f'"media":{{"chunk":"{seq}","timestamp":"{offset}","payload":"{payload}"}}}}'
-                )
-                offset += chunk
-                stats.sent = offset
-                next_at += chunk_s
-            await asyncio.sleep(0.5)  # let the last echoes arrive
-            await ws.send(json.dumps({"event": "stop", "stream_sid": sid,
-                                      "stop": {"reason": "callended"}}))
-            await asyncio.sleep(0.1)
-        finally:
-            receiver.cancel()
-            try:
-                await receiver
-            except (asyncio.CancelledError, Exception):
-                pass
-        stats.close_code = ws.close_code
+    def send_media(self, payload_b64: str, offset: int) -> None:
+        self.seq += 1
+        seq = self.seq
+        self.send_times.append(time.monotonic())
+        self.send_text(
+            f'{{"event":"media","sequence_number":"{seq}","stream_sid":"{self.sid}",'
+            f'"media":{{"chunk":"{seq}","timestamp":"{offset}","payload":"{payload_b64}"}}}}'
+        )
+        self.stats.sent = offset + self.chunk
+
+    def close(self) -> None:
+        if not self.close_sent and self.transport is not None:
+            self.close_sent = True
+            mask = random.randbytes(4)
+            self.transport.write(bytes((0x88, 0x82)) + mask + apply_mask(b"\x03\xe8", mask))
+
+    # ---- receiving -------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        key = base64.b64encode(random.randbytes(16)).decode()
+        self.transport.write(
+            f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.buf = buf
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                self.opened.set_exception(RuntimeError(buf[:end].decode(errors="replace")))
+                return
+            self.upgraded = True
+            self.opened.set_result(None)
+            buf = buf[end + 4 :]
+        pos, size = 0, len(buf)
+        while size - pos >= 2:
+            b0, n = buf[pos], buf[pos + 1] & 0x7F
+            head = pos + 2
+            if n == 126:
+                if size - pos < 4:
+                    break
+                n, head = (buf[pos + 2] << 8) | buf[pos + 3], pos + 4
+            elif n == 127:
+                if size - pos < 10:
+                    break
+                n, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), pos + 10
+            if head + n > size:
+                break
+            self.frame(b0 & 0x0F, buf[head : head + n])
+            pos = head + n
+        self.buf = buf[pos:]
+
+    def frame(self, opcode: int, payload: bytes) -> None:
+        if opcode == 0x1:
+            if not payload.startswith(b'{"event":"media"'):
+                return
+            now = time.monotonic()
+            at = payload.index(b'"payload":"') + 11
+            data = pybase64.b64decode(payload[at : payload.index(b'"', at)])
+            stats = self.stats
+            start = stats.received
+            end = start + len(data)
+            if self.wire[start:end] != data:
+                stats.mismatched = True
+            stats.received = end
+            index = (end - 1) // self.chunk
+            if now >= self.measure_from and index < len(self.send_times):
+                stats.turnaround_ms.append((now - self.send_times[index]) * 1000)
+        elif opcode == 0x8:
+            self.stats.close_code = struct.unpack("!H", payload[:2])[0] if payload else 1005
+            self.close()
+            assert self.transport is not None
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(exc or ConnectionError("closed before the upgrade"))
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 def client_process(args: dict[str, Any], first: int, count: int, out: Any) -> None:
     async def main() -> list[StreamStats]:
+        loop = asyncio.get_running_loop()
         rate, chunk_ms, encoding = args["rate"], args["chunk_ms"], args["encoding"]
         pcm = speech_buffer(rate, args["seconds"] + 5)
         wire = pcm16_to_mulaw(pcm) if encoding == "audio/x-mulaw" else pcm
@@ -160,22 +221,55 @@ def client_process(args: dict[str, Any], first: int, count: int, out: Any) -> No
         payloads = [
             base64.b64encode(wire[i : i + chunk]).decode() for i in range(0, len(wire), chunk)
         ]
-        t0 = args["t0"]
+        url = urllib.parse.urlsplit(args["url"])
+        path = url.path + (f"?{url.query}" if url.query else "")
+        t0, chunk_s = args["t0"], chunk_ms / 1000
+        stop_at = t0 + args["ramp"] + args["seconds"]
         stats = [StreamStats() for _ in range(count)]
-        tasks = []
-        async with asyncio.TaskGroup() as tg:
-            for i in range(count):
-                sid = f"MZ{first + i:06d}"
-                jitter = random.random() * chunk_ms / 1000
-                start_at = t0 + args["ramp"] * (first + i) / args["streams"] + jitter
-                tasks.append(tg.create_task(run_stream(
-                    args["url"], sid, wire, payloads, chunk, chunk_ms / 1000, start_at,
-                    t0 + args["ramp"] + args["seconds"], args["measure_from"], stats[i],
-                    encoding, rate,
-                )))
+        streams: list[ClientStream] = []
+        fmt = {"encoding": encoding, "sample_rate": str(rate), "bit_rate": "16"}
+        for i in range(count):
+            sid = f"MZ{first + i:06d}"
+            _, stream = await loop.create_connection(
+                lambda sid=sid, st=stats[i]: ClientStream(  # type: ignore[misc]
+                    sid, url.netloc, path, wire, chunk, args["measure_from"], st),
+                url.hostname, url.port,
+            )
+            await stream.opened
+            stream.send_text('{"event":"connected"}')
+            stream.send_text(json.dumps({
+                "event": "start", "sequence_number": "1", "stream_sid": sid,
+                "start": {"stream_sid": sid, "call_sid": "CA" + sid, "account_sid": "AC1",
+                          "from": "+911", "to": "+912", "custom_parameters": {},
+                          "media_format": fmt},
+            }))
+            streams.append(stream)
+        # One scheduler for every stream: each sends a chunk every chunk_s from its start.
+        due = [
+            (t0 + args["ramp"] * (first + i) / args["streams"] + random.random() * chunk_s, i, 0)
+            for i in range(count)
+        ]
+        heapq.heapify(due)
+        while due:
+            at, i, offset = due[0]
+            delay = at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                continue
+            heapq.heappop(due)
+            if at < stop_at and offset + chunk <= len(wire):
+                streams[i].send_media(payloads[offset // chunk], offset)
+                heapq.heappush(due, (at + chunk_s, i, offset + chunk))
+        await asyncio.sleep(0.5)  # let the last echoes arrive
+        for stream in streams:
+            stream.send_text(json.dumps({"event": "stop", "stream_sid": stream.sid,
+                                         "stop": {"reason": "callended"}}))
+        await asyncio.wait([asyncio.ensure_future(s.closed) for s in streams], timeout=10)
         return stats
 
-    stats = asyncio.run(main())
+    from gateway.eventloop import run
+
+    stats = run(main(), use_uvloop=True)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out.send((stats, usage.ru_utime + usage.ru_stime))
 

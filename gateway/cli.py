@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -118,6 +119,9 @@ async def serve(config: GatewayConfig, control_url: str | None) -> None:
         if control_url:
             hook = await stack.enter_async_context(HttpControlHook(control_url))
         server = await stack.enter_async_context(GatewayServer(config, hook))
+        # What start-up built lives as long as the process: keep it out of the cyclic GC's
+        # full collections, which would otherwise walk it while calls wait (p99 turnaround).
+        gc.freeze()
         print(f"gateway listening on {server.base_url}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
