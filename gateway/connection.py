@@ -25,9 +25,10 @@ from bot_adapters.contract import (
     BotAdapter,
     CallInfo,
     PlayedPosition,
+    check_forecast,
 )
 from gateway.config import GatewayConfig
-from gateway.control import ControlHook, ControlRequest
+from gateway.control import ControlHook, ControlKind, ControlRequest
 from gateway.errors import CloseCode, ProtocolError
 from gateway.metrics import GatewayMetrics
 from gateway.protocol import StreamState
@@ -101,6 +102,12 @@ class CallHandle:
 
     async def transfer(self, reason: str, skills: Sequence[str] = ()) -> None:
         await self._conn.submit_control("transfer", reason, skills)
+
+    async def forecast_transfer(self, within_s: float, likelihood: float = 1.0) -> None:
+        check_forecast(within_s, likelihood)  # the adapter's mistake, raised to it
+        await self._conn.submit_control(
+            "transfer_forecast", "bot_forecast", within_s=within_s, likelihood=likelihood
+        )
 
 
 class StreamConnection:
@@ -413,21 +420,29 @@ class StreamConnection:
         raise AssertionError(f"unhandled notice {notice!r}")
 
     async def submit_control(
-        self, kind: str, reason: str, skills: Sequence[str] = ()
+        self,
+        kind: ControlKind,
+        reason: str,
+        skills: Sequence[str] = (),
+        *,
+        within_s: float = 0.0,
+        likelihood: float = 1.0,
     ) -> None:
-        """Send a transfer/hang-up request for this call to the control hook. Failures are
-        logged and counted, never raised into the adapter."""
+        """Send a transfer, hang-up or transfer-forecast request for this call to the control
+        hook. Failures are logged and counted, never raised into the adapter."""
         info = self.session.info
         if info is None:
             log.warning("stream %s: %s before start ignored", self.stream_sid, kind)
             return
         request = ControlRequest(
-            kind="transfer" if kind == "transfer" else "hangup",
+            kind=kind,
             call_sid=info.call_sid or info.stream_sid,
             stream_sid=info.stream_sid,
             reason=reason,
             custom_parameters=info.custom_parameters,
             skills=tuple(skills),
+            within_s=within_s,
+            likelihood=likelihood,
         )
         self.metrics.control_requests += 1
         try:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 import audio_fixtures
-from bot_adapters.contract import BotAdapter, CallControl, PlayedPosition
+from bot_adapters.contract import BotAdapter, CallControl, PlayedPosition, forecast_transfer
 
 
 class Recorder(BotAdapter):
@@ -91,14 +91,16 @@ class Crasher(Recorder):
 
 
 class HangsUp(Recorder):
-    """Transfers on DTMF 9 and hangs up on DTMF #."""
+    """Forecasts a transfer on DTMF 8, transfers on DTMF 9 and hangs up on DTMF #."""
 
     instances: ClassVar[list[Recorder]] = []
 
     async def on_dtmf(self, digit: str) -> None:
         await super().on_dtmf(digit)
         assert self.call is not None
-        if digit == "9":
+        if digit == "8":
+            self.events.append(("forecast_sent", await forecast_transfer(self.call, 20, 0.7)))
+        elif digit == "9":
             await self.call.transfer("customer_asked", skills=["sales", "hindi"])
         elif digit == "#":
             await self.call.hangup("bot_done")

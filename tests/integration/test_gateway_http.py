@@ -85,18 +85,22 @@ async def test_transfer_hangup_and_escalation_reach_the_control_hook() -> None:
         async with ExotelPeer(url, call_sid="CA77", custom_parameters=params) as peer:
             await peer.start()
             await peer.dtmf("0")
+            await peer.dtmf("8")
             await peer.dtmf("9")
             await peer.dtmf("#")
             assert await peer.wait_closed() == 1000
         bot = HangsUp.instances[0]
         await asyncio.wait_for(bot.stopped.wait(), 2)
-    assert bot.named("dtmf") == ["0", "9", "#"]
+    assert bot.named("dtmf") == ["0", "8", "9", "#"]
+    assert bot.named("forecast_sent") == [True]
     assert bot.named("stop") == ["hangup"]
     assert [(r.kind, r.reason, r.skills) for r in hook.requests] == [
         ("transfer", "dtmf", ()),
+        ("transfer_forecast", "bot_forecast", ()),
         ("transfer", "customer_asked", ("sales", "hindi")),
         ("hangup", "bot_done", ()),
     ]
+    assert (hook.requests[1].within_s, hook.requests[1].likelihood) == (20.0, 0.7)
     assert all(r.call_sid == "CA77" and r.stream_sid == "MZ0001" for r in hook.requests)
     assert dict(hook.requests[0].custom_parameters) == {"vx_call": "c-1"}
 
