@@ -342,6 +342,8 @@ def main() -> int:
     ap.add_argument("--rate", type=int, default=8000)
     ap.add_argument("--clients", type=int, default=1, help="client processes")
     ap.add_argument("--no-vad", action="store_true")
+    ap.add_argument("--batch-ms", type=float, default=0.0,
+                    help="the gateway's --batch-ms (batched loop turns; 0 = off)")
     ap.add_argument("--gc-off", action="store_true", help="gateway without cyclic GC")
     ap.add_argument("--no-uvloop", action="store_true",
                     help="gateway (and baseline) on asyncio's own loop even with uvloop installed")
@@ -370,6 +372,8 @@ def main() -> int:
     cmd += ["--port", "0", "--idle-timeout", "60"]
     if opts.no_vad:
         cmd.append("--no-vad")
+    if opts.batch_ms:
+        cmd += ["--batch-ms", str(opts.batch_ms)]
     if opts.no_uvloop:
         cmd.append("--no-uvloop")
     if opts.baseline:
@@ -450,8 +454,9 @@ def main() -> int:
     from gateway.eventloop import uvloop_available
 
     loop_name = "uvloop" if uvloop_available() and not opts.no_uvloop else "asyncio"
+    batching = f"batched turns {opts.batch_ms:g} ms" if opts.batch_ms else "no batching"
     print(f"streams            {opts.streams} ({opts.encoding}, {opts.rate} Hz, "
-          f"{opts.chunk_ms} ms chunks, VAD {'off' if opts.no_vad else 'on'}, "
+          f"{opts.chunk_ms} ms chunks, VAD {'off' if opts.no_vad else 'on'}, {batching}, "
           f"{opts.clients} client process(es), server on {loop_name})")
     print(f"measured           {wall1 - wall0:.1f} s steady state")
     print(f"gateway CPU        {cores * 100:.1f} % of one core "

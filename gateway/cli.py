@@ -65,6 +65,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--handshake-timeout", type=float, default=_D.handshake_timeout)
     p.add_argument("--shutdown-deadline", type=float, default=_D.shutdown_deadline)
     p.add_argument("--max-streams", type=int, default=_D.max_streams, help="more get 503")
+    p.add_argument(
+        "--batch-ms", type=float, default=_D.batch_ms,
+        help="dense gateways: hold each event-loop turn to this many ms while at least "
+        "--batch-min-streams streams are open, so messages are handled in batches "
+        "(less CPU per stream, up to this much more latency; 0 = off)",
+    )
+    p.add_argument("--batch-min-streams", type=int, default=_D.batch_min_streams)
     p.add_argument("--escalation-dtmf", default=None, help="digit that asks for a human agent")
     p.add_argument("--control-url", default=None, help="dialer control API base URL")
     p.add_argument("--public-url", default=None, help="wss:// base the /url endpoint answers")
@@ -105,6 +112,8 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         handshake_timeout=args.handshake_timeout,
         shutdown_deadline=args.shutdown_deadline,
         max_streams=args.max_streams,
+        batch_ms=args.batch_ms,
+        batch_min_streams=args.batch_min_streams,
         escalation_dtmf=args.escalation_dtmf,
         public_url=args.public_url,
         ssl_certfile=args.certfile,

@@ -47,6 +47,8 @@ class GatewayConfig:
     escalation_dtmf: str | None = None
     shutdown_deadline: float = 10.0
     max_streams: int = 5000  # more concurrent streams get 503 at the handshake
+    batch_ms: float = 0.0  # > 0: batched loop turns of this length (gateway/batching.py)
+    batch_min_streams: int = 100  # ... while at least this many streams are open
     public_url: str | None = None  # e.g. "wss://gw.example.com": base the /url endpoint answers
     ssl_certfile: str | None = None  # with ssl_keyfile: serve wss:// and https://
     ssl_keyfile: str | None = None
@@ -69,6 +71,8 @@ class GatewayConfig:
             raise ValueError("bad shutdown_deadline, adapter_queue or max_message_bytes")
         if self.max_streams < 1:
             raise ValueError("max_streams must be positive")
+        if not 0 <= self.batch_ms <= 50 or self.batch_min_streams < 1:
+            raise ValueError("batch_ms must be 0-50 and batch_min_streams positive")
         object.__setattr__(self, "adapter_options", _freeze(self.adapter_options))
         self.session_settings()  # validates the media policy fields
 

@@ -40,6 +40,7 @@ from websockets.http11 import Request, Response
 
 from bot_adapters.contract import AdapterFactory
 from bot_adapters.registry import AdapterLoadError, UnknownAdapter, load_adapter
+from gateway.batching import LoopBatcher
 from gateway.config import GatewayConfig
 from gateway.connection import StreamConnection
 from gateway.control import ControlHook, RecordingControlHook
@@ -86,6 +87,7 @@ class GatewayServer:
         self._no_connections = asyncio.Event()
         self._no_connections.set()
         self._watchdog: asyncio.Task[None] | None = None
+        self.batcher: LoopBatcher | None = None  # with config.batch_ms
         self._expected_auth: bytes | None = None
         if config.auth_user is not None and config.auth_password is not None:
             self._expected_auth = f"{config.auth_user}:{config.auth_password}".encode()
@@ -112,6 +114,8 @@ class GatewayServer:
             cfg.port,
             ssl=context,
         )
+        if cfg.batch_ms:
+            self.batcher = LoopBatcher(cfg.batch_ms / 1000)
         self._watchdog = asyncio.create_task(self._watch_idle(), name="gateway-idle-watchdog")
         log.info("gateway listening on %s", self.base_url)
 
@@ -140,6 +144,8 @@ class GatewayServer:
         for wire in list(self._wires):
             await wire.wait_closed()
         await server.wait_closed()
+        if self.batcher is not None:
+            self.batcher.stop()
         if self._watchdog is not None:
             self._watchdog.cancel()
             try:
@@ -316,6 +322,8 @@ class GatewayServer:
         )
         self._connections.add(conn)
         self._no_connections.clear()
+        if self.batcher is not None and len(self._connections) >= self.config.batch_min_streams:
+            self.batcher.start()
         task = asyncio.get_running_loop().create_task(self._serve(conn))
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
@@ -328,6 +336,8 @@ class GatewayServer:
             self._connections.discard(conn)
             if not self._connections:
                 self._no_connections.set()
+            if self.batcher is not None and len(self._connections) < self.config.batch_min_streams:
+                self.batcher.stop()
 
     async def _watch_idle(self) -> None:
         """One timer for all streams: close streams that sent nothing for ``idle_timeout``
