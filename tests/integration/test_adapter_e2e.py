@@ -54,12 +54,19 @@ class Line:
     leg_sid: str
     adapters: list[BotAdapter]
 
+    def actions(self) -> list[ControlRequest]:
+        """The bot's transfer and hang-up requests so far (forecasts left out)."""
+        return [r for r in self.hook.requests if r.kind != "transfer_forecast"]
+
+    def forecasts(self) -> list[ControlRequest]:
+        return [r for r in self.hook.requests if r.kind == "transfer_forecast"]
+
     async def request(self, within_s: float = 10.0) -> ControlRequest:
-        """The first control request (transfer or hang-up) the bot made."""
+        """The first transfer or hang-up request the bot made."""
         async with asyncio.timeout(within_s):
-            while not self.hook.requests:  # noqa: ASYNC110 - the hook keeps a plain list
+            while not self.actions():  # noqa: ASYNC110 - the hook keeps a plain list
                 await asyncio.sleep(0.02)
-        return self.hook.requests[0]
+        return self.actions()[0]
 
     async def timeline(self) -> dict[str, Any]:
         url = f"{self.sim.base_url}/sim/legs/{self.leg_sid}/timeline"
@@ -164,6 +171,10 @@ async def test_scripted_conversation_barge_in_silence_dtmf_transfer(quick_sales:
             ("sales",),
         )
         assert request.call_sid == call.leg_sid
+        # the script's transfer step forecast the transfer first (sales.toml: within 4 s)
+        (forecast,) = call.forecasts()
+        assert (forecast.within_s, forecast.likelihood) == (4.0, 0.95)
+        assert call.hook.requests.index(forecast) < call.hook.requests.index(request)
         bot = call.adapters[0]
         assert isinstance(bot, ScriptedBot)
         assert bot.engine.trace == ["greet", "ask", "human"]
