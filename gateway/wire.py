@@ -4,9 +4,9 @@
 sans-I/O :class:`websockets.server.ServerProtocol` (request parsing, ``Sec-WebSocket-Accept``,
 the host's rejections such as 401 and 503). Only the request's bytes are fed to it: once the
 connection is open, frames are parsed here (RFC 6455 section 5), because a stream carries
-nothing but small unfragmented text frames and websockets' generator-based parser cost about
-a tenth of the gateway's CPU under load (see the README's Load section). Masks are removed by
-websockets' C ``apply_mask``.
+nothing but small unfragmented text frames, and websockets' generator-based parser with its
+event and ``data_to_send`` round trips cost about a quarter of the gateway's CPU under load
+(see the README's Load section). Masks are removed by websockets' C ``apply_mask``.
 
 Framing rules enforced (each failure sends a close frame with the code, half-closes, and tells
 the sink): client frames must be masked, reserved bits clear (no extension is negotiated),
