@@ -212,14 +212,14 @@ class Row:
 
 
 HEADER = (
-    f"{'pacer':24} {'talk min/agent-h':>17} {'occupancy':>9} {'abandon':>15} "
+    f"{'pacer':36} {'talk min/agent-h':>17} {'occupancy':>9} {'abandon':>15} "
     f"{'peak 30d':>8} {'wait betw.':>10} {'wait p95':>8} {'dials/agent-h':>13}"
 )
 
 
 def format_row(row: Row) -> str:
     return (
-        f"{row.pacer:24} {row.mean('talk_min_per_agent_hour'):8.1f} "
+        f"{row.pacer:36} {row.mean('talk_min_per_agent_hour'):8.1f} "
         f"(min {row.worst('talk_min_per_agent_hour', False):4.1f}) "
         f"{row.mean('occupancy'):8.1%} "
         f"{row.mean('abandon_rate'):6.2%} (max {row.worst('abandon_rate', True):5.2%}) "

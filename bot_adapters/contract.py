@@ -127,8 +127,8 @@ class TransferForecasting(Protocol):
     """A :class:`CallControl` that also takes transfer forecasts. Send one with
     :func:`forecast_transfer` (it skips call controls that take none).
 
-    Kept beside ``CallControl`` rather than in it while the gateway's call handles gain the
-    method; ``FakeCall`` has it."""
+    Kept beside ``CallControl`` rather than in it until every call control has the method:
+    the gateway's call handle and ``FakeCall`` do, voxgate's greeting gate wrapper not yet."""
 
     async def forecast_transfer(self, within_s: float, likelihood: float = 1.0) -> None:
         """Say ahead that this call will probably ask for an agent within ``within_s`` seconds
