@@ -127,8 +127,9 @@ class TransferForecasting(Protocol):
     """A :class:`CallControl` that also takes transfer forecasts. Send one with
     :func:`forecast_transfer` (it skips call controls that take none).
 
-    Kept beside ``CallControl`` rather than in it until every call control has the method:
-    the gateway's call handle and ``FakeCall`` do, voxgate's greeting gate wrapper not yet."""
+    Kept beside ``CallControl`` rather than in it so that call-control wrappers written before
+    it (a bot framework's own, say) stay valid; voxgate's own (the gateway's call handle, the
+    greeting gate's wrapper, ``FakeCall``) all take forecasts."""
 
     async def forecast_transfer(self, within_s: float, likelihood: float = 1.0) -> None:
         """Say ahead that this call will probably ask for an agent within ``within_s`` seconds

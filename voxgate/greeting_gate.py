@@ -21,7 +21,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from bot_adapters.contract import AdapterFactory, BotAdapter, CallControl, CallInfo, PlayedPosition
+from bot_adapters.contract import (
+    AdapterFactory,
+    BotAdapter,
+    CallControl,
+    CallInfo,
+    PlayedPosition,
+    forecast_transfer,
+)
 from dialer.service import ProgressEvent
 
 BOT_AUDIO_OK = "bot_audio_ok"
@@ -124,6 +131,9 @@ class GatedCall:
 
     async def transfer(self, reason: str, skills: Sequence[str] = ()) -> None:
         await self._inner.transfer(reason, skills)
+
+    async def forecast_transfer(self, within_s: float, likelihood: float = 1.0) -> None:
+        await forecast_transfer(self._inner, within_s, likelihood)
 
 
 class GatedAdapter(BotAdapter):

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from bot_adapters.contract import BotAdapter, CallControl, CallInfo, PlayedPosition
+from bot_adapters.contract import (
+    BotAdapter,
+    CallControl,
+    CallInfo,
+    PlayedPosition,
+    forecast_transfer,
+)
 from dialer.service import ProgressEvent
 from voxgate.greeting_gate import GreetingGate
 
@@ -42,6 +48,9 @@ class Recorder:
     async def transfer(self, reason: str, skills: Sequence[str] = ()) -> None:
         self.requests.append("transfer")
 
+    async def forecast_transfer(self, within_s: float, likelihood: float = 1.0) -> None:
+        self.requests.append(f"forecast {within_s:g} {likelihood:g}")
+
 
 class Talker(BotAdapter):
     """Speaks at once on start; hangs up on DTMF 9, transfers on 0."""
@@ -60,6 +69,8 @@ class Talker(BotAdapter):
         assert self.call is not None
         if digit == "9":
             await self.call.hangup()
+        elif digit == "8":
+            assert await forecast_transfer(self.call, 15, 0.5)
         else:
             await self.call.transfer("asked")
 
@@ -94,8 +105,9 @@ async def test_calls_not_placed_by_the_dialer_pass_through() -> None:
     await adapter.on_start(call)
     assert call.played == [(320, "hello"), (0, "after-hello")]
     await adapter.on_dtmf("9")
+    await adapter.on_dtmf("8")
     await adapter.on_dtmf("0")
-    assert call.requests == ["hangup", "transfer"]
+    assert call.requests == ["hangup", "forecast 15 0.5", "transfer"]
 
 
 async def test_gate_never_holds_longer_than_max_hold() -> None:
