@@ -25,7 +25,6 @@ from bot_adapters.contract import (
     BotAdapter,
     CallInfo,
     PlayedPosition,
-    check_forecast,
 )
 from gateway.config import GatewayConfig
 from gateway.control import ControlHook, ControlKind, ControlRequest
@@ -104,7 +103,7 @@ class CallHandle:
         await self._conn.submit_control("transfer", reason, skills)
 
     async def forecast_transfer(self, within_s: float, likelihood: float = 1.0) -> None:
-        check_forecast(within_s, likelihood)  # the adapter's mistake, raised to it
+        # bad values: the ControlRequest raises ValueError to the adapter, before any submit
         await self._conn.submit_control(
             "transfer_forecast", "bot_forecast", within_s=within_s, likelihood=likelihood
         )

@@ -125,8 +125,7 @@ class WebSocketWire(asyncio.Protocol):
         self._sink: MessageSink | None = None
         self._receiving = True  # False once we close, fail, or the peer closed
         self._close_sent = False
-        self._close_received = False
-        self._eof_sent = False
+        self._reading_frames = False  # open, or we closed and await the peer's close frame
         self._buf = b""  # unparsed bytes (a partial request head or frame)
         self._fragments: list[bytes] = []
         self._fragment_size = 0
@@ -269,6 +268,7 @@ class WebSocketWire(asyncio.Protocol):
         if protocol.state is WS_OPEN:
             self._write_handshake()
             self.state = WireState.OPEN
+            self._reading_frames = True
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
@@ -277,18 +277,6 @@ class WebSocketWire(asyncio.Protocol):
             log.debug("handshake failed: %s", protocol.handshake_exc)
 
     # ---- frames ----------------------------------------------------------------------------
-    @property
-    def _reading_frames(self) -> bool:
-        """Open, or closing and still waiting for the peer's close frame."""
-        if self.state is WireState.OPEN:
-            return True
-        return (
-            self.state is WireState.CLOSING
-            and self._close_sent
-            and not self._close_received
-            and not self._eof_sent
-        )
-
     def _frames(self, data: bytes) -> None:
         """Parse and act on every whole frame in ``data``; keep a partial one for later."""
         pos, size = 0, len(data)
@@ -388,7 +376,6 @@ class WebSocketWire(asyncio.Protocol):
                 payload[2:].decode()
             except UnicodeDecodeError:
                 raise FramingError(_INVALID_DATA, "close reason is not UTF-8") from None
-        self._close_received = True
         self._stop_receiving(None)
         if not self._close_sent:
             self._write(frame_header(OP_CLOSE, 2) + struct.pack("!H", code))
@@ -418,7 +405,7 @@ class WebSocketWire(asyncio.Protocol):
     def _half_close(self) -> None:
         transport = self.transport
         assert transport is not None
-        self._eof_sent = True
+        self._reading_frames = False  # the handshake is over either way
         self._buf = b""
         if self._timer is None:
             self._timer = self.loop.call_later(self._close_timeout, self._expire)
