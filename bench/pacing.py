@@ -4,6 +4,15 @@ the issue's goals with their measured figures.
     .venv/bin/python bench/pacing.py                 # 3 seeds, 2-hour shifts, 2 processes
     .venv/bin/python bench/pacing.py --seeds 5 --hours 8
     .venv/bin/python bench/pacing.py --jobs 1        # one process (a shared machine)
+    .venv/bin/python bench/pacing.py --scenario "bot-first 20" --pacer "bot-first" --seed 2
+
+Pull-forward (bot-first rows `+ pull-forward`): when agents are ready, the pacer offers forecast
+calls an agent at once (``BotFirstPacer.offers_now``, keeping a reserve for escalations that
+come without a forecast); the bot asks its customer (an offer takes 4 s, sd 1 s, 2-8 s, the
+agent reserved and idle), a true forecast takes the agent (wait 0, counted as an escalation in
+every figure), a false one declines and the agent is ready again. Column `>2 s` under the
+bot-first tables: share of escalations that waited past 2 s; `offers` and `accepted` per
+agent hour.
 
 Customers (all scenarios): live answer 15 % or 35 % of dials (ring time log-normal, mean 9 s,
 sd 5 s, 2-30 s); answering machine 10 % (detected by AMD after 4-30 s, never a live answer);
@@ -84,16 +93,20 @@ BOT_FIRST_PACERS = (
     "voxgate-bot-first",
     "voxgate-bot-first (no forecasts)",
     "voxgate-bot-first (worse forecasts)",
+    "voxgate-bot-first + pull-forward",
 )
+PULL_FORWARD = " + pull-forward"
 WARM = " (warm)"
 WARM_PACERS = (
     "vicidial-adaptive",
     "voxgate-predictive",
     "voxgate-predictive@3%",
     "voxgate-bot-first",
+    "voxgate-bot-first + pull-forward",
 )
 PREVIOUS_SHIFT_SEED = 1000  # the warm shift's history comes from seed + this
 FORECASTS = ForecastModel()  # the defaults described above
+PULL_OPTIONS: dict[str, float] = {}  # BotFirstPacer keyword arguments of the pull-forward rows
 WORSE_FORECASTS = ForecastModel(share=0.5, lead=Dist(12.0, 5.0, 3.0, 30.0), false_share=0.4)
 
 
@@ -101,6 +114,8 @@ def make_pacer(name: str, scenario: Scenario) -> Pacer:
     """A fresh pacer; ``name@x`` is the baseline with drop target x or voxgate with aim x;
     ``(no forecasts)`` is the bot-first pacer ignoring transfer forecasts."""
     name = name.removesuffix(WARM)
+    if name.startswith("voxgate-bot-first" + PULL_FORWARD):
+        return BotFirstPacer(stream_limit=3 * scenario.agents, pull_forward=True, **PULL_OPTIONS)
     if name == "voxgate-bot-first (no forecasts)":
         return BotFirstPacer(stream_limit=3 * scenario.agents, use_forecasts=False)
     name = name.removesuffix(" (worse forecasts)")
@@ -230,6 +245,26 @@ def format_row(row: Row) -> str:
     )
 
 
+BOT_HEADER = (
+    f"{'  escalations':40} {'>2 s (worst seed)':>17} {'p95 per seed':>20} {'offers/agent-h':>15} "
+    f"{'accepted':>9} {'offer s/agent-h':>15} {'late: forecast':>14}"
+)
+
+
+def format_bot_row(row: Row) -> str:
+    """Escalation waits and pull-forward offers of a bot-first row."""
+    p95s = " ".join(f"{r.wait_p95_s:.2f}" for r in row.runs)
+    accepted = sum(r.accepted for r in row.runs) / max(1, sum(r.offers for r in row.runs))
+    late = sum(sum(1 for w in r.waits if w > 2.0) for r in row.runs)
+    return (
+        f"  {row.pacer:38} {row.mean('escalation_share_over'):6.2%} "
+        f"({row.worst('escalation_share_over', True):6.2%}) {p95s:>20} "
+        f"{statistics.fmean(r.offers / r.agent_hours for r in row.runs):15.1f} "
+        f"{accepted:9.0%} {statistics.fmean(r.offer_s / r.agent_hours for r in row.runs):15.1f} "
+        f"{sum(r.late_forecast for r in row.runs) / max(1, late):14.0%}"
+    )
+
+
 def matched(rows: dict[str, Row], prefix: str, level: float) -> Row | None:
     """The run named ``prefix*`` with the most talk time among those whose mean abandonment is
     at or under ``level`` (None if there is none)."""
@@ -334,6 +369,18 @@ def goals(
                 f"{bound_figures(floors[name])[2]:.0%})",
             )
         )
+        pulled = rows.get("voxgate-bot-first" + PULL_FORWARD + suffix)
+        if pulled is not None:
+            p95 = pulled.worst("wait_p95_s", True)
+            occupancy = pulled.worst("occupancy", False)
+            verdict = "meets" if p95 <= 2.0 and occupancy >= 0.85 else "misses"
+            checks.append(
+                (
+                    None,
+                    f"{basis} {name}: with pull-forward: worst seed p95 {p95:.2f} s, "
+                    f"occupancy {occupancy:.1%} ({verdict} the goal)",
+                )
+            )
     return checks
 
 
@@ -342,18 +389,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--hours", type=float, default=2.0)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument(
+        "--scenario", action="append", default=[], help="only scenarios whose name has this"
+    )
+    parser.add_argument(
+        "--pacer", action="append", default=[], help="only rows whose pacer name has this"
+    )
+    parser.add_argument("--seed", type=int, action="append", default=[], help="only this seed")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        help="KEY=VALUE: a BotFirstPacer keyword argument for the pull-forward rows",
+    )
     args = parser.parse_args(argv)
+    for option in args.option:
+        key, value = option.split("=", 1)
+        PULL_OPTIONS[key] = float(value)
     started = time.monotonic()
+    seeds = args.seed or list(range(1, args.seeds + 1))
     jobs = []
     for scenario in scenarios(args.hours):
+        if args.scenario and not any(part in scenario.name for part in args.scenario):
+            continue
         names = AGENT_FIRST_PACERS if scenario.mode == "agent_first" else BOT_FIRST_PACERS
         names = (*names, *variant_names(scenario))
         names = (*names, *warm_names(names))
-        jobs += [(scenario, name, seed) for name in names for seed in range(1, args.seeds + 1)]
+        if args.pacer:
+            names = tuple(n for n in names if any(part in n for part in args.pacer))
+        jobs += [(scenario, name, seed) for name in names for seed in seeds]
     # longest runs first keeps both workers busy to the end
     jobs.sort(key=lambda job: -job[0].agents)
     if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs) as pool:
+        with ProcessPoolExecutor(
+            args.jobs, initializer=PULL_OPTIONS.update, initargs=(dict(PULL_OPTIONS),)
+        ) as pool:
             results = list(pool.map(run_one, jobs))
     else:
         results = [run_one(job) for job in jobs]
@@ -363,15 +433,24 @@ def main(argv: list[str] | None = None) -> int:
     for result in results:
         rows = table[result.scenario]
         rows.setdefault(result.pacer, Row(result.pacer, [])).runs.append(result)
-    print(f"pacing bench: {args.seeds} seeds, {args.hours:g}-hour shifts (virtual time)\n")
+    print(f"pacing bench: {len(seeds)} seeds, {args.hours:g}-hour shifts (virtual time)\n")
     for scenario in scenarios(args.hours):
         rows = table[scenario.name]
+        if not rows:
+            continue
         print(f"## {scenario.name}")
         print(HEADER)
         for row in rows.values():
             print(format_row(row))
         print(bounds(scenario))
+        if scenario.mode == "bot_first":
+            print(BOT_HEADER)
+            for row in rows.values():
+                print(format_bot_row(row))
         print()
+    if args.scenario or args.pacer:
+        print(f"(filtered run: goals not checked) ({time.monotonic() - started:.0f} s wall clock)")
+        return 0
     print("## goals")
     floors = {s.name: s for s in scenarios(args.hours)}
     summary = []

@@ -21,6 +21,18 @@ calls, scaled by each forecast's stated likelihood), and a call without one is w
 often calls still *unforecast* at its age escalate (:class:`UnforecastWindow`: low when bots
 rarely escalate without warning). Before that, forecast calls count as plain bot calls.
 
+Pull-forward (``pull_forward=True``; :class:`~dialer.pacing.types.PullForwardPacer`): when
+agents are ready, :meth:`BotFirstPacer.offers_now` picks forecast calls to offer one at once;
+a customer who wants the human now takes the agent (wait 0), one who does not declines and the
+agent is ready again a few seconds later. It keeps a reserve: it makes ``n`` offers only while
+the chance that the escalations expected within ``reserve_window_s`` (calls without a forecast,
+forecast calls not offered, offers accepted at the recent rate) outnumber the agents ready plus
+those freeing by then stays under ``reserve_risk``, or under that chance with no offer at all
+(forecast calls about to escalate take an agent anyway). Offers go to the forecast calls most
+likely to come true, then the closest to their stated time. Agents reserved for an offer count,
+in the pacing forecast, as free again after a decline (at the recent decline rate) or busy from
+now on.
+
 Cold start (too few observed dials, escalations or talks): at most ``cold_lines_per_agent``
 lines (ringing plus bot) per logged-in agent. :meth:`BotFirstPacer.restore` seeds every
 estimator and the risk limit from an earlier shift's :meth:`BotFirstPacer.snapshot` instead.
@@ -40,15 +52,18 @@ from dialer.pacing.forecast import (
     ServiceEstimator,
     group_busy,
     max_dials,
+    shortage_risk,
 )
 from dialer.pacing.types import (
     SNAPSHOT_VERSION,
     BotCallEnded,
+    BusyAgent,
     CustomerConnected,
     DialOutcome,
     DialResolved,
     ForecastedCall,
     Observation,
+    OfferResolved,
     PacerState,
     check_snapshot,
 )
@@ -78,6 +93,9 @@ class BotFirstPacer:
         burst_s: float = 5.0,
         use_forecasts: bool = True,
         warmup_forecasts: int = 20,
+        pull_forward: bool = False,
+        reserve_window_s: float = 10.0,
+        reserve_risk: float = 0.05,
     ) -> None:
         if stream_limit < 1 or target_wait_s < 0 or cold_lines_per_agent <= 0:
             raise ValueError("stream_limit >= 1, target_wait_s >= 0, cold_lines_per_agent > 0")
@@ -99,6 +117,11 @@ class BotFirstPacer:
         # forecast calls: (seconds from the forecast to the end) - the seconds the bot stated
         self.forecast_fit = OutcomeWindow()
         self._likelihoods: deque[float] = deque(maxlen=600)
+        self.pull_forward = pull_forward
+        self.reserve_window_s = reserve_window_s
+        self.reserve_risk = reserve_risk
+        # recent offers: whether each was accepted (not part of the snapshot)
+        self.offers: deque[bool] = deque(maxlen=200)
         self.service = ServiceEstimator(warmup_talks)
         self.control = RiskController(
             aim=aim, ceiling=ceiling, start=start_risk, high=min(0.3, 4 * ceiling)
@@ -122,6 +145,8 @@ class BotFirstPacer:
                 self._likelihoods.append(obs.forecast_likelihood)
         elif isinstance(obs, CustomerConnected):
             self.control.count(bad=obs.wait_s > self.target_wait_s)
+        elif isinstance(obs, OfferResolved):
+            self.offers.append(obs.accepted)
         else:  # CustomerAbandoned
             self.control.count(bad=True)
 
@@ -200,6 +225,7 @@ class BotFirstPacer:
         service = self.service.model(state.agents_logged_in)
         ringing = Counter(round(elapsed) for elapsed in state.ringing)
         busy = group_busy(state.busy_agents)
+        decline = self.decline_rate()
         result = []
         for q in _ESCALATION_POINTS:
             tau = ring + self.bots.hit_quantile(q, 60.0)
@@ -212,10 +238,76 @@ class BotFirstPacer:
                 claims += count * p
                 claims_var += count * p * (1.0 - p)
             freed, supply_var = service.supply(busy, tau + self.target_wait_s)
+            if state.offering:
+                # a reserved agent is ready again after a decline, or talking from about now
+                f = decline + (1.0 - decline) * service.free_within(
+                    BusyAgent("talk", 0.0), tau + self.target_wait_s
+                )
+                freed += len(state.offering) * f
+                supply_var += len(state.offering) * f * (1.0 - f)
             supply = state.agents_ready + freed
             per_dial = p_live * p_escalate * self.bots.hit_cdf(tau - ring)
             result.append(Horizon(claims, claims_var, supply, supply_var, per_dial))
         return result
+
+    def decline_rate(self) -> float:
+        """Share of recent offers declined; before any, the share of forecasts not come true."""
+        if self.offers:
+            return 1.0 - sum(self.offers) / len(self.offers)
+        return 1.0 - self.forecast_fit.hit_rate(1.0)
+
+    def offers_now(self, state: PacerState) -> tuple[int, ...]:
+        """Positions in ``state.forecasts`` to offer a ready agent now (see the module
+        docstring and :class:`~dialer.pacing.types.PullForwardPacer`)."""
+        free = state.agents_ready - len(state.waiting)
+        if not self.pull_forward or free <= 0 or not state.forecasts:
+            return ()
+        forecasts = state.forecasts
+        order = sorted(
+            range(len(forecasts)),
+            key=lambda i: (-forecasts[i].likelihood, forecasts[i].within_s - forecasts[i].age_s),
+        )
+        window = self.reserve_window_s
+        # escalations expected within the window from calls without a forecast (and ringing
+        # lines are too far from escalating to matter), against agents freeing by then
+        base_mean = base_var = 0.0
+        forecasting = self.forecasting()
+        for elapsed in state.bot_calls:
+            if forecasting:
+                p = self.unforecast.escalates_within(elapsed, window)
+            else:
+                p = self.bots.hit_within(elapsed, window)
+            base_mean += p
+            base_var += p * (1.0 - p)
+        freed, freed_var = self.service.model(state.agents_logged_in).supply(
+            group_busy(state.busy_agents), window
+        )
+        claims = [self._claim_now(forecasts[i], window, forecasting) for i in order]
+        accept = 1.0 - self.decline_rate()
+
+        def risk(n: int) -> float:
+            """P(more escalations within the window than agents left) with the best ``n``
+            calls offered: each takes its agent if it accepts, the others may escalate."""
+            mean = base_mean + n * accept
+            var = base_var + freed_var + n * accept * (1.0 - accept)
+            for p in claims[n:]:
+                mean += p
+                var += p * (1.0 - p)
+            return shortage_risk(mean - freed - free - 1, var)
+
+        # never past the limit, nor past the risk of offering nothing (due calls would
+        # claim an agent anyway, and an offer claims one only if it is accepted)
+        limit = max(self.reserve_risk, risk(0))
+        for n in range(min(free, len(order)), 0, -1):
+            if risk(n) <= limit:
+                return tuple(order[:n])
+        return ()
+
+    def _claim_now(self, call: ForecastedCall, window: float, forecasting: bool) -> float:
+        """P(this forecast call escalates within ``window`` if not offered an agent)."""
+        if forecasting:
+            return self.forecast_claim(call, window)
+        return self.bots.hit_within(call.bot_elapsed_s, window)
 
     def _stream_room(self, state: PacerState) -> int:
         """New dials that keep expected concurrent bot streams within ``stream_limit``."""

@@ -20,6 +20,17 @@ calls that will not escalate get false forecasts, so that ``false_share`` of all
 not come true (made ``lead`` before the call ends). Every forecast states ``within_s`` and
 ``likelihood``, as a bot would from its script step, whatever the actual lead. Forecasts draw
 from their own random stream: a scenario's customers are the same with and without them.
+
+Pull-forward (a :class:`~dialer.pacing.types.PullForwardPacer`): whenever an agent becomes
+ready, a forecast arrives or the floor is paced, the pacer is asked which forecast calls to
+offer a ready agent. The agent is reserved (neither ready nor busy: idle, not occupancy) for
+``Scenario.offer`` seconds while the bot asks its customer. A true forecast (the call would
+escalate) accepts: the bot conversation ends there as an escalation, the customer talks to the
+agent (wait 0, counted in the waits, the pacer's observations and every figure like any
+escalation) and wraps up as usual. A false one declines: the agent is ready again (the same
+idle stretch goes on) and the call goes on as a bot call with its forecast withdrawn. A call
+whose bot escalates during the offer takes the reserved agent at once; one that ends during
+the offer declines then. Offer times draw from their own random stream.
 """
 
 from __future__ import annotations
@@ -42,8 +53,10 @@ from dialer.pacing.types import (
     DialOutcome,
     DialResolved,
     ForecastedCall,
+    OfferResolved,
     Pacer,
     PacerState,
+    PullForwardPacer,
 )
 
 __all__ = ["Dist", "ForecastModel", "Scenario", "SimResult", "simulate"]
@@ -116,6 +129,7 @@ class Scenario:
     escalation_limit_s: float = 2.0
     patience_s: float = 60.0
     forecast: ForecastModel | None = None
+    offer: Dist = Dist(4.0, 1.0, 2.0, 8.0)
 
     def __post_init__(self) -> None:
         rates = (self.live_rate, self.machine_rate, self.busy_rate, self.failed_rate)
@@ -143,6 +157,15 @@ class SimResult:
     idle_before_connect_s: float = 0.0
     peak_rate_30d: float = 0.0
     waits: list[float] = field(default_factory=list)
+    offers: int = 0
+    accepted: int = 0
+    offer_s: float = 0.0
+    late_forecast: int = 0  # escalations past 2 s whose bot had forecast them
+
+    @property
+    def escalation_share_over(self) -> float:
+        """Share of the customers needing an agent who waited past 2 s."""
+        return sum(1 for w in self.waits if w > 2.0) / len(self.waits) if self.waits else 0.0
 
     @property
     def agent_hours(self) -> float:
@@ -189,14 +212,16 @@ class SimResult:
     _PATIENCE,
     _HOUR,
     _FORECAST,
-) = range(11)
+    _OFFER_END,
+) = range(12)
 
 
 @dataclass(slots=True)
 class _Agent:
-    phase: Literal["ready", "talk", "wrap"] = "ready"
+    phase: Literal["ready", "talk", "wrap", "offer"] = "ready"
     since: float = 0.0
     talk_s: float = 0.0
+    ready_at: float = 0.0  # start of the current idle stretch (offers do not end it)
 
 
 class _Floor:
@@ -216,6 +241,12 @@ class _Floor:
         self.waiting: dict[int, float] = {}
         self.bots: dict[int, float] = {}
         self.forecasts: dict[int, float] = {}  # call -> when its bot forecast the transfer
+        self.puller = pacer if isinstance(pacer, PullForwardPacer) else None
+        self.offer_rng = random.Random(f"{seed}:{scenario.name}:offers")
+        self.escalates: set[int] = set()  # bot calls that will escalate (the sim's truth)
+        self.offered: dict[int, tuple[int, float]] = {}  # call -> (agent, offer start)
+        self.withdrawn: dict[int, float] = {}  # declined calls -> when the forecast was made
+        self.late_forecasts: set[int] = set()  # waiting escalations that had been forecast
         self.abandoned_marked: set[int] = set()
         self.events: list[tuple[float, int, int, int]] = []
         self.seq = 0
@@ -227,7 +258,9 @@ class _Floor:
 
     # --- dialling -------------------------------------------------------------------------
     def state(self, now: float) -> PacerState:
-        busy = tuple(BusyAgent(a.phase, now - a.since) for a in self.agents if a.phase != "ready")
+        busy = tuple(
+            BusyAgent(a.phase, now - a.since) for a in self.agents if a.phase in ("talk", "wrap")
+        )
         talking = sum(1 for a in self.agents if a.phase == "talk")
         view = self.ledger.view(now)
         return PacerState(
@@ -237,9 +270,12 @@ class _Floor:
             ringing=tuple(now - t0 for t0, _, _ in self.ringing.values()),
             waiting=tuple(now - t0 for t0 in self.waiting.values()),
             bot_calls=tuple(
-                now - t0 for call, t0 in self.bots.items() if call not in self.forecasts
+                now - t0
+                for call, t0 in self.bots.items()
+                if call not in self.forecasts and call not in self.offered
             ),
             forecasts=self.forecast_view(now),
+            offering=tuple(now - t0 for _, t0 in self.offered.values()),
             lines_in_use=len(self.ringing) + len(self.waiting) + len(self.bots) + talking,
             line_limit=self.s.line_limit,
             abandon_rate_24h=view.rate_24h,
@@ -253,6 +289,7 @@ class _Floor:
         return tuple(
             ForecastedCall(now - self.bots[call], now - at, model.within_s, model.likelihood)
             for call, at in self.forecasts.items()
+            if call not in self.offered
         )
 
     def maybe_forecast(self, call: int, now: float, ends: float, escalates: bool) -> None:
@@ -289,14 +326,19 @@ class _Floor:
         self.at(now + ring, _RING_END, call)
 
     # --- customers and agents -------------------------------------------------------------
-    def connect(self, call: int, now: float, waited: float) -> None:
-        """A customer (live answer or escalation) takes the longest-idle ready agent."""
-        index = self.ready.popleft()
+    def connect(self, call: int, now: float, waited: float, index: int | None = None) -> None:
+        """A customer (live answer or escalation) takes the longest-idle ready agent, or the
+        agent ``index`` reserved for it by an offer."""
+        if index is None:
+            index = self.ready.popleft()
         agent = self.agents[index]
-        self.result.idle_before_connect_s += now - agent.since
+        self.result.idle_before_connect_s += now - agent.ready_at
         self.result.connects += 1
         agent.phase, agent.since = "talk", now
         self.result.waits.append(waited)
+        if call in self.late_forecasts:
+            self.late_forecasts.discard(call)
+            self.result.late_forecast += waited > 2.0
         if call not in self.abandoned_marked:
             self.pacer.observe(CustomerConnected(now, waited))
         self.abandoned_marked.discard(call)
@@ -330,6 +372,7 @@ class _Floor:
             return
         self.bots[call] = now
         if self.rng.random() < self.s.escalation_rate:
+            self.escalates.add(call)
             ends = now + self.s.escalation_at.sample(self.rng)
             self.at(ends, _ESCALATE, call)
             self.maybe_forecast(call, now, ends, True)
@@ -338,20 +381,80 @@ class _Floor:
             self.at(ends, _BOT_END, call)
             self.maybe_forecast(call, now, ends, False)
 
-    def agent_ready(self, index: int, now: float) -> None:
+    def agent_ready(self, index: int, now: float, declined: bool = False) -> None:
         agent = self.agents[index]
         agent.phase, agent.since = "ready", now
-        self.ready.append(index)
+        if declined:  # the idle stretch before the offer goes on; longest idle first again
+            self.ready.appendleft(index)
+        else:
+            agent.ready_at = now
+            self.ready.append(index)
         if self.waiting:
             call, t0 = next(iter(self.waiting.items()))
             del self.waiting[call]
             self.connect(call, now, now - t0)
+
+    # --- pull-forward ---------------------------------------------------------------------
+    def pull(self, now: float) -> None:
+        """Ask a pull-forward pacer which forecast calls to offer a ready agent now."""
+        if self.puller is None or not self.ready or len(self.forecasts) <= len(self.offered):
+            return
+        state = self.state(now)
+        if state.agents_ready <= len(state.waiting):
+            return
+        calls = [call for call in self.forecasts if call not in self.offered]
+        picks = self.puller.offers_now(state)
+        if len(set(picks)) != len(picks) or len(picks) > state.agents_ready - len(state.waiting):
+            raise ValueError(f"offers_now returned {picks!r} for {len(calls)} forecast calls")
+        for position in picks:
+            call = calls[position]  # IndexError for a position out of range
+            index = self.ready.popleft()
+            agent = self.agents[index]
+            agent.phase, agent.since = "offer", now
+            self.offered[call] = (index, now)
+            self.result.offers += 1
+            self.at(now + self.s.offer.sample(self.offer_rng), _OFFER_END, call)
+
+    def resolve_offer(self, call: int, now: float, accepted: bool) -> None:
+        """The customer of an offered call took the agent, or declined (see the docstring)."""
+        index, t0 = self.offered.pop(call)
+        self.result.offer_s += now - t0
+        self.pacer.observe(OfferResolved(now, now - t0, accepted))
+        if not accepted:
+            self.withdrawn[call] = self.forecasts.pop(call)
+            self.agent_ready(index, now, declined=True)
+            return
+        self.result.accepted += 1
+        self.end_bot_call(call, now, escalated=True)
+        self.connect(call, now, 0.0, index)
+
+    def end_bot_call(self, call: int, now: float, escalated: bool) -> None:
+        t0 = self.bots.pop(call)
+        self.escalates.discard(call)
+        forecast_at = self.forecasts.pop(call, None)
+        if forecast_at is None:
+            forecast_at = self.withdrawn.pop(call, None)
+        model = self.s.forecast
+        if forecast_at is None or model is None:
+            self.pacer.observe(BotCallEnded(now, now - t0, escalated))
+        else:
+            self.pacer.observe(
+                BotCallEnded(
+                    now,
+                    now - t0,
+                    escalated,
+                    forecast_at_s=forecast_at - t0,
+                    forecast_within_s=model.within_s,
+                    forecast_likelihood=model.likelihood,
+                )
+            )
 
     def handle(self, now: float, kind: int, subject: int) -> None:
         if kind == _TICK:
             if now < self.end:
                 for _ in range(self.pacer.dials_now(self.state(now))):
                     self.dial(now)
+                self.pull(now)
                 self.at(now + self.s.tick_s, _TICK)
         elif kind == _RING_END:
             self.ring_end(subject, now)
@@ -367,6 +470,8 @@ class _Floor:
             if self.waiting.pop(subject, None) is not None:
                 self.abandoned_marked.discard(subject)
                 self.result.waits.append(self.s.patience_s)
+                if subject in self.late_forecasts:
+                    self.result.late_forecast += 1
         elif kind == _TALK_END:
             agent = self.agents[subject]
             talk = now - agent.since
@@ -379,27 +484,28 @@ class _Floor:
             self.result.wrap_s += wrap
             self.pacer.observe(AgentWrapEnded(now, wrap))
             self.agent_ready(subject, now)
+            self.pull(now)
         elif kind == _FORECAST:
             if subject in self.bots:  # forecasts come no later than the end
                 self.forecasts[subject] = now
+                self.pull(now)
+        elif kind == _OFFER_END:
+            if subject in self.offered:
+                self.resolve_offer(subject, now, subject in self.escalates)
+                self.pull(now)
         elif kind in (_BOT_END, _ESCALATE):
-            t0 = self.bots.pop(subject)
+            if subject not in self.bots:
+                return  # pulled forward: the conversation already ended at the offer
             escalated = kind == _ESCALATE
-            forecast_at = self.forecasts.pop(subject, None)
-            model = self.s.forecast
-            if forecast_at is None or model is None:
-                self.pacer.observe(BotCallEnded(now, now - t0, escalated))
-            else:
-                self.pacer.observe(
-                    BotCallEnded(
-                        now,
-                        now - t0,
-                        escalated,
-                        forecast_at_s=forecast_at - t0,
-                        forecast_within_s=model.within_s,
-                        forecast_likelihood=model.likelihood,
-                    )
-                )
+            if subject in self.offered:  # during an offer: the reserved agent is there
+                self.resolve_offer(subject, now, escalated)
+                if not escalated:
+                    self.end_bot_call(subject, now, False)
+                self.pull(now)
+                return
+            if escalated and subject in self.forecasts:
+                self.late_forecasts.add(subject)
+            self.end_bot_call(subject, now, escalated)
             if escalated:
                 self.need_agent(subject, now)
         else:  # _HOUR
@@ -421,6 +527,8 @@ class _Floor:
         for agent in self.agents:  # time still being spent when the shift ends
             if agent.phase == "talk":
                 self.result.talk_s += self.end - agent.since
+            elif agent.phase == "offer":
+                self.result.offer_s += self.end - agent.since
             elif agent.phase == "wrap":
                 self.result.wrap_s += self.end - agent.since
         return self.result

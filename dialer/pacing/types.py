@@ -26,8 +26,10 @@ __all__ = [
     "DialResolved",
     "ForecastedCall",
     "Observation",
+    "OfferResolved",
     "Pacer",
     "PacerState",
+    "PullForwardPacer",
     "WarmStartPacer",
     "check_snapshot",
 ]
@@ -137,6 +139,24 @@ class BotCallEnded:
         _check_likelihood(self.forecast_likelihood)
 
 
+@dataclass(frozen=True, slots=True)
+class OfferResolved:
+    """An agent offered to a forecast call (pull-forward, :class:`PullForwardPacer`) was taken
+    or refused ``offer_s`` seconds after the offer.
+
+    ``accepted``: the customer wanted the human now; the agent is talking to them (a
+    :class:`BotCallEnded` with ``escalated`` and a :class:`CustomerConnected` with wait 0
+    follow). Not accepted: the customer declined (or the bot did not answer in time, or the
+    call ended); the agent is ready again and the call's forecast is withdrawn."""
+
+    at: float
+    offer_s: float
+    accepted: bool
+
+    def __post_init__(self) -> None:
+        _check_time("offer_s", self.offer_s)
+
+
 Observation = (
     DialResolved
     | CustomerConnected
@@ -144,6 +164,7 @@ Observation = (
     | AgentTalkEnded
     | AgentWrapEnded
     | BotCallEnded
+    | OfferResolved
 )
 
 
@@ -192,7 +213,11 @@ class PacerState:
     * ``bot_calls``: elapsed time of each bot conversation in progress (bot-first mode) that
       has no standing transfer forecast;
     * ``forecasts``: the bot conversations in progress whose bot forecast a transfer (not in
-      ``bot_calls``); :attr:`bot_lines` counts both.
+      ``bot_calls``) and that are not being offered an agent;
+    * ``offering``: elapsed time of each pull-forward offer in progress (an agent reserved,
+      neither ready nor busy, while the bot asks its customer; see :class:`PullForwardPacer`);
+      the call is in neither ``bot_calls`` nor ``forecasts``. :attr:`bot_lines` counts all
+      three, :attr:`agents_logged_in` counts the reserved agents.
     * ``lines_in_use`` / ``line_limit``: concurrent lines now and the most the account, the
       exophone's channels and the gateway's streams allow; a pacer never dials past the limit.
     * ``abandon_rate_24h`` / ``live_answers_24h``: from the campaign's abandonment ledger.
@@ -205,6 +230,7 @@ class PacerState:
     waiting: tuple[float, ...] = ()
     bot_calls: tuple[float, ...] = ()
     forecasts: tuple[ForecastedCall, ...] = ()
+    offering: tuple[float, ...] = ()
     lines_in_use: int = 0
     line_limit: int = 1_000_000
     abandon_rate_24h: float = 0.0
@@ -222,16 +248,17 @@ class PacerState:
         object.__setattr__(self, "waiting", tuple(self.waiting))
         object.__setattr__(self, "bot_calls", tuple(self.bot_calls))
         object.__setattr__(self, "forecasts", tuple(self.forecasts))
+        object.__setattr__(self, "offering", tuple(self.offering))
 
     @property
     def bot_lines(self) -> int:
-        """Bot conversations in progress, with or without a transfer forecast."""
-        return len(self.bot_calls) + len(self.forecasts)
+        """Bot conversations in progress, with or without a transfer forecast or an offer."""
+        return len(self.bot_calls) + len(self.forecasts) + len(self.offering)
 
     @property
     def agents_logged_in(self) -> int:
-        """Ready plus busy agents."""
-        return self.agents_ready + len(self.busy_agents)
+        """Ready plus busy agents, and agents reserved for an offer."""
+        return self.agents_ready + len(self.busy_agents) + len(self.offering)
 
     @property
     def free_lines(self) -> int:
@@ -253,6 +280,20 @@ class Pacer(Protocol):
     def observe(self, obs: Observation) -> None: ...
 
     def dials_now(self, state: PacerState) -> int: ...
+
+
+@runtime_checkable
+class PullForwardPacer(Pacer, Protocol):
+    """A bot-first pacer that also decides *pull-forward* offers.
+
+    Whenever an agent becomes ready or a forecast arrives (and on every pacing tick), the
+    driver may call :meth:`offers_now`: it returns positions in ``state.forecasts`` (distinct,
+    at most ``state.agents_ready - len(state.waiting)`` of them, best first) whose calls should
+    be offered a ready agent now. The driver reserves one ready agent per position (longest
+    idle first), has the bot ask its customer whether they want the human now, and reports
+    the answer with :class:`OfferResolved`. An empty tuple offers nothing."""
+
+    def offers_now(self, state: PacerState) -> tuple[int, ...]: ...
 
 
 SNAPSHOT_VERSION = 1
