@@ -75,6 +75,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from dialer.pacing.adaptive import AdaptiveBaselinePacer
 from dialer.pacing.botfirst import BotFirstPacer
@@ -106,7 +107,7 @@ WARM_PACERS = (
 )
 PREVIOUS_SHIFT_SEED = 1000  # the warm shift's history comes from seed + this
 FORECASTS = ForecastModel()  # the defaults described above
-PULL_OPTIONS: dict[str, float] = {}  # BotFirstPacer keyword arguments of the pull-forward rows
+PULL_OPTIONS: dict[str, Any] = {}  # BotFirstPacer keyword arguments of the pull-forward rows
 WORSE_FORECASTS = ForecastModel(share=0.5, lead=Dist(12.0, 5.0, 3.0, 30.0), false_share=0.4)
 
 
@@ -412,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     for scenario in scenarios(args.hours):
         if args.scenario and not any(part in scenario.name for part in args.scenario):
             continue
-        names = AGENT_FIRST_PACERS if scenario.mode == "agent_first" else BOT_FIRST_PACERS
+        agent_first = scenario.mode == "agent_first"
+        names: tuple[str, ...] = AGENT_FIRST_PACERS if agent_first else BOT_FIRST_PACERS
         names = (*names, *variant_names(scenario))
         names = (*names, *warm_names(names))
         if args.pacer:
