@@ -8,8 +8,11 @@ STAMP  := $(VENV)/.installed
 EXAMPLES := $(foreach d,$(wildcard examples/*/pyproject.toml),-e $(dir $(d)))
 # Pure cores checked with mypy --strict (only those that exist).
 STRICT := $(wildcard gateway/protocol.py gateway/batching.py gateway/media_format.py gateway/audio.py gateway/chunker.py gateway/playout.py gateway/session.py gateway/vad.py gateway/errors.py gateway/config.py gateway/metrics.py bot_adapters/registry.py bot_adapters/echo.py dialer/flows dialer/pacing dialer/campaign/model.py dialer/campaign/leads_csv.py dialer/campaign/compliance.py dialer/campaign/retry.py dialer/campaign/store.py dialer/campaign/progress.py dialer/stream_params.py dialer/events.py dialer/sequencer.py dialer/agents.py dialer/errors.py bot_adapters/contract.py gateway/control.py bot_adapters/scripted/engine.py bot_adapters/scripted/script.py bot_adapters/relay/dialects.py bot_adapters/audio.py bot_adapters/testing.py exotel_sim/config.py exotel_sim/legs.py exotel_sim/errors.py exotel_sim/requests.py exotel_sim/events.py exotel_sim/timeline.py exotel_sim/streamproto.py exotel_sim/audio.py exotel_sim/stats.py)
+# The gateway's hot path, compiled in place with mypyc (same source; see gateway/__init__.py).
+# Without a C compiler the build is skipped and the gateway runs as pure Python.
+FASTSTAMP := build/.compiled
 
-.PHONY: demo test lint typecheck unit install fixtures proto bench clean
+.PHONY: demo test lint typecheck unit install fixtures proto bench clean fast pure
 
 $(STAMP): pyproject.toml $(wildcard examples/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,21 +20,32 @@ $(STAMP): pyproject.toml $(wildcard examples/*/pyproject.toml)
 	$(BIN)/pip install -q -e '.[dev]' $(EXAMPLES)
 	touch $(STAMP)
 
-install: $(STAMP)
+$(FASTSTAMP): $(STAMP) $(wildcard gateway/*.py) tools/compile_core.py
+	mkdir -p build
+	$(BIN)/python tools/compile_core.py > build/mypyc.log 2>&1 \
+	  || (rm -f gateway/*.so; echo "mypyc failed (build/mypyc.log): the gateway runs as pure Python")
+	touch $(FASTSTAMP)
 
-demo: $(STAMP)
+fast: $(FASTSTAMP)
+
+pure:
+	rm -f gateway/*.so $(FASTSTAMP)
+
+install: $(STAMP) $(FASTSTAMP)
+
+demo: install
 	$(BIN)/voxgate demo
 
-lint: $(STAMP)
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict $(STRICT)
 	$(BIN)/mypy gateway bot_adapters dialer exotel_sim voxgate audio_fixtures protos/generate.py
-	$(BIN)/mypy tests bench examples
+	$(BIN)/mypy tests bench examples tools
 
 test: lint
 	$(BIN)/pytest -q
 
-unit: $(STAMP)
+unit: install
 	$(BIN)/pytest -q tests/unit
 
 fixtures:
@@ -42,4 +56,4 @@ proto: $(STAMP)
 	$(BIN)/python protos/generate.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build gateway/*.so

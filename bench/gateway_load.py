@@ -16,7 +16,14 @@ echoed chunk, arrival time minus the send time of the inbound chunk that complet
     .venv/bin/python bench/gateway_load.py --streams 100 --encoding mulaw --chunk-ms 20
     .venv/bin/python bench/gateway_load.py --streams 200 --profile /tmp/gw.prof
     .venv/bin/python bench/gateway_load.py --streams 300 --seconds 10 --compare 3
-    .venv/bin/python bench/gateway_load.py --streams 1000 --seconds 15 --clients 2
+    .venv/bin/python bench/gateway_load.py --streams 1000 --seconds 15 --clients 2 \
+        --batch-ms 5 --pin
+
+``--pin`` gives the gateway CPU 0 to itself and the clients the others, as a production gateway
+has its cores to itself; unpinned, the clients' bursts preempt it. On a virtual machine the
+hypervisor can still stop a CPU for tens of milliseconds: the report shows that *steal* and how
+many quarter-seconds of the steady state held a slow chunk, to tell such stalls from a slow
+gateway.
 
 ``--compare N`` alternates N runs of the gateway with N of ``--baseline`` (a bare websockets
 echo server on the same event loop) and prints each run's CPU per stream-second and p99 and
@@ -65,6 +72,37 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK
 
 
+def proc_run_delay(pid: int) -> float:
+    """Seconds the process's threads have waited on a run queue for a CPU (schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
+def cpu_steal() -> list[float]:
+    """Seconds each CPU of this (virtual) machine has lost to the hypervisor so far."""
+    with open("/proc/stat") as stat:
+        return [int(line.split()[8]) / CLK for line in stat
+                if line.startswith("cpu") and not line.startswith("cpu ")]
+
+
+def gateway_lag(url: str) -> tuple[float, int]:
+    """The gateway's worst loop stall so far and its count of wake-ups over 20 ms late."""
+    base = url.split("/stream/")[0].replace("ws://", "http://")
+    worst, late = 0.0, 0
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
+        for text in response.read().decode().splitlines():
+            if text.startswith("voxgate_gateway_loop_lag_max_seconds"):
+                worst = float(text.split(" ")[-1])
+            elif text.startswith("voxgate_gateway_loop_lags_over_20ms_total"):
+                late = int(float(text.split(" ")[-1]))
+    return worst, late
+
+
 def proc_rss_kb(pid: int) -> int:
     match = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
     return int(match.group(1)) if match else 0
@@ -90,6 +128,7 @@ class StreamStats:
     mismatched: bool = False
     close_code: int | None = None
     turnaround_ms: list[float] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # when each turnaround was measured
 
 
 class ClientStream(asyncio.Protocol):
@@ -198,6 +237,7 @@ class ClientStream(asyncio.Protocol):
             index = (end - 1) // self.chunk
             if now >= self.measure_from and index < len(self.send_times):
                 stats.turnaround_ms.append((now - self.send_times[index]) * 1000)
+                stats.arrived.append(now)
         elif opcode == 0x8:
             self.stats.close_code = struct.unpack("!H", payload[:2])[0] if payload else 1005
             self.close()
@@ -250,11 +290,12 @@ def client_process(args: dict[str, Any], first: int, count: int, out: Any) -> No
             for i in range(count)
         ]
         heapq.heapify(due)
+        tick = args["tick_ms"] / 1000
         while due:
             at, i, offset = due[0]
             delay = at - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if delay > tick:
+                await asyncio.sleep(delay - tick / 2)
                 continue
             heapq.heappop(due)
             if at < stop_at and offset + chunk <= len(wire):
@@ -323,6 +364,20 @@ def compare(rounds: int, argv: list[str]) -> int:
     return 0
 
 
+def slow_windows(stats: list[StreamStats], start: float) -> tuple[int, int]:
+    """How many quarter-second windows of the steady state held a turnaround over 20 ms, of
+    how many: tells a few stalls (of the gateway, or of the VM) from a slow gateway."""
+    slow: set[int] = set()
+    seen: set[int] = set()
+    for s in stats:
+        for at, ms in zip(s.arrived, s.turnaround_ms, strict=True):
+            window = int((at - start) * 4)
+            seen.add(window)
+            if ms > 20:
+                slow.add(window)
+    return len(slow), len(seen)
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -341,6 +396,9 @@ def main() -> int:
     ap.add_argument("--encoding", choices=["pcm", "mulaw"], default="pcm")
     ap.add_argument("--rate", type=int, default=8000)
     ap.add_argument("--clients", type=int, default=1, help="client processes")
+    ap.add_argument("--tick-ms", type=float, default=2.0,
+                    help="a client sends each chunk up to this early, to wake up less often "
+                         "(0: each chunk at its exact time; costs the clients twice the CPU)")
     ap.add_argument("--no-vad", action="store_true")
     ap.add_argument("--batch-ms", type=float, default=0.0,
                     help="the gateway's --batch-ms (batched loop turns; 0 = off)")
@@ -352,6 +410,9 @@ def main() -> int:
                     help="run against a bare websockets echo server instead of the gateway")
     ap.add_argument("--compare", type=int, default=0, metavar="N",
                     help="alternate N gateway runs with N baseline runs; print medians")
+    ap.add_argument("--pin", action="store_true",
+                    help="the gateway alone on CPU 0, the clients on the other CPUs (the gateway "
+                         "gets a core of its own, as in production)")
     ap.add_argument("--serve-baseline", action="store_true", help=argparse.SUPPRESS)
     opts = ap.parse_args()
     if opts.serve_baseline:
@@ -383,6 +444,9 @@ def main() -> int:
     env = dict(os.environ, VOXGATE_LOG_LEVEL="WARNING")
     gw = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     assert gw.stdout is not None
+    if opts.pin:
+        os.sched_setaffinity(gw.pid, {0})
+        os.sched_setaffinity(0, set(range(1, os.cpu_count() or 2)))  # clients inherit it
     line = gw.stdout.readline()
     match = re.search(r"listening on (ws://\S+)", line)
     if not match:
@@ -400,7 +464,7 @@ def main() -> int:
     args = {
         "url": url, "rate": opts.rate, "chunk_ms": opts.chunk_ms, "encoding": encoding,
         "seconds": opts.seconds, "ramp": opts.ramp, "streams": opts.streams, "t0": t0,
-        "measure_from": measure_from,
+        "measure_from": measure_from, "tick_ms": opts.tick_ms,
     }
     procs = []
     per = -(-opts.streams // opts.clients)
@@ -416,13 +480,17 @@ def main() -> int:
 
     # Measure the gateway over the steady state only.
     time.sleep(max(0.0, measure_from - time.monotonic()))
-    cpu0, wall0 = proc_cpu(gw.pid), time.monotonic()
+    lag0 = None if opts.baseline else gateway_lag(url)
+    steal0 = cpu_steal()
+    cpu0, wall0, wait0 = proc_cpu(gw.pid), time.monotonic(), proc_run_delay(gw.pid)
     rss_peak = rss_base
     measure_end = measure_from + opts.seconds - 1.5
     while time.monotonic() < measure_end:
         time.sleep(0.5)
         rss_peak = max(rss_peak, proc_rss_kb(gw.pid))
-    cpu1, wall1 = proc_cpu(gw.pid), time.monotonic()
+    cpu1, wall1, wait1 = proc_cpu(gw.pid), time.monotonic(), proc_run_delay(gw.pid)
+    steal = [(b - a) * 1000 for a, b in zip(steal0, cpu_steal(), strict=True)]
+    lag1 = None if opts.baseline else gateway_lag(url)
 
     stats: list[StreamStats] = []
     client_cpu = 0.0
@@ -432,13 +500,6 @@ def main() -> int:
         client_cpu += cpu
         p.join()
     load = os.getloadavg()
-    lag_lines = []
-    if not opts.baseline:
-        base = url.split("/stream/")[0].replace("ws://", "http://")
-        with urllib.request.urlopen(base + "/metrics", timeout=10) as response:
-            for text in response.read().decode().splitlines():
-                if text.startswith("voxgate_gateway_loop_lag"):
-                    lag_lines.append(text.split(" ")[-1])
     gw.terminate()
     gw.wait(timeout=30)
 
@@ -451,13 +512,15 @@ def main() -> int:
                       for s in stats)
     if opts.baseline:
         print("BASELINE: bare websockets echo server, not the gateway")
+    from gateway import CORE
     from gateway.eventloop import uvloop_available
 
     loop_name = "uvloop" if uvloop_available() and not opts.no_uvloop else "asyncio"
     batching = f"batched turns {opts.batch_ms:g} ms" if opts.batch_ms else "no batching"
     print(f"streams            {opts.streams} ({opts.encoding}, {opts.rate} Hz, "
           f"{opts.chunk_ms} ms chunks, VAD {'off' if opts.no_vad else 'on'}, {batching}, "
-          f"{opts.clients} client process(es), server on {loop_name})")
+          f"{opts.clients} client process(es), server on {loop_name}"
+          f"{'' if opts.baseline else ', core ' + CORE}{', pinned' if opts.pin else ''})")
     print(f"measured           {wall1 - wall0:.1f} s steady state")
     print(f"gateway CPU        {cores * 100:.1f} % of one core "
           f"({cores / opts.streams * 1e6 / 1000:.3f} ms CPU per stream-second)")
@@ -470,9 +533,16 @@ def main() -> int:
     print(f"bit-exact streams  {sum(not s.mismatched for s in stats)}/{len(stats)}")
     print(f"RSS                base {rss_base / 1024:.1f} MB, peak {rss_peak / 1024:.1f} MB, "
           f"{(rss_peak - rss_base) / max(1, opts.streams):.1f} KB per stream")
-    if lag_lines:
-        print(f"gateway loop lag   max {float(lag_lines[0]) * 1000:.1f} ms, "
-              f"{lag_lines[1]} wake-ups > 20 ms late (whole run)")
+    windows = slow_windows(stats, measure_from)
+    print(f"slow moments       {windows[0]} of {windows[1]} quarter-seconds held a turnaround "
+          "over 20 ms")
+    print(f"gateway CPU wait   {(wait1 - wait0) / (wall1 - wall0) * 1000:.1f} ms per second "
+          "runnable but waiting for a CPU (steady state)")
+    print("hypervisor steal   " + ", ".join(f"CPU {i} {ms:.0f} ms" for i, ms in enumerate(steal))
+          + " (steady state: time the VM's CPUs did not run at all)")
+    if lag0 is not None and lag1 is not None:
+        print(f"gateway loop lag   {lag1[1] - lag0[1]} wake-ups > 20 ms late in the steady state "
+              f"(worst stall of the whole run {lag1[0] * 1000:.0f} ms)")
     print(f"clients            {client_cpu:.1f} s CPU in all (whole run); machine load "
           f"average {load[0]:.2f} (other work shares these cores)")
     behind = lost_frames > 0 or percentile(turn, 0.5) > 2 * opts.chunk_ms

@@ -38,6 +38,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
+import gateway
 from bot_adapters.contract import AdapterFactory
 from bot_adapters.registry import AdapterLoadError, UnknownAdapter, load_adapter
 from gateway.batching import LoopBatcher
@@ -117,7 +118,7 @@ class GatewayServer:
         if cfg.batch_ms:
             self.batcher = LoopBatcher(cfg.batch_ms / 1000)
         self._watchdog = asyncio.create_task(self._watch_idle(), name="gateway-idle-watchdog")
-        log.info("gateway listening on %s", self.base_url)
+        log.info("gateway listening on %s (core: %s)", self.base_url, gateway.CORE)
 
     async def stop(self) -> None:
         """Graceful shutdown: stop accepting, wait for live calls up to the shutdown
