@@ -268,11 +268,17 @@ def client_process(args: dict[str, Any], first: int, count: int, out: Any) -> No
         stats = [StreamStats() for _ in range(count)]
         streams: list[ClientStream] = []
         fmt = {"encoding": encoding, "sample_rate": str(rate), "bit_rate": "16"}
-        for i in range(count):
+        due: list[tuple[float, int, int]] = []  # (send at, stream, offset): one scheduler
+
+        async def open_stream(i: int) -> None:
+            """Open stream i at its place in the ramp, as calls arrive one by one; its
+            chunks are then due every chunk_s from a random phase."""
+            opens_at = t0 + args["ramp"] * (first + i) / args["streams"]
+            await asyncio.sleep(max(0.0, opens_at - time.monotonic()))
             sid = f"MZ{first + i:06d}"
             _, stream = await loop.create_connection(
-                lambda sid=sid, st=stats[i]: ClientStream(  # type: ignore[misc]
-                    sid, url.netloc, path, wire, chunk, args["measure_from"], st),
+                lambda: ClientStream(
+                    sid, url.netloc, path, wire, chunk, args["measure_from"], stats[i]),
                 url.hostname, url.port,
             )
             await stream.opened
@@ -284,23 +290,27 @@ def client_process(args: dict[str, Any], first: int, count: int, out: Any) -> No
                           "media_format": fmt},
             }))
             streams.append(stream)
-        # One scheduler for every stream: each sends a chunk every chunk_s from its start.
-        due = [
-            (t0 + args["ramp"] * (first + i) / args["streams"] + random.random() * chunk_s, i, 0)
-            for i in range(count)
-        ]
-        heapq.heapify(due)
+            heapq.heappush(due, (time.monotonic() + random.random() * chunk_s, len(streams) - 1, 0))
+
+        openers = [asyncio.ensure_future(open_stream(i)) for i in range(count)]
         tick = args["tick_ms"] / 1000
-        while due:
+        ended = 0
+        while ended < count:
+            if not due:
+                await asyncio.sleep(0.01)
+                continue
             at, i, offset = due[0]
             delay = at - time.monotonic()
-            if delay > tick:
-                await asyncio.sleep(delay - tick / 2)
+            if delay > tick:  # a stream that opens meanwhile waits at most 10 ms for this
+                await asyncio.sleep(min(delay - tick / 2, 0.01))
                 continue
             heapq.heappop(due)
             if at < stop_at and offset + chunk <= len(wire):
                 streams[i].send_media(payloads[offset // chunk], offset)
                 heapq.heappush(due, (at + chunk_s, i, offset + chunk))
+            else:
+                ended += 1
+        await asyncio.gather(*openers)
         await asyncio.sleep(0.5)  # let the last echoes arrive
         for stream in streams:
             stream.send_text(json.dumps({"event": "stop", "stream_sid": stream.sid,
