@@ -550,6 +550,9 @@ def main() -> int:
           "runnable but waiting for a CPU (steady state)")
     print("hypervisor steal   " + ", ".join(f"CPU {i} {ms:.0f} ms" for i, ms in enumerate(steal))
           + " (steady state: time the VM's CPUs did not run at all)")
+    if max(steal, default=0.0) >= 20:
+        print(f"DISTURBED: the hypervisor stopped a CPU of this VM for {max(steal):.0f} ms during "
+              "the steady state; the turnarounds include that (and the clients' own stalls)")
     if lag0 is not None and lag1 is not None:
         print(f"gateway loop lag   {lag1[1] - lag0[1]} wake-ups > 20 ms late in the steady state "
               f"(worst stall of the whole run {lag1[0] * 1000:.0f} ms)")
