@@ -1,9 +1,9 @@
 """The media plane: Exotel stream WebSocket server, audio pipeline and sessions.
 
-The hot modules (``COMPILED_MODULES``) may be compiled in place with mypyc (``make fast``, part of
-``make install``): the same source, about 20 % less CPU per stream. A compiled module whose source
-changed after the build would run stale code, so importing the package then fails with the
-command that fixes it.
+The hot modules (``COMPILED_MODULES``) may be compiled in place with mypyc (``make fast``, part
+of ``make install``): the same source, about a fifth less CPU per stream. A compiled module whose
+source changed after the build would run stale code, so importing the package then fails with
+the command that fixes it.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ The modules are listed in ``gateway.COMPILED_MODULES``. They share one support l
 from __future__ import annotations
 
 import ast
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def main() -> int:
     from mypyc.build import mypycify
     from setuptools import setup
 
+    os.chdir(ROOT)  # mypycify takes paths relative to the project
     paths = modules()
     setup(
         name="voxgate-gateway-core",
