@@ -297,6 +297,9 @@ def client_process(args: dict[str, Any], first: int, count: int, out: Any) -> No
         ended = 0
         while ended < count:
             if not due:
+                for opener in openers:  # a stream that could not open would never end
+                    if opener.done() and opener.exception() is not None:
+                        raise RuntimeError("a stream did not open") from opener.exception()
                 await asyncio.sleep(0.01)
                 continue
             at, i, offset = due[0]
@@ -551,8 +554,8 @@ def main() -> int:
     print("hypervisor steal   " + ", ".join(f"CPU {i} {ms:.0f} ms" for i, ms in enumerate(steal))
           + " (steady state: time the VM's CPUs did not run at all)")
     if max(steal, default=0.0) >= 20:
-        print(f"DISTURBED: the hypervisor stopped a CPU of this VM for {max(steal):.0f} ms during "
-              "the steady state; the turnarounds include that (and the clients' own stalls)")
+        print(f"DISTURBED: the hypervisor took {max(steal):.0f} ms from a CPU of this VM in the "
+              "steady state; the turnarounds include those stalls (the clients' too)")
     if lag0 is not None and lag1 is not None:
         print(f"gateway loop lag   {lag1[1] - lag0[1]} wake-ups > 20 ms late in the steady state "
               f"(worst stall of the whole run {lag1[0] * 1000:.0f} ms)")
