@@ -12,7 +12,7 @@ STRICT := $(wildcard gateway/protocol.py gateway/batching.py gateway/media_forma
 # Without a C compiler the build is skipped and the gateway runs as pure Python.
 FASTSTAMP := build/.compiled
 
-.PHONY: demo test lint typecheck unit install fixtures proto bench clean fast pure
+.PHONY: demo test test-pure lint typecheck unit install fixtures proto bench clean fast pure
 
 $(STAMP): pyproject.toml $(wildcard examples/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,15 @@ lint: install
 
 test: lint
 	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory test-pure
+
+# The gateway's tests once more on the plain-Python source (what runs where no compiled core is
+# built), from a copy of the tree without the binaries.
+test-pure: install
+	rm -rf build/pure && mkdir -p build/pure
+	git ls-files -z | xargs -0 cp --parents -t build/pure
+	cd build/pure && VOXGATE_EXPECT_CORE="pure Python" ../../$(BIN)/python -m pytest -q -p no:cacheprovider \
+	  tests/unit/test_compiled_core.py tests/unit/test_gateway_*.py tests/integration/test_gateway_*.py
 
 unit: install
 	$(BIN)/pytest -q tests/unit
