@@ -8,6 +8,7 @@ import dataclasses
 from typing import Any
 
 import pytest
+from pacing_helpers import RecordingBotFirst, bot_floor, warm_bot_first
 
 from bot_adapters.contract import BotAdapter, CallControl, forecast_transfer
 from bot_adapters.scripted.adapter import ScriptedBot
@@ -16,15 +17,10 @@ from bot_adapters.scripted.script import Forecast, ScriptError, parse_script
 from bot_adapters.testing import FakeCall, TransferForecast
 from dialer.pacing.botfirst import BotFirstPacer
 from dialer.pacing.estimators import UnforecastWindow
-from dialer.pacing.sim import Dist, ForecastModel, Scenario, simulate
+from dialer.pacing.sim import ForecastModel, Scenario, simulate
 from dialer.pacing.types import (
-    AgentTalkEnded,
-    AgentWrapEnded,
     BotCallEnded,
-    DialOutcome,
-    DialResolved,
     ForecastedCall,
-    Observation,
     PacerState,
 )
 from gateway.control import ControlRequest
@@ -233,24 +229,9 @@ def test_unforecast_window_counts_escalations_still_ahead_of_calls_without_a_for
         window.add(30.0, 10.0)
 
 
-def _warm_bot_first(use_forecasts: bool = True) -> BotFirstPacer:
-    """A bot-first pacer that has seen plenty of dials, talks and bot calls; forecasts came
-    30 s ahead (stated 30 s) on every escalation, and never otherwise."""
-    pacer = BotFirstPacer(use_forecasts=use_forecasts)
-    for i in range(100):
-        pacer.observe(DialResolved(float(i), 8.0, DialOutcome.LIVE))
-        pacer.observe(AgentTalkEnded(float(i), 180.0))
-        pacer.observe(AgentWrapEnded(float(i), 20.0))
-        if i % 5 == 0:
-            pacer.observe(BotCallEnded(float(i), 60.0, True, 30.0, 30.0, 1.0))
-        else:
-            pacer.observe(BotCallEnded(float(i), 80.0, False))
-    return pacer
-
-
 def test_bot_first_pacer_counts_forecast_calls_and_discounts_the_rest() -> None:
-    pacer = _warm_bot_first()
-    assert pacer.forecasting() and not _warm_bot_first(False).forecasting()
+    pacer = warm_bot_first()
+    assert pacer.forecasting() and not warm_bot_first(False).forecasting()
     assert not BotFirstPacer().forecasting()
     due = ForecastedCall(bot_elapsed_s=50.0, age_s=20.0, within_s=30.0)
     assert pacer.forecast_claim(due, 30.0) == pytest.approx(1.0)
@@ -263,7 +244,7 @@ def test_bot_first_pacer_counts_forecast_calls_and_discounts_the_rest() -> None:
     # five forecast calls due: five claims ahead of a new dial; five unforecast calls: none
     assert [h.claims_mean for h in pacer.horizons(forecast)] == pytest.approx([5.0] * 3)
     assert [h.claims_mean for h in pacer.horizons(plain)] == pytest.approx([0.0] * 3)
-    blind = _warm_bot_first(False)  # the same calls seen blind: 20 % of bot calls escalate
+    blind = warm_bot_first(False)  # the same calls seen blind: 20 % of bot calls escalate
     assert [h.claims_mean for h in blind.horizons(forecast)] == pytest.approx([1.0] * 3)
     assert [h.claims_mean for h in blind.horizons(plain)] == pytest.approx([1.0] * 3)
 
@@ -281,21 +262,13 @@ def test_forecast_observations_are_validated() -> None:
 
 
 def _bot_floor(forecast: ForecastModel | None) -> Scenario:
-    return Scenario(
-        "bot", 5, 0.35, mode="bot_first", hours=0.5, tick_s=2.0, line_limit=25,
-        talk=Dist(180.0, 120.0, 20.0, 1800.0), forecast=forecast,
-    )  # fmt: skip
+    return bot_floor(forecast, hours=0.5)
 
 
-class _Recorder(BotFirstPacer):
+class _Recorder(RecordingBotFirst):
     def __init__(self, **kw: Any) -> None:
-        super().__init__(stream_limit=15, **kw)
-        self.seen: list[Observation] = []
+        super().__init__(**kw)
         self.forecast_states = 0
-
-    def observe(self, obs: Observation) -> None:
-        self.seen.append(obs)
-        super().observe(obs)
 
     def dials_now(self, state: PacerState) -> int:
         self.forecast_states += bool(state.forecasts)

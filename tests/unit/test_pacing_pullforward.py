@@ -9,20 +9,16 @@ import dataclasses
 from typing import Any
 
 import pytest
+from pacing_helpers import RecordingBotFirst, bot_floor, warm_bot_first
 
 from dialer.pacing.botfirst import BotFirstPacer
 from dialer.pacing.sim import Dist, ForecastModel, Scenario, simulate
 from dialer.pacing.types import (
-    AgentTalkEnded,
-    AgentWrapEnded,
     BotCallEnded,
     BusyAgent,
     CustomerAbandoned,
     CustomerConnected,
-    DialOutcome,
-    DialResolved,
     ForecastedCall,
-    Observation,
     OfferResolved,
     PacerState,
     PullForwardPacer,
@@ -30,18 +26,7 @@ from dialer.pacing.types import (
 
 
 def _warm(use_forecasts: bool = True, **kw: Any) -> BotFirstPacer:
-    """Plenty of dials, talks and bot calls seen; every fifth call escalated at 60 s, forecast
-    30 s ahead (stated 30 s); the others ended at 80 s without a forecast."""
-    pacer = BotFirstPacer(use_forecasts=use_forecasts, pull_forward=True, **kw)
-    for i in range(100):
-        pacer.observe(DialResolved(float(i), 8.0, DialOutcome.LIVE))
-        pacer.observe(AgentTalkEnded(float(i), 180.0))
-        pacer.observe(AgentWrapEnded(float(i), 20.0))
-        if i % 5 == 0:
-            pacer.observe(BotCallEnded(float(i), 60.0, True, 30.0, 30.0, 1.0))
-        else:
-            pacer.observe(BotCallEnded(float(i), 80.0, False))
-    return pacer
+    return warm_bot_first(use_forecasts, pull_forward=True, **kw)
 
 
 FRESH = ForecastedCall(bot_elapsed_s=35.0, age_s=5.0, within_s=30.0)  # due in about 25 s
@@ -120,22 +105,14 @@ def test_declines_are_learned_and_reserved_agents_count_as_supply() -> None:
 
 
 def _floor(**kw: Any) -> Scenario:
-    return Scenario(
-        "bot", 5, 0.35, mode="bot_first", hours=1.0, tick_s=2.0, line_limit=25,
-        talk=Dist(180.0, 120.0, 20.0, 1800.0), forecast=ForecastModel(), **kw,
-    )  # fmt: skip
+    return bot_floor(ForecastModel(), hours=1.0, **kw)
 
 
-class _Recorder(BotFirstPacer):
+class _Recorder(RecordingBotFirst):
     def __init__(self, offer: bool = True, **kw: Any) -> None:
-        super().__init__(stream_limit=15, pull_forward=True, **kw)
+        super().__init__(pull_forward=True, **kw)
         self.offer = offer
-        self.seen: list[Observation] = []
         self.offer_states = 0
-
-    def observe(self, obs: Observation) -> None:
-        self.seen.append(obs)
-        super().observe(obs)
 
     def _check(self, state: PacerState) -> None:
         assert state.agents_logged_in == 5  # reserved agents are neither ready nor busy
