@@ -37,35 +37,63 @@ def test_progressive_one_line_per_uncovered_ready_agent() -> None:
 
 
 # --- VICIdial-like adaptive baseline -----------------------------------------------------------
-def test_adaptive_level_rises_with_idle_agents_every_15_s_and_is_clamped() -> None:
-    pacer = AdaptiveBaselinePacer(gain=0.5)
-    idle = PacerState(now=0.0, agents_ready=10)
-    assert pacer.dials_now(idle) == 15  # updated at once: level 1.0 + 0.5 * 10/10 = 1.5
-    assert pacer.level == pytest.approx(1.5)
-    # within 15 s the level holds; lines in progress count against the goal
-    busy = PacerState(now=5.0, agents_ready=0, busy_agents=talking(10), ringing=(1.0,) * 3)
-    assert pacer.dials_now(busy) == 15 - 13
-    for t in (15.0, 30.0, 45.0, 60.0):
-        pacer.dials_now(PacerState(now=t, agents_ready=10))
-    assert pacer.level == 3.0  # clamped
-    # calls waiting with no idle agent push the level down, never under 1.0
-    for t in range(75, 400, 15):
+def wrapping(n: int, elapsed: float = 5.0) -> tuple[BusyAgent, ...]:
+    return tuple(BusyAgent("wrap", elapsed) for _ in range(n))
+
+
+def test_adaptive_dials_level_times_active_agents_not_those_in_wrap_up() -> None:
+    pacer = AdaptiveBaselinePacer(start_level=2.0, update_s=100.0)
+    pacer.dials_now(PacerState(now=0.0, agents_ready=0, busy_agents=talking(10)))
+    assert pacer.level == 2.0  # no idle agent, no waiting call: the level holds
+    # 4 ready + 6 talking are active; the 5 in wrap-up are not dialled for (VICIdial's DEAD)
+    state = PacerState(
+        now=1.0, agents_ready=4, busy_agents=talking(6) + wrapping(5), ringing=(1.0,) * 3
+    )
+    assert pacer.dials_now(state) == round(2.0 * 10) - (3 + 6)
+    # at level 1.0 it is progressive: one line per ready agent not covered by a call
+    pacer.level = 1.0
+    assert pacer.dials_now(state) == 4 - 3
+    older = AdaptiveBaselinePacer(update_s=100.0, count_wrap_up=True)
+    older.dials_now(PacerState(now=0.0, agents_ready=0, busy_agents=talking(10)))
+    assert older.dials_now(state) == (4 + 6 + 5) - (3 + 6)  # a line for each wrap-up too
+    waiting = PacerState(now=2.0, agents_ready=4, busy_agents=wrapping(5), waiting=(0.5,) * 4)
+    assert pacer.dials_now(waiting) == 0
+
+
+def test_adaptive_scales_the_level_by_the_minutes_idle_differential_every_15_s() -> None:
+    pacer = AdaptiveBaselinePacer()
+    # all 10 idle: level * (1 + 10/10) at the first update
+    assert pacer.dials_now(PacerState(now=0.0, agents_ready=10)) == 20
+    assert pacer.level == pytest.approx(2.0)
+    # within 15 s the level holds, however the floor changes
+    pacer.dials_now(PacerState(now=5.0, agents_ready=0, busy_agents=talking(10)))
+    assert pacer.level == pytest.approx(2.0)
+    # the minute's averages: differential (10 + 0 + 5) / 3 = 5 over 10 agents -> x 1.5, capped
+    pacer.dials_now(PacerState(now=15.0, agents_ready=5, busy_agents=talking(5)))
+    assert pacer.level == 3.0
+    # calls waiting and no idle agent for a minute bring it down, never under 1.0
+    for t in range(16, 400):
         pacer.dials_now(
-            PacerState(now=float(t), agents_ready=0, busy_agents=talking(4), waiting=(0.5,) * 4)
+            PacerState(now=float(t), agents_ready=0, busy_agents=talking(10), waiting=(0.5,) * 4)
         )
     assert pacer.level == 1.0
 
 
-def test_adaptive_hard_limit_drops_to_one_when_the_days_rate_passes_target() -> None:
-    pacer = AdaptiveBaselinePacer(start_level=2.5)
+def test_adaptive_hard_limit_after_50_calls_when_the_days_rate_passes_target() -> None:
     over = PacerState(now=0.0, agents_ready=2, busy_agents=talking(8), abandon_rate_24h=0.031)
-    assert pacer.dials_now(over) == 10 - 8  # level 1.0: one line per agent
+    early = AdaptiveBaselinePacer(start_level=2.5)
+    early.dials_now(over)  # too few calls today for the hard limit: the level still adapts
+    assert early.level == pytest.approx(2.5 * (1 + 2 / 10))
+    pacer = AdaptiveBaselinePacer(start_level=2.5)
+    for i in range(51):
+        pacer.observe(DialResolved(float(i), 5.0, DialOutcome.NO_ANSWER))
+    assert pacer.dials_now(over) == 2  # level 1.0: one line per ready agent
     assert pacer.level == 1.0
 
 
 def test_adaptive_validates_its_settings() -> None:
     with pytest.raises(ValueError):
-        AdaptiveBaselinePacer(min_level=0.5)
+        AdaptiveBaselinePacer(start_level=0.5)
     with pytest.raises(ValueError):
         AdaptiveBaselinePacer(update_s=0)
     pacer = AdaptiveBaselinePacer()
