@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+from calling_time import daytime_zone
 
 from dialer.campaign.model import AgentSpec, CampaignSpec, Lead, Limits
 from dialer.campaign.runner import CampaignRunner
@@ -54,6 +55,7 @@ def campaign(tmp_path: Path, leads: list[Lead], **settings: object) -> CampaignS
         retry={},
         limits=Limits(max_lines=6),
         agents=(AgentSpec("a1", AGENT),),
+        timezone=daytime_zone(),
         **settings,  # type: ignore[arg-type]
     )
     store.create_campaign(spec, time.time())
@@ -176,6 +178,7 @@ async def test_nailed_campaign_agent_is_dialled_ahead_and_bridged_at_once(tmp_pa
     spec = CampaignSpec(
         "nl", mode="agent_first", pacer="progressive", amd=False, retry={},
         limits=Limits(max_lines=2), agents=(AgentSpec("n1", AGENT, nailed=True),),
+        timezone=daytime_zone(),
     )
     store.create_campaign(spec, time.time())
     store.add_leads("nl", [Lead("+919900000851")], time.time())

@@ -28,7 +28,7 @@ pacer = "bot_first"
 amd = false
 [window]
 start = "00:00"
-end = "23:59"
+end = "24:00"
 [limits]
 max_attempts = 3
 max_attempts_per_day = 3

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from calling_time import daytime_zone
 
 from dialer.campaign.compliance import in_window
 from dialer.campaign.model import AgentSpec, CampaignError, CampaignSpec, Lead, Limits
@@ -49,6 +50,7 @@ def store_with(tmp_path: Path, leads: list[Lead], **settings: Any) -> CampaignSt
         "limits": Limits(max_attempts=3, max_attempts_per_day=3, max_lines=4),
         "agents": tuple(AgentSpec(f"a{i}", f"+91980000000{i}") for i in range(1, 4)),
         "amd": False,
+        "timezone": daytime_zone(),
     }
     base.update(settings)
     store.create_campaign(CampaignSpec("t1", **base), time.time())

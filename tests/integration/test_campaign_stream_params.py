@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
+from calling_time import daytime_zone
+
 from bot_adapters.contract import BotAdapter, CallControl
 from dialer.campaign.model import AgentSpec, CampaignSpec, Lead, Limits
 from dialer.campaign.runner import CampaignRunner
@@ -40,6 +42,7 @@ async def test_lead_fields_reach_the_adapter_encoded_and_bounded(tmp_path: Path)
         "sp", bot="capture", pacer="progressive", amd=False, retry={},
         limits=Limits(max_lines=2), stream_params=("name", "plan"),
         agents=(AgentSpec("a1", "+919800000001"), AgentSpec("a2", "+919800000002")),
+        timezone=daytime_zone(),
     )
     store.create_campaign(spec, time.time())
     leads = [

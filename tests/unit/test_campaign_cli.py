@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from calling_time import daytime_zone
 
 from dialer.campaign.model import CampaignSpec, Lead
 from dialer.campaign.store import AttemptResult, CampaignStore, Outcome
@@ -16,7 +17,7 @@ from voxgate.cli import main
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "c.db"
     store = CampaignStore(str(path))
-    store.create_campaign(CampaignSpec("c1"), time.time())
+    store.create_campaign(CampaignSpec("c1", timezone=daytime_zone()), time.time())
     store.add_leads("c1", [Lead("9800000001", name="Asha"), Lead("9800000002")], time.time())
     claim = store.claim_next("c1", time.time())
     assert claim is not None
