@@ -336,9 +336,9 @@ def goals(
                 (
                     None,
                     f"{name}: the baseline gets no lower than {lowest.mean('abandon_rate'):.2%} "
-                    f"abandonment at any drop target (its first minute, before 50 calls are "
-                    f"placed and the hard limit may act, drops up to 40 % of its answers), above "
-                    f"voxgate's {ab_ours:.2%}",
+                    f"abandonment at any drop target (with every agent idle at the start its level "
+                    f"reaches 3.0 at 15 s, before the hard limit may act, and that first minute "
+                    f"drops up to half its answers), above voxgate's {ab_ours:.2%}",
                 )
             )
         else:

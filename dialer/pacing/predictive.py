@@ -36,6 +36,7 @@ from dialer.pacing.forecast import (
     Horizon,
     RiskController,
     ServiceEstimator,
+    ServiceModel,
     group_busy,
     max_dials,
 )
@@ -134,22 +135,42 @@ class PredictivePacer:
         # lines dialled together have rung equally long: evaluate each distinct second once
         ringing = Counter(round(elapsed) for elapsed in state.ringing)
         busy = group_busy(state.busy_agents)
+        # a small pool does not count on agents freeing within the grace period
+        grace = self.grace_s if state.agents_logged_in >= self.small_pool else 0.0
         result = []
         for q in _ANSWER_POINTS:
             tau = self.rings.hit_quantile(q, 10.0)
-            claims = float(len(state.waiting))
-            claims_var = 0.0
-            for elapsed, count in ringing.items():
-                p = self.rings.hit_within(elapsed, tau)
-                claims += count * p
-                claims_var += count * p * (1.0 - p)
-            # a small pool does not count on agents freeing within the grace period
-            grace = self.grace_s if state.agents_logged_in >= self.small_pool else 0.0
-            freed, supply_var = service.supply(busy, tau + grace)
+            claims, claims_var = self.claims(state, ringing, tau)
+            freed, supply_var = self.freed(state, service, busy, tau + grace)
             supply = state.agents_ready + freed
             per_dial = p_live * self.rings.hit_cdf(tau)
             result.append(Horizon(claims, claims_var, supply, supply_var, per_dial))
         return result
+
+    def claims(
+        self, state: PacerState, ringing: Counter[int], tau: float
+    ) -> tuple[float, float]:
+        """Mean and variance of the customers needing an agent by ``tau``: those waiting now
+        and the ringing lines (grouped by whole seconds rung) that answer live by then.
+        (``bench/pacing_oracle.py`` overrides this and :meth:`freed` with the simulation's
+        truth, to measure what exact knowledge would be worth.)"""
+        mean = float(len(state.waiting))
+        var = 0.0
+        for elapsed, count in ringing.items():
+            p = self.rings.hit_within(elapsed, tau)
+            mean += count * p
+            var += count * p * (1.0 - p)
+        return mean, var
+
+    def freed(
+        self,
+        state: PacerState,
+        service: ServiceModel,
+        busy: Counter[tuple[str, int]],
+        horizon: float,
+    ) -> tuple[float, float]:
+        """Mean and variance of the busy agents ready within ``horizon`` seconds."""
+        return service.supply(busy, horizon)
 
     def dials_now(self, state: PacerState) -> int:
         agents = state.agents_logged_in
