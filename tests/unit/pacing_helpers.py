@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dialer.pacing.botfirst import BotFirstPacer
-from dialer.pacing.sim import Dist, ForecastModel, Scenario
+from dialer.pacing.sim import Dist, ForecastModel, Scenario, SimResult
 from dialer.pacing.types import (
     AgentTalkEnded,
     AgentWrapEnded,
@@ -50,3 +50,8 @@ class RecordingBotFirst(BotFirstPacer):
     def observe(self, obs: Observation) -> None:
         self.seen.append(obs)
         super().observe(obs)
+
+
+def customers(result: SimResult) -> tuple[int, int, float, list[float]]:
+    """What two runs on the same customers share: dials, live answers, talk time and waits."""
+    return result.dials, result.live, result.talk_s, result.waits
