@@ -9,19 +9,19 @@
   customers). Shows a live view (redrawn in place on a terminal, a line every 2 s otherwise;
   logs default to WARNING); returns when every lead is finished (or after
   ``--max-seconds``). Dialler call records go to the same SQLite file.
-* ``voxgate campaign status --db FILE [NAME]`` -- counts and abandonment rates.
+* ``voxgate campaign status --db FILE [NAME]`` -- the status (running, paused, done) and whether
+  a dialer is attached (from its heartbeat), counts and abandonment rates, and the pending leads
+  split into due now and waiting (calling window, retry delay), with when the next one is due.
 * ``voxgate campaign pause|resume --db FILE NAME`` -- a running ``run`` stops or restarts
   dialling within a tick (calls in flight continue).
 * ``voxgate campaign export --db FILE NAME [--out FILE.csv] [--attempts]`` -- one row per lead
-  (or per attempt with ``--attempts``).
+  (or per attempt with ``--attempts``); times in ISO 8601 UTC, empty when unset.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
-import io
 import logging
 import sys
 import time
@@ -31,9 +31,9 @@ from typing import Any
 
 from dialer.campaign.leads_csv import parse_leads
 from dialer.campaign.model import CampaignError, Lead, campaign_from_toml, normalise_phone
-from dialer.campaign.progress import LiveView
+from dialer.campaign.progress import LiveView, dialer_text, pending_text
 from dialer.campaign.runner import CampaignRunner
-from dialer.campaign.store import CampaignStore
+from dialer.campaign.store import CampaignStats, CampaignStore, PendingLeads
 from dialer.config import DialerConfig
 from dialer.errors import ConfigError
 from dialer.records import RecordStore
@@ -184,19 +184,28 @@ def _with_store(args: argparse.Namespace) -> CampaignStore:
     return CampaignStore(args.db)
 
 
+def status_lines(name: str, s: CampaignStats, pending: PendingLeads, now: float) -> list[str]:
+    """``campaign status`` for one campaign at ``now``: the status and whether a dialer is
+    attached, the counts, and the pending leads split into due now and waiting."""
+    dialer = dialer_text(s.heartbeat_at, s.last_seen_at, now, dialled=s.attempts > 0)
+    due_now = min(s.pending, pending.due_now)  # the two reads are not one transaction
+    return [
+        f"{name}: {s.status} ({dialer}); leads {s.leads} (pending {s.pending}, in flight "
+        f"{s.in_flight}, finished {s.done}); attempts {s.attempts}, answered "
+        f"{s.answered}, escalated {s.escalated}, abandoned {s.abandoned}; abandonment "
+        f"{s.rate_24h:.2%} (24 h), {s.rate_30d:.2%} (30 days)",
+        f"  {pending_text(s.pending, due_now, pending.next_due_at, now)}",
+    ]
+
+
 def status_command(args: argparse.Namespace) -> int:
     try:
         store = _with_store(args)
         names = [args.name] if args.name else store.campaigns()
         now = time.time()
         for name in names:
-            s = store.stats(name, now)
-            _print(
-                f"{name}: {s.status}; leads {s.leads} (pending {s.pending}, in flight "
-                f"{s.in_flight}, finished {s.done}); attempts {s.attempts}, answered "
-                f"{s.answered}, escalated {s.escalated}, abandoned {s.abandoned}; abandonment "
-                f"{s.rate_24h:.2%} (24 h), {s.rate_30d:.2%} (30 days)"
-            )
+            for line in status_lines(name, store.stats(name, now), store.pending(name, now), now):
+                _print(line)
         store.close()
         return 0
     except CampaignError as exc:
@@ -228,11 +237,7 @@ def export_command(args: argparse.Namespace) -> int:
     try:
         store = _with_store(args)
         store.campaign(args.name)
-        if args.attempts:
-            rows = store.attempts(args.name)
-            out = io_text(rows)
-        else:
-            out = store.export_csv(args.name)
+        out = store.export_attempts_csv(args.name) if args.attempts else store.export_csv(args.name)
         store.close()
     except CampaignError as exc:
         print(f"voxgate campaign: {exc}", file=sys.stderr)
@@ -243,13 +248,3 @@ def export_command(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(out)
     return 0
-
-
-def io_text(rows: list[dict[str, Any]]) -> str:
-    """Rows as CSV text (header from the first row)."""
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return out.getvalue()

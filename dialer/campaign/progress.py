@@ -5,6 +5,10 @@
 short lines, :func:`one_line` into a single log-friendly line, and :class:`LiveView` (the
 callback ``voxgate demo`` and ``voxgate campaign run`` use) redraws the lines in place on a
 terminal, or prints one line per snapshot when the output is a file or a pipe.
+
+The small formatters here are shared with ``voxgate campaign status`` and ``export``: times as
+ISO 8601 UTC (:func:`iso_utc`), spans (:func:`span`), the pending leads split into due now and
+waiting (:func:`pending_text`) and whether a dialer is attached (:func:`dialer_text`).
 """
 
 from __future__ import annotations
@@ -12,12 +16,98 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TextIO
 
-__all__ = ["CampaignSnapshot", "LiveView", "one_line", "render"]
+__all__ = [
+    "CampaignSnapshot",
+    "LiveView",
+    "dialer_text",
+    "iso_utc",
+    "one_line",
+    "pending_text",
+    "render",
+    "span",
+]
 
 _BAR = 24
+
+HEARTBEAT_EVERY_S = 10.0
+"""A running :class:`~dialer.campaign.runner.CampaignRunner` records a heartbeat with each
+progress snapshot, and at least this often."""
+HEARTBEAT_STALE_S = 3 * HEARTBEAT_EVERY_S
+"""A dialer whose last heartbeat is older than this is taken for gone (killed, or its machine
+stopped) even though it never said goodbye."""
+
+
+def iso_utc(epoch: float | None) -> str:
+    """Epoch seconds as ISO 8601 UTC to the second (``2026-11-22T03:30:00Z``); ``""`` when
+    unset (``None`` or 0, the store's "no time")."""
+    if not epoch:
+        return ""
+    return datetime.fromtimestamp(round(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def span(seconds: float) -> str:
+    """A duration in its two largest units: ``45s``, ``4m05s``, ``10h32m``, ``2d03h``."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86_400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86_400}d{s % 86_400 // 3600:02d}h"
+
+
+def _ago(seconds: float) -> str:
+    """How long ago, in words a supervisor reads at a glance: ``2 s``, ``5 min``, ``3 h``."""
+    s = max(0, round(seconds))
+    if s < 120:
+        return f"{s} s ago"
+    if s < 2 * 3600:
+        return f"{s // 60} min ago"
+    if s < 2 * 86_400:
+        return f"{s // 3600} h ago"
+    return f"{s // 86_400} days ago"
+
+
+def pending_text(
+    pending: int, due_now: int | None, next_due_at: float | None, now: float | None
+) -> str:
+    """``pending 7: due now 0, waiting 7, next due 2026-11-22T03:30:00Z (in 10h32m)``.
+
+    ``due_now`` counts the pending leads that may be dialled now; the rest wait for their
+    calling window or a retry delay, and ``next_due_at`` is when the first of them becomes due
+    (``(in ...)`` is counted from ``now``, left out when ``now`` is ``None``). ``due_now=None``
+    (not known) gives just ``pending 7``."""
+    if due_now is None:
+        return f"pending {pending}"
+    text = f"pending {pending}: due now {due_now}, waiting {pending - due_now}"
+    if next_due_at is not None and pending > due_now:
+        text += f", next due {iso_utc(next_due_at)}"
+        if now is not None:
+            text += f" (in {span(next_due_at - now)})"
+    return text
+
+
+def dialer_text(
+    heartbeat_at: float | None, last_seen_at: float | None, now: float, *, dialled: bool = False
+) -> str:
+    """Whether a dialer is attached to the campaign, from its heartbeat: ``dialer active,
+    updated 2 s ago``; ``no dialer attached; last seen 5 min ago`` (it exited cleanly, or its
+    heartbeat went stale: ``..., it did not exit cleanly``); ``never run``, or ``no dialer
+    attached`` when there is no heartbeat but the campaign was ``dialled`` (by a version that
+    kept none)."""
+    if heartbeat_at is not None:
+        age = now - heartbeat_at
+        if age <= HEARTBEAT_STALE_S:
+            return f"dialer active, updated {_ago(age)}"
+        return f"no dialer attached; last seen {_ago(age)}, it did not exit cleanly"
+    if last_seen_at is not None:
+        return f"no dialer attached; last seen {_ago(now - last_seen_at)}"
+    return "no dialer attached" if dialled else "never run"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +116,10 @@ class CampaignSnapshot:
 
     ``abandon_rate_24h``/``_30d`` come from the campaign's abandonment ledger (abandoned / live
     answers); ``occupancy`` is the share of logged-in agent time spent ringing, talking or in
-    wrap-up since the start; ``agents`` counts agents by state (idle, ringing, talking ...)."""
+    wrap-up since the start; ``agents`` counts agents by state (idle, ringing, talking ...).
+    Of the ``pending`` leads, ``due_now`` may be dialled now (``None``: not known) and the rest
+    wait (calling window, retry delay) until ``next_due_at`` at the earliest; ``wall_time`` is
+    the snapshot's time on the same (epoch) clock, for "in 10h32m"."""
 
     campaign: str
     status: str
@@ -44,6 +137,18 @@ class CampaignSnapshot:
     abandon_rate_30d: float
     occupancy: float
     agents: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    due_now: int | None = None
+    next_due_at: float | None = None
+    wall_time: float | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Pending leads not due yet (0 when the split is not known)."""
+        return 0 if self.due_now is None else self.pending - self.due_now
+
+    def pending_text(self) -> str:
+        """:func:`pending_text` for this snapshot."""
+        return pending_text(self.pending, self.due_now, self.next_due_at, self.wall_time)
 
     def __post_init__(self) -> None:
         if not isinstance(self.agents, MappingProxyType):
@@ -56,11 +161,13 @@ def _bar(done: int, total: int) -> str:
 
 
 def render(s: CampaignSnapshot) -> list[str]:
-    """Three lines of at most ~80 characters: leads, calls, agents."""
+    """Four lines of at most ~80 characters: leads, pending (due now or waiting), calls,
+    agents."""
     a = s.agents
     return [
         f"{s.campaign} [{s.status}] {s.elapsed_s:5.1f}s  leads {s.done}/{s.leads} done "
         f"[{_bar(s.done, s.leads)}]",
+        f"  {s.pending_text()}",
         f"  in flight {s.in_flight:2d}  attempts {s.attempts:3d}  answered {s.answered:3d}  "
         f"escalated {s.escalated:2d}  bridged {s.bridged:2d}  abandoned {s.abandoned} "
         f"({s.abandon_rate_24h:.1%})",
@@ -73,7 +180,8 @@ def one_line(s: CampaignSnapshot) -> str:
     """The snapshot as one line (logs, pipes)."""
     return (
         f"[{s.campaign} {s.status} {s.elapsed_s:.0f}s] leads done {s.done}/{s.leads}  "
-        f"in flight {s.in_flight}  answered {s.answered}  escalated {s.escalated}  "
+        f"{s.pending_text()}  in flight {s.in_flight}  answered {s.answered}  "
+        f"escalated {s.escalated}  "
         f"abandonment {s.abandon_rate_24h:.1%} (24 h) {s.abandon_rate_30d:.1%} (30 d)  "
         f"agent occupancy {s.occupancy:.0%}"
     )

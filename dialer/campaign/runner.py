@@ -21,19 +21,27 @@ snapshot of that pacer (:meth:`CampaignStore.pacer_snapshot`, at most 14 days ol
 snapshot is saved every ``snapshot_every_s`` and when the run ends, so the next run (the next
 shift, or a restart after a crash) starts from these figures instead of cold. No snapshot, an
 old one or one that does not fit: the pacer starts cold, as on a campaign's first day.
+
+Heartbeat: with each progress snapshot (every ``report_every_s``, and at least every
+:data:`~dialer.campaign.progress.HEARTBEAT_EVERY_S`, whether or not there is a ``report``
+callback), also while calls in flight finish after dialling stops, the runner records a
+heartbeat in the campaign's row; when :meth:`CampaignRunner.run` returns or raises it clears it
+(:meth:`CampaignStore.detach`). ``voxgate campaign status`` reads it to say whether a dialer is
+attached.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dialer.agents import Agent, AgentState
 from dialer.campaign.model import CampaignError, CampaignSpec, Outcome
-from dialer.campaign.progress import CampaignSnapshot
+from dialer.campaign.progress import HEARTBEAT_EVERY_S, CampaignSnapshot
 from dialer.campaign.store import AttemptResult, CampaignStats, CampaignStore, Claim
 from dialer.pacing.adaptive import AdaptiveBaselinePacer
 from dialer.pacing.botfirst import BotFirstPacer
@@ -209,6 +217,7 @@ class CampaignRunner:
         self._agents: dict[str, _AgentClock] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._pool_subscribed = False
+        self._next_beat = self._next_report = 0.0  # dialer clock; set when run() starts
         ring = dialer.config.customer_ring_timeout
         if ring < self.spec.limits.min_ring_s:
             raise CampaignError(
@@ -439,8 +448,10 @@ class CampaignRunner:
 
     def snapshot(self, stats: CampaignStats | None = None) -> CampaignSnapshot:
         """The campaign's figures now (for the live view and the closing summary)."""
+        wall = self.wall_clock()
         if stats is None:
-            stats = self.store.stats(self.campaign, self.wall_clock(), self.ledger)
+            stats = self.store.stats(self.campaign, wall, self.ledger)
+        pending = self.store.pending(self.campaign, wall)
         return CampaignSnapshot(
             campaign=self.campaign,
             status=stats.status,
@@ -458,7 +469,27 @@ class CampaignRunner:
             abandon_rate_30d=stats.rate_30d,
             occupancy=self.occupancy(),
             agents=self.dialer.pool.counts(),
+            due_now=min(stats.pending, pending.due_now),  # the two reads are not one transaction
+            next_due_at=pending.next_due_at,
+            wall_time=wall,
         )
+
+    def _beat(self, stats: CampaignStats | None = None) -> None:
+        """When they are due: record the heartbeat, hand the ``report`` callback a snapshot."""
+        now = self.dialer.clock()
+        if now >= self._next_beat:
+            self.store.heartbeat(self.campaign, self.wall_clock())
+            self._next_beat = now + min(self.report_every_s, HEARTBEAT_EVERY_S)
+        if self.report is not None and now >= self._next_report:
+            self.report(self.snapshot(stats))
+            self._next_report = self.dialer.clock() + self.report_every_s
+
+    def _detach(self) -> None:
+        """Clear the heartbeat: no dialer is attached any more (never masks an exception)."""
+        try:
+            self.store.detach(self.campaign, self.wall_clock())
+        except sqlite3.Error as exc:
+            log.warning("campaign %s: could not clear the dialer heartbeat: %s", self.campaign, exc)
 
     async def run(
         self, *, until_done: bool = True, max_seconds: float | None = None
@@ -480,16 +511,14 @@ class CampaignRunner:
             self._pool_subscribed = True
         unsubscribe = self.dialer.subscribe(self._on_progress)
         deadline = None if max_seconds is None else self.dialer.clock() + max_seconds
-        next_report = self.dialer.clock()
+        self._next_beat = self._next_report = self.dialer.clock()
         next_snapshot = self.dialer.clock() + self.snapshot_every_s
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 while True:
                     stats = self.store.stats(self.campaign, self.wall_clock(), self.ledger)
-                    if self.report is not None and self.dialer.clock() >= next_report:
-                        self.report(self.snapshot(stats))
-                        next_report = self.dialer.clock() + self.report_every_s
+                    self._beat(stats)
                     if stats.status == "done":
                         break
                     if deadline is not None and self.dialer.clock() >= deadline:
@@ -507,10 +536,14 @@ class CampaignRunner:
                         self.save_pacer()
                         next_snapshot = self.dialer.clock() + self.snapshot_every_s
                     await asyncio.sleep(self.tick_s)
+                while self._live:  # dialling has stopped: calls in flight finish
+                    self._beat()
+                    await asyncio.sleep(self.tick_s)
                 self._tg = None
         finally:
             self._tg = None
             unsubscribe()
+            self._detach()
         self.save_pacer()
         final = self.store.stats(self.campaign, self.wall_clock())
         if self.report is not None:

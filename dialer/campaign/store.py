@@ -12,6 +12,11 @@ leaves either no attempt (nothing was dialled) or a ``dialing`` attempt, which
 
 Use one store per process and thread (the event loop's); every method is one short transaction.
 WAL journal and ``synchronous=FULL`` make each commit durable.
+
+A running dialer records a heartbeat in its campaign's row (:meth:`CampaignStore.heartbeat`,
+with each progress snapshot) and clears it when it stops (:meth:`CampaignStore.detach`), so
+``status`` tells a campaign being dialled from one whose dialer has gone. A database from an
+older version gains the columns it lacks when it is opened (:data:`COLUMNS_ADDED`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from dialer.campaign.compliance import check_dial, local_day
+from dialer.campaign.compliance import check_dial, local_day, next_window_open
 from dialer.campaign.model import (
     AgentSpec,
     CampaignError,
@@ -34,10 +39,21 @@ from dialer.campaign.model import (
     Outcome,
     campaign_from_dict,
 )
+from dialer.campaign.progress import iso_utc
 from dialer.campaign.retry import next_attempt_at
 from dialer.pacing.ledger import MONTH_S, AbandonmentLedger
 
-__all__ = ["STATUSES", "AttemptResult", "CampaignStats", "CampaignStore", "Claim"]
+__all__ = [
+    "ATTEMPT_COLUMNS",
+    "COLUMNS_ADDED",
+    "LEAD_COLUMNS",
+    "STATUSES",
+    "AttemptResult",
+    "CampaignStats",
+    "CampaignStore",
+    "Claim",
+    "PendingLeads",
+]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -45,7 +61,9 @@ CREATE TABLE IF NOT EXISTS campaigns (
     spec TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'running',
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    heartbeat_at REAL,
+    last_seen_at REAL
 );
 CREATE TABLE IF NOT EXISTS leads (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -121,7 +139,49 @@ CREATE TABLE IF NOT EXISTS pacer_snapshots (
 SNAPSHOT_MAX_AGE_S = 14 * 86_400.0
 """A pacer snapshot older than this is ignored: the campaign's floor has changed since."""
 
+COLUMNS_ADDED: tuple[tuple[str, str, str], ...] = (
+    ("agents", "nailed", "INTEGER NOT NULL DEFAULT 0"),  # nailed-up campaign agents
+    ("campaigns", "heartbeat_at", "REAL"),  # the attached dialer's last heartbeat
+    ("campaigns", "last_seen_at", "REAL"),  # the last dialer's last sign of life
+)
+"""Columns added since a table was first made: ``(table, column, type)``, added on open to a
+database that lacks them (``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is)."""
+
 STATUSES = ("running", "paused", "done")
+
+LEAD_COLUMNS = (
+    "phone",
+    "name",
+    "timezone",
+    "priority",
+    "state",
+    "attempts",
+    "last_outcome",
+    "final_reason",
+    "due_at",
+)
+"""The lead export's columns (``voxgate campaign export``)."""
+
+ATTEMPT_COLUMNS = (
+    "id",
+    "campaign",
+    "lead_id",
+    "attempt_no",
+    "call_id",
+    "local_day",
+    "claimed_at",
+    "state",
+    "outcome",
+    "live",
+    "abandoned",
+    "escalated",
+    "answered_at",
+    "ended_at",
+)
+"""The attempt export's columns (``voxgate campaign export --attempts``)."""
+
+_TIME_COLUMNS = frozenset({"due_at", "claimed_at", "answered_at", "ended_at"})
+"""Exported as ISO 8601 UTC (``2026-11-22T03:30:00Z``), empty when unset."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +227,26 @@ class CampaignStats:
     abandoned: int
     rate_24h: float
     rate_30d: float
+    heartbeat_at: float | None = None
+    last_seen_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingLeads:
+    """The pending leads split by whether they may be dialled now.
+
+    ``waiting`` leads are still within a retry delay, or outside their calling window in their
+    own time zone; ``next_due_at`` is the earliest time one of them becomes due
+    (``None`` when none waits). Leads over today's attempt limit count as due until the dialer
+    looks at them and moves them to tomorrow's window."""
+
+    due_now: int
+    waiting: int
+    next_due_at: float | None
+
+    @property
+    def pending(self) -> int:
+        return self.due_now + self.waiting
 
 
 def _spec_to_json(spec: CampaignSpec) -> str:
@@ -219,9 +299,14 @@ class CampaignStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
-        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(agents)")}
-        if "nailed" not in columns:  # a database from before nailed-up campaign agents
-            self._db.execute("ALTER TABLE agents ADD COLUMN nailed INTEGER NOT NULL DEFAULT 0")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the :data:`COLUMNS_ADDED` a database from an older version lacks."""
+        for table, column, kind in COLUMNS_ADDED:
+            columns = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -290,12 +375,29 @@ class CampaignStore:
                 raise CampaignError(f"no campaign named {campaign!r}")
 
     def status(self, campaign: str) -> str:
-        row = self._db.execute(
-            "SELECT status FROM campaigns WHERE name = ?", (campaign,)
+        return str(self._campaign_row(campaign)["status"])
+
+    def _campaign_row(self, campaign: str) -> sqlite3.Row:
+        row: sqlite3.Row | None = self._db.execute(
+            "SELECT status, heartbeat_at, last_seen_at FROM campaigns WHERE name = ?", (campaign,)
         ).fetchone()
         if row is None:
             raise CampaignError(f"no campaign named {campaign!r}")
-        return str(row["status"])
+        return row
+
+    def heartbeat(self, campaign: str, now: float) -> None:
+        """A dialer is attached to the campaign and alive at ``now``."""
+        self._db.execute(
+            "UPDATE campaigns SET heartbeat_at = ?, last_seen_at = ? WHERE name = ?",
+            (now, now, campaign),
+        )
+
+    def detach(self, campaign: str, now: float) -> None:
+        """The campaign's dialer stops at ``now`` (a clean exit): no dialer is attached."""
+        self._db.execute(
+            "UPDATE campaigns SET heartbeat_at = NULL, last_seen_at = ? WHERE name = ?",
+            (now, campaign),
+        )
 
     def add_leads(self, campaign: str, leads: Iterable[Lead], now: float) -> int:
         """Add leads (a phone already in the campaign is skipped); returns how many were new."""
@@ -549,12 +651,34 @@ class CampaignStore:
             return None
         return body if isinstance(body, dict) else None
 
+    def pending(self, campaign: str, now: float) -> PendingLeads:
+        """The pending leads at ``now``: how many may be dialled now, how many wait, and when the
+        first waiting one becomes due. Reads the due times :meth:`claim_next` keeps and the
+        campaign's calling window (for leads the dialer has not looked at yet)."""
+        spec = self.campaign(campaign)
+        rows = self._db.execute(
+            "SELECT timezone, due_at <= ? AS due, COUNT(*), MIN(due_at) FROM leads "
+            "WHERE campaign = ? AND state = 'pending' GROUP BY timezone, due",
+            (now, campaign),
+        ).fetchall()
+        due_now = waiting = 0
+        next_due: float | None = None
+        for zone, due, count, first in rows:
+            # when the first of these may be dialled: its due time, or the window's next opening
+            at = next_window_open(max(now, first), zone or spec.timezone, spec.window)
+            if due and at <= now:
+                due_now += count
+                continue
+            waiting += count
+            next_due = at if next_due is None else min(next_due, at)
+        return PendingLeads(due_now, waiting, next_due)
+
     def stats(
         self, campaign: str, now: float, ledger: AbandonmentLedger | None = None
     ) -> CampaignStats:
         """Counts for ``status`` and progress. Pass the runner's live ``ledger`` to skip
         rebuilding it from 30 days of attempts."""
-        status = self.status(campaign)
+        campaign_row = self._campaign_row(campaign)
         states = dict(
             self._db.execute(
                 "SELECT state, COUNT(*) FROM leads WHERE campaign = ? GROUP BY state", (campaign,)
@@ -567,7 +691,7 @@ class CampaignStore:
         ).fetchone()
         view = (ledger or self.ledger(campaign, now)).view(now)
         return CampaignStats(
-            status=status,
+            status=str(campaign_row["status"]),
             leads=sum(states.values()),
             pending=states.get("pending", 0),
             in_flight=states.get("dialing", 0),
@@ -578,6 +702,8 @@ class CampaignStore:
             abandoned=row[3],
             rate_24h=view.rate_24h,
             rate_30d=view.rate_30d,
+            heartbeat_at=campaign_row["heartbeat_at"],
+            last_seen_at=campaign_row["last_seen_at"],
         )
 
     def attempts(self, campaign: str) -> list[dict[str, Any]]:
@@ -601,21 +727,23 @@ class CampaignStore:
         return None if row is None else dict(json.loads(row["body"]))
 
     def export_csv(self, campaign: str) -> str:
-        """One row per lead: where it stands and what its last attempt gave."""
-        out = io.StringIO()
-        columns = (
-            "phone",
-            "name",
-            "timezone",
-            "priority",
-            "state",
-            "attempts",
-            "last_outcome",
-            "final_reason",
-            "due_at",
+        """One row per lead (:data:`LEAD_COLUMNS`): where it stands and what its last attempt
+        gave; times in ISO 8601 UTC."""
+        return _csv_text(LEAD_COLUMNS, self.leads(campaign))
+
+    def export_attempts_csv(self, campaign: str) -> str:
+        """One row per attempt (:data:`ATTEMPT_COLUMNS`); times in ISO 8601 UTC, empty when
+        unset (an attempt not answered, or still ringing)."""
+        return _csv_text(ATTEMPT_COLUMNS, self.attempts(campaign))
+
+
+def _csv_text(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> str:
+    """``rows`` as CSV with a header, the :data:`_TIME_COLUMNS` as ISO 8601 UTC."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {k: iso_utc(v) if k in _TIME_COLUMNS else v for k, v in row.items() if k in columns}
         )
-        writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for lead in self.leads(campaign):
-            writer.writerow(lead)
-        return out.getvalue()
+    return out.getvalue()

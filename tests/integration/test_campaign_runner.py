@@ -15,6 +15,7 @@ from calling_time import daytime_zone
 
 from dialer.campaign.compliance import in_window
 from dialer.campaign.model import AgentSpec, CampaignError, CampaignSpec, Lead, Limits
+from dialer.campaign.progress import CampaignSnapshot
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore
 from dialer.config import DialerConfig
@@ -87,8 +88,11 @@ async def test_windows_and_do_not_call_are_checked_before_every_dial(tmp_path: P
     ]
     store = store_with(tmp_path, leads)
     store.add_dnc(["+919900000103"], time.time())
+    snapshots: list[CampaignSnapshot] = []
     async with stack({}) as st:
-        runner = CampaignRunner(st.dialer, store, "t1", tick_s=0.1)
+        runner = CampaignRunner(
+            st.dialer, store, "t1", tick_s=0.1, report=snapshots.append, report_every_s=0.5
+        )
         # the last lead joins the do-not-call list after import: scrubbed at dial time
         store.add_dnc(["+919900000104"], time.time())
         stats = await runner.run(until_done=False, max_seconds=4.0)
@@ -102,6 +106,11 @@ async def test_windows_and_do_not_call_are_checked_before_every_dial(tmp_path: P
     assert states["+919900000103"]["state"] == "dnc"
     assert states["+919900000104"]["state"] == "dnc"
     assert stats.answered == 1
+    # the live view: the lead outside its window waits, and says until when
+    last = snapshots[-1]
+    assert (last.pending, last.due_now, last.waiting) == (1, 0, 1)
+    assert last.next_due_at == states["+919900000102"]["due_at"]
+    assert "pending 1: due now 0, waiting 1, next due " in last.pending_text()
 
 
 async def test_busy_lead_is_retried_until_its_attempt_limit(tmp_path: Path) -> None:
@@ -141,16 +150,20 @@ async def test_pause_stops_new_dials_and_resume_restarts_them(tmp_path: Path) ->
     store = store_with(tmp_path, leads)
     control = CampaignStore(store.path)  # what `voxgate campaign pause` opens
     async with stack({}) as st:
-        runner = CampaignRunner(st.dialer, store, "t1", tick_s=0.1)
+        # no report callback: the heartbeat is written all the same, every report_every_s
+        runner = CampaignRunner(st.dialer, store, "t1", tick_s=0.1, report_every_s=0.2)
         async with asyncio.TaskGroup() as tg:
             task = tg.create_task(runner.run(until_done=True))
             await asyncio.sleep(0.3)
-            control.set_status("t1", "paused", time.time())
+            paused = time.time()
+            control.set_status("t1", "paused", paused)
             await asyncio.sleep(0.3)  # a tick to notice; calls already placed carry on
             paused_at = len(dialled(st))
             await asyncio.sleep(2.0)
             assert len(dialled(st)) == paused_at
             assert store.stats("t1", time.time()).pending > 0
+            seen = control.stats("t1", time.time())  # paused, but a dialer is attached
+            assert seen.heartbeat_at is not None and seen.heartbeat_at > paused
             control.set_status("t1", "running", time.time())
             async with asyncio.timeout(30):
                 stats = await task
@@ -158,6 +171,9 @@ async def test_pause_stops_new_dials_and_resume_restarts_them(tmp_path: Path) ->
     assert paused_at < 8
     assert sorted(numbers) == sorted(lead.phone for lead in leads)
     assert stats.done == 8
+    gone = control.stats("t1", time.time())  # the run returned: the heartbeat is cleared
+    assert gone.heartbeat_at is None and gone.last_seen_at is not None
+    assert seen.heartbeat_at is not None and gone.last_seen_at >= seen.heartbeat_at
 
 
 async def test_a_dialer_ringing_under_the_minimum_ring_time_is_refused(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from dialer.campaign.cli import status_lines
 from dialer.campaign.model import AgentSpec, CampaignError, CampaignSpec, Lead, Limits, Outcome
 from dialer.campaign.store import AttemptResult, CampaignStore
 
@@ -195,3 +196,122 @@ def test_nailed_agents_round_trip_and_old_databases_gain_the_column(tmp_path: Pa
     assert agents["n1"].nailed and not agents["a2"].nailed and not agents["a0"].nailed
     assert store.campaign("c").agents == spec.agents
     store.close()
+
+
+def at(day: int, hour: int, minute: int = 0, zone: str = "Asia/Kolkata") -> float:
+    return datetime(2026, 11, day, hour, minute, tzinfo=ZoneInfo(zone)).timestamp()
+
+
+def test_pending_leads_split_into_due_now_and_waiting(tmp_path: Path) -> None:
+    store = make_store(tmp_path)  # Asia/Kolkata, window 09:00-21:00 in each lead's zone
+    store.add_leads(
+        "c1",
+        [
+            Lead("9800000070"),
+            Lead("+14155550170", timezone="America/Los_Angeles"),
+            Lead("9800000071"),
+            Lead("9800000072"),
+        ],
+        NOON,
+    )
+    la_opening = at(21, 9, zone="America/Los_Angeles")  # noon in India is 22:30 there
+    # before the dialer has looked at any lead: the window alone makes the US lead wait
+    split = store.pending("c1", NOON)
+    assert (split.due_now, split.waiting, split.next_due_at) == (3, 1, la_opening)
+    first = store.claim_next("c1", NOON)
+    assert first is not None and first.phone == "+919800000070"
+    store.finish_attempt(first.call_id, AttemptResult(Outcome.BUSY, "busy"), NOON + 5)
+    second = store.claim_next("c1", NOON + 6)  # the claim moves the US lead's due time
+    assert second is not None and second.phone == "+919800000071"
+    assert store.leads("c1")[1]["due_at"] == la_opening
+    # a retry delay (busy: 60 s) and a calling window; a lead in flight is not pending
+    split = store.pending("c1", NOON + 10)
+    assert (split.due_now, split.waiting, split.next_due_at) == (1, 2, NOON + 65)
+    assert split.pending == store.stats("c1", NOON + 10).pending == 3
+    # 23:00 in India, 09:30 in California: the US lead is due, the Indian ones wait for 09:00
+    night = at(21, 23)
+    split = store.pending("c1", night)
+    assert (split.due_now, split.waiting, split.next_due_at) == (1, 2, at(22, 9))
+    assert store.pending("c1", at(22, 9)).due_now == 3
+    # reading the split changes nothing
+    assert [lead["due_at"] for lead in store.leads("c1")] == [NOON + 65, la_opening, NOON, NOON]
+
+
+def test_heartbeat_says_whether_a_dialer_is_attached(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    stats = store.stats("c1", NOON)
+    assert (stats.heartbeat_at, stats.last_seen_at) == (None, None)  # never run
+    store.heartbeat("c1", NOON)
+    store.heartbeat("c1", NOON + 2)
+    other = CampaignStore(store.path)  # what `voxgate campaign status` opens
+    stats = other.stats("c1", NOON + 3)
+    assert (stats.heartbeat_at, stats.last_seen_at) == (NOON + 2, NOON + 2)
+    store.detach("c1", NOON + 4)  # a clean exit
+    stats = other.stats("c1", NOON + 5)
+    assert (stats.heartbeat_at, stats.last_seen_at) == (None, NOON + 4)
+    assert stats.status == "running"  # the intent is unchanged
+
+
+OLD_CAMPAIGNS = """CREATE TABLE campaigns (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'running',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+)"""
+
+
+def test_a_database_from_before_the_heartbeat_gains_its_columns(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.db")
+    old = sqlite3.connect(path)
+    old.execute(OLD_CAMPAIGNS)
+    old.execute(
+        "INSERT INTO campaigns VALUES ('c', ?, 'paused', ?, ?)",
+        ('{"name": "c", "timezone": "Asia/Kolkata"}', NOON, NOON),
+    )
+    old.commit()
+    old.close()
+    store = CampaignStore(path)
+    columns = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(campaigns)")]
+    assert columns[-2:] == ["heartbeat_at", "last_seen_at"]
+    stats = store.stats("c", NOON)
+    assert (stats.status, stats.heartbeat_at, stats.last_seen_at) == ("paused", None, None)
+    assert store.campaign("c").timezone == "Asia/Kolkata"
+    assert status_lines("c", stats, store.pending("c", NOON), NOON)[0].startswith(
+        "c: paused (never run); leads 0 "
+    )
+    store.heartbeat("c", NOON + 1)
+    store.close()
+    again = CampaignStore(path)  # opening a migrated database again changes nothing
+    assert again.stats("c", NOON + 2).heartbeat_at == NOON + 1
+    again.close()
+
+
+def test_exports_give_times_in_iso_utc_and_keep_their_columns(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.add_leads("c1", [Lead("9800000080", name="Asha"), Lead("9800000081")], NOON)
+    a = store.claim_next("c1", NOON)
+    b = store.claim_next("c1", NOON)
+    assert a is not None and b is not None
+    store.add_leads("c1", [Lead("9800000082")], 0.0)  # no due time
+    answered = AttemptResult(Outcome.COMPLETED, "bot_completed", live=True, answered_at=NOON + 7)
+    store.finish_attempt(a.call_id, answered, NOON + 40)
+    store.finish_attempt(b.call_id, AttemptResult(Outcome.BUSY, "busy"), NOON + 9)
+    assert store.export_csv("c1").splitlines() == [
+        "phone,name,timezone,priority,state,attempts,last_outcome,final_reason,due_at",
+        "+919800000080,Asha,,0,done,1,completed,completed,2026-11-21T06:30:00Z",
+        "+919800000081,,,0,pending,1,busy,,2026-11-21T06:31:09Z",
+        "+919800000082,,,0,pending,0,,,",
+    ]
+    assert store.export_attempts_csv("c1").splitlines() == [
+        "id,campaign,lead_id,attempt_no,call_id,local_day,claimed_at,state,outcome,live,"
+        "abandoned,escalated,answered_at,ended_at",
+        "1,c1,1,1,c1-1-1,2026-11-21,2026-11-21T06:30:00Z,done,completed,1,0,0,"
+        "2026-11-21T06:30:07Z,2026-11-21T06:30:40Z",
+        "2,c1,2,1,c1-2-1,2026-11-21,2026-11-21T06:30:00Z,done,busy,0,0,0,,2026-11-21T06:30:09Z",
+    ]
+    (tmp_path / "empty").mkdir()
+    assert make_store(tmp_path / "empty").export_attempts_csv("c1").splitlines() == [
+        "id,campaign,lead_id,attempt_no,call_id,local_day,claimed_at,state,outcome,live,"
+        "abandoned,escalated,answered_at,ended_at",
+    ]
