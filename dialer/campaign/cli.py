@@ -16,6 +16,11 @@
   dialling within a tick (calls in flight continue).
 * ``voxgate campaign export --db FILE NAME [--out FILE.csv] [--attempts]`` -- one row per lead
   (or per attempt with ``--attempts``); times in ISO 8601 UTC, empty when unset.
+
+Bad input gets one line on stderr naming the file and the line or key (``voxgate campaign:
+renewals.toml: limits.max_attempts: must be an integer >= 1, got 2.5``) and exit code 2, never a
+traceback; ``run`` checks the campaign file, lead CSV, do-not-call file, dialer and emulator
+configs and the bot before it creates the database or imports anything.
 """
 
 from __future__ import annotations
@@ -23,23 +28,46 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import sqlite3
 import sys
 import time
+import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dialer.campaign.leads_csv import parse_leads
-from dialer.campaign.model import CampaignError, Lead, campaign_from_toml, normalise_phone
+from dialer.campaign.leads_csv import ImportResult, parse_leads
+from dialer.campaign.model import (
+    CampaignError,
+    CampaignSpec,
+    Lead,
+    campaign_from_toml,
+    normalise_phone,
+)
 from dialer.campaign.progress import LiveView, dialer_text, pending_text
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStats, CampaignStore, PendingLeads
 from dialer.config import DialerConfig
 from dialer.errors import ConfigError
-from dialer.records import RecordStore
 from dialer.stream_params import MAX_CHARS, add_stream_params
 
+if TYPE_CHECKING:
+    from exotel_sim.config import SimConfig
+
 log = logging.getLogger("dialer.campaign")
+
+
+def non_negative(text: str) -> float:
+    """An argparse type: a number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
 
 
 def register(subparsers: Any) -> None:
@@ -55,7 +83,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--dnc", help="do-not-call numbers to add first, one per line")
     run.add_argument("--config", metavar="FILE", help="dialer TOML file")
     run.add_argument("--sim-config", metavar="FILE", help="embedded emulator TOML file")
-    run.add_argument("--max-seconds", type=float, default=None, help="stop dialling after S s")
+    run.add_argument(
+        "--max-seconds", type=non_negative, default=None, help="stop dialling after S s"
+    )
     run.add_argument(
         "--keep-running", action="store_true", help="do not stop when every lead is finished"
     )
@@ -101,19 +131,185 @@ def too_long_for_stream(fields: tuple[str, ...], leads: Sequence[Lead], name: st
     return count
 
 
-def prepare(args: argparse.Namespace, store: CampaignStore) -> str:
-    """Create/update the campaign and import leads and DNC numbers; returns its name."""
-    now = time.time()
+def read_text(path: str) -> str:
+    """The UTF-8 text of ``path`` (a leading BOM dropped); :class:`CampaignError` naming the
+    file when it cannot be read or is not UTF-8."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise CampaignError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CampaignError(f"{path}: is a directory, not a file") from None
+    except OSError as exc:
+        raise CampaignError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CampaignError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    return text.removeprefix("\ufeff")
+
+
+def check_writable(path: str, what: str) -> None:
+    """Refuse (:class:`CampaignError`) an output ``path`` that is a directory or whose
+    directory is missing or not writable; ``what`` names the option (``--out``)."""
+    target = Path(path)
+    if target.is_dir():
+        raise CampaignError(f"{what} {path}: is a directory")
+    parent = target.parent
+    if not parent.is_dir():
+        raise CampaignError(f"{what} {path}: no such directory {str(parent)!r}")
+    writable = os.access(target, os.W_OK) if target.exists() else os.access(parent, os.W_OK)
+    if not writable:
+        raise CampaignError(f"{what} {path}: not writable")
+
+
+def open_store(path: str) -> CampaignStore:
+    """A :class:`CampaignStore` on ``path``; :class:`CampaignError` (``cannot open database
+    X: ...``) instead of a ``sqlite3`` error."""
+    target = Path(path)
+    if target.is_dir():
+        raise CampaignError(f"cannot open database {path}: is a directory")
+    if not target.parent.is_dir():
+        raise CampaignError(
+            f"cannot open database {path}: no such directory {str(target.parent)!r}"
+        )
+    try:
+        return CampaignStore(path)
+    except sqlite3.Error as exc:
+        raise CampaignError(f"cannot open database {path}: {exc}") from None
+
+
+def check_bot(name: str) -> None:
+    """Refuse a bot that is not an installed adapter (the embedded gateway could not serve
+    it: every call would fail)."""
+    from bot_adapters.registry import available_adapters
+
+    installed = available_adapters()
+    if name not in installed:
+        raise CampaignError(
+            f"bot {name!r} is not installed (installed: {', '.join(installed) or 'none'})"
+        )
+
+
+def parse_dnc(text: str, source: str) -> tuple[list[str], list[str]]:
+    """Do-not-call numbers, one a line (``#`` starts a comment, also after a number); returns
+    the numbers and one ``FILE line N: reason`` per bad line (skipped)."""
+    phones: list[str] = []
+    errors: list[str] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            phones.append(normalise_phone(line))
+        except CampaignError as exc:
+            errors.append(f"{source} line {number}: {exc}")
+    return phones, errors
+
+
+@dataclass
+class RunInputs:
+    """What ``campaign run`` reads, checked before the database is touched."""
+
+    spec: CampaignSpec | None  # None: a stored campaign named ``name``
+    name: str
+    leads: ImportResult | None = None
+    dnc: list[str] | None = None
+    dnc_errors: list[str] = field(default_factory=list)
+    config: DialerConfig | None = None
+    sim: SimConfig | None = None
+
+
+def load_inputs(args: argparse.Namespace) -> RunInputs:
+    """Read and check every input of ``campaign run`` (campaign file, lead CSV, do-not-call
+    file, dialer and emulator configs, the bot) without creating or changing anything;
+    :class:`CampaignError` naming the file and the line or key."""
     path = Path(args.campaign)
     if path.suffix == ".toml" or path.exists():
-        spec = campaign_from_toml(path.read_text(encoding="utf-8"))
-        store.create_campaign(spec, now)
-        name = spec.name
+        text = read_text(args.campaign)
+        try:
+            spec: CampaignSpec | None = campaign_from_toml(text)
+        except CampaignError as exc:
+            raise CampaignError(f"{args.campaign}: {exc}") from None
+        assert spec is not None
+        check_bot(spec.bot)
+        inputs = RunInputs(spec, spec.name)
     else:
-        name = args.campaign
-        store.campaign(name)  # raises when unknown
+        if not Path(args.db).exists():
+            raise CampaignError(
+                f"no campaign database at {args.db} (CAMPAIGN is a campaign TOML file or the "
+                f"name of a campaign stored in --db; {args.campaign!r} is neither)"
+            )
+        inputs = RunInputs(None, args.campaign)
     if args.leads:
-        result = parse_leads(Path(args.leads).read_text(encoding="utf-8"))
+        try:
+            inputs.leads = parse_leads(read_text(args.leads))
+        except CampaignError as exc:
+            text = str(exc)
+            raise CampaignError(
+                text if text.startswith(args.leads) else f"{args.leads}: {text}"
+            ) from None
+    if args.dnc:
+        inputs.dnc, inputs.dnc_errors = parse_dnc(read_text(args.dnc), args.dnc)
+    inputs.config = load_dialer_config(args.config)
+    inputs.sim = load_sim_config(args.sim_config) if args.sim_config else None
+    return inputs
+
+
+def load_dialer_config(path: str | None) -> DialerConfig:
+    """``DialerConfig.load(path)`` with errors as ``--config FILE: ...``."""
+    if path is None:
+        try:
+            return DialerConfig.load(None)
+        except ConfigError as exc:
+            raise CampaignError(f"dialer config (environment): {exc}") from None
+    try:
+        tomllib.loads(read_text(path))
+        return DialerConfig.load(path)
+    except CampaignError as exc:
+        raise CampaignError(f"--config {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CampaignError(f"--config {path}: not valid TOML: {exc}") from None
+    except ConfigError as exc:
+        raise CampaignError(f"--config {path}: {exc}") from None
+
+
+def load_sim_config(path: str) -> SimConfig:
+    """The embedded emulator's config file, with errors as ``--sim-config FILE: ...``."""
+    from exotel_sim.config import ConfigError as SimConfigError
+    from exotel_sim.config import SimConfig
+
+    try:
+        return SimConfig.from_toml(read_text(path))
+    except CampaignError as exc:
+        raise CampaignError(f"--sim-config {exc}") from None
+    except (SimConfigError, ValueError, TypeError) as exc:
+        raise CampaignError(f"--sim-config {path}: {exc}") from None
+
+
+def _fields_in_no_lead(fields: tuple[str, ...], leads: Sequence[Lead]) -> list[str]:
+    """The ``stream_params`` fields that none of ``leads`` has a value for."""
+    if not leads:
+        return []
+    return [
+        f
+        for f in fields
+        if not any(({"name": lead.name, **lead.custom}).get(f, "") != "" for lead in leads)
+    ]
+
+
+def prepare(args: argparse.Namespace, store: CampaignStore, inputs: RunInputs | None = None) -> str:
+    """Create/update the campaign and import leads and DNC numbers; returns its name."""
+    if inputs is None:
+        inputs = load_inputs(args)
+    now = time.time()
+    name = inputs.name
+    if inputs.spec is not None:
+        store.create_campaign(inputs.spec, now)
+    else:
+        store.campaign(name)  # raises when unknown
+    if inputs.leads is not None:
+        result = inputs.leads
         added = store.add_leads(name, result.leads, now)
         _print(
             f"imported {added} new leads ({len(result.leads) - added} already there, "
@@ -121,39 +317,55 @@ def prepare(args: argparse.Namespace, store: CampaignStore) -> str:
         )
         for error in result.errors[:20]:
             _print(f"  line {error.line}: {error.reason}")
-        long = too_long_for_stream(store.campaign(name).stream_params, result.leads, name)
+        fields = store.campaign(name).stream_params
+        for missing in _fields_in_no_lead(fields, result.leads):
+            _print(
+                f"  warning: stream_params field {missing!r} is in none of the "
+                f"{len(result.leads)} leads of {args.leads}: the bot gets no value for it"
+            )
+        long = too_long_for_stream(fields, result.leads, name)
         if long:
             _print(
                 f"  {long} leads have stream_params values longer than the stream URL allows "
                 f"({MAX_CHARS} characters): they will be shortened (logged per call)"
             )
-    if args.dnc:
-        phones = []
-        for raw in Path(args.dnc).read_text(encoding="utf-8").splitlines():
-            if raw.strip() and not raw.startswith("#"):
-                phones.append(normalise_phone(raw.strip()))
-        store.add_dnc(phones, now, "import")
-        _print(f"do-not-call list: {len(phones)} numbers")
+    if inputs.dnc is not None:
+        store.add_dnc(inputs.dnc, now, "import")
+        n_bad = len(inputs.dnc_errors)
+        bad = f" ({n_bad} bad line{'s' * (n_bad != 1)} skipped)" if n_bad else ""
+        _print(f"do-not-call list: {len(inputs.dnc)} numbers{bad}")
+        for line in inputs.dnc_errors[:20]:
+            _print(f"  {line}")
     return name
 
 
-async def run_campaign(args: argparse.Namespace) -> int:
-    from exotel_sim.config import SimConfig
+async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None) -> int:
+    from dialer.records import RecordStore
     from voxgate.wiring import LocalStack
 
-    store = CampaignStore(args.db)
+    if inputs is None:
+        inputs = load_inputs(args)
+    store = open_store(args.db)
     try:
-        name = prepare(args, store)
+        name = prepare(args, store, inputs)
         spec = store.campaign(name)
-        config = DialerConfig.load(args.config)
+        if inputs.spec is None:
+            check_bot(spec.bot)
+        if store.status(name) == "paused":
+            _print(
+                f"campaign {name} is paused: voxgate campaign resume {name} --db {args.db} to dial"
+            )
+        config = inputs.config if inputs.config is not None else DialerConfig.load(args.config)
         config = config.replace(
             customer_ring_timeout=int(spec.limits.ring_timeout_s),
             exophone=spec.exophone or config.exophone,
         )
-        sim = SimConfig.from_file(args.sim_config) if args.sim_config else None
-        records = RecordStore(args.db)
+        try:
+            records = RecordStore(args.db)
+        except sqlite3.Error as exc:
+            raise CampaignError(f"cannot open database {args.db}: {exc}") from None
         view = LiveView()
-        async with LocalStack(config, sim_config=sim, store=records) as stack:
+        async with LocalStack(config, sim_config=inputs.sim, store=records) as stack:
             runner = CampaignRunner(stack.dialer, store, name, report=view)
             stats = await runner.run(until_done=not args.keep_running, max_seconds=args.max_seconds)
         view.finish()
@@ -168,12 +380,19 @@ async def run_campaign(args: argparse.Namespace) -> int:
         store.close()
 
 
+def _fail(exc: BaseException) -> int:
+    print(f"voxgate campaign: {exc}", file=sys.stderr)
+    return 2
+
+
 def run_command(args: argparse.Namespace) -> int:
     try:
-        return asyncio.run(run_campaign(args))
+        inputs = load_inputs(args)
+        return asyncio.run(run_campaign(args, inputs))
     except (CampaignError, ConfigError, OSError) as exc:
-        print(f"voxgate campaign: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc)
+    except sqlite3.Error as exc:
+        return _fail(CampaignError(f"database {args.db}: {exc}"))
     except KeyboardInterrupt:
         return 130
 
@@ -181,7 +400,7 @@ def run_command(args: argparse.Namespace) -> int:
 def _with_store(args: argparse.Namespace) -> CampaignStore:
     if not Path(args.db).exists():
         raise CampaignError(f"no campaign database at {args.db}")
-    return CampaignStore(args.db)
+    return open_store(args.db)
 
 
 def status_lines(name: str, s: CampaignStats, pending: PendingLeads, now: float) -> list[str]:
@@ -189,8 +408,11 @@ def status_lines(name: str, s: CampaignStats, pending: PendingLeads, now: float)
     attached, the counts, and the pending leads split into due now and waiting."""
     dialer = dialer_text(s.heartbeat_at, s.last_seen_at, now, dialled=s.attempts > 0)
     due_now = min(s.pending, pending.due_now)  # the two reads are not one transaction
+    status = s.status
+    if s.leads > 0 and s.pending == 0 and s.in_flight == 0 and status != "done":
+        status += ", finished"  # every lead is; the stored status stays what was asked for
     return [
-        f"{name}: {s.status} ({dialer}); leads {s.leads} (pending {s.pending}, in flight "
+        f"{name}: {status} ({dialer}); leads {s.leads} (pending {s.pending}, in flight "
         f"{s.in_flight}, finished {s.done}); attempts {s.attempts}, answered "
         f"{s.answered}, escalated {s.escalated}, abandoned {s.abandoned}; abandonment "
         f"{s.rate_24h:.2%} (24 h), {s.rate_30d:.2%} (30 days)",
@@ -201,28 +423,39 @@ def status_lines(name: str, s: CampaignStats, pending: PendingLeads, now: float)
 def status_command(args: argparse.Namespace) -> int:
     try:
         store = _with_store(args)
-        names = [args.name] if args.name else store.campaigns()
-        now = time.time()
-        for name in names:
-            for line in status_lines(name, store.stats(name, now), store.pending(name, now), now):
-                _print(line)
-        store.close()
+        try:
+            names = [args.name] if args.name else store.campaigns()
+            if args.name:
+                store.campaign(args.name)  # raises when unknown
+            if not names:
+                _print(f"no campaigns in {args.db}")
+            now = time.time()
+            for name in names:
+                stats, pending = store.stats(name, now), store.pending(name, now)
+                for line in status_lines(name, stats, pending, now):
+                    _print(line)
+        finally:
+            store.close()
         return 0
     except CampaignError as exc:
-        print(f"voxgate campaign: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc)
+    except sqlite3.Error as exc:
+        return _fail(CampaignError(f"database {args.db}: {exc}"))
 
 
 def _set_status(args: argparse.Namespace, status: str) -> int:
     try:
         store = _with_store(args)
-        store.set_status(args.name, status, time.time())
-        store.close()
+        try:
+            store.set_status(args.name, status, time.time())
+        finally:
+            store.close()
         _print(f"campaign {args.name}: {status}")
         return 0
     except CampaignError as exc:
-        print(f"voxgate campaign: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc)
+    except sqlite3.Error as exc:
+        return _fail(CampaignError(f"database {args.db}: {exc}"))
 
 
 def pause_command(args: argparse.Namespace) -> int:
@@ -235,15 +468,25 @@ def resume_command(args: argparse.Namespace) -> int:
 
 def export_command(args: argparse.Namespace) -> int:
     try:
+        if args.out:
+            check_writable(args.out, "--out")
         store = _with_store(args)
-        store.campaign(args.name)
-        out = store.export_attempts_csv(args.name) if args.attempts else store.export_csv(args.name)
-        store.close()
+        try:
+            store.campaign(args.name)
+            attempts = args.attempts
+            out = store.export_attempts_csv(args.name) if attempts else store.export_csv(args.name)
+        finally:
+            store.close()
+        if args.out:
+            try:
+                Path(args.out).write_text(out, encoding="utf-8")
+            except OSError as exc:
+                raise CampaignError(f"--out {args.out}: {exc.strerror or exc}") from None
     except CampaignError as exc:
-        print(f"voxgate campaign: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc)
+    except sqlite3.Error as exc:
+        return _fail(CampaignError(f"database {args.db}: {exc}"))
     if args.out:
-        Path(args.out).write_text(out, encoding="utf-8")
         _print(f"exported {max(0, out.count(chr(10)) - 1)} rows to {args.out}")
     else:
         sys.stdout.write(out)

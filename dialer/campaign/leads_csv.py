@@ -3,9 +3,14 @@
 
 Call :func:`parse_leads` with the file's text; it returns the good leads and one
 :class:`RowError` per bad row (line number and reason) instead of stopping at the first, and
-drops duplicate phone numbers (first row wins). Regions are ISO country codes or
-``country-subdivision`` codes resolved to a time zone by :data:`REGION_TIMEZONES`; a lead with
-neither takes the campaign's default time zone at dial time.
+drops duplicate phone numbers (first row wins). The delimiter is a comma, a semicolon or a
+tab (whichever makes a ``phone`` column); a repeated column name is refused.
+
+A lead's time zone: its ``timezone`` (IANA), else its ``region`` (an ISO country code or a
+``country-subdivision`` code, :data:`REGION_TIMEZONES`; a country-only region of a country with
+several zones, such as ``US``, is refused with the codes to use), else the zone of its phone's
+country code when that country has a single zone (:data:`PHONE_TIMEZONES`: +91 is
+Asia/Kolkata), else ``""``: the campaign's default time zone at dial time.
 """
 
 from __future__ import annotations
@@ -13,11 +18,17 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dialer.campaign.model import CampaignError, Lead
+from dialer.campaign.model import CampaignError, Lead, check_timezone, normalise_phone
 
-__all__ = ["REGION_TIMEZONES", "ImportResult", "RowError", "parse_leads", "resolve_timezone"]
+__all__ = [
+    "PHONE_TIMEZONES",
+    "REGION_TIMEZONES",
+    "ImportResult",
+    "RowError",
+    "parse_leads",
+    "resolve_timezone",
+]
 
 MAX_LEADS = 1_000_000
 MAX_CUSTOM_FIELDS = 20
@@ -37,7 +48,31 @@ REGION_TIMEZONES: dict[str, str] = {
     "US-CA": "America/Los_Angeles",
 }
 
+# Calling codes of countries with a single time zone: a lead with neither timezone nor region
+# is called in its number's zone (not the campaign's). +1, +7, +61 ... span several zones.
+PHONE_TIMEZONES: dict[str, str] = {
+    "+91": "Asia/Kolkata",
+    "+971": "Asia/Dubai",
+    "+65": "Asia/Singapore",
+    "+44": "Europe/London",
+    "+49": "Europe/Berlin",
+}
+
+# Countries that span several zones: a region of the country alone is refused.
+_MULTI_ZONE = sorted({key.split("-")[0] for key in REGION_TIMEZONES if "-" in key})
+
 _KNOWN = {"phone", "name", "timezone", "region", "priority"}
+_DELIMITERS = (",", ";", "\t")
+
+
+def _delimiter(header: str) -> str:
+    """The first of comma, semicolon, tab that gives ``header`` a ``phone`` column."""
+    for delimiter in _DELIMITERS:
+        names = next(csv.reader([header], delimiter=delimiter), [])
+        if "phone" in (n.strip().lower() for n in names):
+            return delimiter
+    shown = header if len(header) <= 60 else header[:57] + "..."
+    raise CampaignError(f"lead CSV needs a 'phone' column; found header: {shown!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +90,34 @@ class ImportResult:
     duplicates: int
 
 
-def resolve_timezone(timezone: str, region: str) -> str:
+def resolve_timezone(timezone: str, region: str, phone: str = "") -> str:
     """The IANA zone for a row: ``timezone`` if given (validated), else the region's, else
-    ``""`` (the campaign default applies). Raises :class:`CampaignError` for unknown ones."""
+    the single zone of ``phone``'s (normalised) country code, else ``""`` (the campaign
+    default applies). Raises :class:`CampaignError` for unknown ones."""
     if timezone:
         try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+            check_timezone(timezone)
+        except CampaignError as exc:
             raise CampaignError(f"unknown timezone {timezone!r}") from exc
         return timezone
-    if region:
+    if region.strip():
         key = region.strip().upper()
-        zone = REGION_TIMEZONES.get(key) or REGION_TIMEZONES.get(key.split("-")[0])
+        country = key.split("-")[0]
+        zone = REGION_TIMEZONES.get(key) or (
+            None if country in _MULTI_ZONE else REGION_TIMEZONES.get(country)
+        )
         if zone is None:
+            if country in _MULTI_ZONE:
+                codes = ", ".join(k for k in REGION_TIMEZONES if k.startswith(country + "-"))
+                raise CampaignError(
+                    f"unknown region {region!r}: {country} has several time zones: use "
+                    f"{codes} or a timezone column"
+                )
             raise CampaignError(f"unknown region {region!r}")
         return zone
+    for code in sorted(PHONE_TIMEZONES, key=len, reverse=True):
+        if phone.startswith(code):
+            return PHONE_TIMEZONES[code]
     return ""
 
 
@@ -82,10 +130,11 @@ def _lead(row: dict[str, str]) -> Lead:
     custom = {k: v for k, v in row.items() if k not in _KNOWN and v != ""}
     if len(custom) > MAX_CUSTOM_FIELDS:
         raise CampaignError(f"more than {MAX_CUSTOM_FIELDS} custom fields")
+    phone = normalise_phone(row.get("phone", ""))
     return Lead(
-        phone=row.get("phone", ""),
+        phone=phone,
         name=row.get("name", "").strip(),
-        timezone=resolve_timezone(row.get("timezone", "").strip(), row.get("region", "")),
+        timezone=resolve_timezone(row.get("timezone", "").strip(), row.get("region", ""), phone),
         priority=priority,
         custom=custom,
     )
@@ -93,11 +142,15 @@ def _lead(row: dict[str, str]) -> Lead:
 
 def parse_leads(text: str, max_leads: int = MAX_LEADS) -> ImportResult:
     """Parse a lead CSV (header row required). Raises :class:`CampaignError` only when the
-    file as a whole is unusable (no ``phone`` column, too many rows)."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    file as a whole is unusable (no ``phone`` column, a repeated column, too many rows)."""
+    text = text.lstrip("\ufeff")
+    first = text.split("\n", 1)[0].rstrip("\r")
+    delimiter = _delimiter(first)
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     headers = [h.strip().lower() for h in (reader.fieldnames or [])]
-    if "phone" not in headers:
-        raise CampaignError("lead CSV needs a 'phone' column")
+    for i, header in enumerate(headers):
+        if header and header in headers[:i]:
+            raise CampaignError(f"lead CSV header: column {header!r} appears twice")
     leads: list[Lead] = []
     errors: list[RowError] = []
     seen: set[str] = set()

@@ -40,11 +40,13 @@ from datetime import time
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dialer.stream_params import check_field_names
 
 __all__ = [
     "DEFAULT_RETRY",
+    "RETRYABLE",
     "AgentSpec",
     "CallingWindow",
     "CampaignError",
@@ -54,6 +56,7 @@ __all__ = [
     "Outcome",
     "campaign_from_dict",
     "campaign_from_toml",
+    "check_timezone",
     "normalise_phone",
 ]
 
@@ -110,9 +113,35 @@ class Outcome(StrEnum):
         return outcome
 
     @property
+    def retryable(self) -> bool:
+        """Whether a ``[retry]`` delay can apply (completed and escalated leads are final)."""
+        return self not in (Outcome.COMPLETED, Outcome.ESCALATED)
+
+    @property
     def live(self) -> bool:
         """A live answer (machines never are; an interrupted attempt is not known to be)."""
         return self in (Outcome.COMPLETED, Outcome.ESCALATED, Outcome.ABANDONED, Outcome.CALLBACK)
+
+
+RETRYABLE: tuple[str, ...] = tuple(o.value for o in Outcome if o.retryable)
+
+
+def check_timezone(zone: str, where: str = "timezone") -> str:
+    """``zone`` if it is a known IANA time zone; raises :class:`CampaignError` naming
+    ``where`` otherwise."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CampaignError(f"{where}: unknown timezone {zone!r}") from exc
+    return zone
+
+
+def _check_skills(skills: tuple[str, ...], where: str) -> None:
+    for skill in skills:
+        if not isinstance(skill, str) or not skill.strip():
+            raise CampaignError(f"{where}: skill names must be non-empty strings, got {skill!r}")
+        if "," in skill:
+            raise CampaignError(f"{where}: skill names may not contain commas, got {skill!r}")
 
 
 def normalise_phone(raw: str, default_country: str = "91") -> str:
@@ -136,7 +165,7 @@ def _parse_hhmm(value: str, name: str) -> time:
         return time.max  # the end of the day: a window open until midnight
     match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
     if match is None:
-        raise CampaignError(f"{name} must be HH:MM, got {value!r}")
+        raise CampaignError(f"{name}: must be HH:MM, got {value!r}")
     return time(int(match.group(1)), int(match.group(2)))
 
 
@@ -150,7 +179,8 @@ class CallingWindow:
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
-            raise CampaignError("calling window end must be after its start")
+            start, end = self.describe()
+            raise CampaignError(f"window: end {end} must be after start {start}")
 
     @classmethod
     def parse(cls, start: str, end: str) -> CallingWindow:
@@ -167,7 +197,7 @@ class Limits:
     """Per-number attempt limits, ring times, concurrency and the abandonment target.
 
     ``min_ring_s`` is the legal floor for ringing an unanswered call (the FCC's 15 s / four
-    rings); ``ring_timeout_s`` below it is refused."""
+    rings; at least 1 s); ``ring_timeout_s`` below it is refused."""
 
     max_attempts: int = 3
     max_attempts_per_day: int = 2
@@ -177,17 +207,27 @@ class Limits:
     abandon_target: float = 0.03
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.max_attempts_per_day < 1:
-            raise CampaignError("attempt limits must be >= 1")
+        for key in ("max_attempts", "max_attempts_per_day", "max_lines"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise CampaignError(f"limits.{key}: must be an integer >= 1, got {_show(value)}")
+        for key in ("ring_timeout_s", "min_ring_s", "abandon_target"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise CampaignError(f"limits.{key}: must be a number, got {_show(value)}")
+        if self.min_ring_s < 1:
+            raise CampaignError(
+                f"limits.min_ring_s: must be a number >= 1, got {_show(self.min_ring_s)}"
+            )
         if self.ring_timeout_s < self.min_ring_s:
             raise CampaignError(
-                f"ring_timeout_s {self.ring_timeout_s} is under the minimum ring time "
-                f"{self.min_ring_s} s"
+                f"limits.ring_timeout_s: {_show(self.ring_timeout_s)} is under the minimum "
+                f"ring time limits.min_ring_s {_show(self.min_ring_s)}"
             )
-        if self.max_lines < 1:
-            raise CampaignError("max_lines must be >= 1")
         if not 0 < self.abandon_target < 1:
-            raise CampaignError("abandon_target must be within (0, 1)")
+            raise CampaignError(
+                f"limits.abandon_target: must be within (0, 1), got {_show(self.abandon_target)}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +245,7 @@ class AgentSpec:
             raise CampaignError("agent id must not be empty")
         object.__setattr__(self, "number", normalise_phone(self.number))
         object.__setattr__(self, "skills", tuple(self.skills))
+        _check_skills(self.skills, f"agent {self.id}: skills")
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,18 +286,29 @@ class CampaignSpec:
     stream_params: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.name):
-            raise CampaignError(f"campaign name must be 1-64 of A-Z a-z 0-9 _ . -: {self.name!r}")
+        if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.name):
+            raise CampaignError(
+                f"name: campaign name must be 1-64 of A-Z a-z 0-9 _ . -, got {self.name!r}"
+            )
         if self.mode not in ("bot_first", "agent_first"):
-            raise CampaignError(f"mode must be bot_first or agent_first, got {self.mode!r}")
+            raise CampaignError(f"mode: must be bot_first or agent_first, got {self.mode!r}")
         if self.pacer not in ("progressive", "adaptive", "predictive", "bot_first"):
-            raise CampaignError(f"unknown pacer {self.pacer!r}")
-        for key, delay in self.retry.items():
-            if key not in Outcome.__members__.values() or delay < 0:
-                raise CampaignError(f"retry.{key} must be a known outcome with a delay >= 0")
-        object.__setattr__(self, "retry", MappingProxyType(dict(self.retry)))
+            raise CampaignError(
+                f"pacer: must be progressive, adaptive, predictive or bot_first, got {self.pacer!r}"
+            )
+        if self.exophone and not _PHONE.match(re.sub(r"[\s\-().]", "", self.exophone)):
+            raise CampaignError(f"exophone: must be a phone number, got {self.exophone!r}")
+        if not isinstance(self.bot, str) or not self.bot:
+            raise CampaignError(f"bot: must be an adapter name, got {self.bot!r}")
+        check_timezone(self.timezone)
+        object.__setattr__(self, "retry", MappingProxyType(_retry(self.retry)))
         object.__setattr__(self, "agents", tuple(self.agents))
+        ids = [a.id for a in self.agents]
+        for agent_id in ids:
+            if ids.count(agent_id) > 1:
+                raise CampaignError(f"agents: duplicate agent id {agent_id!r}")
         object.__setattr__(self, "skills", tuple(self.skills))
+        _check_skills(self.skills, "skills")
         try:
             names = check_field_names(tuple(self.stream_params))
         except ValueError as exc:
@@ -264,55 +316,185 @@ class CampaignSpec:
         object.__setattr__(self, "stream_params", names)
 
 
-def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = data.get(name, {})
+def _show(value: object) -> str:
+    """A setting's value as it would read in TOML (``true``, ``2.5``, ``'3'``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+_TOP_KEYS = (
+    "name",
+    "mode",
+    "exophone",
+    "bot",
+    "pacer",
+    "timezone",
+    "window",
+    "limits",
+    "retry",
+    "agents",
+    "skills",
+    "amd",
+    "stream_params",
+)
+_WINDOW_KEYS = ("start", "end")
+_LIMIT_KEYS = (
+    "max_attempts",
+    "max_attempts_per_day",
+    "ring_timeout_s",
+    "min_ring_s",
+    "max_lines",
+    "abandon_target",
+)
+_AGENT_KEYS = ("id", "number", "skills", "nailed")
+
+
+def _table(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise CampaignError(f"[{name}] must be a table")
+        raise CampaignError(f"{where}: must be a table, got {_show(value)}")
     return value
 
 
-def _names(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise CampaignError("stream_params must be an array of field names")
+def _no_unknown(table: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
+    prefix = f"{where}: " if where else ""
+    for key in table:
+        if key not in known:
+            raise CampaignError(f"{prefix}unknown key {key!r} (known: {', '.join(known)})")
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise CampaignError(f"{where}: must be a string, got {_show(value)}")
+    return value
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CampaignError(f"{where}: must be an array of strings, got {_show(value)}")
     return tuple(value)
 
 
-def campaign_from_dict(data: Mapping[str, Any]) -> CampaignSpec:
-    """Build a :class:`CampaignSpec` from parsed TOML/JSON; raises :class:`CampaignError`."""
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise CampaignError(f"{where}: must be true or false, got {_show(value)}")
+    return value
+
+
+def _hhmm(window: Mapping[str, Any], key: str, default: str) -> str:
+    value = window.get(key, default)
+    if not isinstance(value, str):
+        raise CampaignError(f"window.{key}: must be HH:MM, got {_show(value)}")
+    return value
+
+
+def _integer(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise CampaignError(f"{where}: must be an integer >= 1, got {_show(value)}")
+    return value
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CampaignError(f"{where}: must be a number, got {_show(value)}")
+    return float(value)
+
+
+def _limits(table: Mapping[str, Any]) -> Limits:
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key in ("max_attempts", "max_attempts_per_day", "max_lines"):
+            values[key] = _integer(value, f"limits.{key}")
+        else:
+            values[key] = _number(value, f"limits.{key}")
+    return Limits(**values)
+
+
+def _retry(table: Mapping[str, Any]) -> dict[str, float]:
+    """``[retry]`` checked: retryable outcomes only, delays in seconds >= 0."""
+    delays: dict[str, float] = {}
+    for key, value in table.items():
+        if key not in RETRYABLE:
+            raise CampaignError(
+                f"retry.{key}: not a retryable outcome (one of {', '.join(RETRYABLE)})"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise CampaignError(
+                f"retry.{key}: must be a number of seconds >= 0, got {_show(value)}"
+            )
+        delays[key] = float(value)
+    return delays
+
+
+def _agent(value: Any, where: str) -> AgentSpec:
+    table = _table(value, where)
+    _no_unknown(table, _AGENT_KEYS, where)
+    for key in ("id", "number"):
+        if key not in table:
+            raise CampaignError(f"{where}: missing key {key!r}")
+    agent_id = _string(table["id"], f"{where}.id")
+    if not agent_id.strip():
+        raise CampaignError(f"{where}.id: must not be empty")
+    number = _string(table["number"], f"{where}.number")
     try:
-        window = _section(data, "window")
-        limits = _section(data, "limits")
-        retry = _section(data, "retry")
-        agents = data.get("agents", [])
-        if not isinstance(agents, list):
-            raise CampaignError("agents must be an array of tables")
-        return CampaignSpec(
-            name=str(data.get("name", "")),
-            mode=data.get("mode", "bot_first"),
-            exophone=str(data.get("exophone", "")),
-            bot=str(data.get("bot", "echo")),
-            pacer=data.get("pacer", "bot_first"),
-            timezone=str(data.get("timezone", "Asia/Kolkata")),
-            window=CallingWindow.parse(
-                str(window.get("start", "09:00")), str(window.get("end", "21:00"))
-            ),
-            limits=Limits(**{k: v for k, v in limits.items()}),
-            retry=(
-                {str(k): float(v) for k, v in retry.items()} if "retry" in data else DEFAULT_RETRY
-            ),
-            agents=tuple(
-                AgentSpec(str(a["id"]), str(a["number"]), tuple(a.get("skills", ())),
-                          nailed=bool(a.get("nailed", False)))
-                for a in agents
-            ),
-            skills=tuple(data.get("skills", ())),
-            amd=bool(data.get("amd", True)),
-            stream_params=_names(data.get("stream_params", ())),
+        number = normalise_phone(number)
+    except CampaignError as exc:
+        raise CampaignError(f"{where}.number: {exc}") from exc
+    skills = _strings(table.get("skills", []), f"{where}.skills")
+    _check_skills(skills, f"{where}.skills")
+    return AgentSpec(
+        agent_id, number, skills, nailed=_flag(table.get("nailed", False), f"{where}.nailed")
+    )
+
+
+def campaign_from_dict(data: Mapping[str, Any]) -> CampaignSpec:
+    """Build a :class:`CampaignSpec` from parsed TOML/JSON; raises :class:`CampaignError` for
+    an unknown key at any level or a value of the wrong type or range, with its key path
+    (``limits.max_attempts: must be an integer >= 1, got 2.5``). Agents are numbered from 1
+    (``agents[1]`` is the first ``[[agents]]`` table)."""
+    _no_unknown(data, _TOP_KEYS, "")
+    window = _table(data.get("window", {}), "window")
+    _no_unknown(window, _WINDOW_KEYS, "window")
+    limits = _table(data.get("limits", {}), "limits")
+    _no_unknown(limits, _LIMIT_KEYS, "limits")
+    agents = data.get("agents", [])
+    if not isinstance(agents, list):
+        raise CampaignError(f"agents: must be an array of tables, got {_show(agents)}")
+    if "name" not in data:
+        raise CampaignError("missing key 'name'")
+    mode = _string(data.get("mode", "bot_first"), "mode")
+    pacer = _string(data.get("pacer", "bot_first"), "pacer")
+    stream_params = data.get("stream_params", [])
+    if not isinstance(stream_params, list) or not all(isinstance(v, str) for v in stream_params):
+        raise CampaignError(
+            f"stream_params: must be an array of field names, got {_show(stream_params)}"
         )
-    except CampaignError:
-        raise
-    except (TypeError, KeyError, ValueError) as exc:
-        raise CampaignError(f"bad campaign settings: {exc}") from exc
+    try:
+        names = check_field_names(tuple(stream_params))
+    except ValueError as exc:
+        text = str(exc)
+        raise CampaignError(
+            text if text.startswith("stream_params") else f"stream_params: {text}"
+        ) from exc
+    return CampaignSpec(
+        name=_string(data["name"], "name"),
+        mode=mode,  # type: ignore[arg-type]  # checked by CampaignSpec
+        exophone=_string(data.get("exophone", ""), "exophone"),
+        bot=_string(data.get("bot", "echo"), "bot"),
+        pacer=pacer,  # type: ignore[arg-type]  # checked by CampaignSpec
+        timezone=_string(data.get("timezone", "Asia/Kolkata"), "timezone"),
+        window=CallingWindow.parse(_hhmm(window, "start", "09:00"), _hhmm(window, "end", "21:00")),
+        limits=_limits(limits),
+        retry=_table(data["retry"], "retry") if "retry" in data else DEFAULT_RETRY,
+        agents=tuple(_agent(a, f"agents[{i}]") for i, a in enumerate(agents, 1)),
+        skills=_strings(data.get("skills", []), "skills"),
+        amd=_flag(data.get("amd", True), "amd"),
+        stream_params=names,
+    )
 
 
 def campaign_from_toml(text: str) -> CampaignSpec:
@@ -320,5 +502,5 @@ def campaign_from_toml(text: str) -> CampaignSpec:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CampaignError(f"campaign file is not valid TOML: {exc}") from exc
+        raise CampaignError(f"not valid TOML: {exc}") from exc
     return campaign_from_dict(data)

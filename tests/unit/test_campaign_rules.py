@@ -62,7 +62,7 @@ def test_settings_validation_names_the_field() -> None:
         Limits(max_lines=0)
     with pytest.raises(CampaignError, match="abandon"):
         Limits(abandon_target=0.0)
-    with pytest.raises(CampaignError, match="after its start"):
+    with pytest.raises(CampaignError, match="window: end 09:00 must be after start 21:00"):
         CallingWindow(time(21), time(9))
     with pytest.raises(CampaignError, match="HH:MM"):
         CallingWindow.parse("9am", "21:00")
@@ -108,7 +108,8 @@ def test_campaign_toml_round_trip_and_errors() -> None:
     assert dict(campaign_from_toml('name = "x"\n[retry]\n').retry) == {}  # no retries at all
     with pytest.raises(CampaignError, match="TOML"):
         campaign_from_toml("name = ")
-    with pytest.raises(CampaignError, match="bad campaign settings"):
+    # strict since the QA audit: an unknown key is named, not a generic "bad campaign settings"
+    with pytest.raises(CampaignError, match=r"^limits: unknown key 'surprise'"):
         campaign_from_toml('name = "x"\n[limits]\nsurprise = 1')
     with pytest.raises(CampaignError, match="table"):
         campaign_from_toml('name = "x"\nwindow = 5')
