@@ -168,13 +168,14 @@ class CustomerProfile:
 @dataclass(frozen=True, slots=True)
 class AgentProfile:
     """A simulated agent: rings ``answer_ms``, sometimes does not answer, greets when bridged,
-    hangs up ``talk_ms`` after joining a bridge (0: stays), then needs ``wrap_ms`` of wrap-up."""
+    hangs up ``talk_ms`` after joining a bridge (default 25 s, so every call that reaches an
+    agent ends; 0: stays until the other party hangs up), then needs ``wrap_ms`` of wrap-up."""
 
     answer_ms: int = 1_500
     no_answer_probability: float = 0.0
     greet_after_ms: int = 300
     greeting_clip: str = "agent_hello"
-    talk_ms: int = 0
+    talk_ms: int = 25_000
     wrap_ms: int = 0
 
     def __post_init__(self) -> None:
