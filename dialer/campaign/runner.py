@@ -22,6 +22,20 @@ snapshot is saved every ``snapshot_every_s`` and when the run ends, so the next 
 shift, or a restart after a crash) starts from these figures instead of cold. No snapshot, an
 old one or one that does not fit: the pacer starts cold, as on a campaign's first day.
 
+One dialer per campaign: :meth:`CampaignRunner.run` first takes the campaign's lease
+(:meth:`CampaignStore.acquire`, one transaction, before anything is recovered or dialled) and
+raises :class:`~dialer.campaign.store.CampaignBusy` while another runner holds it with a fresh
+heartbeat. A lease whose heartbeat is stale (:data:`~dialer.campaign.progress.HEARTBEAT_STALE_S`)
+or whose process on this host is gone (killed) is taken over. Each heartbeat renews only this
+runner's lease and each claim checks it: a runner that finds its lease taken over logs an
+error, stops dialling, leaves the attempts alone (the new owner settles them), lets its calls
+finish, and raises :class:`~dialer.campaign.store.CampaignBusy`.
+
+Stopping: :meth:`CampaignRunner.stop` (what the CLI's Ctrl-C calls) stops new dials; calls in
+flight finish and :meth:`CampaignRunner.run` returns its stats as usual. ``run(drain_timeout_s=)``
+bounds that wait (calls still up after it are left to the dialer, which hangs them up when it
+stops; their attempts are settled from the call records on the next run).
+
 Heartbeat: with each progress snapshot (every ``report_every_s``, and at least every
 :data:`~dialer.campaign.progress.HEARTBEAT_EVERY_S`, whether or not there is a ``report``
 callback), also while calls in flight finish after dialling stops, the runner records a
@@ -36,13 +50,21 @@ import asyncio
 import logging
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dialer.agents import Agent, AgentState
 from dialer.campaign.model import CampaignError, CampaignSpec, Outcome
 from dialer.campaign.progress import HEARTBEAT_EVERY_S, CampaignSnapshot
-from dialer.campaign.store import AttemptResult, CampaignStats, CampaignStore, Claim
+from dialer.campaign.store import (
+    AttemptResult,
+    CampaignBusy,
+    CampaignStats,
+    CampaignStore,
+    Claim,
+    Lease,
+)
 from dialer.pacing.adaptive import AdaptiveBaselinePacer
 from dialer.pacing.botfirst import BotFirstPacer
 from dialer.pacing.ledger import AbandonmentLedger
@@ -142,6 +164,8 @@ class _Live:
     answered: float | None = None
     waiting_since: float | None = None  # answered (agent-first) or escalated (bot-first)
     resolved: bool = False  # the pacer was told how the ringing ended
+    live: bool = False  # a live answer (not a machine): counts as answered while in flight
+    escalated: bool = False  # went to an agent (escalated or bridged)
     forecast: tuple[float, float, float] | None = None  # bot's (at, within_s, likelihood)
 
     def bot_ended(self, now: float, escalated: bool) -> BotCallEnded:
@@ -218,6 +242,10 @@ class CampaignRunner:
         self._tg: asyncio.TaskGroup | None = None
         self._pool_subscribed = False
         self._next_beat = self._next_report = 0.0  # dialer clock; set when run() starts
+        self.owner = uuid.uuid4().hex  # this runner's id in the campaign's lease
+        self._stopping = False
+        self._lease_lost = False
+        self._waits: set[asyncio.Task[None]] = set()
         ring = dialer.config.customer_ring_timeout
         if ring < self.spec.limits.min_ring_s:
             raise CampaignError(
@@ -246,8 +274,10 @@ class CampaignRunner:
             if self.spec.mode == "agent_first":
                 live.waiting_since = now  # the abandonment clock runs from the answer
         elif ev.kind == "live":  # a live answer is known (AMD said human, or no AMD)
+            live.live = True
             self._resolve(live, now, DialOutcome.LIVE)
         elif ev.kind == "machine":
+            live.live = live.escalated = False
             self._resolve(live, now, DialOutcome.MACHINE)
             live.waiting_since = None  # nobody was waiting
         elif ev.kind == "ended" and live.answered is None:
@@ -258,11 +288,13 @@ class CampaignRunner:
                 live.forecast = (now, within, likelihood) if likelihood > 0 else None
         elif ev.kind == "escalated":
             self.progress.escalated += 1
+            live.escalated = True
             if live.answered is not None and self.spec.mode == "bot_first":
                 self.pacer.observe(live.bot_ended(now, True))
             live.waiting_since = now
         elif ev.kind == "bridged":
             self.progress.bridged += 1
+            live.escalated = True
             if live.waiting_since is not None:
                 self.pacer.observe(CustomerConnected(now, now - live.waiting_since))
                 live.waiting_since = None
@@ -399,11 +431,22 @@ class CampaignRunner:
         except Exception:
             log.exception("campaign %s: call %s failed to run", self.campaign, claim.call_id)
             self._live.pop(claim.call_id, None)
+            if self._lease_lost:
+                return  # the attempts are the new owner's now
             self.store.finish_attempt(
                 claim.call_id, AttemptResult(Outcome.FAILED, "failed"), self.wall_clock()
             )
             return
         live = self._live.pop(claim.call_id, None)
+        if self._lease_lost:
+            log.warning(
+                "campaign %s: call %s ended (%s) after another dialer took the campaign over: "
+                "its attempt is left to that dialer (it settles it from the call record)",
+                self.campaign,
+                claim.call_id,
+                record.disposition,
+            )
+            return
         now = self.dialer.clock()
         result = attempt_result(record)
         if live is None or not live.resolved:
@@ -426,13 +469,46 @@ class CampaignRunner:
     def _place(self, wanted: int) -> int:
         placed = 0
         assert self._tg is not None
-        while placed < wanted:
-            claim = self.store.claim_next(self.campaign, self.wall_clock())
+        while placed < wanted and not self._lease_lost:
+            try:
+                claim = self.store.claim_next(self.campaign, self.wall_clock(), owner=self.owner)
+            except CampaignBusy as exc:
+                self._lose_lease(str(exc))
+                break
             if claim is None:
                 break
-            self._tg.create_task(self._dial(claim), name=f"campaign-{claim.call_id}")
+            task = self._tg.create_task(self._dial(claim), name=f"campaign-{claim.call_id}")
+            self._waits.add(task)
+            task.add_done_callback(self._waits.discard)
             placed += 1
         return placed
+
+    def _lose_lease(self, why: str) -> None:
+        """Another dialer took the campaign over: stop dialling, leave the attempts alone."""
+        if self._lease_lost:
+            return
+        self._lease_lost = True
+        log.error(
+            "campaign %s: another dialer took the campaign over (%s): this one stops dialling "
+            "and leaves its %d calls in flight to finish without recording them",
+            self.campaign,
+            why,
+            len(self._live),
+        )
+
+    def stop(self) -> None:
+        """Stop placing new dials (graceful stop, e.g. on Ctrl-C): calls in flight finish and
+        :meth:`run` then returns its stats as usual. Safe to call more than once, from a signal
+        handler on the event loop, or before :meth:`run` starts (it then dials nothing); it
+        applies to the current (or next) :meth:`run` only."""
+        if not self._stopping:
+            log.info("campaign %s: stopping: no new dials, calls in flight finish", self.campaign)
+        self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called for the current run."""
+        return self._stopping
 
     def occupancy(self) -> float:
         """Share of agent time (pool size x time since the start) spent not idle."""
@@ -461,8 +537,9 @@ class CampaignRunner:
             pending=stats.pending,
             in_flight=len(self._live),
             attempts=stats.attempts,
-            answered=stats.answered,
-            escalated=stats.escalated,
+            # calls in flight count as soon as they are answered live / reach an agent
+            answered=stats.answered + sum(c.live for c in self._live.values()),
+            escalated=stats.escalated + sum(c.escalated for c in self._live.values()),
             bridged=self.progress.bridged,
             abandoned=stats.abandoned,
             abandon_rate_24h=stats.rate_24h,
@@ -478,24 +555,107 @@ class CampaignRunner:
         """When they are due: record the heartbeat, hand the ``report`` callback a snapshot."""
         now = self.dialer.clock()
         if now >= self._next_beat:
-            self.store.heartbeat(self.campaign, self.wall_clock())
+            if not self._lease_lost:
+                held = self.store.heartbeat(self.campaign, self.wall_clock(), owner=self.owner)
+                if not held:
+                    lease = self.store.stats(self.campaign, self.wall_clock(), self.ledger)
+                    self._lose_lease(f"now pid {lease.owner_pid} on host {lease.owner_host}")
             self._next_beat = now + min(self.report_every_s, HEARTBEAT_EVERY_S)
         if self.report is not None and now >= self._next_report:
             self.report(self.snapshot(stats))
             self._next_report = self.dialer.clock() + self.report_every_s
 
     def _detach(self) -> None:
-        """Clear the heartbeat: no dialer is attached any more (never masks an exception)."""
+        """Clear the heartbeat and release the lease if this runner still holds it: no dialer
+        is attached any more (never masks an exception)."""
         try:
-            self.store.detach(self.campaign, self.wall_clock())
+            self.store.detach(self.campaign, self.wall_clock(), owner=self.owner)
         except sqlite3.Error as exc:
             log.warning("campaign %s: could not clear the dialer heartbeat: %s", self.campaign, exc)
 
+    def _warn_agent_first_unnailed(self) -> None:
+        """One warning at start: agent-first with agents that are not nailed up."""
+        if self.spec.mode != "agent_first":
+            return
+        loose = sorted(agent.agent_id for agent in self.dialer.pool if not agent.nailed)
+        if not loose:
+            return
+        log.warning(
+            "campaign %s is agent-first but its agents %s are not nailed up: such an agent is "
+            "only dialled once a customer answers, so the customer waits while the agent's phone "
+            "rings and is answered, and many calls pass the %g s abandonment limit (abandoned "
+            "calls); set `nailed = true` on the campaign's [[agents]] to keep each agent on an "
+            "open line between calls",
+            self.campaign,
+            ", ".join(loose),
+            self.dialer.config.abandon_after,
+        )
+
+    async def _drain(self, drain_timeout_s: float | None) -> None:
+        """Dialling has stopped: wait for the calls in flight (at most ``drain_timeout_s``),
+        logging what is still up every minute."""
+        start = self.dialer.clock()
+        next_log = start + 60.0
+        while self._live:
+            now = self.dialer.clock()
+            if drain_timeout_s is not None and now - start >= drain_timeout_s:
+                log.warning(
+                    "campaign %s: %d calls still in flight after %g s, no longer waited for "
+                    "(their attempts are settled from the call records on the next run): %s",
+                    self.campaign,
+                    len(self._live),
+                    drain_timeout_s,
+                    ", ".join(sorted(self._live)),
+                )
+                for task in list(self._waits):
+                    task.cancel()
+                return
+            if now >= next_log:
+                log.info(
+                    "campaign %s: waiting for %d calls in flight: %s",
+                    self.campaign,
+                    len(self._live),
+                    ", ".join(sorted(self._live)),
+                )
+                next_log = now + 60.0
+            self._beat()
+            await asyncio.sleep(self.tick_s)
+
     async def run(
-        self, *, until_done: bool = True, max_seconds: float | None = None
+        self,
+        *,
+        until_done: bool = True,
+        max_seconds: float | None = None,
+        drain_timeout_s: float | None = None,
     ) -> CampaignStats:
         """Dial until every lead is finished (``until_done``), the campaign is marked ``done``,
-        or ``max_seconds`` pass; then wait for calls in flight and return the final counts."""
+        ``max_seconds`` pass or :meth:`stop` is called; then wait for calls in flight (at most
+        ``drain_timeout_s`` when given; ``None`` waits for all) and return the final counts.
+
+        Raises :class:`~dialer.campaign.store.CampaignBusy` when another dialer runs the
+        campaign (before anything is dialled), or after its calls finish when another dialer
+        took the campaign over during the run."""
+        try:
+            self.store.acquire(self.campaign, Lease.here(self.owner), self.wall_clock())
+        except CampaignBusy:
+            self._stopping = False
+            raise
+        self._lease_lost = False
+        try:
+            stats = await self._run(until_done, max_seconds, drain_timeout_s)
+        finally:
+            self._stopping = False
+            self._detach()
+        if self._lease_lost:
+            raise CampaignBusy(
+                f"campaign {self.campaign}: another dialer took the campaign over during the "
+                "run; this one stopped dialling"
+            )
+        return stats
+
+    async def _run(
+        self, until_done: bool, max_seconds: float | None, drain_timeout_s: float | None
+    ) -> CampaignStats:
         self._recover()
         self._restore_pacer()
         self.progress.started = self.dialer.clock()
@@ -503,6 +663,7 @@ class CampaignRunner:
         for spec in self.store.agents(self.campaign):
             if spec.id not in known:
                 self.dialer.add_agent(spec.id, spec.number, spec.skills, nailed=spec.nailed)
+        self._warn_agent_first_unnailed()
         now = self.dialer.clock()
         for agent in self.dialer.pool:
             self._agents[agent.agent_id] = _AgentClock(agent.state, now)
@@ -519,7 +680,7 @@ class CampaignRunner:
                 while True:
                     stats = self.store.stats(self.campaign, self.wall_clock(), self.ledger)
                     self._beat(stats)
-                    if stats.status == "done":
+                    if stats.status == "done" or self._stopping or self._lease_lost:
                         break
                     if deadline is not None and self.dialer.clock() >= deadline:
                         break
@@ -536,15 +697,14 @@ class CampaignRunner:
                         self.save_pacer()
                         next_snapshot = self.dialer.clock() + self.snapshot_every_s
                     await asyncio.sleep(self.tick_s)
-                while self._live:  # dialling has stopped: calls in flight finish
-                    self._beat()
-                    await asyncio.sleep(self.tick_s)
+                await self._drain(drain_timeout_s)  # dialling has stopped: calls finish
                 self._tg = None
         finally:
             self._tg = None
+            self._live.clear()  # calls no longer waited for (drain timeout, an error)
             unsubscribe()
-            self._detach()
-        self.save_pacer()
+        if not self._lease_lost:
+            self.save_pacer()
         final = self.store.stats(self.campaign, self.wall_clock())
         if self.report is not None:
             self.report(self.snapshot(final))

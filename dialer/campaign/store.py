@@ -13,10 +13,20 @@ leaves either no attempt (nothing was dialled) or a ``dialing`` attempt, which
 Use one store per process and thread (the event loop's); every method is one short transaction.
 WAL journal and ``synchronous=FULL`` make each commit durable.
 
-A running dialer records a heartbeat in its campaign's row (:meth:`CampaignStore.heartbeat`,
-with each progress snapshot) and clears it when it stops (:meth:`CampaignStore.detach`), so
-``status`` tells a campaign being dialled from one whose dialer has gone. A database from an
-older version gains the columns it lacks when it is opened (:data:`COLUMNS_ADDED`).
+One dialer per campaign: a runner takes the campaign's **lease** (:meth:`CampaignStore.acquire`:
+owner id, pid and host in the campaign's row, in one ``BEGIN IMMEDIATE`` transaction) before it
+recovers anything or dials. While another owner's heartbeat is fresh (under
+:data:`~dialer.campaign.progress.HEARTBEAT_STALE_S` old) it is refused with
+:class:`CampaignBusy`, unless that owner is a process on this host that no longer exists (killed
+and restarted at once). A stale lease is taken over. Claims (:meth:`CampaignStore.claim_next`
+with ``owner``) and heartbeats (:meth:`CampaignStore.heartbeat` with ``owner``) only succeed for
+the lease's owner, so a runner whose lease was taken over can no longer dial.
+
+The lease holder records a heartbeat in its campaign's row (:meth:`CampaignStore.heartbeat`,
+with each progress snapshot) and clears it with the lease when it stops
+(:meth:`CampaignStore.detach`), so ``status`` tells a campaign being dialled from one whose
+dialer has gone. A database from an older version gains the columns it lacks when it is opened
+(:data:`COLUMNS_ADDED`).
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -39,7 +51,7 @@ from dialer.campaign.model import (
     Outcome,
     campaign_from_dict,
 )
-from dialer.campaign.progress import iso_utc
+from dialer.campaign.progress import HEARTBEAT_STALE_S, iso_utc
 from dialer.campaign.retry import next_attempt_at
 from dialer.pacing.ledger import MONTH_S, AbandonmentLedger
 
@@ -49,10 +61,13 @@ __all__ = [
     "LEAD_COLUMNS",
     "STATUSES",
     "AttemptResult",
+    "CampaignBusy",
     "CampaignStats",
     "CampaignStore",
     "Claim",
+    "Lease",
     "PendingLeads",
+    "pid_alive",
 ]
 
 SCHEMA = """
@@ -63,7 +78,10 @@ CREATE TABLE IF NOT EXISTS campaigns (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     heartbeat_at REAL,
-    last_seen_at REAL
+    last_seen_at REAL,
+    owner_id TEXT,
+    owner_pid INTEGER,
+    owner_host TEXT
 );
 CREATE TABLE IF NOT EXISTS leads (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -143,6 +161,9 @@ COLUMNS_ADDED: tuple[tuple[str, str, str], ...] = (
     ("agents", "nailed", "INTEGER NOT NULL DEFAULT 0"),  # nailed-up campaign agents
     ("campaigns", "heartbeat_at", "REAL"),  # the attached dialer's last heartbeat
     ("campaigns", "last_seen_at", "REAL"),  # the last dialer's last sign of life
+    ("campaigns", "owner_id", "TEXT"),  # the lease: the runner dialling the campaign
+    ("campaigns", "owner_pid", "INTEGER"),
+    ("campaigns", "owner_host", "TEXT"),
 )
 """Columns added since a table was first made: ``(table, column, type)``, added on open to a
 database that lacks them (``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is)."""
@@ -182,6 +203,40 @@ ATTEMPT_COLUMNS = (
 
 _TIME_COLUMNS = frozenset({"due_at", "claimed_at", "answered_at", "ended_at"})
 """Exported as ISO 8601 UTC (``2026-11-22T03:30:00Z``), empty when unset."""
+
+
+class CampaignBusy(CampaignError):
+    """Another dialer holds the campaign's lease (its heartbeat is fresh): one dialer per
+    campaign."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who is dialling a campaign: the runner's owner id, process id and host name."""
+
+    owner: str
+    pid: int
+    host: str
+
+    @classmethod
+    def here(cls, owner: str) -> Lease:
+        """A lease for ``owner`` in this process on this host."""
+        return cls(owner, os.getpid(), socket.gethostname())
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (``os.kill(pid, 0)``)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    except OSError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +284,8 @@ class CampaignStats:
     rate_30d: float
     heartbeat_at: float | None = None
     last_seen_at: float | None = None
+    owner_pid: int | None = None  # the attached dialer's process and host (the lease)
+    owner_host: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +380,8 @@ class CampaignStore:
 
     # --- campaigns, leads, agents, do-not-call ---------------------------------------------
     def create_campaign(self, spec: CampaignSpec, now: float) -> None:
-        """Create the campaign, or update its settings if it exists (its leads stay)."""
+        """Create the campaign, or update its settings if it exists (its leads stay; its agents
+        become exactly the spec's: agents no longer listed are removed)."""
         with self._tx() as db:
             db.execute(
                 "INSERT INTO campaigns (name, spec, created_at, updated_at) VALUES (?, ?, ?, ?) "
@@ -331,9 +389,10 @@ class CampaignStore:
                 "updated_at = excluded.updated_at",
                 (spec.name, _spec_to_json(spec), now, now),
             )
+            db.execute("DELETE FROM agents WHERE campaign = ?", (spec.name,))
             for agent in spec.agents:
                 db.execute(
-                    "INSERT OR REPLACE INTO agents (campaign, id, number, skills, nailed) "
+                    "INSERT INTO agents (campaign, id, number, skills, nailed) "
                     "VALUES (?, ?, ?, ?, ?)",
                     (spec.name, agent.id, agent.number, ",".join(agent.skills), int(agent.nailed)),
                 )
@@ -379,25 +438,85 @@ class CampaignStore:
 
     def _campaign_row(self, campaign: str) -> sqlite3.Row:
         row: sqlite3.Row | None = self._db.execute(
-            "SELECT status, heartbeat_at, last_seen_at FROM campaigns WHERE name = ?", (campaign,)
+            "SELECT status, heartbeat_at, last_seen_at, owner_id, owner_pid, owner_host "
+            "FROM campaigns WHERE name = ?",
+            (campaign,),
         ).fetchone()
         if row is None:
             raise CampaignError(f"no campaign named {campaign!r}")
         return row
 
-    def heartbeat(self, campaign: str, now: float) -> None:
-        """A dialer is attached to the campaign and alive at ``now``."""
-        self._db.execute(
-            "UPDATE campaigns SET heartbeat_at = ?, last_seen_at = ? WHERE name = ?",
-            (now, now, campaign),
-        )
+    def acquire(
+        self,
+        campaign: str,
+        lease: Lease,
+        now: float,
+        *,
+        stale_s: float = HEARTBEAT_STALE_S,
+        alive: Callable[[int], bool] = pid_alive,
+    ) -> None:
+        """Take the campaign's lease for ``lease.owner`` (and record a heartbeat at ``now``), in
+        one transaction. Raises :class:`CampaignBusy` while another owner's heartbeat is under
+        ``stale_s`` old, unless that owner ran on this host and its process is gone
+        (``alive(pid)`` is false). A stale or released lease is taken over."""
+        with self._tx() as db:
+            row = self._campaign_row(campaign)  # read inside the transaction
+            beat, owner, pid, host = (
+                row[k] for k in ("heartbeat_at", "owner_id", "owner_pid", "owner_host")
+            )
+            fresh = beat is not None and now - beat < stale_s
+            if fresh and owner != lease.owner:
+                gone = host == lease.host and pid is not None and not alive(int(pid))
+                if not gone:
+                    who = (
+                        f"pid {pid} on host {host}"
+                        if owner is not None
+                        else "a dialer of an older version"
+                    )
+                    raise CampaignBusy(
+                        f"campaign {campaign} is already being run by {who} (heartbeat "
+                        f"{max(0, round(now - beat))} s ago); stop it first"
+                    )
+            db.execute(
+                "UPDATE campaigns SET owner_id = ?, owner_pid = ?, owner_host = ?, "
+                "heartbeat_at = ?, last_seen_at = ? WHERE name = ?",
+                (lease.owner, lease.pid, lease.host, now, now, campaign),
+            )
 
-    def detach(self, campaign: str, now: float) -> None:
-        """The campaign's dialer stops at ``now`` (a clean exit): no dialer is attached."""
-        self._db.execute(
-            "UPDATE campaigns SET heartbeat_at = NULL, last_seen_at = ? WHERE name = ?",
-            (now, campaign),
+    def owner(self, campaign: str) -> str | None:
+        """The owner id of the campaign's lease (``None`` when no dialer holds it)."""
+        owner = self._campaign_row(campaign)["owner_id"]
+        return None if owner is None else str(owner)
+
+    def heartbeat(self, campaign: str, now: float, owner: str | None = None) -> bool:
+        """A dialer is attached to the campaign and alive at ``now``. With ``owner``, only the
+        lease's owner renews it: returns ``False`` (and changes nothing) when the lease is held
+        by another owner or was released."""
+        if owner is None:
+            self._db.execute(
+                "UPDATE campaigns SET heartbeat_at = ?, last_seen_at = ? WHERE name = ?",
+                (now, now, campaign),
+            )
+            return True
+        cur = self._db.execute(
+            "UPDATE campaigns SET heartbeat_at = ?, last_seen_at = ? "
+            "WHERE name = ? AND owner_id = ?",
+            (now, now, campaign, owner),
         )
+        return cur.rowcount == 1
+
+    def detach(self, campaign: str, now: float, owner: str | None = None) -> None:
+        """The campaign's dialer stops at ``now`` (a clean exit): no dialer is attached, the
+        lease is released. With ``owner``, only if that owner still holds the lease (a runner
+        whose lease was taken over leaves the new owner's alone)."""
+        sql = (
+            "UPDATE campaigns SET heartbeat_at = NULL, last_seen_at = ?, owner_id = NULL, "
+            "owner_pid = NULL, owner_host = NULL WHERE name = ?"
+        )
+        if owner is None:
+            self._db.execute(sql, (now, campaign))
+        else:
+            self._db.execute(sql + " AND owner_id = ?", (now, campaign, owner))
 
     def add_leads(self, campaign: str, leads: Iterable[Lead], now: float) -> int:
         """Add leads (a phone already in the campaign is skipped); returns how many were new."""
@@ -433,13 +552,29 @@ class CampaignStore:
         return row is not None
 
     # --- claiming and results ----------------------------------------------------------------
-    def claim_next(self, campaign: str, now: float, batch: int = 50) -> Claim | None:
+    def claim_next(
+        self, campaign: str, now: float, batch: int = 50, *, owner: str | None = None
+    ) -> Claim | None:
         """Claim the next lead that may be dialled now, committing its attempt first; ``None``
         when no lead is due. Leads failing a check are updated on the way: do-not-call and
-        exhausted leads end, leads outside their window (or over today's limit) wait."""
+        exhausted leads end, leads outside their window (or over today's limit) wait. With
+        ``owner``, raises :class:`CampaignBusy` (claiming nothing) unless ``owner`` holds the
+        campaign's lease, checked in the claim's transaction."""
         spec = self.campaign(campaign)
         dnc = _DncList(self)
         with self._tx() as db:
+            if owner is not None:
+                held = self._campaign_row(campaign)  # read inside the claim's transaction
+                if held["owner_id"] != owner:
+                    who = (
+                        f"pid {held['owner_pid']} on host {held['owner_host']}"
+                        if held["owner_id"] is not None
+                        else "nobody"
+                    )
+                    raise CampaignBusy(
+                        f"campaign {campaign}: this dialer no longer holds the campaign "
+                        f"(held by {who})"
+                    )
             rows = db.execute(
                 "SELECT * FROM leads WHERE campaign = ? AND state = 'pending' AND due_at <= ? "
                 "ORDER BY priority DESC, due_at, id LIMIT ?",
@@ -704,6 +839,8 @@ class CampaignStore:
             rate_30d=view.rate_30d,
             heartbeat_at=campaign_row["heartbeat_at"],
             last_seen_at=campaign_row["last_seen_at"],
+            owner_pid=campaign_row["owner_pid"],
+            owner_host=campaign_row["owner_host"],
         )
 
     def attempts(self, campaign: str) -> list[dict[str, Any]]:
@@ -728,8 +865,18 @@ class CampaignStore:
 
     def export_csv(self, campaign: str) -> str:
         """One row per lead (:data:`LEAD_COLUMNS`): where it stands and what its last attempt
-        gave; times in ISO 8601 UTC."""
-        return _csv_text(LEAD_COLUMNS, self.leads(campaign))
+        gave; times in ISO 8601 UTC. The leads' custom fields follow as extra columns (the
+        union of their names, sorted; empty where a lead lacks one), so the list can be
+        imported again."""
+        leads = self.leads(campaign)
+        rows: list[dict[str, Any]] = []
+        extra: set[str] = set()
+        for lead in leads:
+            custom = {k: v for k, v in json.loads(lead["custom"]).items() if k not in LEAD_COLUMNS}
+            extra.update(custom)
+            rows.append({**lead, **custom})
+        times = _TIME_COLUMNS.intersection(LEAD_COLUMNS)  # a custom "ended_at" stays as it is
+        return _csv_text(LEAD_COLUMNS + tuple(sorted(extra)), rows, times)
 
     def export_attempts_csv(self, campaign: str) -> str:
         """One row per attempt (:data:`ATTEMPT_COLUMNS`); times in ISO 8601 UTC, empty when
@@ -737,13 +884,15 @@ class CampaignStore:
         return _csv_text(ATTEMPT_COLUMNS, self.attempts(campaign))
 
 
-def _csv_text(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> str:
-    """``rows`` as CSV with a header, the :data:`_TIME_COLUMNS` as ISO 8601 UTC."""
+def _csv_text(
+    columns: tuple[str, ...], rows: Iterable[dict[str, Any]], times: frozenset[str] = _TIME_COLUMNS
+) -> str:
+    """``rows`` as CSV with a header, the ``times`` columns as ISO 8601 UTC."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow(
-            {k: iso_utc(v) if k in _TIME_COLUMNS else v for k, v in row.items() if k in columns}
+            {k: iso_utc(v) if k in times else v for k, v in row.items() if k in columns}
         )
     return out.getvalue()

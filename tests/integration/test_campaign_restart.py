@@ -10,42 +10,14 @@ is the ground truth of what was dialled.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sqlite3
-import sys
 from pathlib import Path
+
+from campaign_process import CAMPAIGN_TOML, attempt_states, sim_env, start
 
 from dialer.campaign.store import CampaignStore
 from exotel_sim.config import CustomerProfile, SimConfig
 from exotel_sim.server import SimServer
-
-CAMPAIGN = """
-name = "restart"
-mode = "bot_first"
-bot = "echo"
-pacer = "bot_first"
-amd = false
-[window]
-start = "00:00"
-end = "24:00"
-[limits]
-max_attempts = 3
-max_attempts_per_day = 3
-max_lines = 3
-[retry]
-busy = 0.5
-interrupted = 0.5
-[[agents]]
-id = "a1"
-number = "+919800000001"
-[[agents]]
-id = "a2"
-number = "+919800000002"
-[[agents]]
-id = "a3"
-number = "+919800000003"
-"""
 
 LEADS = 7
 
@@ -56,33 +28,6 @@ def customer_legs(sim: SimServer) -> list[tuple[str, str]]:
         for leg in sim.sim.legs.values()
         if leg.kind == "customer"
     ]
-
-
-def attempt_states(db: Path) -> dict[str, str]:
-    if not db.exists():
-        return {}
-    with sqlite3.connect(db, timeout=5) as conn:
-        try:
-            return dict(conn.execute("SELECT call_id, state FROM attempts").fetchall())
-        except sqlite3.OperationalError:  # schema not created yet
-            return {}
-
-
-async def start(args: list[str], env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
-    with log.open("ab") as out:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "voxgate.cli",
-            "--log-level",
-            "WARNING",
-            "campaign",
-            "run",
-            *args,
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
 
 
 async def test_killed_campaign_resumes_without_dialling_an_attempt_twice(tmp_path: Path) -> None:
@@ -96,20 +41,13 @@ async def test_killed_campaign_resumes_without_dialling_an_attempt_twice(tmp_pat
         customers={busy_once: CustomerProfile(outcome="busy", ring_ms=(100, 200))},
     )
     toml = tmp_path / "restart.toml"
-    toml.write_text(CAMPAIGN)
+    toml.write_text(CAMPAIGN_TOML)
     leads = tmp_path / "leads.csv"
     leads.write_text("phone,name\n" + "".join(f"+9199000009{i:02d},L{i}\n" for i in range(LEADS)))
     db = tmp_path / "campaign.db"
     log = tmp_path / "run.log"
     async with SimServer(config) as sim:
-        env = {
-            **os.environ,
-            "EXOTEL_API_BASE": sim.api_base,
-            "EXOTEL_ACCOUNT_SID": sim.account_sid,
-            "EXOTEL_API_KEY": sim.api_key,
-            "EXOTEL_API_TOKEN": sim.api_token,
-            "EXOTEL_EXOPHONE": "+918000000000",
-        }
+        env = sim_env(sim)
         first = await start([str(toml), "--leads", str(leads), "--db", str(db)], env, log)
         # kill it while calls are in flight: attempts committed, legs ringing or talking
         async with asyncio.timeout(30):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,8 +15,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dialer.campaign.cli import status_lines
+from dialer.campaign.leads_csv import parse_leads
 from dialer.campaign.model import AgentSpec, CampaignError, CampaignSpec, Lead, Limits, Outcome
-from dialer.campaign.store import AttemptResult, CampaignStore
+from dialer.campaign.progress import HEARTBEAT_STALE_S
+from dialer.campaign.store import (
+    LEAD_COLUMNS,
+    AttemptResult,
+    CampaignBusy,
+    CampaignStore,
+    Lease,
+    pid_alive,
+)
 
 NOON = datetime(2026, 11, 21, 12, 0, tzinfo=ZoneInfo("Asia/Kolkata")).timestamp()
 
@@ -183,17 +197,25 @@ def test_stats_and_ledger_count_live_answers_and_abandons(tmp_path: Path) -> Non
 def test_nailed_agents_round_trip_and_old_databases_gain_the_column(tmp_path: Path) -> None:
     path = str(tmp_path / "old.db")
     old = sqlite3.connect(path)
-    old.execute("CREATE TABLE agents (campaign TEXT NOT NULL, id TEXT NOT NULL, number TEXT "
-                "NOT NULL, skills TEXT NOT NULL DEFAULT '', PRIMARY KEY (campaign, id))")
+    old.execute(
+        "CREATE TABLE agents (campaign TEXT NOT NULL, id TEXT NOT NULL, number TEXT "
+        "NOT NULL, skills TEXT NOT NULL DEFAULT '', PRIMARY KEY (campaign, id))"
+    )
     old.execute("INSERT INTO agents VALUES ('c', 'a0', '+919800000009', '')")
     old.commit()
     old.close()
     store = CampaignStore(path)
-    spec = CampaignSpec("c", agents=(AgentSpec("n1", "+919800000001", ("sales",), nailed=True),
-                                     AgentSpec("a2", "+919800000002")))
+    spec = CampaignSpec(
+        "c",
+        agents=(
+            AgentSpec("n1", "+919800000001", ("sales",), nailed=True),
+            AgentSpec("a2", "+919800000002"),
+        ),
+    )
     store.create_campaign(spec, 0.0)
     agents = {a.id: a for a in store.agents("c")}
-    assert agents["n1"].nailed and not agents["a2"].nailed and not agents["a0"].nailed
+    assert agents["n1"].nailed and not agents["a2"].nailed
+    assert "a0" not in agents  # not in the spec any more: the table matches the spec
     assert store.campaign("c").agents == spec.agents
     store.close()
 
@@ -273,7 +295,7 @@ def test_a_database_from_before_the_heartbeat_gains_its_columns(tmp_path: Path) 
     old.close()
     store = CampaignStore(path)
     columns = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(campaigns)")]
-    assert columns[-2:] == ["heartbeat_at", "last_seen_at"]
+    assert columns[-5:] == ["heartbeat_at", "last_seen_at", "owner_id", "owner_pid", "owner_host"]
     stats = store.stats("c", NOON)
     assert (stats.status, stats.heartbeat_at, stats.last_seen_at) == ("paused", None, None)
     assert store.campaign("c").timezone == "Asia/Kolkata"
@@ -315,3 +337,117 @@ def test_exports_give_times_in_iso_utc_and_keep_their_columns(tmp_path: Path) ->
         "id,campaign,lead_id,attempt_no,call_id,local_day,claimed_at,state,outcome,live,"
         "abandoned,escalated,answered_at,ended_at",
     ]
+
+
+def test_agents_removed_from_the_spec_leave_the_table(tmp_path: Path) -> None:
+    store = make_store(
+        tmp_path,
+        agents=(AgentSpec("a1", "+919800000001"), AgentSpec("a2", "+919800000002", nailed=True)),
+    )
+    assert [a.id for a in store.agents("c1")] == ["a1", "a2"]
+    changed = CampaignSpec(
+        "c1", agents=(AgentSpec("a2", "+919800000022", ("billing",)), AgentSpec("a3", "+9198003"))
+    )
+    store.create_campaign(changed, NOON + 1)  # the TOML was edited: a1 gone, a2 changed
+    assert store.agents("c1") == list(changed.agents)
+    store.create_campaign(CampaignSpec("c1"), NOON + 2)  # no agents at all
+    assert store.agents("c1") == []
+
+
+def test_lead_export_keeps_custom_fields_as_extra_columns(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.add_leads(
+        "c1",
+        [
+            Lead("9800000090", name="Asha", custom={"plan": "gold", "city": "Pune"}),
+            Lead("9800000091", custom={"plan": "silver", "note": 'a, "quoted" note'}),
+            Lead("9800000092", custom={"ended_at": "not a time"}),
+        ],
+        0.0,
+    )
+    rows = list(csv.DictReader(io.StringIO(store.export_csv("c1"))))
+    assert list(rows[0]) == [*LEAD_COLUMNS, "city", "ended_at", "note", "plan"]
+    assert [(r["phone"], r["city"], r["note"], r["plan"], r["ended_at"]) for r in rows] == [
+        ("+919800000090", "Pune", "", "gold", ""),
+        ("+919800000091", "", 'a, "quoted" note', "silver", ""),
+        ("+919800000092", "", "", "", "not a time"),
+    ]
+    # and back in: the custom fields come back as they were
+    again = parse_leads(store.export_csv("c1"))
+    customs = {lead.phone: dict(lead.custom) for lead in again.leads}
+    assert customs["+919800000090"]["plan"] == "gold"
+    assert customs["+919800000091"]["note"] == 'a, "quoted" note'
+    assert customs["+919800000092"]["ended_at"] == "not a time"
+
+
+def test_the_lease_lets_one_dialer_run_a_campaign(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    other = CampaignStore(store.path)  # another process's connection
+    first = Lease("run-1", 1234, "h1")
+    store.acquire("c1", first, NOON)
+    assert store.owner("c1") == "run-1"
+    stats = other.stats("c1", NOON)
+    assert (stats.owner_pid, stats.owner_host, stats.heartbeat_at) == (1234, "h1", NOON)
+    # a second runner elsewhere is refused while the first one's heartbeat is fresh
+    with pytest.raises(CampaignBusy) as busy:
+        other.acquire("c1", Lease("run-2", 99, "h2"), NOON + 3, alive=lambda pid: False)
+    assert str(busy.value) == (
+        "campaign c1 is already being run by pid 1234 on host h1 (heartbeat 3 s ago); stop it first"
+    )
+    # ... and on the same host while that process lives
+    with pytest.raises(CampaignBusy):
+        other.acquire("c1", Lease("run-2", 99, "h1"), NOON + 3, alive=lambda pid: pid == 1234)
+    assert store.owner("c1") == "run-1"
+    # the refused runner can neither claim nor renew the lease
+    store.add_leads("c1", [Lead("9800000095")], NOON)
+    with pytest.raises(CampaignBusy):
+        other.claim_next("c1", NOON + 4, owner="run-2")
+    assert not other.heartbeat("c1", NOON + 4, owner="run-2")
+    assert store.heartbeat("c1", NOON + 5, owner="run-1")
+    assert store.stats("c1", NOON + 5).heartbeat_at == NOON + 5
+    claim = store.claim_next("c1", NOON + 5, owner="run-1")
+    assert claim is not None
+    # the same host, the owner's process gone (killed): taken over at once
+    other.acquire("c1", Lease("run-2", 99, "h1"), NOON + 6, alive=lambda pid: False)
+    assert other.owner("c1") == "run-2"
+    assert not store.heartbeat("c1", NOON + 7, owner="run-1")  # run-1 has lost it
+    with pytest.raises(CampaignBusy):
+        store.claim_next("c1", NOON + 7, owner="run-1")
+    store.detach("c1", NOON + 8, owner="run-1")  # leaves run-2's lease alone
+    assert other.owner("c1") == "run-2"
+    assert other.stats("c1", NOON + 8).heartbeat_at == NOON + 6
+    # another host, its heartbeat stale: taken over
+    stale = NOON + 6 + HEARTBEAT_STALE_S
+    with pytest.raises(CampaignBusy):
+        store.acquire("c1", Lease("run-3", 5, "h3"), stale - 1)
+    store.acquire("c1", Lease("run-3", 5, "h3"), stale)
+    assert store.owner("c1") == "run-3"
+    store.detach("c1", stale + 1, owner="run-3")  # a clean exit releases it
+    stats = other.stats("c1", stale + 2)
+    assert (stats.owner_pid, stats.heartbeat_at, stats.last_seen_at) == (None, None, stale + 1)
+    other.acquire("c1", Lease("run-4", 6, "h4"), stale + 2)  # free: anyone takes it
+    assert other.owner("c1") == "run-4"
+    with pytest.raises(CampaignError):
+        other.acquire("nope", Lease("run-4", 6, "h4"), stale + 2)
+
+
+def test_a_dialer_of_an_older_version_holds_the_campaign_by_its_heartbeat(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.heartbeat("c1", NOON)  # no owner: what an older runner writes
+    with pytest.raises(CampaignBusy, match="by a dialer of an older version"):
+        store.acquire("c1", Lease.here("new"), NOON + 1)
+    store.acquire("c1", Lease.here("new"), NOON + HEARTBEAT_STALE_S)
+    assert store.owner("c1") == "new"
+
+
+def test_pid_alive() -> None:
+    assert pid_alive(os.getpid())
+    assert not pid_alive(0)
+    assert not pid_alive(-1)
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert not pid_alive(int(child.stdout))  # exited and reaped (its pid is rarely reused)

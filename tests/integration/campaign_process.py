@@ -1,0 +1,81 @@
+"""``voxgate campaign run`` in a child process against an emulator the test runs: shared by the
+campaign tests that kill, restart or double-start the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+from exotel_sim.server import SimServer
+
+CAMPAIGN_TOML = """
+name = "restart"
+mode = "bot_first"
+bot = "echo"
+pacer = "bot_first"
+amd = false
+[window]
+start = "00:00"
+end = "24:00"
+[limits]
+max_attempts = 3
+max_attempts_per_day = 3
+max_lines = 3
+[retry]
+busy = 0.5
+interrupted = 0.5
+[[agents]]
+id = "a1"
+number = "+919800000001"
+[[agents]]
+id = "a2"
+number = "+919800000002"
+[[agents]]
+id = "a3"
+number = "+919800000003"
+"""
+"""A bot-first campaign named ``restart``: calls at any hour, three agents, three lines."""
+
+
+def sim_env(sim: SimServer) -> dict[str, str]:
+    """The environment that points a child ``voxgate`` at ``sim``."""
+    return {
+        **os.environ,
+        "EXOTEL_API_BASE": sim.api_base,
+        "EXOTEL_ACCOUNT_SID": sim.account_sid,
+        "EXOTEL_API_KEY": sim.api_key,
+        "EXOTEL_API_TOKEN": sim.api_token,
+        "EXOTEL_EXOPHONE": "+918000000000",
+    }
+
+
+async def start(args: list[str], env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    """``voxgate campaign run ARGS`` in a child process, its output appended to ``log``."""
+    with log.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "voxgate.cli",
+            "--log-level",
+            "WARNING",
+            "campaign",
+            "run",
+            *args,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+
+
+def attempt_states(db: Path) -> dict[str, str]:
+    """Call id -> attempt state, read from another process's database (empty before it exists)."""
+    if not db.exists():
+        return {}
+    with sqlite3.connect(db, timeout=5) as conn:
+        try:
+            return dict(conn.execute("SELECT call_id, state FROM attempts").fetchall())
+        except sqlite3.OperationalError:  # schema not created yet
+            return {}
