@@ -8,7 +8,9 @@
   ``EXOTEL_API_BASE`` an embedded emulator is started (``--sim-config`` sets its simulated
   customers). Shows a live view (redrawn in place on a terminal, a line every 2 s otherwise;
   logs default to WARNING); returns when every lead is finished (or after
-  ``--max-seconds``). Dialler call records go to the same SQLite file.
+  ``--max-seconds``). Dialler call records go to the same SQLite file. One dialer per
+  campaign: a second ``run`` is refused while the first holds the campaign's lease. SIGINT or
+  SIGTERM stops new dials and lets calls in flight finish; a second one quits at once.
 * ``voxgate campaign status --db FILE [NAME]`` -- the status (running, paused, done) and whether
   a dialer is attached (from its heartbeat), counts and abandonment rates, and the pending leads
   split into due now and waiting (calling window, retry delay), with when the next one is due.
@@ -29,11 +31,14 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sqlite3
 import sys
 import time
 import tomllib
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +53,7 @@ from dialer.campaign.model import (
 )
 from dialer.campaign.progress import LiveView, dialer_text, pending_text
 from dialer.campaign.runner import CampaignRunner
-from dialer.campaign.store import CampaignStats, CampaignStore, PendingLeads
+from dialer.campaign.store import CampaignStats, CampaignStore, Lease, PendingLeads
 from dialer.config import DialerConfig
 from dialer.errors import ConfigError
 from dialer.stream_params import MAX_CHARS, add_stream_params
@@ -346,7 +351,11 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
     if inputs is None:
         inputs = load_inputs(args)
     store = open_store(args.db)
+    owner = uuid.uuid4().hex
     try:
+        if inputs.name in store.campaigns():
+            # refused before the campaign, its leads or its agents change under another dialer
+            store.acquire(inputs.name, Lease.here(owner), time.time())
         name = prepare(args, store, inputs)
         spec = store.campaign(name)
         if inputs.spec is None:
@@ -366,18 +375,59 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
             raise CampaignError(f"cannot open database {args.db}: {exc}") from None
         view = LiveView()
         async with LocalStack(config, sim_config=inputs.sim, store=records) as stack:
-            runner = CampaignRunner(stack.dialer, store, name, report=view)
-            stats = await runner.run(until_done=not args.keep_running, max_seconds=args.max_seconds)
+            runner = CampaignRunner(stack.dialer, store, name, report=view, owner=owner)
+            with stop_on_signals(runner) as received:
+                stats = await runner.run(
+                    until_done=not args.keep_running, max_seconds=args.max_seconds
+                )
         view.finish()
         records.close()
         _print(
             f"campaign {name}: {stats.done}/{stats.leads} leads finished, {stats.attempts} "
             f"attempts, {stats.answered} answered, {stats.escalated} escalated, "
-            f"{stats.abandoned} abandoned"
+            f"{stats.abandoned} abandoned" + (f" (stopped by {received[0]})" if received else "")
         )
         return 0
     finally:
+        # the lease taken above if the runner never ran (a no-op once it has released it)
+        store.detach(inputs.name, time.time(), owner=owner)
         store.close()
+
+
+@contextmanager
+def stop_on_signals(runner: CampaignRunner) -> Iterator[list[str]]:
+    """SIGINT (Ctrl-C) or SIGTERM: the first stops new dials and lets calls in flight finish
+    (``run`` then returns as usual); a second one cancels the run at once (its attempts in flight
+    are settled by the next run of the campaign). Yields the names of the signals received."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    received: list[str] = []
+
+    def handle(sig: signal.Signals) -> None:
+        received.append(sig.name)
+        if len(received) == 1:
+            print(
+                f"\nvoxgate campaign: {sig.name}: no new dials; calls in flight finish "
+                f"({sig.name} again to quit at once)",
+                file=sys.stderr,
+            )
+            runner.stop()
+        elif task is not None:
+            print(f"\nvoxgate campaign: {sig.name}: quitting now", file=sys.stderr)
+            task.cancel()
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handle, sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+            continue
+        installed.append(sig)
+    try:
+        yield received
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 def _fail(exc: BaseException) -> int:
@@ -393,7 +443,7 @@ def run_command(args: argparse.Namespace) -> int:
         return _fail(exc)
     except sqlite3.Error as exc:
         return _fail(CampaignError(f"database {args.db}: {exc}"))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
 
 

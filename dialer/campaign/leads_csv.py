@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from dialer.campaign.model import CampaignError, Lead, check_timezone, normalise_phone
 
 __all__ = [
+    "EXPORT_PROGRESS_COLUMNS",
     "PHONE_TIMEZONES",
     "REGION_TIMEZONES",
     "ImportResult",
@@ -61,7 +62,10 @@ PHONE_TIMEZONES: dict[str, str] = {
 # Countries that span several zones: a region of the country alone is refused.
 _MULTI_ZONE = sorted({key.split("-")[0] for key in REGION_TIMEZONES if "-" in key})
 
-_KNOWN = {"phone", "name", "timezone", "region", "priority"}
+EXPORT_PROGRESS_COLUMNS = ("state", "attempts", "last_outcome", "final_reason", "due_at")
+"""Columns ``voxgate campaign export`` adds after a lead's own (where it stands): an exported
+list imports again as the same leads, these columns ignored."""
+_KNOWN = {"phone", "name", "timezone", "region", "priority", *EXPORT_PROGRESS_COLUMNS}
 _DELIMITERS = (",", ";", "\t")
 
 

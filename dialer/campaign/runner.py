@@ -221,6 +221,7 @@ class CampaignRunner:
         report_every_s: float = 2.0,
         warm_start: bool = True,
         snapshot_every_s: float = 60.0,
+        owner: str | None = None,
     ) -> None:
         self.dialer = dialer
         self.store = store
@@ -242,7 +243,8 @@ class CampaignRunner:
         self._tg: asyncio.TaskGroup | None = None
         self._pool_subscribed = False
         self._next_beat = self._next_report = 0.0  # dialer clock; set when run() starts
-        self.owner = uuid.uuid4().hex  # this runner's id in the campaign's lease
+        # this runner's id in the campaign's lease (the CLI takes the lease under it first)
+        self.owner = owner or uuid.uuid4().hex
         self._stopping = False
         self._lease_lost = False
         self._waits: set[asyncio.Task[None]] = set()

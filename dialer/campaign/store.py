@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dialer.campaign.compliance import check_dial, local_day, next_window_open
+from dialer.campaign.leads_csv import EXPORT_PROGRESS_COLUMNS
 from dialer.campaign.model import (
     AgentSpec,
     CampaignError,
@@ -170,17 +171,7 @@ database that lacks them (``CREATE TABLE IF NOT EXISTS`` leaves an existing tabl
 
 STATUSES = ("running", "paused", "done")
 
-LEAD_COLUMNS = (
-    "phone",
-    "name",
-    "timezone",
-    "priority",
-    "state",
-    "attempts",
-    "last_outcome",
-    "final_reason",
-    "due_at",
-)
+LEAD_COLUMNS = ("phone", "name", "timezone", "priority", *EXPORT_PROGRESS_COLUMNS)
 """The lead export's columns (``voxgate campaign export``)."""
 
 ATTEMPT_COLUMNS = (

@@ -378,6 +378,9 @@ def test_lead_export_keeps_custom_fields_as_extra_columns(tmp_path: Path) -> Non
     assert customs["+919800000090"]["plan"] == "gold"
     assert customs["+919800000091"]["note"] == 'a, "quoted" note'
     assert customs["+919800000092"]["ended_at"] == "not a time"
+    # the export's progress columns are where the lead stands, not lead data: not imported
+    assert customs["+919800000090"] == {"plan": "gold", "city": "Pune"}
+    assert {lead.name for lead in again.leads} == {"Asha", ""}
 
 
 def test_the_lease_lets_one_dialer_run_a_campaign(tmp_path: Path) -> None:
