@@ -114,8 +114,14 @@ class DialerConfig:
             raise ConfigError("stream_fallback must be 'agent' or 'hangup'")
         if self.max_agent_attempts < 1 or self.max_retries < 0:
             raise ConfigError("max_agent_attempts must be >= 1 and max_retries >= 0")
-        for name in ("request_timeout", "stream_start_timeout", "agent_ring_timeout",
-                     "abandon_after", "amd_timeout", "message_timeout"):
+        for name in (
+            "request_timeout",
+            "stream_start_timeout",
+            "agent_ring_timeout",
+            "abandon_after",
+            "amd_timeout",
+            "message_timeout",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
 
@@ -157,13 +163,21 @@ class DialerConfig:
         cls, path: str | Path | None = None, env: Mapping[str, str] | None = None
     ) -> DialerConfig:
         """Read ``path`` (TOML, optional) then overlay the environment (``os.environ`` default)."""
+        if path is None:
+            return cls.from_toml(None, env)
+        try:
+            return cls.from_toml(Path(path).read_text(encoding="utf-8"), env)
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read dialer config {path}: {exc}") from exc
+
+    @classmethod
+    def from_toml(cls, text: str | None, env: Mapping[str, str] | None = None) -> DialerConfig:
+        """Settings from TOML ``text`` (its ``[dialer]`` table, or the top level; ``None``: none)
+        with the environment overlaid; raises ``tomllib.TOMLDecodeError`` for text that is not
+        TOML and :class:`ConfigError` for a bad setting."""
         values: dict[str, Any] = {}
-        if path is not None:
-            try:
-                with open(path, "rb") as fh:
-                    data = tomllib.load(fh)
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise ConfigError(f"cannot read dialer config {path}: {exc}") from exc
+        if text is not None:
+            data = tomllib.loads(text)
             section = data.get("dialer", data)
             if not isinstance(section, dict):
                 raise ConfigError("[dialer] must be a table")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -37,7 +38,7 @@ import sys
 import time
 import tomllib
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,11 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
+def _stream_values(lead: Lead) -> dict[str, str]:
+    """The lead fields ``stream_params`` may name: its name and custom fields."""
+    return {"name": lead.name, **lead.custom}
+
+
 def too_long_for_stream(fields: tuple[str, ...], leads: Sequence[Lead], name: str) -> int:
     """How many ``leads`` would have a ``stream_params`` value shortened at dial time."""
     if not fields:
@@ -130,7 +136,7 @@ def too_long_for_stream(fields: tuple[str, ...], leads: Sequence[Lead], name: st
     url = f"ws://gateway/stream/bot?vx_call={name}-9999999999-1"
     count = 0
     for lead in leads:
-        values = {"name": lead.name, **lead.custom}
+        values = _stream_values(lead)
         chosen = {f: values[f] for f in fields if values.get(f, "") != ""}
         count += bool(add_stream_params(url, chosen).truncated)
     return count
@@ -262,21 +268,17 @@ def load_inputs(args: argparse.Namespace) -> RunInputs:
 
 
 def load_dialer_config(path: str | None) -> DialerConfig:
-    """``DialerConfig.load(path)`` with errors as ``--config FILE: ...``."""
-    if path is None:
-        try:
-            return DialerConfig.load(None)
-        except ConfigError as exc:
-            raise CampaignError(f"dialer config (environment): {exc}") from None
+    """The dialer's settings (``--config`` TOML, then the environment), with errors as
+    ``--config FILE: ...``."""
+    where = "dialer config (environment)" if path is None else f"--config {path}"
     try:
-        tomllib.loads(read_text(path))
-        return DialerConfig.load(path)
+        return DialerConfig.from_toml(None if path is None else read_text(path))
     except CampaignError as exc:
         raise CampaignError(f"--config {exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise CampaignError(f"--config {path}: not valid TOML: {exc}") from None
+        raise CampaignError(f"{where}: not valid TOML: {exc}") from None
     except ConfigError as exc:
-        raise CampaignError(f"--config {path}: {exc}") from None
+        raise CampaignError(f"{where}: {exc}") from None
 
 
 def load_sim_config(path: str) -> SimConfig:
@@ -296,11 +298,7 @@ def _fields_in_no_lead(fields: tuple[str, ...], leads: Sequence[Lead]) -> list[s
     """The ``stream_params`` fields that none of ``leads`` has a value for."""
     if not leads:
         return []
-    return [
-        f
-        for f in fields
-        if not any(({"name": lead.name, **lead.custom}).get(f, "") != "" for lead in leads)
-    ]
+    return [f for f in fields if not any(_stream_values(lead).get(f, "") != "" for lead in leads)]
 
 
 def prepare(args: argparse.Namespace, store: CampaignStore, inputs: RunInputs | None = None) -> str:
@@ -364,10 +362,10 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
             _print(
                 f"campaign {name} is paused: voxgate campaign resume {name} --db {args.db} to dial"
             )
-        config = inputs.config if inputs.config is not None else DialerConfig.load(args.config)
-        config = config.replace(
+        assert inputs.config is not None  # load_inputs always reads it
+        config = inputs.config.replace(
             customer_ring_timeout=int(spec.limits.ring_timeout_s),
-            exophone=spec.exophone or config.exophone,
+            exophone=spec.exophone or inputs.config.exophone,
         )
         try:
             records = RecordStore(args.db)
@@ -435,14 +433,27 @@ def _fail(exc: BaseException) -> int:
     return 2
 
 
+def _reported(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``command`` with its errors as one line on stderr and exit code 2, never a traceback."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (CampaignError, ConfigError) as exc:
+            return _fail(exc)
+        except sqlite3.Error as exc:
+            return _fail(CampaignError(f"database {args.db}: {exc}"))
+
+    return run
+
+
+@_reported
 def run_command(args: argparse.Namespace) -> int:
     try:
-        inputs = load_inputs(args)
-        return asyncio.run(run_campaign(args, inputs))
-    except (CampaignError, ConfigError, OSError) as exc:
+        return asyncio.run(run_campaign(args, load_inputs(args)))
+    except OSError as exc:  # e.g. the embedded servers cannot listen
         return _fail(exc)
-    except sqlite3.Error as exc:
-        return _fail(CampaignError(f"database {args.db}: {exc}"))
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
 
@@ -470,73 +481,61 @@ def status_lines(name: str, s: CampaignStats, pending: PendingLeads, now: float)
     ]
 
 
+@_reported
 def status_command(args: argparse.Namespace) -> int:
+    store = _with_store(args)
     try:
-        store = _with_store(args)
-        try:
-            names = [args.name] if args.name else store.campaigns()
-            if args.name:
-                store.campaign(args.name)  # raises when unknown
-            if not names:
-                _print(f"no campaigns in {args.db}")
-            now = time.time()
-            for name in names:
-                stats, pending = store.stats(name, now), store.pending(name, now)
-                for line in status_lines(name, stats, pending, now):
-                    _print(line)
-        finally:
-            store.close()
-        return 0
-    except CampaignError as exc:
-        return _fail(exc)
-    except sqlite3.Error as exc:
-        return _fail(CampaignError(f"database {args.db}: {exc}"))
+        names = [args.name] if args.name else store.campaigns()
+        if args.name:
+            store.campaign(args.name)  # raises when unknown
+        if not names:
+            _print(f"no campaigns in {args.db}")
+        now = time.time()
+        for name in names:
+            stats, pending = store.stats(name, now), store.pending(name, now)
+            for line in status_lines(name, stats, pending, now):
+                _print(line)
+    finally:
+        store.close()
+    return 0
 
 
 def _set_status(args: argparse.Namespace, status: str) -> int:
+    store = _with_store(args)
     try:
-        store = _with_store(args)
-        try:
-            store.set_status(args.name, status, time.time())
-        finally:
-            store.close()
-        _print(f"campaign {args.name}: {status}")
-        return 0
-    except CampaignError as exc:
-        return _fail(exc)
-    except sqlite3.Error as exc:
-        return _fail(CampaignError(f"database {args.db}: {exc}"))
+        store.set_status(args.name, status, time.time())
+    finally:
+        store.close()
+    _print(f"campaign {args.name}: {status}")
+    return 0
 
 
+@_reported
 def pause_command(args: argparse.Namespace) -> int:
     return _set_status(args, "paused")
 
 
+@_reported
 def resume_command(args: argparse.Namespace) -> int:
     return _set_status(args, "running")
 
 
+@_reported
 def export_command(args: argparse.Namespace) -> int:
-    try:
-        if args.out:
-            check_writable(args.out, "--out")
-        store = _with_store(args)
-        try:
-            store.campaign(args.name)
-            attempts = args.attempts
-            out = store.export_attempts_csv(args.name) if attempts else store.export_csv(args.name)
-        finally:
-            store.close()
-        if args.out:
-            try:
-                Path(args.out).write_text(out, encoding="utf-8")
-            except OSError as exc:
-                raise CampaignError(f"--out {args.out}: {exc.strerror or exc}") from None
-    except CampaignError as exc:
-        return _fail(exc)
-    except sqlite3.Error as exc:
-        return _fail(CampaignError(f"database {args.db}: {exc}"))
     if args.out:
+        check_writable(args.out, "--out")
+    store = _with_store(args)
+    try:
+        store.campaign(args.name)
+        attempts = args.attempts
+        out = store.export_attempts_csv(args.name) if attempts else store.export_csv(args.name)
+    finally:
+        store.close()
+    if args.out:
+        try:
+            Path(args.out).write_text(out, encoding="utf-8")
+        except OSError as exc:
+            raise CampaignError(f"--out {args.out}: {exc.strerror or exc}") from None
         _print(f"exported {max(0, out.count(chr(10)) - 1)} rows to {args.out}")
     else:
         sys.stdout.write(out)

@@ -560,8 +560,7 @@ class CampaignRunner:
             if not self._lease_lost:
                 held = self.store.heartbeat(self.campaign, self.wall_clock(), owner=self.owner)
                 if not held:
-                    lease = self.store.stats(self.campaign, self.wall_clock(), self.ledger)
-                    self._lose_lease(f"now pid {lease.owner_pid} on host {lease.owner_host}")
+                    self._lose_lease(f"now held by {self.store.holder(self.campaign)}")
             self._next_beat = now + min(self.report_every_s, HEARTBEAT_EVERY_S)
         if self.report is not None and now >= self._next_report:
             self.report(self.snapshot(stats))
@@ -700,7 +699,6 @@ class CampaignRunner:
                         next_snapshot = self.dialer.clock() + self.snapshot_every_s
                     await asyncio.sleep(self.tick_s)
                 await self._drain(drain_timeout_s)  # dialling has stopped: calls finish
-                self._tg = None
         finally:
             self._tg = None
             self._live.clear()  # calls no longer waited for (drain timeout, an error)

@@ -459,11 +459,7 @@ class CampaignStore:
             if fresh and owner != lease.owner:
                 gone = host == lease.host and pid is not None and not alive(int(pid))
                 if not gone:
-                    who = (
-                        f"pid {pid} on host {host}"
-                        if owner is not None
-                        else "a dialer of an older version"
-                    )
+                    who = _holder(row, nobody="a dialer of an older version")
                     raise CampaignBusy(
                         f"campaign {campaign} is already being run by {who} (heartbeat "
                         f"{max(0, round(now - beat))} s ago); stop it first"
@@ -473,6 +469,10 @@ class CampaignStore:
                 "heartbeat_at = ?, last_seen_at = ? WHERE name = ?",
                 (lease.owner, lease.pid, lease.host, now, now, campaign),
             )
+
+    def holder(self, campaign: str) -> str:
+        """Who holds the campaign's lease, in words: ``pid 4242 on host h``, or ``nobody``."""
+        return _holder(self._campaign_row(campaign))
 
     def owner(self, campaign: str) -> str | None:
         """The owner id of the campaign's lease (``None`` when no dialer holds it)."""
@@ -557,14 +557,9 @@ class CampaignStore:
             if owner is not None:
                 held = self._campaign_row(campaign)  # read inside the claim's transaction
                 if held["owner_id"] != owner:
-                    who = (
-                        f"pid {held['owner_pid']} on host {held['owner_host']}"
-                        if held["owner_id"] is not None
-                        else "nobody"
-                    )
                     raise CampaignBusy(
                         f"campaign {campaign}: this dialer no longer holds the campaign "
-                        f"(held by {who})"
+                        f"(held by {_holder(held)})"
                     )
             rows = db.execute(
                 "SELECT * FROM leads WHERE campaign = ? AND state = 'pending' AND due_at <= ? "
@@ -873,6 +868,13 @@ class CampaignStore:
         """One row per attempt (:data:`ATTEMPT_COLUMNS`); times in ISO 8601 UTC, empty when
         unset (an attempt not answered, or still ringing)."""
         return _csv_text(ATTEMPT_COLUMNS, self.attempts(campaign))
+
+
+def _holder(row: sqlite3.Row, nobody: str = "nobody") -> str:
+    """The lease holder of a campaign ``row``: ``pid 4242 on host h``, else ``nobody``."""
+    if row["owner_id"] is None:
+        return nobody
+    return f"pid {row['owner_pid']} on host {row['owner_host']}"
 
 
 def _csv_text(
