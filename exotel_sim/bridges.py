@@ -86,7 +86,7 @@ class Bridging:
         now = self.sim.clock.now_ms()
         for playback in (bridge.say, bridge.play):
             if playback is not None:
-                playback.stop(emit=False)
+                playback.stop(emit=False, at=now)
         if bridge.recording is not None:
             self._stop_recording(bridge, action_sid, param)
         bridge.state = BridgeState.TERMINATED

@@ -284,7 +284,7 @@ class Sim:
         leg.timeline.hush(now)
         for playback in (leg.say, leg.play, leg.hold):
             if playback is not None:
-                playback.stop(emit=False)
+                playback.stop(emit=False, at=now)
         leg.say = leg.play = leg.hold = None
         if leg.bridge is not None:
             self.end_bridge(leg.bridge, f"{leg.sid} hung up")
