@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ ENV_VARS: dict[str, str] = {
 }
 
 SECRET_FIELDS = frozenset({"api_key", "api_token", "event_auth", "crm_secret"})
+PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+EXOPHONE = re.compile(r"\+?\d{3,15}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,13 @@ class DialerConfig:
     shutdown_grace: float = 5.0  # on exit: hang up live calls and wait this long for them
 
     def __post_init__(self) -> None:
+        exophone = PHONE_SEPARATORS.sub("", self.exophone)
+        if exophone and not EXOPHONE.fullmatch(exophone):
+            raise ConfigError(
+                f"exophone must be a phone number (an ExoPhone of the account), "
+                f"got {self.exophone!r}"
+            )
+        object.__setattr__(self, "exophone", exophone)  # "080 4711 2233" -> "08047112233"
         scheme = urlsplit(self.event_endpoint).scheme
         if scheme not in ("grpc", "http", "https"):
             raise ConfigError(

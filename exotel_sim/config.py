@@ -15,6 +15,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from exotel_sim.requests import EXOPHONE_RE
+
 StepKind = Literal["pause", "say", "dtmf", "barge", "wait", "hangup"]
 STEP_KINDS: frozenset[str] = frozenset({"pause", "say", "dtmf", "barge", "wait", "hangup"})
 Outcome = Literal["", "answer", "busy", "no-answer", "failed", "machine"]
@@ -198,6 +200,7 @@ class SimConfig:
     account_sid: str = "ACsim"
     api_key: str = "sim_key"
     api_token: str = "sim_token"
+    exophones: tuple[str, ...] = ()  # the account's numbers; empty: any number is accepted
     rest_latency_ms: int = 40
     event_latency_ms: int = 20
     rate_limit_per_s: float = 200.0  # 0: no limit
@@ -265,7 +268,7 @@ class SimConfig:
         latency = _table(doc, "latency")
         limits = _table(doc, "limits")
         delivery = _table(doc, "delivery")
-        _no_unknown(account, {"sid", "key", "token"}, "account.")
+        _no_unknown(account, {"sid", "key", "token", "exophones"}, "account.")
         _no_unknown(latency, {"rest_ms", "event_ms", "setup_ms"}, "latency.")
         _no_unknown(
             limits, {"rate_per_s", "burst", "channels", "stream_throttle", "keep_stream_audio_s"},
@@ -298,6 +301,7 @@ class SimConfig:
             account_sid=str(account.get("sid", base.account_sid)),
             api_key=str(account.get("key", base.api_key)),
             api_token=str(account.get("token", base.api_token)),
+            exophones=_exophones(account.get("exophones", [])),
             rest_latency_ms=_int(latency, "rest_ms", base.rest_latency_ms),
             event_latency_ms=_int(latency, "event_ms", base.event_latency_ms),
             setup_ms=_int(latency, "setup_ms", base.setup_ms),
@@ -399,6 +403,15 @@ def _int(doc: Mapping[str, Any], key: str, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{key} must be an integer, got {value!r}")
     return value
+
+
+def _exophones(value: Any) -> tuple[str, ...]:
+    """``[account] exophones``: the account's numbers, each ``+`` and 3-15 digits."""
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and EXOPHONE_RE.match(v) for v in value
+    ):
+        raise ConfigError(f"account.exophones must be a list of phone numbers, got {value!r}")
+    return tuple(value)
 
 
 def _float(doc: Mapping[str, Any], key: str, default: float) -> float:

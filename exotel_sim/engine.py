@@ -22,7 +22,7 @@ from exotel_sim.audio import mix, wav_bytes
 from exotel_sim.bridges import Bridge, Bridging
 from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig
 from exotel_sim.delivery import Delivery
-from exotel_sim.errors import NotFound, RateLimited, StateConflict
+from exotel_sim.errors import BadRequest, NotFound, RateLimited, StateConflict
 from exotel_sim.events import Event, build_event, rfc3339
 from exotel_sim.legs import (
     LegAction,
@@ -213,6 +213,13 @@ class Sim:
 
     def create_leg(self, cmd: CreateLeg) -> Leg:
         """``POST /legs``: the leg starts dialling in the background."""
+        exophones = self.config.exophones
+        if exophones and cmd.exophone not in exophones:
+            raise BadRequest(
+                f"exophone: {cmd.exophone} is not an ExoPhone of account "
+                f"{self.config.account_sid} ({', '.join(exophones)})",
+                field="exophone",
+            )
         if self.active_legs >= self.config.channel_limit:
             self.stats.count("channel_limit_rejections")
             raise RateLimited(f"channel limit of {self.config.channel_limit} legs reached")

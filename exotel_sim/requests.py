@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 from exotel_sim.errors import BadRequest
 
 CONTACT_RE = re.compile(r"^(\+?\d{3,15}|sip:[^\s@]+@[^\s]+|sip:[^\s]+)$")
+EXOPHONE_RE = re.compile(r"^\+?\d{3,15}$")
 MAX_CUSTOM_PARAMS = 3
 MAX_CUSTOM_PARAMS_CHARS = 256
 MAX_EXOML_CHARS = 16_000
@@ -186,6 +187,8 @@ def parse_create_leg(body: Any) -> CreateLeg:
     exophone = _str(b, "exophone")
     if not exophone:
         raise BadRequest("exophone: must not be empty", field="exophone")
+    if not EXOPHONE_RE.match(exophone):
+        raise BadRequest(f"exophone: must be a phone number, got {exophone!r}", field="exophone")
     endpoint = check_event_endpoint(_str(b, "leg_event_endpoint"), "leg_event_endpoint")
     return CreateLeg(
         contact_uri=contact,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
 import pytest
 
-from exotel_sim.config import CustomerProfile
+from exotel_sim.config import CustomerProfile, SimConfig
 from exotel_sim.server import SimServer
 from exotel_sim.testing import HttpEventSink, ScriptedBot, SimClient, fast_config, wait_leg_state
 
@@ -103,9 +104,8 @@ async def test_bad_bodies_are_400_with_the_field(world: Any) -> None:
     _, client, sink = world
     status, body = await client.call("POST", "/legs", raw=b"{not json")
     assert status == 400 and error(body)["field"] == "body"
-    status, body = await client.call("POST", "/legs", {"contact_uri": 919,
-                                                       "exophone": "+91", "leg_event_endpoint":
-                                                       sink.url})
+    status, body = await client.call("POST", "/legs", {
+        "contact_uri": 919, "exophone": "+918000000000", "leg_event_endpoint": sink.url})
     assert status == 400 and error(body)["field"] == "contact_uri"
     assert "must be a string" in error(body)["message"]
     sid = await client.create_leg("+919000000001", sink.url)
@@ -184,6 +184,23 @@ async def test_say_play_and_exoml_actions(world: Any) -> None:
     assert ("say", "hold_message") in details
 
 
+async def test_an_exophone_not_on_the_account_is_400() -> None:
+    config = SimConfig.from_toml('[account]\nexophones = ["+918047112233"]\n')
+    async with SimServer(replace(config, rest_latency_ms=0)) as server, \
+            HttpEventSink() as sink, \
+            SimClient(server.api_base, server.api_key, server.api_token) as client:
+        status, body = await client.call("POST", "/legs", {
+            "contact_uri": "+919000000001", "exophone": "+918000000000",
+            "leg_event_endpoint": sink.url})
+        assert status == 400 and error(body)["field"] == "exophone"
+        assert "+918047112233" in error(body)["message"]
+        assert (await client.inspect("/stats"))["active_legs"] == 0
+        status, body = await client.call("POST", "/legs", {
+            "contact_uri": "+919000000001", "exophone": "+918047112233",
+            "leg_event_endpoint": sink.url})
+        assert status == 202, body
+
+
 async def test_rate_limit_is_429() -> None:
     async with SimServer(fast_config(rate_limit_per_s=0.1, rate_burst=2)) as server, \
             SimClient(server.api_base, server.api_key, server.api_token) as client:
@@ -200,7 +217,8 @@ async def test_channel_limit_and_stream_throttle() -> None:
         a = await client.create_leg("+919000000001", sink.url)
         b = await client.create_leg("+919000000002", sink.url)
         status, body = await client.call("POST", "/legs", {
-            "contact_uri": "+919000000003", "exophone": "+91", "leg_event_endpoint": sink.url})
+            "contact_uri": "+919000000003", "exophone": "+918000000000",
+            "leg_event_endpoint": sink.url})
         assert status == 429 and "channel limit" in error(body)["message"]
         await wait_leg_state(client, a, "answered")
         await wait_leg_state(client, b, "answered")

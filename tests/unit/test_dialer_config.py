@@ -64,6 +64,14 @@ def test_bad_values_raise_config_error(values: dict[str, object]) -> None:
         DialerConfig.from_mapping(values)
 
 
+def test_exophone_is_a_phone_number_without_separators() -> None:
+    assert DialerConfig(exophone="080 4711-2233").exophone == "08047112233"
+    assert DialerConfig(exophone="+91 (80) 4711 2233").exophone == "+918047112233"
+    for bad in ("ExoPhone", "+91", "080 4711 2233 ext 5"):
+        with pytest.raises(ConfigError, match="exophone"):
+            DialerConfig(exophone=bad)
+
+
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         DialerConfig.load(tmp_path / "missing.toml", env={})

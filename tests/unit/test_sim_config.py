@@ -108,6 +108,8 @@ def test_config_is_frozen() -> None:
         ("[customers.default]\nring_ms = [5, 1]", "ring_ms"),
         ("[agents.'+91']\nanswer_ms = -1", "answer_ms"),
         ("[limits]\nchannels = 0", "channel_limit"),
+        ("[account]\nexophones = '+918047112233'", "account.exophones"),
+        ("[account]\nexophones = ['ExoPhone']", "account.exophones"),
         ("not toml [", "TOML"),
     ],
 )

@@ -30,6 +30,8 @@ def test_create_leg_defaults_and_optionals() -> None:
         ({"contact_uri": 919876543210}, "contact_uri"),
         ({"contact_uri": "call me"}, "contact_uri"),
         ({"exophone": ""}, "exophone"),
+        ({"exophone": "080 4711 2233"}, "exophone"),
+        ({"exophone": "+91"}, "exophone"),
         ({"leg_event_endpoint": "ftp://x"}, "leg_event_endpoint"),
         ({"leg_event_endpoint": "grpc://host-without-port"}, "leg_event_endpoint"),
         ({"amd_enable": "yes"}, "amd_enable"),
