@@ -3,7 +3,8 @@
 ``POST /v1/control`` with the JSON of :meth:`gateway.control.ControlRequest.to_json` (the
 gateway's ``HttpControlHook`` sends it). Answers: ``202`` accepted, ``400`` malformed (the
 message names the field), ``404`` no live call for ``call_sid``/``custom_parameters.vx_call``.
-``GET /v1/health`` answers ``{"ok": true, "active_calls": N}``.
+``GET /v1/health`` answers ``{"ok": true, "active_calls": N}``. ``GET /metrics`` gives the
+dialer's counters in Prometheus text (:mod:`dialer.metrics`; 503 until a dialer is attached).
 
 With a :class:`~dialer.service.Dialer` attached (``dialer=``), calls can be placed too:
 ``POST /v1/calls`` ``{"number", "mode", "bot", "custom", "call_id", "skills"}`` -> ``202
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from dialer.errors import UnknownCall
+from dialer.metrics import render_dialer_metrics
 from gateway.control import ControlHook, ControlRequest
 
 if TYPE_CHECKING:
@@ -56,6 +58,7 @@ class ControlApiServer:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_post("/v1/control", self._control)
         app.router.add_get("/v1/health", self._health)
+        app.router.add_get("/metrics", self._metrics)
         if self.dialer is not None:
             app.router.add_post("/v1/calls", self._place)
             app.router.add_get("/v1/calls/{call_id}", self._call)
@@ -130,6 +133,14 @@ class ControlApiServer:
         if record is None:
             return web.json_response({"error": f"no call {call_id}"}, status=404)
         return web.json_response({**record.to_json(), "done": True})
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        if self.dialer is None:
+            return web.Response(status=503, text="no dialer attached\n")
+        return web.Response(
+            body=render_dialer_metrics(self.dialer).encode(),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+        )
 
     async def _health(self, request: web.Request) -> web.Response:
         active = getattr(self.hook, "active_calls", None)

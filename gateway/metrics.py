@@ -8,7 +8,8 @@ its counts fold into the totals. :meth:`render` (per scrape) sums totals and liv
 from __future__ import annotations
 
 from collections import Counter
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 
 class StreamCounters(Protocol):
@@ -27,6 +28,39 @@ _SUMMED = (
     "frames_in", "bytes_in", "frames_out", "bytes_out", "barge_ins", "unknown_events",
     "stale_marks",
 )
+
+
+Samples = list[tuple[str, float]]
+"""``(labels, value)`` pairs: labels as ``""`` or ``'{kind="x"}'``."""
+
+
+class PromText:
+    """Builds a Prometheus text exposition (version 0.0.4) of metrics named ``{prefix}_name``."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.lines: list[str] = []
+
+    def metric(self, name: str, kind: str, help_text: str, samples: Samples) -> None:
+        full = f"{self.prefix}_{name}"
+        self.lines.append(f"# HELP {full} {help_text}")
+        self.lines.append(f"# TYPE {full} {kind}")
+        for labels, value in samples:
+            shown = f"{value:.6f}" if isinstance(value, float) else str(value)
+            self.lines.append(f"{full}{labels} {shown}")
+
+    def one(self, name: str, kind: str, help_text: str, value: float) -> None:
+        """A metric with a single unlabelled sample."""
+        self.metric(name, kind, help_text, [("", value)])
+
+    def by(self, name: str, help_text: str, label: str, counts: Mapping[Any, int],
+           kind: str = "counter") -> None:
+        """A metric with one sample per key of ``counts`` (sorted), labelled ``label``."""
+        self.metric(name, kind, help_text,
+                    [(f'{{{label}="{k}"}}', v) for k, v in sorted(counts.items())])
+
+    def render(self) -> str:
+        return "\n".join(self.lines) + "\n"
 
 
 class GatewayMetrics:
@@ -106,59 +140,31 @@ class GatewayMetrics:
 
     def render(self) -> str:
         """The Prometheus text exposition (version 0.0.4)."""
-        lines: list[str] = []
-
-        def metric(name: str, kind: str, help_text: str, samples: list[tuple[str, int]]) -> None:
-            lines.append(f"# HELP voxgate_gateway_{name} {help_text}")
-            lines.append(f"# TYPE voxgate_gateway_{name} {kind}")
-            for labels, value in samples:
-                lines.append(f"voxgate_gateway_{name}{labels} {value}")
-
-        metric("streams_active", "gauge", "Streams open now.", [("", self.streams_active)])
-        metric("streams_total", "counter", "Streams accepted.", [("", self.streams_total)])
-        metric("frames_in_total", "counter", "Media messages received.", [("", self.frames_in)])
-        metric("frames_out_total", "counter", "Media messages sent.", [("", self.frames_out)])
-        metric("bytes_in_total", "counter", "Audio bytes received.", [("", self.bytes_in)])
-        metric("bytes_out_total", "counter", "Audio bytes sent.", [("", self.bytes_out)])
-        metric("barge_ins_total", "counter", "Barge-ins (clear sent).", [("", self.barge_ins)])
-        metric(
-            "unknown_events_total", "counter", "Unknown events ignored.",
-            [("", self.unknown_events)],
-        )
-        metric("stale_marks_total", "counter", "Unmatched mark echoes.", [("", self.stale_marks)])
-        metric(
-            "control_requests_total", "counter", "Control requests submitted.",
-            [("", self.control_requests)],
-        )
-        metric(
-            "control_errors_total", "counter", "Control requests that failed.",
-            [("", self.control_errors)],
-        )
-        metric(
-            "auth_failures_total", "counter", "Handshakes refused with 401.",
-            [("", self.auth_failures)],
-        )
-        metric(
-            "rejected_busy_total", "counter", "Handshakes refused with 503 (max_streams).",
-            [("", self.rejected_busy)],
-        )
-        metric(
-            "protocol_errors_total", "counter", "Streams closed for bad input, by kind.",
-            [(f'{{kind="{k}"}}', v) for k, v in sorted(self.protocol_errors.items())],
-        )
-        metric(
-            "adapter_errors_total", "counter", "Calls ended by adapter failures, by kind.",
-            [(f'{{kind="{k}"}}', v) for k, v in sorted(self.adapter_errors.items())],
-        )
-        metric(
-            "closes_total", "counter", "Streams closed, by close code.",
-            [(f'{{code="{k}"}}', v) for k, v in sorted(self.closes.items())],
-        )
-        lines.append("# HELP voxgate_gateway_loop_lag_max_seconds Worst event-loop stall seen.")
-        lines.append("# TYPE voxgate_gateway_loop_lag_max_seconds gauge")
-        lines.append(f"voxgate_gateway_loop_lag_max_seconds {self.loop_lag_max:.6f}")
-        metric(
-            "loop_lags_over_20ms_total", "counter", "Watchdog wake-ups more than 20 ms late.",
-            [("", self.loop_lags_over_20ms)],
-        )
-        return "\n".join(lines) + "\n"
+        out = PromText("voxgate_gateway")
+        out.one("streams_active", "gauge", "Streams open now.", self.streams_active)
+        out.one("streams_total", "counter", "Streams accepted.", self.streams_total)
+        out.one("frames_in_total", "counter", "Media messages received.", self.frames_in)
+        out.one("frames_out_total", "counter", "Media messages sent.", self.frames_out)
+        out.one("bytes_in_total", "counter", "Audio bytes received.", self.bytes_in)
+        out.one("bytes_out_total", "counter", "Audio bytes sent.", self.bytes_out)
+        out.one("barge_ins_total", "counter", "Barge-ins (clear sent).", self.barge_ins)
+        out.one("unknown_events_total", "counter", "Unknown events ignored.", self.unknown_events)
+        out.one("stale_marks_total", "counter", "Unmatched mark echoes.", self.stale_marks)
+        out.one("control_requests_total", "counter", "Control requests submitted.",
+                self.control_requests)
+        out.one("control_errors_total", "counter", "Control requests that failed.",
+                self.control_errors)
+        out.one("auth_failures_total", "counter", "Handshakes refused with 401.",
+                self.auth_failures)
+        out.one("rejected_busy_total", "counter", "Handshakes refused with 503 (max_streams).",
+                self.rejected_busy)
+        out.by("protocol_errors_total", "Streams closed for bad input, by kind.", "kind",
+               self.protocol_errors)
+        out.by("adapter_errors_total", "Calls ended by adapter failures, by kind.", "kind",
+               self.adapter_errors)
+        out.by("closes_total", "Streams closed, by close code.", "code", self.closes)
+        out.one("loop_lag_max_seconds", "gauge", "Worst event-loop stall seen.",
+                float(self.loop_lag_max))
+        out.one("loop_lags_over_20ms_total", "counter", "Watchdog wake-ups more than 20 ms late.",
+                self.loop_lags_over_20ms)
+        return out.render()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import sys
@@ -66,6 +67,21 @@ async def process(*args: str, ready: str, env: dict[str, str] | None = None
                 await proc.wait()
 
 
+def scrape(text: str) -> dict[str, float]:
+    """Prometheus text to ``{name{labels}: value}``; every sample's family is declared."""
+    declared: set[str] = set()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            declared.add(line.split()[2])
+        elif line and not line.startswith("#"):
+            match = re.fullmatch(r'([a-z_]+)((?:\{[a-z_]+="[^"]*"\})?) (-?\d+(?:\.\d+)?)', line)
+            assert match is not None, line
+            assert match.group(1) in declared, line
+            out[match.group(1) + match.group(2)] = float(match.group(3))
+    return out
+
+
 async def test_gateway_and_dialer_in_separate_processes(tmp_path: Path) -> None:
     world = tmp_path / "world.toml"
     world.write_text(WORLD)
@@ -98,3 +114,13 @@ async def test_gateway_and_dialer_in_separate_processes(tmp_path: Path) -> None:
                 assert r.status == 404
             async with s.post(f"{control}/v1/calls", json={"number": 5}) as r:
                 assert r.status == 400
+            async with s.get(f"{control}/metrics") as r:
+                assert r.status == 200 and r.content_type == "text/plain"
+                metrics = scrape(await r.text())
+            assert metrics["voxgate_dialer_calls_placed_total"] == 1
+            assert metrics['voxgate_dialer_calls_finished_total{disposition="agent_handled"}'] == 1
+            assert metrics["voxgate_dialer_calls_active"] == 0
+            assert sum(v for k, v in metrics.items() if k.startswith("voxgate_dialer_agents{")) == 1
+            assert metrics["voxgate_dialer_api_requests_total"] >= 3  # customer, agent, bridge
+            assert metrics["voxgate_dialer_events_received_total"] >= 4
+            assert metrics["voxgate_dialer_events_malformed_total"] == 0

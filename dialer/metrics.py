@@ -1,0 +1,66 @@
+"""Dialer counters and gauges in Prometheus text format, for ``GET /metrics`` on the control API.
+
+Everything the dialer counts in one scrape: calls (live, placed, finished by disposition), the
+agents per state, Exotel API requests (retries, errors, 429s), the event intake (received,
+malformed, unauthorized, duplicates, stale, held for order, after the leg ended) and what the
+call flows could not handle (unknown events, full inboxes, uncertain creates). Names start
+``voxgate_dialer_``; counters end ``_total``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gateway.metrics import PromText
+
+if TYPE_CHECKING:
+    from dialer.service import Dialer
+
+
+def render_dialer_metrics(dialer: Dialer) -> str:
+    """One scrape of ``dialer``'s metrics."""
+    out = PromText("voxgate_dialer")
+    st, api = dialer.stats, dialer.client.stats
+    intake, seq = dialer.intake.stats, dialer.intake.sequencer.stats
+    out.one("calls_active", "gauge", "Calls in progress.", dialer.active_calls)
+    out.one("calls_placed_total", "counter", "Calls placed.", st.placed)
+    out.by("calls_finished_total", "Calls finished, by disposition.", "disposition",
+           st.dispositions)
+    out.by("agents", "Agents, by state.", "state", dialer.pool.counts(), kind="gauge")
+    out.one("api_requests_total", "counter", "Exotel API requests sent.", api.requests)
+    out.one("api_retries_total", "counter", "Exotel API requests retried.", api.retries)
+    out.one("api_errors_total", "counter", "Exotel API requests that failed.", api.errors)
+    out.one("api_rate_limited_total", "counter", "Exotel API answers 429.", api.rate_limited)
+    out.one("api_failures_total", "counter", "Call actions that failed after retries.",
+            st.api_failures)
+    out.one("create_uncertain_total", "counter",
+            "Leg creations with no answer (reconciled by listing legs).", st.create_uncertain)
+    out.one("events_received_total", "counter", "Exotel events received.", intake.received)
+    out.one("events_malformed_total", "counter", "Events refused as malformed.",
+            intake.malformed)
+    out.one("events_unauthorized_total", "counter", "Event posts refused for bad credentials.",
+            intake.unauthorized)
+    out.one("events_delivered_total", "counter", "Events delivered to calls.", intake.delivered)
+    out.one("events_duplicate_total", "counter", "Duplicate events dropped.", seq.duplicates)
+    out.one("events_stale_total", "counter",
+            "Lifecycle events older than the leg's state, dropped.", seq.stale)
+    out.one("events_held_total", "counter", "Events held until an earlier one came.", seq.held)
+    out.one("events_hold_overflow_total", "counter",
+            "Early events dropped: too many already held for the leg.", seq.hold_overflow)
+    out.one("events_after_terminal_total", "counter", "Events for a leg after it ended.",
+            seq.after_terminal)
+    out.one("event_sink_errors_total", "counter", "Events whose handling raised.",
+            intake.sink_errors)
+    out.one("events_unknown_total", "counter", "Events for no known call or leg.",
+            st.unknown_events)
+    out.one("inbox_overflow_total", "counter", "Events dropped by a call's full inbox.",
+            st.inbox_overflow)
+    out.one("control_requests_total", "counter", "Control requests from the gateway.",
+            st.control_requests)
+    out.one("control_unknown_total", "counter", "Control requests for no live call.",
+            st.control_unknown)
+    out.one("stream_params_truncated_total", "counter",
+            "Calls whose stream URL parameters were shortened.", st.stream_params_truncated)
+    out.one("transfer_forecasts_total", "counter", "Transfer forecasts from bots.",
+            st.transfer_forecasts)
+    return out.render()
