@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from dialer.errors import UnknownCall
-from dialer.metrics import render_dialer_metrics
+from dialer.metrics import metrics_response, render_dialer_metrics, start_app
 from gateway.control import ControlHook, ControlRequest
 
 if TYPE_CHECKING:
@@ -65,13 +65,7 @@ class ControlApiServer:
         return app
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        sockets = getattr(site._server, "sockets", None) or []
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        self._runner, self.port = await start_app(self.app(), self.host, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -137,10 +131,7 @@ class ControlApiServer:
     async def _metrics(self, request: web.Request) -> web.Response:
         if self.dialer is None:
             return web.Response(status=503, text="no dialer attached\n")
-        return web.Response(
-            body=render_dialer_metrics(self.dialer).encode(),
-            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
-        )
+        return metrics_response(render_dialer_metrics(self.dialer))
 
     async def _health(self, request: web.Request) -> web.Response:
         active = getattr(self.hook, "active_calls", None)

@@ -5,11 +5,17 @@ agents per state, Exotel API requests (retries, errors, 429s), the event intake 
 malformed, unauthorized, duplicates, stale, held for order, after the leg ended) and what the
 call flows could not handle (unknown events, full inboxes, uncertain creates). Names start
 ``voxgate_dialer_``; counters end ``_total``.
+
+:class:`MetricsServer` serves any renderers on ``GET /metrics`` by itself (``voxgate campaign
+run --metrics-port``); the control API serves the dialer's on its own port.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
+
+from aiohttp import web
 
 from gateway.metrics import PromText
 
@@ -64,3 +70,49 @@ def render_dialer_metrics(dialer: Dialer) -> str:
     out.one("transfer_forecasts_total", "counter", "Transfer forecasts from bots.",
             st.transfer_forecasts)
     return out.render()
+
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def metrics_response(text: str) -> web.Response:
+    """A Prometheus scrape's HTTP answer."""
+    return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
+
+
+async def start_app(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host:port``; returns its runner (to clean up) and the bound port."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets = getattr(site._server, "sockets", None) or []
+    return runner, (sockets[0].getsockname()[1] if sockets else port)
+
+
+class MetricsServer:
+    """``GET /metrics`` on ``host:port`` (0: any free port): the renderers' texts, joined."""
+
+    def __init__(self, renderers: Sequence[Callable[[], str]], host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.renderers = list(renderers)
+        self.host, self.port = host, port
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/metrics"
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        return metrics_response("".join(render() for render in self.renderers))
+
+    async def __aenter__(self) -> MetricsServer:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        self._runner, self.port = await start_app(app, self.host, self.port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

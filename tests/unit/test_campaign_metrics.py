@@ -1,0 +1,60 @@
+"""A running campaign's figures as Prometheus text, and the metrics server that serves them."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from dialer.campaign.metrics import render_campaign_metrics
+from dialer.campaign.progress import CampaignSnapshot
+from dialer.metrics import MetricsServer
+
+
+def snapshot(**changes: object) -> CampaignSnapshot:
+    values: dict[str, object] = dict(
+        campaign="renewals", status="running", elapsed_s=60.0, leads=30, done=12, pending=15,
+        in_flight=3, attempts=20, answered=14, escalated=4, bridged=3, abandoned=1,
+        abandon_rate_24h=0.0714, abandon_rate_30d=0.05, occupancy=0.8125,
+        agents={"idle": 1, "talking": 2}, due_now=5, next_due_at=1_790_000_000.0,
+    )
+    values.update(changes)
+    return CampaignSnapshot(**values)  # type: ignore[arg-type]
+
+
+def samples(text: str) -> dict[str, str]:
+    return dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+
+
+def test_every_figure_is_a_labelled_gauge() -> None:
+    text = render_campaign_metrics(snapshot())
+    got = samples(text)
+    assert got['voxgate_campaign_leads{campaign="renewals"}'] == "30"
+    assert got['voxgate_campaign_leads_due_now{campaign="renewals"}'] == "5"
+    assert got['voxgate_campaign_leads_waiting{campaign="renewals"}'] == "10"
+    assert got['voxgate_campaign_abandon_rate_24h{campaign="renewals"}'] == "0.071400"
+    assert got['voxgate_campaign_agent_occupancy{campaign="renewals"}'] == "0.812500"
+    assert got['voxgate_campaign_agents{campaign="renewals",state="talking"}'] == "2"
+    assert got['voxgate_campaign_status{campaign="renewals",status="running"}'] == "1"
+    assert got['voxgate_campaign_status{campaign="renewals",status="paused"}'] == "0"
+    families = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")}
+    assert {key.split("{")[0] for key in got} <= families
+    assert all(line.endswith(" gauge") for line in text.splitlines() if line.startswith("# TYPE"))
+
+
+def test_unknown_split_and_no_waiting_lead_leave_their_gauges_out() -> None:
+    got = samples(render_campaign_metrics(snapshot(due_now=None, next_due_at=None)))
+    assert not any("due_now" in k or "waiting" in k or "next_due" in k for k in got)
+
+
+async def test_metrics_server_joins_its_renderers() -> None:
+    parts = ["a_total 1\n", "b 2\n"]
+    async with MetricsServer([lambda: parts[0], lambda: parts[1]]) as server, \
+            aiohttp.ClientSession() as http:
+        async with http.get(server.url) as reply:
+            assert reply.status == 200
+            assert reply.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            assert await reply.text() == "a_total 1\nb 2\n"
+        parts[1] = "b 3\n"  # rendered per scrape
+        async with http.get(server.url) as reply:
+            assert (await reply.text()).endswith("b 3\n")
+        async with http.get(server.url.replace("/metrics", "/other")) as reply:
+            assert reply.status == 404
