@@ -4,10 +4,11 @@
   [--sim-config SIM.toml] [--max-seconds S] [--keep-running]`` -- ``CAMPAIGN`` is a campaign
   TOML file (created or updated in the database) or the name of a campaign already in it (to
   resume after a stop or a crash). Leads and do-not-call numbers (one per line) are imported
-  first. The dialer's settings come from ``--config`` and the environment (``EXOTEL_*``); with no
-  ``EXOTEL_API_BASE`` an embedded emulator is started (``--sim-config`` sets its simulated
-  customers). Shows a live view (redrawn in place on a terminal, a line every 2 s otherwise;
-  logs default to WARNING); returns when every lead is finished (or after
+  first, numbers written nationally in the campaign's ``default_country`` (the stored one when
+  resumed by name). The dialer's settings come from ``--config`` and the environment
+  (``EXOTEL_*``); with no ``EXOTEL_API_BASE`` an embedded emulator is started (``--sim-config``
+  sets its simulated customers). Shows a live view (redrawn in place on a terminal, a line
+  every 2 s otherwise; logs default to WARNING); returns when every lead is finished (or after
   ``--max-seconds``). Dialler call records go to the same SQLite file. One dialer per
   campaign: a second ``run`` is refused while the first holds the campaign's lease. SIGINT or
   SIGTERM stops new dials and lets calls in flight finish; a second one quits at once.
@@ -22,7 +23,8 @@
 Bad input gets one line on stderr naming the file and the line or key (``voxgate campaign:
 renewals.toml: limits.max_attempts: must be an integer >= 1, got 2.5``) and exit code 2, never a
 traceback; ``run`` checks the campaign file, lead CSV, do-not-call file, dialer and emulator
-configs and the bot before it creates the database or imports anything.
+configs and the bot before it creates the database or imports anything (a stored campaign is
+read from ``--db`` without changing it).
 """
 
 from __future__ import annotations
@@ -174,9 +176,9 @@ def check_writable(path: str, what: str) -> None:
         raise CampaignError(f"{what} {path}: not writable")
 
 
-def open_store(path: str) -> CampaignStore:
-    """A :class:`CampaignStore` on ``path``; :class:`CampaignError` (``cannot open database
-    X: ...``) instead of a ``sqlite3`` error."""
+def check_db_path(path: str) -> None:
+    """Refuse (``cannot open database X: ...``) a database path that is a directory or whose
+    directory is missing."""
     target = Path(path)
     if target.is_dir():
         raise CampaignError(f"cannot open database {path}: is a directory")
@@ -184,8 +186,15 @@ def open_store(path: str) -> CampaignStore:
         raise CampaignError(
             f"cannot open database {path}: no such directory {str(target.parent)!r}"
         )
+
+
+def open_store(path: str, *, read_only: bool = False) -> CampaignStore:
+    """A :class:`CampaignStore` on ``path`` (with ``read_only``, on the existing file, changing
+    nothing: :meth:`CampaignStore.read_only`); :class:`CampaignError` (``cannot open database
+    X: ...``) instead of a ``sqlite3`` error."""
+    check_db_path(path)
     try:
-        return CampaignStore(path)
+        return CampaignStore.read_only(path) if read_only else CampaignStore(path)
     except sqlite3.Error as exc:
         raise CampaignError(f"cannot open database {path}: {exc}") from None
 
@@ -202,9 +211,10 @@ def check_bot(name: str) -> None:
         )
 
 
-def parse_dnc(text: str, source: str) -> tuple[list[str], list[str]]:
-    """Do-not-call numbers, one a line (``#`` starts a comment, also after a number); returns
-    the numbers and one ``FILE line N: reason`` per bad line (skipped)."""
+def parse_dnc(text: str, source: str, default_country: str = "91") -> tuple[list[str], list[str]]:
+    """Do-not-call numbers, one a line (``#`` starts a comment, also after a number), national
+    ones in ``default_country`` (the campaign's, as its leads); returns the numbers and one
+    ``FILE line N: reason`` per bad line (skipped)."""
     phones: list[str] = []
     errors: list[str] = []
     for number, raw in enumerate(text.splitlines(), 1):
@@ -212,7 +222,7 @@ def parse_dnc(text: str, source: str) -> tuple[list[str], list[str]]:
         if not line:
             continue
         try:
-            phones.append(normalise_phone(line))
+            phones.append(normalise_phone(line, default_country))
         except CampaignError as exc:
             errors.append(f"{source} line {number}: {exc}")
     return phones, errors
@@ -220,10 +230,11 @@ def parse_dnc(text: str, source: str) -> tuple[list[str], list[str]]:
 
 @dataclass
 class RunInputs:
-    """What ``campaign run`` reads, checked before the database is touched."""
+    """What ``campaign run`` and ``check`` read, checked before the database is changed."""
 
     spec: CampaignSpec | None  # None: a stored campaign named ``name``
     name: str
+    settings: CampaignSpec  # in effect: ``spec``, else the stored campaign's
     leads: ImportResult | None = None
     dnc: list[str] | None = None
     dnc_errors: list[str] = field(default_factory=list)
@@ -232,39 +243,53 @@ class RunInputs:
 
 
 def load_inputs(args: argparse.Namespace) -> RunInputs:
-    """Read and check every input of ``campaign run`` (campaign file, lead CSV, do-not-call
-    file, dialer and emulator configs, the bot) without creating or changing anything;
-    :class:`CampaignError` naming the file and the line or key."""
-    path = Path(args.campaign)
-    if path.suffix == ".toml" or path.exists():
-        text = read_text(args.campaign)
-        try:
-            spec: CampaignSpec | None = campaign_from_toml(text)
-        except CampaignError as exc:
-            raise CampaignError(f"{args.campaign}: {exc}") from None
-        assert spec is not None
-        check_bot(spec.bot)
-        inputs = RunInputs(spec, spec.name)
-    else:
-        if not Path(args.db).exists():
-            raise CampaignError(
-                f"no campaign database at {args.db} (CAMPAIGN is a campaign TOML file or the "
-                f"name of a campaign stored in --db; {args.campaign!r} is neither)"
-            )
-        inputs = RunInputs(None, args.campaign)
+    """Read and check every input of ``campaign run`` (campaign file or stored campaign, lead
+    CSV, do-not-call file, dialer and emulator configs, the bot) without creating or changing
+    anything; :class:`CampaignError` naming the file and the line or key. Lead and do-not-call
+    numbers written nationally get the campaign's ``default_country``."""
+    inputs = load_campaign(args.campaign, args.db)
+    check_bot(inputs.settings.bot)
+    country = inputs.settings.default_country
     if args.leads:
         try:
-            inputs.leads = parse_leads(read_text(args.leads))
+            inputs.leads = parse_leads(read_text(args.leads), default_country=country)
         except CampaignError as exc:
             text = str(exc)
             raise CampaignError(
                 text if text.startswith(args.leads) else f"{args.leads}: {text}"
             ) from None
     if args.dnc:
-        inputs.dnc, inputs.dnc_errors = parse_dnc(read_text(args.dnc), args.dnc)
+        inputs.dnc, inputs.dnc_errors = parse_dnc(read_text(args.dnc), args.dnc, country)
     inputs.config = load_dialer_config(args.config)
     inputs.sim = load_sim_config(args.sim_config) if args.sim_config else None
     return inputs
+
+
+def load_campaign(campaign: str, db: str | None) -> RunInputs:
+    """``CAMPAIGN``: a campaign TOML file, else the name of a campaign stored in ``db`` (read
+    without changing it)."""
+    path = Path(campaign)
+    if path.suffix == ".toml" or path.exists():
+        text = read_text(campaign)
+        try:
+            spec = campaign_from_toml(text)
+        except CampaignError as exc:
+            raise CampaignError(f"{campaign}: {exc}") from None
+        return RunInputs(spec, spec.name, spec)
+    if db is None:
+        raise CampaignError(
+            f"{campaign}: no such campaign file (the name of a stored campaign needs --db)"
+        )
+    if not Path(db).exists():
+        raise CampaignError(
+            f"no campaign database at {db} (CAMPAIGN is a campaign TOML file or the name of a "
+            f"campaign stored in --db; {campaign!r} is neither)"
+        )
+    store = open_store(db, read_only=True)
+    try:
+        return RunInputs(None, campaign, store.campaign(campaign))
+    finally:
+        store.close()
 
 
 def load_dialer_config(path: str | None) -> DialerConfig:
@@ -320,7 +345,7 @@ def prepare(args: argparse.Namespace, store: CampaignStore, inputs: RunInputs | 
         )
         for error in result.errors[:20]:
             _print(f"  line {error.line}: {error.reason}")
-        fields = store.campaign(name).stream_params
+        fields = inputs.settings.stream_params
         for missing in _fields_in_no_lead(fields, result.leads):
             _print(
                 f"  warning: stream_params field {missing!r} is in none of the "
@@ -356,8 +381,6 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
             store.acquire(inputs.name, Lease.here(owner), time.time())
         name = prepare(args, store, inputs)
         spec = store.campaign(name)
-        if inputs.spec is None:
-            check_bot(spec.bot)
         if store.status(name) == "paused":
             _print(
                 f"campaign {name} is paused: voxgate campaign resume {name} --db {args.db} to dial"

@@ -3,14 +3,18 @@
 
 Call :func:`parse_leads` with the file's text; it returns the good leads and one
 :class:`RowError` per bad row (line number and reason) instead of stopping at the first, and
-drops duplicate phone numbers (first row wins). The delimiter is a comma, a semicolon or a
+drops duplicate phone numbers (first row wins). Numbers written nationally get the campaign's
+``default_country`` (:func:`~dialer.campaign.model.normalise_phone`), so duplicates are found
+however a number is written. The delimiter is a comma, a semicolon or a
 tab (whichever makes a ``phone`` column); a repeated column name is refused.
 
 A lead's time zone: its ``timezone`` (IANA), else its ``region`` (an ISO country code or a
 ``country-subdivision`` code, :data:`REGION_TIMEZONES`; a country-only region of a country with
 several zones, such as ``US``, is refused with the codes to use), else the zone of its phone's
 country code when that country has a single zone (:data:`PHONE_TIMEZONES`: +91 is
-Asia/Kolkata), else ``""``: the campaign's default time zone at dial time.
+Asia/Kolkata; a national number has the default country's code by then, so with
+``default_country = "44"`` a bare ``020 7946 0000`` is in Europe/London), else ``""``: the
+campaign's default time zone at dial time.
 """
 
 from __future__ import annotations
@@ -125,7 +129,7 @@ def resolve_timezone(timezone: str, region: str, phone: str = "") -> str:
     return ""
 
 
-def _lead(row: dict[str, str]) -> Lead:
+def _lead(row: dict[str, str], default_country: str) -> Lead:
     priority_text = row.get("priority", "").strip()
     try:
         priority = int(priority_text) if priority_text else 0
@@ -134,7 +138,7 @@ def _lead(row: dict[str, str]) -> Lead:
     custom = {k: v for k, v in row.items() if k not in _KNOWN and v != ""}
     if len(custom) > MAX_CUSTOM_FIELDS:
         raise CampaignError(f"more than {MAX_CUSTOM_FIELDS} custom fields")
-    phone = normalise_phone(row.get("phone", ""))
+    phone = normalise_phone(row.get("phone", ""), default_country)
     return Lead(
         phone=phone,
         name=row.get("name", "").strip(),
@@ -144,9 +148,12 @@ def _lead(row: dict[str, str]) -> Lead:
     )
 
 
-def parse_leads(text: str, max_leads: int = MAX_LEADS) -> ImportResult:
-    """Parse a lead CSV (header row required). Raises :class:`CampaignError` only when the
-    file as a whole is unusable (no ``phone`` column, a repeated column, too many rows)."""
+def parse_leads(
+    text: str, max_leads: int = MAX_LEADS, default_country: str = "91"
+) -> ImportResult:
+    """Parse a lead CSV (header row required); national numbers get ``default_country`` (the
+    campaign's). Raises :class:`CampaignError` only when the file as a whole is unusable (no
+    ``phone`` column, a repeated column, too many rows)."""
     text = text.lstrip("\ufeff")
     first = text.split("\n", 1)[0].rstrip("\r")
     delimiter = _delimiter(first)
@@ -171,7 +178,7 @@ def parse_leads(text: str, max_leads: int = MAX_LEADS) -> ImportResult:
             errors.append(RowError(line, "more fields than the header"))
             continue
         try:
-            lead = _lead(row)
+            lead = _lead(row, default_country)
         except CampaignError as exc:
             errors.append(RowError(line, str(exc)))
             continue

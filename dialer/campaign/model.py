@@ -9,6 +9,7 @@ Example TOML::
     bot = "scripted"
     pacer = "bot_first"           # progressive | adaptive | predictive | bot_first
     timezone = "Asia/Kolkata"     # leads without timezone/region
+    default_country = "91"        # the country of numbers written nationally ("1", "+44" ...)
     stream_params = ["name", "plan"]  # up to 2 lead fields handed to the bot on the stream URL
     [window]
     start = "09:00"
@@ -57,11 +58,17 @@ __all__ = [
     "campaign_from_dict",
     "campaign_from_toml",
     "check_timezone",
+    "country_code",
     "normalise_phone",
 ]
 
 PacerName = Literal["progressive", "adaptive", "predictive", "bot_first"]
 _PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+_E164 = re.compile(r"^\+[1-9][0-9]{5,14}$")
+_COUNTRY_CODE = re.compile(r"^\+?([1-9][0-9]{0,2})$")
+NANP = "1"
+"""The North American Numbering Plan's country code: its trunk prefix is ``1`` as well (not
+``0``) and its international prefix ``011`` (not ``00``)."""
 
 
 DEFAULT_RETRY: Mapping[str, float] = MappingProxyType(
@@ -144,20 +151,55 @@ def _check_skills(skills: tuple[str, ...], where: str) -> None:
             raise CampaignError(f"{where}: skill names may not contain commas, got {skill!r}")
 
 
+def country_code(value: object, where: str = "default_country") -> str:
+    """A country calling code written ``"1"``, ``"+1"``, ``"44"`` or ``"+44"``, as its digits
+    (``"1"``); raises :class:`CampaignError` naming ``where`` otherwise."""
+    match = _COUNTRY_CODE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise CampaignError(
+            f'{where}: must be a country calling code such as "1" or "+44" (a string of 1-3 '
+            f"digits), got {_show(value)}"
+        )
+    return match.group(1)
+
+
 def normalise_phone(raw: str, default_country: str = "91") -> str:
-    """``+`` and digits only. A bare 10-digit number gets ``+{default_country}``; a leading
-    ``0`` trunk prefix is dropped first. Raises :class:`CampaignError` on anything else."""
+    """A phone number as ``+`` and digits (E.164); raises :class:`CampaignError` on anything
+    else. Spaces, dashes, dots and brackets are dropped.
+
+    * Written internationally it keeps its country code: ``+44 20 7946 0000``, ``0044 ...``, and
+      ``011 44 ...`` when ``default_country`` is 1 (North America's international prefix).
+    * Written nationally it gets ``+{default_country}``: a number with the trunk prefix (a
+      leading ``0``; for country 1, a leading ``1`` and 10 more digits), or 10 digits without it
+      (``98123 45678`` -> ``+919812345678``; ``(415) 555-0100`` with 1 -> ``+14155550100``).
+    * Any other length is taken to start with its country code (``919812345678``).
+
+    No numbering plan beyond that: where a leading 0 is part of the national number (Italy) or
+    the trunk prefix is not 0 (Russia's 8), write the numbers with ``+``."""
+    country = country_code(default_country)
     text = re.sub(r"[\s\-().]", "", raw)
-    if text.startswith("00"):
-        text = "+" + text[2:]
     if not _PHONE.match(text):
         raise CampaignError(f"bad phone number {raw!r}")
     if not text.startswith("+"):
-        text = text.lstrip("0")
-        if len(text) == 10:
-            text = default_country + text
-        text = "+" + text
+        text = "+" + _with_country(text, country)
+    if not _E164.match(text):
+        raise CampaignError(f"bad phone number {raw!r}")
     return text
+
+
+def _with_country(digits: str, country: str) -> str:
+    """The digits of a number written without ``+``, starting with its country code."""
+    international = ("00", "011") if country == NANP else ("00",)
+    for prefix in international:
+        if digits.startswith(prefix):
+            return digits[len(prefix) :]
+    if country == NANP and len(digits) == 11 and digits.startswith(NANP):
+        return digits  # the trunk prefix 1 is the country code
+    if country != NANP and digits.startswith("0"):
+        return country + digits[1:]  # the trunk prefix 0
+    if len(digits) == 10:
+        return country + digits
+    return digits
 
 
 def _parse_hhmm(value: str, name: str) -> time:
@@ -269,7 +311,11 @@ class Lead:
 @dataclass(frozen=True, slots=True)
 class CampaignSpec:
     """Everything a campaign needs besides its leads. ``retry`` maps an :class:`Outcome` value
-    to the delay in seconds before the next attempt; outcomes not in it end the lead."""
+    to the delay in seconds before the next attempt; outcomes not in it end the lead.
+    ``default_country`` (``"1"`` or ``"+1"``, kept as ``"1"``) is the country of the numbers
+    written nationally in its campaign file (agents), lead CSVs and do-not-call files (see
+    :func:`normalise_phone`); :class:`Lead` and :class:`AgentSpec` built directly take +91 for
+    a national number: give them international ones."""
 
     name: str
     mode: Literal["bot_first", "agent_first"] = "bot_first"
@@ -277,6 +323,7 @@ class CampaignSpec:
     bot: str = "echo"
     pacer: PacerName = "bot_first"
     timezone: str = "Asia/Kolkata"
+    default_country: str = "91"
     window: CallingWindow = CallingWindow()
     limits: Limits = Limits()
     retry: Mapping[str, float] = field(default_factory=lambda: DEFAULT_RETRY)
@@ -301,6 +348,7 @@ class CampaignSpec:
         if not isinstance(self.bot, str) or not self.bot:
             raise CampaignError(f"bot: must be an adapter name, got {self.bot!r}")
         check_timezone(self.timezone)
+        object.__setattr__(self, "default_country", country_code(self.default_country))
         object.__setattr__(self, "retry", MappingProxyType(_retry(self.retry)))
         object.__setattr__(self, "agents", tuple(self.agents))
         ids = [a.id for a in self.agents]
@@ -334,6 +382,7 @@ _TOP_KEYS = (
     "bot",
     "pacer",
     "timezone",
+    "default_country",
     "window",
     "limits",
     "retry",
@@ -413,7 +462,7 @@ def _retry(table: Mapping[str, Any]) -> dict[str, float]:
     return delays
 
 
-def _agent(value: Any, where: str) -> AgentSpec:
+def _agent(value: Any, where: str, country: str) -> AgentSpec:
     table = _table(value, where)
     _no_unknown(table, _AGENT_KEYS, where)
     for key in ("id", "number"):
@@ -424,7 +473,7 @@ def _agent(value: Any, where: str) -> AgentSpec:
         raise CampaignError(f"{where}.id: must not be empty")
     number = _string(table["number"], f"{where}.number")
     try:
-        number = normalise_phone(number)
+        number = normalise_phone(number, country)
     except CampaignError as exc:
         raise CampaignError(f"{where}.number: {exc}") from exc
     skills = _strings(table.get("skills", []), f"{where}.skills")
@@ -450,6 +499,7 @@ def campaign_from_dict(data: Mapping[str, Any]) -> CampaignSpec:
     if "name" not in data:
         raise CampaignError("missing key 'name'")
     mode = _string(data.get("mode", "bot_first"), "mode")
+    country = country_code(data.get("default_country", "91"))
     pacer = _string(data.get("pacer", "bot_first"), "pacer")
     stream_params = data.get("stream_params", [])
     if not isinstance(stream_params, list) or not all(isinstance(v, str) for v in stream_params):
@@ -470,10 +520,11 @@ def campaign_from_dict(data: Mapping[str, Any]) -> CampaignSpec:
         bot=_string(data.get("bot", "echo"), "bot"),
         pacer=pacer,  # type: ignore[arg-type]  # checked by CampaignSpec
         timezone=_string(data.get("timezone", "Asia/Kolkata"), "timezone"),
+        default_country=country,
         window=CallingWindow.parse(_hhmm(window, "start", "09:00"), _hhmm(window, "end", "21:00")),
         limits=_limits(limits),
         retry=_table(data["retry"], "retry") if "retry" in data else DEFAULT_RETRY,
-        agents=tuple(_agent(a, f"agents[{i}]") for i, a in enumerate(agents, 1)),
+        agents=tuple(_agent(a, f"agents[{i}]", country) for i, a in enumerate(agents, 1)),
         skills=_strings(data.get("skills", []), "skills"),
         amd=_flag(data.get("amd", True), "amd"),
         stream_params=names,

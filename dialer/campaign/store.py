@@ -27,6 +27,10 @@ with each progress snapshot) and clears it with the lease when it stops
 (:meth:`CampaignStore.detach`), so ``status`` tells a campaign being dialled from one whose
 dialer has gone. A database from an older version gains the columns it lacks when it is opened
 (:data:`COLUMNS_ADDED`).
+
+:meth:`CampaignStore.read_only` opens an existing database for reading only (``voxgate campaign
+check``): nothing in it or beside it is created or changed, and the tables and columns an older
+database lacks read as empty.
 """
 
 from __future__ import annotations
@@ -37,9 +41,11 @@ import json
 import os
 import socket
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dialer.campaign.compliance import check_dial, local_day, next_window_open
@@ -306,6 +312,7 @@ def _spec_to_json(spec: CampaignSpec) -> str:
             "bot": spec.bot,
             "pacer": spec.pacer,
             "timezone": spec.timezone,
+            "default_country": spec.default_country,
             "window": dict(zip(("start", "end"), spec.window.describe(), strict=True)),
             "limits": {
                 "max_attempts": spec.limits.max_attempts,
@@ -340,8 +347,13 @@ class _DncList:
 class CampaignStore:
     """See the module docstring. ``path`` is a file, or ``":memory:"`` for tests."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, _read_only: bool = False) -> None:
         self.path = path
+        if _read_only:
+            self._db = _connect_read_only(path)
+            self._db.row_factory = sqlite3.Row
+            _stand_in(self._db)
+            return
         self._db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -349,12 +361,18 @@ class CampaignStore:
         self._db.executescript(SCHEMA)
         self._migrate()
 
+    @classmethod
+    def read_only(cls, path: str) -> CampaignStore:
+        """The store of the existing database ``path``, for reading only: the reading methods
+        work (on a database from an older version too: what it lacks reads as empty) and the
+        writing ones raise ``sqlite3.OperationalError``. Nothing is created or changed, not
+        even the write-ahead log's files beside it when no other process has it open."""
+        return cls(path, _read_only=True)
+
     def _migrate(self) -> None:
         """Add the :data:`COLUMNS_ADDED` a database from an older version lacks."""
-        for table, column, kind in COLUMNS_ADDED:
-            columns = {r["name"] for r in self._db.execute(f"PRAGMA table_info({table})")}
-            if column not in columns:
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        for table, column, kind in _missing_columns(self._db):
+            self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -868,6 +886,46 @@ class CampaignStore:
         """One row per attempt (:data:`ATTEMPT_COLUMNS`); times in ISO 8601 UTC, empty when
         unset (an attempt not answered, or still ringing)."""
         return _csv_text(ATTEMPT_COLUMNS, self.attempts(campaign))
+
+
+def _missing_columns(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """The :data:`COLUMNS_ADDED` that ``db``'s tables lack (those of an older version)."""
+    missing = []
+    for table, column, kind in COLUMNS_ADDED:
+        columns = {r[1] for r in db.execute(f"PRAGMA main.table_info({table})")}
+        if columns and column not in columns:
+            missing.append((table, column, kind))
+    return missing
+
+
+def _connect_read_only(path: str) -> sqlite3.Connection:
+    """A read-only connection to the existing database ``path``. With no write-ahead log
+    beside it (no other connection has it open) it is read as immutable, which creates no
+    ``-wal``/``-shm`` files; otherwise through the log, as a writer left it."""
+    target = Path(path)
+    if not target.is_file():
+        raise CampaignError(f"no campaign database at {path}")
+    mode = "mode=ro" if Path(f"{path}-wal").exists() else "mode=ro&immutable=1"
+    uri = f"file:{urllib.parse.quote(str(target.resolve()))}?{mode}"
+    return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10.0)
+
+
+def _stand_in(db: sqlite3.Connection) -> None:
+    """Empty temporary stand-ins (read first, in SQLite's name lookup) for the tables that a
+    read-only ``db`` lacks, and views adding the :data:`COLUMNS_ADDED` it lacks (at their
+    defaults) to its older tables: reading methods then see the current schema."""
+    db.execute("PRAGMA temp_store = MEMORY")
+    tables = {r[0] for r in db.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+    for statement in SCHEMA.split(";"):
+        words = statement.split()
+        if words[:5] == ["CREATE", "TABLE", "IF", "NOT", "EXISTS"] and words[5] not in tables:
+            db.execute(statement.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE", 1))
+    added: dict[str, list[str]] = {}
+    for table, column, kind in _missing_columns(db):
+        default = kind.split("DEFAULT ")[1] if "DEFAULT " in kind else "NULL"
+        added.setdefault(table, []).append(f"{default} AS {column}")
+    for table, columns in added.items():
+        db.execute(f"CREATE TEMP VIEW {table} AS SELECT *, {', '.join(columns)} FROM main.{table}")
 
 
 def _holder(row: sqlite3.Row, nobody: str = "nobody") -> str:
