@@ -1,4 +1,4 @@
-"""``voxgate campaign run|status|pause|resume|export``: campaigns from the command line.
+"""``voxgate campaign run|check|status|pause|resume|export``: campaigns from the command line.
 
 * ``voxgate campaign run CAMPAIGN --db FILE [--leads CSV] [--dnc FILE] [--config DIALER.toml]
   [--sim-config SIM.toml] [--max-seconds S] [--keep-running]`` -- ``CAMPAIGN`` is a campaign
@@ -12,6 +12,19 @@
   ``--max-seconds``). Dialler call records go to the same SQLite file. One dialer per
   campaign: a second ``run`` is refused while the first holds the campaign's lease. SIGINT or
   SIGTERM stops new dials and lets calls in flight finish; a second one quits at once.
+* ``voxgate campaign check CAMPAIGN [--db FILE] [--leads CSV] [--dnc FILE] [--config
+  DIALER.toml] [--sim-config SIM.toml]`` -- a dry run: the checks ``run`` makes first (the same
+  one-line errors and exit code 2), then what ``run`` would do, changing nothing (``--db`` is
+  only read, and only if it exists): the campaign's settings and what it dials, the stored
+  campaign as ``status`` shows it, the leads it would import (new, already there, duplicate and
+  bad rows, the first 20 by line), the do-not-call numbers and how many leads they scrub, the
+  new leads by time zone (inside their calling window now, or waiting and until when) and the
+  ``stream_params`` warnings. The last line is ``result: ready`` (exit 0) or ``result: usable;
+  worth a look: ...`` (exit 1: ``run`` would go ahead, but something deserves a look first):
+  bad or duplicate lead rows, bad do-not-call lines, ``stream_params`` warnings, leads called in
+  the campaign's time zone for want of their own, a campaign paused or held by another dialer,
+  a campaign file that changes the stored ``default_country``, agent-first agents not nailed
+  up, no caller id for Exotel.
 * ``voxgate campaign status --db FILE [NAME]`` -- the status (running, paused, done) and whether
   a dialer is attached (from its heartbeat), counts and abandonment rates, and the pending leads
   split into due now and waiting (calling window, retry delay), with when the next one is due.
@@ -33,6 +46,7 @@ import argparse
 import asyncio
 import functools
 import logging
+import math
 import os
 import signal
 import sqlite3
@@ -40,12 +54,16 @@ import sys
 import time
 import tomllib
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
+from dialer.campaign.compliance import next_window_open
 from dialer.campaign.leads_csv import ImportResult, parse_leads
 from dialer.campaign.model import (
     CampaignError,
@@ -54,7 +72,7 @@ from dialer.campaign.model import (
     campaign_from_toml,
     normalise_phone,
 )
-from dialer.campaign.progress import LiveView, dialer_text, pending_text
+from dialer.campaign.progress import LiveView, dialer_text, iso_utc, pending_text, span
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStats, CampaignStore, Lease, PendingLeads
 from dialer.config import DialerConfig
@@ -79,9 +97,9 @@ def non_negative(text: str) -> float:
 
 
 def register(subparsers: Any) -> None:
-    """Add ``campaign run|status|pause|resume|export`` (called by :mod:`voxgate.cli`)."""
+    """Add ``campaign run|check|status|pause|resume|export`` (called by :mod:`voxgate.cli`)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
-        "campaign", help="run a lead-list campaign; status, pause, resume, export"
+        "campaign", help="run a lead-list campaign; check, status, pause, resume, export"
     )
     sub = p.add_subparsers(dest="campaign_command", metavar="ACTION")
     run = sub.add_parser("run", help="run (or resume) a campaign")
@@ -99,6 +117,16 @@ def register(subparsers: Any) -> None:
     )
     # live progress: keep the console to the view and warnings
     run.set_defaults(func=run_command, default_log_level="WARNING")
+    check = sub.add_parser(
+        "check", help="dry run: check the inputs and show what run would do, changing nothing"
+    )
+    check.add_argument("campaign", help="campaign TOML file, or the name of a stored campaign")
+    check.add_argument("--db", help="campaign database to compare with (read only, never created)")
+    check.add_argument("--leads", help="lead CSV run would import")
+    check.add_argument("--dnc", help="do-not-call numbers run would add, one per line")
+    check.add_argument("--config", metavar="FILE", help="dialer TOML file")
+    check.add_argument("--sim-config", metavar="FILE", help="embedded emulator TOML file")
+    check.set_defaults(func=check_command)
     status = sub.add_parser("status", help="show campaign counts and abandonment")
     status.add_argument("name", nargs="?", help="campaign (default: all)")
     status.add_argument("--db", required=True)
@@ -326,6 +354,80 @@ def _fields_in_no_lead(fields: tuple[str, ...], leads: Sequence[Lead]) -> list[s
     return [f for f in fields if not any(_stream_values(lead).get(f, "") != "" for lead in leads)]
 
 
+def _plural(count: int, noun: str) -> str:
+    """``1 lead``, ``2 leads``."""
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
+@dataclass
+class Notes:
+    """Lines to show, and the problems among them worth a look (``check`` exits 1 on any)."""
+
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def say(self, line: str, problem: str = "") -> None:
+        """Add ``line``; a ``problem`` (a few words) when it is one."""
+        self.lines.append(line)
+        if problem:
+            self.problems.append(problem)
+
+    def extend(self, other: Notes) -> None:
+        self.lines.extend(other.lines)
+        self.problems.extend(other.problems)
+
+
+def import_headline(verb: str, result: ImportResult, new: int) -> str:
+    """``imported 7 new leads (1 already there, 0 duplicate rows, 2 bad rows)``."""
+    return (
+        f"{verb} {_plural(new, 'new lead')} ({len(result.leads) - new} already there, "
+        f"{_plural(result.duplicates, 'duplicate row')}, {_plural(len(result.errors), 'bad row')})"
+    )
+
+
+def lead_notes(result: ImportResult, fields: tuple[str, ...], name: str, source: str) -> Notes:
+    """What a lead import tells under its headline: its bad rows (the first 20), and the
+    campaign's ``stream_params`` ``fields`` that no lead has or that are too long for the
+    stream URL."""
+    notes = Notes()
+    for error in result.errors[:20]:
+        notes.say(f"  line {error.line}: {error.reason}")
+    if len(result.errors) > 20:
+        notes.say(f"  ... and {_plural(len(result.errors) - 20, 'more bad row')}")
+    if result.errors:
+        notes.problems.append(f"{_plural(len(result.errors), 'bad row')} in {source}")
+    if result.duplicates:
+        notes.problems.append(f"{_plural(result.duplicates, 'duplicate row')} in {source}")
+    for missing in _fields_in_no_lead(fields, result.leads):
+        notes.say(
+            f"  warning: stream_params field {missing!r} is in none of the "
+            f"{len(result.leads)} leads of {source}: the bot gets no value for it",
+            f"stream_params field {missing!r} in no lead",
+        )
+    long = too_long_for_stream(fields, result.leads, name)
+    if long:
+        notes.say(
+            f"  {long} leads have stream_params values longer than the stream URL allows "
+            f"({MAX_CHARS} characters): they will be shortened (logged per call)",
+            f"{_plural(long, 'lead')} with stream_params values to be shortened",
+        )
+    return notes
+
+
+def dnc_notes(phones: Sequence[str], errors: Sequence[str], source: str) -> Notes:
+    """``do-not-call list: 3 numbers (1 bad line skipped)`` and the bad lines (the first
+    20)."""
+    bad = f" ({_plural(len(errors), 'bad line')} skipped)" if errors else ""
+    notes = Notes([f"do-not-call list: {_plural(len(phones), 'number')}{bad}"])
+    for line in errors[:20]:
+        notes.say(f"  {line}")
+    if len(errors) > 20:
+        notes.say(f"  ... and {_plural(len(errors) - 20, 'more bad line')}")
+    if errors:
+        notes.problems.append(f"{_plural(len(errors), 'bad line')} in {source}")
+    return notes
+
+
 def prepare(args: argparse.Namespace, store: CampaignStore, inputs: RunInputs | None = None) -> str:
     """Create/update the campaign and import leads and DNC numbers; returns its name."""
     if inputs is None:
@@ -337,34 +439,21 @@ def prepare(args: argparse.Namespace, store: CampaignStore, inputs: RunInputs | 
     else:
         store.campaign(name)  # raises when unknown
     if inputs.leads is not None:
-        result = inputs.leads
-        added = store.add_leads(name, result.leads, now)
-        _print(
-            f"imported {added} new leads ({len(result.leads) - added} already there, "
-            f"{result.duplicates} duplicate rows, {len(result.errors)} bad rows)"
-        )
-        for error in result.errors[:20]:
-            _print(f"  line {error.line}: {error.reason}")
+        added = store.add_leads(name, inputs.leads.leads, now)
+        _print(import_headline("imported", inputs.leads, added))
         fields = inputs.settings.stream_params
-        for missing in _fields_in_no_lead(fields, result.leads):
-            _print(
-                f"  warning: stream_params field {missing!r} is in none of the "
-                f"{len(result.leads)} leads of {args.leads}: the bot gets no value for it"
-            )
-        long = too_long_for_stream(fields, result.leads, name)
-        if long:
-            _print(
-                f"  {long} leads have stream_params values longer than the stream URL allows "
-                f"({MAX_CHARS} characters): they will be shortened (logged per call)"
-            )
+        for line in lead_notes(inputs.leads, fields, name, args.leads).lines:
+            _print(line)
     if inputs.dnc is not None:
         store.add_dnc(inputs.dnc, now, "import")
-        n_bad = len(inputs.dnc_errors)
-        bad = f" ({n_bad} bad line{'s' * (n_bad != 1)} skipped)" if n_bad else ""
-        _print(f"do-not-call list: {len(inputs.dnc)} numbers{bad}")
-        for line in inputs.dnc_errors[:20]:
-            _print(f"  {line}")
+        for line in dnc_notes(inputs.dnc, inputs.dnc_errors, args.dnc).lines:
+            _print(line)
     return name
+
+
+def paused_text(name: str, db: str) -> str:
+    """What to do about a paused campaign."""
+    return f"campaign {name} is paused: voxgate campaign resume {name} --db {db} to dial"
 
 
 async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None) -> int:
@@ -382,9 +471,7 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
         name = prepare(args, store, inputs)
         spec = store.campaign(name)
         if store.status(name) == "paused":
-            _print(
-                f"campaign {name} is paused: voxgate campaign resume {name} --db {args.db} to dial"
-            )
+            _print(paused_text(name, args.db))
         assert inputs.config is not None  # load_inputs always reads it
         config = inputs.config.replace(
             customer_ring_timeout=int(spec.limits.ring_timeout_s),
@@ -479,6 +566,195 @@ def run_command(args: argparse.Namespace) -> int:
         return _fail(exc)
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
+
+
+@_reported
+def check_command(args: argparse.Namespace) -> int:
+    """``campaign check``: :func:`load_inputs` as ``run`` does, then what ``run`` would do,
+    without creating or changing anything (``--db`` is read only, if it exists). Exit 0: ready;
+    1: usable, with problems worth a look (listed last); 2: an error ``run`` would stop on."""
+    inputs = load_inputs(args)
+    store: CampaignStore | None = None
+    if args.db is not None:
+        check_db_path(args.db)
+        if Path(args.db).exists():
+            store = open_store(args.db, read_only=True)
+    try:
+        notes = check_notes(args, inputs, store, time.time())
+    finally:
+        if store is not None:
+            store.close()
+    for line in notes.lines:
+        _print(line)
+    return 1 if notes.problems else 0
+
+
+def check_notes(
+    args: argparse.Namespace, inputs: RunInputs, store: CampaignStore | None, now: float
+) -> Notes:
+    """``campaign check``'s report: the campaign, the database, the leads and do-not-call
+    numbers, the calling windows, and a last line with the problems worth a look."""
+    notes = settings_notes(inputs, args.campaign if inputs.spec else f"stored in {args.db}")
+    known: dict[str, str] = {}
+    if store is not None and inputs.name in store.campaigns():
+        notes.extend(stored_notes(inputs, store, now))
+        known = store.lead_states(inputs.name)
+    else:
+        notes.say(database_text(args.db, inputs.name, store is not None))
+    if inputs.leads is not None:
+        notes.extend(import_notes(inputs, args.leads, known))
+    if inputs.dnc is not None:
+        notes.extend(dnc_notes(inputs.dnc, inputs.dnc_errors, args.dnc))
+    to_dial = new_leads(inputs, known, store, notes)
+    if to_dial:
+        notes.extend(window_notes(to_dial, inputs.settings, now))
+    summary = "; ".join(notes.problems)
+    notes.lines.append(f"result: {'usable; worth a look: ' + summary if summary else 'ready'}")
+    return notes
+
+
+def import_notes(inputs: RunInputs, source: str, known: Mapping[str, str]) -> Notes:
+    """The lead import ``run`` would make: new leads (not in ``known``, the campaign's stored
+    leads), duplicates and bad rows, ``stream_params`` warnings."""
+    assert inputs.leads is not None
+    new = sum(lead.phone not in known for lead in inputs.leads.leads)
+    notes = Notes([import_headline(f"{source}: would import", inputs.leads, new)])
+    notes.extend(lead_notes(inputs.leads, inputs.settings.stream_params, inputs.name, source))
+    return notes
+
+
+def new_leads(
+    inputs: RunInputs, known: Mapping[str, str], store: CampaignStore | None, notes: Notes
+) -> list[Lead]:
+    """The imported leads ``run`` would dial: not stored yet (``known``) nor on a do-not-call
+    list (``--dnc`` or the database's); says in ``notes`` how many each list scrubs."""
+    imported = inputs.leads.leads if inputs.leads is not None else ()
+    leads = [lead for lead in imported if lead.phone not in known]
+    dnc = set(inputs.dnc or ())
+    if inputs.dnc is not None:
+        text = f"  on it: {_plural(sum(lead.phone in dnc for lead in leads), 'new lead')}"
+        if known:
+            pending = sum(state == "pending" and phone in dnc for phone, state in known.items())
+            text += f", {_plural(pending, 'pending lead')} of the campaign"
+        notes.say(text + " (never dialled)")
+    leads = [lead for lead in leads if lead.phone not in dnc]
+    if store is None:
+        return leads
+    listed = {lead.phone for lead in leads if store.on_dnc(lead.phone)}
+    if listed:
+        notes.say(
+            f"do-not-call list in {store.path}: {_plural(len(listed), 'new lead')} on it "
+            "already (never dialled)"
+        )
+    return [lead for lead in leads if lead.phone not in listed]
+
+
+def settings_notes(inputs: RunInputs, source: str) -> Notes:
+    """The campaign's settings in a few lines, and the problems in them: an agent-first
+    campaign with agents not nailed up, no caller id for Exotel."""
+    spec, config = inputs.settings, inputs.config
+    assert config is not None  # load_inputs always reads it
+    start, end = spec.window.describe()
+    loose = [agent.id for agent in spec.agents if not agent.nailed]
+    notes = Notes(
+        [
+            f"campaign {spec.name} ({source}): {spec.mode}, pacer {spec.pacer}, bot {spec.bot}, "
+            f"{_plural(len(spec.agents), 'agent')} ({len(spec.agents) - len(loose)} nailed up), "
+            f"up to {_plural(spec.limits.max_lines, 'line')}",
+            f"  calling window {start}-{end} in each lead's time zone (campaign timezone "
+            f"{spec.timezone}); numbers written nationally get +{spec.default_country}",
+        ]
+    )
+    caller = spec.exophone or config.exophone
+    if config.uses_embedded_emulator:
+        notes.say(
+            "  dials the embedded emulator (EXOTEL_API_BASE unset); caller id "
+            f"{caller or 'the emulator default'}"
+        )
+    elif caller:
+        notes.say(f"  dials Exotel at {config.api_base}; caller id {caller}")
+    else:
+        notes.say(
+            f"  warning: dials Exotel at {config.api_base} with no caller id: set exophone in "
+            "the campaign file or EXOTEL_EXOPHONE",
+            "no caller id",
+        )
+    if spec.mode == "agent_first" and loose:
+        notes.say(
+            f"  warning: agent-first with agents not nailed up ({', '.join(loose)}): each is "
+            f"dialled once a customer answers, and many calls pass the {config.abandon_after:g} s "
+            "abandonment limit (nailed = true keeps an agent on the line)",
+            "agents not nailed up",
+        )
+    return notes
+
+
+def database_text(db: str | None, name: str, exists: bool) -> str:
+    """``--db`` when it does not hold the campaign."""
+    if db is None:
+        return "database: none given (--db): every lead counts as new"
+    if not exists:
+        return f"database {db}: does not exist yet; run creates it"
+    return f"database {db}: no campaign {name} yet; run adds it"
+
+
+def stored_notes(inputs: RunInputs, store: CampaignStore, now: float) -> Notes:
+    """The stored campaign as ``status`` shows it, and what stands in ``run``'s way: another
+    dialer holding it, a pause, a file that changes its default country."""
+    name, stored = inputs.name, store.campaign(inputs.name)
+    update = "; run updates its settings from the file" if inputs.spec else ""
+    notes = Notes([f"database {store.path}: campaign {name} is stored{update}"])
+    stats, pending = store.stats(name, now), store.pending(name, now)
+    notes.lines.extend(f"  {line}" for line in status_lines(name, stats, pending, now))
+    busy = store.busy(name, now)
+    if busy:
+        notes.say(f"  warning: {busy}: run is refused until then", "another dialer runs it")
+    if stats.status == "paused":
+        notes.say(f"  warning: {paused_text(name, store.path)}", "paused")
+    if stored.default_country != inputs.settings.default_country:
+        notes.say(
+            f"  warning: default_country changes from +{stored.default_country} to "
+            f"+{inputs.settings.default_country}: the leads already stored keep their numbers",
+            "default_country changes",
+        )
+    return notes
+
+
+def window_notes(leads: Sequence[Lead], spec: CampaignSpec, now: float) -> Notes:
+    """The leads to dial by time zone (the 20 largest zones): how many are inside their
+    calling window now, how many wait and when the first window opens; leads with no zone of
+    their own (called in the campaign's) are a problem worth a look."""
+    zones = Counter(lead.timezone or spec.timezone for lead in leads)
+    rows: list[str] = []
+    inside, first = 0, math.inf
+    for zone, count in zones.most_common():
+        opens = next_window_open(now, zone, spec.window)
+        there = datetime.fromtimestamp(now, ZoneInfo(zone)).strftime("%H:%M")
+        if opens <= now:
+            inside += count
+            state = f"inside the window ({there} there)"
+        else:
+            first = min(first, opens)
+            state = f"waiting ({there} there; it opens {iso_utc(opens)}, in {span(opens - now)})"
+        rows.append(f"  {zone}: {_plural(count, 'lead')} {state}")
+    head = (
+        f"calling windows now: of the {_plural(len(leads), 'new lead')} to dial, {inside} inside "
+        f"their window, {len(leads) - inside} waiting"
+    )
+    if first < math.inf:
+        head += f" (the first window opens {iso_utc(first)}, in {span(first - now)})"
+    notes = Notes([head, *rows[:20]])
+    if len(rows) > 20:
+        notes.say(f"  ... and {_plural(len(rows) - 20, 'more zone')}")
+    default = sum(not lead.timezone for lead in leads)
+    if default:
+        notes.say(
+            f"  warning: {_plural(default, 'lead')} without a time zone (no timezone or region "
+            f"column value, and no single zone known for the country code) will be called in "
+            f"the campaign's timezone {spec.timezone}",
+            f"{_plural(default, 'lead')} in the campaign's timezone for want of their own",
+        )
+    return notes
 
 
 def _with_store(args: argparse.Namespace) -> CampaignStore:

@@ -470,23 +470,27 @@ class CampaignStore:
         (``alive(pid)`` is false). A stale or released lease is taken over."""
         with self._tx() as db:
             row = self._campaign_row(campaign)  # read inside the transaction
-            beat, owner, pid, host = (
-                row[k] for k in ("heartbeat_at", "owner_id", "owner_pid", "owner_host")
-            )
-            fresh = beat is not None and now - beat < stale_s
-            if fresh and owner != lease.owner:
-                gone = host == lease.host and pid is not None and not alive(int(pid))
-                if not gone:
-                    who = _holder(row, nobody="a dialer of an older version")
-                    raise CampaignBusy(
-                        f"campaign {campaign} is already being run by {who} (heartbeat "
-                        f"{max(0, round(now - beat))} s ago); stop it first"
-                    )
+            refused = _refusal(campaign, row, lease, now, stale_s, alive)
+            if refused:
+                raise CampaignBusy(refused)
             db.execute(
                 "UPDATE campaigns SET owner_id = ?, owner_pid = ?, owner_host = ?, "
                 "heartbeat_at = ?, last_seen_at = ? WHERE name = ?",
                 (lease.owner, lease.pid, lease.host, now, now, campaign),
             )
+
+    def busy(
+        self,
+        campaign: str,
+        now: float,
+        *,
+        stale_s: float = HEARTBEAT_STALE_S,
+        alive: Callable[[int], bool] = pid_alive,
+    ) -> str:
+        """Why :meth:`acquire` would refuse a new dialer on this host the campaign at ``now``
+        (the :class:`CampaignBusy` message), or ``""``; changes nothing."""
+        lease = Lease.here(owner="")
+        return _refusal(campaign, self._campaign_row(campaign), lease, now, stale_s, alive)
 
     def holder(self, campaign: str) -> str:
         """Who holds the campaign's lease, in words: ``pid 4242 on host h``, or ``nobody``."""
@@ -554,6 +558,11 @@ class CampaignStore:
                 "INSERT OR IGNORE INTO dnc (phone, added_at, reason) VALUES (?, ?, ?)",
                 [(p, now, reason) for p in phones],
             )
+
+    def lead_states(self, campaign: str) -> dict[str, str]:
+        """The campaign's leads: phone -> state (``pending``, ``dialing``, ``done`` ...)."""
+        rows = self._db.execute("SELECT phone, state FROM leads WHERE campaign = ?", (campaign,))
+        return {r["phone"]: r["state"] for r in rows}
 
     def on_dnc(self, phone: str) -> bool:
         """Whether ``phone`` is on the do-not-call list (an indexed lookup)."""
@@ -926,6 +935,32 @@ def _stand_in(db: sqlite3.Connection) -> None:
         added.setdefault(table, []).append(f"{default} AS {column}")
     for table, columns in added.items():
         db.execute(f"CREATE TEMP VIEW {table} AS SELECT *, {', '.join(columns)} FROM main.{table}")
+
+
+def _refusal(
+    campaign: str,
+    row: sqlite3.Row,
+    lease: Lease,
+    now: float,
+    stale_s: float,
+    alive: Callable[[int], bool],
+) -> str:
+    """Why ``lease`` may not take the lease of ``campaign`` (its ``row``) at ``now``, or ``""``:
+    another owner's heartbeat is under ``stale_s`` old and its process is not known to be gone
+    (it ran on ``lease``'s host and ``alive(pid)`` is false)."""
+    beat, owner, pid, host = (
+        row[k] for k in ("heartbeat_at", "owner_id", "owner_pid", "owner_host")
+    )
+    fresh = beat is not None and now - beat < stale_s
+    if not fresh or owner == lease.owner:
+        return ""
+    if host == lease.host and pid is not None and not alive(int(pid)):
+        return ""
+    who = _holder(row, nobody="a dialer of an older version")
+    return (
+        f"campaign {campaign} is already being run by {who} (heartbeat "
+        f"{max(0, round(now - beat))} s ago); stop it first"
+    )
 
 
 def _holder(row: sqlite3.Row, nobody: str = "nobody") -> str:

@@ -210,7 +210,7 @@ def test_run_reports_bad_dnc_lines_and_unused_stream_params(
         "gets no value for it\n" in out
     )
     assert (
-        f"do-not-call list: 1 numbers (1 bad line skipped)\n  {dnc} line 3: bad phone number "
+        f"do-not-call list: 1 number (1 bad line skipped)\n  {dnc} line 3: bad phone number "
         "'call me maybe'\n" in out
     )
     store = CampaignStore(str(db))

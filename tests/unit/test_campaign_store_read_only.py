@@ -59,7 +59,7 @@ def test_an_older_or_foreign_database_reads_as_empty_where_it_lacks(tmp_path: Pa
     ro = CampaignStore.read_only(str(path))
     stats = ro.stats("c", 0.0)
     assert (stats.status, stats.leads, stats.heartbeat_at) == ("paused", 0, None)
-    assert ro.holder("c") == "nobody" and ro.agents("c") == [] and not ro.on_dnc("+919800000001")
+    assert ro.busy("c", 0.0) == "" and ro.agents("c") == [] and not ro.on_dnc("+919800000001")
     ro.close()
     (tmp_path / "empty.db").write_bytes(b"")
     ro = CampaignStore.read_only(str(tmp_path / "empty.db"))
