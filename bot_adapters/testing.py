@@ -18,6 +18,12 @@ real stream delivers customer audio continuously. While time passes the bot's qu
 out, so ``on_playback_finished`` arrives when the customer would have heard the mark. Nothing
 depends on the wall clock, so tests are deterministic.
 
+An adapter's own tasks (slow work kept out of its hooks) get the event loop after every hook,
+so at least once per ``chunk_ms`` of customer audio, and may play, transfer or hang up from
+there as on a real call. Give them a fake of the slow service that does not wait on the clock
+(an ``asyncio.Queue`` the test fills, a future, a plain ``async def``): then it answers within
+the next chunk or two of audio time.
+
 The playout model follows the gateway's: audio plays in chunks of ``chunk_ms``; :meth:`clear`
 drops what has not started and lets the playing chunk finish (so ``heard_ms`` rounds up to a
 chunk boundary). The queue is bounded (``max_queued_ms``) and overflow raises
@@ -26,6 +32,7 @@ chunk boundary). The queue is bounded (``max_queued_ms``) and overflow raises
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import deque
 from collections.abc import Awaitable, Sequence
@@ -105,6 +112,11 @@ def default_call_info(**overrides: object) -> CallInfo:
     return CallInfo(**values)  # type: ignore[arg-type]
 
 
+def _check_label(label: object, *, optional: bool) -> None:
+    if not isinstance(label, str) and not (optional and label is None):
+        raise TypeError(f"a label is a str, not {type(label).__name__}")
+
+
 class CallEnded(RuntimeError):
     """The test fed an event to a call that has already stopped."""
 
@@ -170,6 +182,9 @@ class FakeCall:
         return self.adapter.sample_rate
 
     def play(self, pcm: bytes, label: str | None = None) -> None:
+        _check_label(label, optional=True)
+        if not isinstance(pcm, bytes):  # the gateway refuses bytearray and memoryview too
+            raise TypeError(f"play() takes bytes of PCM16, not {type(pcm).__name__}")
         if len(pcm) % 2:
             raise ValueError("PCM16 audio must have an even number of bytes")
         ms = self._pcm_ms(pcm)
@@ -186,6 +201,7 @@ class FakeCall:
         self._drain_marks()
 
     def mark(self, label: str) -> None:
+        _check_label(label, optional=False)
         self.play(b"", label)
 
     def clear(self) -> PlayedPosition:
@@ -353,7 +369,9 @@ class FakeCall:
             raise CallEnded(f"call already ended ({self.stop_reason})")
 
     async def _run(self, hook: Awaitable[None]) -> None:
-        """Await one hook; hooks never nest. A hangup requested inside it stops the call."""
+        """Await one hook; hooks never nest. Then the adapter's own tasks get the event loop
+        (as they do between the gateway's hooks), and a hangup requested inside the hook or
+        by such a task stops the call."""
         if self._in_hook:
             raise RuntimeError("adapter hooks must not run concurrently")
         self._in_hook = True
@@ -361,6 +379,7 @@ class FakeCall:
             await hook
         finally:
             self._in_hook = False
+        await asyncio.sleep(0)  # one step for every task the adapter has ready to run
         await self._deliver_finished()
         if self._hangup_pending and not self.ended:
             await self.stop("hangup")

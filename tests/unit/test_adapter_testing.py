@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot_adapters.contract import BotAdapter, CallControl, PlayedPosition, PlayoutOverflow
@@ -184,3 +186,58 @@ async def test_say_barges_in_after_the_gateways_threshold() -> None:
     assert bot.events[-1] == "speech_end"
     with pytest.raises(ValueError):
         FakeCall(Recorder(), barge_in_after_ms=-1)
+
+
+class Thinker(BotAdapter):
+    """Does its slow work (a fake speech service) in a task of its own, as docs/adapters.md
+    advises: the answer is played, and the hang-up made, from that task, outside any hook."""
+
+    def __init__(self) -> None:
+        self.call: CallControl | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.service: asyncio.Queue[str] = asyncio.Queue()
+
+    async def on_start(self, call: CallControl) -> None:
+        self.call = call
+
+    async def on_speech_end(self) -> None:
+        self.task = asyncio.create_task(self.think())
+
+    async def think(self) -> None:
+        assert self.call is not None
+        await asyncio.sleep(0)  # the service call: more than one step of the task
+        words = await self.service.get()
+        self.call.play(tone(100), f"answer:{words}")
+
+    async def on_playback_finished(self, label: str) -> None:
+        assert self.call is not None
+        self.task = asyncio.create_task(self.call.hangup(label))
+
+    async def on_stop(self, reason: str) -> None:
+        if self.task is not None:
+            await self.task
+
+
+async def test_the_adapters_own_tasks_run_while_audio_time_passes() -> None:
+    bot = Thinker()
+    bot.service.put_nowait("hello")
+    call = FakeCall(bot)
+    await call.start()
+    await call.say(tone(200), trailing_silence_ms=40)
+    assert call.played_labels == ["answer:hello"]  # played from the task, between hooks
+    await call.wait_playout()
+    assert [h.reason for h in call.hangups] == ["answer:hello"]
+    assert call.stop_reason == "hangup"  # a hang-up from a task stops the call, as the gateway
+
+
+async def test_play_takes_bytes_and_str_labels_only_as_the_gateway() -> None:
+    call = FakeCall(Recorder())
+    await call.start()
+    for pcm in (bytearray(tone(20)), memoryview(tone(20))):
+        with pytest.raises(TypeError, match="bytes"):
+            call.play(pcm)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="label"):
+        call.play(tone(20), 7)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="label"):
+        call.mark(None)  # type: ignore[arg-type]
+    assert call.played_labels == ["u1", "u2"]
