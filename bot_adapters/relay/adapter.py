@@ -12,7 +12,8 @@ frames on a bounded queue (overflow is dropped and counted in :attr:`RelayAdapte
 When the external bot is unreachable, sends no audio within ``answer_deadline_ms`` (or
 ``reply_deadline_ms`` after the caller stops speaking), or drops the connection mid-call, the
 fallback runs: whatever the bot had queued is cleared, the fallback message plays, and once the
-caller has heard it the call is transferred (or hung up) with reason ``relay_<cause>``.
+caller has heard it (or talked over it) the call is transferred (or hung up) with reason
+``relay_<cause>``.
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ class RelayAdapter(BotAdapter):
 
     async def on_barge_in(self, heard: PlayedPosition) -> None:
         self.stats.note(f"barge_in:{heard.label}")
+        if FALLBACK_LABEL in (heard.label, *heard.dropped_labels):
+            # the caller cut the fallback message: its mark will never come, act now
+            self._fallback_heard.set()
         if self.config.forward_barge_in and self._encoder is not None:
             self._send(self._encoder.clear())
         self._marks_dropped()

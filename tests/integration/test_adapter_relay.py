@@ -200,6 +200,22 @@ async def test_silent_bot_falls_back_to_message_and_hangup() -> None:
         await until(bot.closed.is_set)
 
 
+async def test_caller_talking_over_the_fallback_message_is_transferred_at_once() -> None:
+    # The barge-in cuts the message, so its mark never comes back: the relay must act on the
+    # barge-in rather than wait out the rest of the message plus its grace in silence.
+    async with DialectTestBot("exotel", mode="silent") as bot:
+        relay = RelayAdapter({"url": bot.url, "dialect": "exotel", "answer_deadline_ms": "150"})
+        call = FakeCall(relay)
+        await call.start()
+        await until(lambda: FALLBACK_LABEL in call.played_labels)
+        await call.send_silence(300)
+        heard = await call.speech_start()
+        assert heard is not None and heard.label == FALLBACK_LABEL
+        await until(lambda: bool(call.transfers), within_s=1.0)
+        assert call.transfers[0].reason == "relay_slow"
+        await call.stop("stopped")
+
+
 async def test_slow_reply_after_caller_speech_falls_back() -> None:
     async with DialectTestBot("twilio", greeting=GREETING) as bot:
         relay, call = await relayed(bot, reply_deadline_ms="150", fallback_reason="bot_stalled")
