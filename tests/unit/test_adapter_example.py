@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 from bot_adapters.registry import available_adapters, load_adapter
 from bot_adapters.testing import FakeCall
 
@@ -40,3 +45,21 @@ async def test_example_barge_in_restarts_the_entry() -> None:
     await call.press("#")
     await call.wait_playout()
     assert call.hangups[0].reason == "entered:5"
+
+
+def test_example_tests_pass_in_a_copy_outside_the_repo(tmp_path: Path) -> None:
+    # A developer starts from a copy of the example: its own pyproject must set pytest-asyncio
+    # up (voxgate's pytest settings only apply inside voxgate's tree).
+    example = Path(__file__).resolve().parents[2] / "examples" / "keypad_bot"
+    copy = tmp_path / "keypad_bot"
+    shutil.copytree(example, copy, ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    pytest_args = ["-q", "-p", "no:cacheprovider", "-W", "error::pytest.PytestDeprecationWarning"]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", *pytest_args, "tests"],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "2 passed" in run.stdout
