@@ -1,0 +1,112 @@
+"""What a bot developer runs into whose fix lies outside ``bot_adapters`` (gateway, dialer,
+wiring), as executable reports: each test states the behaviour a developer expects and is
+marked ``xfail(strict=True)`` until the fix lands (then it passes, and the marker must go).
+Details and proposed fixes: the bot-developer QA report (``botdev_qa_report.md``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from importlib.metadata import EntryPoint
+
+import pytest
+
+import bot_adapters.registry as registry
+from bot_adapters.contract import BotAdapter, CallControl
+from dialer.config import DialerConfig
+from dialer.service import CallRequest
+from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig
+from gateway.config import GatewayConfig
+from voxgate.wiring import LocalStack
+
+CUSTOMER = "+919800000001"
+AGENT = "+919900000001"
+
+
+def reported(raises: type[BaseException], reason: str) -> pytest.MarkDecorator:
+    """Fails (with ``raises``) until the fix outside ``bot_adapters`` lands; then it passes
+    and, being strict, fails the suite until the marker goes."""
+    return pytest.mark.xfail(strict=True, raises=raises, reason=reason)
+
+
+def quick_sim(*script: str) -> SimConfig:
+    customer = CustomerProfile(outcome="answer", ring_ms=(100, 100)).with_script(*script)
+    return SimConfig(
+        rest_latency_ms=0, event_latency_ms=0, setup_ms=0,
+        customers={CUSTOMER: customer}, agents={AGENT: AgentProfile(answer_ms=300)},
+    )  # fmt: skip
+
+
+class CrashesOnAudio(BotAdapter):
+    """Says hello, then raises in its 20th ``on_audio`` (a bug in the bot)."""
+
+    def __init__(self, options: Mapping[str, str]) -> None:
+        self.frames = 0
+
+    async def on_start(self, call: CallControl) -> None:
+        call.play(b"\x00\x00" * 1600, "hello")
+
+    async def on_audio(self, pcm: bytes) -> None:
+        self.frames += 1
+        if self.frames == 20:
+            raise RuntimeError("bot bug")
+
+
+@reported(
+    AssertionError,
+    "gateway: a key's own in-band tone is heard as speech and barges in on the bot's "
+    "answer to that key (gateway/session.py, Session.receive)",
+)
+async def test_keypad_example_hangs_up_after_its_readback_on_the_emulator() -> None:
+    # The keypad example reads "42" back after "#" and hangs up once it was heard. On the
+    # emulator the "#" tone (in the customer's audio, as on a phone line) makes the gateway
+    # barge in on the readback: the example starts the entry again and never hangs up.
+    sim = quick_sim("pause 300", "dtmf 4", "wait 300", "dtmf 2", "wait 300", "dtmf #",
+                    "wait 3000", "hangup")  # fmt: skip
+    gateway = GatewayConfig(port=0)
+    async with LocalStack(DialerConfig(), sim_config=sim, gateway_config=gateway) as st:
+        handle = await st.dialer.place_call(CallRequest(CUSTOMER, bot="keypad"))
+        async with asyncio.timeout(20):
+            record = await handle.wait()
+    assert record.disposition == "bot_completed"  # the bot hung up, not the customer
+
+
+@reported(
+    AssertionError,
+    "dialer/emulator: a stream the gateway closed for an adapter error (4006) reads as "
+    "the bot closing normally: bot_completed, the customer hung up on, no fallback",
+)
+async def test_a_bot_that_crashes_gets_the_stream_fallback_and_a_failure_on_record() -> None:
+    sim = quick_sim("pause 300", "say cust_hello", "wait 6000", "hangup")
+    async with LocalStack(
+        DialerConfig(), sim_config=sim, gateway_config=GatewayConfig(port=0),
+        adapters={"crasher": CrashesOnAudio},
+    ) as st:  # fmt: skip
+        st.dialer.add_agent("a1", AGENT)
+        handle = await st.dialer.place_call(CallRequest(CUSTOMER, bot="crasher"))
+        async with asyncio.timeout(20):
+            record = await handle.wait()
+    assert st.gateway is not None and st.gateway.metrics.adapter_errors["raised"] == 1
+    # expected: the dialer's stream fallback (an agent by default) and the failure recorded
+    assert record.disposition != "bot_completed"
+    assert record.failure
+
+
+@reported(
+    registry.AdapterLoadError,
+    "voxgate/wiring.py: LocalStack loads every installed adapter at start, so one "
+    "broken package stops voxgate call/demo for every bot",
+)
+async def test_one_broken_adapter_package_does_not_stop_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    points = registry._entry_points()
+    broken = EntryPoint("broken", "no_such_module_for_voxgate_tests:Bot", registry.GROUP)
+    monkeypatch.setattr(registry, "_entry_points", lambda: {**points, "broken": broken})
+    sim = quick_sim("wait 500", "hangup")
+    gateway = GatewayConfig(port=0)
+    async with LocalStack(DialerConfig(), sim_config=sim, gateway_config=gateway) as st:
+        handle = await st.dialer.place_call(CallRequest(CUSTOMER, bot="echo"))
+        async with asyncio.timeout(20):
+            record = await handle.wait()
+    assert record.answered
