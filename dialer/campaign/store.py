@@ -304,6 +304,10 @@ class PendingLeads:
 
 
 def _spec_to_json(spec: CampaignSpec) -> str:
+    """The spec as the campaign row keeps it. Settings added since are written only when they
+    differ from their default, so that an older version still reads the campaigns that do not
+    use them (it refuses keys it does not know)."""
+    added = {"default_country": spec.default_country} if spec.default_country != "91" else {}
     return json.dumps(
         {
             "name": spec.name,
@@ -312,7 +316,6 @@ def _spec_to_json(spec: CampaignSpec) -> str:
             "bot": spec.bot,
             "pacer": spec.pacer,
             "timezone": spec.timezone,
-            "default_country": spec.default_country,
             "window": dict(zip(("start", "end"), spec.window.describe(), strict=True)),
             "limits": {
                 "max_attempts": spec.limits.max_attempts,
@@ -330,6 +333,7 @@ def _spec_to_json(spec: CampaignSpec) -> str:
             "skills": list(spec.skills),
             "amd": spec.amd,
             "stream_params": list(spec.stream_params),
+            **added,
         }
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -134,8 +135,14 @@ def test_dnc_numbers_take_the_default_country() -> None:
 def test_the_store_keeps_the_default_country(tmp_path: Path) -> None:
     store = CampaignStore(str(tmp_path / "c.db"))
     store.create_campaign(CampaignSpec("us", default_country="+1"), 0.0)
+    store.create_campaign(CampaignSpec("in"), 0.0)
     assert store.campaign("us").default_country == "1"
+    assert store.campaign("in").default_country == "91"
     store.close()
+    with closing(sqlite3.connect(tmp_path / "c.db")) as db:
+        specs = dict(db.execute("SELECT name, spec FROM campaigns"))
+    assert '"default_country": "1"' in specs["us"]
+    assert "default_country" not in specs["in"]  # at its default: an older version reads it
     old = sqlite3.connect(tmp_path / "c.db")  # a campaign stored before the setting: +91
     old.execute("UPDATE campaigns SET spec = ? WHERE name = 'us'", ('{"name": "us"}',))
     old.commit()
