@@ -5,6 +5,11 @@ its C core directly). Feed each inbound chunk of PCM16 at the call's rate to
 :meth:`SpeechDetector.feed`; it returns the transitions it saw in that chunk
 (:data:`SPEECH_START`, :data:`SPEECH_END`). ``voiced_ms`` says how much voiced audio the
 current speech segment holds, which the session compares with the barge-in threshold.
+
+A voiced frame that is a DTMF tone (:mod:`gateway.tones`: the caller pressed a key, and its
+tone is in the audio) counts as unvoiced, and so do the few voiced frames right after one
+(:data:`TONE_TAIL_FRAMES`), so a key press never starts speech or barges in; speech that
+follows a key at once starts at most 120 ms late. ``tone_frames`` counts the tone frames.
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ import _webrtcvad  # the C core of webrtcvad; its Python wrapper only adds per-c
 import webrtcvad
 
 from gateway.audio import Resampler
+from gateway.tones import ToneDetector
 
 SPEECH_START = "speech_start"
 SPEECH_END = "speech_end"
 FRAME_MS = 30  # webrtcvad takes 10, 20 or 30 ms; 30 ms costs the least per second of audio
 VAD_RATES = frozenset({8000, 16000, 32000, 48000})
 _NONE: tuple[str, ...] = ()
+TONE_TAIL_FRAMES = 4
+"""Voiced frames this soon after a key tone are the tone's tail, not speech: its last frame,
+only partly tone, and webrtcvad's own hangover (up to 3 frames of 30 ms)."""
 
 
 class SpeechDetector:
@@ -32,10 +41,13 @@ class SpeechDetector:
         "_rate",
         "_resampler",
         "_start",
+        "_tone_tail",
+        "_tones",
         "_unvoiced",
         "_vad",
         "_voiced_run",
         "in_speech",
+        "tone_frames",
         "voiced_frames",
     )
 
@@ -56,6 +68,8 @@ class SpeechDetector:
             sample_rate = 16000
         self._rate = sample_rate
         self._frame = sample_rate * FRAME_MS // 1000 * 2
+        self._tones = ToneDetector(sample_rate, self._frame // 2)
+        self._tone_tail = 0
         self._vad = webrtcvad.Vad(aggressiveness)
         self._handle = self._vad._vad
         self._start = max(1, -(-start_ms // FRAME_MS))
@@ -65,6 +79,7 @@ class SpeechDetector:
         self._unvoiced = 0
         self.in_speech = False
         self.voiced_frames = 0
+        self.tone_frames = 0
 
     @property
     def voiced_ms(self) -> int:
@@ -88,6 +103,15 @@ class SpeechDetector:
         view = memoryview(pcm)
         for offset in range(0, usable, frame):
             voiced = process(handle, rate, view[offset : offset + frame], samples)
+            if self._tone_tail:
+                self._tone_tail -= 1
+            if voiced:
+                if self._tones.is_tone(view[offset : offset + frame]):
+                    voiced = False
+                    self.tone_frames += 1
+                    self._tone_tail = TONE_TAIL_FRAMES
+                elif self._tone_tail:
+                    voiced = False  # a tone's last partial frame or webrtcvad's own hangover
             if self.in_speech:
                 if voiced:
                     self.voiced_frames += 1

@@ -167,6 +167,18 @@ def test_no_barge_in_when_disabled_or_bot_silent() -> None:
         assert any(isinstance(n, SpeechStarted) for n in notices)
 
 
+def test_a_key_tone_during_bot_audio_is_neither_speech_nor_a_barge_in() -> None:
+    s = started(SessionSettings(barge_in_min_speech_ms=120))
+    s.play(bytes(16000 * 5), "readback", 8000, 0.0)
+    tones = b"".join(audio_fixtures.load(f"dtmf_{k}").pcm + bytes(1600) for k in "42")
+    tones += audio_fixtures.load("dtmf_hash").pcm
+    notices: list[Any] = []
+    for n, i in enumerate(range(0, len(tones), 160)):  # 10 ms chunks: frames straddle tones
+        notices += s.receive(media(tones[i : i + 160]), 1.0 + 0.01 * n)
+    assert not any(isinstance(n, (BargedIn, SpeechStarted)) for n in notices)
+    assert s.barge_ins == 0
+
+
 def test_adapter_clear_reports_finished_labels_as_notices() -> None:
     s = started()
     s.play(bytes(3200), "a", 8000, 0.0)
