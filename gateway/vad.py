@@ -103,15 +103,13 @@ class SpeechDetector:
         view = memoryview(pcm)
         for offset in range(0, usable, frame):
             voiced = process(handle, rate, view[offset : offset + frame], samples)
-            if self._tone_tail:
+            if voiced and self._tones.is_tone(view[offset : offset + frame]):
+                voiced = False
+                self.tone_frames += 1
+                self._tone_tail = TONE_TAIL_FRAMES
+            elif self._tone_tail:
                 self._tone_tail -= 1
-            if voiced:
-                if self._tones.is_tone(view[offset : offset + frame]):
-                    voiced = False
-                    self.tone_frames += 1
-                    self._tone_tail = TONE_TAIL_FRAMES
-                elif self._tone_tail:
-                    voiced = False  # a tone's last partial frame or webrtcvad's own hangover
+                voiced = False  # a tone's last partial frame, or webrtcvad's own hangover
             if self.in_speech:
                 if voiced:
                     self.voiced_frames += 1

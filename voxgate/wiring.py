@@ -12,10 +12,11 @@ dialer (intake on gRPC or HTTP, from ``config.event_endpoint``)::
 
 In one process the bot adapters are wrapped by :class:`~voxgate.greeting_gate.GreetingGate`
 (``greeting_gate=True``): a bot's audio waits until the dialer confirms the greeting stopped,
-so the customer never hears both. Both wirings run the same code: ``control="direct"`` hands
-the dialer object to the gateway as its :class:`gateway.control.ControlHook`;
-``control="http"`` puts the HTTP control API between them (what separate processes do).
-Every server binds 127.0.0.1 on an ephemeral port unless
+so the customer never hears both. Installed adapters are loaded when their first call starts,
+so one broken package fails only its own calls. Both wirings run the same code:
+``control="direct"`` hands the dialer object to the gateway as its
+:class:`gateway.control.ControlHook`; ``control="http"`` puts the HTTP control API between them
+(what separate processes do). Every server binds 127.0.0.1 on an ephemeral port unless
 configured otherwise.
 """
 
@@ -25,6 +26,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from bot_adapters.contract import AdapterFactory, BotAdapter
 from bot_adapters.registry import available_adapters, load_adapter
 from dialer.config import DialerConfig
 from dialer.control_api import ControlApiServer
@@ -38,6 +40,19 @@ from gateway.server import GatewayServer
 from voxgate.greeting_gate import GreetingGate
 
 ControlWiring = Literal["direct", "http"]
+
+
+def _loaded_on_first_use(name: str) -> AdapterFactory:
+    """The installed adapter ``name``'s factory, loaded when its first call starts: a package
+    that fails to load fails its own calls (:class:`AdapterLoadError`), not the stack."""
+    loaded: list[AdapterFactory] = []
+
+    def make(options: Mapping[str, str]) -> BotAdapter:
+        if not loaded:
+            loaded.append(load_adapter(name))
+        return loaded[0](options)
+
+    return make
 
 
 class _LateHook:
@@ -137,7 +152,7 @@ class LocalStack:
         if self.greeting_gate is not None:
             gate = self.greeting_gate
             names = set(available_adapters()) - set(self._adapters or {})
-            adapters = {name: gate.wrap(load_adapter(name)) for name in sorted(names)}
+            adapters = {name: gate.wrap(_loaded_on_first_use(name)) for name in sorted(names)}
             adapters |= {n: gate.wrap(f) for n, f in (self._adapters or {}).items()}
         else:
             adapters = dict(self._adapters or {})
