@@ -1,7 +1,8 @@
 """``voxgate campaign run|check|status|pause|resume|export``: campaigns from the command line.
 
 * ``voxgate campaign run CAMPAIGN --db FILE [--leads CSV] [--dnc FILE] [--config DIALER.toml]
-  [--sim-config SIM.toml] [--max-seconds S] [--keep-running]`` -- ``CAMPAIGN`` is a campaign
+  [--sim-config SIM.toml] [--max-seconds S] [--keep-running] [--metrics-port P]`` --
+  ``CAMPAIGN`` is a campaign
   TOML file (created or updated in the database) or the name of a campaign already in it (to
   resume after a stop or a crash). Leads and do-not-call numbers (one per line) are imported
   first, numbers written nationally in the campaign's ``default_country`` (the stored one when
@@ -11,7 +12,10 @@
   every 2 s otherwise; logs default to WARNING); returns when every lead is finished (or after
   ``--max-seconds``). Dialler call records go to the same SQLite file. One dialer per
   campaign: a second ``run`` is refused while the first holds the campaign's lease. SIGINT or
-  SIGTERM stops new dials and lets calls in flight finish; a second one quits at once.
+  SIGTERM stops new dials and lets calls in flight finish; a second one quits at once. With
+  ``--metrics-port`` (0: any free port; the URL is printed) ``GET /metrics`` serves the
+  campaign's live figures (:mod:`dialer.campaign.metrics`) and its dialer's counters
+  (:mod:`dialer.metrics`) in Prometheus text.
 * ``voxgate campaign check CAMPAIGN [--db FILE] [--leads CSV] [--dnc FILE] [--config
   DIALER.toml] [--sim-config SIM.toml]`` -- a dry run: the checks ``run`` makes first (the same
   one-line errors and exit code 2), then what ``run`` would do, changing nothing (``--db`` is
@@ -44,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import logging
 import math
@@ -72,7 +77,14 @@ from dialer.campaign.model import (
     campaign_from_toml,
     normalise_phone,
 )
-from dialer.campaign.progress import LiveView, dialer_text, iso_utc, pending_text, span
+from dialer.campaign.progress import (
+    CampaignSnapshot,
+    LiveView,
+    dialer_text,
+    iso_utc,
+    pending_text,
+    span,
+)
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStats, CampaignStore, Lease, PendingLeads
 from dialer.config import DialerConfig
@@ -80,6 +92,7 @@ from dialer.errors import ConfigError
 from dialer.stream_params import MAX_CHARS, add_stream_params
 
 if TYPE_CHECKING:
+    from dialer.service import Dialer
     from exotel_sim.config import SimConfig
 
 log = logging.getLogger("dialer.campaign")
@@ -115,6 +128,12 @@ def register(subparsers: Any) -> None:
     run.add_argument(
         "--keep-running", action="store_true", help="do not stop when every lead is finished"
     )
+    run.add_argument(
+        "--metrics-port", type=int, default=None, metavar="PORT",
+        help="serve Prometheus metrics (campaign and dialer) on GET /metrics at this port "
+        "(0: any free port; the URL is printed)",
+    )
+    run.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
     # live progress: keep the console to the view and warnings
     run.set_defaults(func=run_command, default_log_level="WARNING")
     check = sub.add_parser(
@@ -482,8 +501,17 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
         except sqlite3.Error as exc:
             raise CampaignError(f"cannot open database {args.db}: {exc}") from None
         view = LiveView()
-        async with LocalStack(config, sim_config=inputs.sim, store=records) as stack:
-            runner = CampaignRunner(stack.dialer, store, name, report=view, owner=owner)
+        latest: list[CampaignSnapshot] = []
+
+        def report(snapshot: CampaignSnapshot) -> None:
+            latest[:] = [snapshot]
+            view(snapshot)
+
+        async with LocalStack(config, sim_config=inputs.sim, store=records) as stack, \
+                contextlib.AsyncExitStack() as extras:
+            if args.metrics_port is not None:
+                await serve_metrics(extras, args, stack.dialer, latest)
+            runner = CampaignRunner(stack.dialer, store, name, report=report, owner=owner)
             with stop_on_signals(runner) as received:
                 stats = await runner.run(
                     until_done=not args.keep_running, max_seconds=args.max_seconds
@@ -500,6 +528,30 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
         # the lease taken above if the runner never ran (a no-op once it has released it)
         store.detach(inputs.name, time.time(), owner=owner)
         store.close()
+
+
+async def serve_metrics(
+    extras: contextlib.AsyncExitStack, args: argparse.Namespace, dialer: Dialer,
+    latest: list[CampaignSnapshot],
+) -> None:
+    """``--metrics-port``: the dialer's and the campaign's latest figures on ``GET /metrics``
+    for as long as ``extras`` is open."""
+    from dialer.campaign.metrics import render_campaign_metrics
+    from dialer.metrics import MetricsServer, render_dialer_metrics
+
+    server = MetricsServer(
+        [lambda: render_dialer_metrics(dialer),
+         lambda: render_campaign_metrics(latest[0]) if latest else ""],
+        args.metrics_host, args.metrics_port,
+    )
+    try:
+        await extras.enter_async_context(server)
+    except OSError as exc:
+        raise CampaignError(
+            f"--metrics-port {args.metrics_port}: cannot listen on {args.metrics_host}: "
+            f"{exc.strerror or exc}"
+        ) from None
+    _print(f"metrics at {server.url}")
 
 
 @contextmanager
