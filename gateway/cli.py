@@ -1,7 +1,9 @@
 """``voxgate gateway``: run the stream gateway alone.
 
 Prints ``gateway listening on ws://HOST:PORT`` on stdout once bound (with ``--port 0`` the
-port is the ephemeral one), serves until SIGINT/SIGTERM, then shuts down gracefully.
+port is the ephemeral one), serves until SIGINT/SIGTERM, then shuts down gracefully. Each
+adapter given ``--adapter-option``s is loaded and built once first: an unknown name, a package
+that fails to import or options it refuses exit 2 with the message.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from bot_adapters.registry import UnknownAdapter, load_adapter
 from gateway.config import GatewayConfig
 from gateway.control import ControlHook, HttpControlHook
 from gateway.eventloop import run as run_loop
@@ -92,6 +95,20 @@ def parse_adapter_options(items: list[str]) -> Mapping[str, Mapping[str, str]]:
     return options
 
 
+def check_adapters(options: Mapping[str, Mapping[str, str]]) -> None:
+    """Load and build, once, each adapter that ``--adapter-option`` configures, so a misspelt
+    adapter name, a package that fails to import or an option the adapter refuses (a missing
+    script file, a bad relay URL) stops the start with its message instead of failing calls.
+    Raises ValueError."""
+    for name, opts in options.items():
+        try:
+            load_adapter(name)(opts)
+        except UnknownAdapter as exc:
+            raise ValueError(f"--adapter-option {name}.*: {exc}") from None
+        except Exception as exc:
+            raise ValueError(f"adapter {name!r} refuses its options: {exc}") from None
+
+
 def config_from_args(args: argparse.Namespace) -> GatewayConfig:
     password = os.environ.get(args.auth_password_env) if args.auth_user else None
     if args.auth_user and password is None:
@@ -143,6 +160,7 @@ async def serve(config: GatewayConfig, control_url: str | None) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
+        check_adapters(config.adapter_options)
     except ValueError as exc:
         print(f"voxgate gateway: {exc}", file=sys.stderr)
         return 2
