@@ -106,6 +106,11 @@ class GatedCall:
         if self.is_open() and not self._buffer:
             self._inner.play(pcm, label)
             return
+        # what the gateway would refuse is refused now, from the adapter's own call
+        if not isinstance(pcm, bytes):
+            raise TypeError(f"play() takes bytes of PCM16, not {type(pcm).__name__}")
+        if label is not None and not isinstance(label, str):
+            raise TypeError(f"a label is a str, not {type(label).__name__}")
         if len(pcm) % 2:
             raise ValueError("PCM16 audio must have an even number of bytes")
         self._buffer.append((pcm, label))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import pytest
+
 from bot_adapters.contract import (
     BotAdapter,
     CallControl,
@@ -138,3 +140,20 @@ async def test_clear_drops_held_audio_and_reports_its_labels() -> None:
     await adapter.on_barge_in(PlayedPosition(None, 0, 0))
     await adapter.on_stop("callended")
     assert call.played == []
+
+
+async def test_held_audio_is_type_checked_as_the_gateway_would() -> None:
+    gate = GreetingGate()
+    adapter = gate.wrap(Talker)({})
+    call = Recorder({"vx_call": "c4"})
+    await adapter.on_start(call)
+    inner_call = adapter._call  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="bytes of PCM16, not bytearray"):
+        inner_call.play(bytearray(320), "x")
+    with pytest.raises(TypeError, match="a label is a str, not int"):
+        inner_call.play(b"\x00" * 320, 7)
+    with pytest.raises(ValueError, match="even number"):
+        inner_call.play(b"\x00" * 3)
+    gate(ProgressEvent("bot_audio_ok", "c4"))
+    await adapter.on_audio(b"\x00" * 160)
+    assert call.played == [(320, "hello"), (0, "after-hello")]  # the refused ones never queued
