@@ -11,7 +11,11 @@
   seeded (``--seed``): the same customers, leads and agents each run.
 * ``voxgate call NUMBER --bot NAME`` places one bot-first call and prints its record. With
   ``EXOTEL_API_BASE`` (and credentials, ``VOXGATE_EVENT_ENDPOINT``, ``VOXGATE_STREAM_URL``) set
-  it dials through real Exotel; otherwise the emulator answers as NUMBER.
+  it dials through real Exotel; otherwise the emulator answers as NUMBER: it says "yes" and
+  waits, or does what ``--customer "pause 500; dtmf 4; dtmf #; wait 3000; hangup"`` says (or
+  its profile in ``--sim-config``), so keys, barge-in and transfers can be tried.
+  ``--adapter-option ADAPTER.KEY=VALUE`` configures adapters as ``voxgate gateway`` does; the
+  bot and its options are loaded and checked before anything starts.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dialer.campaign.cli import check_bot, check_writable, non_negative
@@ -48,6 +52,8 @@ from dialer.errors import ConfigError
 from dialer.records import CallRecord, RecordStore
 from dialer.service import CallRequest
 from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig, parse_script
+from exotel_sim.config import ConfigError as SimConfigError
+from gateway.cli import check_adapters, parse_adapter_options
 from gateway.config import GatewayConfig
 from voxgate.wiring import LocalStack
 
@@ -172,6 +178,19 @@ def register(subparsers: Any) -> None:
         default=[],
         metavar="NUMBER",
         help="an agent to escalate to (repeatable)",
+    )
+    call.add_argument(
+        "--adapter-option", action="append", default=[], metavar="ADAPTER.KEY=VALUE",
+        help="an option for an adapter's factory (repeatable), as voxgate gateway takes",
+    )
+    call.add_argument(
+        "--customer", metavar="STEPS",
+        help="what the emulated customer does, steps split by ';' (e.g. \"pause 500; dtmf 4; "
+        "dtmf #; wait 3000; hangup\"; steps as in the emulator's scripts)",
+    )
+    call.add_argument(
+        "--sim-config", metavar="FILE",
+        help="emulator world file (its profile for NUMBER, else its default customer)",
     )
     call.add_argument("--config", metavar="FILE", help="dialer TOML file")
     call.add_argument("--db", default="", help="SQLite file for the record")
@@ -430,20 +449,42 @@ def parse_params(items: list[str]) -> dict[str, str]:
     return out
 
 
+CALL_CUSTOMER = ("pause 500", "say cust_yes", "wait 12000", "hangup")
+"""What ``voxgate call``'s emulated customer does unless told (``--customer``)."""
+
+
+def call_world(args: argparse.Namespace) -> SimConfig:
+    """The emulator's world for ``voxgate call``: ``--sim-config`` (or a customer who answers
+    and says yes), ``--customer`` steps for NUMBER, and an agent for each ``--agent``.
+    Raises ValueError naming the option."""
+    if args.sim_config:
+        try:
+            world = SimConfig.from_file(args.sim_config)
+        except (SimConfigError, OSError) as exc:
+            raise ValueError(f"--sim-config {args.sim_config}: {exc}") from None
+        profile = world.customer(args.number)
+    else:
+        world = SimConfig()
+        profile = CustomerProfile(outcome="answer").with_script(*CALL_CUSTOMER)
+    if args.customer:
+        steps = [step.strip() for step in args.customer.split(";") if step.strip()]
+        try:
+            profile = replace(profile, outcome="answer").with_script(*steps)
+        except (SimConfigError, ValueError) as exc:
+            raise ValueError(f"--customer: {exc}") from None
+    agents = {**world.agents, **{n: world.agents.get(n, AgentProfile()) for n in args.agent}}
+    return replace(world, customers={**world.customers, args.number: profile}, agents=agents)
+
+
 async def run_call(args: argparse.Namespace) -> int:
     params = parse_params(args.param)
     CallRequest(args.number, stream_params=params)  # refuse bad names before starting anything
+    options = parse_adapter_options(args.adapter_option)
+    check_adapters({args.bot: options.get(args.bot, {}), **options})
     config = DialerConfig.load(args.config)
-    sim = SimConfig()
-    if config.uses_embedded_emulator:
-        profile = CustomerProfile(outcome="answer").with_script(
-            "pause 500", "say cust_yes", "wait 12000", "hangup"
-        )
-        sim = SimConfig(
-            customers={args.number: profile}, agents={n: AgentProfile() for n in args.agent}
-        )
+    sim = call_world(args) if config.uses_embedded_emulator else SimConfig()
     store = RecordStore(args.db) if args.db else None
-    gw = GatewayConfig(host=args.gateway_host, port=args.gateway_port)
+    gw = GatewayConfig(host=args.gateway_host, port=args.gateway_port, adapter_options=options)
     async with LocalStack(config, sim_config=sim, gateway_config=gw, store=store) as stack:
         dialer = stack.dialer
         dialer.subscribe(
