@@ -35,7 +35,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dialer.campaign.cli import check_bot, check_writable, non_negative
+from dialer.campaign.cli import non_negative
+from dialer.campaign.inputs import check_bot, check_writable
 from dialer.campaign.model import (
     AgentSpec,
     CallingWindow,

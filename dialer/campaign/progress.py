@@ -8,7 +8,9 @@ terminal, or prints one line per snapshot when the output is a file or a pipe.
 
 The small formatters here are shared with ``voxgate campaign status`` and ``export``: times as
 ISO 8601 UTC (:func:`iso_utc`), spans (:func:`span`), the pending leads split into due now and
-waiting (:func:`pending_text`) and whether a dialer is attached (:func:`dialer_text`).
+waiting (:func:`pending_text`), whether a dialer is attached (:func:`dialer_text`), the
+``status`` lines of a campaign (:func:`status_lines`) and what to do when it is paused
+(:func:`paused_text`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from dialer.campaign.store import CampaignStats, PendingLeads
 
 __all__ = [
     "CampaignSnapshot",
@@ -26,9 +31,11 @@ __all__ = [
     "dialer_text",
     "iso_utc",
     "one_line",
+    "paused_text",
     "pending_text",
     "render",
     "span",
+    "status_lines",
 ]
 
 _BAR = 24
@@ -213,3 +220,25 @@ class LiveView:
     def finish(self) -> None:
         """Stop redrawing: what follows is printed below the last view."""
         self._drawn = 0
+
+
+def paused_text(name: str, db: str) -> str:
+    """What to do about a paused campaign."""
+    return f"campaign {name} is paused: voxgate campaign resume {name} --db {db} to dial"
+
+
+def status_lines(name: str, s: CampaignStats, pending: PendingLeads, now: float) -> list[str]:
+    """``campaign status`` for one campaign at ``now``: the status and whether a dialer is
+    attached, the counts, and the pending leads split into due now and waiting."""
+    dialer = dialer_text(s.heartbeat_at, s.last_seen_at, now, dialled=s.attempts > 0)
+    due_now = min(s.pending, pending.due_now)  # the two reads are not one transaction
+    status = s.status
+    if s.leads > 0 and s.pending == 0 and s.in_flight == 0 and status != "done":
+        status += ", finished"  # every lead is; the stored status stays what was asked for
+    return [
+        f"{name}: {status} ({dialer}); leads {s.leads} (pending {s.pending}, in flight "
+        f"{s.in_flight}, finished {s.done}); attempts {s.attempts}, answered "
+        f"{s.answered}, escalated {s.escalated}, abandoned {s.abandoned}; abandonment "
+        f"{s.rate_24h:.2%} (24 h), {s.rate_30d:.2%} (30 days)",
+        f"  {pending_text(s.pending, due_now, pending.next_due_at, now)}",
+    ]

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from calling_time import daytime_zone
 
-from dialer.campaign.cli import status_lines
 from dialer.campaign.model import CampaignSpec, Lead
+from dialer.campaign.progress import status_lines
 from dialer.campaign.store import AttemptResult, CampaignStore, Outcome
 from voxgate.cli import main
 

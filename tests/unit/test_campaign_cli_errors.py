@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dialer.campaign.cli import status_lines
 from dialer.campaign.model import CampaignSpec, Lead
+from dialer.campaign.progress import status_lines
 from dialer.campaign.store import AttemptResult, CampaignStore, Outcome, PendingLeads
 from voxgate.cli import main
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from calling_time import daytime_zone
 
-from dialer.campaign.cli import parse_dnc
+from dialer.campaign.inputs import parse_dnc
 from dialer.campaign.leads_csv import parse_leads
 from dialer.campaign.model import (
     CampaignError,

@@ -14,10 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dialer.campaign.cli import status_lines
 from dialer.campaign.leads_csv import parse_leads
 from dialer.campaign.model import AgentSpec, CampaignError, CampaignSpec, Lead, Limits, Outcome
-from dialer.campaign.progress import HEARTBEAT_STALE_S
+from dialer.campaign.progress import HEARTBEAT_STALE_S, status_lines
 from dialer.campaign.store import (
     LEAD_COLUMNS,
     AttemptResult,

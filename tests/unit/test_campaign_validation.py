@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dialer.campaign.cli import parse_dnc
+from dialer.campaign.inputs import parse_dnc
 from dialer.campaign.leads_csv import parse_leads, resolve_timezone
 from dialer.campaign.model import AgentSpec, CampaignError, CampaignSpec, campaign_from_toml
 
