@@ -1,7 +1,9 @@
 """The dialer's HTTP control API, for a gateway running in another process.
 
 ``POST /v1/control`` with the JSON of :meth:`gateway.control.ControlRequest.to_json` (the
-gateway's ``HttpControlHook`` sends it). Answers: ``202`` accepted, ``400`` malformed (the
+gateway's ``HttpControlHook`` sends it): ``transfer``, ``hangup``, ``transfer_forecast``, or
+``bot_failed`` (the bot's adapter failed and the gateway is closing the stream; the call gets
+the stream fallback). Answers: ``202`` accepted, ``400`` malformed (the
 message names the field), ``404`` no live call for ``call_sid``/``custom_parameters.vx_call``.
 ``GET /v1/health`` answers ``{"ok": true, "active_calls": N}``. ``GET /metrics`` gives the
 dialer's counters in Prometheus text (:mod:`dialer.metrics`; 503 until a dialer is attached).

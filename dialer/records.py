@@ -4,6 +4,8 @@
 :class:`RecordStore` keeps records and the CRM outbox in one SQLite file the user names
 (``":memory:"`` for a throw-away store); saving a record and queueing its CRM push happen in one
 transaction, so a push is never lost across a restart. Use it from one thread (the event loop).
+A database from an older version gains the columns it lacks when it is opened
+(:data:`COLUMNS_ADDED`).
 
 Latencies (milliseconds, from the dialer's clock; ``None`` when the call never got there):
 
@@ -32,7 +34,8 @@ CREATE TABLE IF NOT EXISTS call_records (
     number TEXT NOT NULL,
     disposition TEXT NOT NULL,
     created_at REAL NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    hangup_reason TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS crm_outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -46,10 +49,22 @@ CREATE TABLE IF NOT EXISTS crm_outbox (
 CREATE INDEX IF NOT EXISTS crm_outbox_due ON crm_outbox(state, next_at);
 """
 
+COLUMNS_ADDED: tuple[tuple[str, str, str], ...] = (
+    ("call_records", "hangup_reason", "TEXT NOT NULL DEFAULT ''"),  # the bot's hang-up reason
+)
+"""Columns added since a table was first made: ``(table, column, type)``, added on open to a
+database that lacks them (``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is)."""
+
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
-    """One finished call. ``timeline`` is ``(event, ms since dial)`` pairs."""
+    """One finished call. ``timeline`` is ``(event, ms since dial)`` pairs.
+
+    ``failure`` says what went wrong, when something did (a failed stream, agents that did not
+    answer, or a failed bot: the gateway's ``bot_failed`` reason, e.g.
+    ``adapter_error:on_audio``, with ``bot_failed`` in the timeline and as the escalation
+    reason or disposition). ``hangup_reason`` is the reason the bot gave ``hangup()`` (e.g.
+    ``entered:42``), or the API's, when a hang-up was requested."""
 
     call_id: str
     number: str
@@ -61,6 +76,7 @@ class CallRecord:
     abandoned: bool = False
     escalated: bool = False
     escalation_reason: str = ""
+    hangup_reason: str = ""
     bridged: bool = False
     ended_in: str = ""
     failure: str = ""
@@ -125,7 +141,7 @@ CSV_COLUMNS = (
     "escalated", "escalation_reason", "bridged", "ended_in", "agent_id", "agent_nailed",
     "duration_s", "termination_reason", "recording_url", "customer_leg_sid", "agent_leg_sid",
     "bridge_sid", "answer_to_stream", "greeting_ms", "escalation_to_bridge", "agent_ring",
-    "call_ms", "failure",
+    "call_ms", "failure", "hangup_reason",
 )
 
 
@@ -148,6 +164,15 @@ class RecordStore:
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the :data:`COLUMNS_ADDED` a database from an older version lacks (its older
+        rows get the column's default, as their records had no such field)."""
+        for table, column, kind in COLUMNS_ADDED:
+            columns = {r[1] for r in self._db.execute(f"PRAGMA main.table_info({table})")}
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -158,8 +183,10 @@ class RecordStore:
         with self._tx():
             self._db.execute(
                 "INSERT OR REPLACE INTO call_records"
-                "(call_id, number, disposition, created_at, body) VALUES (?, ?, ?, ?, ?)",
-                (record.call_id, record.number, record.disposition, time.time(), body),
+                "(call_id, number, disposition, created_at, body, hangup_reason)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (record.call_id, record.number, record.disposition, time.time(), body,
+                 record.hangup_reason),
             )
             if push_to_crm:
                 self._db.execute(

@@ -380,6 +380,7 @@ class CallRunner:
             abandoned=out.abandoned,
             escalated=out.escalated,
             escalation_reason=out.escalation_reason,
+            hangup_reason=out.hangup_reason,
             bridged=out.bridged,
             ended_in=out.ended_in,
             failure=out.failure,

@@ -19,7 +19,9 @@ Interfaces for other parts:
   ``ringing``, ``answered``, ``bot_connected``, ``bot_audio_ok`` (the greeting's stop is
   confirmed: bot audio may flow), ``escalated``, ``agent_ringing``, ``bridged``,
   ``abandoned``, ``back_to_bot``, ``ended``, ``agent_freed``, ``transfer_forecast`` (the bot
-  expects to ask for an agent; pacing information) ...);
+  expects to ask for an agent; pacing information), ``bot_failed`` (the gateway reported the
+  bot's adapter failed; detail: the failure, e.g. ``adapter_error:on_audio``),
+  ``hangup_requested`` (detail: the bot's hang-up reason) ...);
 * :meth:`Dialer.submit` -- the :class:`gateway.control.ControlHook` the gateway calls (the
   dialer object *is* the hook); the HTTP form is :mod:`dialer.control_api`.
 
@@ -47,7 +49,14 @@ from dialer.crm import CrmPusher
 from dialer.errors import ConfigError, UnknownCall
 from dialer.events import BridgeLifecycle, ExotelEvent
 from dialer.exotel_client import ExotelClient
-from dialer.flows import AgentAvailable, CallFlow, FlowSettings, HangupRequest, Transfer
+from dialer.flows import (
+    AgentAvailable,
+    BotFailed,
+    CallFlow,
+    FlowSettings,
+    HangupRequest,
+    Transfer,
+)
 from dialer.flows.call import SHUTDOWN
 from dialer.intake import EventIntake, GrpcIntakeServer, HttpIntakeServer, make_intake_server
 from dialer.nailed import NailedAgentKeeper
@@ -159,6 +168,7 @@ class DialerStats:
     control_requests: int = 0
     control_unknown: int = 0
     transfer_forecasts: int = 0
+    bot_failures: int = 0  # bot_failed requests from the gateway (for live calls)
     dispositions: dict[str, int] = field(default_factory=dict)
 
 
@@ -505,9 +515,10 @@ class Dialer:
         raise UnknownCall(call_id or call_sid)
 
     async def submit(self, request: ControlRequest) -> None:
-        """:class:`gateway.control.ControlHook`: a transfer, hang-up or transfer forecast for a
-        live call (a forecast only becomes a ``transfer_forecast`` progress event, which the
-        campaign runner hands its pacer).
+        """:class:`gateway.control.ControlHook`: a transfer, hang-up, transfer forecast or bot
+        failure for a live call (a forecast only becomes a ``transfer_forecast`` progress
+        event, which the campaign runner hands its pacer; ``bot_failed`` gets the call the
+        stream fallback, as a failed stream does).
 
         Raises :class:`UnknownCall` when no live call matches (the HTTP API answers 404)."""
         self.stats.control_requests += 1
@@ -518,6 +529,11 @@ class Dialer:
             raise
         if request.kind == "transfer":
             runner.deliver(Transfer(request.reason, tuple(request.skills)))
+        elif request.kind == "bot_failed":
+            self.stats.bot_failures += 1
+            log.warning("call %s: the gateway reports the bot failed (%s)", runner.call_id,
+                        request.reason)
+            runner.deliver(BotFailed(request.reason))
         elif request.kind == "transfer_forecast":
             # pacing information only: the call's flow does not change
             self.stats.transfer_forecasts += 1
@@ -526,5 +542,7 @@ class Dialer:
                 TRANSFER_FORECAST,
                 forecast_detail(request.within_s, request.likelihood),
             )
-        else:
+        elif request.kind == "hangup":
             runner.deliver(HangupRequest(request.reason))
+        else:  # a kind ControlRequest knows and this dialer does not: refuse, do not guess
+            raise ValueError(f"control request kind {request.kind!r} is not handled")

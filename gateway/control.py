@@ -1,16 +1,20 @@
 """The control hook: how the gateway (media plane) asks the dialer (control plane) to act.
 
 A bot adapter's ``transfer()``/``hangup()``/``forecast_transfer()`` and the customer's
-escalation DTMF become a :class:`ControlRequest` for the call's leg. The dialer implements
+escalation DTMF become a :class:`ControlRequest` for the call's leg. So does a bot that failed:
+when a hook raised, overran its deadline, blocked the event loop or fell behind, or the adapter
+could not be built, the gateway sends ``bot_failed`` (reason :data:`BOT_FAILURES`, e.g.
+``adapter_error:on_audio``) *before* it closes the stream with 4006/4007, so the dialer applies
+its stream fallback instead of reading the close as a bot that finished. The dialer implements
 :class:`ControlHook`; the gateway holds one. Two wirings, same requests:
 
 * one process: the dialer's hook object is passed to the gateway directly;
 * separate processes: the gateway uses an HTTP client hook that POSTs the request as JSON to
   the dialer's control API, ``POST {control_url}/v1/control``, body
-  ``{"kind": "transfer"|"hangup"|"transfer_forecast", "call_sid": ..., "stream_sid": ...,
-  "custom_parameters": {...}, "reason": ..., "skills": [...]}`` (a ``transfer_forecast`` also
-  carries ``"within_s"`` and ``"likelihood"``, numbers), answered ``202`` (accepted), ``400``
-  (malformed), ``404`` (no such call).
+  ``{"kind": "transfer"|"hangup"|"transfer_forecast"|"bot_failed", "call_sid": ...,
+  "stream_sid": ..., "custom_parameters": {...}, "reason": ..., "skills": [...]}`` (a
+  ``transfer_forecast`` also carries ``"within_s"`` and ``"likelihood"``, numbers), answered
+  ``202`` (accepted), ``400`` (malformed), ``404`` (no such call).
 
 Until a dialer is attached, :class:`RecordingControlHook` logs the requests and keeps them for
 tests to read.
@@ -28,13 +32,25 @@ from bot_adapters.contract import check_forecast
 
 log = logging.getLogger(__name__)
 
-ControlKind = Literal["transfer", "hangup", "transfer_forecast"]
-CONTROL_KINDS: tuple[str, ...] = ("transfer", "hangup", "transfer_forecast")
+ControlKind = Literal["transfer", "hangup", "transfer_forecast", "bot_failed"]
+CONTROL_KINDS: tuple[str, ...] = ("transfer", "hangup", "transfer_forecast", "bot_failed")
+
+BOT_FAILURES: tuple[str, ...] = (
+    "adapter_init", "adapter_error", "adapter_timeout", "adapter_blocked", "adapter_overflow",
+)
+"""What a ``bot_failed`` request's reason starts with (then ``:hook`` where one failed):
+the adapter could not be built or loaded (close 4006, or 4005 for an unknown adapter), a hook
+raised (4006), a hook overran its deadline (4007), a hook returned past its deadline without
+giving the event loop back (4007), the adapter fell behind its notices (4007)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ControlRequest:
     """A request from the media plane about one leg (``call_sid``).
+
+    ``bot_failed`` says the bot adapter failed and the gateway is closing the stream: the
+    dialer treats it as a failed stream (its ``stream_fallback``); ``reason`` names the failure
+    (:data:`BOT_FAILURES`).
 
     ``within_s`` and ``likelihood`` belong to ``transfer_forecast`` (the bot expects to ask for
     an agent within that many seconds, that likely; ``likelihood`` 0 withdraws the forecast)."""
@@ -52,6 +68,8 @@ class ControlRequest:
         if self.kind not in CONTROL_KINDS:
             raise ValueError(f"unknown control request kind {self.kind!r}")
         check_forecast(self.within_s, self.likelihood)
+        if self.kind == "bot_failed" and not self.reason:
+            raise ValueError("a bot_failed request needs a reason (what failed)")
         if not self.call_sid:
             raise ValueError("ControlRequest.call_sid must not be empty")
         if not isinstance(self.custom_parameters, MappingProxyType):

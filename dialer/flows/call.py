@@ -24,6 +24,13 @@ runs from the answer: when it passes before the result, a human result then mean
 human (``amd_timeout`` in the timeline). Progress: ``Notify("live")`` when a live answer is
 known (at the answer without AMD), ``Notify("machine")`` for a machine.
 
+A bot that fails (``BotFailed``: the gateway reports its adapter raised, overran or could not be
+built, and closes the stream) gets the stream fallback at once, with no second stream: an
+agent (escalation reason ``bot_failed``) or, with ``stream_fallback = "hangup"``, the goodbye
+message (disposition ``bot_failed``); ``failure`` keeps the gateway's reason, the timeline a
+``bot_failed`` entry, and a ``bot_failed`` progress event carries the reason. A bot's hang-up
+keeps its reason in ``hangup_reason`` and a ``hangup_requested`` progress event.
+
 Every failure path ends in a defined outcome; see the ``_on_*`` handlers. Exotel events that
 do not fit the current state are ignored and counted in :attr:`CallFlow.ignored` (the peer's
 business); an illegal state change raises :class:`~dialer.errors.IllegalTransition` (ours).
@@ -40,6 +47,7 @@ from dialer.flows.messages import (
     ActionFailed,
     AgentAvailable,
     AgentOffered,
+    BotFailed,
     BridgeCreated,
     CancelTimer,
     Command,
@@ -126,6 +134,7 @@ class CallOutcome:
     abandoned: bool = False
     escalated: bool = False
     escalation_reason: str = ""
+    hangup_reason: str = ""  # why the bot (or the API) asked to hang up, e.g. "entered:42"
     bridged: bool = False
     disposition: str = ""
     ended_in: str = ""  # phase when the customer leg ended (ringing, bot, hold ...)
@@ -168,6 +177,7 @@ class CallFlow:
         self._tried: list[str] = []
         self._recording_started = False
         self._agent_released = False
+        self._bot_failed = False  # the gateway reported the bot failed: no going back to it
         self.waiting_for_agent = False
         self.amd = amd  # the customer leg was created with amd_enable
         self._amd_pending = False  # answered, AMD result not in yet
@@ -246,6 +256,8 @@ class CallFlow:
             self._on_transfer(item)
         elif isinstance(item, HangupRequest):
             self._on_hangup_request(item)
+        elif isinstance(item, BotFailed):
+            self._on_bot_failed(item)
         elif isinstance(item, TimerFired):
             self._on_timer(item.name)
         elif isinstance(item, AgentOffered):
@@ -410,7 +422,10 @@ class CallFlow:
             if self.state is S.CONNECTING:
                 self._stream_up()
             else:
-                self._stream_active = self.state in (S.BOT, S.HOLD, S.AGENT_RINGING)
+                # (a failed bot's stream may still report its start: it is closing)
+                self._stream_active = not self._bot_failed and self.state in (
+                    S.BOT, S.HOLD, S.AGENT_RINGING
+                )
                 self._ignore()
         elif ev.name in STREAM_FAILURE_EVENTS:
             self._on_stream_end(ev)
@@ -424,15 +439,18 @@ class CallFlow:
         """The stream failed to start, or stopped.
 
         ``status: failed`` (or a ``stream_failed*`` event) is a failure: retry once while
-        connecting, else the stream fallback. A stop because the call ended (``callended``,
-        ``hangup``) is left to the ``leg_terminated`` that follows. Any other stop while the
-        bot has the call means the bot closed its side: the call ends (``bot_completed``)."""
+        connecting, else the stream fallback. So is any stop while connecting (the stream ended
+        before it started) that is not because the call ended. A stop because the call ended
+        (``callended``, ``hangup``) is left to the ``leg_terminated`` that follows. Any other
+        stop while the bot has the call means the bot closed its side: the call ends
+        (``bot_completed``); a bot that *failed* was reported by the gateway before the close
+        (``BotFailed``), which took the call out of ``BOT``."""
         status = str(ev.event_data.get("status", "")).lower()
         reason = str(ev.event_data.get("reason", "")).lower()
         failed = ev.name != "stream_stopped" or status == "failed"
         call_ended = reason in CALL_ENDED_REASONS
-        if self.state is S.CONNECTING and failed:
-            self._stream_failed(ev.name)
+        if self.state is S.CONNECTING and (failed or not call_ended):
+            self._stream_failed(ev.name if failed else "stream_stopped_before_start")
         elif self.state is S.BOT and self._stream_active and not call_ended:
             self._stream_active = False
             if failed:
@@ -483,12 +501,33 @@ class CallFlow:
             return
         self._after_stream_failure(why)
 
-    def _after_stream_failure(self, why: str) -> None:
+    def _after_stream_failure(self, why: str, cause: str = "stream_failed") -> None:
+        """The stream fallback: an agent (escalation reason ``cause``) or the goodbye
+        message (disposition ``cause``); ``why`` is kept as the outcome's ``failure``."""
         self.outcome.failure = why
         if self.settings.stream_fallback == "agent":
-            self._escalate("stream_failed", self.skills)
+            self._escalate(cause, self.skills)
         else:
-            self._goodbye("stream_failed")
+            self._goodbye(cause)
+
+    def _on_bot_failed(self, item: BotFailed) -> None:
+        """The gateway is closing the stream because the bot failed (see the module
+        docstring). On hold already (the bot had asked for an agent), the escalation goes on,
+        but a failed escalation can no longer go back to the bot."""
+        if self._bot_failed or self.state not in (S.CONNECTING, S.BOT, S.HOLD, S.AGENT_RINGING):
+            self._ignore()
+            return
+        self._bot_failed = True
+        self._stream_active = False
+        self._mark("bot_failed")
+        self._emit(Notify("bot_failed", item.reason))
+        if self.state in (S.HOLD, S.AGENT_RINGING):
+            if not self.outcome.failure:
+                self.outcome.failure = item.reason
+            return
+        if self.state is S.CONNECTING:
+            self._emit(CancelTimer("stream"))
+        self._after_stream_failure(item.reason, "bot_failed")
 
     def _on_customer_gone(self, ev: LegLifecycle) -> None:
         self._customer_alive = False
@@ -776,6 +815,8 @@ class CallFlow:
             self._ignore()
             return
         self._mark("hangup_requested")
+        self.outcome.hangup_reason = item.reason
+        self._emit(Notify("hangup_requested", item.reason))
         if self.outcome.bridged:
             self._set_disposition("agent_handled")
         elif item.reason == SHUTDOWN:

@@ -2,8 +2,8 @@
 
 Inputs are Exotel events (from :mod:`dialer.events`) plus the ones here: results of commands
 (``LegCreated``, ``BridgeCreated``, ``ActionFailed``), requests from the media plane
-(``Transfer``, ``HangupRequest``), the agent pool's answers (``AgentOffered``, ``NoAgentFree``,
-``AgentAvailable``) and timers (``TimerFired``).
+(``Transfer``, ``HangupRequest``, ``BotFailed``), the agent pool's answers (``AgentOffered``,
+``NoAgentFree``, ``AgentAvailable``) and timers (``TimerFired``).
 
 Commands are what the runner must do: Exotel requests, agent-pool operations, timers,
 progress notifications and ``Finish``.
@@ -81,6 +81,17 @@ class HangupRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class BotFailed:
+    """The gateway says the bot adapter failed and it is closing the stream (control kind
+    ``bot_failed``); ``reason`` names the failure (e.g. ``adapter_error:on_audio``)."""
+
+    reason: str
+
+    def __post_init__(self) -> None:
+        _need(self.reason, "BotFailed.reason")
+
+
+@dataclass(frozen=True, slots=True)
 class TimerFired:
     name: str
 
@@ -115,6 +126,7 @@ FlowInput = (
     | ActionFailed
     | Transfer
     | HangupRequest
+    | BotFailed
     | TimerFired
     | AgentOffered
     | NoAgentFree
