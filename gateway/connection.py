@@ -9,6 +9,13 @@ session has to send is written straight to the wire (one write per batch, no wri
 Whichever decides the call is over calls :meth:`StreamConnection.end`, which records the
 close code and cancels the runner; :meth:`run` then tells the adapter ``on_stop`` (if it
 started) and closes the WebSocket with that code.
+
+When the bot failed (a hook raised, overran its deadline, blocked the event loop past it, the
+adapter fell behind, or it could not be built), :meth:`run` first sends the control hook a
+``bot_failed`` request naming the failure, so the dialer gives the customer its stream fallback
+(an agent, or a goodbye) rather than reading the close as a bot that finished. An adapter that
+could not be built still waits (up to the adapter deadline) for the stream's ``start``, which
+names the call to report and to log.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from bot_adapters.contract import (
     CallInfo,
     PlayedPosition,
 )
+from bot_adapters.registry import AdapterLoadError, UnknownAdapter
 from gateway.config import GatewayConfig
 from gateway.control import ControlHook, ControlKind, ControlRequest
 from gateway.errors import CloseCode, ProtocolError
@@ -148,6 +156,7 @@ class StreamConnection:
         self.hook_deadline = 0.0  # when the running hook must have returned (0: none running)
         self._flush_scheduled = False
         self._overran = False
+        self.failure = ""  # why the bot failed (a BOT_FAILURES reason), reported as bot_failed
 
     @property
     def stream_sid(self) -> str:
@@ -160,6 +169,15 @@ class StreamConnection:
             self._end = (code, reason)
         for task in self._tasks:
             task.cancel()
+
+    def _failed(self, failure: str, code: int, reason: str) -> None:
+        """The bot failed (``failure``: a ``BOT_FAILURES`` reason): end the call with
+        ``code``; :meth:`run` reports the failure to the dialer before the close, unless the
+        call was already ending (another close, or ``on_stop`` was delivered: the customer or
+        the bot ended it)."""
+        if self._end is None and not self._stopped:
+            self.failure = failure
+        self.end(code, reason)
 
     def request_hangup(self, reason: str) -> None:
         """The bot hung up: the runner stops the adapter and closes normally."""
@@ -196,7 +214,7 @@ class StreamConnection:
             self.metrics.adapter_errors["overflow"] += 1
             log.error("stream %s: adapter %s fell behind (queue full)", self.stream_sid,
                       self.adapter_name)
-            self.end(CloseCode.ADAPTER_TIMEOUT, "adapter too slow")
+            self._failed("adapter_overflow", CloseCode.ADAPTER_TIMEOUT, "adapter too slow")
             return
         queue.extend(notices)
         waiter = self._waiter
@@ -261,13 +279,13 @@ class StreamConnection:
                         self.session.settings, barge_in_min_speech_ms=0
                     )
             except Exception as exc:
-                self.metrics.adapter_errors["init"] += 1
-                log.exception("adapter %s could not be built: %s", self.adapter_name, exc)
-                self._end = (CloseCode.ADAPTER_ERROR, "adapter failed to start")
+                await self._not_built(exc)
             else:
                 if self._end is None:
                     async with asyncio.TaskGroup() as tg:
                         self._tasks = [tg.create_task(self._runner())]
+            if self.failure:
+                await self._report_failure()
             await self._finish_adapter()
         except Exception:
             log.exception("stream %s: gateway error", self.stream_sid)
@@ -278,6 +296,46 @@ class StreamConnection:
             self.metrics.closes[code] += 1
             self.wire.close(code, reason)
             await self.wire.wait_closed()
+
+    async def _not_built(self, exc: Exception) -> None:
+        """The adapter could not be built (unknown, failed to load, or its factory raised):
+        wait for ``start`` to learn which call this is, log it, and end the call."""
+        if isinstance(exc, UnknownAdapter):
+            kind, code, reason = "unknown", CloseCode.UNKNOWN_ADAPTER, "unknown adapter"
+        elif isinstance(exc, AdapterLoadError):
+            kind, code, reason = "load", CloseCode.ADAPTER_ERROR, "adapter failed to load"
+        else:
+            kind, code, reason = "init", CloseCode.ADAPTER_ERROR, "adapter failed to start"
+        self.metrics.adapter_errors[kind] += 1
+        async with asyncio.TaskGroup() as tg:
+            self._tasks = [tg.create_task(self._await_start())]
+        info = self.session.info
+        if info is not None:
+            where = f"stream {info.stream_sid} (call {info.call_sid or '-'})"
+        else:
+            where = f"stream - (no start within {self.config.adapter_deadline:.1f} s)"
+        log.error("%s: adapter %s could not be built: %s", where, self.adapter_name, exc,
+                  exc_info=exc if kind == "init" else None)
+        self._failed(f"adapter_init:{kind}", code, reason)
+
+    async def _await_start(self) -> None:
+        """Read the stream until its ``start`` (or its end), for at most the adapter deadline."""
+        try:
+            async with asyncio.timeout(self.config.adapter_deadline):
+                while self.session.info is None:
+                    if isinstance(await self._next(), CallStopped):
+                        return
+        except TimeoutError:
+            pass
+
+    async def _report_failure(self) -> None:
+        """Tell the dialer the bot failed (``bot_failed``), before the stream closes."""
+        if self.session.info is None:
+            log.warning("stream %s: bot failure (%s) not reported: the stream never started",
+                        self.stream_sid, self.failure)
+            return
+        self.metrics.bot_failures[self.failure.partition(":")[0]] += 1
+        await self.submit_control("bot_failed", self.failure)
 
     async def _finish_adapter(self) -> None:
         """``on_stop`` after an error or a peer that vanished (a clean stop ran it already)."""
@@ -328,9 +386,12 @@ class StreamConnection:
                     assert isinstance(notice, AudioIn)
                     hook = "on_audio"
                     pcm = session.for_adapter(notice.pcm, self.adapter_rate)
-                    self.hook_deadline = clock() + deadline
+                    due = self.hook_deadline = clock() + deadline
                     await adapter.on_audio(pcm)
                     self.hook_deadline = 0.0
+                    if clock() > due and not self._overran:
+                        self._returned_late(hook, due, True)
+                        return
                     if session.has_outbound:
                         self._flush()
                 elif kind is EventIgnored:
@@ -341,30 +402,32 @@ class StreamConnection:
                     continue
                 else:
                     hook = _HOOKS.get(kind, kind.__name__)
-                    self.hook_deadline = clock() + deadline
+                    due = self.hook_deadline = clock() + deadline
                     hook = await self._deliver(adapter, notice)
                     self.hook_deadline = 0.0
+                    if clock() > due and not self._overran:
+                        self._returned_late(hook, due, not self._stopped)
+                        if not self._stopped:
+                            return
                     if session.has_outbound:
                         self._flush()
                     if self._stopped:
                         self.end(CloseCode.NORMAL, self._stop_reason)
                         return
                 if self._hangup is not None and not self._stopped:
-                    self.hook_deadline = clock() + deadline
+                    hook = "on_stop"
+                    due = self.hook_deadline = clock() + deadline
                     await self._deliver(adapter, CallStopped("hangup"))
                     self.hook_deadline = 0.0
+                    if clock() > due and not self._overran:
+                        self._returned_late(hook, due, False)
                     self.end(CloseCode.NORMAL, "hangup")
                     return
         except asyncio.CancelledError:
             if not self._overran:
                 raise
             self.hook_deadline = 0.0
-            self.metrics.adapter_errors["timeout"] += 1
-            log.error(
-                "stream %s: adapter %s %s overran its %.1f s deadline",
-                self.stream_sid, self.adapter_name, hook, deadline,
-            )
-            self.end(CloseCode.ADAPTER_TIMEOUT, f"adapter {hook} timed out")
+            self._overrun(hook)
         except Exception as exc:
             self.hook_deadline = 0.0
             self.metrics.adapter_errors["raised"] += 1
@@ -372,7 +435,40 @@ class StreamConnection:
                 "stream %s: adapter %s %s raised %r", self.stream_sid, self.adapter_name, hook,
                 exc, exc_info=exc,
             )
-            self.end(CloseCode.ADAPTER_ERROR, f"adapter {hook} failed")
+            self._failed(f"adapter_error:{hook}", CloseCode.ADAPTER_ERROR, f"adapter {hook} failed")
+
+    def _overrun(self, hook: str) -> None:
+        self.metrics.adapter_errors["timeout"] += 1
+        log.error(
+            "stream %s: adapter %s %s overran its %.1f s deadline",
+            self.stream_sid, self.adapter_name, hook, self.config.adapter_deadline,
+        )
+        self._failed(f"adapter_timeout:{hook}", CloseCode.ADAPTER_TIMEOUT,
+                     f"adapter {hook} timed out")
+
+    def _returned_late(self, hook: str, due: float, end_call: bool) -> None:
+        """A hook returned past its deadline, yet the watchdog never cancelled it. Later than
+        the watchdog's period (at most a quarter of the deadline) means the watchdog never got
+        a turn: the hook held the event loop (``time.sleep``, CPU work), and every call's audio
+        stalled meanwhile. Either way an overrun: unless ``end_call`` is False (the hook was
+        ``on_stop``, the call ends anyway), the call ends with 4007 like one."""
+        deadline = self.config.adapter_deadline
+        late = self.loop.time() - due
+        if late <= deadline / 4:
+            if end_call:
+                self._overrun(hook)
+            return
+        self.metrics.adapter_errors["blocked"] += 1
+        info = self.session.info
+        log.error(
+            "stream %s (call %s): adapter %s %s blocked the event loop for %.1f s (deadline "
+            "%.1f s): every call on this gateway stalled meanwhile",
+            self.stream_sid, info.call_sid if info is not None else "-", self.adapter_name,
+            hook, late + deadline, deadline,
+        )
+        if end_call:
+            self._failed(f"adapter_blocked:{hook}", CloseCode.ADAPTER_TIMEOUT,
+                         f"adapter {hook} blocked the event loop")
 
     async def _deliver(self, adapter: BotAdapter, notice: Notice) -> str:
         """Run the hook for one (non-audio) notice; returns the hook's name."""

@@ -76,6 +76,7 @@ class GatewayMetrics:
         self.rejected_busy = 0
         self.protocol_errors: Counter[str] = Counter()
         self.adapter_errors: Counter[str] = Counter()
+        self.bot_failures: Counter[str] = Counter()  # bot_failed reported, by failure kind
         self.closes: Counter[int] = Counter()
         self.loop_lag_max = 0.0  # seconds, the worst event-loop stall seen
         self.loop_lags_over_20ms = 0
@@ -162,6 +163,9 @@ class GatewayMetrics:
                self.protocol_errors)
         out.by("adapter_errors_total", "Calls ended by adapter failures, by kind.", "kind",
                self.adapter_errors)
+        out.by("bot_failures_reported_total",
+               "Adapter failures reported to the dialer (bot_failed), by kind.", "kind",
+               self.bot_failures)
         out.by("closes_total", "Streams closed, by close code.", "code", self.closes)
         out.one("loop_lag_max_seconds", "gauge", "Worst event-loop stall seen.",
                 float(self.loop_lag_max))

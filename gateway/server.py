@@ -39,7 +39,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 import gateway
-from bot_adapters.contract import AdapterFactory
+from bot_adapters.contract import AdapterFactory, BotAdapter
 from bot_adapters.registry import AdapterLoadError, UnknownAdapter, load_adapter
 from gateway.batching import LoopBatcher
 from gateway.config import GatewayConfig
@@ -63,6 +63,15 @@ def _respond(wire: WebSocketWire, status: HTTPStatus, body: str, content_type: s
     del response.headers["Content-Type"]
     response.headers["Content-Type"] = content_type
     return response
+
+
+def _raising(exc: Exception) -> AdapterFactory:
+    """A factory that fails with ``exc`` (an adapter that is unknown or failed to load)."""
+
+    def factory(options: Mapping[str, str]) -> BotAdapter:
+        raise exc
+
+    return factory
 
 
 class GatewayServer:
@@ -285,22 +294,16 @@ class GatewayServer:
 
     def stream_opened(self, wire: WebSocketWire, request: Request) -> MessageSink | None:
         """An upgraded ``/stream/{adapter}``: build the call's driver and start its task
-        (tracked in ``_calls``, awaited on shutdown); or close at once with 4005/4006/4004."""
+        (tracked in ``_calls``, awaited on shutdown); or close at once with 4004 (bad
+        ``sample-rate``). An adapter that is unknown or fails to load gets a driver too, whose
+        factory raises: it waits for ``start`` to name the call, reports ``bot_failed`` to the
+        dialer, logs the call and closes with 4005/4006 (see :mod:`gateway.connection`)."""
         parts = urlsplit(request.path)
         name = parts.path[len(STREAM_PREFIX) :]
         try:
             factory = self._factory(name)
-        except UnknownAdapter as exc:
-            self.metrics.closes[CloseCode.UNKNOWN_ADAPTER] += 1
-            log.warning("stream refused: %s", exc)
-            wire.close(CloseCode.UNKNOWN_ADAPTER, "unknown adapter")
-            return None
-        except AdapterLoadError as exc:
-            self.metrics.adapter_errors["load"] += 1
-            self.metrics.closes[CloseCode.ADAPTER_ERROR] += 1
-            log.error("stream refused: %s", exc)
-            wire.close(CloseCode.ADAPTER_ERROR, "adapter failed to load")
-            return None
+        except (UnknownAdapter, AdapterLoadError) as exc:
+            factory = _raising(exc)
         url_rate: int | None = None
         for key, value in parse_qsl(parts.query):
             if key == "sample-rate":

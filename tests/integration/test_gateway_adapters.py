@@ -51,6 +51,7 @@ async def test_failing_start_closes_with_4006(how: str) -> None:
 async def test_factory_failure_closes_with_4006() -> None:
     async with GatewayServer(GatewayConfig(port=0), adapters={"broken": broken_factory}) as gw:
         async with ExotelPeer(gw.stream_url("broken")) as peer:
+            await peer.start()  # (the gateway waits for it, to report the failed call)
             assert await peer.wait_closed() == CloseCode.ADAPTER_ERROR
         assert gw.metrics.adapter_errors["init"] == 1
 

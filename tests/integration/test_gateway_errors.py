@@ -78,6 +78,7 @@ async def test_unknown_events_are_ignored_and_counted() -> None:
 async def test_unknown_adapter_gets_4005() -> None:
     async with GatewayServer(GatewayConfig(port=0)) as gw:
         async with ExotelPeer(gw.stream_url("nobody")) as peer:
+            await peer.start()  # (the gateway waits for it, to report the failed call)
             assert await peer.wait_closed() == CloseCode.UNKNOWN_ADAPTER
 
 
