@@ -97,6 +97,6 @@ async def test_one_broken_adapter_package_does_not_stop_the_others(
         assert record.answered and "stream_started" in dict(record.timeline)
         handle = await st.dialer.place_call(CallRequest(CUSTOMER, bot="broken"))
         async with asyncio.timeout(20):
-            broken = await handle.wait()
+            failed = await handle.wait()
         assert st.gateway is not None and sum(st.gateway.metrics.adapter_errors.values()) == 1
-    assert broken.failure == "adapter_init:load", broken  # reported to the dialer at once
+    assert failed.failure == "adapter_init:load", failed  # reported to the dialer at once
