@@ -65,6 +65,8 @@ def render_dialer_metrics(dialer: Dialer) -> str:
             st.control_requests)
     out.one("control_unknown_total", "counter", "Control requests for no live call.",
             st.control_unknown)
+    out.one("bot_failures_total", "counter", "Bots the gateway reported failed (bot_failed).",
+            st.bot_failures)
     out.one("stream_params_truncated_total", "counter",
             "Calls whose stream URL parameters were shortened.", st.stream_params_truncated)
     out.one("transfer_forecasts_total", "counter", "Transfer forecasts from bots.",
