@@ -123,8 +123,9 @@ def new_leads(
 
 
 def settings_notes(inputs: RunInputs, source: str) -> Notes:
-    """The campaign's settings in a few lines, and the problems in them: an agent-first
-    campaign with agents not nailed up, no caller id for Exotel."""
+    """The campaign's settings in a few lines, and the problems in them: no agents, or none
+    with the campaign's skills; an agent-first campaign with agents not nailed up; no caller
+    id for Exotel."""
     spec, config = inputs.settings, inputs.config
     assert config is not None  # load_inputs always reads it
     start, end = spec.window.describe()
@@ -151,6 +152,16 @@ def settings_notes(inputs: RunInputs, source: str) -> Notes:
             f"  warning: dials Exotel at {config.api_base} with no caller id: set exophone in "
             "the campaign file or EXOTEL_EXOPHONE",
             "no caller id",
+        )
+    want = frozenset(spec.skills)
+    if not spec.agents:
+        if spec.mode == "agent_first":  # (a bot-first campaign may well be the bot's alone)
+            notes.say("  warning: no agents: every answered call is abandoned", "no agents")
+    elif not any(want <= frozenset(agent.skills) for agent in spec.agents):
+        notes.say(
+            f"  warning: no agent has the campaign's skills ({', '.join(spec.skills)}): calls "
+            "that need an agent find none",
+            "no agent has the skills",
         )
     if spec.mode == "agent_first" and loose:
         notes.say(

@@ -278,3 +278,20 @@ def test_errors_are_run_s_and_create_nothing(
     err = error(["c", "--db", str(db)], capsys)
     assert err == "voxgate campaign: no campaign named 'c'"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db", "c.toml"]
+
+
+def test_agents_and_their_skills(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    toml = tmp_path / "c.toml"
+    agent = '[[agents]]\nid = "a1"\nnumber = "+919800000001"\nskills = ["sales"]\nnailed = true\n'
+    toml.write_text('name = "c"\nbot = "echo"\nskills = ["billing"]\n' + agent)
+    lines = check([str(toml)], capsys, 1)
+    assert "  warning: no agent has the campaign's skills (billing): calls that need an agent " \
+        "find none" in lines
+    assert lines[-1] == "result: usable; worth a look: no agent has the skills"
+    toml.write_text('name = "c"\nbot = "echo"\nskills = ["sales"]\n' + agent)
+    assert check([str(toml)], capsys, 0)[-1] == "result: ready"
+    toml.write_text('name = "c"\nbot = "echo"\nmode = "agent_first"\npacer = "progressive"\n')
+    lines = check([str(toml)], capsys, 1)
+    assert lines[-1] == "result: usable; worth a look: no agents"
+    toml.write_text('name = "c"\nbot = "echo"\n')  # a bot-first campaign may be the bot's alone
+    assert check([str(toml)], capsys, 0)[-1] == "result: ready"
