@@ -11,8 +11,10 @@ Each POST carries the record JSON as the body and::
     X-Voxgate-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
 
 A 2xx marks the row delivered; anything else (or a connection error) retries after
-``base * 2**attempts`` seconds (capped, with jitter) up to ``max_attempts``, then the row is
-``dead`` (counted, kept for inspection).
+``base * 2**attempts`` seconds (capped at ``max_backoff``, 5 minutes, with jitter) for as long as
+the row is younger than ``max_age`` (24 hours: a CRM outage of a day loses nothing), then the
+row is ``dead`` (counted, logged, kept; :meth:`RecordStore.requeue_dead
+<dialer.records.RecordStore.requeue_dead>` queues the dead rows again).
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ class CrmPusher:
         timeout: float = 5.0,
         base_backoff: float = 1.0,
         max_backoff: float = 300.0,
-        max_attempts: int = 10,
+        max_age: float = 86_400.0,
+        max_attempts: int | None = None,
         poll_interval: float = 1.0,
     ) -> None:
         if not url:
@@ -73,6 +76,7 @@ class CrmPusher:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._base = base_backoff
         self._max_backoff = max_backoff
+        self._max_age = max_age
         self._max_attempts = max_attempts
         self._poll = poll_interval
         self._wake = asyncio.Event()
@@ -98,7 +102,7 @@ class CrmPusher:
     async def push_due(self, session: aiohttp.ClientSession) -> int:
         """One pass over the due rows; returns how many were delivered."""
         delivered = 0
-        for row_id, call_id, body, attempts in self.store.due_pushes(time.time()):
+        for row_id, call_id, body, attempts, queued_at in self.store.due_pushes(time.time()):
             error = await self._post(session, body.encode())
             if not error:
                 self.store.push_done(row_id)
@@ -106,14 +110,17 @@ class CrmPusher:
                 delivered += 1
                 continue
             self.stats.failed_attempts += 1
-            give_up = attempts + 1 >= self._max_attempts
-            delay = min(self._max_backoff, self._base * (2**attempts))
+            delay = min(self._max_backoff, self._base * (2 ** min(attempts, 30)))
             delay = delay / 2 + random.uniform(0, delay / 2)
-            self.store.push_failed(row_id, error, time.time() + delay, give_up)
+            now = time.time()
+            give_up = (0 < queued_at <= now - self._max_age) or (
+                self._max_attempts is not None and attempts + 1 >= self._max_attempts
+            )
+            self.store.push_failed(row_id, error, now + delay, give_up)
             if give_up:
                 self.stats.dead += 1
-                log.error("CRM push of call %s given up after %d attempts: %s",
-                          call_id, attempts + 1, error)
+                log.error("CRM push of call %s given up after %d attempts over %.0f s: %s",
+                          call_id, attempts + 1, now - queued_at if queued_at else 0, error)
             else:
                 log.warning("CRM push of call %s failed (%s); retry in %.1fs",
                             call_id, error, delay)

@@ -44,13 +44,15 @@ CREATE TABLE IF NOT EXISTS crm_outbox (
     attempts INTEGER NOT NULL DEFAULT 0,
     next_at REAL NOT NULL DEFAULT 0,
     last_error TEXT NOT NULL DEFAULT '',
-    state TEXT NOT NULL DEFAULT 'pending'
+    state TEXT NOT NULL DEFAULT 'pending',
+    queued_at REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS crm_outbox_due ON crm_outbox(state, next_at);
 """
 
 COLUMNS_ADDED: tuple[tuple[str, str, str], ...] = (
     ("call_records", "hangup_reason", "TEXT NOT NULL DEFAULT ''"),  # the bot's hang-up reason
+    ("crm_outbox", "queued_at", "REAL NOT NULL DEFAULT 0"),  # when the push was queued (0: older)
 )
 """Columns added since a table was first made: ``(table, column, type)``, added on open to a
 database that lacks them (``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is)."""
@@ -190,7 +192,8 @@ class RecordStore:
             )
             if push_to_crm:
                 self._db.execute(
-                    "INSERT INTO crm_outbox(call_id, body) VALUES (?, ?)", (record.call_id, body)
+                    "INSERT INTO crm_outbox(call_id, body, queued_at) VALUES (?, ?, ?)",
+                    (record.call_id, body, time.time()),
                 )
 
     def get(self, call_id: str) -> CallRecord | None:
@@ -209,14 +212,15 @@ class RecordStore:
 
     # -- CRM outbox -----------------------------------------------------------------------
 
-    def due_pushes(self, now: float, limit: int = 50) -> list[tuple[int, str, str, int]]:
-        """Pending outbox rows due at ``now``: ``(id, call_id, body, attempts)``."""
+    def due_pushes(self, now: float, limit: int = 50) -> list[tuple[int, str, str, int, float]]:
+        """Pending outbox rows due at ``now``: ``(id, call_id, body, attempts, queued_at)``
+        (``queued_at`` 0: queued by a version that did not keep it)."""
         rows = self._db.execute(
-            "SELECT id, call_id, body, attempts FROM crm_outbox"
+            "SELECT id, call_id, body, attempts, queued_at FROM crm_outbox"
             " WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT ?",
             (now, limit),
         ).fetchall()
-        return [(int(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
+        return [(int(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4])) for r in rows]
 
     def push_done(self, row_id: int) -> None:
         with self._tx():
@@ -229,6 +233,17 @@ class RecordStore:
                 " state = ? WHERE id = ?",
                 (error[:500], next_at, "dead" if give_up else "pending", row_id),
             )
+
+    def requeue_dead(self, now: float) -> int:
+        """Queue the pushes given up on again, as if new (after a long CRM outage); returns
+        how many."""
+        with self._tx():
+            cur = self._db.execute(
+                "UPDATE crm_outbox SET state = 'pending', attempts = 0, next_at = 0,"
+                " queued_at = ? WHERE state = 'dead'",
+                (now,),
+            )
+        return int(cur.rowcount)
 
     def outbox_counts(self) -> dict[str, int]:
         out = {"pending": 0, "delivered": 0, "dead": 0}

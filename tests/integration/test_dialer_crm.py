@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import aiohttp
@@ -98,6 +99,24 @@ async def test_pending_pushes_survive_a_restart(tmp_path: Path) -> None:
             task.cancel()
         assert [r["call_id"] for r in crm.received] == ["c1"]
         assert again.outbox_counts()["pending"] == 0
+
+
+async def test_gives_up_after_max_age_and_dead_rows_can_be_queued_again() -> None:
+    store = RecordStore()
+    store.save(CallRecord("c1", "+911", "bot_first"), push_to_crm=True)
+    async with Crm(fail=99) as crm, aiohttp.ClientSession() as session:
+        pusher = CrmPusher(store, crm.url, SECRET, base_backoff=0.0, max_age=3600)
+        for _ in range(20):  # young rows are retried, however many attempts failed
+            await pusher.push_due(session)
+        assert store.outbox_counts()["pending"] == 1 and pusher.stats.failed_attempts == 20
+        old = CrmPusher(store, crm.url, SECRET, base_backoff=0.0, max_age=0.0)
+        await old.push_due(session)  # past its age: given up
+        assert store.outbox_counts()["dead"] == 1 and old.stats.dead == 1
+    assert store.requeue_dead(now=time.time()) == 1
+    async with Crm() as crm, aiohttp.ClientSession() as session:
+        await CrmPusher(store, crm.url, SECRET).push_due(session)
+        assert [r["call_id"] for r in crm.received] == ["c1"]
+    assert store.outbox_counts() == {"pending": 0, "delivered": 1, "dead": 0}
 
 
 async def test_gives_up_after_max_attempts() -> None:

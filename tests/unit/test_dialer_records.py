@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 from dialer.records import CallRecord, RecordStore, compute_latencies, csv_text
@@ -66,3 +67,24 @@ def test_exports(tmp_path: Path) -> None:
     assert rows[1]["disposition"] == "abandoned" and rows[0]["escalation_to_bridge"] == "1550.0"
     assert store.export(tmp_path / "out.jsonl") == 2
     assert csv_text([rec("c3")]).splitlines()[1].startswith("c3,")
+
+
+OLD_OUTBOX = """
+CREATE TABLE crm_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, call_id TEXT NOT NULL, body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT 'pending'
+);
+INSERT INTO crm_outbox(call_id, body, attempts) VALUES ('old', '{}', 4);
+"""
+
+
+def test_an_outbox_from_before_queued_at_gains_it_and_keeps_its_rows(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    old = sqlite3.connect(db)
+    old.executescript(OLD_OUTBOX)
+    old.close()
+    store = RecordStore(db)
+    assert store.due_pushes(now=1e12) == [(1, "old", "{}", 4, 0.0)]  # 0: age unknown
+    store.save(rec("c1"), push_to_crm=True)
+    assert store.due_pushes(now=1e12)[1][4] > 0
