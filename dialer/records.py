@@ -28,6 +28,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
+from dialer.timefmt import iso_utc
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS call_records (
     call_id TEXT PRIMARY KEY,
@@ -135,6 +137,8 @@ def compute_latencies(timeline: Iterable[tuple[str, float]]) -> dict[str, float 
         "escalation_to_bridge": span("escalation_requested", "bridged"),
         "agent_ring": span("agent_dialled", "agent_answered"),
         "call_ms": span("dial", "ended"),
+        # how long the customer waited for an agent: until bridged, or until they gave up
+        "hold_ms": span("escalation_requested", "bridged", "customer_ended", "ended"),
     }
 
 
@@ -143,8 +147,10 @@ CSV_COLUMNS = (
     "escalated", "escalation_reason", "bridged", "ended_in", "agent_id", "agent_nailed",
     "duration_s", "termination_reason", "recording_url", "customer_leg_sid", "agent_leg_sid",
     "bridge_sid", "answer_to_stream", "greeting_ms", "escalation_to_bridge", "agent_ring",
-    "call_ms", "failure", "hangup_reason",
+    "call_ms", "failure", "hangup_reason", "started_at", "ended_at", "agent_attempts", "hold_ms",
 )
+"""New columns go last, so that readers of an older export find theirs where they were.
+``started_at``/``ended_at`` are ISO 8601 UTC (``ended_at`` from ``call_ms``)."""
 
 
 def record_row(record: CallRecord) -> dict[str, Any]:
@@ -154,6 +160,10 @@ def record_row(record: CallRecord) -> dict[str, Any]:
     for key, value in record.latencies.items():
         if key in row:
             row[key] = "" if value is None else value
+    call_ms = record.latencies.get("call_ms")
+    row["started_at"] = iso_utc(record.started_at)
+    row["ended_at"] = iso_utc(record.started_at + call_ms / 1000) if (
+        record.started_at and call_ms is not None) else ""
     return row
 
 

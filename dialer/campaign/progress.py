@@ -18,9 +18,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, TextIO
+
+from dialer.timefmt import iso_utc
 
 if TYPE_CHECKING:
     from dialer.campaign.store import CampaignStats, PendingLeads
@@ -46,14 +47,6 @@ progress snapshot, and at least this often."""
 HEARTBEAT_STALE_S = 3 * HEARTBEAT_EVERY_S
 """A dialer whose last heartbeat is older than this is taken for gone (killed, or its machine
 stopped) even though it never said goodbye."""
-
-
-def iso_utc(epoch: float | None) -> str:
-    """Epoch seconds as ISO 8601 UTC to the second (``2026-11-22T03:30:00Z``); ``""`` when
-    unset (``None`` or 0, the store's "no time")."""
-    if not epoch:
-        return ""
-    return datetime.fromtimestamp(round(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def span(seconds: float) -> str:

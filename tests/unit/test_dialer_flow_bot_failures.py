@@ -199,7 +199,8 @@ def test_the_hangup_reason_is_in_the_column_the_exports_and_the_json(tmp_path: P
     assert json.loads(buf.getvalue())["hangup_reason"] == "entered:42"
     rows = list(csv.DictReader(io.StringIO(csv_text([record("c2")]))))
     assert rows[0]["hangup_reason"] == "entered:42"
-    assert CSV_COLUMNS[-1] == "hangup_reason"  # added last: older readers' columns stay put
+    # added after the older columns, so that older readers find theirs where they were
+    assert CSV_COLUMNS.index("hangup_reason") == CSV_COLUMNS.index("failure") + 1
 
 
 OLD_SCHEMA = """

@@ -88,3 +88,23 @@ def test_an_outbox_from_before_queued_at_gains_it_and_keeps_its_rows(tmp_path: P
     assert store.due_pushes(now=1e12) == [(1, "old", "{}", 4, 0.0)]  # 0: age unknown
     store.save(rec("c1"), push_to_crm=True)
     assert store.due_pushes(now=1e12)[1][4] > 0
+
+
+def test_csv_gives_when_the_call_was_and_how_long_the_customer_waited() -> None:
+    started = 1_795_000_000.0  # 2026-11-18T11:06:40Z
+    bridged = rec("c1")
+    gave_up = compute_latencies([("dial", 0.0), ("answered", 1.0),
+                                 ("escalation_requested", 5.0), ("customer_ended", 12.5),
+                                 ("ended", 12.6)])
+    records = [
+        CallRecord("c1", "+911", "bot_first", started_at=started, agent_attempts=1,
+                   latencies=bridged.latencies),
+        CallRecord("c2", "+912", "bot_first", started_at=started, agent_attempts=3,
+                   latencies=gave_up),
+        CallRecord("c3", "+913", "bot_first"),  # never started: no times
+    ]
+    rows = list(csv.DictReader(io.StringIO(csv_text(records))))
+    assert [r["started_at"] for r in rows] == ["2026-11-18T11:06:40Z"] * 2 + [""]
+    assert [r["ended_at"] for r in rows] == ["2026-11-18T11:07:00Z", "2026-11-18T11:06:53Z", ""]
+    assert [r["agent_attempts"] for r in rows] == ["1", "3", "0"]
+    assert [r["hold_ms"] for r in rows] == ["1550.0", "7500.0", ""]
