@@ -102,6 +102,9 @@ class DialerConfig:
     control_host: str = "127.0.0.1"
     control_port: int = 0
     shutdown_grace: float = 5.0  # on exit: hang up live calls and wait this long for them
+    # ``voxgate dialer run`` stopped by SIGTERM/SIGINT: calls in flight may finish for this long
+    # (no new calls meanwhile); then the rest are hung up (``shutdown_grace``). 0: at once.
+    drain_timeout: float = 300.0
 
     def __post_init__(self) -> None:
         exophone = PHONE_SEPARATORS.sub("", self.exophone)
@@ -122,6 +125,8 @@ class DialerConfig:
             raise ConfigError("escalation_fallback must be 'bot' or 'callback'")
         if self.stream_fallback not in ("agent", "hangup"):
             raise ConfigError("stream_fallback must be 'agent' or 'hangup'")
+        if self.drain_timeout < 0:
+            raise ConfigError("drain_timeout must be >= 0 (seconds)")
         if self.max_agent_attempts < 1 or self.max_retries < 0:
             raise ConfigError("max_agent_attempts must be >= 1 and max_retries >= 0")
         for name in (
