@@ -176,14 +176,20 @@ def render(s: CampaignSnapshot) -> list[str]:
     ]
 
 
+def agents_text(agents: Mapping[str, int]) -> str:
+    """``  agents idle 2, talking 1`` (states with agents in them), or ``""``."""
+    shown = ", ".join(f"{state} {n}" for state, n in agents.items() if n)
+    return f"  agents {shown}" if shown else ""
+
+
 def one_line(s: CampaignSnapshot) -> str:
     """The snapshot as one line (logs, pipes)."""
     return (
         f"[{s.campaign} {s.status} {s.elapsed_s:.0f}s] leads done {s.done}/{s.leads}  "
         f"{s.pending_text()}  in flight {s.in_flight}  answered {s.answered}  "
-        f"escalated {s.escalated}  "
+        f"escalated {s.escalated}  bridged {s.bridged}  "
         f"abandonment {s.abandon_rate_24h:.1%} (24 h) {s.abandon_rate_30d:.1%} (30 d)  "
-        f"agent occupancy {s.occupancy:.0%}"
+        f"agent occupancy {s.occupancy:.0%}{agents_text(s.agents)}"
     )
 
 
@@ -231,7 +237,8 @@ def status_lines(name: str, s: CampaignStats, pending: PendingLeads, now: float)
     return [
         f"{name}: {status} ({dialer}); leads {s.leads} (pending {s.pending}, in flight "
         f"{s.in_flight}, finished {s.done}); attempts {s.attempts}, answered "
-        f"{s.answered}, escalated {s.escalated}, abandoned {s.abandoned}; abandonment "
-        f"{s.rate_24h:.2%} (24 h), {s.rate_30d:.2%} (30 days)",
+        f"{s.answered}, escalated {s.escalated} (bridged to an agent {s.connected}), "
+        f"abandoned {s.abandoned}; abandonment {s.rate_24h:.2%} (24 h: {s.abandoned_24h} of "
+        f"{s.live_24h} live answers), {s.rate_30d:.2%} (30 days)",
         f"  {pending_text(s.pending, due_now, pending.next_due_at, now)}",
     ]

@@ -119,8 +119,9 @@ def _mark(record: CallRecord, name: str) -> float | None:
 
 
 def attempt_result(record: CallRecord) -> AttemptResult:
-    """The campaign's view of a finished call (machines are never live answers; a call that
-    reached an agent, by escalation or agent-first, counts as escalated)."""
+    """The campaign's view of a finished call. Machines are never live answers. ``escalated``
+    means the call needed an agent: the customer asked for one (bot-first), or it was answered
+    live in agent-first; ``connected`` means it reached one."""
     outcome = (
         Outcome.MACHINE
         if record.machine
@@ -134,7 +135,9 @@ def attempt_result(record: CallRecord) -> AttemptResult:
         record.disposition,
         live=live,
         abandoned=record.abandoned,
-        escalated=(record.escalated or record.bridged) and not record.machine,
+        escalated=(record.escalated or record.bridged or (live and record.mode == "agent_first"))
+        and not record.machine,
+        connected=record.bridged and not record.machine,
         answered_at=answered_at,
         record=record.to_json(),
     )
@@ -165,7 +168,8 @@ class _Live:
     waiting_since: float | None = None  # answered (agent-first) or escalated (bot-first)
     resolved: bool = False  # the pacer was told how the ringing ended
     live: bool = False  # a live answer (not a machine): counts as answered while in flight
-    escalated: bool = False  # went to an agent (escalated or bridged)
+    escalated: bool = False  # needs an agent (asked for one, or answered live in agent-first)
+    connected: bool = False  # ... and reached one
     forecast: tuple[float, float, float] | None = None  # bot's (at, within_s, likelihood)
 
     def bot_ended(self, now: float, escalated: bool) -> BotCallEnded:
@@ -277,6 +281,7 @@ class CampaignRunner:
                 live.waiting_since = now  # the abandonment clock runs from the answer
         elif ev.kind == "live":  # a live answer is known (AMD said human, or no AMD)
             live.live = True
+            live.escalated = self.spec.mode == "agent_first"  # it needs an agent now
             self._resolve(live, now, DialOutcome.LIVE)
         elif ev.kind == "machine":
             live.live = live.escalated = False
@@ -296,7 +301,7 @@ class CampaignRunner:
             live.waiting_since = now
         elif ev.kind == "bridged":
             self.progress.bridged += 1
-            live.escalated = True
+            live.escalated = live.connected = True
             if live.waiting_since is not None:
                 self.pacer.observe(CustomerConnected(now, now - live.waiting_since))
                 live.waiting_since = None
@@ -542,7 +547,7 @@ class CampaignRunner:
             # calls in flight count as soon as they are answered live / reach an agent
             answered=stats.answered + sum(c.live for c in self._live.values()),
             escalated=stats.escalated + sum(c.escalated for c in self._live.values()),
-            bridged=self.progress.bridged,
+            bridged=stats.connected + sum(c.connected for c in self._live.values()),
             abandoned=stats.abandoned,
             abandon_rate_24h=stats.rate_24h,
             abandon_rate_30d=stats.rate_30d,

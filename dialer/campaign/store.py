@@ -121,6 +121,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     escalated INTEGER NOT NULL DEFAULT 0,
     answered_at REAL,
     ended_at REAL,
+    connected INTEGER NOT NULL DEFAULT 0,
     UNIQUE (lead_id, attempt_no)
 );
 CREATE INDEX IF NOT EXISTS attempts_lead_day ON attempts (lead_id, local_day);
@@ -171,6 +172,7 @@ COLUMNS_ADDED: tuple[tuple[str, str, str], ...] = (
     ("campaigns", "owner_id", "TEXT"),  # the lease: the runner dialling the campaign
     ("campaigns", "owner_pid", "INTEGER"),
     ("campaigns", "owner_host", "TEXT"),
+    ("attempts", "connected", "INTEGER NOT NULL DEFAULT 0"),  # the call reached an agent
 )
 """Columns added since a table was first made: ``(table, column, type)``, added on open to a
 database that lacks them (``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is)."""
@@ -195,8 +197,9 @@ ATTEMPT_COLUMNS = (
     "escalated",
     "answered_at",
     "ended_at",
+    "connected",
 )
-"""The attempt export's columns (``voxgate campaign export --attempts``)."""
+"""The attempt export's columns (``voxgate campaign export --attempts``); newer ones last."""
 
 _TIME_COLUMNS = frozenset({"due_at", "claimed_at", "answered_at", "ended_at"})
 """Exported as ISO 8601 UTC (``2026-11-22T03:30:00Z``), empty when unset."""
@@ -258,7 +261,8 @@ class AttemptResult:
     disposition: str = ""
     live: bool = False
     abandoned: bool = False
-    escalated: bool = False
+    escalated: bool = False  # the call needed an agent (asked for one, or agent-first)
+    connected: bool = False  # ... and reached one (bridged)
     answered_at: float | None = None
     callback_at: float | None = None
     record: dict[str, Any] | None = None
@@ -279,6 +283,9 @@ class CampaignStats:
     abandoned: int
     rate_24h: float
     rate_30d: float
+    connected: int = 0  # of the escalated, those that reached an agent
+    live_24h: int = 0  # the live answers and abandoned calls behind rate_24h
+    abandoned_24h: int = 0
     heartbeat_at: float | None = None
     last_seen_at: float | None = None
     owner_pid: int | None = None  # the attached dialer's process and host (the lease)
@@ -668,13 +675,14 @@ class CampaignStore:
                 return
             db.execute(
                 "UPDATE attempts SET state = ?, outcome = ?, live = ?, abandoned = ?, "
-                "escalated = ?, answered_at = ?, ended_at = ? WHERE call_id = ?",
+                "escalated = ?, connected = ?, answered_at = ?, ended_at = ? WHERE call_id = ?",
                 (
                     "interrupted" if result.outcome is Outcome.INTERRUPTED else "done",
                     result.outcome.value,
                     int(result.live),
                     int(result.abandoned),
                     int(result.escalated),
+                    int(result.connected),
                     result.answered_at
                     if result.answered_at is not None
                     else (now if result.live else None),
@@ -838,7 +846,8 @@ class CampaignStore:
         )
         row = self._db.execute(
             "SELECT COUNT(*), COALESCE(SUM(live), 0), COALESCE(SUM(escalated), 0), "
-            "COALESCE(SUM(abandoned), 0) FROM attempts WHERE campaign = ?",
+            "COALESCE(SUM(abandoned), 0), COALESCE(SUM(connected), 0) FROM attempts "
+            "WHERE campaign = ?",
             (campaign,),
         ).fetchone()
         view = (ledger or self.ledger(campaign, now)).view(now)
@@ -852,8 +861,11 @@ class CampaignStore:
             answered=row[1],
             escalated=row[2],
             abandoned=row[3],
+            connected=row[4],
             rate_24h=view.rate_24h,
             rate_30d=view.rate_30d,
+            live_24h=view.live_24h,
+            abandoned_24h=view.abandoned_24h,
             heartbeat_at=campaign_row["heartbeat_at"],
             last_seen_at=campaign_row["last_seen_at"],
             owner_pid=campaign_row["owner_pid"],

@@ -66,9 +66,9 @@ def test_export_leads_and_attempts(db: Path, tmp_path: Path) -> None:
     header, row = attempts.read_text().splitlines()
     assert header == (
         "id,campaign,lead_id,attempt_no,call_id,local_day,claimed_at,state,outcome,live,"
-        "abandoned,escalated,answered_at,ended_at"
+        "abandoned,escalated,answered_at,ended_at,connected"
     )
-    assert re.fullmatch(rf"1,c1,1,1,c1-1-1,[-\d]+,{ISO},done,completed,1,0,0,{ISO},{ISO}", row)
+    assert re.fullmatch(rf"1,c1,1,1,c1-1-1,[-\d]+,{ISO},done,completed,1,0,0,{ISO},{ISO},0", row)
     assert re.fullmatch(rf"\+919800000002,,[^,]*,0,pending,0,,,{ISO}", rows[2])
 
 
@@ -101,8 +101,8 @@ def test_status_lines_at_night_show_leads_waiting_for_their_window(tmp_path: Pat
                          store.pending("renewals", night), night)
     assert lines == [
         "renewals: running (dialer active, updated 2 s ago); leads 7 (pending 7, in flight 0, "
-        "finished 0); attempts 0, answered 0, escalated 0, abandoned 0; abandonment 0.00% "
-        "(24 h), 0.00% (30 days)",
+        "finished 0); attempts 0, answered 0, escalated 0 (bridged to an agent 0), abandoned 0; "
+        "abandonment 0.00% (24 h: 0 of 0 live answers), 0.00% (30 days)",
         "  pending 7: due now 0, waiting 7, next due 2026-11-22T03:30:00Z (in 10h32m)",
     ]
 

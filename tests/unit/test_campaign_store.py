@@ -326,15 +326,15 @@ def test_exports_give_times_in_iso_utc_and_keep_their_columns(tmp_path: Path) ->
     ]
     assert store.export_attempts_csv("c1").splitlines() == [
         "id,campaign,lead_id,attempt_no,call_id,local_day,claimed_at,state,outcome,live,"
-        "abandoned,escalated,answered_at,ended_at",
+        "abandoned,escalated,answered_at,ended_at,connected",
         "1,c1,1,1,c1-1-1,2026-11-21,2026-11-21T06:30:00Z,done,completed,1,0,0,"
-        "2026-11-21T06:30:07Z,2026-11-21T06:30:40Z",
-        "2,c1,2,1,c1-2-1,2026-11-21,2026-11-21T06:30:00Z,done,busy,0,0,0,,2026-11-21T06:30:09Z",
+        "2026-11-21T06:30:07Z,2026-11-21T06:30:40Z,0",
+        "2,c1,2,1,c1-2-1,2026-11-21,2026-11-21T06:30:00Z,done,busy,0,0,0,,2026-11-21T06:30:09Z,0",
     ]
     (tmp_path / "empty").mkdir()
     assert make_store(tmp_path / "empty").export_attempts_csv("c1").splitlines() == [
         "id,campaign,lead_id,attempt_no,call_id,local_day,claimed_at,state,outcome,live,"
-        "abandoned,escalated,answered_at,ended_at",
+        "abandoned,escalated,answered_at,ended_at,connected",
     ]
 
 
@@ -453,3 +453,33 @@ def test_pid_alive() -> None:
         check=True,
     )
     assert not pid_alive(int(child.stdout))  # exited and reaped (its pid is rarely reused)
+
+
+def test_escalated_counts_calls_that_needed_an_agent_and_connected_those_that_got_one(
+    tmp_path: Path,
+) -> None:
+    from dialer.campaign.runner import attempt_result
+    from dialer.records import CallRecord
+
+    asked = CallRecord("a", "+911", "bot_first", answered=True, escalated=True, bridged=False,
+                       disposition="customer_hangup")
+    got = CallRecord("b", "+912", "bot_first", answered=True, escalated=True, bridged=True,
+                     disposition="agent_handled")
+    agent_first = CallRecord("c", "+913", "agent_first", answered=True, abandoned=True,
+                             disposition="abandoned")
+    chat = CallRecord("d", "+914", "bot_first", answered=True, disposition="bot_completed")
+    results = [attempt_result(r) for r in (asked, got, agent_first, chat)]
+    assert [(r.escalated, r.connected) for r in results] == [
+        (True, False), (True, True), (True, False), (False, False)]
+    store = make_store(tmp_path)
+    store.add_leads("c1", [Lead(f"+9198000000{i}") for i in range(4)], NOON)
+    for result in results:
+        claim = store.claim_next("c1", NOON)
+        assert claim is not None
+        store.finish_attempt(claim.call_id, result, NOON + 30)
+    stats = store.stats("c1", NOON + 60)
+    assert (stats.escalated, stats.connected) == (3, 1)
+    assert (stats.abandoned_24h, stats.live_24h) == (1, 4)
+    assert "escalated 3 (bridged to an agent 1)" in status_lines(
+        "c1", stats, store.pending("c1", NOON + 60), NOON + 60)[0]
+    assert [a["connected"] for a in store.attempts("c1")] == [0, 1, 0, 0]
