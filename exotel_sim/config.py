@@ -244,6 +244,13 @@ class SimConfig:
         """The profile of ``contact_uri`` (the default profile if it has none of its own)."""
         return self.customers.get(contact_uri, self.default_customer)
 
+    def with_agents(self, numbers: Sequence[str]) -> SimConfig:
+        """A copy where each of ``numbers`` not yet under ``[agents]`` is a default agent: the
+        dialer's agents answer as agents (a number the world does not know is a customer, who
+        waits to be spoken to in a bridge: silence on both sides)."""
+        added = {n: AgentProfile() for n in numbers if n not in self.agents}
+        return replace(self, agents={**self.agents, **added}) if added else self
+
     @classmethod
     def from_toml(cls, text: str, *, seed: int | None = None) -> SimConfig:
         """Parse TOML text (the README's ``sim`` section documents the keys)."""

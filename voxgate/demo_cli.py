@@ -473,8 +473,8 @@ def call_world(args: argparse.Namespace) -> SimConfig:
             profile = replace(profile, outcome="answer").with_script(*steps)
         except (SimConfigError, ValueError) as exc:
             raise ValueError(f"--customer: {exc}") from None
-    agents = {**world.agents, **{n: world.agents.get(n, AgentProfile()) for n in args.agent}}
-    return replace(world, customers={**world.customers, args.number: profile}, agents=agents)
+    world = replace(world, customers={**world.customers, args.number: profile})
+    return world.with_agents(args.agent)
 
 
 async def run_call(args: argparse.Namespace) -> int:

@@ -190,6 +190,7 @@ def prepare(args: argparse.Namespace, store: CampaignStore, inputs: RunInputs | 
 
 async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None) -> int:
     from dialer.records import RecordStore
+    from exotel_sim.config import SimConfig
     from voxgate.wiring import LocalStack
 
     if inputs is None:
@@ -220,7 +221,10 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
             latest[:] = [snapshot]
             view(snapshot)
 
-        async with LocalStack(config, sim_config=inputs.sim, store=records) as stack, \
+        sim = None
+        if config.uses_embedded_emulator:  # the campaign's agents answer as agents
+            sim = (inputs.sim or SimConfig()).with_agents([a.number for a in spec.agents])
+        async with LocalStack(config, sim_config=sim, store=records) as stack, \
                 contextlib.AsyncExitStack() as extras:
             if args.metrics_port is not None:
                 await serve_metrics(extras, args, stack.dialer, latest)

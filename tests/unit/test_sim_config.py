@@ -138,3 +138,11 @@ def test_script_step_forms(spec: str | dict[str, str], step: ScriptStep) -> None
 def test_with_script_builds_one_script_in_code() -> None:
     profile = CustomerProfile(outcome="answer").with_script("say cust_yes", "hangup")
     assert profile.scripts == ((ScriptStep("say", clip="cust_yes"), ScriptStep("hangup")),)
+
+
+def test_with_agents_adds_default_agents_and_keeps_the_worlds_own() -> None:
+    own = AgentProfile(answer_ms=5000)
+    world = SimConfig(agents={"+919800000001": own})
+    both = world.with_agents(["+919800000001", "+919800000002"])
+    assert both.agents == {"+919800000001": own, "+919800000002": AgentProfile()}
+    assert world.with_agents(["+919800000001"]) is world  # nothing to add
