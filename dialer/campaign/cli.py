@@ -209,6 +209,7 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
         config = inputs.config.replace(
             customer_ring_timeout=int(spec.limits.ring_timeout_s),
             exophone=spec.exophone or inputs.config.exophone,
+            wrap_up_seconds=spec.limits.wrap_up_s or inputs.config.wrap_up_seconds,
         )
         try:
             records = RecordStore(args.db)

@@ -236,7 +236,8 @@ class CallingWindow:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Per-number attempt limits, ring times, concurrency and the abandonment target.
+    """Per-number attempt limits, ring times, concurrency, the abandonment target and the
+    agents' wrap-up time (0: the dialer config's ``wrap_up_seconds``).
 
     ``min_ring_s`` is the legal floor for ringing an unanswered call (the FCC's 15 s / four
     rings; at least 1 s); ``ring_timeout_s`` below it is refused."""
@@ -247,13 +248,14 @@ class Limits:
     min_ring_s: float = 15.0
     max_lines: int = 20
     abandon_target: float = 0.03
+    wrap_up_s: float = 0.0  # after a call an agent is not offered the next one for this long
 
     def __post_init__(self) -> None:
         for key in ("max_attempts", "max_attempts_per_day", "max_lines"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise CampaignError(f"limits.{key}: must be an integer >= 1, got {_show(value)}")
-        for key in ("ring_timeout_s", "min_ring_s", "abandon_target"):
+        for key in ("ring_timeout_s", "min_ring_s", "abandon_target", "wrap_up_s"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise CampaignError(f"limits.{key}: must be a number, got {_show(value)}")
@@ -265,6 +267,10 @@ class Limits:
             raise CampaignError(
                 f"limits.ring_timeout_s: {_show(self.ring_timeout_s)} is under the minimum "
                 f"ring time limits.min_ring_s {_show(self.min_ring_s)}"
+            )
+        if not 0 <= self.wrap_up_s <= 3600:
+            raise CampaignError(
+                f"limits.wrap_up_s: must be within 0..3600 seconds, got {_show(self.wrap_up_s)}"
             )
         if not 0 < self.abandon_target < 1:
             raise CampaignError(
@@ -399,6 +405,7 @@ _LIMIT_KEYS = (
     "min_ring_s",
     "max_lines",
     "abandon_target",
+    "wrap_up_s",
 )
 _AGENT_KEYS = ("id", "number", "skills", "nailed")
 

@@ -331,6 +331,7 @@ def _spec_to_json(spec: CampaignSpec) -> str:
                 "min_ring_s": spec.limits.min_ring_s,
                 "max_lines": spec.limits.max_lines,
                 "abandon_target": spec.limits.abandon_target,
+                **({"wrap_up_s": spec.limits.wrap_up_s} if spec.limits.wrap_up_s else {}),
             },
             "retry": dict(spec.retry),
             "agents": [

@@ -483,3 +483,14 @@ def test_escalated_counts_calls_that_needed_an_agent_and_connected_those_that_go
     assert "escalated 3 (bridged to an agent 1)" in status_lines(
         "c1", stats, store.pending("c1", NOON + 60), NOON + 60)[0]
     assert [a["connected"] for a in store.attempts("c1")] == [0, 1, 0, 0]
+
+
+def test_wrap_up_is_kept_with_the_campaign_only_when_set(tmp_path: Path) -> None:
+    store = make_store(tmp_path, limits=Limits(wrap_up_s=12.5))
+    assert store.campaign("c1").limits.wrap_up_s == 12.5
+    (tmp_path / "plain").mkdir()
+    plain = make_store(tmp_path / "plain")
+    assert plain.campaign("c1").limits.wrap_up_s == 0.0
+    raw = sqlite3.connect(tmp_path / "plain" / "c.db").execute(
+        "SELECT spec FROM campaigns").fetchone()[0]
+    assert "wrap_up_s" not in raw  # an older voxgate still reads a campaign that does not use it

@@ -34,7 +34,7 @@ def error(text: str) -> str:
             BASE + "[limits]\nmax_line = 3\n",
             "limits: unknown key 'max_line' (known: "
             "max_attempts, max_attempts_per_day, ring_timeout_s, min_ring_s, max_lines, "
-            "abandon_target)",
+            "abandon_target, wrap_up_s)",
         ),
         (
             BASE + '[[agents]]\nid = "a"\nnumber = "+919800000001"\nskill = ["x"]\n',
@@ -50,6 +50,14 @@ def error(text: str) -> str:
         (
             BASE + "[limits]\nmax_attempts = 2.5\n",
             "limits.max_attempts: must be an integer >= 1, got 2.5",
+        ),
+        (
+            BASE + "[limits]\nwrap_up_s = -5\n",
+            "limits.wrap_up_s: must be within 0..3600 seconds, got -5",
+        ),
+        (
+            BASE + '[limits]\nwrap_up_s = "10"\n',
+            "limits.wrap_up_s: must be a number, got '10'",
         ),
         (
             BASE + '[limits]\nmax_attempts = "3"\n',
