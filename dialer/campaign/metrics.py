@@ -32,6 +32,9 @@ def render_campaign_metrics(s: CampaignSnapshot) -> str:
         gauge("leads_waiting", "Pending leads waiting for their window or retry delay.",
               s.waiting)
     gauge("calls_in_flight", "Calls being dialled or in progress.", s.in_flight)
+    gauge("waiting_for_agent", "Customers waiting for an agent now.", s.waiting_for_agent)
+    gauge("longest_wait_seconds", "The longest wait for an agent among them.",
+          float(s.longest_wait_s))
     gauge("attempts", "Dial attempts made.", s.attempts)
     gauge("answered", "Calls answered live.", s.answered)
     gauge("escalated", "Calls escalated to an agent.", s.escalated)

@@ -116,7 +116,8 @@ class CampaignSnapshot:
 
     ``abandon_rate_24h``/``_30d`` come from the campaign's abandonment ledger (abandoned / live
     answers); ``occupancy`` is the share of logged-in agent time spent ringing, talking or in
-    wrap-up since the start; ``agents`` counts agents by state (idle, ringing, talking ...).
+    wrap-up since the start; ``agents`` counts agents by state (idle, ringing, talking ...);
+    ``waiting_for_agent`` customers wait for one now, the longest for ``longest_wait_s``.
     Of the ``pending`` leads, ``due_now`` may be dialled now (``None``: not known) and the rest
     wait (calling window, retry delay) until ``next_due_at`` at the earliest; ``wall_time`` is
     the snapshot's time on the same (epoch) clock, for "in 10h32m"."""
@@ -140,6 +141,8 @@ class CampaignSnapshot:
     due_now: int | None = None
     next_due_at: float | None = None
     wall_time: float | None = None
+    waiting_for_agent: int = 0  # customers waiting for an agent now (escalated, not bridged)
+    longest_wait_s: float = 0.0  # the longest of their waits so far
 
     @property
     def waiting(self) -> int:
@@ -172,8 +175,16 @@ def render(s: CampaignSnapshot) -> list[str]:
         f"escalated {s.escalated:2d}  bridged {s.bridged:2d}  abandoned {s.abandoned} "
         f"({s.abandon_rate_24h:.1%})",
         f"  agents: occupancy {s.occupancy:4.0%}  idle {a.get('idle', 0)}  ringing "
-        f"{a.get('ringing', 0)}  talking {a.get('talking', 0)}  wrap-up {a.get('wrap_up', 0)}",
+        f"{a.get('ringing', 0)}  talking {a.get('talking', 0)}  wrap-up {a.get('wrap_up', 0)}"
+        f"{waiting_text(s)}",
     ]
+
+
+def waiting_text(s: CampaignSnapshot) -> str:
+    """``  waiting for an agent 2 (longest 14s)``, or ``""`` when nobody waits."""
+    if not s.waiting_for_agent:
+        return ""
+    return f"  waiting for an agent {s.waiting_for_agent} (longest {span(s.longest_wait_s)})"
 
 
 def agents_text(agents: Mapping[str, int]) -> str:
@@ -189,7 +200,7 @@ def one_line(s: CampaignSnapshot) -> str:
         f"{s.pending_text()}  in flight {s.in_flight}  answered {s.answered}  "
         f"escalated {s.escalated}  bridged {s.bridged}  "
         f"abandonment {s.abandon_rate_24h:.1%} (24 h) {s.abandon_rate_30d:.1%} (30 d)  "
-        f"agent occupancy {s.occupancy:.0%}{agents_text(s.agents)}"
+        f"agent occupancy {s.occupancy:.0%}{agents_text(s.agents)}{waiting_text(s)}"
     )
 
 

@@ -535,6 +535,8 @@ class CampaignRunner:
         if stats is None:
             stats = self.store.stats(self.campaign, wall, self.ledger)
         pending = self.store.pending(self.campaign, wall)
+        now = self.dialer.clock()
+        waits = [now - c.waiting_since for c in self._live.values() if c.waiting_since is not None]
         return CampaignSnapshot(
             campaign=self.campaign,
             status=stats.status,
@@ -556,6 +558,8 @@ class CampaignRunner:
             due_now=min(stats.pending, pending.due_now),  # the two reads are not one transaction
             next_due_at=pending.next_due_at,
             wall_time=wall,
+            waiting_for_agent=len(waits),
+            longest_wait_s=max(waits, default=0.0),
         )
 
     def _beat(self, stats: CampaignStats | None = None) -> None:

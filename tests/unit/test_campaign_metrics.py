@@ -42,7 +42,7 @@ def test_every_figure_is_a_labelled_gauge() -> None:
 
 def test_unknown_split_and_no_waiting_lead_leave_their_gauges_out() -> None:
     got = samples(render_campaign_metrics(snapshot(due_now=None, next_due_at=None)))
-    assert not any("due_now" in k or "waiting" in k or "next_due" in k for k in got)
+    assert not any(name in k for k in got for name in ("due_now", "leads_waiting", "next_due"))
 
 
 async def test_metrics_server_joins_its_renderers() -> None:
@@ -58,3 +58,17 @@ async def test_metrics_server_joins_its_renderers() -> None:
             assert (await reply.text()).endswith("b 3\n")
         async with http.get(server.url.replace("/metrics", "/other")) as reply:
             assert reply.status == 404
+
+
+def test_customers_waiting_for_an_agent_are_shown_and_served() -> None:
+    from dialer.campaign.progress import one_line, render
+
+    waiting = snapshot(waiting_for_agent=2, longest_wait_s=14.2)
+    got = samples(render_campaign_metrics(waiting))
+    assert got['voxgate_campaign_waiting_for_agent{campaign="renewals"}'] == "2"
+    assert got['voxgate_campaign_longest_wait_seconds{campaign="renewals"}'] == "14.200000"
+    assert one_line(waiting).endswith("waiting for an agent 2 (longest 14s)")
+    assert render(waiting)[-1].endswith("waiting for an agent 2 (longest 14s)")
+    assert "waiting for an agent" not in one_line(snapshot())
+    line = one_line(snapshot())
+    assert "bridged 3" in line and "agents idle 1, talking 2" in line
