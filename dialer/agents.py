@@ -2,7 +2,9 @@
 
 Add agents with :meth:`AgentPool.add`; a call flow's ``PickAgent`` becomes
 :meth:`AgentPool.acquire`, its ``ReleaseAgent`` :meth:`AgentPool.release`. Choice rule: among
-idle agents that have every requested skill and were not tried already, the one idle longest.
+idle agents that have every requested skill and were not tried already, a nailed-up agent first
+(its leg is live: bridged in milliseconds, where an on-demand agent rings for seconds), then
+the one idle longest. :meth:`AgentPool.unavailable_reason` says why nobody fits.
 
 States: ``idle`` -> ``ringing`` (on-demand leg dialled) -> ``talking`` (bridged) ->
 ``wrap_up`` (``wrap_up_seconds`` after a conversation) -> ``idle``. A nailed-up agent (``nailed``)
@@ -16,6 +18,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 class AgentState(enum.Enum):
@@ -45,6 +48,7 @@ class Agent:
 
 
 AgentListener = Callable[[Agent], None]
+Unavailable = Literal["busy", "skill", "tried"]
 
 
 class AgentPool:
@@ -115,7 +119,8 @@ class AgentPool:
         self, skills: Iterable[str], exclude: Iterable[str] = (), *, call_id: str = "",
         now: float = 0.0,
     ) -> Agent | None:
-        """Reserve the longest-idle agent with ``skills``; None when nobody fits."""
+        """Reserve an agent with ``skills``: a free nailed-up agent first, else (and among
+        nailed agents) the one idle longest; None when nobody fits."""
         self.tick(now)
         want = frozenset(skills)
         skip = frozenset(exclude)
@@ -123,7 +128,7 @@ class AgentPool:
         for a in self._agents.values():
             if a.agent_id in skip or not self._available(a, want):
                 continue
-            if best is None or a.idle_since < best.idle_since:
+            if best is None or (not a.nailed, a.idle_since) < (not best.nailed, best.idle_since):
                 best = a
         if best is None:
             return None
@@ -132,6 +137,17 @@ class AgentPool:
         if best.nailed:
             best.talk_started = now
         return best
+
+    def unavailable_reason(self, skills: Iterable[str], exclude: Iterable[str] = ()) -> Unavailable:
+        """Why :meth:`acquire` found nobody: ``skill`` (no agent in the pool has every skill,
+        whatever its state), ``tried`` (a free one exists but is in ``exclude``) or ``busy``."""
+        want = frozenset(skills)
+        if not any(want <= a.skills for a in self._agents.values()):
+            return "skill"
+        skip = frozenset(exclude)
+        if any(a.agent_id in skip and self._available(a, want) for a in self._agents.values()):
+            return "tried"
+        return "busy"
 
     def mark_talking(self, agent_id: str, now: float = 0.0) -> None:
         """The agent's leg answered (on-demand) and the conversation begins."""

@@ -75,3 +75,29 @@ def test_validation() -> None:
     with pytest.raises(ValueError):
         AgentPool(wrap_up_seconds=-1)
     assert len(pool) == 1 and [a.agent_id for a in pool] == ["a1"]
+
+
+def test_a_free_nailed_agent_goes_before_an_on_demand_agent_idle_longer() -> None:
+    """QA #5: the longest-idle rule rang an on-demand agent (6.3 s of hold) while a nailed-up
+    agent, bridged in ~47 ms, waited."""
+    pool = AgentPool()
+    pool.add("a1", "+1", {"sales"}, now=0.0)  # idle since the start
+    pool.add("n1", "+2", {"sales"}, nailed=True, now=0.0)
+    pool.add("n2", "+3", {"sales"}, nailed=True, now=0.0)
+    pool.set_nailed_leg("n2", "LEG2", now=30.0)
+    pool.set_nailed_leg("n1", "LEG1", now=50.0)
+    picked = [pool.acquire({"sales"}, now=60.0) for _ in range(3)]
+    assert [a.agent_id for a in picked if a] == ["n2", "n1", "a1"]  # nailed longest idle first
+    assert pool.acquire({"sales"}, now=60.0) is None
+
+
+def test_why_nobody_was_free() -> None:
+    pool = AgentPool()
+    assert pool.unavailable_reason(()) == "skill"  # nobody at all
+    pool.add("a1", "+1", {"sales"})
+    pool.add("n1", "+2", {"sales", "hindi"}, nailed=True)  # offline, but has the skills
+    assert pool.unavailable_reason({"billing"}) == "skill"
+    assert pool.unavailable_reason({"hindi"}) == "busy"  # n1 may come back
+    assert pool.unavailable_reason({"sales"}, ("a1",)) == "tried"
+    pool.acquire({"sales"})
+    assert pool.unavailable_reason({"sales"}, ("a1",)) == "busy"
