@@ -76,13 +76,16 @@ class DialerConfig:
     greeting_url: str = ""
     hold_url: str = ""
     hold_text: str = "Please hold while we connect you to an agent."
-    hold_loops: int = 10
+    hold_loops: int = 10  # repeats of the hold audio (1-100); it also restarts while waiting
     fallback_text: str = "Sorry, no agent is free right now."
     goodbye_text: str = "Sorry, we could not continue this call. Goodbye."
     stream_start_timeout: float = 5.0
     agent_ring_timeout: float = 20.0
     customer_ring_timeout: int = 30  # ring_timeout of customer legs (Exotel's default 30 s)
     max_agent_attempts: int = 3
+    # bot-first: the longest a customer who asked for an agent waits for one (on hold, in the
+    # queue), from the request; then the escalation_fallback. At least abandon_after.
+    escalation_queue_timeout: float = 60.0
     escalation_fallback: str = "bot"  # "bot" or "callback"
     stream_fallback: str = "agent"  # "agent" or "hangup"
     abandon_after: float = 2.0
@@ -134,11 +137,24 @@ class DialerConfig:
             "stream_start_timeout",
             "agent_ring_timeout",
             "abandon_after",
+            "escalation_queue_timeout",
             "amd_timeout",
             "message_timeout",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
+        if not 1 <= self.hold_loops <= 100:
+            raise ConfigError(
+                f"hold_loops must be 1-100 (Exotel's loop), got {self.hold_loops}; the hold "
+                "restarts by itself while the customer waits"
+            )
+        if self.escalation_queue_timeout < self.abandon_after:
+            # An escalation that waits longer than the abandonment limit counts as abandoned
+            # (pacing ledger); a queue that gave up sooner would hide those customers.
+            raise ConfigError(
+                f"escalation_queue_timeout ({self.escalation_queue_timeout:g} s) must be at "
+                f"least abandon_after ({self.abandon_after:g} s)"
+            )
 
     @property
     def uses_embedded_emulator(self) -> bool:

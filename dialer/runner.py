@@ -89,6 +89,7 @@ class CallRunner:
         self._wall0 = time.time()
         self.last_event_at = 0.0  # monotonic time the last routed event was put in the inbox
         self.truncated_params: tuple[str, ...] = ()  # stream params shortened to fit the URL
+        self._no_skill_logged = False
 
     # -- inbox ----------------------------------------------------------------------------
 
@@ -185,7 +186,12 @@ class CallRunner:
         elif isinstance(c, PickAgent):
             agent = d.pool.acquire(c.skills, c.exclude, call_id=self.call_id, now=d.clock())
             if agent is None:
-                self._pending.append(NoAgentFree())
+                reason = d.pool.unavailable_reason(c.skills, c.exclude)
+                if reason == "skill" and not self._no_skill_logged:
+                    self._no_skill_logged = True  # once per call, not at every agent freed
+                    log.warning("call %s: no agent has the skills %s; no queue, the fallback",
+                                self.call_id, ", ".join(c.skills) or "(none)")
+                self._pending.append(NoAgentFree(reason))
             else:
                 self._pending.append(
                     AgentOffered(agent.agent_id, agent.number, agent.nailed_leg_sid)
@@ -228,9 +234,11 @@ class CallRunner:
                 await client.start_stream(c.leg_sid, params.url,
                                           content_type=d.config.content_type)
             elif isinstance(c, StartSay):
-                await client.start_say(c.leg_sid, c.text)
+                await client.leg_action(c.leg_sid, c.op, _tagged({"text": c.text,
+                                                                  "loop": c.loop}, c.tag))
             elif isinstance(c, StartPlay):
-                await client.start_play(c.leg_sid, c.url, c.loop)
+                await client.leg_action(c.leg_sid, c.op, _tagged({"url": c.url, "loop": c.loop},
+                                                                 c.tag))
             elif isinstance(c, StopPlay) and d.keeper_for_leg(c.leg_sid) is not None:
                 keeper = d.keeper_for_leg(c.leg_sid)
                 assert keeper is not None
@@ -241,7 +249,10 @@ class CallRunner:
                 finally:
                     # Exotel confirmed the greeting stopped (or refused): the bot may speak.
                     d.notify(self.call_id, BOT_AUDIO_OK)
-            elif isinstance(c, (StopStream, StopSay, StopPlay)):
+            elif isinstance(c, StopStream):
+                # tagged: the stream_stopped it causes is known as ours (not the bot closing)
+                await self._quiet(client.leg_action(c.leg_sid, c.op, _tagged({}, c.tag)))
+            elif isinstance(c, (StopSay, StopPlay)):
                 await self._quiet(client.leg_action(c.leg_sid, c.op))
             elif isinstance(c, CreateBridge):
                 data = await client.create_bridge([c.leg_a, c.leg_b], d.event_endpoint)
@@ -256,7 +267,7 @@ class CallRunner:
             log.warning("call %s: %s failed: %s", self.call_id, c.op, exc)
             d.stats.api_failures += 1
             role = c.role if isinstance(c, (CreateLeg, Hangup)) else "customer"
-            tag = c.tag if isinstance(c, CreateLeg) else ""
+            tag = c.tag if isinstance(c, (CreateLeg, StartSay, StartPlay)) else ""
             self.deliver(ActionFailed(c.op, role, status, str(exc), tag))
 
     async def _quiet(self, coro: Any) -> None:
@@ -403,6 +414,14 @@ class CallRunner:
         )
         d.finish_call(self, record)
         return record
+
+
+def _tagged(body: dict[str, Any], tag: str) -> dict[str, Any]:
+    """``body`` with ``action_custom_param`` = ``tag`` (when set): Exotel hands it back on the
+    action's events, so the flow can tell whose ``say_completed``/``play_*`` it is."""
+    if tag:
+        body["action_custom_param"] = tag
+    return body
 
 
 def _duration(leg: Mapping[str, Any]) -> float | None:

@@ -209,6 +209,7 @@ def flow_settings(config: DialerConfig) -> FlowSettings:
         recording_wait=config.recording_wait,
         record_bridges=config.record_bridges,
         hold_loops=config.hold_loops,
+        escalation_queue_timeout=config.escalation_queue_timeout,
     )
 
 

@@ -8,9 +8,30 @@ Bot-first (DESIGN.md "The bot-first call, end to end")::
 
     Start -> CreateLeg(customer) -> leg_answered -> StartStream + StartSay/Play(greeting)
     stream_started -> StopSay/Play(greeting)                      (state BOT)
-    Transfer -> PickAgent -> AgentOffered -> StartPlay/Say(hold) + CreateLeg(agent, ref=customer)
-    agent leg_answered -> StopStream + StopPlay(hold) + CreateBridge -> StartRecording
+    Transfer -> PickAgent -> AgentOffered -> StopStream + StartPlay/Say(hold)
+                                             + CreateLeg(agent, ref=customer)
+    agent leg_answered -> StopPlay(hold) + CreateBridge -> StartRecording
     customer leg_terminated -> ReleaseAgent(wrap_up) -> Finish
+
+The customer is never left in silence while waiting for an agent, and hears one voice at a
+time:
+
+* **One voice.** The stream is stopped when the hold audio starts (the dialer cannot see the
+  bot's playout, and a live stream would let the bot talk over the hold and hear the customer
+  on hold). A call that goes back to the bot hears the fallback message, then gets a new stream
+  (a new bot session).
+* **Hold for the whole wait.** The hold audio loops (``hold_loops``) and starts again whenever
+  it ends while the customer still waits, whatever ``agent_ring_timeout`` x
+  ``max_agent_attempts`` add up to. Audio-done events are matched to the audio they belong to
+  (its ``action_custom_param`` tag; without one, by kind and not ``interrupted``), so the hold
+  stopping is never taken for the end of the goodbye that replaced it.
+* **A queue** (bot-first). An escalation that finds no free agent waits on hold and takes the
+  first agent freed (``AgentAvailable``), for at most ``escalation_queue_timeout`` seconds from
+  the request (an agent still ringing then may still answer; no other is tried). Then the
+  fallback, with ``failure`` ``no_agent:queue_timeout``. No agent with the skills at all
+  (``NoAgentFree("skill")``) falls back at once (``no_agent:skill``); agents that did not answer
+  ``max_agent_attempts`` times give ``no_agent:not_answered (...)``. A failure already on record
+  (a failed stream or bot) is kept.
 
 Agent-first: on answer the hold message plays and an agent is picked at once; a customer with
 no agent on the line ``abandon_after`` seconds after the answer is abandoned.
@@ -82,7 +103,12 @@ STREAM_FAILURE_EVENTS = frozenset({"stream_failed", "stream_failed_to_start", "s
 CALL_ENDED_REASONS = frozenset({"callended", "call_ended", "hangup", "customer_hangup"})
 RECORDING_EVENT = "recording_available"
 SHUTDOWN = "shutdown"  # HangupRequest reason used by the dialer when it stops
-TIMERS = ("stream", "agent_ring", "abandon", "amd", "message", "ending", "recording")
+TIMERS = ("stream", "agent_ring", "abandon", "amd", "message", "ending", "recording", "queue")
+AUDIO_DONE_EVENTS = frozenset({"say_completed", "play_completed", "play_interrupted",
+                               "play_failed_to_start"})
+TAG_PREFIX = "vx:"  # our action_custom_param tags: vx:<purpose>:<n>, vx:stream_stop:<n>
+STREAM_STOP_TAG = TAG_PREFIX + "stream_stop:"
+MIN_HOLD_RUN = 1.0  # a hold audio that ends sooner than this after its start is not restarted
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,15 +132,30 @@ class FlowSettings:
     ending_timeout: float = 10.0
     recording_wait: float = 2.0
     record_bridges: bool = True
-    hold_loops: int = 10  # a hold recording repeats so a slow agent never leaves silence
+    hold_loops: int = 10  # the hold repeats, and starts again while the customer still waits
+    escalation_queue_timeout: float = 60.0  # bot-first: longest wait for an agent, from the ask
 
     def __post_init__(self) -> None:
         if self.max_agent_attempts < 1:
             raise ValueError("max_agent_attempts must be at least 1")
+        if self.hold_loops < 1:
+            raise ValueError("hold_loops must be at least 1")
+        if self.escalation_queue_timeout <= 0:
+            raise ValueError("escalation_queue_timeout must be positive")
         if self.escalation_fallback not in ("bot", "callback"):
             raise ValueError("escalation_fallback must be 'bot' or 'callback'")
         if self.stream_fallback not in ("agent", "hangup"):
             raise ValueError("stream_fallback must be 'agent' or 'hangup'")
+
+
+@dataclass(frozen=True, slots=True)
+class _Audio:
+    """What we say or play to the customer right now."""
+
+    kind: str  # say | play
+    purpose: str  # greeting | hold | fallback | goodbye
+    tag: str  # its action_custom_param
+    started: float
 
 
 @dataclass(slots=True)
@@ -170,11 +211,19 @@ class CallFlow:
         self._now = 0.0
         self._out: list[Command] = []
         self._timers: set[str] = set()
-        self._customer_audio: tuple[str, str] | None = None  # (say|play, purpose)
+        self._customer_audio: _Audio | None = None
+        self._tags = 0  # action_custom_param tags handed out
         self._agent_alive = False
         self._customer_alive = False
         self._stream_active = False
-        self._tried: list[str] = []
+        self._tried: list[str] = []  # agents not to offer again in this escalation
+        self._attempts = 0  # agents tried in this escalation
+        self._bot_ok = False  # the bot had the call (stream up, not failed): it may take it back
+        self._restream_pending = False  # back to the bot: new stream after the fallback message
+        self._connect_tries = 0  # stream starts in this connecting phase (one retry)
+        self._queued = False  # this escalation waited in the queue
+        self._queue_over = False  # the queue limit passed while an agent was ringing
+        self._escalation_failed = False
         self._recording_started = False
         self._agent_released = False
         self._bot_failed = False  # the gateway reported the bot failed: no going back to it
@@ -263,7 +312,7 @@ class CallFlow:
         elif isinstance(item, AgentOffered):
             self._on_agent_offered(item)
         elif isinstance(item, NoAgentFree):
-            self._on_no_agent()
+            self._on_no_agent(item)
         elif isinstance(item, AgentAvailable):
             self._on_agent_available()
 
@@ -372,42 +421,61 @@ class CallFlow:
 
     def _start_stream(self) -> None:
         self.outcome.stream_attempts += 1
+        self._connect_tries += 1
         self._mark(f"stream_requested_{self.outcome.stream_attempts}")
         self._emit(
             StartStream(self.customer_leg, self.outcome.stream_attempts),
             SetTimer("stream", self.settings.stream_start_timeout),
         )
 
+    def _tag(self, what: str) -> str:
+        self._tags += 1
+        return f"{TAG_PREFIX}{what}:{self._tags}"
+
     def _start_audio(self, purpose: str, text: str, url: str) -> bool:
-        """Play ``url`` (preferred) or say ``text`` to the customer; False when neither set."""
+        """Play ``url`` (preferred) or say ``text`` to the customer; False when neither set.
+        The hold repeats ``hold_loops`` times."""
+        loop = self.settings.hold_loops if purpose == "hold" else 0
+        tag = self._tag(purpose)
         if url:
-            loop = self.settings.hold_loops if purpose == "hold" else 0
-            self._emit(StartPlay(self.customer_leg, url, purpose, loop=loop))
-            self._customer_audio = ("play", purpose)
+            self._emit(StartPlay(self.customer_leg, url, purpose, loop=loop, tag=tag))
+            self._customer_audio = _Audio("play", purpose, tag, self._now)
             return True
         if text:
-            self._emit(StartSay(self.customer_leg, text, purpose))
-            self._customer_audio = ("say", purpose)
+            self._emit(StartSay(self.customer_leg, text, purpose, loop=loop, tag=tag))
+            self._customer_audio = _Audio("say", purpose, tag, self._now)
             return True
         return False
 
     def _stop_customer_audio(self) -> str:
         """Stop whatever we play/say to the customer; returns its purpose (or "")."""
-        if self._customer_audio is None:
+        audio = self._customer_audio
+        if audio is None:
             return ""
-        kind, purpose = self._customer_audio
         self._customer_audio = None
         self._emit(
-            StopPlay(self.customer_leg, purpose) if kind == "play"
-            else StopSay(self.customer_leg, purpose)
+            StopPlay(self.customer_leg, audio.purpose) if audio.kind == "play"
+            else StopSay(self.customer_leg, audio.purpose)
         )
-        return purpose
+        return audio.purpose
+
+    def _playing(self, purpose: str) -> bool:
+        return self._customer_audio is not None and self._customer_audio.purpose == purpose
+
+    def _stop_bot(self) -> None:
+        """Stop the stream (the bot's voice), tagged so its ``stream_stopped`` is known ours."""
+        if self._stream_active:
+            self._emit(StopStream(self.customer_leg, tag=self._tag("stream_stop")))
+            self._stream_active = False
+            self._mark("stream_stopped")
 
     def _start_hold(self) -> None:
-        if self._customer_audio is not None and self._customer_audio[1] == "hold":
+        """The hold audio, with the bot stopped first: one voice at a time."""
+        if self._playing("hold"):
             return
         if self._stop_customer_audio() == "greeting":
             self._mark("greeting_stopped")
+        self._stop_bot()
         if self._start_audio("hold", self.settings.hold_text, self.settings.hold_url):
             self._mark("hold_started")
 
@@ -419,7 +487,7 @@ class CallFlow:
             self._ignore()  # agent-leg actions (nailed hold music ...) are not ours
             return
         if ev.name == "stream_started":
-            if self.state is S.CONNECTING:
+            if self.state is S.CONNECTING and not self._restream_pending:
                 self._stream_up()
             else:
                 # (a failed bot's stream may still report its start: it is closing)
@@ -429,9 +497,8 @@ class CallFlow:
                 self._ignore()
         elif ev.name in STREAM_FAILURE_EVENTS:
             self._on_stream_end(ev)
-        elif ev.name in ("say_completed", "play_completed", "play_interrupted",
-                         "play_failed_to_start"):
-            self._on_audio_done()
+        elif ev.name in AUDIO_DONE_EVENTS:
+            self._on_audio_done(ev)
         else:
             self._ignore()
 
@@ -449,7 +516,11 @@ class CallFlow:
         reason = str(ev.event_data.get("reason", "")).lower()
         failed = ev.name != "stream_stopped" or status == "failed"
         call_ended = reason in CALL_ENDED_REASONS
-        if self.state is S.CONNECTING and (failed or not call_ended):
+        if (ev.action_custom_parameter.startswith(STREAM_STOP_TAG) and not failed) or (
+            self._restream_pending
+        ):
+            self._ignore()  # our own stop (the hold began), or an old stream's late news
+        elif self.state is S.CONNECTING and (failed or not call_ended):
             self._stream_failed(ev.name if failed else "stream_stopped_before_start")
         elif self.state is S.BOT and self._stream_active and not call_ended:
             self._stream_active = False
@@ -469,8 +540,9 @@ class CallFlow:
     def _stream_up(self) -> None:
         self._emit(CancelTimer("stream"))
         self._stream_active = True
+        self._bot_ok = True
         self._mark("stream_started")
-        stopping = self._customer_audio is not None and self._customer_audio[1] == "greeting"
+        stopping = self._playing("greeting")
         if stopping:
             self._stop_customer_audio()
             self._mark("greeting_stopped")
@@ -478,34 +550,69 @@ class CallFlow:
         # "greeting": the bot's audio should wait for the greeting's stop to be confirmed.
         self._emit(Notify("bot_connected", "greeting" if stopping else ""))
 
-    def _on_audio_done(self) -> None:
+    @staticmethod
+    def _is_audio(audio: _Audio, ev: LegAction) -> bool:
+        """Does this audio event belong to ``audio``? By our tag when the event carries one;
+        else by kind, and a stop we asked for (``interrupted``) ends nothing current."""
+        tag = ev.action_custom_parameter
+        if tag.startswith(TAG_PREFIX):
+            return tag == audio.tag
+        kind = "say" if ev.name.startswith("say") else "play"
+        status = str(ev.event_data.get("status", "")).lower()
+        return kind == audio.kind and status != "interrupted"
+
+    def _on_audio_done(self, ev: LegAction) -> None:
         audio = self._customer_audio
-        if audio is None:
-            self._ignore()
-            return
-        purpose = audio[1]
-        if purpose == "hold":
-            self._ignore()  # hold audio ended on its own: silence until the agent comes
+        if audio is None or not self._is_audio(audio, ev):
+            self._ignore()  # e.g. the hold we stopped for the goodbye reports its end
             return
         self._customer_audio = None
-        self._mark(f"{purpose}_completed")
+        if audio.purpose == "hold":
+            self._hold_ended(audio, ev.name == "play_failed_to_start")
+            return
+        self._mark(f"{audio.purpose}_completed")
+        self._after_message(audio.purpose)
+
+    def _after_message(self, purpose: str) -> None:
+        """A message ended (or could not be said): what comes next."""
         if self.state is S.GOODBYE and purpose == "goodbye":
             self._emit(CancelTimer("message"))
             self._hang_up_customer()
+        elif self._restream_pending and purpose == "fallback":
+            self._restart_bot()
+
+    def _hold_ended(self, audio: _Audio, failed: bool) -> None:
+        """The hold audio ended (or failed) on its own: while the customer still waits, start
+        it again (a recording that fails falls back to ``hold_text``)."""
+        if self.state not in (S.HOLD, S.AGENT_RINGING):
+            self._ignore()
+            return
+        if failed:
+            self._mark("hold_failed")
+            if audio.kind == "play" and self._start_audio("hold", self.settings.hold_text, ""):
+                self._mark("hold_started")
+            return
+        if self._now - audio.started < MIN_HOLD_RUN:
+            self._mark("hold_ended_early")  # a broken file or voice: do not spin on it
+            return
+        self._mark("hold_restarted")
+        self._start_audio("hold", self.settings.hold_text, self.settings.hold_url)
 
     def _stream_failed(self, why: str) -> None:
         self._emit(CancelTimer("stream"))
         self._mark(f"stream_failed_{self.outcome.stream_attempts}")
-        if self.outcome.stream_attempts < 2:
+        if self._connect_tries < 2:
             self._start_stream()  # retry once
             return
         self._after_stream_failure(why)
 
     def _after_stream_failure(self, why: str, cause: str = "stream_failed") -> None:
         """The stream fallback: an agent (escalation reason ``cause``) or the goodbye
-        message (disposition ``cause``); ``why`` is kept as the outcome's ``failure``."""
+        message (disposition ``cause``); ``why`` is kept as the outcome's ``failure``. A call
+        whose escalation already found no agent is not queued again: the goodbye."""
         self.outcome.failure = why
-        if self.settings.stream_fallback == "agent":
+        self._bot_ok = False
+        if self.settings.stream_fallback == "agent" and not self._escalation_failed:
             self._escalate(cause, self.skills)
         else:
             self._goodbye(cause)
@@ -514,10 +621,13 @@ class CallFlow:
         """The gateway is closing the stream because the bot failed (see the module
         docstring). On hold already (the bot had asked for an agent), the escalation goes on,
         but a failed escalation can no longer go back to the bot."""
-        if self._bot_failed or self.state not in (S.CONNECTING, S.BOT, S.HOLD, S.AGENT_RINGING):
-            self._ignore()
+        if self._bot_failed or self._restream_pending or self.state not in (
+            S.CONNECTING, S.BOT, S.HOLD, S.AGENT_RINGING
+        ):
+            self._ignore()  # (while restarting the bot: the old, stopped session's news)
             return
         self._bot_failed = True
+        self._bot_ok = False
         self._stream_active = False
         self._mark("bot_failed")
         self._emit(Notify("bot_failed", item.reason))
@@ -576,7 +686,7 @@ class CallFlow:
     def _hang_up_customer(self) -> None:
         """Cancel agent work, hang up the customer, wait for its ``leg_terminated``."""
         self._cancel_agent(wrap_up=self.outcome.bridged)
-        for name in ("stream", "agent_ring", "abandon", "amd", "message"):
+        for name in ("stream", "agent_ring", "abandon", "amd", "message", "queue"):
             self._emit(CancelTimer(name))
         if self._customer_alive and self.customer_leg:
             self._emit(Hangup(self.customer_leg, "customer"))
@@ -589,10 +699,11 @@ class CallFlow:
         """Say the goodbye message, then hang up (on ``say_completed`` or a timeout)."""
         self._set_disposition(disposition)
         self._cancel_agent(wrap_up=False)
+        self.waiting_for_agent = False
+        self._restream_pending = False
+        self._emit(CancelTimer("queue"), CancelTimer("message"))
         self._stop_customer_audio()
-        if self._stream_active:
-            self._emit(StopStream(self.customer_leg))
-            self._stream_active = False
+        self._stop_bot()
         self._goto(S.GOODBYE)
         self._start_audio("goodbye", self.settings.goodbye_text, "")
         self._emit(SetTimer("message", self.settings.message_timeout))
@@ -603,9 +714,10 @@ class CallFlow:
         if self.state not in (S.CONNECTING, S.BOT):
             self._ignore()
             return
-        if self.state is S.CONNECTING:
+        if self.state is S.CONNECTING and not self._restream_pending:
             self._emit(CancelTimer("stream"))
             self._stream_active = True  # the bot is talking, so the stream is up
+            self._bot_ok = True
         self._escalate(item.reason, item.skills or self.skills)
 
     def _escalate(self, reason: str, skills: tuple[str, ...]) -> None:
@@ -613,8 +725,13 @@ class CallFlow:
         self.outcome.escalation_reason = reason
         self.skills = tuple(skills)
         self._tried = []
+        self._attempts = 0
+        self._queued = self._queue_over = False
+        self._restream_pending = False
+        self._emit(CancelTimer("message"))  # (a fallback message before a new stream)
         self._mark("escalation_requested")
-        self._emit(Notify("escalated", reason))
+        self._emit(Notify("escalated", reason), SetTimer("queue",
+                                                         self.settings.escalation_queue_timeout))
         self._goto(S.HOLD)
         self._pick_agent()
 
@@ -630,6 +747,7 @@ class CallFlow:
         self.waiting_for_agent = False
         self.outcome.agent_id = item.agent_id
         self.outcome.agent_attempts += 1
+        self._attempts += 1
         self._tried.append(item.agent_id)
         if item.nailed_leg_sid:
             self.outcome.agent_leg_sid = item.nailed_leg_sid
@@ -653,14 +771,34 @@ class CallFlow:
             Notify("agent_ringing", item.agent_id),
         )
 
-    def _on_no_agent(self) -> None:
+    def _on_no_agent(self, item: NoAgentFree) -> None:
+        """No agent for this call now. Agent-first: wait (the abandon timer decides). Bot-first:
+        no agent has the skills -> fall back at once; only agents already tried are free ->
+        ring them again (attempts permitting); else wait in the queue on hold."""
         if self.state is not S.HOLD:
             self._ignore()
             return
         if self.outcome.mode == "agent_first":
+            if item.reason == "skill" and not self.outcome.failure:
+                self.outcome.failure = "no_agent:skill"
             self.waiting_for_agent = True  # the abandon timer decides
             return
-        self._fallback()
+        if item.reason == "skill":
+            self._fallback("no_agent:skill")
+        elif item.reason == "tried" and self._tried and (
+            self._attempts < self.settings.max_agent_attempts
+        ):
+            self._tried = []  # everyone free was tried: ring them again
+            self._pick_agent()
+        elif self._queue_over:
+            self._fallback("no_agent:queue_timeout")
+        else:
+            self.waiting_for_agent = True
+            if not self._queued:
+                self._queued = True
+                self._mark("queued")
+                self._emit(Notify("queued", ",".join(self.skills)))
+            self._start_hold()
 
     def _on_agent_available(self) -> None:
         if self.state is S.HOLD and self.waiting_for_agent and not self.outcome.agent_id:
@@ -700,10 +838,9 @@ class CallFlow:
     def _connect_agent(self) -> None:
         """The agent is on the line: stop the bot and the hold audio, bridge the legs."""
         self._agent_ready = False
-        self._emit(CancelTimer("abandon"), CancelTimer("agent_ring"))
-        if self._stream_active:
-            self._emit(StopStream(self.customer_leg))
-            self._stream_active = False
+        self.waiting_for_agent = False
+        self._emit(CancelTimer("abandon"), CancelTimer("agent_ring"), CancelTimer("queue"))
+        self._stop_bot()
         self._stop_customer_audio()
         if self.outcome.agent_nailed:
             self._emit(StopPlay(self.agent_leg))
@@ -719,25 +856,62 @@ class CallFlow:
             self._goto(S.HOLD)
             self._pick_agent()
             return
-        if len(self._tried) < self.settings.max_agent_attempts:
+        if self._queue_over:
+            self._fallback("no_agent:queue_timeout")
+            return
+        if self._attempts < self.settings.max_agent_attempts:
             self._goto(S.HOLD)
             self._pick_agent()
             return
-        self.outcome.failure = f"agents did not answer ({why})"
-        self._fallback()
+        self._fallback(f"no_agent:not_answered ({why})")
 
-    def _fallback(self) -> None:
-        """No agent: back to the bot with a message, or a callback and a goodbye."""
+    def _on_queue_timeout(self) -> None:
+        """The customer waited ``escalation_queue_timeout``: fall back, unless an agent is
+        ringing right now (it may still answer; nobody else is tried after it)."""
+        if self.state is S.AGENT_RINGING:
+            self._queue_over = True
+            self._mark("queue_limit_passed")
+            return
+        self._fallback("no_agent:queue_timeout")
+
+    def _fallback(self, why: str) -> None:
+        """No agent (``why`` goes to ``failure`` unless a failure is on record already): back
+        to the bot with a message, or a callback and a goodbye. A bot whose stream was stopped
+        for the hold gets a new stream once the message is said."""
+        self.waiting_for_agent = False
+        self._queue_over = False
+        self._escalation_failed = True
+        if not self.outcome.failure:
+            self.outcome.failure = why
         self._mark("escalation_failed")
-        self._emit(CancelTimer("agent_ring"))
-        if self.settings.escalation_fallback == "bot" and self._stream_active:
+        self._emit(CancelTimer("agent_ring"), CancelTimer("queue"),
+                   Notify("escalation_failed", why))
+        self._cancel_agent(wrap_up=False)
+        if self.settings.escalation_fallback == "bot" and self._bot_ok and not self._bot_failed:
             self._stop_customer_audio()
-            self._goto(S.BOT)
-            self._start_audio("fallback", self.settings.fallback_text, "")
             self._emit(Notify("back_to_bot"))
+            if self._stream_active:  # no hold was played: the bot is still on the line
+                self._goto(S.BOT)
+                self._start_audio("fallback", self.settings.fallback_text, "")
+                return
+            self._goto(S.CONNECTING)
+            self._restream_pending = True
+            if self._start_audio("fallback", self.settings.fallback_text, ""):
+                self._emit(SetTimer("message", self.settings.message_timeout))
+            else:
+                self._restart_bot()
             return
         self._goodbye("callback_scheduled" if self.settings.escalation_fallback == "callback"
                       else "no_agent")
+
+    def _restart_bot(self) -> None:
+        """Back to the bot after a failed escalation: a new stream (a new bot session)."""
+        self._restream_pending = False
+        self._emit(CancelTimer("message"))
+        self._stop_customer_audio()
+        self._connect_tries = 0
+        self._mark("bot_restarted")
+        self._start_stream()
 
     def _cancel_agent(self, wrap_up: bool) -> None:
         """Hang up a ringing/joined on-demand agent leg and give the agent back."""
@@ -855,12 +1029,16 @@ class CallFlow:
                 self._goodbye("failed")
             else:
                 self._ignore()
-        elif op in ("start_say", "start_play") and self._customer_audio is not None:
-            purpose = self._customer_audio[1]
+        elif op in ("start_say", "start_play") and self._customer_audio is not None and (
+            item.tag == self._customer_audio.tag if item.tag
+            else op == f"start_{self._customer_audio.kind}"
+        ):
+            audio = self._customer_audio
             self._customer_audio = None
-            if self.state is S.GOODBYE and purpose == "goodbye":
-                self._emit(CancelTimer("message"))
-                self._hang_up_customer()
+            if audio.purpose == "hold":
+                self._hold_ended(audio, failed=True)
+            else:
+                self._after_message(audio.purpose)
         else:
             self._ignore()  # stop_*/hang-up/recording errors change nothing
 
@@ -883,6 +1061,10 @@ class CallFlow:
             self._on_live("amd_timeout")
         elif name == "message" and self.state is S.GOODBYE:
             self._hang_up_customer()
+        elif name == "message" and self._restream_pending:
+            self._restart_bot()  # the fallback message overran: the bot now
+        elif name == "queue" and self.state in (S.HOLD, S.AGENT_RINGING):
+            self._on_queue_timeout()
         elif name == "ending" and self.state is S.ENDING:
             self._finish_or_wait()
         elif name == "recording" and self.state is S.FINALIZING:

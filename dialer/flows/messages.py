@@ -11,12 +11,13 @@ progress notifications and ``Finish``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from dialer.events import ExotelEvent
 
 Role = Literal["customer", "agent"]
+NoAgentReason = Literal["busy", "skill", "tried"]
 
 
 def _need(value: str, what: str) -> None:
@@ -110,7 +111,17 @@ class AgentOffered:
 
 @dataclass(frozen=True, slots=True)
 class NoAgentFree:
-    """The pool had no idle agent with the skills (excluding those already tried)."""
+    """The pool had no idle agent with the skills (excluding those already tried).
+
+    ``reason``: ``busy`` (agents with the skills exist, none is free now), ``skill`` (no agent
+    in the pool has them at all: waiting is pointless) or ``tried`` (the only free ones were
+    already tried in this escalation)."""
+
+    reason: NoAgentReason = "busy"
+
+    def __post_init__(self) -> None:
+        if self.reason not in ("busy", "skill", "tried"):
+            raise ValueError(f"NoAgentFree.reason must be busy, skill or tried: {self.reason!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,15 +168,25 @@ class StartStream:
 
 @dataclass(frozen=True, slots=True)
 class StopStream:
+    """Stop the stream. ``tag`` goes out as ``action_custom_param``: the ``stream_stopped``
+    that answers it carries it back, so the flow knows that stop was its own."""
+
     leg_sid: str
+    tag: str = field(default="", compare=False)
     op: str = "stop_stream"
 
 
 @dataclass(frozen=True, slots=True)
 class StartSay:
+    """Say ``text`` ``loop`` times (0: once). ``tag`` goes out as ``action_custom_param`` and
+    comes back on the ``say_completed`` of this say, so it cannot be taken for another
+    audio's end (a correlation id: not part of the command's identity)."""
+
     leg_sid: str
     text: str
     purpose: str  # greeting | hold | fallback | goodbye
+    loop: int = 0
+    tag: str = field(default="", compare=False)
     op: str = "start_say"
 
 
@@ -178,10 +199,13 @@ class StopSay:
 
 @dataclass(frozen=True, slots=True)
 class StartPlay:
+    """Play ``url`` ``loop`` times (0: once); ``tag`` as for :class:`StartSay`."""
+
     leg_sid: str
     url: str
     purpose: str
     loop: int = 0
+    tag: str = field(default="", compare=False)
     op: str = "start_play"
 
 
@@ -214,7 +238,8 @@ class Hangup:
 
 @dataclass(frozen=True, slots=True)
 class PickAgent:
-    """Reserve the longest-idle agent with ``skills``, not one of ``exclude``."""
+    """Reserve an agent with ``skills``, not one of ``exclude``: a free nailed-up agent first
+    (bridged at once), else the one idle longest."""
 
     skills: tuple[str, ...]
     exclude: tuple[str, ...] = ()

@@ -20,7 +20,8 @@ class CallState(enum.Enum):
     NEW = "new"
     DIALING = "dialing"  # POST /legs sent, no ringing yet
     RINGING = "ringing"
-    CONNECTING = "connecting"  # answered (bot-first): stream + greeting started
+    CONNECTING = "connecting"  # answered (bot-first): stream + greeting started; or back
+    # to the bot after a failed escalation: fallback message, then a new stream
     BOT = "bot"  # stream_started: the bot has the customer
     HOLD = "hold"  # customer on hold, an agent is being picked (or awaited)
     AGENT_RINGING = "agent_ringing"  # an agent leg is ringing
@@ -42,8 +43,9 @@ TRANSITIONS: Mapping[CallState, frozenset[CallState]] = MappingProxyType(
         S.RINGING: frozenset({S.CONNECTING, S.HOLD, *_END}),
         S.CONNECTING: frozenset({S.BOT, S.HOLD, *_END}),
         S.BOT: frozenset({S.HOLD, *_END}),
-        S.HOLD: frozenset({S.AGENT_RINGING, S.BRIDGING, S.BOT, *_END}),
-        S.AGENT_RINGING: frozenset({S.BRIDGING, S.HOLD, S.BOT, *_END}),
+        # back to the bot: at once (BOT, the stream still up) or through a new stream
+        S.HOLD: frozenset({S.AGENT_RINGING, S.BRIDGING, S.BOT, S.CONNECTING, *_END}),
+        S.AGENT_RINGING: frozenset({S.BRIDGING, S.HOLD, S.BOT, S.CONNECTING, *_END}),
         S.BRIDGING: frozenset({S.BRIDGED, *_END, S.FINALIZING}),
         S.BRIDGED: frozenset({S.ENDING, S.FINALIZING, S.ENDED}),
         S.GOODBYE: frozenset({S.ENDING, S.FINALIZING, S.ENDED}),

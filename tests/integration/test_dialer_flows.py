@@ -258,7 +258,7 @@ async def test_stream_failure_falls_back_to_agent(transport: str) -> None:
 
 
 async def test_agent_no_answer_next_agent_then_back_to_bot(transport: str) -> None:
-    cust = customer("wait 400", "dtmf 0", "wait 3500", "hangup")
+    cust = customer("wait 400", "dtmf 0", "wait 7000", "hangup")
     lazy = AgentProfile(no_answer_probability=1.0)
     async with stack(transport, customers={CUSTOMER: cust}, agents={AGENT1: lazy, AGENT2: lazy},
                      agent_ring_timeout=0.6, max_agent_attempts=2) as st:
@@ -267,11 +267,15 @@ async def test_agent_no_answer_next_agent_then_back_to_bot(transport: str) -> No
         rec = await call(st)
         assert rec.escalated and not rec.bridged and rec.agent_attempts == 2
         assert rec.disposition == "customer_hangup" and rec.ended_in == "bot"
-        assert "agents did not answer" in rec.failure
+        assert rec.failure == "no_agent:not_answered (ring_timeout)"
         assert st.dialer.pool.idle_count() == 2
         tl = await sim_get(st, f"/sim/legs/{rec.customer_leg_sid}/timeline")
         assert len(heard(tl, "play")) >= 2  # greeting, hold message
-        assert heard(tl, "say")  # then the fallback message
+        assert heard(tl, "say")  # then the fallback message, then the bot on a new stream
+        names = [n for n, _ in rec.timeline]
+        assert names.count("stream_started") == 2
+        assert names.index("fallback_completed") < names.index("stream_requested_2")
+        assert not tl["overlaps"], tl["overlaps"]
 
 
 async def test_no_agent_then_callback_fallback(transport: str) -> None:

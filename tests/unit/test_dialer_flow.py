@@ -217,13 +217,16 @@ def test_escalation_with_on_demand_agent_to_bridge_and_recording() -> None:
     assert out[-1] == PickAgent(("sales",), ())
     assert d.state is CallState.HOLD
     out = d(AgentOffered("a1", "+9199"))
-    assert StartSay(CUST, "Please hold while we connect you to an agent.", "hold") in out
+    # one voice at a time: the bot's stream stops before the hold message starts
+    assert out.index(StopStream(CUST)) < out.index(
+        StartSay(CUST, "Please hold while we connect you to an agent.", "hold", loop=10))
     assert CreateLeg("agent", "+9199", "c1", CUST, tag="a1") in out
     assert SetTimer("agent_ring", 20.0) in out
     d(LegCreated("agent", AGENT, "a1"))
     out = d(lc("leg_answered", AGENT))
     assert Notify("agent_answered", "a1") in out
-    assert StopStream(CUST) in out and StopSay(CUST, "hold") in out
+    assert StopSay(CUST, "hold") in out and StopStream(CUST) not in out  # stopped already
+    assert CancelTimer("queue") in out
     assert out[-1] == CreateBridge(CUST, AGENT)
     assert d.state is CallState.BRIDGING
     out = d(BridgeCreated("BR1"))
@@ -322,8 +325,15 @@ def test_agent_no_answer_tries_next_then_falls_back_to_bot() -> None:
     assert Hangup("LEGa2", "agent") in out and ReleaseAgent("a2", False) in out
     assert StopSay(CUST, "hold") in out  # hold message stops
     assert StartSay(CUST, "Sorry, no agent is free right now.", "fallback") in out
-    assert d.state is CallState.BOT
-    assert "agents did not answer" in d.flow.outcome.failure
+    assert Notify("back_to_bot") in out and CancelTimer("queue") in out
+    assert not any(isinstance(c, StartStream) for c in out)  # not over the message
+    assert d.state is CallState.CONNECTING
+    assert d.flow.outcome.failure == "no_agent:not_answered (ring_timeout)"
+    # the message said, the bot comes back on a new stream
+    out = d(act("say_completed"))
+    assert StartStream(CUST, 2) in out and SetTimer("stream", 5.0) in out
+    out = d(act("stream_started"))
+    assert d.state is CallState.BOT and Notify("bot_connected", "") in out
 
 
 def test_agent_leg_create_error_counts_as_a_failed_attempt() -> None:
@@ -334,7 +344,7 @@ def test_agent_leg_create_error_counts_as_a_failed_attempt() -> None:
     assert d(ActionFailed("create_leg", "agent", 500, "boom", "other")) == []  # not this agent
     out = d(ActionFailed("create_leg", "agent", 500, "boom", "a1"))
     assert ReleaseAgent("a1", False) in out
-    assert StopStream(CUST) in out
+    assert StopStream(CUST) in d.log  # (when the hold began)
     assert d.state is CallState.GOODBYE
     out = d(act("say_completed"))
     assert Hangup(CUST, "customer") in out
@@ -342,13 +352,16 @@ def test_agent_leg_create_error_counts_as_a_failed_attempt() -> None:
     assert d.flow.outcome.disposition == "callback_scheduled"
 
 
-def test_no_agent_free_falls_back_to_bot_at_once() -> None:
+def test_no_agent_with_the_skills_falls_back_to_bot_at_once() -> None:
     d = Drive()
     d.to_bot()
     d(Transfer("asked"))
-    out = d(NoAgentFree())
-    assert d.state is CallState.BOT
+    out = d(NoAgentFree("skill"))
+    assert d.state is CallState.BOT  # no hold was played: the bot's stream is still up
+    assert not any(isinstance(c, StopStream) for c in d.log)
     assert any(isinstance(c, StartSay) and c.purpose == "fallback" for c in out)
+    assert Notify("escalation_failed", "no_agent:skill") in out
+    assert d.flow.outcome.failure == "no_agent:skill" and not d.flow.waiting_for_agent
     assert d(NoAgentFree()) == []  # not on hold any more: ignored
 
 
@@ -356,7 +369,7 @@ def test_goodbye_message_timeout_hangs_up() -> None:
     d = Drive(escalation_fallback="callback")
     d.to_bot()
     d(Transfer("asked"))
-    d(NoAgentFree())
+    d(NoAgentFree("skill"))
     assert d.state is CallState.GOODBYE
     out = d(TimerFired("message"))
     assert Hangup(CUST, "customer") in out
@@ -366,7 +379,7 @@ def test_goodbye_say_error_hangs_up_at_once() -> None:
     d = Drive(escalation_fallback="callback")
     d.to_bot()
     d(Transfer("asked"))
-    d(NoAgentFree())
+    d(NoAgentFree("skill"))
     out = d(ActionFailed("start_say", "customer", 500, "tts down"))
     assert Hangup(CUST, "customer") in out
 
@@ -528,9 +541,9 @@ def test_transfer_before_stream_started_event() -> None:
     d(lc("leg_answered"))
     out = d(Transfer("dtmf"))
     assert CancelTimer("stream") in out and d.state is CallState.HOLD
-    d(AgentOffered("a1", "+9199"))
+    assert StopStream(CUST) in d(AgentOffered("a1", "+9199"))  # the bot stops for the hold
     d(LegCreated("agent", AGENT, "a1"))
-    assert StopStream(CUST) in d(lc("leg_answered", AGENT))
+    assert CreateBridge(CUST, AGENT) in d(lc("leg_answered", AGENT))
 
 
 def test_transfer_outside_bot_is_ignored() -> None:
@@ -660,7 +673,7 @@ def test_out_of_state_inputs_change_nothing() -> None:
     assert d(other) == []
     d(Transfer("asked"))
     d(AgentOffered("a1", "+9199"))
-    assert d(act("say_completed")) == []  # the hold message ended: silence, no state change
+    assert d(act("say_completed")) == []  # the hold ended at once (a broken voice?): no spin
     d(LegCreated("agent", AGENT, "a1"))
     assert d(lc("leg_ringing", AGENT)) == []
     assert d(lc("leg_connecting", AGENT)) == []
@@ -668,9 +681,9 @@ def test_out_of_state_inputs_change_nothing() -> None:
     d(lc("leg_answered", AGENT))
     assert d(lc("leg_answered", AGENT)) == []
     assert d.state is CallState.BRIDGING
-    assert d.flow.ignored == 14
+    assert d.flow.ignored == 13
     names = [n for n, _ in d.flow.outcome.timeline]
-    assert "agent_ringing" in names
+    assert "agent_ringing" in names and "hold_ended_early" in names
 
 
 def test_agent_leg_ends_during_goodbye_is_ignored() -> None:

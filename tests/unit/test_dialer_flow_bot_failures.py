@@ -96,8 +96,10 @@ def test_a_bot_that_fails_before_its_stream_started_gets_no_second_stream() -> N
     # the failed stream's own events come late: neither revives the bot
     assert d(act("stream_started")) == []
     assert d(act("stream_stopped", status="stopped", reason="bot_closed")) == []
-    out = d(NoAgentFree())  # not back to a dead bot: the goodbye message
-    assert StopSay(CUST, "greeting") in out and d.state is CallState.GOODBYE
+    out = d(NoAgentFree())  # queued: the hold replaces the greeting
+    assert StopSay(CUST, "greeting") in out and d.state is CallState.HOLD
+    out = d(TimerFired("queue"))  # not back to a dead bot: the goodbye message
+    assert d.state is CallState.GOODBYE
     assert Notify("back_to_bot") not in out
     assert d(TimerFired("stream")) == []  # the stream timer was cancelled
     assert d.flow.outcome.stream_attempts == 1
@@ -110,7 +112,8 @@ def test_a_bot_that_fails_while_the_caller_is_on_hold_cannot_take_the_call_back(
     out = d(BotFailed("adapter_error:on_audio"))
     assert out == [Notify("bot_failed", "adapter_error:on_audio")]
     assert d.state is CallState.HOLD
-    out = d(NoAgentFree())
+    d(NoAgentFree())
+    out = d(TimerFired("queue"))
     assert d.state is CallState.GOODBYE and Notify("back_to_bot") not in out
     d(TimerFired("message"))
     d(lc("leg_terminated"))
