@@ -4,7 +4,10 @@ One :class:`NailedAgentKeeper` per nailed agent, run as a task of the dialer. It
 agent with a long ``time_limit`` (``custom_param`` ``nailed:<agent id>``), plays hold audio on
 answer, marks the agent available in the pool, and re-dials (with backoff) whenever the leg
 drops. While the agent is in a call, the leg's events are forwarded to that call's runner too;
-when the call releases the agent, :meth:`resume` restarts the hold audio.
+when the call releases the agent, :meth:`resume` restarts the hold audio. The hold audio is
+started again whenever it ends on its own while the agent waits (Exotel's ``loop`` is bounded:
+100 loops of a 4 s clip are 400 s, and an agent may wait for hours); each start is tagged
+(``action_custom_param``) so that only its own end restarts it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from dialer.errors import ExotelApiError, ExotelError
-from dialer.events import ExotelEvent, LegLifecycle
+from dialer.events import ExotelEvent, LegAction, LegLifecycle
 
 if TYPE_CHECKING:
     from dialer.service import Dialer
@@ -22,6 +25,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _RESUME = "resume"
+HOLD_LOOPS = 100
+MIN_HOLD_RUN = 1.0  # a hold that ends sooner than this after its start is not restarted
+HOLD_DONE_EVENTS = frozenset({"play_completed", "say_completed", "play_failed_to_start"})
 
 
 class NailedAgentKeeper:
@@ -36,6 +42,10 @@ class NailedAgentKeeper:
         self.drops = 0
         self._inbox: asyncio.Queue[ExotelEvent | str] = asyncio.Queue(256)
         self._hold_kind = ""
+        self._hold_tag = ""
+        self._hold_since = 0.0
+        self._holds = 0
+        self.hold_restarts = 0
 
     @property
     def custom_param(self) -> str:
@@ -73,20 +83,57 @@ class NailedAgentKeeper:
         except ExotelApiError as exc:
             if exc.status not in (404, 409):
                 raise
-        self._hold_kind = ""
+        self._hold_kind = self._hold_tag = ""
 
-    async def _start_hold(self) -> None:
+    async def _start_hold(self, *, say: bool = False) -> None:
+        """Hold audio on the agent's leg: ``agent_hold_url`` (or, with ``say`` or no URL,
+        ``agent_hold_text``), tagged so its own end can be told from a stop's."""
         cfg = self.dialer.config
         client = self.dialer.client
+        self._holds += 1
+        tag = f"vx:agent_hold:{self._holds}"
+        kind = "play" if cfg.agent_hold_url and not say else "say"
+        body: dict[str, object] = (
+            {"url": cfg.agent_hold_url} if kind == "play" else {"text": cfg.agent_hold_text}
+        )
+        body |= {"loop": HOLD_LOOPS, "action_custom_param": tag}
+        self._hold_kind, self._hold_tag = kind, tag
+        self._hold_since = asyncio.get_running_loop().time()
         try:
-            if cfg.agent_hold_url:
-                await client.start_play(self.leg_sid, cfg.agent_hold_url, loop=100)
-                self._hold_kind = "play"
-            else:
-                await client.start_say(self.leg_sid, cfg.agent_hold_text, loop=100)
-                self._hold_kind = "say"
+            await client.leg_action(self.leg_sid, f"start_{kind}", body)
         except ExotelError as exc:
+            self._hold_kind = self._hold_tag = ""
             log.warning("nailed agent %s: hold audio failed: %s", self.agent_id, exc)
+
+    def _hold_ended(self, ev: LegAction) -> bool:
+        """Is ``ev`` the end of the hold audio playing now (not of one we stopped)?"""
+        if not self._hold_kind or ev.leg_sid != self.leg_sid:
+            return False
+        tag = ev.action_custom_parameter
+        if tag.startswith("vx:"):
+            return tag == self._hold_tag
+        status = str(ev.event_data.get("status", "")).lower()
+        return ev.name.startswith(self._hold_kind) and status != "interrupted"
+
+    async def _after_hold(self, ev: LegAction) -> None:
+        """The hold ended on its own: while the agent waits (no call), start it again."""
+        kind = self._hold_kind
+        self._hold_kind = self._hold_tag = ""
+        agent = self.dialer.pool.get(self.agent_id)
+        if agent.call_id or not self.leg_sid:
+            return
+        if ev.name == "play_failed_to_start":
+            log.warning("nailed agent %s: hold audio %s failed to start; saying the hold text",
+                        self.agent_id, self.dialer.config.agent_hold_url)
+            await self._start_hold(say=True)
+            return
+        ran = asyncio.get_running_loop().time() - self._hold_since
+        if ran < MIN_HOLD_RUN:
+            log.warning("nailed agent %s: hold %s ended after %.1f s; not restarted",
+                        self.agent_id, kind, ran)
+            return
+        self.hold_restarts += 1
+        await self._start_hold()
 
     async def run(self) -> None:
         """Keep the leg up until cancelled."""
@@ -117,7 +164,7 @@ class NailedAgentKeeper:
             d.pool.set_nailed_leg(self.agent_id, "", d.clock())
             d.unregister_leg(self.leg_sid)
             self.leg_sid = ""
-            self._hold_kind = ""
+            self._hold_kind = self._hold_tag = ""
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
 
@@ -143,6 +190,11 @@ class NailedAgentKeeper:
                 agent = self.dialer.pool.get(self.agent_id)
                 if not agent.call_id and self.leg_sid:
                     await self._start_hold()
+                continue
+            if isinstance(item, LegAction) and item.name in HOLD_DONE_EVENTS and (
+                self._hold_ended(item)
+            ):
+                await self._after_hold(item)
                 continue
             ev = self._mine(item)
             if ev is not None and ev.terminal:
