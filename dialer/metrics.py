@@ -3,8 +3,9 @@
 Everything the dialer counts in one scrape: calls (live, placed, finished by disposition), the
 agents per state, Exotel API requests (retries, errors, 429s), the event intake (received,
 malformed, unauthorized, duplicates, stale, held for order, after the leg ended) and what the
-call flows could not handle (unknown events, full inboxes, uncertain creates). Names start
-``voxgate_dialer_``; counters end ``_total``.
+call flows could not handle (unknown events, full inboxes, uncertain creates), what the control
+API refused, and per agent: its state and, for nailed-up agents, what became of their dials.
+Names start ``voxgate_dialer_``; counters end ``_total``.
 
 :class:`MetricsServer` serves any renderers on ``GET /metrics`` by itself (``voxgate campaign
 run --metrics-port``); the control API serves the dialer's on its own port.
@@ -12,7 +13,7 @@ run --metrics-port``); the control API serves the dialer's on its own port.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -21,6 +22,29 @@ from gateway.metrics import PromText
 
 if TYPE_CHECKING:
     from dialer.service import Dialer
+
+
+def _labels(**values: str) -> str:
+    """``{a="x",b="y"}`` with the values escaped as Prometheus wants."""
+    def esc(v: str) -> str:
+        return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+    return "{" + ",".join(f'{k}="{esc(v)}"' for k, v in values.items()) + "}"
+
+
+def _agent_samples(dialer: Dialer) -> Iterable[tuple[str, int]]:
+    from dialer.agents import AgentState
+
+    for agent in dialer.pool:
+        for state in AgentState:
+            yield (_labels(agent=agent.agent_id, state=state.value),
+                   int(agent.state is state))
+
+
+def _nailed_samples(dialer: Dialer) -> Iterable[tuple[str, int]]:
+    for agent_id, st in sorted(dialer.nailed_watch.stats.items()):
+        for outcome, n in sorted(st.failures.items()):
+            yield _labels(agent=agent_id, outcome=outcome), n
 
 
 def render_dialer_metrics(dialer: Dialer) -> str:
@@ -33,6 +57,19 @@ def render_dialer_metrics(dialer: Dialer) -> str:
     out.by("calls_finished_total", "Calls finished, by disposition.", "disposition",
            st.dispositions)
     out.by("agents", "Agents, by state.", "state", dialer.pool.counts(), kind="gauge")
+    out.metric("agent_state", "gauge", "Each agent's state (1 for the state it is in).",
+               list(_agent_samples(dialer)))
+    keepers = dialer.keepers
+    watch = dialer.nailed_watch.stats
+    out.metric("nailed_dials_total", "counter",
+               "Dials of nailed-up agents' legs (failed requests included).",
+               [(_labels(agent=a), keepers[a].dials) for a in sorted(keepers)])
+    out.metric("nailed_dial_failures_total", "counter",
+               "Nailed-up agents' dials that ended unanswered, by terminal status.",
+               list(_nailed_samples(dialer)))
+    out.metric("nailed_drops_total", "counter",
+               "Nailed-up agents' answered legs that ended (re-dialled).",
+               [(_labels(agent=a), watch[a].drops if a in watch else 0) for a in sorted(keepers)])
     out.one("api_requests_total", "counter", "Exotel API requests sent.", api.requests)
     out.one("api_retries_total", "counter", "Exotel API requests retried.", api.retries)
     out.one("api_errors_total", "counter", "Exotel API requests that failed.", api.errors)
@@ -65,6 +102,9 @@ def render_dialer_metrics(dialer: Dialer) -> str:
             st.control_requests)
     out.one("control_unknown_total", "counter", "Control requests for no live call.",
             st.control_unknown)
+    out.by("control_refused_total",
+           "Control API requests refused (malformed, unauthorized, duplicate_call_id, stopping, "
+           "too_large).", "reason", st.control_refused)
     out.one("bot_failures_total", "counter", "Bots the gateway reported failed (bot_failed).",
             st.bot_failures)
     out.one("stream_params_truncated_total", "counter",

@@ -23,7 +23,12 @@ Interfaces for other parts:
   bot's adapter failed; detail: the failure, e.g. ``adapter_error:on_audio``),
   ``hangup_requested`` (detail: the bot's hang-up reason) ...);
 * :meth:`Dialer.submit` -- the :class:`gateway.control.ControlHook` the gateway calls (the
-  dialer object *is* the hook); the HTTP form is :mod:`dialer.control_api`.
+  dialer object *is* the hook); the HTTP form is :mod:`dialer.control_api`;
+* :meth:`Dialer.stop_accepting` -- the first step of a graceful stop: ``place_call`` refuses
+  (:class:`DialerStopping`) while the calls in flight go on; ``await dialer.drain()`` waits for
+  them. Leaving the ``async with`` hangs up what is still live (``shutdown_grace``), then the
+  nailed-up agents' legs (:mod:`dialer.nailed_watch`, which also hangs up, before a keeper's
+  first dial, the legs an earlier run left up).
 
 The dialer's call id travels as ``custom_param`` of the customer and agent legs and as the
 ``vx_call`` query parameter of the stream URL (arriving in ``start.custom_parameters``).
@@ -34,6 +39,7 @@ URL, bounded by Exotel's limits (:mod:`dialer.stream_params`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -47,7 +53,7 @@ from dialer.agents import Agent, AgentPool
 from dialer.config import DialerConfig, redact_url
 from dialer.crm import CrmPusher
 from dialer.errors import ConfigError, UnknownCall
-from dialer.events import BridgeLifecycle, ExotelEvent
+from dialer.events import BridgeLifecycle, ExotelEvent, LegLifecycle
 from dialer.exotel_client import ExotelClient
 from dialer.flows import (
     AgentAvailable,
@@ -60,6 +66,7 @@ from dialer.flows import (
 from dialer.flows.call import SHUTDOWN
 from dialer.intake import EventIntake, GrpcIntakeServer, HttpIntakeServer, make_intake_server
 from dialer.nailed import NailedAgentKeeper
+from dialer.nailed_watch import END_WAIT, NailedWatch, hang_up_leftover_legs, hang_up_legs
 from dialer.records import CallRecord, RecordStore
 from dialer.runner import CallRunner
 from dialer.stream_params import (
@@ -170,6 +177,16 @@ class DialerStats:
     transfer_forecasts: int = 0
     bot_failures: int = 0  # bot_failed requests from the gateway (for live calls)
     dispositions: dict[str, int] = field(default_factory=dict)
+    # requests the control API refused, by reason (malformed, unauthorized, duplicate_call_id,
+    # stopping, too_large)
+    control_refused: dict[str, int] = field(default_factory=dict)
+
+    def refused(self, reason: str) -> None:
+        self.control_refused[reason] = self.control_refused.get(reason, 0) + 1
+
+
+class DialerStopping(RuntimeError):
+    """:meth:`Dialer.place_call` after :meth:`Dialer.stop_accepting`: no new calls."""
 
 
 ProgressListener = Callable[[ProgressEvent], None]
@@ -267,6 +284,9 @@ class Dialer:
         self._legs: dict[str, CallRunner | NailedAgentKeeper] = {}
         self._bridges: dict[str, CallRunner] = {}
         self._keepers: dict[str, NailedAgentKeeper] = {}
+        self._keeper_tasks: dict[str, asyncio.Task[object]] = {}
+        self.nailed_watch = NailedWatch(self.pool, clock)
+        self._stopping = False
         self._listeners: list[ProgressListener] = []
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: set[asyncio.Task[object]] = set()
@@ -284,15 +304,19 @@ class Dialer:
             self._spawn(self._tick_agents(), "agent-ticker")
         if self.crm is not None:
             self._spawn(self.crm.run(), "crm-pusher")
-        for agent_id, keeper in self._keepers.items():
-            self._spawn(keeper.run(), f"nailed-{agent_id}")
+        for keeper in self._keepers.values():
+            self._start_keeper(keeper)
         log.info("dialer up: events at %s, Exotel at %s", redact_url(self.event_endpoint),
                  redact_url(self.client.base))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        """Hang up live calls (waiting up to ``shutdown_grace`` s for their records), then
-        cancel what is left and close the intake and the client."""
+        """Hang up live calls (waiting up to ``shutdown_grace`` s for their records) and the
+        nailed-up agents' legs, then cancel what is left and close the intake and the client.
+        What was still live is logged."""
+        self._stopping = True
+        if self._calls:
+            log.warning("dialer stopping: hanging up %s", self.live_summary())
         if self._calls and self.config.shutdown_grace > 0:
             for runner in list(self._calls.values()):
                 runner.deliver(HangupRequest(SHUTDOWN))
@@ -300,7 +324,9 @@ class Dialer:
                 async with asyncio.timeout(self.config.shutdown_grace):
                     await self.drain()
             except TimeoutError:
-                log.warning("dialer stopping with %d calls still live", len(self._calls))
+                log.warning("dialer stopped with %s still live (no record stored)",
+                            self.live_summary())
+        await self._hang_up_nailed()
         tg, self._tg = self._tg, None
         self._started = False
         if tg is not None:
@@ -323,6 +349,57 @@ class Dialer:
         while self._calls:
             await asyncio.gather(*(r.done.wait() for r in list(self._calls.values())))
 
+    def stop_accepting(self) -> None:
+        """No new calls from now on (:meth:`place_call` raises :class:`DialerStopping`); calls
+        in flight go on, agents too."""
+        self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def live_summary(self) -> str:
+        """``"3 live calls (bridged 2, bot 1)"``: the calls in flight by state, for logs."""
+        states: dict[str, int] = {}
+        for runner in self._calls.values():
+            name = runner.flow.state.value
+            states[name] = states.get(name, 0) + 1
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(states.items(), key=lambda kv: -kv[1]))
+        n = len(self._calls)
+        return f"{n} live call{'s' if n != 1 else ''}" + (f" ({detail})" if detail else "")
+
+    def _start_keeper(self, keeper: NailedAgentKeeper) -> None:
+        self._keeper_tasks[keeper.agent_id] = self._spawn(
+            self._keep(keeper), f"nailed-{keeper.agent_id}"
+        )
+
+    async def _keep(self, keeper: NailedAgentKeeper) -> None:
+        """A keeper's task: first hang up the agent's legs an earlier run left up (else the
+        agent's phone answers ``busy`` for hours), then keep the leg up."""
+        try:
+            await hang_up_leftover_legs(self.client, keeper.agent_id, keeper.custom_param)
+        except Exception:  # never keep the agent offline for the sake of the clean-up
+            log.exception("nailed agent %s: looking for leftover legs failed", keeper.agent_id)
+        await keeper.run()
+
+    async def _hang_up_nailed(self) -> None:
+        """Exit path: stop the keepers (no re-dials), then hang up their legs."""
+        tasks = [t for t in self._keeper_tasks.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+        self._keeper_tasks.clear()
+        legs = {k.agent_id: k.leg_sid for k in self._keepers.values() if k.leg_sid}
+        # their last events are acknowledged before the intake closes (no retries to a
+        # dead endpoint)
+        settled = self.nailed_watch.await_end(legs.values())
+        hung_up = await hang_up_legs(self.client, legs)
+        self.nailed_watch.stop_awaiting(set(legs.values()) - set(hung_up))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(END_WAIT):
+                await settled.wait()
+
     # -- properties -----------------------------------------------------------------------
 
     @property
@@ -337,6 +414,11 @@ class Dialer:
     @property
     def active_calls(self) -> int:
         return len(self._calls)
+
+    @property
+    def can_stream(self) -> bool:
+        """True when bot-first calls can get a stream URL (a builder or ``stream_url``)."""
+        return self._stream_url_builder is not None or bool(self.config.stream_url)
 
     def runner(self, call_id: str) -> CallRunner | None:
         return self._calls.get(call_id)
@@ -353,8 +435,13 @@ class Dialer:
             keeper = NailedAgentKeeper(self, agent_id, number)
             self._keepers[agent_id] = keeper
             if self._tg is not None:
-                self._spawn(keeper.run(), f"nailed-{agent_id}")
+                self._start_keeper(keeper)
         return agent
+
+    @property
+    def keepers(self) -> Mapping[str, NailedAgentKeeper]:
+        """The nailed-up agents' keepers, by agent id."""
+        return MappingProxyType(self._keepers)
 
     def release_agent(self, agent_id: str, *, wrap_up: bool) -> None:
         """Called by runners (``ReleaseAgent``): back to the pool, wake waiting calls."""
@@ -388,6 +475,8 @@ class Dialer:
         """Start a call now; returns at once with its handle."""
         if self._tg is None:
             raise RuntimeError("the dialer is not running (use `async with Dialer(...)`)")
+        if self._stopping:
+            raise DialerStopping("the dialer is stopping: no new calls")
         if request.call_id in self._calls:
             raise ValueError(f"call id {request.call_id!r} is already live")
         flow = CallFlow(request.call_id, request.number, request.mode, self.settings,
@@ -470,6 +559,9 @@ class Dialer:
                 return
         else:
             target = self._legs.get(ev.leg_sid)
+            if isinstance(target, NailedAgentKeeper) and isinstance(ev, LegLifecycle):
+                # counted and logged; a drop takes the agent offline before its call hears of it
+                self.nailed_watch.leg_event(target.agent_id, ev)
             if target is not None:
                 target.deliver_event(ev)
                 return

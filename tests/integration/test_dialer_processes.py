@@ -75,7 +75,9 @@ def scrape(text: str) -> dict[str, float]:
         if line.startswith("# TYPE "):
             declared.add(line.split()[2])
         elif line and not line.startswith("#"):
-            match = re.fullmatch(r'([a-z_]+)((?:\{[a-z_]+="[^"]*"\})?) (-?\d+(?:\.\d+)?)', line)
+            match = re.fullmatch(
+                r'([a-z_]+)((?:\{[a-z_]+="[^"]*"(?:,[a-z_]+="[^"]*")*\})?) (-?\d+(?:\.\d+)?)', line
+            )
             assert match is not None, line
             assert match.group(1) in declared, line
             out[match.group(1) + match.group(2)] = float(match.group(3))
