@@ -14,7 +14,9 @@ its stream fallback instead of reading the close as a bot that finished. The dia
   ``{"kind": "transfer"|"hangup"|"transfer_forecast"|"bot_failed", "call_sid": ...,
   "stream_sid": ..., "custom_parameters": {...}, "reason": ..., "skills": [...]}`` (a
   ``transfer_forecast`` also carries ``"within_s"`` and ``"likelihood"``, numbers), answered
-  ``202`` (accepted), ``400`` (malformed), ``404`` (no such call).
+  ``202`` (accepted), ``400`` (malformed), ``404`` (no such call). With a token in the
+  environment's ``VOXGATE_CONTROL_TOKEN`` (:data:`CONTROL_TOKEN_ENV`) it is sent as
+  ``Authorization: Bearer TOKEN``; the dialer's control API then wants it (``401`` without).
 
 Until a dialer is attached, :class:`RecordingControlHook` logs the requests and keeps them for
 tests to read.
@@ -23,6 +25,7 @@ tests to read.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -31,6 +34,9 @@ from typing import Any, Literal, Protocol
 from bot_adapters.contract import check_forecast
 
 log = logging.getLogger(__name__)
+
+CONTROL_TOKEN_ENV = "VOXGATE_CONTROL_TOKEN"
+"""The environment variable holding the control API's bearer token (both sides read it)."""
 
 ControlKind = Literal["transfer", "hangup", "transfer_forecast", "bot_failed"]
 CONTROL_KINDS: tuple[str, ...] = ("transfer", "hangup", "transfer_forecast", "bot_failed")
@@ -161,11 +167,15 @@ class HttpControlHook:
     """Hook for the separate-process wiring: ``POST {control_url}/v1/control`` with
     :meth:`ControlRequest.to_json` as the body. ``202`` accepts; any other answer (or a
     connection error or timeout) raises :class:`gateway.errors.ControlHookError` carrying
-    the status and body. Use it as an async context manager, or call :meth:`close`."""
+    the status and body. Use it as an async context manager, or call :meth:`close`.
+    ``token`` (``None``: the environment's ``VOXGATE_CONTROL_TOKEN``) goes out as
+    ``Authorization: Bearer TOKEN`` when not empty."""
 
-    def __init__(self, control_url: str, timeout: float = 5.0) -> None:
+    def __init__(self, control_url: str, timeout: float = 5.0, token: str | None = None) -> None:
         self.url = control_url.rstrip("/") + "/v1/control"
         self._timeout = timeout
+        token = os.environ.get(CONTROL_TOKEN_ENV, "") if token is None else token
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._session: Any = None  # aiohttp.ClientSession, made on first use
 
     async def submit(self, request: ControlRequest) -> None:
@@ -178,7 +188,9 @@ class HttpControlHook:
                 timeout=aiohttp.ClientTimeout(total=self._timeout)
             )
         try:
-            async with self._session.post(self.url, json=request.to_json()) as response:
+            async with self._session.post(
+                self.url, json=request.to_json(), headers=self._headers
+            ) as response:
                 body = await response.text()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
