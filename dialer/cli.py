@@ -1,15 +1,28 @@
 """``voxgate dialer``: run the dialer service alone, or export its call records.
 
 * ``voxgate dialer run [--config FILE] [--agent ID=NUMBER[:skill,skill]] [--nailed-agent ...]
-  [--control-host H --control-port P]`` -- the dialer with its event intake and the HTTP
-  control API (``POST /v1/control``) for a gateway in another process (``voxgate gateway
-  --control-url http://H:P``). Settings come from the file and the environment
-  (``EXOTEL_*``, ``VOXGATE_EVENT_ENDPOINT``, ``VOXGATE_STREAM_URL``); with no
-  ``EXOTEL_API_BASE`` an embedded emulator is started (``--sim-config`` for its world).
-  Calls are placed with ``POST /v1/calls`` (see :mod:`dialer.control_api`). Runs until
-  interrupted.
+  [--control-host H --control-port P] [--bot NAME] [--drain-timeout S]`` -- the dialer with
+  its event intake and the HTTP control API (``POST /v1/control``) for a gateway in another
+  process (``voxgate gateway --control-url http://H:P``). Settings come from the file and the
+  environment (``EXOTEL_*``, ``VOXGATE_EVENT_ENDPOINT``, ``VOXGATE_STREAM_URL``,
+  ``VOXGATE_CONTROL_TOKEN``); with no ``EXOTEL_API_BASE`` an embedded emulator is started
+  (``--sim-config`` for its world). Calls are placed with ``POST /v1/calls`` (see
+  :mod:`dialer.control_api`). Checked before anything starts (one line on stderr, exit 2):
+  the settings (with ``EXOTEL_API_BASE``, the account, key, token and ExoPhone too), the
+  agents (ids and numbers unique, numbers normalised: ``+`` and the country code, national
+  ones taken as India's; ``sip:`` URIs kept), and a stream URL when talking to real Exotel
+  (without one no bot-first call could start; with the embedded emulator the dialer starts
+  and refuses bot-first calls).
+
+  Stopping: the first SIGTERM or SIGINT stops new calls (``POST /v1/calls`` answers 503) and
+  lets the calls in flight finish, agent conversations included, for up to ``drain_timeout``
+  seconds (``--drain-timeout``, config ``drain_timeout``, 300 s); the calls still live then
+  are hung up (``shutdown_grace`` s for their records), and last the nailed-up agents' legs.
+  A second signal skips the wait (calls and nailed legs are still hung up); exit code 130.
+  What was left is logged. At start, nailed legs left up by an earlier run are hung up.
 * ``voxgate dialer export --db FILE --out FILE.csv|FILE.jsonl`` -- call records as CSV or JSON
-  lines.
+  lines. A database that does not exist, is not a database, or an output that is neither
+  ``.csv`` nor ``.jsonl`` is a one-line error (exit 2).
 """
 
 from __future__ import annotations
@@ -17,16 +30,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dialer.config import DialerConfig, redact_url
-from dialer.control_api import ControlApiServer
+from dialer.control_api import BadField, ControlApiServer, contact_uri
 from dialer.errors import ConfigError
 from dialer.records import RecordStore
 from dialer.service import Dialer
+from gateway.control import CONTROL_TOKEN_ENV
 
 log = logging.getLogger("dialer")
+
+AgentSpec = tuple[str, str, tuple[str, ...], bool]  # id, number, skills, nailed
+REAL_EXOTEL_NEEDS = {"EXOTEL_ACCOUNT_SID": "account_sid", "EXOTEL_API_KEY": "api_key",
+                     "EXOTEL_API_TOKEN": "api_token", "EXOTEL_EXOPHONE": "exophone"}
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +69,12 @@ def register(subparsers: Any) -> None:
                      help="a nailed-up (pre-dialled) agent (repeatable)")
     run.add_argument("--control-host", default=None, help="control API address")
     run.add_argument("--control-port", type=int, default=None, help="control API port")
+    run.add_argument("--bot", action="append", default=None, metavar="NAME",
+                     help="a bot the gateway serves (repeatable; default: the adapters "
+                          "installed here); POST /v1/calls refuses other bots")
+    run.add_argument("--drain-timeout", type=float, default=None, metavar="S",
+                     help="on SIGTERM/SIGINT, let calls in flight finish for up to S seconds "
+                          "(default: the config's drain_timeout, 300)")
     run.add_argument("--sim-config", metavar="FILE", default=None,
                      help="TOML world of the embedded emulator (when no EXOTEL_API_BASE)")
     run.set_defaults(func=run_command)
@@ -58,13 +90,65 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=usage)
 
 
+def _fail(message: object) -> int:
+    print(f"voxgate dialer: {message}", file=sys.stderr)
+    return 2
+
+
 def parse_agent(spec: str) -> tuple[str, str, tuple[str, ...]]:
     """``a1=+9198...:sales,hindi`` -> ``("a1", "+9198...", ("sales", "hindi"))``."""
     agent_id, sep, rest = spec.partition("=")
     number, _, skills = rest.partition(":")
+    if rest.startswith(("sip:", "sips:")):  # a SIP URI has a colon of its own
+        scheme, _, tail = rest.partition(":")
+        uri, _, skills = tail.partition(":")
+        number = f"{scheme}:{uri}"
     if not sep or not agent_id or not number:
         raise ConfigError(f"bad agent {spec!r}: want ID=NUMBER[:SKILL,...]")
     return agent_id, number, tuple(s for s in skills.split(",") if s)
+
+
+def check_agents(agents: Sequence[AgentSpec]) -> list[AgentSpec]:
+    """The agents with their numbers normalised; :class:`ConfigError` for a number that is not
+    one, an id given twice, or two agents with one number (one phone rung for two customers)."""
+    out: list[AgentSpec] = []
+    ids: set[str] = set()
+    numbers: dict[str, str] = {}
+    for agent_id, raw, skills, nailed in agents:
+        if agent_id in ids:
+            raise ConfigError(f"agent {agent_id!r} is given twice")
+        try:
+            number = contact_uri(raw)
+        except BadField as exc:
+            raise ConfigError(f"agent {agent_id!r}: {exc.reason}") from None
+        if number in numbers:
+            raise ConfigError(f"agents {numbers[number]!r} and {agent_id!r} have the same "
+                              f"number {number}")
+        ids.add(agent_id)
+        numbers[number] = agent_id
+        out.append((agent_id, number, skills, nailed))
+    return out
+
+
+def served_bots(config: DialerConfig, named: list[str] | None) -> frozenset[str] | None:
+    """The bots ``POST /v1/calls`` may name: ``--bot`` or the adapters installed here; ``None``
+    (unchecked) when the stream URL has a path of its own (the bot is not part of it)."""
+    if config.stream_url and urlsplit(config.stream_url).path not in ("", "/"):
+        return None
+    if named:
+        return frozenset(named)
+    from bot_adapters.registry import available_adapters
+
+    return frozenset(available_adapters())
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -75,12 +159,30 @@ def run_command(args: argparse.Namespace) -> int:
             changes["control_host"] = args.control_host
         if args.control_port is not None:
             changes["control_port"] = args.control_port
+        if args.drain_timeout is not None:
+            changes["drain_timeout"] = args.drain_timeout
         config = config.replace(**changes) if changes else config
-        agents = [(*parse_agent(s), False) for s in args.agent]
-        agents += [(*parse_agent(s), True) for s in args.nailed_agent]
+        agents = check_agents(
+            [(*parse_agent(s), False) for s in args.agent]
+            + [(*parse_agent(s), True) for s in args.nailed_agent]
+        )
+        missing = [var for var, name in REAL_EXOTEL_NEEDS.items() if not getattr(config, name)]
+        if not config.uses_embedded_emulator and missing:
+            raise ConfigError(f"EXOTEL_API_BASE is set, so the dialer talks to Exotel, which "
+                              f"needs {', '.join(missing)} too")
+        if not config.uses_embedded_emulator and not config.stream_url:
+            raise ConfigError(
+                "no stream URL: set VOXGATE_STREAM_URL (or stream_url) to the gateway's public "
+                "ws(s):// address; without it no bot-first call can start its stream"
+            )
     except ConfigError as exc:
-        log.error("dialer: %s", exc)
-        return 2
+        return _fail(exc)
+    token = os.environ.get(CONTROL_TOKEN_ENV, "")
+    if not token and not _loopback(config.control_host):
+        log.warning("control API on %s without %s: anyone who reaches the port can place and "
+                    "end calls", config.control_host, CONTROL_TOKEN_ENV)
+    if not config.stream_url and config.uses_embedded_emulator:
+        log.warning("no VOXGATE_STREAM_URL: bot-first calls are refused, agent-first only")
     log.info("dialer settings: %s", config.describe())
     sim_config = None
     if args.sim_config:
@@ -90,43 +192,121 @@ def run_command(args: argparse.Namespace) -> int:
         try:
             sim_config = SimConfig.from_file(args.sim_config)
         except (SimConfigError, OSError) as exc:
-            log.error("dialer: --sim-config: %s", exc)
-            return 2
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(config, agents, sim_config=sim_config))
+            return _fail(f"--sim-config: {exc}")
+    try:
+        asyncio.run(serve(config, agents, sim_config=sim_config,
+                          bots=served_bots(config, args.bot), token=token))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return 130
+    except ConfigError as exc:
+        return _fail(exc)
+    except OSError as exc:  # e.g. a port in use
+        return _fail(exc)
     return 0
 
 
-async def serve(config: DialerConfig, agents: list[tuple[str, str, tuple[str, ...], bool]],
-                ready: asyncio.Event | None = None, sim_config: Any = None) -> None:
-    """Run the dialer (and an embedded emulator when no API base is set) until cancelled."""
-    async with contextlib.AsyncExitStack() as stack:
-        if config.uses_embedded_emulator:
-            from exotel_sim.server import SimServer
+@contextlib.contextmanager
+def signals_stop(stop: asyncio.Event) -> Iterator[list[str]]:
+    """The first SIGINT/SIGTERM sets ``stop``; the next cancels the current task (the caller's
+    exit path still runs). Yields the names of the signals received. Outside the main thread
+    (tests running :func:`serve` in a thread) nothing is installed."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    received: list[str] = []
 
-            sim = await stack.enter_async_context(SimServer(sim_config))
-            config = config.replace(
-                api_base=sim.api_base, account_sid=sim.account_sid, api_key=sim.api_key,
-                api_token=sim.api_token, exophone=config.exophone or "+918000000000",
+    def handle(sig: signal.Signals) -> None:
+        received.append(sig.name)
+        if len(received) == 1:
+            stop.set()
+        elif task is not None:
+            print(f"voxgate dialer: {sig.name} again: hanging up and quitting now",
+                  file=sys.stderr, flush=True)
+            task.cancel()
+
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, handle, sig)
+            installed.append(sig)
+    try:
+        yield received
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
+                ready: asyncio.Event | None = None, sim_config: Any = None, *,
+                bots: frozenset[str] | None = None, token: str | None = None,
+                stop: asyncio.Event | None = None) -> None:
+    """Run the dialer (and an embedded emulator when no API base is set) until ``stop`` is set
+    (by default: the first SIGTERM/SIGINT), then drain (see the module docstring)."""
+    stop = stop or asyncio.Event()
+    with signals_stop(stop) as received:
+        async with contextlib.AsyncExitStack() as stack:
+            if config.uses_embedded_emulator:
+                from exotel_sim.server import SimServer
+
+                sim = await stack.enter_async_context(SimServer(sim_config))
+                config = config.replace(
+                    api_base=sim.api_base, account_sid=sim.account_sid, api_key=sim.api_key,
+                    api_token=sim.api_token, exophone=config.exophone or "+918000000000",
+                )
+                print(f"embedded Exotel emulator at {sim.base_url}", flush=True)
+            dialer = await stack.enter_async_context(Dialer(config))
+            for agent_id, number, skills, nailed in agents:
+                try:
+                    dialer.add_agent(agent_id, number, skills, nailed=nailed)
+                except ValueError as exc:
+                    raise ConfigError(f"agent {agent_id!r}: {exc}") from None
+            api = await stack.enter_async_context(
+                ControlApiServer(dialer, config.control_host, config.control_port,
+                                 dialer=dialer, token=token, bots=bots)
             )
-            print(f"embedded Exotel emulator at {sim.base_url}", flush=True)
-        dialer = await stack.enter_async_context(Dialer(config))
-        for agent_id, number, skills, nailed in agents:
-            dialer.add_agent(agent_id, number, skills, nailed=nailed)
-        api = await stack.enter_async_context(
-            ControlApiServer(dialer, config.control_host, config.control_port, dialer=dialer)
-        )
-        print(f"dialer events at {redact_url(dialer.event_endpoint)}", flush=True)
-        print(f"dialer control API at {api.url}/v1/control", flush=True)
-        if ready is not None:
-            ready.set()
-        await asyncio.Event().wait()
+            print(f"dialer events at {redact_url(dialer.event_endpoint)}", flush=True)
+            print(f"dialer control API at {api.url}/v1/control", flush=True)
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+            await drain(dialer, received[0] if received else "stop")
+
+
+async def drain(dialer: Dialer, why: str) -> None:
+    """No new calls; wait up to the config's ``drain_timeout`` s for the calls in flight."""
+    timeout = dialer.config.drain_timeout
+    dialer.stop_accepting()
+    if not dialer.active_calls:
+        print(f"voxgate dialer: {why}: no calls in flight; stopping", file=sys.stderr, flush=True)
+        return
+    print(f"voxgate dialer: {why}: no new calls; {dialer.live_summary()} may finish (up to "
+          f"{timeout:g} s; {why} again to hang up and quit now)", file=sys.stderr, flush=True)
+    try:
+        async with asyncio.timeout(timeout):
+            await dialer.drain()
+    except TimeoutError:
+        log.warning("drain timeout (%g s) passed with %s", timeout, dialer.live_summary())
+        return
+    print(f"voxgate dialer: {why}: every call has ended; stopping", file=sys.stderr, flush=True)
 
 
 def export_command(args: argparse.Namespace) -> int:
-    store = RecordStore(args.db)
+    db, out = Path(args.db), Path(args.out)
+    if db.is_dir():
+        return _fail(f"--db {args.db}: is a directory, not a database")
+    if not db.exists():
+        return _fail(f"--db {args.db}: no such database")
+    if out.suffix.lower() not in (".csv", ".jsonl"):
+        return _fail(f"--out {args.out}: want FILE.csv or FILE.jsonl")
     try:
-        n = store.export(args.out)
+        store = RecordStore(args.db)
+    except sqlite3.Error as exc:
+        return _fail(f"--db {args.db}: cannot read it as a dialer database: {exc}")
+    try:
+        n = store.export(out)
+    except sqlite3.Error as exc:
+        return _fail(f"--db {args.db}: {exc}")
+    except OSError as exc:
+        return _fail(f"--out {args.out}: {exc.strerror or exc}")
     finally:
         store.close()
     print(f"exported {n} call records to {args.out}")
