@@ -33,10 +33,9 @@ import contextlib
 import ipaddress
 import logging
 import os
-import signal
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +45,7 @@ from dialer.control_api import BadField, ControlApiServer, contact_uri
 from dialer.errors import ConfigError
 from dialer.records import RecordStore
 from dialer.service import Dialer
+from dialer.signals import graceful_signals
 from gateway.control import CONTROL_TOKEN_ENV
 
 log = logging.getLogger("dialer")
@@ -205,36 +205,6 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def signals_stop(stop: asyncio.Event) -> Iterator[list[str]]:
-    """The first SIGINT/SIGTERM sets ``stop``; the next cancels the current task (the caller's
-    exit path still runs). Yields the names of the signals received. Outside the main thread
-    (tests running :func:`serve` in a thread) nothing is installed."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    received: list[str] = []
-
-    def handle(sig: signal.Signals) -> None:
-        received.append(sig.name)
-        if len(received) == 1:
-            stop.set()
-        elif task is not None:
-            print(f"voxgate dialer: {sig.name} again: hanging up and quitting now",
-                  file=sys.stderr, flush=True)
-            task.cancel()
-
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, handle, sig)
-            installed.append(sig)
-    try:
-        yield received
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-
 async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
                 ready: asyncio.Event | None = None, sim_config: Any = None, *,
                 bots: frozenset[str] | None = None, token: str | None = None,
@@ -242,7 +212,9 @@ async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
     """Run the dialer (and an embedded emulator when no API base is set) until ``stop`` is set
     (by default: the first SIGTERM/SIGINT), then drain (see the module docstring)."""
     stop = stop or asyncio.Event()
-    with signals_stop(stop) as received:
+    with graceful_signals(
+        lambda _: stop.set(), "voxgate dialer: {sig} again: hanging up and quitting now"
+    ) as received:
         async with contextlib.AsyncExitStack() as stack:
             if config.uses_embedded_emulator:
                 from exotel_sim.server import SimServer

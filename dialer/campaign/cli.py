@@ -51,7 +51,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import signal
 import sqlite3
 import sys
 import time
@@ -83,6 +82,7 @@ from dialer.campaign.progress import (
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore, Lease
 from dialer.errors import ConfigError
+from dialer.signals import graceful_signals
 
 if TYPE_CHECKING:
     from dialer.service import Dialer
@@ -277,35 +277,14 @@ def stop_on_signals(runner: CampaignRunner) -> Iterator[list[str]]:
     """SIGINT (Ctrl-C) or SIGTERM: the first stops new dials and lets calls in flight finish
     (``run`` then returns as usual); a second one cancels the run at once (its attempts in flight
     are settled by the next run of the campaign). Yields the names of the signals received."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    received: list[str] = []
 
-    def handle(sig: signal.Signals) -> None:
-        received.append(sig.name)
-        if len(received) == 1:
-            print(
-                f"\nvoxgate campaign: {sig.name}: no new dials; calls in flight finish "
-                f"({sig.name} again to quit at once)",
-                file=sys.stderr,
-            )
-            runner.stop()
-        elif task is not None:
-            print(f"\nvoxgate campaign: {sig.name}: quitting now", file=sys.stderr)
-            task.cancel()
+    def first(name: str) -> None:
+        print(f"\nvoxgate campaign: {name}: no new dials; calls in flight finish ({name} again "
+              "to quit at once)", file=sys.stderr)
+        runner.stop()
 
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, handle, sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
-            continue
-        installed.append(sig)
-    try:
+    with graceful_signals(first, "\nvoxgate campaign: {sig}: quitting now") as received:
         yield received
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
 
 
 def _fail(exc: BaseException) -> int:
