@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 
 from dialer.config import DialerConfig, redact_url
 from dialer.control_api import BadField, ControlApiServer, contact_uri
+from dialer.emulated import on_emulator
 from dialer.errors import ConfigError
 from dialer.records import RecordStore
 from dialer.service import Dialer
@@ -217,13 +218,12 @@ async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
     ) as received:
         async with contextlib.AsyncExitStack() as stack:
             if config.uses_embedded_emulator:
+                from exotel_sim.config import SimConfig
                 from exotel_sim.server import SimServer
 
-                sim = await stack.enter_async_context(SimServer(sim_config))
-                config = config.replace(
-                    api_base=sim.api_base, account_sid=sim.account_sid, api_key=sim.api_key,
-                    api_token=sim.api_token, exophone=config.exophone or "+918000000000",
-                )
+                world = (sim_config or SimConfig()).with_agents([a[1] for a in agents])
+                sim = await stack.enter_async_context(SimServer(world))
+                config = on_emulator(config, sim)
                 print(f"embedded Exotel emulator at {sim.base_url}", flush=True)
             dialer = await stack.enter_async_context(Dialer(config))
             for agent_id, number, skills, nailed in agents:

@@ -30,6 +30,7 @@ from bot_adapters.contract import AdapterFactory, BotAdapter
 from bot_adapters.registry import available_adapters, load_adapter
 from dialer.config import DialerConfig
 from dialer.control_api import ControlApiServer
+from dialer.emulated import FIXTURES, on_emulator
 from dialer.records import RecordStore
 from dialer.service import Dialer
 from exotel_sim.config import SimConfig
@@ -85,9 +86,9 @@ class LocalStack:
         control: ControlWiring = "direct",
         store: RecordStore | None = None,
         adapters: Mapping[str, Any] | None = None,  # extra adapter factories by name
-        greeting_fixture: str = "greeting",
-        hold_fixture: str = "hold_message",
-        agent_hold_fixture: str = "hold_music",
+        greeting_fixture: str = FIXTURES[0],
+        hold_fixture: str = FIXTURES[1],
+        agent_hold_fixture: str = FIXTURES[2],
         greeting_gate: bool = True,
     ) -> None:
         self.config = config or DialerConfig()
@@ -126,22 +127,7 @@ class LocalStack:
         stack = self._stack
         if cfg.uses_embedded_emulator:
             self.sim = await stack.enter_async_context(SimServer(self.sim_config))
-            sim = self.sim
-            greeting, hold, agent_hold = self._fixtures
-            changes: dict[str, Any] = {
-                "api_base": sim.api_base,
-                "account_sid": sim.account_sid,
-                "api_key": sim.api_key,
-                "api_token": sim.api_token,
-                "exophone": cfg.exophone or "+918000000000",
-            }
-            if not cfg.greeting_url and not cfg.greeting_text and greeting:
-                changes["greeting_url"] = sim.audio_url(greeting)
-            if not cfg.hold_url and hold:
-                changes["hold_url"] = sim.audio_url(hold)
-            if not cfg.agent_hold_url and agent_hold:
-                changes["agent_hold_url"] = sim.audio_url(agent_hold)
-            cfg = cfg.replace(**changes)
+            cfg = on_emulator(cfg, self.sim, self._fixtures)
         late = _LateHook()
         hook: ControlHook = late
         if self.control == "http":
