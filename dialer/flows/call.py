@@ -8,18 +8,19 @@ Bot-first (DESIGN.md "The bot-first call, end to end")::
 
     Start -> CreateLeg(customer) -> leg_answered -> StartStream + StartSay/Play(greeting)
     stream_started -> StopSay/Play(greeting)                      (state BOT)
-    Transfer -> PickAgent -> AgentOffered -> StopStream + StartPlay/Say(hold)
-                                             + CreateLeg(agent, ref=customer)
+    Transfer -> StopStream + PickAgent -> AgentOffered -> StartPlay/Say(hold)
+                                                          + CreateLeg(agent, ref=customer)
     agent leg_answered -> StopPlay(hold) + CreateBridge -> StartRecording
     customer leg_terminated -> ReleaseAgent(wrap_up) -> Finish
 
 The customer is never left in silence while waiting for an agent, and hears one voice at a
 time:
 
-* **One voice.** The stream is stopped when the hold audio starts (the dialer cannot see the
-  bot's playout, and a live stream would let the bot talk over the hold and hear the customer
-  on hold). A call that goes back to the bot hears the fallback message, then gets a new stream
-  (a new bot session).
+* **One voice.** The stream is stopped when the escalation starts, before the hold audio (the
+  dialer cannot see the bot's playout, and a live stream would let the bot talk over the hold
+  and hear the customer on hold). A call that goes back to the bot hears the fallback message,
+  then gets a new stream: a new bot session, which speaks first, where the old one, not told
+  the transfer failed, stayed silent.
 * **Hold for the whole wait.** The hold audio loops (``hold_loops``) and starts again whenever
   it ends while the customer still waits, whatever ``agent_ring_timeout`` x
   ``max_agent_attempts`` add up to. Audio-done events are matched to the audio they belong to
@@ -732,6 +733,7 @@ class CallFlow:
         self._mark("escalation_requested")
         self._emit(Notify("escalated", reason), SetTimer("queue",
                                                          self.settings.escalation_queue_timeout))
+        self._stop_bot()  # one voice: the hold, an agent or the fallback message next
         self._goto(S.HOLD)
         self._pick_agent()
 
@@ -876,8 +878,8 @@ class CallFlow:
 
     def _fallback(self, why: str) -> None:
         """No agent (``why`` goes to ``failure`` unless a failure is on record already): back
-        to the bot with a message, or a callback and a goodbye. A bot whose stream was stopped
-        for the hold gets a new stream once the message is said."""
+        to the bot (the fallback message, then a new stream: the escalation stopped the old
+        one), or a callback and a goodbye."""
         self.waiting_for_agent = False
         self._queue_over = False
         self._escalation_failed = True
@@ -890,10 +892,6 @@ class CallFlow:
         if self.settings.escalation_fallback == "bot" and self._bot_ok and not self._bot_failed:
             self._stop_customer_audio()
             self._emit(Notify("back_to_bot"))
-            if self._stream_active:  # no hold was played: the bot is still on the line
-                self._goto(S.BOT)
-                self._start_audio("fallback", self.settings.fallback_text, "")
-                return
             self._goto(S.CONNECTING)
             self._restream_pending = True
             if self._start_audio("fallback", self.settings.fallback_text, ""):

@@ -43,9 +43,9 @@ TRANSITIONS: Mapping[CallState, frozenset[CallState]] = MappingProxyType(
         S.RINGING: frozenset({S.CONNECTING, S.HOLD, *_END}),
         S.CONNECTING: frozenset({S.BOT, S.HOLD, *_END}),
         S.BOT: frozenset({S.HOLD, *_END}),
-        # back to the bot: at once (BOT, the stream still up) or through a new stream
-        S.HOLD: frozenset({S.AGENT_RINGING, S.BRIDGING, S.BOT, S.CONNECTING, *_END}),
-        S.AGENT_RINGING: frozenset({S.BRIDGING, S.HOLD, S.BOT, S.CONNECTING, *_END}),
+        # back to the bot (no agent): a new stream after the fallback message
+        S.HOLD: frozenset({S.AGENT_RINGING, S.BRIDGING, S.CONNECTING, *_END}),
+        S.AGENT_RINGING: frozenset({S.BRIDGING, S.HOLD, S.CONNECTING, *_END}),
         S.BRIDGING: frozenset({S.BRIDGED, *_END, S.FINALIZING}),
         S.BRIDGED: frozenset({S.ENDING, S.FINALIZING, S.ENDED}),
         S.GOODBYE: frozenset({S.ENDING, S.FINALIZING, S.ENDED}),

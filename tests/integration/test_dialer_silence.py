@@ -197,6 +197,32 @@ async def test_no_agent_with_the_skill_falls_back_at_once_and_logs_once(
         assert len(warned) == 1
 
 
+async def test_no_agent_with_the_skill_brings_back_a_bot_that_speaks() -> None:
+    """QA #2 (skill_nobody_has): after "no agent is free" the old bot session, not told the
+    transfer failed, said nothing: 12 s of silence. Now the message, then a new bot session."""
+    async with stack({CUST1: customer(*PRESS0)}, {AGENT1: AgentProfile()}) as st:
+        st.dialer.add_agent("a1", AGENT1, ("billing",))
+        handle = await st.dialer.place_call(CallRequest(CUST1, bot="scripted",
+                                                        skills=("sales",)))
+        timeline_now = handle._runner.flow.outcome.timeline
+        for _ in range(200):
+            if [n for n, _ in timeline_now].count("stream_started") == 2:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(3.0)  # the new session's first words
+        await handle.hangup("test over")
+        async with asyncio.timeout(10):
+            rec = await handle.wait()
+        assert rec.failure == "no_agent:skill"
+        tl = await timeline(st, rec.customer_leg_sid)
+        message = heard(tl, "say")
+        assert message, tl["heard"]
+        bot_again = [i for i in heard(tl, "stream") if i["start_ms"] >= message[0]["end_ms"]]
+        assert bot_again, tl["heard"]
+        assert bot_again[0]["start_ms"] - message[0]["end_ms"] < MAX_GAP_MS
+        assert overlap_ms(tl) < MAX_OVERLAP_MS, tl["overlaps"]
+
+
 # -- 3: the abandonment message is heard whole ---------------------------------------------
 
 

@@ -214,12 +214,11 @@ def test_escalation_with_on_demand_agent_to_bridge_and_recording() -> None:
     d = Drive()
     d.to_bot()
     out = d(Transfer("asked", ("sales",)))
-    assert out[-1] == PickAgent(("sales",), ())
+    # one voice at a time: the bot's stream stops before the hold message starts
+    assert StopStream(CUST) in out and out[-1] == PickAgent(("sales",), ())
     assert d.state is CallState.HOLD
     out = d(AgentOffered("a1", "+9199"))
-    # one voice at a time: the bot's stream stops before the hold message starts
-    assert out.index(StopStream(CUST)) < out.index(
-        StartSay(CUST, "Please hold while we connect you to an agent.", "hold", loop=10))
+    assert StartSay(CUST, "Please hold while we connect you to an agent.", "hold", loop=10) in out
     assert CreateLeg("agent", "+9199", "c1", CUST, tag="a1") in out
     assert SetTimer("agent_ring", 20.0) in out
     d(LegCreated("agent", AGENT, "a1"))
@@ -357,12 +356,14 @@ def test_no_agent_with_the_skills_falls_back_to_bot_at_once() -> None:
     d.to_bot()
     d(Transfer("asked"))
     out = d(NoAgentFree("skill"))
-    assert d.state is CallState.BOT  # no hold was played: the bot's stream is still up
-    assert not any(isinstance(c, StopStream) for c in d.log)
     assert any(isinstance(c, StartSay) and c.purpose == "fallback" for c in out)
+    assert not any(isinstance(c, SetTimer) and c.name == "stream" for c in out)
     assert Notify("escalation_failed", "no_agent:skill") in out
     assert d.flow.outcome.failure == "no_agent:skill" and not d.flow.waiting_for_agent
     assert d(NoAgentFree()) == []  # not on hold any more: ignored
+    # the message said, a new bot session (the old one, stopped at the transfer, was not told)
+    assert d.state is CallState.CONNECTING
+    assert StartStream(CUST, 2) in d(act("say_completed"))
 
 
 def test_goodbye_message_timeout_hangs_up() -> None:
@@ -445,9 +446,9 @@ def test_stream_stop_because_the_call_ended_waits_for_leg_terminated() -> None:
 def test_nailed_agent_is_bridged_at_once_and_kept() -> None:
     d = Drive(record_bridges=False)
     d.to_bot()
-    d(Transfer("asked"))
+    assert StopStream(CUST) in d(Transfer("asked"))
     out = d(AgentOffered("n1", "+9197", NAILED))
-    assert StopStream(CUST) in out and StopPlay(NAILED) in out
+    assert StopPlay(NAILED) in out
     assert out[-1] == CreateBridge(CUST, NAILED)
     assert not any(isinstance(c, CreateLeg) for c in out)
     d(BridgeCreated("BR1"))
@@ -541,7 +542,8 @@ def test_transfer_before_stream_started_event() -> None:
     d(lc("leg_answered"))
     out = d(Transfer("dtmf"))
     assert CancelTimer("stream") in out and d.state is CallState.HOLD
-    assert StopStream(CUST) in d(AgentOffered("a1", "+9199"))  # the bot stops for the hold
+    assert StopStream(CUST) in out  # the bot stops: the hold comes next
+    d(AgentOffered("a1", "+9199"))
     d(LegCreated("agent", AGENT, "a1"))
     assert CreateBridge(CUST, AGENT) in d(lc("leg_answered", AGENT))
 
