@@ -137,8 +137,10 @@ def compute_latencies(timeline: Iterable[tuple[str, float]]) -> dict[str, float 
         "escalation_to_bridge": span("escalation_requested", "bridged"),
         "agent_ring": span("agent_dialled", "agent_answered"),
         "call_ms": span("dial", "ended"),
-        # how long the customer waited for an agent: until bridged, or until they gave up
-        "hold_ms": span("escalation_requested", "bridged", "customer_ended", "ended"),
+        # how long the customer waited for an agent: until bridged, the dialer gave up (back to
+        # the bot, or the goodbye), or the customer did
+        "hold_ms": span("escalation_requested", "bridged", "escalation_failed", "customer_ended",
+                        "ended"),
     }
 
 

@@ -118,10 +118,12 @@ def _mark(record: CallRecord, name: str) -> float | None:
     return None
 
 
-def attempt_result(record: CallRecord) -> AttemptResult:
+def attempt_result(record: CallRecord, limit_s: float = 2.0) -> AttemptResult:
     """The campaign's view of a finished call. Machines are never live answers. ``escalated``
     means the call needed an agent: the customer asked for one (bot-first), or it was answered
-    live in agent-first; ``connected`` means it reached one."""
+    live in agent-first; ``connected`` means it reached one. Abandoned: agent-first, no agent
+    within ``limit_s`` of the answer (the flow decides); bot-first, an escalation not bridged
+    within ``limit_s`` of the request (bridged later, or never)."""
     outcome = (
         Outcome.MACHINE
         if record.machine
@@ -134,13 +136,21 @@ def attempt_result(record: CallRecord) -> AttemptResult:
         outcome,
         record.disposition,
         live=live,
-        abandoned=record.abandoned,
+        abandoned=record.abandoned or escalation_abandoned(record, limit_s),
         escalated=(record.escalated or record.bridged or (live and record.mode == "agent_first"))
         and not record.machine,
         connected=record.bridged and not record.machine,
         answered_at=answered_at,
         record=record.to_json(),
     )
+
+
+def escalation_abandoned(record: CallRecord, limit_s: float) -> bool:
+    """A bot-first customer who asked for an agent and was not bridged within ``limit_s``."""
+    if record.mode != "bot_first" or not record.escalated or record.machine:
+        return False
+    waited_ms = record.latencies.get("escalation_to_bridge")
+    return not record.bridged or (waited_ms is not None and waited_ms > limit_s * 1000)
 
 
 _UNANSWERED = {"busy": DialOutcome.BUSY, "no_answer": DialOutcome.NO_ANSWER}
@@ -403,9 +413,11 @@ class CampaignRunner:
 
     # --- calls ---------------------------------------------------------------------------------
     def _recover(self) -> None:
+        limit = self.dialer.config.abandon_after
+
         def lookup(call_id: str) -> AttemptResult | None:
             record = self.dialer.store.get(call_id)
-            return attempt_result(record) if record is not None else None
+            return attempt_result(record, limit) if record is not None else None
 
         found, lost = self.store.recover(self.campaign, self.wall_clock(), lookup)
         if found or lost:
@@ -455,7 +467,7 @@ class CampaignRunner:
             )
             return
         now = self.dialer.clock()
-        result = attempt_result(record)
+        result = attempt_result(record, self.dialer.config.abandon_after)
         if live is None or not live.resolved:
             self.pacer.observe(dial_observation(record, now))
         if (

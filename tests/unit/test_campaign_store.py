@@ -479,7 +479,8 @@ def test_escalated_counts_calls_that_needed_an_agent_and_connected_those_that_go
         store.finish_attempt(claim.call_id, result, NOON + 30)
     stats = store.stats("c1", NOON + 60)
     assert (stats.escalated, stats.connected) == (3, 1)
-    assert (stats.abandoned_24h, stats.live_24h) == (1, 4)
+    # abandoned: the agent-first call, and the bot-first customer who asked and got nobody
+    assert (stats.abandoned_24h, stats.live_24h) == (2, 4)
     assert "escalated 3 (bridged to an agent 1)" in status_lines(
         "c1", stats, store.pending("c1", NOON + 60), NOON + 60)[0]
     assert [a["connected"] for a in store.attempts("c1")] == [0, 1, 0, 0]
@@ -494,3 +495,19 @@ def test_wrap_up_is_kept_with_the_campaign_only_when_set(tmp_path: Path) -> None
     raw = sqlite3.connect(tmp_path / "plain" / "c.db").execute(
         "SELECT spec FROM campaigns").fetchone()[0]
     assert "wrap_up_s" not in raw  # an older voxgate still reads a campaign that does not use it
+
+
+def test_a_bot_first_escalation_not_bridged_within_the_limit_is_abandoned() -> None:
+    from dialer.campaign.runner import attempt_result
+    from dialer.records import CallRecord
+
+    def escalation(bridged: bool, wait_ms: float | None) -> CallRecord:
+        return CallRecord("x", "+911", "bot_first", answered=True, escalated=True,
+                          bridged=bridged, latencies={"escalation_to_bridge": wait_ms})
+
+    assert not attempt_result(escalation(True, 1500.0), 2.0).abandoned
+    assert attempt_result(escalation(True, 2500.0), 2.0).abandoned  # bridged too late
+    assert not attempt_result(escalation(True, 2500.0), 3.0).abandoned
+    assert attempt_result(escalation(False, None), 2.0).abandoned  # never bridged
+    chat = CallRecord("y", "+912", "bot_first", answered=True)
+    assert not attempt_result(chat, 2.0).abandoned
