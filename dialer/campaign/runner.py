@@ -118,12 +118,15 @@ def _mark(record: CallRecord, name: str) -> float | None:
     return None
 
 
-def attempt_result(record: CallRecord, limit_s: float = 2.0) -> AttemptResult:
+def attempt_result(record: CallRecord) -> AttemptResult:
     """The campaign's view of a finished call. Machines are never live answers. ``escalated``
     means the call needed an agent: the customer asked for one (bot-first), or it was answered
     live in agent-first; ``connected`` means it reached one. Abandoned: agent-first, no agent
-    within ``limit_s`` of the answer (the flow decides); bot-first, an escalation not bridged
-    within ``limit_s`` of the request (bridged later, or never)."""
+    within ``abandon_after`` of the answer (the flow decides: a silent call); bot-first, an
+    escalation that never reached an agent (the queue's limit passed, no agent had the skills,
+    or the customer gave up waiting). A bot-first customer is never in silence, so how long a
+    bridged escalation waited is a service level (``hold_ms``, the pacer's target), not an
+    abandonment."""
     outcome = (
         Outcome.MACHINE
         if record.machine
@@ -136,7 +139,7 @@ def attempt_result(record: CallRecord, limit_s: float = 2.0) -> AttemptResult:
         outcome,
         record.disposition,
         live=live,
-        abandoned=record.abandoned or escalation_abandoned(record, limit_s),
+        abandoned=record.abandoned or escalation_abandoned(record),
         escalated=(record.escalated or record.bridged or (live and record.mode == "agent_first"))
         and not record.machine,
         connected=record.bridged and not record.machine,
@@ -145,12 +148,10 @@ def attempt_result(record: CallRecord, limit_s: float = 2.0) -> AttemptResult:
     )
 
 
-def escalation_abandoned(record: CallRecord, limit_s: float) -> bool:
-    """A bot-first customer who asked for an agent and was not bridged within ``limit_s``."""
-    if record.mode != "bot_first" or not record.escalated or record.machine:
-        return False
-    waited_ms = record.latencies.get("escalation_to_bridge")
-    return not record.bridged or (waited_ms is not None and waited_ms > limit_s * 1000)
+def escalation_abandoned(record: CallRecord) -> bool:
+    """A bot-first customer who asked for an agent and never reached one."""
+    return record.mode == "bot_first" and record.escalated and not record.bridged and (
+        not record.machine)
 
 
 _UNANSWERED = {"busy": DialOutcome.BUSY, "no_answer": DialOutcome.NO_ANSWER}
@@ -413,11 +414,9 @@ class CampaignRunner:
 
     # --- calls ---------------------------------------------------------------------------------
     def _recover(self) -> None:
-        limit = self.dialer.config.abandon_after
-
         def lookup(call_id: str) -> AttemptResult | None:
             record = self.dialer.store.get(call_id)
-            return attempt_result(record, limit) if record is not None else None
+            return attempt_result(record) if record is not None else None
 
         found, lost = self.store.recover(self.campaign, self.wall_clock(), lookup)
         if found or lost:
@@ -467,7 +466,7 @@ class CampaignRunner:
             )
             return
         now = self.dialer.clock()
-        result = attempt_result(record, self.dialer.config.abandon_after)
+        result = attempt_result(record)
         if live is None or not live.resolved:
             self.pacer.observe(dial_observation(record, now))
         if (
