@@ -4,6 +4,7 @@ campaign tests that kill, restart or double-start the CLI."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import sys
@@ -74,7 +75,9 @@ def attempt_states(db: Path) -> dict[str, str]:
     """Call id -> attempt state, read from another process's database (empty before it exists)."""
     if not db.exists():
         return {}
-    with sqlite3.connect(db, timeout=5) as conn:
+    # closed here, not left to the garbage collector: a connection still open in this process
+    # keeps the -wal and -shm files beside the database after the other process closed it
+    with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
         try:
             return dict(conn.execute("SELECT call_id, state FROM attempts").fetchall())
         except sqlite3.OperationalError:  # schema not created yet

@@ -5,6 +5,7 @@ settles what was in flight); and a second ``run`` refused by the lease changes n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sqlite3
 from pathlib import Path
@@ -101,7 +102,7 @@ async def test_a_refused_run_does_not_change_the_campaign(tmp_path: Path) -> Non
             await first.wait()
     assert refused == 2, second_log.read_text()
     assert "is already being run by pid" in second_log.read_text()
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         phones = {row[0] for row in conn.execute("SELECT phone FROM leads")}
     assert "+919900000499" not in phones and len(phones) == 12
     assert CampaignStore(str(db)).campaign("restart").limits.max_lines == 3
