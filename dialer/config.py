@@ -149,8 +149,8 @@ class DialerConfig:
                 "restarts by itself while the customer waits"
             )
         if self.escalation_queue_timeout < self.abandon_after:
-            # An escalation that waits longer than the abandonment limit counts as abandoned
-            # (pacing ledger); a queue that gave up sooner would hide those customers.
+            # A queue that gave up sooner would drop customers an agent could still take within
+            # the abandonment limit (an escalation that never reaches an agent is abandoned).
             raise ConfigError(
                 f"escalation_queue_timeout ({self.escalation_queue_timeout:g} s) must be at "
                 f"least abandon_after ({self.abandon_after:g} s)"
