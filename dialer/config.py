@@ -53,6 +53,13 @@ PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 EXOPHONE = re.compile(r"\+?\d{3,15}")
 
 
+def clean_exophone(raw: str) -> str | None:
+    """An ExoPhone without its separators (``"080 4711 2233"`` -> ``"08047112233"``), or None
+    when it is not a phone number."""
+    number = PHONE_SEPARATORS.sub("", raw)
+    return number if EXOPHONE.fullmatch(number) else None
+
+
 @dataclass(frozen=True, slots=True)
 class DialerConfig:
     """Everything the dialer service needs. Immutable; derive variants with :meth:`replace`."""
@@ -110,13 +117,13 @@ class DialerConfig:
     drain_timeout: float = 300.0
 
     def __post_init__(self) -> None:
-        exophone = PHONE_SEPARATORS.sub("", self.exophone)
-        if exophone and not EXOPHONE.fullmatch(exophone):
+        exophone = clean_exophone(self.exophone) if self.exophone else ""
+        if exophone is None:
             raise ConfigError(
                 f"exophone must be a phone number (an ExoPhone of the account), "
                 f"got {self.exophone!r}"
             )
-        object.__setattr__(self, "exophone", exophone)  # "080 4711 2233" -> "08047112233"
+        object.__setattr__(self, "exophone", exophone)
         scheme = urlsplit(self.event_endpoint).scheme
         if scheme not in ("grpc", "http", "https"):
             raise ConfigError(

@@ -30,7 +30,7 @@ import hmac
 import json
 import logging
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from types import TracebackType
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -83,13 +83,18 @@ class GatewayServer:
         control_hook: ControlHook | None = None,
         *,
         adapters: Mapping[str, AdapterFactory] | None = None,
+        wrap_adapter: Callable[[AdapterFactory], AdapterFactory] | None = None,
     ) -> None:
         """``adapters`` adds (or overrides) factories by name besides the installed entry
-        points, e.g. for tests; ``control_hook`` defaults to a :class:`RecordingControlHook`."""
+        points, e.g. for tests; ``wrap_adapter`` wraps every factory, given or installed, when
+        its first call starts (an installed adapter is loaded then too, so a broken package
+        fails only its own calls); ``control_hook`` defaults to a :class:`RecordingControlHook`."""
         self.config = config
         self.control_hook: ControlHook = control_hook or RecordingControlHook()
         self.metrics = GatewayMetrics()
-        self._factories: dict[str, AdapterFactory] = dict(adapters or {})
+        self._given: dict[str, AdapterFactory] = dict(adapters or {})
+        self._wrap = wrap_adapter
+        self._factories: dict[str, AdapterFactory] = {}  # resolved on first use
         self._server: asyncio.Server | None = None
         self._wires: set[WebSocketWire] = set()
         self._calls: set[asyncio.Task[None]] = set()
@@ -289,7 +294,10 @@ class GatewayServer:
     def _factory(self, name: str) -> AdapterFactory:
         factory = self._factories.get(name)
         if factory is None:
-            factory = self._factories[name] = load_adapter(name)
+            factory = self._given.get(name) or load_adapter(name)
+            if self._wrap is not None:
+                factory = self._wrap(factory)
+            self._factories[name] = factory
         return factory
 
     def stream_opened(self, wire: WebSocketWire, request: Request) -> MessageSink | None:

@@ -26,8 +26,6 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from bot_adapters.contract import AdapterFactory, BotAdapter
-from bot_adapters.registry import available_adapters, load_adapter
 from dialer.config import DialerConfig
 from dialer.control_api import ControlApiServer
 from dialer.emulated import FIXTURES, on_emulator
@@ -41,19 +39,6 @@ from gateway.server import GatewayServer
 from voxgate.greeting_gate import GreetingGate
 
 ControlWiring = Literal["direct", "http"]
-
-
-def _loaded_on_first_use(name: str) -> AdapterFactory:
-    """The installed adapter ``name``'s factory, loaded when its first call starts: a package
-    that fails to load fails its own calls (:class:`AdapterLoadError`), not the stack."""
-    loaded: list[AdapterFactory] = []
-
-    def make(options: Mapping[str, str]) -> BotAdapter:
-        if not loaded:
-            loaded.append(load_adapter(name))
-        return loaded[0](options)
-
-    return make
 
 
 class _LateHook:
@@ -134,15 +119,9 @@ class LocalStack:
             self.control_api = ControlApiServer(late, cfg.control_host, cfg.control_port)
             await stack.enter_async_context(self.control_api)
             hook = await stack.enter_async_context(HttpControlHook(self.control_api.url))
-        adapters: dict[str, Any] = {}
-        if self.greeting_gate is not None:
-            gate = self.greeting_gate
-            names = set(available_adapters()) - set(self._adapters or {})
-            adapters = {name: gate.wrap(_loaded_on_first_use(name)) for name in sorted(names)}
-            adapters |= {n: gate.wrap(f) for n, f in (self._adapters or {}).items()}
-        else:
-            adapters = dict(self._adapters or {})
-        self.gateway = GatewayServer(self.gateway_config, hook, adapters=adapters)
+        gate = self.greeting_gate
+        self.gateway = GatewayServer(self.gateway_config, hook, adapters=self._adapters,
+                                     wrap_adapter=None if gate is None else gate.wrap)
         await self.gateway.start()
         stack.push_async_callback(self.gateway.stop)
         gateway = self.gateway

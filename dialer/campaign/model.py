@@ -43,6 +43,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dialer.config import PHONE_SEPARATORS, clean_exophone
 from dialer.stream_params import check_field_names
 
 __all__ = [
@@ -177,7 +178,7 @@ def normalise_phone(raw: str, default_country: str = "91") -> str:
     No numbering plan beyond that: where a leading 0 is part of the national number (Italy) or
     the trunk prefix is not 0 (Russia's 8), write the numbers with ``+``."""
     country = country_code(default_country)
-    text = re.sub(r"[\s\-().]", "", raw)
+    text = PHONE_SEPARATORS.sub("", raw)
     if not _PHONE.match(text):
         raise CampaignError(f"bad phone number {raw!r}")
     if not text.startswith("+"):
@@ -349,7 +350,7 @@ class CampaignSpec:
             raise CampaignError(
                 f"pacer: must be progressive, adaptive, predictive or bot_first, got {self.pacer!r}"
             )
-        if self.exophone and not _PHONE.match(re.sub(r"[\s\-().]", "", self.exophone)):
+        if self.exophone and clean_exophone(self.exophone) is None:  # the dialer's own rule
             raise CampaignError(f"exophone: must be a phone number, got {self.exophone!r}")
         if not isinstance(self.bot, str) or not self.bot:
             raise CampaignError(f"bot: must be an adapter name, got {self.bot!r}")

@@ -54,8 +54,11 @@ def lc(name: str, leg: str = CUST, **event_data: Any) -> LegLifecycle:
     return LegLifecycle(f"E{next(_sids)}", name, "", {"leg_sid": leg}, event_data, leg_sid=leg)
 
 
-def act(name: str, leg: str = CUST, **event_data: Any) -> LegAction:
-    return LegAction(f"E{next(_sids)}", name, "", {"leg_sid": leg}, event_data, leg_sid=leg)
+def act(name: str, leg: str = CUST, action_custom_parameter: str = "",
+        **event_data: Any) -> LegAction:
+    """A leg action event; ``action_custom_parameter`` is what Exotel hands back."""
+    return LegAction(f"E{next(_sids)}", name, "", {"leg_sid": leg}, event_data, leg_sid=leg,
+                     action_custom_parameter=action_custom_parameter)
 
 
 def br(name: str, bridge: str = "BR1", **event_data: Any) -> BridgeLifecycle:

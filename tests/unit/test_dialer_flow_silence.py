@@ -6,11 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_dialer_flow import AGENT, CUST, NAILED, Drive, lc
-from test_dialer_flow import act as plain_act
+from test_dialer_flow import AGENT, CUST, NAILED, Drive, act, lc
 
 from dialer.errors import ConfigError
-from dialer.events import LegAction
 from dialer.flows import (
     ActionFailed,
     AgentAvailable,
@@ -42,18 +40,6 @@ from dialer.flows import (
 )
 
 HOLD_URL = "http://x/hold.wav"
-_sid = iter(range(10**6))
-
-
-def act(name: str, leg: str = CUST, action_custom_parameter: str = "",
-        **event_data: Any) -> LegAction:
-    """A leg action event; ``action_custom_parameter`` is what Exotel hands back."""
-    if not action_custom_parameter:
-        return plain_act(name, leg, **event_data)
-    return LegAction(f"S{next(_sid)}", name, "", {"leg_sid": leg}, event_data, leg_sid=leg,
-                     action_custom_parameter=action_custom_parameter)
-
-
 def audio(out: list[Command], purpose: str) -> StartSay | StartPlay:
     found = [c for c in out if isinstance(c, (StartSay, StartPlay)) and c.purpose == purpose]
     assert len(found) == 1, out
