@@ -89,11 +89,16 @@ class DialerConfig:
     stream_start_timeout: float = 5.0
     agent_ring_timeout: float = 20.0
     customer_ring_timeout: int = 30  # ring_timeout of customer legs (Exotel's default 30 s)
+    # time_limit of customer and on-demand agent legs, seconds after the answer (Exotel's
+    # default 14400); sent on every POST /legs. Nailed legs use nailed_time_limit.
+    time_limit: int = 3600
     max_agent_attempts: int = 3
     # bot-first: the longest a customer who asked for an agent waits for one (on hold, in the
     # queue), from the request; then the escalation_fallback. At least abandon_after.
     escalation_queue_timeout: float = 60.0
     escalation_fallback: str = "bot"  # "bot" or "callback"
+    # failed escalations a call may go back to the bot after (0-10); then goodbye and hang-up
+    max_bot_reentries: int = 1
     stream_fallback: str = "agent"  # "agent" or "hangup"
     abandon_after: float = 2.0
     amd_timeout: float = 5.0  # with amd_enable: no AMD result this long after answer = human
@@ -150,6 +155,12 @@ class DialerConfig:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")
+        if not 0 <= self.max_bot_reentries <= 10:
+            raise ConfigError(f"max_bot_reentries must be 0-10, got {self.max_bot_reentries}")
+        if not 60 <= self.time_limit <= 14400:
+            raise ConfigError(
+                f"time_limit must be 60-14400 s (Exotel's maximum), got {self.time_limit}"
+            )
         if not 1 <= self.hold_loops <= 100:
             raise ConfigError(
                 f"hold_loops must be 1-100 (Exotel's loop), got {self.hold_loops}; the hold "

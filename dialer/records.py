@@ -37,7 +37,10 @@ CREATE TABLE IF NOT EXISTS call_records (
     disposition TEXT NOT NULL,
     created_at REAL NOT NULL,
     body TEXT NOT NULL,
-    hangup_reason TEXT NOT NULL DEFAULT ''
+    hangup_reason TEXT NOT NULL DEFAULT '',
+    agent_id TEXT NOT NULL DEFAULT '',
+    agent_duration_s REAL,
+    agent_termination_reason TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS crm_outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -55,6 +58,10 @@ CREATE INDEX IF NOT EXISTS crm_outbox_due ON crm_outbox(state, next_at);
 COLUMNS_ADDED: tuple[tuple[str, str, str], ...] = (
     ("call_records", "hangup_reason", "TEXT NOT NULL DEFAULT ''"),  # the bot's hang-up reason
     ("crm_outbox", "queued_at", "REAL NOT NULL DEFAULT 0"),  # when the push was queued (0: older)
+    # the agent leg (GET /legs/{sid} after the call), for agent reports
+    ("call_records", "agent_id", "TEXT NOT NULL DEFAULT ''"),
+    ("call_records", "agent_duration_s", "REAL"),
+    ("call_records", "agent_termination_reason", "TEXT NOT NULL DEFAULT ''"),
 )
 """Columns added since a table was first made: ``(table, column, type)``, added on open to a
 database that lacks them (``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is)."""
@@ -68,7 +75,14 @@ class CallRecord:
     answer, or a failed bot: the gateway's ``bot_failed`` reason, e.g.
     ``adapter_error:on_audio``, with ``bot_failed`` in the timeline and as the escalation
     reason or disposition). ``hangup_reason`` is the reason the bot gave ``hangup()`` (e.g.
-    ``entered:42``), or the API's, when a hang-up was requested."""
+    ``entered:42``), or the API's, when a hang-up was requested, or the dialer's
+    ``bot_reentries_exhausted`` (failed escalations went back to the bot
+    ``max_bot_reentries`` times: the goodbye and a hang-up).
+
+    ``duration_s``/``termination_reason`` are the customer leg's, ``agent_duration_s``/
+    ``agent_termination_reason`` the on-demand agent leg's (``GET /legs/{sid}`` after the call;
+    ``None``/empty without an agent leg, for a nailed agent whose leg outlives the call, or when
+    Exotel did not answer)."""
 
     call_id: str
     number: str
@@ -93,6 +107,8 @@ class CallRecord:
     recording_url: str = ""
     duration_s: float | None = None
     termination_reason: str = ""
+    agent_duration_s: float | None = None
+    agent_termination_reason: str = ""
     started_at: float = 0.0  # wall clock (epoch seconds)
     latencies: Mapping[str, float | None] = field(default_factory=dict)
     timeline: tuple[tuple[str, float], ...] = ()
@@ -150,6 +166,7 @@ CSV_COLUMNS = (
     "duration_s", "termination_reason", "recording_url", "customer_leg_sid", "agent_leg_sid",
     "bridge_sid", "answer_to_stream", "greeting_ms", "escalation_to_bridge", "agent_ring",
     "call_ms", "failure", "hangup_reason", "started_at", "ended_at", "agent_attempts", "hold_ms",
+    "agent_duration_s", "agent_termination_reason",
 )
 """New columns go last, so that readers of an older export find theirs where they were.
 ``started_at``/``ended_at`` are ISO 8601 UTC (``ended_at`` from ``call_ms``)."""
@@ -197,10 +214,11 @@ class RecordStore:
         with self._tx():
             self._db.execute(
                 "INSERT OR REPLACE INTO call_records"
-                "(call_id, number, disposition, created_at, body, hangup_reason)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "(call_id, number, disposition, created_at, body, hangup_reason, agent_id,"
+                " agent_duration_s, agent_termination_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.call_id, record.number, record.disposition, time.time(), body,
-                 record.hangup_reason),
+                 record.hangup_reason, record.agent_id, record.agent_duration_s,
+                 record.agent_termination_reason),
             )
             if push_to_crm:
                 self._db.execute(

@@ -9,10 +9,11 @@ each item to the flow and executes the commands the flow returns:
 * agent-pool operations and progress notifications run inline;
 * timers are ``loop.call_later`` handles, cancelled with the call.
 
-When the flow emits ``Finish`` the runner fetches ``GET /legs/{sid}``, builds the
-:class:`~dialer.records.CallRecord`, stores it (and queues the CRM push) and resolves the
-call's handle. Nothing that goes wrong inside one call escapes to another: unexpected errors
-end the call with disposition ``failed`` and are logged with its id.
+When the flow emits ``Finish`` the runner fetches ``GET /legs/{sid}`` (the customer's leg and
+an on-demand agent's), builds the :class:`~dialer.records.CallRecord`, stores it (and queues
+the CRM push) and resolves the call's handle. Nothing that goes wrong inside one call escapes
+to another: unexpected errors end the call with disposition ``failed`` and are logged with its
+id.
 """
 
 from __future__ import annotations
@@ -298,6 +299,7 @@ class CallRunner:
                     else d.config.customer_ring_timeout
                 ),
                 amd_enable=self.request.amd and c.role == "customer",
+                time_limit=d.config.time_limit,
             )
             leg_sid = str(data["leg_sid"])
         except CreateLegUncertain as exc:
@@ -366,19 +368,29 @@ class CallRunner:
             except ExotelError:
                 pass
 
+    async def _leg_facts(self, leg_sid: str, reason: str) -> tuple[float | None, str]:
+        """``GET /legs/{sid}`` after the call: the leg's duration and termination reason
+        (``reason`` when Exotel does not say; ``(None, reason)`` without a leg or an answer)."""
+        if not leg_sid:
+            return None, reason
+        try:
+            leg = await asyncio.wait_for(self.dialer.client.get_leg(leg_sid), 5.0)
+        except (ExotelError, TimeoutError) as exc:
+            log.info("call %s: GET leg %s for the record failed: %s", self.call_id, leg_sid, exc)
+            return None, reason
+        return _duration(leg), str(
+            leg.get("terminal_status") or leg.get("termination_reason") or reason
+        )
+
     async def _finalize(self) -> CallRecord:
         d = self.dialer
         out = self.flow.outcome
-        duration: float | None = None
-        reason = out.terminal_status
-        if out.customer_leg_sid:
-            try:
-                leg = await asyncio.wait_for(d.client.get_leg(out.customer_leg_sid), 5.0)
-                duration = _duration(leg)
-                reason = str(leg.get("terminal_status") or leg.get("termination_reason")
-                             or reason)
-            except (ExotelError, TimeoutError) as exc:
-                log.info("call %s: GET leg for the record failed: %s", self.call_id, exc)
+        # the agent's leg too (an on-demand one; a nailed leg outlives the call), for reports
+        agent_leg = "" if out.agent_nailed else out.agent_leg_sid
+        (duration, reason), (agent_duration, agent_reason) = await asyncio.gather(
+            self._leg_facts(out.customer_leg_sid, out.terminal_status),
+            self._leg_facts(agent_leg, ""),
+        )
         timeline = tuple((name, round(t * 1000.0, 1)) for name, t in out.timeline)
         record = CallRecord(
             call_id=out.call_id,
@@ -404,6 +416,8 @@ class CallRunner:
             recording_url=out.recording_url,
             duration_s=duration,
             termination_reason=reason,
+            agent_duration_s=agent_duration,
+            agent_termination_reason=agent_reason,
             started_at=self._wall0,
             latencies=compute_latencies(out.timeline),
             timeline=timeline,

@@ -227,6 +227,7 @@ def flow_settings(config: DialerConfig) -> FlowSettings:
         record_bridges=config.record_bridges,
         hold_loops=config.hold_loops,
         escalation_queue_timeout=config.escalation_queue_timeout,
+        max_bot_reentries=config.max_bot_reentries,
     )
 
 

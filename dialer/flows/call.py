@@ -33,6 +33,11 @@ time:
   (``NoAgentFree("skill")``) falls back at once (``no_agent:skill``); agents that did not answer
   ``max_agent_attempts`` times give ``no_agent:not_answered (...)``. A failure already on record
   (a failed stream or bot) is kept.
+* **Bounded re-entries.** A failed escalation goes back to the bot at most
+  ``max_bot_reentries`` times per call (a bot that asks for an agent again at once, such as a
+  relay whose bot is unreachable, would otherwise loop fallback message -> bot -> escalation);
+  the next failure says the goodbye and hangs up (disposition ``no_agent``, ``hangup_reason``
+  and timeline ``bot_reentries_exhausted``).
 
 Agent-first: on answer the hold message plays and an agent is picked at once; a customer with
 no agent on the line ``abandon_after`` seconds after the answer is abandoned.
@@ -109,6 +114,7 @@ AUDIO_DONE_EVENTS = frozenset({"say_completed", "play_completed", "play_interrup
                                "play_failed_to_start"})
 TAG_PREFIX = "vx:"  # our action_custom_param tags: vx:<purpose>:<n>, vx:stream_stop:<n>
 STREAM_STOP_TAG = TAG_PREFIX + "stream_stop:"
+REENTRIES_EXHAUSTED = "bot_reentries_exhausted"  # hangup_reason, timeline mark, progress kind
 MIN_HOLD_RUN = 1.0  # a hold audio that ends sooner than this after its start is not restarted
 
 
@@ -135,10 +141,13 @@ class FlowSettings:
     record_bridges: bool = True
     hold_loops: int = 10  # the hold repeats, and starts again while the customer still waits
     escalation_queue_timeout: float = 60.0  # bot-first: longest wait for an agent, from the ask
+    max_bot_reentries: int = 1  # back to the bot after failed escalations; then the goodbye
 
     def __post_init__(self) -> None:
         if self.max_agent_attempts < 1:
             raise ValueError("max_agent_attempts must be at least 1")
+        if self.max_bot_reentries < 0:
+            raise ValueError("max_bot_reentries must be at least 0")
         if self.hold_loops < 1:
             raise ValueError("hold_loops must be at least 1")
         if self.escalation_queue_timeout <= 0:
@@ -225,6 +234,7 @@ class CallFlow:
         self._queued = False  # this escalation waited in the queue
         self._queue_over = False  # the queue limit passed while an agent was ringing
         self._escalation_failed = False
+        self._bot_reentries = 0  # times the call went back to the bot after a failed escalation
         self._recording_started = False
         self._agent_released = False
         self._bot_failed = False  # the gateway reported the bot failed: no going back to it
@@ -889,7 +899,18 @@ class CallFlow:
         self._emit(CancelTimer("agent_ring"), CancelTimer("queue"),
                    Notify("escalation_failed", why))
         self._cancel_agent(wrap_up=False)
-        if self.settings.escalation_fallback == "bot" and self._bot_ok and not self._bot_failed:
+        to_bot = self.settings.escalation_fallback == "bot" and self._bot_ok and (
+            not self._bot_failed)
+        if to_bot and self._bot_reentries >= self.settings.max_bot_reentries:
+            # A bot that asks for an agent again at once (a relay whose bot is unreachable)
+            # would loop fallback -> bot -> escalation: bounded, then the goodbye.
+            self.outcome.hangup_reason = REENTRIES_EXHAUSTED
+            self._mark(REENTRIES_EXHAUSTED)
+            self._emit(Notify(REENTRIES_EXHAUSTED, str(self._bot_reentries)))
+            self._goodbye("no_agent")
+            return
+        if to_bot:
+            self._bot_reentries += 1
             self._stop_customer_audio()
             self._emit(Notify("back_to_bot"))
             self._goto(S.CONNECTING)

@@ -1,0 +1,100 @@
+"""What the dialer asks of every leg and keeps of it, on the emulator: ``time_limit`` on every
+``POST /legs`` (customer and agent), the agent leg's duration and termination reason on the
+record, and the bound on going back to the bot (``max_bot_reentries``) with a relay whose bot
+is unreachable and no agent for the skill."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+from pathlib import Path
+
+import pytest
+from test_dialer_flows import AGENT1, CUSTOMER, call, customer, stack
+
+from dialer.config import DialerConfig
+from dialer.errors import ConfigError
+from dialer.records import RecordStore, csv_text
+from exotel_sim.config import AgentProfile, SimConfig
+from gateway.config import GatewayConfig
+from voxgate.wiring import LocalStack
+
+
+async def test_time_limit_on_every_leg_and_the_agent_leg_on_record(tmp_path: Path) -> None:
+    cust = customer("wait 400", "dtmf 0", "wait 6000", "hangup")
+    agent = AgentProfile(answer_ms=300, greet_after_ms=100, talk_ms=600)
+    db = tmp_path / "calls.db"
+    async with stack(customers={CUSTOMER: cust}, agents={AGENT1: agent}, time_limit=1800,
+                     db_path=str(db)) as st:
+        st.dialer.add_agent("a1", AGENT1, ["sales"])
+        rec = await call(st)
+        assert st.sim is not None
+        legs = st.sim.sim.legs
+        assert legs[rec.customer_leg_sid].req.time_limit == 1800
+        assert legs[rec.agent_leg_sid].req.time_limit == 1800
+        assert rec.disposition == "agent_handled" and not rec.agent_nailed
+        # the agent hung up after 600 ms in the bridge: its leg, fetched after the call
+        assert rec.agent_duration_s is not None and rec.agent_duration_s >= 0
+        assert rec.agent_termination_reason == "completed"
+        assert rec.termination_reason == "completed"
+    row = sqlite3.connect(db).execute(
+        "SELECT agent_id, agent_duration_s, agent_termination_reason FROM call_records"
+    ).fetchone()
+    assert row == ("a1", rec.agent_duration_s, "completed")
+    csv_row = csv_text([rec]).splitlines()[1]
+    assert csv_row.endswith(f",{rec.agent_duration_s},completed")
+
+
+async def test_default_time_limit_is_sent() -> None:
+    async with stack(customers={CUSTOMER: customer("wait 300", "hangup")}) as st:
+        rec = await call(st)
+        assert st.sim is not None
+        assert st.sim.sim.legs[rec.customer_leg_sid].req.time_limit == 3600
+        assert rec.agent_duration_s is None and rec.agent_termination_reason == ""
+
+
+@pytest.mark.parametrize(("name", "value"), [("time_limit", 59), ("time_limit", 14401),
+                                             ("max_bot_reentries", -1),
+                                             ("max_bot_reentries", 11)])
+def test_settings_are_checked(name: str, value: int) -> None:
+    with pytest.raises(ConfigError, match=name):
+        DialerConfig.from_mapping({name: value})
+
+
+def test_an_older_database_gains_the_agent_columns(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    old = sqlite3.connect(db)
+    old.executescript("""CREATE TABLE call_records (call_id TEXT PRIMARY KEY, number TEXT NOT
+        NULL, disposition TEXT NOT NULL, created_at REAL NOT NULL, body TEXT NOT NULL);""")
+    old.execute("""INSERT INTO call_records VALUES ('old', '+911', 'no_answer', 1.0,
+        '{"call_id": "old", "number": "+911", "mode": "bot_first"}')""")
+    old.commit()
+    old.close()
+    store = RecordStore(db)
+    record = store.get("old")
+    assert record is not None and record.agent_duration_s is None
+    store.close()
+    columns = {r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(call_records)")}
+    assert {"agent_id", "agent_duration_s", "agent_termination_reason"} <= columns
+
+
+async def test_an_unreachable_relay_bot_and_no_agent_do_not_loop() -> None:
+    """The field case: ``--bot relay`` with the bot down and nobody with the skill went
+    escalated -> escalation_failed -> back_to_bot nine times in 55 s. Now: one re-entry, then
+    the goodbye and a hang-up, with the reason on the record."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    relay = {"url": f"ws://127.0.0.1:{port}/", "fallback_message": "fixture:dtmf_0"}
+    gw = GatewayConfig(host="127.0.0.1", port=0, adapter_options={"relay": relay})
+    cust = customer("wait 8000", "hangup")
+    sim = SimConfig(rest_latency_ms=10, event_latency_ms=5, setup_ms=50,
+                    customers={CUSTOMER: cust})
+    cfg = DialerConfig(fallback_text="dtmf_0", goodbye_text="dtmf_1")
+    async with LocalStack(cfg, sim_config=sim, gateway_config=gw) as st:
+        rec = await call(st, bot="relay")
+    names = [n for n, _ in rec.timeline]
+    assert names.count("escalation_requested") == 2 and names.count("bot_restarted") == 1
+    assert rec.escalation_reason == "relay_unreachable"
+    assert (rec.disposition, rec.hangup_reason) == ("no_agent", "bot_reentries_exhausted")
+    assert "goodbye_completed" in names and rec.ended_in != "bot"
