@@ -69,6 +69,24 @@ def register(subparsers: Any) -> None:
     p.add_argument("--shutdown-deadline", type=float, default=_D.shutdown_deadline)
     p.add_argument("--max-streams", type=int, default=_D.max_streams, help="more get 503")
     p.add_argument(
+        "--start-timeout", type=float, default=_D.start_timeout,
+        help="seconds an upgraded stream has to send start (else closed with 4008)",
+    )
+    p.add_argument(
+        "--max-pending", type=int, default=_D.max_pending,
+        help="connections not streaming yet (handshaking or awaiting start); more are refused",
+    )
+    p.add_argument("--max-pending-per-ip", type=int, default=_D.max_pending_per_ip)
+    p.add_argument(
+        "--max-connections-per-ip", type=int, default=_D.max_connections_per_ip,
+        help="every connection from one source IP (0: no cap)",
+    )
+    p.add_argument(
+        "--ip-limit-exempt", action="append", default=None, metavar="NETWORK",
+        help="a source network the per-IP caps skip (repeatable; default: loopback; "
+        "'none' exempts nothing)",
+    )
+    p.add_argument(
         "--batch-ms", type=float, default=_D.batch_ms,
         help="dense gateways: hold each event-loop turn to this many ms while at least "
         "--batch-min-streams streams are open, so messages are handled in batches "
@@ -109,6 +127,12 @@ def check_adapters(options: Mapping[str, Mapping[str, str]]) -> None:
             raise ValueError(f"adapter {name!r} refuses its options: {exc}") from None
 
 
+def _exempt(given: list[str] | None) -> tuple[str, ...]:
+    if given is None:
+        return _D.ip_limit_exempt
+    return tuple(net for net in given if net.lower() != "none")
+
+
 def config_from_args(args: argparse.Namespace) -> GatewayConfig:
     password = os.environ.get(args.auth_password_env) if args.auth_user else None
     if args.auth_user and password is None:
@@ -129,6 +153,11 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         handshake_timeout=args.handshake_timeout,
         shutdown_deadline=args.shutdown_deadline,
         max_streams=args.max_streams,
+        start_timeout=args.start_timeout,
+        max_pending=args.max_pending,
+        max_pending_per_ip=args.max_pending_per_ip,
+        max_connections_per_ip=args.max_connections_per_ip,
+        ip_limit_exempt=_exempt(args.ip_limit_exempt),
         batch_ms=args.batch_ms,
         batch_min_streams=args.batch_min_streams,
         escalation_dtmf=args.escalation_dtmf,

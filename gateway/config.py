@@ -5,6 +5,7 @@ Build a :class:`GatewayConfig` and hand it to :class:`gateway.server.GatewayServ
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -47,6 +48,15 @@ class GatewayConfig:
     escalation_dtmf: str | None = None
     shutdown_deadline: float = 10.0
     max_streams: int = 5000  # more concurrent streams get 503 at the handshake
+    start_timeout: float = 10.0  # upgraded streams with no start by then are closed (4008)
+    # Connections not streaming yet (handshaking, or upgraded and awaiting start): over these
+    # caps a new TCP connection is aborted at accept. Sources in ip_limit_exempt (networks)
+    # skip the per-IP caps: loopback by default (a reverse proxy in front of the gateway).
+    max_pending: int = 1000
+    max_pending_per_ip: int = 100
+    max_connections_per_ip: int = 0  # every connection from one IP; 0: no cap (Exotel's
+    # media servers carry many calls each)
+    ip_limit_exempt: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     batch_ms: float = 0.0  # > 0: batched loop turns of this length (gateway/batching.py)
     batch_min_streams: int = 100  # ... while at least this many streams are open
     public_url: str | None = None  # e.g. "wss://gw.example.com": base the /url endpoint answers
@@ -64,13 +74,21 @@ class GatewayConfig:
             len(self.escalation_dtmf) != 1 or self.escalation_dtmf not in "0123456789*#"
         ):
             raise ValueError(f"bad escalation digit {self.escalation_dtmf!r}")
-        for name in ("adapter_deadline", "handshake_timeout", "idle_timeout"):
+        for name in ("adapter_deadline", "handshake_timeout", "idle_timeout", "start_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.shutdown_deadline < 0 or self.adapter_queue < 1 or self.max_message_bytes < 1024:
             raise ValueError("bad shutdown_deadline, adapter_queue or max_message_bytes")
-        if self.max_streams < 1:
-            raise ValueError("max_streams must be positive")
+        if self.max_streams < 1 or self.max_pending < 1 or self.max_pending_per_ip < 1:
+            raise ValueError("max_streams, max_pending and max_pending_per_ip must be positive")
+        if self.max_connections_per_ip < 0:
+            raise ValueError("max_connections_per_ip must not be negative (0: no cap)")
+        object.__setattr__(self, "ip_limit_exempt", tuple(self.ip_limit_exempt))
+        for net in self.ip_limit_exempt:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"ip_limit_exempt: {net!r} is not an IP network") from None
         if not 0 <= self.batch_ms <= 50 or self.batch_min_streams < 1:
             raise ValueError("batch_ms must be 0-50 and batch_min_streams positive")
         object.__setattr__(self, "adapter_options", _freeze(self.adapter_options))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from bot_adapters.contract import (
@@ -56,6 +56,16 @@ from gateway.session import (
 from gateway.wire import WebSocketWire
 
 log = logging.getLogger(__name__)
+
+IGNORED_LOGGED = 10  # distinct ignored events logged per stream; later ones are only counted
+_NAME_SHOWN = 80  # characters of an ignored event's name logged
+ERRORS_LOGGED = 10  # adapter build failures logged in full; then one in every ERRORS_EVERY
+ERRORS_EVERY = 100
+
+
+def worth_logging(count: int) -> bool:
+    """Rate limit for a repeated failure: log occurrences 1-10, then every 100th."""
+    return count <= ERRORS_LOGGED or count % ERRORS_EVERY == 0
 
 
 _HOOKS: dict[type, str] = {
@@ -138,7 +148,8 @@ class StreamConnection:
         self.control_hook = control_hook
         self.loop = asyncio.get_running_loop()
         self.session = Session(config.session_settings(), url_sample_rate)
-        self.last_rx = self.loop.time()
+        self.opened_at = self.last_rx = self.loop.time()
+        self.on_started: Callable[[StreamConnection], None] | None = None  # once, at start
         self.adapter_rate = 8000
         self._factory = factory
         self._options = adapter_options if adapter_options is not None else {}
@@ -152,7 +163,7 @@ class StreamConnection:
         self._stopped = False
         self._hangup: str | None = None
         self._stop_reason = "stopped"
-        self._ignored: set[str] = set()
+        self._ignored: set[str] = set()  # at most IGNORED_LOGGED names, each logged once
         self.hook_deadline = 0.0  # when the running hook must have returned (0: none running)
         self._flush_scheduled = False
         self._overran = False
@@ -161,6 +172,11 @@ class StreamConnection:
     @property
     def stream_sid(self) -> str:
         return self.session.protocol.stream_sid or "-"
+
+    @property
+    def ending(self) -> bool:
+        """The call's end was decided (its close is under way)."""
+        return self._end is not None
 
     # ---- ending --------------------------------------------------------------------------
     def end(self, code: int, reason: str) -> None:
@@ -243,6 +259,9 @@ class StreamConnection:
             log.exception("stream %s: gateway error on an inbound message", self.stream_sid)
             self.end(CloseCode.INTERNAL_ERROR, "internal error")
             return
+        if self.on_started is not None and session.info is not None:
+            started, self.on_started = self.on_started, None
+            started(self)
         self.queue_notices(notices)
         if session.has_outbound:
             self._flush()
@@ -307,6 +326,7 @@ class StreamConnection:
         else:
             kind, code, reason = "init", CloseCode.ADAPTER_ERROR, "adapter failed to start"
         self.metrics.adapter_errors[kind] += 1
+        count = self.metrics.adapter_errors[kind]
         async with asyncio.TaskGroup() as tg:
             self._tasks = [tg.create_task(self._await_start())]
         info = self.session.info
@@ -314,8 +334,10 @@ class StreamConnection:
             where = f"stream {info.stream_sid} (call {info.call_sid or '-'})"
         else:
             where = f"stream - (no start within {self.config.adapter_deadline:.1f} s)"
-        log.error("%s: adapter %s could not be built: %s", where, self.adapter_name, exc,
-                  exc_info=exc if kind == "init" else None)
+        if worth_logging(count):
+            log.error("%s: adapter %s could not be built (%d so far): %s", where,
+                      self.adapter_name[:_NAME_SHOWN], count, exc,
+                      exc_info=exc if kind == "init" else None)
         self._failed(f"adapter_init:{kind}", code, reason)
 
     async def _await_start(self) -> None:
@@ -396,9 +418,7 @@ class StreamConnection:
                         self._flush()
                 elif kind is EventIgnored:
                     assert isinstance(notice, EventIgnored)
-                    if notice.event not in self._ignored:  # once per kind, then only counted
-                        self._ignored.add(notice.event)
-                        log.info("stream %s: ignored %s", self.stream_sid, notice.event)
+                    self._log_ignored(notice.event)
                     continue
                 else:
                     hook = _HOOKS.get(kind, kind.__name__)
@@ -436,6 +456,21 @@ class StreamConnection:
                 exc, exc_info=exc,
             )
             self._failed(f"adapter_error:{hook}", CloseCode.ADAPTER_ERROR, f"adapter {hook} failed")
+
+    def _log_ignored(self, event: str) -> None:
+        """Log an ignored event once per name, for the first IGNORED_LOGGED names; then one
+        line saying the rest are only counted (the set and the log stay bounded)."""
+        name = event[:_NAME_SHOWN]
+        ignored = self._ignored
+        if name in ignored:
+            return
+        if len(ignored) < IGNORED_LOGGED:
+            ignored.add(name)
+            log.info("stream %s: ignored %s", self.stream_sid, name)
+        elif len(ignored) == IGNORED_LOGGED:
+            ignored.add("")  # the summary is logged once
+            log.info("stream %s: more kinds of ignored events; from now on only counted "
+                     "(unknown_events_total, stale_marks_total)", self.stream_sid)
 
     def _overrun(self, hook: str) -> None:
         self.metrics.adapter_errors["timeout"] += 1

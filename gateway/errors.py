@@ -12,6 +12,9 @@ The close codes are listed in README.md (section ``gateway``); keep the two in s
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
+
+_SHOWN = 64  # characters of a peer's value quoted in an error message
 
 
 class CloseCode(IntEnum):
@@ -30,6 +33,15 @@ class CloseCode(IntEnum):
     ADAPTER_ERROR = 4006  # the bot adapter raised (or could not be built)
     ADAPTER_TIMEOUT = 4007  # a bot hook overran its deadline, or its queue overflowed
     IDLE_TIMEOUT = 4008  # no message from the peer for the idle timeout
+
+
+def shown(value: Any) -> str:
+    """A peer's value for an error message: a scalar's repr cut to a few dozen characters,
+    otherwise its type name (a container's repr could be huge, or recurse)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else "int"
+        return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+    return type(value).__name__
 
 
 class GatewayError(Exception):

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gateway.errors import MalformedMessage, UnsupportedFormat
+from gateway.errors import MalformedMessage, UnsupportedFormat, shown
 
 Encoding = Literal["pcm16", "mulaw"]
 
@@ -90,7 +90,7 @@ class MediaFormat:
 
 def _to_int(value: Any, field: str) -> int:
     if isinstance(value, bool):
-        raise MalformedMessage(f"{field} must be a number, got {value!r}")
+        raise MalformedMessage(f"{field} must be a number, got {shown(value)}")
     if isinstance(value, int):
         return value
     if isinstance(value, str):
@@ -98,7 +98,7 @@ def _to_int(value: Any, field: str) -> int:
             return int(value.strip())
         except ValueError:
             pass
-    raise MalformedMessage(f"{field} must be a number, got {value!r}")
+    raise MalformedMessage(f"{field} must be a number, got {shown(value)}")
 
 
 def parse_media_format(
@@ -129,7 +129,7 @@ def parse_media_format(
     base, _, params = encoding_name.partition(";")
     encoding = _ENCODINGS.get(base.strip().lower())
     if encoding is None:
-        raise UnsupportedFormat(f"unsupported encoding {encoding_name!r}")
+        raise UnsupportedFormat(f"unsupported encoding {shown(encoding_name)}")
     for param in params.split(";"):
         key, _, value = param.partition("=")
         if key.strip().lower() == "rate" and value.strip():

@@ -74,6 +74,7 @@ class GatewayMetrics:
         self.control_errors = 0
         self.auth_failures = 0
         self.rejected_busy = 0
+        self.refused_connections: Counter[str] = Counter()  # aborted at accept, by cap
         self.protocol_errors: Counter[str] = Counter()
         self.adapter_errors: Counter[str] = Counter()
         self.bot_failures: Counter[str] = Counter()  # bot_failed reported, by failure kind
@@ -159,6 +160,9 @@ class GatewayMetrics:
                 self.auth_failures)
         out.one("rejected_busy_total", "counter", "Handshakes refused with 503 (max_streams).",
                 self.rejected_busy)
+        out.by("refused_connections_total",
+               "TCP connections aborted at accept over a cap (pending, pending_per_ip, per_ip).",
+               "cap", self.refused_connections)
         out.by("protocol_errors_total", "Streams closed for bad input, by kind.", "kind",
                self.protocol_errors)
         out.by("adapter_errors_total", "Calls ended by adapter failures, by kind.", "kind",

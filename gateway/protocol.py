@@ -10,6 +10,12 @@ Every documented variant is accepted: numbers as strings or integers, ``stream_s
 ``streamSid``, encodings ``audio/x-raw``, ``raw`` and ``audio/x-mulaw``. Unknown event
 types come back as :class:`UnknownEvent` (log, count and ignore them). Wire format:
 EXOTEL.md section 1 (developer.exotel.com, "Voicebot applet" / "Stream" docs).
+
+Bounds (a peer must not make the gateway keep what it sends): an unknown event's name is cut
+to ``MAX_LOGGED_NAME`` characters; a mark name over ``MAX_MARK_NAME`` characters is refused
+(4000; the gateway never sends one that long); ``custom_parameters`` must be a flat object of
+string, number or boolean values (4000 otherwise). JSON nesting is bounded by orjson (1024
+levels, then a parse error: 4000), which does not recurse on the Python stack.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ from typing import Any
 import orjson
 import pybase64
 
-from gateway.errors import BadAudio, BadPayload, MalformedMessage, OutOfOrder
+from gateway.errors import BadAudio, BadPayload, MalformedMessage, OutOfOrder, shown
 from gateway.media_format import MediaFormat, parse_media_format
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+MAX_MARK_NAME = 256  # characters; longer mark names are refused (ours are never longer)
+MAX_LOGGED_NAME = 64  # characters of an unknown event's name that are kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +81,7 @@ class Dtmf:
 
     def __post_init__(self) -> None:
         if len(self.digit) != 1 or self.digit not in "0123456789*#ABCD":
-            raise MalformedMessage(f"bad DTMF digit {self.digit!r}")
+            raise MalformedMessage(f"bad DTMF digit {shown(self.digit)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +138,7 @@ def _opt_int(value: Any, name: str) -> int | None:
             pass
     elif kind is int or value is None:
         return value  # type: ignore[no-any-return]
-    raise MalformedMessage(f"{name} must be a number, got {value!r}")
+    raise MalformedMessage(f"{name} must be a number, got {shown(value)}")
 
 
 def _obj(msg: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -146,7 +154,7 @@ def _str(obj: Mapping[str, Any], key: str, default: str | None = None) -> str:
         return value
     if value is None and default is not None:
         return default
-    raise MalformedMessage(f"{key!r} must be a string, got {value!r}")
+    raise MalformedMessage(f"{key!r} must be a string, got {shown(value)}")
 
 
 def _stream_sid(obj: Mapping[str, Any]) -> str | None:
@@ -155,7 +163,20 @@ def _stream_sid(obj: Mapping[str, Any]) -> str | None:
         sid = obj.get("streamSid")
     if sid is None or isinstance(sid, str):
         return sid
-    raise MalformedMessage(f"stream_sid must be a string, got {sid!r}")
+    raise MalformedMessage(f"stream_sid must be a string, got {shown(sid)}")
+
+
+def _param(key: str, value: Any) -> str:
+    """One custom parameter's value as a string: only scalars (no nesting) are accepted."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    raise MalformedMessage(
+        f"start.custom_parameters[{key[:MAX_LOGGED_NAME]!r}] must be a string or a number"
+    )
 
 
 def parse_start(msg: Mapping[str, Any], url_sample_rate: int | None = None) -> Start:
@@ -167,7 +188,7 @@ def parse_start(msg: Mapping[str, Any], url_sample_rate: int | None = None) -> S
         params = {}
     if not isinstance(params, dict):
         raise MalformedMessage("start.custom_parameters must be an object")
-    custom = MappingProxyType({str(k): str(v) for k, v in params.items()})
+    custom = MappingProxyType({str(k): _param(k, v) for k, v in params.items()})
     fmt_obj = start.get("media_format", start.get("mediaFormat"))
     return Start(
         stream_sid=sid,
@@ -220,14 +241,17 @@ def parse_event(msg: Mapping[str, Any], url_sample_rate: int | None = None) -> E
     if kind == "start":
         return parse_start(msg, url_sample_rate)
     if kind == "mark":
-        return Mark(_str(_obj(msg, "mark"), "name"))
+        name = _str(_obj(msg, "mark"), "name")
+        if len(name) > MAX_MARK_NAME:
+            raise MalformedMessage(f"mark name of {len(name)} characters (max {MAX_MARK_NAME})")
+        return Mark(name)
     if kind == "dtmf":
         dtmf = _obj(msg, "dtmf")
         digit = dtmf.get("digit")
         if isinstance(digit, int) and not isinstance(digit, bool):
             digit = str(digit)
         if not isinstance(digit, str):
-            raise MalformedMessage(f"dtmf.digit must be a string, got {digit!r}")
+            raise MalformedMessage(f"dtmf.digit must be a string, got {shown(digit)}")
         return Dtmf(digit, _opt_int(dtmf.get("duration"), "dtmf.duration"))
     if kind == "stop":
         stop = msg.get("stop") or {}
@@ -237,8 +261,8 @@ def parse_event(msg: Mapping[str, Any], url_sample_rate: int | None = None) -> E
     if kind == "connected":
         return Connected()
     if not isinstance(kind, str):
-        raise MalformedMessage(f"'event' must be a string, got {kind!r}")
-    return UnknownEvent(kind)
+        raise MalformedMessage(f"'event' must be a string, got {type(kind).__name__}")
+    return UnknownEvent(kind[:MAX_LOGGED_NAME])
 
 
 class StreamProtocol:
@@ -286,7 +310,7 @@ class StreamProtocol:
     def _check_stream(self, msg: Mapping[str, Any]) -> None:
         sid = _stream_sid(msg)
         if sid is not None and sid != self.stream_sid:
-            raise OutOfOrder(f"message for stream {sid!r} on stream {self.stream_sid!r}")
+            raise OutOfOrder(f"message for stream {shown(sid)} on stream {self.stream_sid!r}")
 
     def media(self, payload: bytes) -> str:
         """The ``media`` message for one outbound chunk (wire-encoded bytes)."""

@@ -27,9 +27,11 @@ import asyncio
 import base64
 import binascii
 import hmac
+import ipaddress
 import json
 import logging
 import ssl
+from collections import Counter
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from types import TracebackType
@@ -43,7 +45,7 @@ from bot_adapters.contract import AdapterFactory, BotAdapter
 from bot_adapters.registry import AdapterLoadError, UnknownAdapter, load_adapter
 from gateway.batching import LoopBatcher
 from gateway.config import GatewayConfig
-from gateway.connection import StreamConnection
+from gateway.connection import StreamConnection, worth_logging
 from gateway.control import ControlHook, RecordingControlHook
 from gateway.errors import CloseCode
 from gateway.metrics import GatewayMetrics
@@ -56,6 +58,8 @@ URL_PREFIX = "/url/"
 
 
 CLOSE_TIMEOUT = 2.0  # seconds a peer gets to finish the closing handshake
+MAX_ADAPTER_NAME = 64  # longer /stream/{name}s are unknown without a lookup
+MISSES_KEPT = 256  # unknown adapter names remembered (no entry-point rescan per call)
 
 
 def _respond(wire: WebSocketWire, status: HTTPStatus, body: str, content_type: str) -> Response:
@@ -63,6 +67,12 @@ def _respond(wire: WebSocketWire, status: HTTPStatus, body: str, content_type: s
     del response.headers["Content-Type"]
     response.headers["Content-Type"] = content_type
     return response
+
+
+def _decrement(counts: Counter[str], key: str) -> None:
+    counts[key] -= 1
+    if counts[key] <= 0:
+        del counts[key]
 
 
 def _raising(exc: Exception) -> AdapterFactory:
@@ -95,6 +105,14 @@ class GatewayServer:
         self._given: dict[str, AdapterFactory] = dict(adapters or {})
         self._wrap = wrap_adapter
         self._factories: dict[str, AdapterFactory] = {}  # resolved on first use
+        self._misses: dict[str, Exception] = {}  # names that failed to resolve, oldest first
+        # Connections not yet streaming (handshake, or upgraded and awaiting start), by wire:
+        # the source IP; and every connection's source IP (for the per-IP caps).
+        self._pending: dict[WebSocketWire, str] = {}
+        self._pending_by_ip: Counter[str] = Counter()
+        self._source: dict[WebSocketWire, str] = {}
+        self._open_by_ip: Counter[str] = Counter()
+        self._exempt = [ipaddress.ip_network(n, strict=False) for n in config.ip_limit_exempt]
         self._server: asyncio.Server | None = None
         self._wires: set[WebSocketWire] = set()
         self._calls: set[asyncio.Task[None]] = set()
@@ -246,10 +264,64 @@ class GatewayServer:
 
     # ---- the wires' host (gateway.wire.WireHost) ------------------------------------------
     def wire_opened(self, wire: WebSocketWire) -> None:
+        """A TCP connection was accepted: counted as pending (until its stream starts), or
+        aborted at once over a cap (``max_pending``, ``max_pending_per_ip``,
+        ``max_connections_per_ip``)."""
         self._wires.add(wire)
+        cfg = self.config
+        ip = self._source_ip(wire)
+        limited = not self._is_exempt(ip)
+        refused = ""
+        if len(self._pending) >= cfg.max_pending:
+            refused = "pending"
+        elif limited and self._pending_by_ip[ip] >= cfg.max_pending_per_ip:
+            refused = "pending_per_ip"
+        elif limited and 0 < cfg.max_connections_per_ip <= self._open_by_ip[ip]:
+            refused = "per_ip"
+        if refused:
+            self.metrics.refused_connections[refused] += 1
+            if worth_logging(self.metrics.refused_connections[refused]):
+                log.warning("refused a connection from %s: %s cap reached (%d so far)", ip,
+                            refused, self.metrics.refused_connections[refused])
+            wire.close(CloseCode.GOING_AWAY)  # still connecting: aborts the TCP connection
+            return
+        self._source[wire] = ip
+        self._open_by_ip[ip] += 1
+        self._pending[wire] = ip
+        self._pending_by_ip[ip] += 1
 
     def wire_lost(self, wire: WebSocketWire) -> None:
         self._wires.discard(wire)
+        self._release(wire)
+        ip = self._source.pop(wire, None)
+        if ip is not None:
+            _decrement(self._open_by_ip, ip)
+
+    def _release(self, wire: WebSocketWire) -> None:
+        """The connection is no longer pending (its stream started, or it ended)."""
+        ip = self._pending.pop(wire, None)
+        if ip is not None:
+            _decrement(self._pending_by_ip, ip)
+
+    def _stream_started(self, conn: StreamConnection) -> None:
+        self._release(conn.wire)
+
+    @staticmethod
+    def _source_ip(wire: WebSocketWire) -> str:
+        transport = wire.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        if isinstance(peer, tuple) and peer:
+            return str(peer[0])
+        return ""
+
+    def _is_exempt(self, ip: str) -> bool:
+        if not self._exempt:
+            return False
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(address in net for net in self._exempt)
 
     def respond(self, wire: WebSocketWire, request: Request) -> Response | None:
         """Route an HTTP request: a response, or None to upgrade it (``/stream/...``)."""
@@ -292,9 +364,23 @@ class GatewayServer:
 
     # ---- streams -------------------------------------------------------------------------
     def _factory(self, name: str) -> AdapterFactory:
+        """The factory for ``name``; raises UnknownAdapter or AdapterLoadError. A name that
+        failed is remembered (up to MISSES_KEPT names), so a stream of unknown names does not
+        rescan the installed entry points on the event loop each time."""
         factory = self._factories.get(name)
         if factory is None:
-            factory = self._given.get(name) or load_adapter(name)
+            miss = self._misses.get(name)
+            if miss is not None:
+                raise miss
+            if len(name) > MAX_ADAPTER_NAME:
+                raise UnknownAdapter(name[:MAX_ADAPTER_NAME] + "...", sorted(self._factories))
+            try:
+                factory = self._given.get(name) or load_adapter(name)
+            except (UnknownAdapter, AdapterLoadError) as exc:
+                if len(self._misses) >= MISSES_KEPT:
+                    del self._misses[next(iter(self._misses))]
+                self._misses[name] = exc
+                raise
             if self._wrap is not None:
                 factory = self._wrap(factory)
             self._factories[name] = factory
@@ -332,6 +418,7 @@ class GatewayServer:
             url_sample_rate=url_rate,
             adapter_options=self.config.options_for(name),
         )
+        conn.on_started = self._stream_started
         self._connections.add(conn)
         self._no_connections.clear()
         if self.batcher is not None and len(self._connections) >= self.config.batch_min_streams:
@@ -352,12 +439,14 @@ class GatewayServer:
                 self.batcher.stop()
 
     async def _watch_idle(self) -> None:
-        """One timer for all streams: close streams that sent nothing for ``idle_timeout``
-        and cancel adapter hooks that overran ``adapter_deadline``. How late it wakes is the
-        event loop's lag (a stalled loop delays every call's audio), kept in the metrics."""
+        """One timer for all streams: close streams that sent nothing for ``idle_timeout``,
+        or no ``start`` within ``start_timeout`` of the upgrade (what came before, such as
+        ``connected``, does not count), and cancel adapter hooks that overran
+        ``adapter_deadline``. How late it wakes is the event loop's lag (a stalled loop delays
+        every call's audio), kept in the metrics."""
         cfg = self.config
         idle = cfg.idle_timeout
-        period = min(0.25, idle / 4, cfg.adapter_deadline / 4)
+        period = min(0.25, idle / 4, cfg.adapter_deadline / 4, cfg.start_timeout / 4)
         loop = asyncio.get_running_loop()
         metrics = self.metrics
         while True:
@@ -366,10 +455,20 @@ class GatewayServer:
             now = loop.time()
             metrics.loop_lag(now - due)
             limit = now - idle
+            start_limit = now - cfg.start_timeout
             for conn in list(self._connections):
                 try:
+                    if conn.ending:  # closing already: counted and logged once
+                        continue
                     conn.check_deadline(now)
-                    if conn.last_rx < limit:
+                    if conn.session.info is None and conn.opened_at < start_limit:
+                        metrics.protocol_errors["no_start"] += 1
+                        if worth_logging(metrics.protocol_errors["no_start"]):
+                            log.warning("stream from %s: no start within %.1f s, closing (%d "
+                                        "so far)", self._source.get(conn.wire, "-"),
+                                        cfg.start_timeout, metrics.protocol_errors["no_start"])
+                        conn.end(CloseCode.IDLE_TIMEOUT, "no start")
+                    elif conn.last_rx < limit:
                         log.warning("stream %s: idle for %.1f s, closing", conn.stream_sid, idle)
                         metrics.protocol_errors["idle"] += 1
                         conn.end(CloseCode.IDLE_TIMEOUT, "idle timeout")

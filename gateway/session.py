@@ -21,7 +21,16 @@ from gateway.audio import Resampler, decode, encode
 from gateway.chunker import Chunker
 from gateway.media_format import MediaFormat
 from gateway.playout import Playout
-from gateway.protocol import Dtmf, Mark, Media, Start, Stop, StreamProtocol, UnknownEvent
+from gateway.protocol import (
+    MAX_MARK_NAME,
+    Dtmf,
+    Mark,
+    Media,
+    Start,
+    Stop,
+    StreamProtocol,
+    UnknownEvent,
+)
 from gateway.vad import SPEECH_START, SpeechDetector
 
 
@@ -229,10 +238,13 @@ class Session:
     # ---- the adapter's CallControl actions -------------------------------------------------
     def play(self, pcm: bytes, label: str | None, adapter_rate: int, now: float) -> None:
         """Queue bot audio (PCM16 at ``adapter_rate``); with ``label`` end the utterance and
-        follow it with a mark. Raises ``ValueError`` (odd length, bad rate) and
+        follow it with a mark. Raises ``ValueError`` (odd length, bad rate, a label over
+        ``MAX_MARK_NAME`` characters, which Exotel's echo would have refused) and
         :class:`PlayoutOverflow`."""
         if len(pcm) % 2:
             raise ValueError(f"PCM16 needs an even number of bytes, got {len(pcm)}")
+        if label is not None and len(label) > MAX_MARK_NAME:
+            raise ValueError(f"label of {len(label)} characters (max {MAX_MARK_NAME})")
         fmt = self._require_fmt()
         chunker, playout = self._chunker, self._playout
         assert chunker is not None and playout is not None

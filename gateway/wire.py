@@ -3,16 +3,13 @@
 :class:`WebSocketWire` is an ``asyncio.Protocol``. The HTTP upgrade goes through websockets'
 sans-I/O :class:`websockets.server.ServerProtocol` (request parsing, ``Sec-WebSocket-Accept``,
 the host's rejections such as 401 and 503). Only the request's bytes are fed to it: once the
-connection is open, frames are parsed here (RFC 6455 section 5), because a stream carries
-nothing but small unfragmented text frames, and websockets' generator-based parser with its
-event and ``data_to_send`` round trips cost about a quarter of the gateway's CPU under load
-(see the README's Load section). Masks are removed by websockets' C ``apply_mask``.
+connection is open, frames are parsed by the sans-I/O :class:`gateway.frames.FrameParser`
+(RFC 6455 section 5; its module lists the rules), because a stream carries nothing but small
+unfragmented text frames, and websockets' generator-based parser with its event and
+``data_to_send`` round trips cost about a quarter of the gateway's CPU under load (see the
+README's Load section).
 
-Framing rules enforced (each failure sends a close frame with the code, half-closes, and tells
-the sink): client frames must be masked, reserved bits clear (no extension is negotiated),
-opcodes known, control frames final and at most 125 bytes, continuation frames only inside a
-fragmented message, a message at most ``max_size`` bytes (1009, checked on the header before
-the payload is buffered), text valid UTF-8 (1007), a close payload empty or a valid code (1002).
+A framing error sends a close frame with its code, half-closes, and tells the sink.
 Pings are answered with pongs; the closing handshake is echoed; after it the server half-closes
 first (RFC 6455 section 7.1.1) and aborts a peer that does not finish within the close timeout.
 
@@ -33,19 +30,24 @@ from websockets.http11 import Request, Response
 from websockets.protocol import OPEN as WS_OPEN
 from websockets.server import ServerProtocol
 
-try:
-    from websockets.speedups import apply_mask
-except ImportError:  # websockets built without its C extension
-    from websockets.utils import apply_mask
+from gateway.frames import (
+    OP_CLOSE,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    Control,
+    FrameParser,
+    FramingError,
+    Message,
+)
+from gateway.redact import RedactingFilter
 
 log = logging.getLogger(__name__)
 _ws_log = logging.getLogger("websockets.server")
+_ws_log.addFilter(RedactingFilter())  # its DEBUG lines print every request header
 
 SERVER_HEADER = "voxgate-gateway"
-_PROTOCOL_ERROR, _INVALID_DATA, _TOO_BIG = 1002, 1007, 1009
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 _MAX_REQUEST = 16 * 1024  # bytes of HTTP request head kept before its end is seen
-_UNSENDABLE_CODES = frozenset({1005, 1006, 1015})
 
 
 class WireState(Enum):
@@ -101,14 +103,6 @@ def close_payload(code: int, reason: str = "") -> bytes:
     return struct.pack("!H", code) + reason.encode()[:123].decode(errors="ignore").encode()
 
 
-class FramingError(Exception):
-    """The peer broke RFC 6455; ``code`` is the close code to fail the connection with."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-
-
 class WebSocketWire(asyncio.Protocol):
     """One connection from accept to close (see the module docstring)."""
 
@@ -126,10 +120,9 @@ class WebSocketWire(asyncio.Protocol):
         self._receiving = True  # False once we close, fail, or the peer closed
         self._close_sent = False
         self._reading_frames = False  # open, or we closed and await the peer's close frame
-        self._buf = b""  # unparsed bytes (a partial request head or frame)
-        self._fragments: list[bytes] = []
-        self._fragment_size = 0
-        self._fragment_opcode = 0  # 0: no fragmented message in progress
+        self._head = bytearray()  # a partial HTTP request head
+        self._scanned = 0  # bytes of _head searched for its end
+        self._parser = FrameParser(max_size)
         self._close_timeout = close_timeout
         self._timer: asyncio.TimerHandle | None = None
         self._handshake_timeout = handshake_timeout
@@ -145,13 +138,11 @@ class WebSocketWire(asyncio.Protocol):
         self.host.wire_opened(self)
 
     def data_received(self, data: bytes) -> None:
-        if self._buf:
-            data = self._buf + data
-            self._buf = b""
         if self._reading_frames:
             self._frames(data)
         elif self.state is WireState.CONNECTING:
-            self._request_bytes(data)
+            self._head += data
+            self._request_bytes()
         # otherwise the closing handshake is over: what the peer sends is discarded
 
     def eof_received(self) -> bool | None:
@@ -221,19 +212,21 @@ class WebSocketWire(asyncio.Protocol):
         await asyncio.shield(self._closed)
 
     # ---- the handshake (websockets' ServerProtocol) ----------------------------------------
-    def _request_bytes(self, data: bytes) -> None:
-        """Feed websockets the request head only; bytes after it are frames, kept for us."""
-        end = data.find(b"\r\n\r\n")
+    def _request_bytes(self) -> None:
+        """Feed websockets the request head only; bytes after it are frames, kept for us.
+        Each read's bytes are searched once (a head dripped byte by byte costs linear time)."""
+        head = self._head
+        end = head.find(b"\r\n\r\n", max(0, self._scanned - 3))
         if end < 0:
-            if len(data) > _MAX_REQUEST:
-                self.protocol.receive_data(data)  # websockets refuses the oversized head
-            else:
-                self._buf = data
+            self._scanned = len(head)
+            if len(head) <= _MAX_REQUEST:
                 return
+            self.protocol.receive_data(bytes(head))  # websockets refuses the oversized head
             rest = b""
         else:
-            self.protocol.receive_data(data[: end + 4])
-            rest = data[end + 4 :]
+            self.protocol.receive_data(bytes(head[: end + 4]))
+            rest = bytes(head[end + 4 :])
+        self._head = bytearray()
         for event in self.protocol.events_received():
             if isinstance(event, Request):
                 self._handshake(event)
@@ -278,104 +271,35 @@ class WebSocketWire(asyncio.Protocol):
 
     # ---- frames ----------------------------------------------------------------------------
     def _frames(self, data: bytes) -> None:
-        """Parse and act on every whole frame in ``data``; keep a partial one for later."""
-        pos, size = 0, len(data)
+        """Act on every whole frame in ``data`` (the parser keeps a partial one)."""
         try:
-            while size - pos >= 2 and self._reading_frames:
-                b0, b1 = data[pos], data[pos + 1]
-                length = b1 & 0x7F
-                head = pos + 2
-                if length == 126:
-                    if size - pos < 4:
-                        break
-                    length = (data[pos + 2] << 8) | data[pos + 3]
-                    head = pos + 4
-                elif length == 127:
-                    if size - pos < 10:
-                        break
-                    length = int.from_bytes(data[pos + 2 : pos + 10], "big")
-                    head = pos + 10
-                if not b1 & 0x80:
-                    raise FramingError(_PROTOCOL_ERROR, "unmasked client frame")
-                if b0 & 0x70:
-                    raise FramingError(_PROTOCOL_ERROR, "reserved bits set")
-                if length > self._max_size:
-                    raise FramingError(_TOO_BIG, f"frame of {length} bytes")
-                end = head + 4 + length
-                if end > size:
-                    break
-                payload = apply_mask(data[head + 4 : end], data[head : head + 4])
-                pos = end
-                self._frame(b0 & 0x0F, bool(b0 & 0x80), payload)
+            frames = self._parser.feed(data)
         except FramingError as exc:
-            self._fail(exc.code, str(exc))
+            self._act(exc.frames)
+            if self._reading_frames:
+                self._fail(exc.code, str(exc))
             return
-        if pos < size and self._reading_frames:
-            self._buf = data[pos:]
+        self._act(frames)
 
-    def _frame(self, opcode: int, fin: bool, payload: bytes) -> None:
-        if opcode == OP_TEXT or opcode == OP_BINARY:
-            if self._fragment_opcode:
-                raise FramingError(_PROTOCOL_ERROR, "new message inside a fragmented one")
-            if fin:
-                self._deliver(opcode, payload)
-            else:
-                self._fragment_opcode = opcode
-                self._fragments = [payload]
-                self._fragment_size = len(payload)
-        elif opcode == OP_CONT:
-            if not self._fragment_opcode:
-                raise FramingError(_PROTOCOL_ERROR, "continuation without a message")
-            self._fragment_size += len(payload)
-            if self._fragment_size > self._max_size:
-                raise FramingError(_TOO_BIG, f"message of over {self._max_size} bytes")
-            self._fragments.append(payload)
-            if fin:
-                opcode, self._fragment_opcode = self._fragment_opcode, 0
-                message = b"".join(self._fragments)
-                self._fragments = []
-                self._deliver(opcode, message)
-        elif opcode >= OP_CLOSE:
-            if not fin or len(payload) > 125:
-                raise FramingError(_PROTOCOL_ERROR, "fragmented or oversized control frame")
-            if opcode == OP_CLOSE:
-                self._peer_closed(payload)
-            elif opcode == OP_PING:
-                self._write(frame_header(OP_PONG, len(payload)) + payload)
-            elif opcode != OP_PONG:
-                raise FramingError(_PROTOCOL_ERROR, f"unknown opcode {opcode}")
-        else:
-            raise FramingError(_PROTOCOL_ERROR, f"unknown opcode {opcode}")
+    def _act(self, frames: list[Message | Control]) -> None:
+        for frame in frames:
+            if not self._reading_frames:
+                return
+            if type(frame) is Message:
+                assert isinstance(frame, Message)
+                sink = self._sink
+                if sink is not None and self._receiving:
+                    sink.message_received(frame.data)
+                continue
+            assert isinstance(frame, Control)
+            if frame.opcode == OP_PING:
+                self._write(frame_header(OP_PONG, len(frame.payload)) + frame.payload)
+            elif frame.opcode == OP_CLOSE:
+                self._peer_closed(frame.code)
 
-    def _deliver(self, opcode: int, data: bytes) -> None:
-        sink = self._sink
-        if sink is None or not self._receiving:
-            return
-        if opcode == OP_TEXT:
-            try:
-                text = data.decode()
-            except UnicodeDecodeError as exc:
-                raise FramingError(
-                    _INVALID_DATA, f"invalid UTF-8 at position {exc.start}"
-                ) from None
-            sink.message_received(text)
-        else:
-            sink.message_received(data)
-
-    def _peer_closed(self, payload: bytes) -> None:
+    def _peer_closed(self, code: int) -> None:
         """The peer's close frame: echo its code unless we closed first (RFC 6455 section
         5.5.1), then half-close: the server ends the TCP connection first (section 7.1.1)."""
-        if len(payload) == 1:
-            raise FramingError(_PROTOCOL_ERROR, "close frame with a 1-byte payload")
-        code = 1000
-        if payload:
-            code = (payload[0] << 8) | payload[1]
-            if code in _UNSENDABLE_CODES or not (1000 <= code < 1016 or 3000 <= code < 5000):
-                raise FramingError(_PROTOCOL_ERROR, f"invalid close code {code}")
-            try:
-                payload[2:].decode()
-            except UnicodeDecodeError:
-                raise FramingError(_INVALID_DATA, "close reason is not UTF-8") from None
         self._stop_receiving(None)
         if not self._close_sent:
             self._write(frame_header(OP_CLOSE, 2) + struct.pack("!H", code))
@@ -406,7 +330,7 @@ class WebSocketWire(asyncio.Protocol):
         transport = self.transport
         assert transport is not None
         self._reading_frames = False  # the handshake is over either way
-        self._buf = b""
+        self._head = bytearray()
         if self._timer is None:
             self._timer = self.loop.call_later(self._close_timeout, self._expire)
         if transport.can_write_eof():
