@@ -12,8 +12,8 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 COMPILED_MODULES = (
-    "audio", "chunker", "connection", "media_format", "playout", "protocol", "session", "vad",
-    "wire",
+    "audio", "chunker", "connection", "frames", "media_format", "playout", "protocol", "session",
+    "vad", "wire",
 )
 
 
