@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from bot_adapters.metrics import counter_families
+
 
 class StreamCounters(Protocol):
     """Per-stream counters (a :class:`gateway.session.Session` has them)."""
@@ -175,4 +177,6 @@ class GatewayMetrics:
                 float(self.loop_lag_max))
         out.one("loop_lags_over_20ms_total", "counter", "Watchdog wake-ups more than 20 ms late.",
                 self.loop_lags_over_20ms)
+        for family in counter_families():  # the adapters' own (bot_adapters.metrics)
+            out.by(family.name, family.help_text, family.label, family.counts)
         return out.render()

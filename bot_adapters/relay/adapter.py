@@ -10,10 +10,20 @@ it a ``TaskGroup`` holds the reader and the writer. Hooks never block on the net
 frames on a bounded queue (overflow is dropped and counted in :attr:`RelayAdapter.stats`).
 
 When the external bot is unreachable, sends no audio within ``answer_deadline_ms`` (or
-``reply_deadline_ms`` after the caller stops speaking), or drops the connection mid-call, the
-fallback runs: whatever the bot had queued is cleared, the fallback message plays, and once the
-caller has heard it (or talked over it) the call is transferred (or hung up) with reason
-``relay_<cause>``.
+``reply_deadline_ms`` after the caller stops speaking), or drops the connection mid-call (any
+close but a normal one, or none), the fallback runs: whatever the bot had queued is cleared, the
+fallback message plays, and once the caller has heard it (or talked over it) the call is
+transferred (or hung up) with reason ``relay_<cause>``.
+
+A bot that closes the connection normally (code 1000: how pipecat's Exotel and Twilio
+serializers end a call) has ended the call: by ``on_close`` (default ``hangup``) the relay
+hangs up once the caller has heard what the bot sent (or talked over it), or transfers, or
+runs the fallback; reason ``relay_closed``. A bot that asked for a hang-up or a transfer before
+closing gets only what it asked for.
+
+Process-wide counters (:mod:`bot_adapters.metrics`, on the gateway's ``/metrics``):
+``relay_connects_total{dialect}``, ``relay_failures_total{cause}`` (unreachable, slow, dropped,
+error), ``relay_fallbacks_total{reason}``, ``relay_closes_total{rule}`` (normal closes).
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from bot_adapters.clips import load_clip
 from bot_adapters.contract import BotAdapter, CallControl, PlayedPosition, PlayoutOverflow
+from bot_adapters.metrics import counter_family
 from bot_adapters.relay.config import RelayConfig
 from bot_adapters.relay.dialects import (
     MAX_BOT_MESSAGE_BYTES,
@@ -46,6 +57,10 @@ from bot_adapters.relay.dialects import (
 log = logging.getLogger(__name__)
 
 FALLBACK_LABEL = "vx-relay-fallback"
+CLOSED_LABEL = "vx-relay-closed"
+"""The mark after the last audio of a bot that closed normally: heard, the call ends."""
+CLOSED_REASON = "relay_closed"
+NORMAL_CLOSE = 1000
 STOP_FLUSH_S = 1.0
 """How long ``on_stop`` lets the writer send the ``stop`` frame before closing."""
 FALLBACK_GRACE_S = 2.0
@@ -53,6 +68,16 @@ FALLBACK_GRACE_S = 2.0
 
 
 MAX_STAT_EVENTS = 100
+
+CONNECTS = counter_family("relay_connects_total", "Relay connections to external bots.",
+                          "dialect")
+FAILURES = counter_family("relay_failures_total",
+                          "External bots that failed (unreachable, slow, dropped, error).",
+                          "cause")
+FALLBACKS = counter_family("relay_fallbacks_total", "Relay fallbacks run, by reason sent.",
+                           "reason")
+CLOSES = counter_family("relay_closes_total",
+                        "External bots that closed normally (1000), by on_close rule.", "rule")
 
 
 @dataclass(slots=True)
@@ -100,7 +125,10 @@ class RelayAdapter(BotAdapter):
         self._deadline: asyncio.Timeout | None = None
         self._pending_marks: list[str] = []
         self._stopping = False
-        self._fallback_heard = asyncio.Event()
+        self._heard = asyncio.Event()  # the fallback message or the closing mark was heard
+        self._bot_gone = False  # the bot closed normally: nothing more goes to it
+        self._bot_acted = False  # the bot asked for a hang-up or a transfer itself
+        self._playout_end = 0.0  # loop time when the bot's queued audio will have played
 
     # -- hooks (the gateway's task) --------------------------------------------------------
 
@@ -128,27 +156,28 @@ class RelayAdapter(BotAdapter):
 
     async def on_barge_in(self, heard: PlayedPosition) -> None:
         self.stats.note(f"barge_in:{heard.label}")
-        if FALLBACK_LABEL in (heard.label, *heard.dropped_labels):
-            # the caller cut the fallback message: its mark will never come, act now
-            self._fallback_heard.set()
+        self._playout_end = 0.0
+        if {FALLBACK_LABEL, CLOSED_LABEL} & {heard.label, *heard.dropped_labels}:
+            # the caller cut the last message: its mark will never come, act now
+            self._heard.set()
         if self.config.forward_barge_in and self._encoder is not None:
             self._send(self._encoder.clear())
         self._marks_dropped()
 
     async def on_playback_finished(self, label: str) -> None:
-        if label == FALLBACK_LABEL:
-            self._fallback_heard.set()
+        if label in (FALLBACK_LABEL, CLOSED_LABEL):
+            self._heard.set()
         elif label in self._pending_marks and self._encoder is not None:
             self._pending_marks.remove(label)
             self._send(self._encoder.mark(label))
 
     async def on_stop(self, reason: str) -> None:
         self._stopping = True
-        self._fallback_heard.set()  # a fallback waiting for its message gives up
+        self._heard.set()  # a fallback or close waiting for its message gives up
         task = self._task
         if task is None:
             return
-        if self._encoder is not None and self.fallback_cause is None:
+        if self._encoder is not None and self.fallback_cause is None and not self._bot_gone:
             self._send(self._encoder.stop(reason), force=True)
         self._send(None, force=True)
         done, _ = await asyncio.wait({task}, timeout=STOP_FLUSH_S)
@@ -187,15 +216,52 @@ class RelayAdapter(BotAdapter):
                 log.warning("relay: bot at %s unreachable: %r", self.config.url, exc)
                 cause = "unreachable"
             else:
+                CONNECTS[self.config.dialect.name] += 1
                 async with ws:
                     cause = await self._session(ws)
-            if cause is not None:
+            if cause == "closed":
+                await self._bot_closed()
+            elif cause is not None:
                 await self._fallback(cause)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("relay: connection task failed")
             await self._fallback("error")
+
+    async def _bot_closed(self) -> None:
+        """The bot closed normally: it ended the call. Act by ``on_close`` once the caller
+        has heard what it sent (see the module docstring)."""
+        rule = self.config.on_close
+        CLOSES[rule] += 1
+        self.stats.note(f"closed:{rule}")
+        if self._stopping or self._bot_acted:
+            return  # it asked for what it wanted before closing
+        if rule == "fallback":
+            await self._fallback("closed")
+            return
+        self._bot_gone = True
+        call = self._call
+        assert call is not None
+        log.info("relay: bot at %s closed stream %s normally: %s", self.config.url,
+                 call.info.stream_sid, rule)
+        call.mark(CLOSED_LABEL)
+        left = max(0.0, self._playout_end - asyncio.get_running_loop().time())
+        await self._until_heard(left, "bot's last audio")
+        if self._stopping:
+            return
+        if rule == "transfer":
+            await call.transfer(CLOSED_REASON, self.config.fallback_skills)
+        else:
+            await call.hangup(CLOSED_REASON)
+
+    async def _until_heard(self, audio_s: float, what: str) -> None:
+        """Wait until the caller heard (or cut) the last message, ``audio_s`` long, bounded
+        by its length plus :data:`FALLBACK_GRACE_S`."""
+        try:
+            await asyncio.wait_for(self._heard.wait(), audio_s + FALLBACK_GRACE_S)
+        except TimeoutError:
+            log.warning("relay: %s not confirmed heard; acting anyway", what)
 
     async def _session(self, ws: ClientConnection) -> str | None:
         """Run reader and writer until the call stops (``None``) or the bot fails (cause)."""
@@ -241,7 +307,14 @@ class RelayAdapter(BotAdapter):
             return "slow"
         except ConnectionClosed:
             pass
-        return None if self._stopping else "dropped"
+        if self._stopping:
+            return None
+        received = ws.protocol.close_rcvd
+        if received is not None and received.code == NORMAL_CLOSE:
+            return "closed"
+        log.warning("relay: bot at %s dropped the connection (close code %s)", self.config.url,
+                    received.code if received is not None else "none")
+        return "dropped"
 
     async def _from_bot(self, frame: str | bytes, deadline: asyncio.Timeout) -> None:
         call = self._call
@@ -261,24 +334,31 @@ class RelayAdapter(BotAdapter):
                 call.play(msg.pcm)
             except PlayoutOverflow:
                 self.stats.dropped_from_bot += 1
+            else:
+                now = asyncio.get_running_loop().time()
+                self._playout_end = max(now, self._playout_end) + (
+                    len(msg.pcm) / (2 * self.sample_rate))
         elif isinstance(msg, BotMark):
             self._pending_marks.append(msg.name)
             call.mark(msg.name)
         elif isinstance(msg, BotClear):
             call.clear()
+            self._playout_end = 0.0
             self._marks_dropped()
         elif isinstance(msg, BotTransfer):
             self.stats.note(f"transfer:{msg.reason}")
+            self._bot_acted = True
             await call.transfer(msg.reason, msg.skills)
         elif isinstance(msg, BotHangup):
             self.stats.note(f"hangup:{msg.reason}")
+            self._bot_acted = True
             await call.hangup(msg.reason)
 
     # -- helpers -----------------------------------------------------------------------------
 
     def _send(self, frame: str | None, *, force: bool = False) -> None:
         """Queue a frame for the bot; drops (and counts) it when the queue is full."""
-        if not force and (self._stopping or self.fallback_cause is not None):
+        if not force and (self._stopping or self._bot_gone or self.fallback_cause is not None):
             return
         try:
             self._out.put_nowait(frame)
@@ -299,6 +379,10 @@ class RelayAdapter(BotAdapter):
             return
         self.fallback_cause = cause
         self.stats.note(f"fallback:{cause}")
+        reason = self.config.reason_for(cause)
+        if cause != "closed":
+            FAILURES[cause] += 1
+        FALLBACKS[reason] += 1
         call = self._call
         assert call is not None
         log.warning(
@@ -309,14 +393,10 @@ class RelayAdapter(BotAdapter):
         )
         call.clear()
         call.play(self.fallback_pcm, FALLBACK_LABEL)
-        message_s = len(self.fallback_pcm) / (2 * self.sample_rate)
-        try:
-            await asyncio.wait_for(self._fallback_heard.wait(), message_s + FALLBACK_GRACE_S)
-        except TimeoutError:
-            log.warning("relay: fallback message not confirmed heard; acting anyway")
+        await self._until_heard(len(self.fallback_pcm) / (2 * self.sample_rate),
+                                "fallback message")
         if self._stopping:
             return
-        reason = self.config.reason_for(cause)
         if self.config.fallback == "transfer":
             await call.transfer(reason, self.config.fallback_skills)
         else:

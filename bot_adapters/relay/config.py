@@ -12,12 +12,20 @@ Call :meth:`RelayConfig.from_options` once per call (cheap); every mistake raise
 | ``connect_timeout_ms`` | connecting and the WebSocket handshake | 3000 |
 | ``answer_deadline_ms`` | the bot's first audio after ``start`` | 5000 |
 | ``reply_deadline_ms`` | the bot's audio after the caller stops speaking (0: off) | 0 |
+| ``on_close`` | the bot's normal close (1000): ``hangup``, ``transfer`` or ``fallback`` | hangup |
 | ``fallback`` | ``transfer`` or ``hangup`` when the bot fails | ``transfer`` |
 | ``fallback_message`` | clip played first (``fixture:NAME`` or WAV path) | hold msg / goodbye |
 | ``fallback_reason`` | reason sent with the action | ``relay_<cause>`` |
 | ``fallback_skills`` | comma-separated skills for the transfer | none |
 | ``max_queue`` | frames waiting to be sent to the bot (overflow is dropped and counted) | 500 |
 | ``forward_barge_in`` | tell the bot with a ``clear`` when the caller barged in | ``true`` |
+
+``on_close``: a bot that closes its WebSocket with code 1000 ended the call (pipecat's Exotel
+and Twilio serializers end calls so). ``hangup`` hangs up once the caller has heard the audio
+the bot sent before closing; ``transfer`` then asks for an agent (``fallback_skills``);
+``fallback`` treats it as a failure (fallback message and action). Either action carries
+reason ``relay_closed``. Any other close (1001, 1006, 1011 ..., or none) is a failure: the
+fallback with ``relay_dropped``.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ from urllib.parse import urlsplit
 from bot_adapters.relay.dialects import Dialect, DialectName, Encoding
 
 FallbackKind = Literal["transfer", "hangup"]
+CloseRule = Literal["hangup", "transfer", "fallback"]
+CLOSE_RULES: tuple[CloseRule, ...] = ("hangup", "transfer", "fallback")
 DEFAULT_MESSAGES: Mapping[str, str] = {
     "transfer": "fixture:hold_message",
     "hangup": "fixture:bot_goodbye",
@@ -38,7 +48,7 @@ KNOWN_OPTIONS = frozenset(
     {
         "url", "dialect", "encoding", "sample_rate", "connect_timeout_ms",
         "answer_deadline_ms", "reply_deadline_ms", "fallback", "fallback_message",
-        "fallback_reason", "fallback_skills", "max_queue", "forward_barge_in",
+        "fallback_reason", "fallback_skills", "max_queue", "forward_barge_in", "on_close",
     }
 )  # fmt: skip
 
@@ -56,6 +66,7 @@ class RelayConfig:
     fallback_skills: tuple[str, ...] = ()
     max_queue: int = 500
     forward_barge_in: bool = True
+    on_close: CloseRule = "hangup"
 
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> RelayConfig:
@@ -84,6 +95,11 @@ class RelayConfig:
         fallback = options.get("fallback", "transfer")
         if fallback not in ("transfer", "hangup"):
             raise ValueError(f"relay: option fallback must be transfer or hangup, got {fallback!r}")
+        on_close = options.get("on_close") or "hangup"
+        if on_close not in CLOSE_RULES:
+            raise ValueError(
+                f"relay: option on_close must be hangup, transfer or fallback, got {on_close!r}"
+            )
         raw_skills = options.get("fallback_skills", "").split(",")
         skills = tuple(s.strip() for s in raw_skills if s.strip())
         return cls(
@@ -98,6 +114,7 @@ class RelayConfig:
             fallback_skills=skills,
             max_queue=_int(options, "max_queue", 500, 1, 100_000),
             forward_barge_in=_bool(options, "forward_barge_in", True),
+            on_close=on_close,
         )
 
     def reason_for(self, cause: str) -> str:

@@ -9,7 +9,9 @@ relay's rate; :class:`Dialect` says what travels on the wire.
   raw PCM16 (``audio/x-raw``) at 8/16/24 kHz or mu-law 8 kHz (``audio/x-mulaw``).
   https://support.exotel.com/support/solutions/articles/3000108630
 * ``twilio``: Twilio Media Streams (``connected``/``start``/``media``/``dtmf``/``mark``/
-  ``stop``, camelCase fields, ``streamSid``), always mu-law 8 kHz.
+  ``stop``, camelCase fields, ``streamSid``), always mu-law 8 kHz. The caller numbers go in
+  ``start.customParameters`` as ``from_number``/``to_number`` (where pipecat's runner reads
+  them).
   https://www.twilio.com/docs/voice/media-streams/websocket-messages
 
 Bot to relay, in both dialects: ``media`` (``media.payload``), ``mark`` (``mark.name``),
@@ -228,7 +230,7 @@ class StreamEncoder:
                     "streamSid": info.stream_sid,
                     "callSid": info.call_sid,
                     "tracks": ["inbound"],
-                    "customParameters": dict(info.custom_parameters),
+                    "customParameters": self._twilio_parameters(),
                     "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
                 },
             )
@@ -249,6 +251,16 @@ class StreamEncoder:
                 },
             },
         )
+
+    def _twilio_parameters(self) -> dict[str, str]:
+        """The call's custom parameters plus the caller numbers as pipecat's runner reads
+        them (``from_number``/``to_number``; Twilio's ``start`` has no ``from``/``to``)."""
+        params = dict(self.info.custom_parameters)
+        for key, number in (("from_number", self.info.from_number),
+                            ("to_number", self.info.to_number)):
+            if number:
+                params[key] = number
+        return params
 
     def media(self, pcm: bytes) -> str:
         """Caller audio (PCM16 at the dialect's rate) as a media frame."""

@@ -14,7 +14,10 @@ Behaviour (``mode``):
   ``caller_pressed_hash``), ``5`` sends ``long_audio`` then mark ``long``, ``9`` a ``clear``.
 * ``echo``: every caller media frame is sent straight back (latency measurement).
 * ``silent``: accepts the call and never speaks (the relay's answer deadline fires).
-* ``drop``: speaks the greeting, then closes the connection after ``drop_after_s``.
+* ``drop``: speaks the greeting, then drops the connection after ``drop_after_s`` (the TCP
+  connection is aborted: no close frame, as when the bot's process dies).
+* ``end``: speaks the greeting, then closes the WebSocket after ``drop_after_s`` with
+  ``close_code`` (1000 by default: how pipecat's serializers end a call).
 
 Everything received is kept in :attr:`DialectTestBot.received` (decoded JSON objects).
 """
@@ -32,7 +35,7 @@ from websockets.exceptions import ConnectionClosed
 
 from bot_adapters.relay.dialects import Dialect, DialectName, Encoding
 
-MODES = ("normal", "echo", "silent", "drop")
+MODES = ("normal", "echo", "silent", "drop", "end")
 
 
 class DialectTestBot:
@@ -48,6 +51,7 @@ class DialectTestBot:
         encoding: Encoding | None = None,
         sample_rate: int = 8000,
         drop_after_s: float = 0.2,
+        close_code: int = 1000,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown test bot mode {mode!r}")
@@ -58,6 +62,7 @@ class DialectTestBot:
         self.greeting = greeting
         self.long_audio = long_audio
         self.drop_after_s = drop_after_s
+        self.close_code = close_code
         self.received: list[dict[str, Any]] = []
         self.connections = 0
         self.closed = asyncio.Event()
@@ -131,12 +136,15 @@ class DialectTestBot:
             self.closed.set()
 
     async def _on_start(self, ws: ServerConnection, sid: str) -> None:
-        if self.mode in ("normal", "drop"):
+        if self.mode in ("normal", "drop", "end"):
             await ws.send(self._media(self.greeting, sid))
             await ws.send(self._out("mark", {"name": "greeting"}, sid))
         if self.mode == "drop":
             await asyncio.sleep(self.drop_after_s)
-            await ws.close()
+            ws.transport.abort()
+        elif self.mode == "end":
+            await asyncio.sleep(self.drop_after_s)
+            await ws.close(self.close_code)
 
     async def _on(self, ws: ServerConnection, msg: dict[str, Any], sid: str) -> None:
         if msg.get("event") != "dtmf" or self.mode != "normal":

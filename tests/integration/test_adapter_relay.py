@@ -11,10 +11,13 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 import audio_fixtures
+from bot_adapters.metrics import counter_families
 from bot_adapters.relay import FALLBACK_LABEL, RelayAdapter
+from bot_adapters.relay.adapter import CLOSED_LABEL
 from bot_adapters.relay.dialects import DialectName, Encoding
 from bot_adapters.relay.testbots import DialectTestBot
 from bot_adapters.testing import FakeCall
+from gateway.metrics import GatewayMetrics
 
 DIALECTS: list[DialectName] = ["twilio", "exotel"]
 GREETING = audio_fixtures.load("bot_goodbye").pcm[:3200]  # 200 ms of speech
@@ -61,7 +64,11 @@ async def test_start_greeting_audio_and_mark_round_trip(bot: DialectTestBot) -> 
             "sampleRate": 8000,
             "channels": 1,
         }
-        assert start["customParameters"] == {"vx_call": "call-test-1"}
+        assert start["customParameters"] == {  # the numbers where pipecat's runner reads them
+            "vx_call": "call-test-1",
+            "from_number": call.info.from_number,
+            "to_number": call.info.to_number,
+        }
         # mu-law both ways: the greeting arrives close to, not equal to, what was sent
         assert len(call.played_pcm) == len(GREETING) and call.played_pcm != GREETING
     else:
@@ -330,3 +337,106 @@ async def test_handshake_timeout_counts_as_unreachable_and_bounds_the_queue() ->
         await run_fallback(relay, call)
         assert relay.fallback_cause == "unreachable"
         await call.stop("stopped")
+
+
+# -- a bot that ends the call by closing (pipecat) ------------------------------------------
+
+
+def counts() -> dict[str, dict[str, int]]:
+    """The relay's process-wide counters now (tests compare before and after)."""
+    return {f.name: dict(f.counts) for f in counter_families() if f.name.startswith("relay_")}
+
+
+def delta(before: dict[str, dict[str, int]], name: str, key: str) -> int:
+    return counts().get(name, {}).get(key, 0) - before.get(name, {}).get(key, 0)
+
+
+async def closing_bot(dialect: DialectName, **options: str) -> tuple[RelayAdapter, FakeCall]:
+    """A relay to a bot that greets and then closes normally; returns once the relay has
+    seen the close."""
+    async with DialectTestBot(dialect, mode="end", greeting=GREETING, drop_after_s=0.05) as bot:
+        relay = RelayAdapter({"url": bot.url, "dialect": dialect, **options})
+        call = FakeCall(relay)
+        await call.start()
+        rule = options.get("on_close", "hangup")
+        await until(lambda: f"closed:{rule}" in relay.stats.events)
+        return relay, call
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_a_normal_close_hangs_up_once_the_bots_audio_was_heard(dialect: DialectName) -> None:
+    before = counts()
+    relay, call = await closing_bot(dialect)
+    assert not call.hangups and not call.transfers  # the greeting is still playing
+    assert call.is_playing and FALLBACK_LABEL not in call.played_labels
+    await call.wait_playout()
+    await until(lambda: bool(call.hangups))
+    assert call.hangups[0].reason == "relay_closed" and not call.transfers
+    assert call.finished[:2] == ["greeting", CLOSED_LABEL]  # all of it heard first
+    assert relay.fallback_cause is None
+    assert delta(before, "relay_closes_total", "hangup") == 1
+    assert delta(before, "relay_connects_total", dialect) == 1
+    assert counts().get("relay_failures_total", {}) == before.get("relay_failures_total", {})
+    assert 'voxgate_gateway_relay_closes_total{rule="hangup"}' in GatewayMetrics().render()
+
+
+async def test_caller_talking_over_the_last_audio_hangs_up_at_once() -> None:
+    _, call = await closing_bot("exotel")
+    heard = await call.speech_start()
+    assert heard is not None and CLOSED_LABEL in heard.dropped_labels
+    await until(lambda: bool(call.hangups), within_s=1.0)
+    assert call.hangups[0].reason == "relay_closed"
+
+
+async def test_a_normal_close_can_transfer() -> None:
+    relay, call = await closing_bot("twilio", on_close="transfer", fallback_skills="sales")
+    await call.wait_playout()
+    await until(lambda: bool(call.transfers))
+    assert (call.transfers[0].reason, call.transfers[0].skills) == ("relay_closed", ("sales",))
+    assert not call.hangups and relay.fallback_cause is None
+
+
+async def test_a_normal_close_can_run_the_fallback() -> None:
+    before = counts()
+    relay, call = await closing_bot("exotel", on_close="fallback")
+    await run_fallback(relay, call)
+    assert relay.fallback_cause == "closed" and call.transfers[0].reason == "relay_closed"
+    assert delta(before, "relay_fallbacks_total", "relay_closed") == 1
+
+
+@pytest.mark.parametrize("code", [1001, 1011])
+async def test_other_close_codes_are_failures(code: int) -> None:
+    before = counts()
+    async with DialectTestBot("exotel", mode="end", greeting=GREETING, drop_after_s=0.05,
+                              close_code=code) as bot:
+        relay = RelayAdapter({"url": bot.url, "dialect": "exotel"})
+        call = FakeCall(relay)
+        await call.start()
+        await run_fallback(relay, call)
+    assert relay.fallback_cause == "dropped" and call.transfers[0].reason == "relay_dropped"
+    assert not call.hangups
+    assert delta(before, "relay_failures_total", "dropped") == 1
+    assert delta(before, "relay_fallbacks_total", "relay_dropped") == 1
+    assert delta(before, "relay_closes_total", "hangup") == 0
+
+
+async def test_a_bot_that_hung_up_and_closed_gets_one_hang_up() -> None:
+    async def hangs_up(ws: ServerConnection) -> None:
+        await ws.recv()  # connected
+        await ws.recv()  # start
+        await ws.send('{"event": "hangup", "hangup": {"reason": "goodbye_said"}}')
+        await ws.close(1000)
+
+    async with serve(hangs_up, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        relay = RelayAdapter({"url": f"ws://127.0.0.1:{port}/", "dialect": "exotel"})
+        call = FakeCall(relay)
+        await call.start()
+        await until(lambda: "closed:hangup" in relay.stats.events)
+        await call.send_silence(100)
+    assert [h.reason for h in call.hangups] == ["goodbye_said"]
+
+
+def test_bad_on_close_is_refused() -> None:
+    with pytest.raises(ValueError, match="on_close"):
+        RelayAdapter({"url": "ws://x", "on_close": "explode"})

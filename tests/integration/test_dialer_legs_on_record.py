@@ -1,11 +1,9 @@
 """What the dialer asks of every leg and keeps of it, on the emulator: ``time_limit`` on every
 ``POST /legs`` (customer and agent), the agent leg's duration and termination reason on the
-record, and the bound on going back to the bot (``max_bot_reentries``) with a relay whose bot
-is unreachable and no agent for the skill."""
+record."""
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 from pathlib import Path
 
@@ -15,9 +13,7 @@ from test_dialer_flows import AGENT1, CUSTOMER, call, customer, stack
 from dialer.config import DialerConfig
 from dialer.errors import ConfigError
 from dialer.records import RecordStore, csv_text
-from exotel_sim.config import AgentProfile, SimConfig
-from gateway.config import GatewayConfig
-from voxgate.wiring import LocalStack
+from exotel_sim.config import AgentProfile
 
 
 async def test_time_limit_on_every_leg_and_the_agent_leg_on_record(tmp_path: Path) -> None:
@@ -77,24 +73,3 @@ def test_an_older_database_gains_the_agent_columns(tmp_path: Path) -> None:
     columns = {r[1] for r in sqlite3.connect(db).execute("PRAGMA table_info(call_records)")}
     assert {"agent_id", "agent_duration_s", "agent_termination_reason"} <= columns
 
-
-async def test_an_unreachable_relay_bot_and_no_agent_do_not_loop() -> None:
-    """The field case: ``--bot relay`` with the bot down and nobody with the skill went
-    escalated -> escalation_failed -> back_to_bot nine times in 55 s. Now: one re-entry, then
-    the goodbye and a hang-up, with the reason on the record."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again: nothing listens there
-    relay = {"url": f"ws://127.0.0.1:{port}/", "fallback_message": "fixture:dtmf_0"}
-    gw = GatewayConfig(host="127.0.0.1", port=0, adapter_options={"relay": relay})
-    cust = customer("wait 8000", "hangup")
-    sim = SimConfig(rest_latency_ms=10, event_latency_ms=5, setup_ms=50,
-                    customers={CUSTOMER: cust})
-    cfg = DialerConfig(fallback_text="dtmf_0", goodbye_text="dtmf_1")
-    async with LocalStack(cfg, sim_config=sim, gateway_config=gw) as st:
-        rec = await call(st, bot="relay")
-    names = [n for n, _ in rec.timeline]
-    assert names.count("escalation_requested") == 2 and names.count("bot_restarted") == 1
-    assert rec.escalation_reason == "relay_unreachable"
-    assert (rec.disposition, rec.hangup_reason) == ("no_agent", "bot_reentries_exhausted")
-    assert "goodbye_completed" in names and rec.ended_in != "bot"
