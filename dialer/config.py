@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dialer.errors import ConfigError
+from gateway.redact import redact_url as redact_url  # the dialer's importers use it
 
 ENV_VARS: dict[str, str] = {
     "EXOTEL_API_BASE": "api_base",
@@ -193,6 +194,8 @@ class DialerConfig:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if isinstance(value, str) and "://" in value:
+                value = redact_url(value)  # a URL may carry credentials (stream, CRM, events)
             out[f.name] = ("<set>" if value else "<unset>") if f.name in SECRET_FIELDS else value
         return out
 
@@ -236,15 +239,6 @@ class DialerConfig:
             if environ.get(var):
                 values[name] = environ[var]
         return cls.from_mapping(values)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any ``user:password@`` replaced by ``***@`` (for logs)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"***@{host}").geturl()
 
 
 def _coerce(key: str, raw: Any, default: Any) -> Any:

@@ -76,6 +76,7 @@ from dialer.stream_params import (
     check_field_names,
 )
 from gateway.control import ControlRequest
+from gateway.redact import register_secrets, secrets_in_settings
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +264,7 @@ class Dialer:
                 "fills it in (voxgate.wiring)"
             )
         self.config = config
+        register_secrets(*secrets_in_settings(config))  # masked in every log from now on
         self.pool = pool or AgentPool(config.wrap_up_seconds)
         self.store = store if store is not None else RecordStore(config.db_path or ":memory:")
         self.client = client or ExotelClient(

@@ -39,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(config: SimConfig, host: str, port: int) -> None:
     async with SimServer(config, host, port) as server:
         print(f"exotel_sim listening on {server.base_url}", flush=True)
-        print(f"  api base  {server.api_base}  (key {server.api_key!r}, token "
-              f"{server.api_token!r})", flush=True)
+        default = SimConfig()
+        if (server.api_key, server.api_token) == (default.api_key, default.api_token):
+            creds = f"key {server.api_key!r}, token {server.api_token!r}"
+        else:  # an account of the config file's: its token is a secret, never printed
+            creds = f"key {server.api_key!r}, token from the config file"
+        print(f"  api base  {server.api_base}  ({creds})", flush=True)
         print(f"  inspect   {server.base_url}/sim/stats", flush=True)
         await asyncio.Event().wait()

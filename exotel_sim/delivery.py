@@ -28,6 +28,7 @@ from google.protobuf import struct_pb2
 
 from exotel_sim.config import SimConfig
 from exotel_sim.events import Event
+from exotel_sim.stream_client import redact
 from exotel_sim.tasks import SimClock, TaskSet
 from protos import exotel_events_pb2, exotel_events_pb2_grpc
 
@@ -171,7 +172,7 @@ class Delivery:
         record.outcome = "failed"
         self.counts["failed"] += 1
         log.warning("event %s %s to %s failed after %d attempt(s)", event.name,
-                    event.event_sid, event.endpoint, len(record.attempts))
+                    event.event_sid, redact(event.endpoint), len(record.attempts))
 
     def _headers(self, event: Event, attempt: int) -> dict[str, str]:
         headers = {

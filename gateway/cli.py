@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot_adapters.registry import UnknownAdapter, load_adapter
+from gateway import redact
 from gateway.config import GatewayConfig
 from gateway.control import ControlHook, HttpControlHook
 from gateway.eventloop import run as run_loop
@@ -137,6 +138,8 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
     password = os.environ.get(args.auth_password_env) if args.auth_user else None
     if args.auth_user and password is None:
         raise ValueError(f"--auth-user needs the password in ${args.auth_password_env}")
+    if password:
+        redact.register_secrets(f"{args.auth_user}:{password}")  # never in a log
     return GatewayConfig(
         host=args.host,
         port=args.port,
@@ -213,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    redact.install(secrets=redact.secrets_in_env(os.environ))
     return run(args)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import logging
 import re
 import threading
@@ -154,9 +155,13 @@ def secrets_in_env(environ: Mapping[str, str]) -> list[str]:
     return out
 
 
-def secrets_in_settings(settings: Mapping[str, object]) -> list[str]:
-    """The secrets among a config's settings: string values of secret-named settings
-    (``api_token``, ``event_auth``, ``crm_secret``, ...) and URLs carrying a password."""
+def secrets_in_settings(settings: Mapping[str, object] | object) -> list[str]:
+    """The secrets among a config's settings (a mapping or a dataclass instance such as
+    ``DialerConfig``): string values of secret-named settings (``api_token``, ``event_auth``,
+    ``crm_secret``, ...) and URLs carrying a password."""
+    if not isinstance(settings, Mapping):
+        fields = dataclasses.fields(settings) if dataclasses.is_dataclass(settings) else ()
+        settings = {f.name: getattr(settings, f.name) for f in fields}
     name = re.compile(rf"{_SECRET_NAME}$", re.IGNORECASE)
     out: list[str] = []
     for key, value in settings.items():

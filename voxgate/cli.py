@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
+
+from gateway import redact
 
 # Modules that contribute subcommands, in help order.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
@@ -48,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=getattr(logging, str(level).upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Every subcommand logs through this filter: URLs' passwords, Authorization headers,
+    # token= parameters and the environment's secrets never reach a log (gateway.redact).
+    redact.install(secrets=redact.secrets_in_env(os.environ))
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
