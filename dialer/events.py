@@ -2,7 +2,7 @@
 
 Call :func:`parse_event` on the JSON body of an HTTPS callback (or the dict made from a gRPC
 ``CallbackEvent``); it returns one frozen event or raises :class:`MalformedEvent`. The shapes
-follow EXOTEL.md section 3: ``{event_sid, event_type, event_name, event_timestamp, action_sid,
+follow docs/exotel.md section 3: ``{event_sid, event_type, event_name, event_timestamp, action_sid,
 action_custom_parameter, event_data:{...}, data:{leg_sid, ...}}``.
 
 Three event classes, one per ``event_type``:

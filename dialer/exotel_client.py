@@ -1,4 +1,4 @@
-"""An aiohttp client for Exotel's Legs and Bridges API v2 (EXOTEL.md section 2).
+"""An aiohttp client for Exotel's Legs and Bridges API v2 (docs/exotel.md section 2).
 
 Use one :class:`ExotelClient` per process, as an async context manager::
 

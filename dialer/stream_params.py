@@ -1,7 +1,7 @@
 """Custom parameters on the stream URL: how lead fields reach the bot (pure, no I/O).
 
 Exotel passes up to 3 custom query parameters of the stream URL, 256 characters in all, to the
-bot in ``start.custom_parameters`` (EXOTEL.md section 1); the gateway hands them to the adapter
+bot in ``start.custom_parameters`` (docs/exotel.md section 1); the gateway hands them to the adapter
 as ``CallInfo.custom_parameters``. voxgate's dialer spends one on ``vx_call`` (its call id),
 which leaves :data:`MAX_FIELDS` (2) for the caller's own fields, e.g. a lead's ``name`` and
 ``plan``.

@@ -5,7 +5,7 @@ Every answer uses Exotel's envelope ``{"request_id", "method", "http_code", "res
 (half before handling, half after), HTTP Basic auth (401), the account check (403), the
 request rate limit (429), and turns :class:`~exotel_sim.errors.ApiError` into its status.
 Handlers parse the body first (400 with the field), then act through :class:`Sim`.
-See EXOTEL.md section 2.
+See docs/exotel.md section 2.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Build Exotel event payloads (pure), exactly the HTTPS JSON form of EXOTEL.md section 3.
+"""Build Exotel event payloads (pure), exactly the HTTPS JSON form of docs/exotel.md section 3.
 
 ``{event_sid, event_type, event_name, event_timestamp, action_sid, action_custom_parameter,
 event_data:{...}, data:{leg_sid, account_sid, contact_uri, exophone, state, start_time,

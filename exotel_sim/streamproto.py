@@ -5,7 +5,7 @@
 parses what the bot sends (``media``, ``mark``, ``clear``; ``stream_sid`` or ``streamSid``).
 :class:`Playout` is the customer's loudspeaker: bot chunks play back to back at real-time pace,
 a mark is due when the audio queued before it has played, and ``clear`` drops queued chunks
-while the one playing finishes. See EXOTEL.md section 1.
+while the one playing finishes. See docs/exotel.md section 1.
 """
 
 from __future__ import annotations

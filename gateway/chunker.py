@@ -4,7 +4,7 @@ utterance, at most 100 KB.
 
 Sans-I/O: push wire-format bytes in with :meth:`Chunker.push`, get the chunks to send back;
 call :meth:`Chunker.end_utterance` when the bot's utterance is over (it pads the tail with
-silence to a whole frame) and :meth:`Chunker.drop` on ``clear``. See EXOTEL.md section 1.
+silence to a whole frame) and :meth:`Chunker.drop` on ``clear``. See docs/exotel.md section 1.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Call :func:`parse_media_format` once per stream with ``start.media_format`` (and the stream
 URL's ``sample-rate`` query parameter, if any). The rate is never assumed from
 configuration: a mismatch is the classic cause of slow or chipmunk audio.
-See EXOTEL.md section 1 ("Audio").
+See docs/exotel.md section 1 ("Audio").
 """
 
 from __future__ import annotations

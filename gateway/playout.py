@@ -8,7 +8,7 @@ driver's monotonic clock in seconds.
 
 Exotel plays audio in real time, in order, and echoes a ``mark`` once everything before it
 has played; ``clear`` drops what has not started and lets the playing chunk finish
-(EXOTEL.md section 1). So the model is a play-out schedule: each chunk starts when it was
+(docs/exotel.md section 1). So the model is a play-out schedule: each chunk starts when it was
 sent or when the previous one ends, whichever is later, and lasts its duration; mark echoes
 re-anchor the schedule to what Exotel reports. The cut of a ``clear`` is the end of the
 chunk playing at that moment, a whole-chunk position.

@@ -9,7 +9,7 @@ sends (:meth:`~StreamProtocol.media`, :meth:`~StreamProtocol.mark`,
 Every documented variant is accepted: numbers as strings or integers, ``stream_sid`` or
 ``streamSid``, encodings ``audio/x-raw``, ``raw`` and ``audio/x-mulaw``. Unknown event
 types come back as :class:`UnknownEvent` (log, count and ignore them). Wire format:
-EXOTEL.md section 1 (developer.exotel.com, "Voicebot applet" / "Stream" docs).
+docs/exotel.md section 1 (developer.exotel.com, "Voicebot applet" / "Stream" docs).
 
 Bounds (a peer must not make the gateway keep what it sends): an unknown event's name is cut
 to ``MAX_LOGGED_NAME`` characters; a mark name over ``MAX_MARK_NAME`` characters is refused
