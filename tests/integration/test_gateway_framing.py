@@ -12,6 +12,7 @@ import os
 import struct
 
 import pytest
+from peers.ws_frames import client_frame
 
 from gateway.config import GatewayConfig
 from gateway.server import GatewayServer
@@ -32,25 +33,6 @@ HANDSHAKE = (
     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
     b"Sec-WebSocket-Version: 13\r\n\r\n"
 )
-
-
-def client_frame(
-    opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True, rsv: int = 0
-) -> bytes:
-    """One frame as a client sends it (masked unless told otherwise)."""
-    first = (0x80 if fin else 0) | rsv | opcode
-    n = len(payload)
-    mask_bit = 0x80 if masked else 0
-    if n < 126:
-        head = bytes((first, mask_bit | n))
-    elif n < 65536:
-        head = struct.pack("!BBH", first, mask_bit | 126, n)
-    else:
-        head = struct.pack("!BBQ", first, mask_bit | 127, n)
-    if not masked:
-        return head + payload
-    mask = os.urandom(4)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def media(pcm: bytes) -> bytes:

@@ -12,6 +12,7 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from peers.ws_frames import client_frame
 
 from gateway.frames import (
     INVALID_DATA,
@@ -34,25 +35,6 @@ FUZZ = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
 )
 CODES = {PROTOCOL_ERROR, INVALID_DATA, TOO_BIG}
-
-
-def client_frame(
-    opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True, rsv: int = 0,
-    mask: bytes | None = None,
-) -> bytes:
-    first = (0x80 if fin else 0) | rsv | opcode
-    n = len(payload)
-    bit = 0x80 if masked else 0
-    if n < 126:
-        head = bytes((first, bit | n))
-    elif n < 65536:
-        head = struct.pack("!BBH", first, bit | 126, n)
-    else:
-        head = struct.pack("!BBQ", first, bit | 127, n)
-    if not masked:
-        return head + payload
-    mask = os.urandom(4) if mask is None else mask
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def feed_all(parser: FrameParser, chunks: list[bytes]) -> tuple[list[Frame], int | None]:
