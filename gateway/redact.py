@@ -28,8 +28,11 @@ import binascii
 import dataclasses
 import logging
 import re
+import sys
 import threading
+import traceback
 from collections.abc import Iterable, Mapping
+from types import TracebackType
 from urllib.parse import quote, unquote, urlsplit
 
 MASK = "***"
@@ -208,10 +211,21 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def redacted_excepthook(
+    kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """``sys.excepthook`` that prints an uncaught exception's traceback masked."""
+    text = "".join(traceback.format_exception(kind, exc, tb))
+    sys.stderr.write(redact_text(text))
+
+
 def install(logger: logging.Logger | None = None, secrets: Iterable[str] = ()) -> None:
     """Register ``secrets`` and put a :class:`RedactingFilter` on every handler of ``logger``
-    (the root logger by default), once each. Call after the handlers are configured."""
+    (the root logger by default), once each; an uncaught exception's traceback (printed outside
+    logging) is masked too. Call after the handlers are configured."""
     register_secrets(*secrets)
     for handler in (logger or logging.getLogger()).handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = redacted_excepthook

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import sys
 
 import pytest
 
@@ -14,6 +15,7 @@ from gateway.redact import (
     install,
     redact_text,
     redact_url,
+    redacted_excepthook,
     register_secrets,
     secrets_in_env,
     secrets_in_settings,
@@ -102,7 +104,10 @@ def test_filter_masks_message_args_and_traceback() -> None:
     )
 
 
-def test_install_adds_one_filter_per_handler_and_registers() -> None:
+def test_install_adds_one_filter_per_handler_and_registers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)  # restored after the test
     logger = logging.getLogger("test.redact.install")
     handler = logging.StreamHandler()
     logger.addHandler(handler)
@@ -110,8 +115,30 @@ def test_install_adds_one_filter_per_handler_and_registers() -> None:
         install(logger, ["install-secret-1"])
         install(logger)
         assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
+        assert sys.excepthook is redacted_excepthook
         assert redact_text("x install-secret-1") == f"x {MASK}"
         register_secrets("ws://wsuser:ws-pass-2@h/", "evuser:ev-pass-3")
         assert redact_text("ws-pass-2 ev-pass-3 evuser:ev-pass-3") == "*** *** ***"
     finally:
         logger.removeHandler(handler)
+
+
+def test_uncaught_traceback_is_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        raise OSError("cannot reach wss://vox:tb-passw0rd@gw.example.com/stream/echo")
+    except OSError as exc:
+        redacted_excepthook(OSError, exc, exc.__traceback__)
+    err = capsys.readouterr().err
+    assert "tb-passw0rd" not in err and "wss://***@gw.example.com/stream/echo" in err
+
+
+def test_dialer_settings_log_masks_every_url() -> None:
+    from dialer.config import DialerConfig
+
+    config = DialerConfig(stream_url="wss://vox:gw-pass-1@gw.example.com",
+                          crm_url="https://crm:crm-pass-2@crm.example.com/hook?token=t0k3n",
+                          crm_secret="hmac-secret-3", api_token="api-token-4")
+    described = repr(config.describe())
+    for secret in ("gw-pass-1", "crm-pass-2", "t0k3n", "hmac-secret-3", "api-token-4"):
+        assert secret not in described, described
+    assert "wss://***@gw.example.com" in described
