@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+import aiohttp
 from test_dialer_flows import CUSTOMER, call, customer
 
 from bot_adapters.relay.testbots import DialectTestBot
@@ -17,21 +18,30 @@ from gateway.config import GatewayConfig
 from voxgate.wiring import LocalStack
 
 
-async def relayed_call(relay: dict[str, str], *script: str, **dialer: Any) -> CallRecord:
+async def relayed_call(relay: dict[str, str], *script: str,
+                       **dialer: Any) -> tuple[CallRecord, str]:
+    """One call to the relay; returns its record and the gateway's ``/metrics`` after it."""
     gw = GatewayConfig(host="127.0.0.1", port=0, adapter_options={"relay": relay})
     sim = SimConfig(rest_latency_ms=10, event_latency_ms=5, setup_ms=50,
                     customers={CUSTOMER: customer(*script)})
     async with LocalStack(DialerConfig(**dialer), sim_config=sim, gateway_config=gw) as st:
-        return await call(st, bot="relay")
+        record = await call(st, bot="relay")
+        assert st.gateway is not None
+        base = st.gateway.base_url.replace("ws://", "http://", 1)
+        async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as resp:
+            return record, await resp.text()
 
 
 async def test_a_bot_that_closes_normally_ends_the_call() -> None:
     async with DialectTestBot("twilio", mode="end", drop_after_s=0.1) as bot:
-        rec = await relayed_call({"url": bot.url, "dialect": "twilio"}, "wait 8000", "hangup")
+        rec, metrics = await relayed_call({"url": bot.url, "dialect": "twilio"}, "wait 8000",
+                                          "hangup")
     assert (rec.disposition, rec.hangup_reason) == ("bot_completed", "relay_closed")
     assert not rec.escalated and rec.failure == ""
     start = bot.events("start")[0]["start"]
     assert start["customParameters"]["to_number"] == CUSTOMER
+    assert 'voxgate_gateway_relay_closes_total{rule="hangup"}' in metrics
+    assert 'voxgate_gateway_relay_connects_total{dialect="twilio"}' in metrics
 
 
 async def test_an_unreachable_relay_bot_and_no_agent_do_not_loop() -> None:
@@ -42,8 +52,9 @@ async def test_an_unreachable_relay_bot_and_no_agent_do_not_loop() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again: nothing listens there
     relay = {"url": f"ws://127.0.0.1:{port}/", "fallback_message": "fixture:dtmf_0"}
-    rec = await relayed_call(relay, "wait 8000", "hangup", fallback_text="dtmf_0",
-                             goodbye_text="dtmf_1")
+    rec, metrics = await relayed_call(relay, "wait 8000", "hangup", fallback_text="dtmf_0",
+                                      goodbye_text="dtmf_1")
+    assert 'voxgate_gateway_relay_failures_total{cause="unreachable"}' in metrics
     names = [n for n, _ in rec.timeline]
     assert names.count("escalation_requested") == 2 and names.count("bot_restarted") == 1
     assert rec.escalation_reason == "relay_unreachable"
