@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -179,39 +178,41 @@ async def test_no_secret_in_any_process_log_through_an_escalated_call(tmp_path: 
     control = f"http://127.0.0.1:{control_port}"
     pushes: list[web.Request] = []
     async with AsyncExitStack() as stack:
-        async with asyncio.TaskGroup() as tg:  # the emulator and the gateway start together
-            sim_up = tg.create_task(stack.enter_async_context(voxgate(
-                tmp_path, "sim", "sim", "--port", "0", "--config", str(world),
-                ready="api base")))
-            gateway_up = tg.create_task(stack.enter_async_context(voxgate(
-                tmp_path, "gateway", "gateway", "--port", "0", "--auth-user", c.gateway_user,
-                "--control-url", control, "--escalation-dtmf", "0",
-                ready="gateway listening on",
-                env={"VOXGATE_GATEWAY_PASSWORD": c.gateway_password,
-                     "VOXGATE_CONTROL_TOKEN": c.control_token})))
-        sim, gateway = sim_up.result(), gateway_up.result()
-        api_base = re.search(r"api base\s+(\S+)", sim.text)
-        assert api_base is not None, sim.text
-        gw_port = re.search(r"gateway listening on ws://127\.0\.0\.1:(\d+)", gateway.text)
-        assert gw_port is not None, gateway.text
         crm_port = await stack.enter_async_context(crm_receiver(pushes))
-        dialer = await stack.enter_async_context(voxgate(
-            tmp_path, "dialer", "dialer", "run", "--control-port", str(control_port),
-            "--agent", f"a1={AGENT}", ready="dialer control API at",
-            env={
-                "EXOTEL_API_BASE": api_base.group(1), "EXOTEL_ACCOUNT_SID": "ACredact",
+        sim_port, gw_port = free_port(), free_port()
+        starts = {
+            "sim": ("sim", "--port", str(sim_port), "--config", str(world)),
+            "gateway": ("gateway", "--port", str(gw_port), "--auth-user", c.gateway_user,
+                        "--control-url", control, "--escalation-dtmf", "0"),
+            "dialer": ("dialer", "run", "--control-port", str(control_port),
+                       "--agent", f"a1={AGENT}"),
+        }
+        ready = {"sim": "api base", "gateway": "gateway listening on",
+                 "dialer": "dialer control API at"}
+        env = {
+            "gateway": {"VOXGATE_GATEWAY_PASSWORD": c.gateway_password,
+                        "VOXGATE_CONTROL_TOKEN": c.control_token},
+            "dialer": {
+                "EXOTEL_API_BASE": f"http://127.0.0.1:{sim_port}/v2/accounts/ACredact",
+                "EXOTEL_ACCOUNT_SID": "ACredact",
                 "EXOTEL_API_KEY": c.api_key, "EXOTEL_API_TOKEN": c.api_token,
                 "EXOTEL_EXOPHONE": "+918000000000",
                 "VOXGATE_EVENT_ENDPOINT": "http://127.0.0.1:0/exotel/events",
                 "VOXGATE_EVENT_AUTH": f"{c.event_user}:{c.event_password}",
                 "VOXGATE_STREAM_URL":
-                    f"ws://{c.gateway_user}:{c.gateway_password}@127.0.0.1:{gw_port.group(1)}",
+                    f"ws://{c.gateway_user}:{c.gateway_password}@127.0.0.1:{gw_port}",
                 "VOXGATE_CRM_URL": f"http://{c.crm_user}:{c.crm_password}@127.0.0.1:{crm_port}/crm",
                 "VOXGATE_CRM_SECRET": c.crm_secret,
                 "VOXGATE_CONTROL_TOKEN": c.control_token,
                 "VOXGATE_CALL_SECRET": c.call_secret,
                 "VOXGATE_DB": str(tmp_path / "calls.db"),
-            }))
+            },
+        }
+        async with asyncio.TaskGroup() as tg:  # all three start at once (ports chosen here)
+            up = {name: tg.create_task(stack.enter_async_context(voxgate(
+                tmp_path, name, *args, ready=ready[name], env=env.get(name))))
+                for name, args in starts.items()}
+        sim, gateway, dialer = (up[name].result() for name in ("sim", "gateway", "dialer"))
         record = await one_escalated_call(control, c.control_token)
         assert (record["disposition"], record["escalation_reason"], record["agent_id"]) == (
             "agent_handled", "dtmf", "a1"), record
@@ -227,7 +228,7 @@ async def test_no_secret_in_any_process_log_through_an_escalated_call(tmp_path: 
     assert "exotel_sim listening on" in logs["sim"] and "token from the config file" in logs["sim"]
     assert "Authorization: Basic ***" in logs["gateway"], logs["gateway"]
     assert "control request transfer" in logs["gateway"], logs["gateway"]
-    assert f"ws://***@127.0.0.1:{gw_port.group(1)}" in logs["dialer"], logs["dialer"]
+    assert f"ws://***@127.0.0.1:{gw_port}" in logs["dialer"], logs["dialer"]
     assert f"http://***@127.0.0.1:{crm_port}/crm" in logs["dialer"], logs["dialer"]
     assert "dialer up: events at http://" in logs["dialer"], logs["dialer"]
     assert all(len(text.splitlines()) >= 5 for text in logs.values()), logs
