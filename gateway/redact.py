@@ -38,6 +38,9 @@ from urllib.parse import quote, unquote, urlsplit
 MASK = "***"
 MIN_SECRET_LEN = 4
 """Registered values shorter than this are not replaced wherever they appear."""
+_NOT_SECRET = re.compile(r"true|false|yes|no|on|off|none|null|\d+(?:\.\d+)?", re.IGNORECASE)
+"""Values a secret-named setting may hold that are flags or numbers, not secrets
+(``VOXGATE_INSECURE_AUTH=true`` must not mask every ``true`` in the logs)."""
 
 _SECRET_NAME = r"[\w.-]*?(?:token|password|passwd|secret|api[_-]?key|signature|sig|auth)"
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@?#'\"<>]+@")
@@ -101,7 +104,7 @@ class SecretRegistry:
             before = len(self._values)
             for value in values:
                 for form in (value, quote(value, safe=""), unquote(value)):
-                    if len(form) >= MIN_SECRET_LEN:
+                    if len(form) >= MIN_SECRET_LEN and not _NOT_SECRET.fullmatch(form):
                         self._values.add(form)
             if len(self._values) != before:
                 ordered = sorted(self._values, key=len, reverse=True)  # longest first

@@ -66,10 +66,11 @@ def test_redact_text(text: str, want: str | None) -> None:
 def test_registered_secrets_are_masked_in_every_form() -> None:
     reg = SecretRegistry()
     reg.add("ctrl-token-xyz", "abc")  # "abc" is too short to be replaced everywhere
+    reg.add("true", "False", "30000", "1.25")  # flags and numbers are not secrets
     reg.add_credentials("evuser", "ev pass/9")
     token = base64.b64encode(b"evuser:ev pass/9").decode()
-    text = f"x ctrl-token-xyz y ev pass/9 z ev%20pass%2F9 {token} abc"
-    assert redact_text(text, reg) == f"x {MASK} y {MASK} z {MASK} {MASK} abc"
+    text = f"x ctrl-token-xyz y ev pass/9 z ev%20pass%2F9 {token} abc true False 30000 1.25"
+    assert redact_text(text, reg) == f"x {MASK} y {MASK} z {MASK} {MASK} abc true False 30000 1.25"
 
 
 def test_secrets_in_env_and_settings() -> None:
