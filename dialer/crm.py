@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from dialer.records import RecordStore
+from gateway.redact import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -139,4 +140,5 @@ class CrmPusher:
                     return ""
                 return f"HTTP {resp.status}"
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return f"{type(exc).__name__}: {exc}"
+            # kept in the database and logged: an invalid URL's error quotes it, credentials too
+            return redact_text(f"{type(exc).__name__}: {exc}")

@@ -16,16 +16,21 @@ import asyncio
 import base64
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, closing
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
+import pytest
 from aiohttp import web
 from test_dialer_ops_processes import free_port, until
+
+from dialer.crm import CrmPusher
+from dialer.records import CallRecord, RecordStore
 
 CUSTOMER = "+919900000001"
 AGENT = "+919800000001"
@@ -232,3 +237,22 @@ async def test_no_secret_in_any_process_log_through_an_escalated_call(tmp_path: 
     assert f"http://***@127.0.0.1:{crm_port}/crm" in logs["dialer"], logs["dialer"]
     assert "dialer up: events at http://" in logs["dialer"], logs["dialer"]
     assert all(len(text.splitlines()) >= 5 for text in logs.values()), logs
+
+
+async def test_a_failed_crm_push_keeps_no_credentials(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A push error is logged and kept in the database: an invalid CRM URL's error quotes the
+    URL, and its password must not come with it."""
+    c = Creds()
+    store = RecordStore(tmp_path / "calls.db")
+    store.save(CallRecord("c1", "+911", "bot_first"), push_to_crm=True)
+    url = f"http://{c.crm_user}:{c.crm_password}@[bad/crm"  # refused before any connection
+    async with aiohttp.ClientSession() as session:
+        await CrmPusher(store, url, c.crm_secret, base_backoff=0.0).push_due(session)
+    store.close()
+    with closing(sqlite3.connect(tmp_path / "calls.db")) as db:
+        (error,) = db.execute("SELECT last_error FROM crm_outbox").fetchone()
+    assert "InvalidUrl" in error and "***@" in error, error
+    assert c.crm_password not in error and c.crm_password not in caplog.text, caplog.text
+    assert "CRM push of call c1 failed" in caplog.text
