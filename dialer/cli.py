@@ -12,7 +12,11 @@
   agents (ids and numbers unique, numbers normalised: ``+`` and the country code, national
   ones taken as India's; ``sip:`` URIs kept), and a stream URL when talking to real Exotel
   (without one no bot-first call could start; with the embedded emulator the dialer starts
-  and refuses bot-first calls).
+  and refuses bot-first calls), and the event endpoint (:mod:`dialer.event_endpoint`:
+  ``--event-listen``/``VOXGATE_EVENT_LISTEN`` to bind, ``VOXGATE_EVENT_ENDPOINT`` the public
+  URL, ``--event-certfile``/``--event-keyfile`` for TLS here; an intake off loopback without
+  event credentials is refused unless ``--insecure-events``). A certificate that does not load
+  or an address that cannot be bound is one line too (exit 2).
 
   Stopping: the first SIGTERM or SIGINT stops new calls (``POST /v1/calls`` answers 503) and
   lets the calls in flight finish, agent conversations included, for up to ``drain_timeout``
@@ -42,7 +46,7 @@ from urllib.parse import urlsplit
 
 from dialer.config import DialerConfig, redact_url
 from dialer.control_api import BadField, ControlApiServer, contact_uri
-from dialer.emulated import on_emulator
+from dialer.emulated import on_emulator, trusting_event_cert
 from dialer.errors import ConfigError
 from dialer.records import RecordStore
 from dialer.service import Dialer
@@ -76,6 +80,16 @@ def register(subparsers: Any) -> None:
     run.add_argument("--drain-timeout", type=float, default=None, metavar="S",
                      help="on SIGTERM/SIGINT, let calls in flight finish for up to S seconds "
                           "(default: the config's drain_timeout, 300)")
+    run.add_argument("--event-listen", metavar="HOST:PORT", default=None,
+                     help="address the event intake binds (VOXGATE_EVENT_LISTEN); "
+                          "VOXGATE_EVENT_ENDPOINT is then the public URL given to Exotel")
+    run.add_argument("--event-certfile", metavar="PEM", default=None,
+                     help="TLS certificate chain for an https/grpcs event endpoint")
+    run.add_argument("--event-keyfile", metavar="PEM", default=None,
+                     help="its private key")
+    run.add_argument("--insecure-events", action="store_true", default=None,
+                     help="allow an event intake off loopback with no event credentials "
+                          "(VOXGATE_INSECURE_EVENTS=1; refused otherwise)")
     run.add_argument("--sim-config", metavar="FILE", default=None,
                      help="TOML world of the embedded emulator (when no EXOTEL_API_BASE)")
     run.set_defaults(func=run_command)
@@ -152,9 +166,25 @@ def _loopback(host: str) -> bool:
         return False
 
 
+EVENT_FLAGS = {"event_listen": "VOXGATE_EVENT_LISTEN", "event_certfile": "VOXGATE_EVENT_CERTFILE",
+               "event_keyfile": "VOXGATE_EVENT_KEYFILE",
+               "insecure_events": "VOXGATE_INSECURE_EVENTS"}
+
+
+def event_flags(args: argparse.Namespace) -> dict[str, str]:
+    """The environment with the ``--event-*`` flags over it (the event settings are checked
+    together, so they must all be in place when the config is built)."""
+    env = dict(os.environ)
+    for name, var in EVENT_FLAGS.items():
+        value = getattr(args, name, None)
+        if value:
+            env[var] = "1" if value is True else str(value)
+    return env
+
+
 def run_command(args: argparse.Namespace) -> int:
     try:
-        config = DialerConfig.load(args.config)
+        config = DialerConfig.load(args.config, event_flags(args))
         changes: dict[str, Any] = {}
         if args.control_host:
             changes["control_host"] = args.control_host
@@ -222,6 +252,7 @@ async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
                 from exotel_sim.server import SimServer
 
                 world = (sim_config or SimConfig()).with_agents([a[1] for a in agents])
+                world = trusting_event_cert(world, config)
                 sim = await stack.enter_async_context(SimServer(world))
                 config = on_emulator(config, sim)
                 print(f"embedded Exotel emulator at {sim.base_url}", flush=True)

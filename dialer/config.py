@@ -8,10 +8,19 @@ Call :meth:`DialerConfig.load` once at start-up. Settings and their environment 
 ``account_sid``             ``EXOTEL_ACCOUNT_SID``
 ``api_key``/``api_token``   ``EXOTEL_API_KEY``/``EXOTEL_API_TOKEN`` (HTTP Basic; never logged)
 ``exophone``                ``EXOTEL_EXOPHONE``, the caller id for customer and agent legs
-``event_endpoint``          ``VOXGATE_EVENT_ENDPOINT``: ``grpc://host:port`` or
-                            ``http(s)://host:port/path``; given to Exotel as
-                            ``leg_event_endpoint``/``bridge_event_endpoint``; the scheme picks the
-                            intake transport and the dialer listens there (port 0: any free port)
+``event_endpoint``          ``VOXGATE_EVENT_ENDPOINT``: the public URL given to Exotel as
+                            ``leg_event_endpoint``/``bridge_event_endpoint``:
+                            ``https://[user:pass@]host/path``, ``grpcs://host:port`` (or plain
+                            ``http``/``grpc``); the scheme picks the intake and is kept
+``event_listen``            ``VOXGATE_EVENT_LISTEN``: ``host:port`` the intake binds; empty: the
+                            endpoint's host and port, which must be loopback (port 0: any free
+                            port). See :mod:`dialer.event_endpoint`
+``event_auth``              ``VOXGATE_EVENT_AUTH``: ``user:password`` (gRPC: a shared secret),
+                            carried in the URL given to Exotel and checked by the intake
+``event_certfile``/``..keyfile``  ``VOXGATE_EVENT_CERTFILE``/``VOXGATE_EVENT_KEYFILE``: TLS here
+                            for an ``https``/``grpcs`` endpoint (else a TLS proxy in front)
+``insecure_events``         ``VOXGATE_INSECURE_EVENTS=1``: allow an intake off loopback with no
+                            event credentials (refused otherwise)
 ``stream_url``              ``VOXGATE_STREAM_URL``: the gateway's public ``ws(s)://`` base
 ==========================  =====================================================================
 
@@ -33,6 +42,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dialer.errors import ConfigError
+from dialer.event_endpoint import EventEndpoint, plan_event_endpoint
 from gateway.redact import redact_url as redact_url  # the dialer's importers use it
 
 ENV_VARS: dict[str, str] = {
@@ -44,6 +54,10 @@ ENV_VARS: dict[str, str] = {
     "VOXGATE_EVENT_ENDPOINT": "event_endpoint",
     "VOXGATE_STREAM_URL": "stream_url",
     "VOXGATE_EVENT_AUTH": "event_auth",
+    "VOXGATE_EVENT_LISTEN": "event_listen",
+    "VOXGATE_EVENT_CERTFILE": "event_certfile",
+    "VOXGATE_EVENT_KEYFILE": "event_keyfile",
+    "VOXGATE_INSECURE_EVENTS": "insecure_events",
     "VOXGATE_CRM_URL": "crm_url",
     "VOXGATE_CRM_SECRET": "crm_secret",
     "VOXGATE_DB": "db_path",
@@ -70,8 +84,15 @@ class DialerConfig:
     api_key: str = field(default="", repr=False)
     api_token: str = field(default="", repr=False)
     exophone: str = ""
-    event_endpoint: str = "grpc://127.0.0.1:0"
+    event_endpoint: str = field(default="grpc://127.0.0.1:0", repr=False)  # may hold credentials
     event_auth: str = field(default="", repr=False)  # "user:password" for webhook Basic auth
+    event_listen: str = ""  # host:port to bind; "" the endpoint's (loopback only)
+    event_certfile: str = ""  # TLS for https/grpcs endpoints (else a TLS proxy in front)
+    event_keyfile: str = ""
+    insecure_events: bool = False  # allow an intake off loopback without credentials
+    # events that disagree with a call's state are checked with GET /legs/{sid} first, for up
+    # to this long (dialer.confirm); 0: act on every event as it comes
+    event_confirm_timeout: float = 2.0
     stream_url: str = ""
     # Exotel client behaviour
     request_timeout: float = 10.0
@@ -130,11 +151,9 @@ class DialerConfig:
                 f"got {self.exophone!r}"
             )
         object.__setattr__(self, "exophone", exophone)
-        scheme = urlsplit(self.event_endpoint).scheme
-        if scheme not in ("grpc", "http", "https"):
-            raise ConfigError(
-                f"event_endpoint must be grpc://, http:// or https://, got {self.event_endpoint!r}"
-            )
+        self.event_plan  # noqa: B018 -- checks the event settings together
+        if self.event_confirm_timeout < 0:
+            raise ConfigError("event_confirm_timeout must be >= 0 (seconds)")
         if self.stream_url and urlsplit(self.stream_url).scheme not in ("ws", "wss"):
             raise ConfigError(f"stream_url must be ws:// or wss://, got {self.stream_url!r}")
         if self.escalation_fallback not in ("bot", "callback"):
@@ -183,7 +202,16 @@ class DialerConfig:
     @property
     def event_transport(self) -> str:
         """``"grpc"`` or ``"http"`` (https counts as http), from the endpoint's scheme."""
-        return "grpc" if urlsplit(self.event_endpoint).scheme == "grpc" else "http"
+        return self.event_plan.transport
+
+    @property
+    def event_plan(self) -> EventEndpoint:
+        """The intake's listen address, TLS and public URL (raises :class:`ConfigError`)."""
+        return plan_event_endpoint(
+            self.event_endpoint, self.event_listen, auth=self.event_auth,
+            certfile=self.event_certfile, keyfile=self.event_keyfile,
+            insecure=self.insecure_events,
+        )
 
     def replace(self, **changes: Any) -> DialerConfig:
         """A copy with ``changes`` applied (validated again)."""
@@ -196,6 +224,8 @@ class DialerConfig:
             value = getattr(self, f.name)
             if isinstance(value, str) and "://" in value:
                 value = redact_url(value)  # a URL may carry credentials (stream, CRM, events)
+            if f.name == "event_endpoint":
+                value = redact_url(value)  # may carry the event credentials
             out[f.name] = ("<set>" if value else "<unset>") if f.name in SECRET_FIELDS else value
         return out
 

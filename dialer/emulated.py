@@ -5,11 +5,13 @@ the dialer alone (``voxgate dialer run``) sounds as it does inside ``voxgate dem
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from dialer.config import DialerConfig
 
 if TYPE_CHECKING:
+    from exotel_sim.config import SimConfig
     from exotel_sim.server import SimServer
 
 DEFAULT_EXOPHONE = "+918000000000"
@@ -36,3 +38,12 @@ def on_emulator(
     if not config.agent_hold_url and agent_hold:
         changes["agent_hold_url"] = sim.audio_url(agent_hold)
     return config.replace(**changes)
+
+
+def trusting_event_cert(world: SimConfig, config: DialerConfig) -> SimConfig:
+    """``world`` trusting the event intake's own certificate (``event_certfile``), so an
+    embedded emulator delivers over TLS to a self-signed intake as Exotel does to a CA-signed
+    one (certificates are checked either way)."""
+    if config.event_certfile and not world.tls_ca_file:
+        return dataclasses.replace(world, tls_ca_file=config.event_certfile)
+    return world

@@ -6,16 +6,23 @@ to the ``sink`` callback. ``submit`` does no I/O and never awaits, so both serve
 as soon as it returns. Malformed bodies raise :class:`~dialer.errors.MalformedEvent` (counted);
 a sink that raises is logged and counted, never propagated to Exotel.
 
-Servers (bind 127.0.0.1 port 0 in tests; :attr:`endpoint` gives the URL to hand to Exotel):
+Servers (what they bind and the public URL come from :mod:`dialer.event_endpoint`;
+:attr:`endpoint` is the URL to hand to Exotel, credentials included: redact it in logs):
 
-* :class:`HttpIntakeServer` -- aiohttp; ``POST {path}`` with the JSON body; optional Basic auth
-  (401 without it); 200 ``{"ok": true}`` on accept, 400 on malformed JSON or event (Exotel does
-  not retry 4xx), 413 above ``max_body`` bytes.
-* :class:`GrpcIntakeServer` -- grpc.aio, the ``ExotelCallbackService`` of
-  ``protos/exotel_events.proto``; malformed events get ``INVALID_ARGUMENT``, bad auth
-  ``UNAUTHENTICATED``.
+* :class:`HttpIntakeServer` -- aiohttp, HTTPS with a TLS context (``event_certfile``); ``POST
+  {path}`` with the JSON body; with credentials set, ``Authorization: Basic`` (or ``Bearer``)
+  must match or the answer is 401; 200 ``{"ok": true}`` on accept, 400 on malformed JSON or
+  event (Exotel does not retry 4xx), 413 above ``max_body`` bytes.
+* :class:`GrpcIntakeServer` -- grpc.aio (TLS server credentials with ``event_certfile``), the
+  ``ExotelCallbackService`` of ``protos/exotel_events.proto``; ``authorization: Bearer
+  <secret>`` (or Basic) metadata, else ``UNAUTHENTICATED``; malformed events get
+  ``INVALID_ARGUMENT``.
 
-Start the one matching the configured endpoint with :func:`start_intake`.
+Credentials are compared in constant time on bytes (non-ASCII gives a 401, never an error);
+refusals are counted (``IntakeStats.unauthorized``, metric ``events_unauthorized_total``) and
+logged at most once a minute (:class:`AuthFailureLog`). A bind failure raises
+:class:`IntakeBindError` (one line). Build the server for a config with
+:func:`make_intake_server` (``config.event_plan``).
 """
 
 from __future__ import annotations
@@ -25,17 +32,19 @@ import binascii
 import hmac
 import json
 import logging
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import grpc
 from aiohttp import web
 from google.protobuf import json_format
 
-from dialer.errors import MalformedEvent
+from dialer.errors import ConfigError, MalformedEvent
+from dialer.event_endpoint import EventEndpoint, plan_event_endpoint
 from dialer.events import ExotelEvent, parse_event
 from dialer.sequencer import EventSequencer
 from protos import exotel_events_pb2 as _pb2
@@ -88,17 +97,53 @@ class EventIntake:
         return delivered
 
 
-def _check_basic(header: str | None, expected: str) -> bool:
-    """True when ``header`` is ``Basic base64(expected)`` (``expected`` is ``user:password``)."""
+AUTH_LOG_EVERY = 60.0  # seconds between two log lines about failed event authentication
+
+
+def credentials_ok(header: str | None, expected: str) -> bool:
+    """True when ``header`` is ``Basic base64(expected)`` or ``Bearer expected``.
+
+    Compared in constant time on bytes (UTF-8), so any header, non-ASCII included, is a plain
+    yes or no (never an exception). ``expected`` empty: no authentication."""
     if not expected:
         return True
-    if not header or not header.startswith("Basic "):
+    if not header:
         return False
-    try:
-        given = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    return hmac.compare_digest(given, expected)
+    raw = header.encode("utf-8", "surrogateescape")
+    scheme, _, value = raw.strip().partition(b" ")
+    want = expected.encode("utf-8")
+    if scheme.lower() == b"basic":
+        try:
+            given = base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return hmac.compare_digest(given, want)
+    if scheme.lower() == b"bearer":
+        return hmac.compare_digest(value.strip(), want)
+    return False
+
+
+class AuthFailureLog:
+    """Counts failed authentications and logs them at most once per ``every`` seconds (the
+    first at once, later ones with how many were left unlogged), so a flood of bad posts costs
+    no log volume."""
+
+    def __init__(self, stats: IntakeStats, every: float = AUTH_LOG_EVERY) -> None:
+        self.stats = stats
+        self.every = every
+        self._last = float("-inf")
+        self._quiet = 0
+
+    def failed(self, transport: str, peer: str, has_header: bool) -> None:
+        self.stats.unauthorized += 1
+        now = time.monotonic()
+        if now - self._last < self.every:
+            self._quiet += 1
+            return
+        more = f" ({self._quiet} more since the last report)" if self._quiet else ""
+        self._last, self._quiet = now, 0
+        log.warning("event %s from %s refused: %s credentials%s", transport, peer or "?",
+                    "wrong" if has_header else "no", more)
 
 
 class IntakeServer(Protocol):
@@ -108,8 +153,48 @@ class IntakeServer(Protocol):
     async def stop(self) -> None: ...
 
 
+class IntakeBindError(OSError):
+    """The intake could not listen (port in use, address not on this host): one line."""
+
+
+def _bind_error(host: str, port: int, why: object) -> IntakeBindError:
+    return IntakeBindError(
+        f"cannot listen for Exotel events on {host}:{port} (VOXGATE_EVENT_LISTEN / "
+        f"event_endpoint): {why}"
+    )
+
+
+def _read_pem(path: str, what: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: {exc.strerror or exc}") from None
+
+
+def server_tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
+    """The HTTPS intake's TLS context; :class:`ConfigError` for a missing or bad cert/key."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"event_certfile/event_keyfile ({certfile}, {keyfile}): cannot load them: {exc}"
+        ) from None
+    return context
+
+
+def _public(plan: EventEndpoint | None, default: str, port: int) -> str:
+    """The URL for Exotel; logs the plan's warnings (no credentials, credentials in clear)."""
+    if plan is None:
+        return default
+    for warning in plan.warnings:
+        log.warning("%s", warning)
+    return plan.public_url(port)
+
+
 class HttpIntakeServer:
-    """aiohttp webhook for Exotel's JSON POST events."""
+    """aiohttp webhook for Exotel's JSON POST events (HTTPS when given a TLS context)."""
 
     def __init__(
         self,
@@ -119,17 +204,18 @@ class HttpIntakeServer:
         path: str = "/exotel/events",
         *,
         auth: str = "",
-        scheme: str = "http",
-        public_endpoint: str = "",
+        plan: EventEndpoint | None = None,
+        tls: ssl.SSLContext | None = None,
         max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         self.intake = intake
         self.host, self.port, self.path = host, port, path or "/"
         self._auth = auth
-        self._scheme = scheme
-        self._public = public_endpoint
+        self._plan = plan
+        self._tls = tls
         self._max_body = max_body
         self._runner: web.AppRunner | None = None
+        self._failures = AuthFailureLog(intake.stats)
         self.endpoint = ""
 
     def app(self) -> web.Application:
@@ -138,16 +224,24 @@ class HttpIntakeServer:
         return app
 
     async def start(self) -> None:
-        """Bind and serve; sets :attr:`endpoint` (with the real port)."""
+        """Bind and serve; sets :attr:`endpoint` (with the real port). A bind failure raises
+        :class:`IntakeBindError`."""
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self._tls)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            raise _bind_error(self.host, self.port, exc.strerror or exc) from None
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         if sockets:
             self.port = sockets[0].getsockname()[1]
-        self.endpoint = self._public or f"{self._scheme}://{self.host}:{self.port}{self.path}"
+        scheme = "https" if self._tls is not None else "http"
+        self.endpoint = _public(self._plan, f"{scheme}://{self.host}:{self.port}{self.path}",
+                                self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -155,9 +249,11 @@ class HttpIntakeServer:
             self._runner = None
 
     async def _handle(self, request: web.Request) -> web.Response:
-        if not _check_basic(request.headers.get("Authorization"), self._auth):
-            self.intake.stats.unauthorized += 1
-            return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
+        header = request.headers.get("Authorization")
+        if not credentials_ok(header, self._auth):
+            self._failures.failed("POST", request.remote or "", header is not None)
+            return web.json_response({"ok": False, "error": "unauthorized"}, status=401,
+                                     headers={"WWW-Authenticate": 'Basic realm="events"'})
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -196,6 +292,7 @@ class _Servicer(exotel_events_pb2_grpc.ExotelCallbackServiceServicer):
     def __init__(self, intake: EventIntake, auth: str) -> None:
         self.intake = intake
         self.auth = auth
+        self.failures = AuthFailureLog(intake.stats)
 
     async def TriggerCallbackEvent(  # name fixed by the proto
         self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
@@ -203,8 +300,9 @@ class _Servicer(exotel_events_pb2_grpc.ExotelCallbackServiceServicer):
         if self.auth:
             meta = {k.lower(): v for k, v in (context.invocation_metadata() or ())}
             header = meta.get("authorization")
-            if not _check_basic(header if isinstance(header, str) else None, self.auth):
-                self.intake.stats.unauthorized += 1
+            header = header if isinstance(header, str) else None
+            if not credentials_ok(header, self.auth):
+                self.failures.failed("gRPC", context.peer() or "", header is not None)
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad credentials")
         try:
             self.intake.submit(callback_to_dict(request))
@@ -215,7 +313,7 @@ class _Servicer(exotel_events_pb2_grpc.ExotelCallbackServiceServicer):
 
 
 class GrpcIntakeServer:
-    """grpc.aio server implementing ``TriggerCallbackEvent``."""
+    """grpc.aio server implementing ``TriggerCallbackEvent`` (TLS when given cert and key)."""
 
     def __init__(
         self,
@@ -224,26 +322,51 @@ class GrpcIntakeServer:
         port: int = 0,
         *,
         auth: str = "",
-        public_endpoint: str = "",
+        plan: EventEndpoint | None = None,
+        certfile: str = "",
+        keyfile: str = "",
     ) -> None:
         self.intake = intake
         self.host, self.port = host, port
         self._auth = auth
-        self._public = public_endpoint
+        self._plan = plan
+        self._cert = (certfile, keyfile) if certfile else None
         self._server: grpc.aio.Server | None = None
         self.endpoint = ""
 
     async def start(self) -> None:
+        """Bind and serve; a bind failure raises :class:`IntakeBindError`, a bad certificate
+        :class:`ConfigError`."""
+        credentials = None
+        if self._cert is not None:
+            server_tls_context(*self._cert)  # a clear error for a bad pair, before gRPC's
+            key = _read_pem(self._cert[1], "event_keyfile")
+            chain = _read_pem(self._cert[0], "event_certfile")
+            credentials = grpc.ssl_server_credentials([(key, chain)])
         server = grpc.aio.server(
-            options=[("grpc.max_receive_message_length", DEFAULT_MAX_BODY)]
+            options=[("grpc.max_receive_message_length", DEFAULT_MAX_BODY),
+                     ("grpc.so_reuseport", 0)]
         )
         exotel_events_pb2_grpc.add_ExotelCallbackServiceServicer_to_server(  # type: ignore[no-untyped-call]
             _Servicer(self.intake, self._auth), server
         )
-        self.port = server.add_insecure_port(f"{self.host}:{self.port}")
+        address = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        if self.port:
+            _probe_bind(self.host, self.port)  # gRPC's own failure comes with C-core log lines
+        try:
+            if credentials is None:
+                port = server.add_insecure_port(address)
+            else:
+                port = server.add_secure_port(address, credentials)
+        except RuntimeError as exc:  # grpc's "Failed to bind to address ..."
+            raise _bind_error(self.host, self.port, _first_line(exc)) from None
+        if not port:
+            raise _bind_error(self.host, self.port, "gRPC could not bind it")
+        self.port = port
         await server.start()
         self._server = server
-        self.endpoint = self._public or f"grpc://{self.host}:{self.port}"
+        scheme = "grpcs" if credentials is not None else "grpc"
+        self.endpoint = _public(self._plan, f"{scheme}://{self.host}:{self.port}", self.port)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -251,22 +374,40 @@ class GrpcIntakeServer:
             self._server = None
 
 
-def make_intake_server(
-    intake: EventIntake, endpoint: str, *, auth: str = "", public_endpoint: str = ""
-) -> HttpIntakeServer | GrpcIntakeServer:
-    """The server for ``endpoint`` (``grpc://host:port`` or ``http(s)://host:port/path``).
+def _probe_bind(host: str, port: int) -> None:
+    """Raise :class:`IntakeBindError` when ``host:port`` cannot be bound (in use, not an
+    address of this host)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, addr = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(addr)
+    except OSError as exc:
+        raise _bind_error(host, port, exc.strerror or exc) from None
 
-    The dialer listens on the endpoint's host and port (0: any free port); ``public_endpoint``
-    overrides what is told to Exotel (behind NAT or a TLS proxy)."""
-    parts = urlsplit(endpoint)
-    host = parts.hostname or "127.0.0.1"
-    port = parts.port or 0
-    if parts.scheme == "grpc":
-        return GrpcIntakeServer(intake, host, port, auth=auth, public_endpoint=public_endpoint)
-    if parts.scheme in ("http", "https"):
-        # TLS is terminated in front of us for https endpoints; we serve plain HTTP.
-        return HttpIntakeServer(
-            intake, host, port, parts.path or "/exotel/events", auth=auth,
-            scheme="http", public_endpoint=public_endpoint,
-        )
-    raise ValueError(f"unsupported event endpoint {endpoint!r}")
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def make_intake_server(
+    intake: EventIntake, endpoint: EventEndpoint | str, *, auth: str = ""
+) -> HttpIntakeServer | GrpcIntakeServer:
+    """The server for ``endpoint``: a plan from :func:`dialer.event_endpoint.plan_event_endpoint`
+    (``DialerConfig.event_plan``), or a loopback URL (``grpc://127.0.0.1:0``,
+    ``http://127.0.0.1:0/path``) with ``auth``. Its :attr:`endpoint` after ``start`` is the
+    public URL, credentials included."""
+    plan = endpoint if isinstance(endpoint, EventEndpoint) else None
+    if plan is None:
+        try:
+            plan = plan_event_endpoint(str(endpoint), auth=auth)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+    if plan.transport == "grpc":
+        return GrpcIntakeServer(intake, plan.bind_host, plan.bind_port, auth=plan.auth,
+                                plan=plan, certfile=plan.certfile, keyfile=plan.keyfile)
+    tls = server_tls_context(plan.certfile, plan.keyfile) if plan.serve_tls else None
+    return HttpIntakeServer(intake, plan.bind_host, plan.bind_port, plan.path, auth=plan.auth,
+                            plan=plan, tls=tls)

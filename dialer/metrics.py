@@ -84,6 +84,14 @@ def render_dialer_metrics(dialer: Dialer) -> str:
     out.one("events_unauthorized_total", "counter", "Event posts refused for bad credentials.",
             intake.unauthorized)
     out.one("events_delivered_total", "counter", "Events delivered to calls.", intake.delivered)
+    confirm = dialer.confirm_stats  # dialer.confirm: state-changing events checked first
+    out.one("events_confirm_checked_total", "counter", "Events checked with GET /legs first.",
+            confirm.checked)
+    out.one("events_confirm_dropped_total", "counter",
+            "Events dropped: Exotel's leg state disagreed (forged).", confirm.dropped)
+    out.one("events_confirm_unconfirmed_total", "counter",
+            "Checked events acted on without an answer (timeout, unknown state).",
+            confirm.unconfirmed)
     out.one("events_duplicate_total", "counter", "Duplicate events dropped.", seq.duplicates)
     out.one("events_stale_total", "counter",
             "Lifecycle events older than the leg's state, dropped.", seq.stale)

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from dialer.confirm import EventConfirmer
 from dialer.errors import CreateLegUncertain, ExotelApiError, ExotelError
 from dialer.events import BridgeLifecycle, ExotelEvent, LegAction, LegLifecycle
 from dialer.flows import (
@@ -86,6 +87,10 @@ class CallRunner:
         self._orphans: list[ExotelEvent] = []
         self._uncertain: asyncio.Future[str] | None = None
         self._tg: asyncio.TaskGroup | None = None
+        # events that disagree with the call's state wait for GET /legs/{sid} (dialer.confirm)
+        self.confirmer = EventConfirmer(self.call_id, dialer.client.get_leg, self.deliver,
+                                        dialer.confirm_stats, dialer.config.event_confirm_timeout,
+                                        dialer.intake.sequencer.reopen)
         self._t0 = time.monotonic()
         self._wall0 = time.time()
         self.last_event_at = 0.0  # monotonic time the last routed event was put in the inbox
@@ -108,7 +113,8 @@ class CallRunner:
     def deliver_event(self, event: ExotelEvent) -> None:
         """An Exotel event routed to this call by leg or bridge sid."""
         self.last_event_at = time.monotonic()
-        self.deliver(event)
+        if not self.confirmer.offer(self.flow, event, self._tg):
+            self.deliver(event)
 
     def deliver_orphan(self, event: ExotelEvent) -> None:
         """An event for a leg not yet known, matched to this call by ``custom_param``.

@@ -76,6 +76,13 @@ class EventSequencer:
             return self._lifecycle(leg, event)
         return self._action(leg, event)
 
+    def reopen(self, leg_sid: str) -> None:
+        """The terminal event taken for ``leg_sid`` was found forged (:mod:`dialer.confirm`):
+        accept the leg's events again, its real end included."""
+        leg = self._legs.get(leg_sid)
+        if leg is not None:
+            leg.terminal = False
+
     def forget(self, leg_sid: str) -> None:
         """Drop a leg's ordering state (call when its call is finished and recorded)."""
         self._legs.pop(leg_sid, None)

@@ -51,6 +51,7 @@ from urllib.parse import urlencode, urlsplit
 
 from dialer.agents import Agent, AgentPool
 from dialer.config import DialerConfig, redact_url
+from dialer.confirm import ConfirmStats
 from dialer.crm import CrmPusher
 from dialer.errors import ConfigError, UnknownCall
 from dialer.events import BridgeLifecycle, ExotelEvent, LegLifecycle
@@ -275,9 +276,10 @@ class Dialer:
         self.clock = clock
         self.settings = flow_settings(config)
         self.stats = DialerStats()
+        self.confirm_stats = ConfirmStats()  # forged-event checks of every call
         self.intake = EventIntake(self._route)
         self.intake_server: HttpIntakeServer | GrpcIntakeServer = make_intake_server(
-            self.intake, config.event_endpoint, auth=config.event_auth
+            self.intake, config.event_plan
         )
         self.crm: CrmPusher | None = (
             CrmPusher(self.store, config.crm_url, config.crm_secret) if config.crm_url else None

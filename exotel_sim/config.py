@@ -221,6 +221,7 @@ class SimConfig:
     max_events_kept: int = 100_000
     keep_stream_audio_s: int = 600  # longest stretch of bot audio a leg recording holds
     tls_verify: bool = True  # verify certificates of https event endpoints and wss bots
+    tls_ca_file: str = ""  # PEM of extra trusted CAs (a self-signed event endpoint or bot)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "customers", _frozen_map(self.customers))
@@ -269,7 +270,7 @@ class SimConfig:
     def from_mapping(cls, doc: Mapping[str, Any], *, seed: int | None = None) -> SimConfig:
         """Build from a parsed TOML document."""
         known = {"seed", "account", "latency", "limits", "delivery", "customers", "agents",
-                 "tls_verify"}
+                 "tls_verify", "tls_ca_file"}
         _no_unknown(doc, known, "")
         account = _table(doc, "account")
         latency = _table(doc, "latency")
@@ -325,6 +326,7 @@ class SimConfig:
             ),
             reorder=bool(delivery.get("reorder", False)),
             tls_verify=bool(doc.get("tls_verify", True)),
+            tls_ca_file=str(doc.get("tls_ca_file", "")),
             event_auth=auth,
             default_customer=default,
             customers=customers,

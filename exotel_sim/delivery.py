@@ -17,10 +17,11 @@ import asyncio
 import base64
 import logging
 import random
+import ssl
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 import grpc
@@ -89,8 +90,17 @@ class Delivery:
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.config.http_timeout_s),
-            connector=aiohttp.TCPConnector(limit=200, ssl=self.config.tls_verify),
+            connector=aiohttp.TCPConnector(limit=200, ssl=self._tls_context()),
         )
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """Certificates are checked (as Exotel does) against the system's CAs and
+        ``tls_ca_file``; ``tls_verify = false`` checks nothing (https only; gRPC always checks)."""
+        context = ssl.create_default_context(cafile=self.config.tls_ca_file or None)
+        if not self.config.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -156,7 +166,7 @@ class Delivery:
             if n:
                 self.counts["retries"] += 1
                 await asyncio.sleep(self.config.retry_backoff_ms * n / 1000)
-            if scheme == "grpc":
+            if scheme in ("grpc", "grpcs"):
                 ok, retry, status = await self._grpc_once(event, attempt)
             else:
                 ok, retry, status = await self._http_once(event, attempt)
@@ -181,7 +191,16 @@ class Delivery:
             "X-Exotel-Request-Id": f"{event.event_sid}-{attempt}",
         }
         parts = urlsplit(event.endpoint)
-        auth = (parts.username, parts.password or "") if parts.username else self.config.event_auth
+        if parts.username is not None and parts.scheme in ("grpc", "grpcs"):
+            # a shared secret in the URL's user part (percent-encoded): a bearer token
+            secret = unquote(parts.username) + (
+                "" if parts.password is None else ":" + unquote(parts.password))
+            headers["Authorization"] = f"Bearer {secret}"
+            return headers
+        auth = (
+            (unquote(parts.username), unquote(parts.password or ""))
+            if parts.username is not None else self.config.event_auth
+        )
         if auth:
             token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
             headers["Authorization"] = f"Basic {token}"
@@ -209,12 +228,22 @@ class Delivery:
 
     def _stub(self, endpoint: str) -> Any:
         parts = urlsplit(endpoint)
-        target = f"{parts.hostname}:{parts.port}"
-        if target not in self._grpc:
-            channel = grpc.aio.insecure_channel(target)
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+        target = f"{host}:{parts.port}"
+        key = f"{parts.scheme}://{target}"
+        if key not in self._grpc:
+            if parts.scheme == "grpcs":
+                roots = None
+                if self.config.tls_ca_file:
+                    with open(self.config.tls_ca_file, "rb") as fh:
+                        roots = fh.read()
+                channel = grpc.aio.secure_channel(
+                    target, grpc.ssl_channel_credentials(root_certificates=roots))
+            else:
+                channel = grpc.aio.insecure_channel(target)
             stub = exotel_events_pb2_grpc.ExotelCallbackServiceStub(channel)
-            self._grpc[target] = (channel, stub)
-        return self._grpc[target][1]
+            self._grpc[key] = (channel, stub)
+        return self._grpc[key][1]
 
     async def _grpc_once(self, event: Event, attempt: int) -> tuple[bool, bool, str]:
         payload = event.payload

@@ -156,11 +156,12 @@ def _no_unknown(body: dict[str, Any], known: set[str]) -> None:
 
 
 def check_event_endpoint(url: str, field: str) -> str:
-    """An event endpoint must be ``grpc://host:port`` or an ``http(s)://`` URL."""
+    """An event endpoint must be ``grpc(s)://host:port`` or an ``http(s)://`` URL."""
     parts = urlsplit(url)
-    if parts.scheme not in ("grpc", "http", "https") or not parts.hostname:
-        raise BadRequest(f"{field}: must be a grpc://host:port or http(s):// URL", field=field)
-    if parts.scheme == "grpc":
+    if parts.scheme not in ("grpc", "grpcs", "http", "https") or not parts.hostname:
+        raise BadRequest(f"{field}: must be a grpc(s)://host:port or http(s):// URL",
+                         field=field)
+    if parts.scheme in ("grpc", "grpcs"):
         try:
             port = parts.port
         except ValueError:

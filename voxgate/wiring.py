@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from dialer.config import DialerConfig
 from dialer.control_api import ControlApiServer
-from dialer.emulated import FIXTURES, on_emulator
+from dialer.emulated import FIXTURES, on_emulator, trusting_event_cert
 from dialer.records import RecordStore
 from dialer.service import Dialer
 from exotel_sim.config import SimConfig
@@ -111,7 +111,9 @@ class LocalStack:
         cfg = self.config
         stack = self._stack
         if cfg.uses_embedded_emulator:
-            self.sim = await stack.enter_async_context(SimServer(self.sim_config))
+            self.sim = await stack.enter_async_context(
+                SimServer(trusting_event_cert(self.sim_config, cfg))
+            )
             cfg = on_emulator(cfg, self.sim, self._fixtures)
         late = _LateHook()
         hook: ControlHook = late

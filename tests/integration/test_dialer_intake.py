@@ -74,7 +74,8 @@ async def test_grpc_intake_with_real_client() -> None:
     assert isinstance(server, GrpcIntakeServer)
     await server.start()
     try:
-        target = server.endpoint.removeprefix("grpc://")
+        assert server.endpoint == f"grpc://exo%3Asecret@127.0.0.1:{server.port}"
+        target = f"127.0.0.1:{server.port}"
         async with grpc.aio.insecure_channel(target) as channel:
             stub = exotel_events_pb2_grpc.ExotelCallbackServiceStub(channel)  # type: ignore[no-untyped-call]
             meta = (("authorization", basic("exo", "secret")), ("x-exotel-event-sid", "E1"))

@@ -24,6 +24,8 @@ def test_env_overrides_file(tmp_path: Path) -> None:
             "EXOTEL_API_TOKEN": "supersecret",
             "EXOTEL_API_BASE": "https://cpaas-api.in.exotel.com",
             "VOXGATE_EVENT_ENDPOINT": "https://dialer.example.com/events",
+            "VOXGATE_EVENT_LISTEN": "0.0.0.0:8443",
+            "VOXGATE_EVENT_AUTH": "exo:pw",
             "VOXGATE_STREAM_URL": "wss://gw.example.com",
         },
     )

@@ -1,0 +1,198 @@
+"""Forged events confirmed: an event that would change a call in a way it did not ask for is
+checked with ``GET /legs/{sid}`` before the call acts on it.
+
+Anyone who can post to the event endpoint (no event auth, a leaked credential, an insider) could
+otherwise end a live call's record while the customer stays with the bot untracked
+(``leg_terminated``), or make an agent-first call dial an agent, cancel the real leg and record
+an abandonment (``leg_answered`` on a ringing leg). So, per call (:class:`EventConfirmer`, one
+per :class:`~dialer.runner.CallRunner`):
+
+* **Which events** (:func:`leg_to_confirm`): a terminal leg event (``leg_terminated``, ...) for
+  the customer leg, unless the call is already ending (its own hang-up), or for the agent leg
+  once bridging; ``leg_answered`` for the customer leg of an agent-first call that is dialling or
+  ringing, and for an agent leg that is ringing. Nothing else waits: the bot-first customer's
+  ``leg_answered`` acts at once (the greeting is on the critical path; a forged one only makes
+  the stream and greeting requests fail on a ringing leg), and so do action and bridge events.
+* **Agreement** (:func:`agrees`): Exotel's ``state``/``terminal_status`` of that leg. Exotel's
+  API may lag its media servers, so a disagreeing answer is asked again every ``retry_every``
+  seconds until ``timeout``; still disagreeing (or 404: no such leg), the event is dropped,
+  counted and logged. A leg state this code does not know, or an API that does not answer in
+  time, lets the event act (counted as unconfirmed, logged): a genuine call is never stuck on
+  the check.
+* **The sequencer** takes a terminal event as the leg's end; while one is checked the leg is
+  reopened (``EventSequencer.reopen``), so its real events, its real end included, still
+  arrive (behind the checked one).
+* **Order**: while an event is checked, the call's later events wait behind it, so nothing
+  overtakes it; control requests and timers do not wait.
+
+Counters (:class:`ConfirmStats`, metrics ``events_confirm_*``): checked, confirmed, dropped,
+unconfirmed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dialer.errors import ExotelApiError, ExotelError
+from dialer.events import ExotelEvent, LegLifecycle
+from dialer.flows import CallFlow
+from dialer.flows.states import CallState
+
+log = logging.getLogger(__name__)
+
+ANSWERED_STATES = frozenset({"answered", "in-progress", "in_progress", "connected", "bridged",
+                             "active", "ongoing", "established"})
+PRE_ANSWER_STATES = frozenset({"created", "connecting", "ringing", "queued", "initiated",
+                               "dialing", "in-queue"})
+TERMINAL_STATES = frozenset({"terminated", "completed", "ended", "failed", "busy", "no-answer",
+                             "no_answer", "canceled", "cancelled", "disconnected", "hungup"})
+NEVER_ANSWERED = frozenset({"busy", "no-answer", "no_answer", "failed", "canceled",
+                            "cancelled"})
+ENDING = frozenset({CallState.ENDING, CallState.FINALIZING, CallState.ENDED})
+AGENT_LIVE = frozenset({CallState.BRIDGING, CallState.BRIDGED})
+PRE_ANSWER = frozenset({CallState.DIALING, CallState.RINGING})
+
+Fetch = Callable[[str], Awaitable[Mapping[str, Any]]]
+
+
+@dataclass(slots=True)
+class ConfirmStats:
+    checked: int = 0  # events held for a GET /legs/{sid}
+    confirmed: int = 0  # Exotel agreed: acted on
+    dropped: int = 0  # Exotel disagreed (or no such leg): not acted on
+    unconfirmed: int = 0  # no answer in time or a state we do not know: acted on
+
+
+def leg_to_confirm(flow: CallFlow, ev: ExotelEvent) -> str:
+    """The leg whose state at Exotel must agree before ``flow`` takes ``ev``; ``""``: act now."""
+    if not isinstance(ev, LegLifecycle) or not ev.leg_sid:
+        return ""
+    state = flow.state
+    if ev.leg_sid == flow.customer_leg:
+        if ev.terminal:
+            return "" if state in ENDING else ev.leg_sid
+        if ev.name == "leg_answered" and flow.outcome.mode == "agent_first" and (
+            state in PRE_ANSWER
+        ):
+            return ev.leg_sid
+        return ""
+    if ev.leg_sid == flow.agent_leg:
+        if ev.terminal and state in AGENT_LIVE:
+            return ev.leg_sid
+        if ev.name == "leg_answered" and state is CallState.AGENT_RINGING:
+            return ev.leg_sid
+    return ""
+
+
+def agrees(ev: LegLifecycle, leg: Mapping[str, Any]) -> bool | None:
+    """Does Exotel's view of the leg (``GET /legs/{sid}``) agree with ``ev``? ``None``: the
+    answer names a state this code does not know."""
+    state = str(leg.get("state") or "").strip().lower()
+    status = str(leg.get("terminal_status") or "").strip().lower()
+    ended = bool(status) or state in TERMINAL_STATES
+    if ev.terminal:
+        if ended:
+            return True
+        return False if state in PRE_ANSWER_STATES | ANSWERED_STATES else None
+    # leg_answered
+    if state in ANSWERED_STATES:
+        return True
+    if ended:  # answered and already gone agrees; never answered does not
+        if status in NEVER_ANSWERED or state in NEVER_ANSWERED:
+            return False
+        return True if status == "completed" or state == "completed" else None
+    return False if state in PRE_ANSWER_STATES else None
+
+
+class EventConfirmer:
+    """One call's check of its state-changing events (see the module docstring)."""
+
+    def __init__(
+        self,
+        call_id: str,
+        fetch: Fetch,
+        deliver: Callable[[ExotelEvent], None],
+        stats: ConfirmStats,
+        timeout: float,
+        reopen: Callable[[str], None] = lambda leg_sid: None,
+        retry_every: float = 0.2,
+    ) -> None:
+        self.call_id = call_id
+        self._fetch = fetch
+        self._deliver = deliver
+        self._reopen = reopen
+        self.stats = stats
+        self.timeout = timeout
+        self.retry_every = retry_every
+        self._queue: deque[ExotelEvent] = deque()
+
+    def offer(self, flow: CallFlow, ev: ExotelEvent, tg: asyncio.TaskGroup | None) -> bool:
+        """True when the confirmer took ``ev`` (it delivers or drops it later); False: the
+        caller delivers it now."""
+        if self._queue:  # an earlier event is being checked: keep the order
+            self._queue.append(ev)
+            return True
+        if self.timeout <= 0 or tg is None or not leg_to_confirm(flow, ev):
+            return False
+        self._queue.append(ev)
+        tg.create_task(self._drain(flow), name=f"confirm-{self.call_id}")
+        return True
+
+    async def _drain(self, flow: CallFlow) -> None:
+        while self._queue:
+            ev = self._queue[0]
+            leg = leg_to_confirm(flow, ev)
+            try:
+                ok = not leg or await self._confirmed(ev, leg)
+            except Exception:  # never lose the call's events to a bug here
+                log.exception("call %s: checking %s failed; acting on it", self.call_id, ev.name)
+                ok = True
+            self._queue.popleft()
+            if ok:
+                self._deliver(ev)
+
+    async def _confirmed(self, ev: ExotelEvent, leg_sid: str) -> bool:
+        assert isinstance(ev, LegLifecycle)
+        self.stats.checked += 1
+        if ev.terminal:  # the leg's real events, its real end included, still arrive meanwhile
+            self._reopen(leg_sid)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        seen = "?"
+        while True:
+            try:
+                async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
+                    data = await self._fetch(leg_sid)
+            except ExotelApiError as exc:
+                if exc.status == 404:
+                    return self._drop(ev, "Exotel has no such leg")
+                return self._unconfirmed(ev, f"GET /legs/{leg_sid} failed: {exc}")
+            except (ExotelError, TimeoutError) as exc:
+                return self._unconfirmed(ev, f"GET /legs/{leg_sid}: {exc or 'no answer'}")
+            verdict = agrees(ev, data)
+            if verdict is None:
+                return self._unconfirmed(ev, f"leg state {data.get('state')!r} not known")
+            if verdict:
+                self.stats.confirmed += 1
+                return True
+            seen = str(data.get("state") or "?")
+            if loop.time() + self.retry_every >= deadline:
+                return self._drop(ev, f"Exotel says the leg is {seen}")
+            await asyncio.sleep(self.retry_every)
+
+    def _drop(self, ev: LegLifecycle, why: str) -> bool:
+        self.stats.dropped += 1
+        log.warning("call %s: event %s (%s) for leg %s dropped as forged: %s", self.call_id,
+                    ev.event_sid, ev.name, ev.leg_sid, why)
+        return False
+
+    def _unconfirmed(self, ev: LegLifecycle, why: str) -> bool:
+        self.stats.unconfirmed += 1
+        log.warning("call %s: event %s (%s) acted on unconfirmed: %s", self.call_id, ev.name,
+                    ev.event_sid, why)
+        return True
