@@ -43,6 +43,8 @@ _NOT_SECRET = re.compile(r"true|false|yes|no|on|off|none|null|\d+(?:\.\d+)?", re
 (``VOXGATE_INSECURE_AUTH=true`` must not mask every ``true`` in the logs)."""
 
 _SECRET_NAME = r"[\w.-]*?(?:token|password|passwd|secret|api[_-]?key|signature|sig|auth)"
+_SECRET_WORDS = ("token", "passw", "secret", "key", "sig", "auth")  # cheap pre-test of _SECRET_NAME
+_HEADER_NAMES = ("authorization", "cookie", "x-api-key", "x-auth-token")
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^/\s@?#'\"<>]+@")
 _HEADER = re.compile(
     r"(?P<name>\b(?:proxy-)?authorization|\bcookie|\bset-cookie|\bx-api-key|\bx-auth-token)"
@@ -178,17 +180,30 @@ def secrets_in_settings(settings: Mapping[str, object] | object) -> list[str]:
     return out
 
 
+def _header(match: re.Match[str]) -> str:
+    scheme = f"{match['scheme']} " if match["scheme"] else ""
+    return f"{match['name']}{match['sep']}{scheme}{MASK}"
+
+
 def redact_text(text: str, registry: SecretRegistry = SECRETS) -> str:
-    """``text`` with every credential form listed in the module docstring masked."""
+    """``text`` with every credential form listed in the module docstring masked. Each pattern
+    runs only when a cheap substring test says it may match (most log lines match none)."""
     text = registry.scrub(text)
-    text = _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
-    text = _HEADER.sub(
-        lambda m: f"{m['name']}{m['sep']}{m['scheme'] + ' ' if m['scheme'] else ''}{MASK}", text
-    )
-    text = _BEARER.sub(rf"\g<scheme>{MASK}", text)
-    text = _BASIC.sub(_basic, text)
-    text = _PARAM.sub(rf"\g<name>={MASK}", text)
-    return _DICT_ITEM.sub(_dict_item, text)
+    low = text.lower()
+    if "://" in text and "@" in text:
+        text = _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
+    if any(name in low for name in _HEADER_NAMES):
+        text = _HEADER.sub(_header, text)
+    if "bearer" in low:
+        text = _BEARER.sub(rf"\g<scheme>{MASK}", text)
+    if "basic" in low:
+        text = _BASIC.sub(_basic, text)
+    if any(word in low for word in _SECRET_WORDS):
+        if "=" in text:
+            text = _PARAM.sub(rf"\g<name>={MASK}", text)
+        if ":" in text:
+            text = _DICT_ITEM.sub(_dict_item, text)
+    return text
 
 
 class RedactingFilter(logging.Filter):
