@@ -1,10 +1,12 @@
 """RFC 6455 client-frame parsing, sans I/O: bytes in, frames out, or a :class:`FramingError`.
 
 :class:`FrameParser` is fed whatever a socket read returned (:meth:`FrameParser.feed`) and
-returns the whole frames it completes, unmasked, with fragmented messages reassembled:
-:class:`Message` (text as ``str``, binary as ``bytes``), :class:`Control` (ping, pong, close,
-its payload checked). A partial frame stays in one ``bytearray`` consumed from an offset, so
-a frame dripped a byte at a time costs linear, not quadratic, copying.
+returns the whole frames it completes, unmasked, with fragmented messages reassembled: a data
+message as ``str`` (text) or ``bytes`` (binary), a control frame as :class:`Control` (ping,
+pong, close with its payload checked). A read that starts on a frame boundary (the usual case)
+is parsed in place; the bytes of a partial frame wait in one ``bytearray`` that is appended to,
+and parsed only once the frame's announced length has arrived, so a frame dripped a byte at a
+time costs linear, not quadratic, copying.
 
 Rules (each raises :class:`FramingError` with the close code to fail the connection with):
 client frames masked, reserved bits clear (no extension is negotiated), opcodes known,
@@ -27,7 +29,6 @@ except ImportError:  # websockets built without its C extension
 PROTOCOL_ERROR, INVALID_DATA, TOO_BIG = 1002, 1007, 1009
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 _UNSENDABLE_CODES = frozenset({1005, 1006, 1015})
-_COMPACT_AT = 64 * 1024  # consumed bytes dropped from the buffer's front past this
 
 
 class FramingError(Exception):
@@ -40,13 +41,6 @@ class FramingError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
-    """A whole data message: ``str`` for text, ``bytes`` for binary."""
-
-    data: str | bytes
-
-
-@dataclass(frozen=True, slots=True)
 class Control:
     """A control frame: ``opcode`` is OP_PING, OP_PONG or OP_CLOSE. For a close, ``code`` is
     the peer's close code (1000 when the payload was empty)."""
@@ -56,7 +50,8 @@ class Control:
     code: int = 0
 
 
-Frame = Message | Control
+Frame = str | bytes | Control
+"""A text message, a binary message, or a control frame."""
 
 
 def close_code_of(payload: bytes) -> int:
@@ -85,13 +80,13 @@ def _text(data: bytes) -> str:
 class FrameParser:
     """One connection's inbound frames (see the module docstring)."""
 
-    __slots__ = ("_buf", "_done", "_fragment_opcode", "_fragment_size", "_fragments", "_pos",
+    __slots__ = ("_buf", "_done", "_fragment_opcode", "_fragment_size", "_fragments", "_need",
                  "max_size")
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
-        self._buf = bytearray()
-        self._pos = 0  # bytes of _buf already parsed
+        self._buf = bytearray()  # the start of a partial frame
+        self._need = 0  # bytes _buf must hold before it is worth parsing again
         self._fragments: list[bytes] = []
         self._fragment_size = 0
         self._fragment_opcode = 0  # 0: no fragmented message in progress
@@ -100,7 +95,7 @@ class FrameParser:
     @property
     def buffered(self) -> int:
         """Bytes of a partial frame kept for the next feed."""
-        return len(self._buf) - self._pos
+        return len(self._buf)
 
     @property
     def done(self) -> bool:
@@ -113,41 +108,47 @@ class FrameParser:
         if self._done:
             return []
         buf = self._buf
-        buf += data
+        if buf:
+            buf += data
+            if len(buf) < self._need:
+                return []
+            data = bytes(buf)
+            self._buf = bytearray()
         out: list[Frame] = []
         try:
-            self._parse(out)
+            pos = self._parse(data, out)
         except FramingError as exc:
             exc.frames = out
             self._done = True
             self._buf = bytearray()
-            self._pos = 0
             raise
-        if self._done or self._pos == len(buf):
-            self._buf = bytearray()
-            self._pos = 0
-        elif self._pos >= _COMPACT_AT:
-            del buf[: self._pos]
-            self._pos = 0
+        if pos < len(data) and not self._done:
+            self._buf = bytearray(data[pos:])
         return out
 
-    def _parse(self, out: list[Frame]) -> None:
-        buf = self._buf
-        size = len(buf)
-        pos = self._pos
-        while size - pos >= 2 and not self._done:
-            b0, b1 = buf[pos], buf[pos + 1]
+    def _parse(self, data: bytes, out: list[Frame]) -> int:
+        """Every whole frame of ``data`` into ``out``; returns where a partial one starts
+        (and sets ``_need``, the bytes it needs before parsing it is worth trying)."""
+        size = len(data)
+        pos = 0
+        while not self._done:
+            if size - pos < 2:
+                self._need = 2
+                break
+            b0, b1 = data[pos], data[pos + 1]
             length = b1 & 0x7F
             head = pos + 2
             if length == 126:
                 if size - pos < 4:
+                    self._need = 4
                     break
-                length = (buf[pos + 2] << 8) | buf[pos + 3]
+                length = (data[pos + 2] << 8) | data[pos + 3]
                 head = pos + 4
             elif length == 127:
                 if size - pos < 10:
+                    self._need = 10
                     break
-                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
                 head = pos + 10
             if not b1 & 0x80:
                 raise FramingError(PROTOCOL_ERROR, "unmasked client frame")
@@ -157,20 +158,21 @@ class FrameParser:
                 raise FramingError(TOO_BIG, f"frame of {length} bytes")
             end = head + 4 + length
             if end > size:
+                self._need = end - pos
                 break
-            payload = apply_mask(bytes(buf[head + 4 : end]), bytes(buf[head : head + 4]))
+            payload = apply_mask(data[head + 4 : end], data[head : head + 4])
             pos = end
-            self._pos = pos
             frame = self._frame(b0 & 0x0F, bool(b0 & 0x80), payload)
             if frame is not None:
                 out.append(frame)
+        return pos
 
     def _frame(self, opcode: int, fin: bool, payload: bytes) -> Frame | None:
         if opcode == OP_TEXT or opcode == OP_BINARY:
             if self._fragment_opcode:
                 raise FramingError(PROTOCOL_ERROR, "new message inside a fragmented one")
             if fin:
-                return Message(_text(payload) if opcode == OP_TEXT else payload)
+                return _text(payload) if opcode == OP_TEXT else payload
             self._fragment_opcode = opcode
             self._fragments = [payload]
             self._fragment_size = len(payload)
@@ -188,7 +190,7 @@ class FrameParser:
             message = b"".join(self._fragments)
             self._fragments = []
             self._fragment_size = 0
-            return Message(_text(message) if opcode == OP_TEXT else message)
+            return _text(message) if opcode == OP_TEXT else message
         if opcode in (OP_CLOSE, OP_PING, OP_PONG):
             if not fin or len(payload) > 125:
                 raise FramingError(PROTOCOL_ERROR, "fragmented or oversized control frame")

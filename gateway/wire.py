@@ -36,9 +36,9 @@ from gateway.frames import (
     OP_PONG,
     OP_TEXT,
     Control,
+    Frame,
     FrameParser,
     FramingError,
-    Message,
 )
 from gateway.redact import RedactingFilter
 
@@ -281,17 +281,15 @@ class WebSocketWire(asyncio.Protocol):
             return
         self._act(frames)
 
-    def _act(self, frames: list[Message | Control]) -> None:
+    def _act(self, frames: list[Frame]) -> None:
         for frame in frames:
             if not self._reading_frames:
                 return
-            if type(frame) is Message:
-                assert isinstance(frame, Message)
+            if not isinstance(frame, Control):  # a message: str or bytes
                 sink = self._sink
                 if sink is not None and self._receiving:
-                    sink.message_received(frame.data)
+                    sink.message_received(frame)
                 continue
-            assert isinstance(frame, Control)
             if frame.opcode == OP_PING:
                 self._write(frame_header(OP_PONG, len(frame.payload)) + frame.payload)
             elif frame.opcode == OP_CLOSE:

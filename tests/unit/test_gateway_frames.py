@@ -28,7 +28,6 @@ from gateway.frames import (
     Frame,
     FrameParser,
     FramingError,
-    Message,
 )
 
 FUZZ = settings(
@@ -59,7 +58,7 @@ def test_text_binary_and_control_frames() -> None:
         + client_frame(OP_TEXT, b"after close: ignored")
     )
     assert parser.feed(data) == [
-        Message("héllo"), Message(b"\x00\x01"), Control(OP_PING, b"p"), Control(OP_PONG, b""),
+        "héllo", b"\x00\x01", Control(OP_PING, b"p"), Control(OP_PONG, b""),
         Control(OP_CLOSE, struct.pack("!H", 1001) + b"bye", 1001),
     ]
     assert parser.done and parser.buffered == 0
@@ -74,7 +73,7 @@ def test_fragments_reassemble_around_a_ping() -> None:
         + client_frame(OP_CONT, b"cd", fin=False)
         + client_frame(OP_CONT, b"ef")
     )
-    assert parser.feed(data) == [Control(OP_PING, b""), Message("abcdef")]
+    assert parser.feed(data) == [Control(OP_PING, b""), "abcdef"]
 
 
 def test_an_empty_close_is_1000() -> None:
@@ -108,7 +107,7 @@ def test_each_rule_fails_with_its_code(frame: bytes, code: int) -> None:
     with pytest.raises(FramingError) as caught:
         parser.feed(ok + frame)
     assert caught.value.code == code
-    assert caught.value.frames == [Message("first")]  # what came before the error
+    assert caught.value.frames == ["first"]  # what came before the error
     assert parser.done and parser.feed(ok) == []
 
 
@@ -132,7 +131,7 @@ def test_a_frame_dripped_a_byte_at_a_time_keeps_one_buffer() -> None:
         fed = i + 1
         consumed = len(wire) if fed == len(wire) else len(first) if fed >= len(first) else 0
         assert parser.buffered == fed - consumed
-    assert got == [Message(payload), Message("next")]
+    assert got == [payload, "next"]
     assert parser.buffered == 0
 
 
@@ -177,8 +176,7 @@ def test_fuzz_well_shaped_frames_arbitrary_splits(
     frames, code = whole
     assert code is None or code in CODES
     for frame in frames:
-        if isinstance(frame, Message):
-            assert isinstance(frame.data, (str, bytes))
-            assert len(frame.data) <= 1024 * 4
+        if isinstance(frame, (str, bytes)):
+            assert len(frame) <= 1024 * 4
         else:
             assert frame.opcode in (OP_CLOSE, OP_PING, OP_PONG) and len(frame.payload) <= 125
