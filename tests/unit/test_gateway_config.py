@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from bot_adapters.echo import EchoAdapter
 from bot_adapters.registry import UnknownAdapter, available_adapters, load_adapter
-from gateway.cli import parse_adapter_options
+from gateway.cli import config_from_args, parse_adapter_options, register
 from gateway.config import GatewayConfig
 from gateway.metrics import GatewayMetrics
 
@@ -31,11 +33,31 @@ def test_config_defaults_and_freezing() -> None:
         {"idle_timeout": 0},
         {"vad_aggressiveness": 9},
         {"adapter_queue": 0},
+        {"start_timeout": 0},
+        {"max_pending": 0},
+        {"max_pending_per_ip": 0},
+        {"max_connections_per_ip": -1},
+        {"ip_limit_exempt": ("10.0.0.0/8", "not-a-network")},
     ],
 )
 def test_config_rejects_bad_values(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         GatewayConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_limit_options_from_the_command_line() -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["gateway", "--start-timeout", "3", "--max-pending-per-ip", "7",
+                              "--ip-limit-exempt", "none"])
+    cfg = config_from_args(args)
+    assert (cfg.start_timeout, cfg.max_pending_per_ip, cfg.ip_limit_exempt) == (3.0, 7, ())
+    default = config_from_args(parser.parse_args(["gateway"]))
+    assert default.ip_limit_exempt == ("127.0.0.0/8", "::1/128")
+    assert default.max_connections_per_ip == 0
+    two = parser.parse_args(["gateway", "--ip-limit-exempt", "10.1.0.0/16",
+                             "--ip-limit-exempt", "::1"])
+    assert config_from_args(two).ip_limit_exempt == ("10.1.0.0/16", "::1")
 
 
 def test_adapter_option_parsing() -> None:
