@@ -99,6 +99,8 @@ class DialerConfig:
     max_retries: int = 3
     retry_backoff: float = 0.2
     reconcile_timeout: float = 3.0
+    # events for a leg no call knows (they beat the create's 202) are held this long (s)
+    unknown_leg_hold: float = 5.0
     # Call flow
     content_type: str = "audio/x-mulaw;rate=8000"
     greeting_text: str = ""
@@ -166,6 +168,7 @@ class DialerConfig:
             raise ConfigError("max_agent_attempts must be >= 1 and max_retries >= 0")
         for name in (
             "request_timeout",
+            "unknown_leg_hold",
             "stream_start_timeout",
             "agent_ring_timeout",
             "abandon_after",

@@ -77,7 +77,15 @@ def render_dialer_metrics(dialer: Dialer) -> str:
     out.one("api_failures_total", "counter", "Call actions that failed after retries.",
             st.api_failures)
     out.one("create_uncertain_total", "counter",
-            "Leg creations with no answer (reconciled by listing legs).", st.create_uncertain)
+            "Leg creations that timed out (never re-sent).", st.create_uncertain)
+    out.by("create_uncertain_outcomes_total",
+           "What became of creates that timed out (adopted, hung_up, lost).", "outcome",
+           st.create_uncertain_outcomes)
+    out.one("unknown_legs_total", "counter",
+            "Legs whose events no call claimed within unknown_leg_hold.", st.unknown_legs)
+    out.one("stray_legs_hung_up_total", "counter",
+            "Legs of timed-out creates hung up (ambiguous, or their call gave up).",
+            st.stray_legs_hung_up)
     out.one("events_received_total", "counter", "Exotel events received.", intake.received)
     out.one("events_malformed_total", "counter", "Events refused as malformed.",
             intake.malformed)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialer.confirm import EventConfirmer
 from dialer.errors import CreateLegUncertain, ExotelApiError, ExotelError
-from dialer.events import BridgeLifecycle, ExotelEvent, LegAction, LegLifecycle
+from dialer.events import BridgeLifecycle, ExotelEvent
 from dialer.flows import (
     ActionFailed,
     AgentOffered,
@@ -57,6 +57,7 @@ from dialer.flows import (
     TimerFired,
 )
 from dialer.records import CallRecord, compute_latencies
+from dialer.uncertain import ADOPTED, HUNG_UP, LOST, same_number
 
 if TYPE_CHECKING:
     from dialer.service import CallRequest, Dialer
@@ -65,7 +66,6 @@ log = logging.getLogger(__name__)
 
 INBOX_SIZE = 512
 BOT_AUDIO_OK = "bot_audio_ok"  # progress kind: the greeting is stopped, bot audio may flow
-ORPHAN_LIMIT = 32
 DRAINED = "_drained"  # internal wake-up once the last request of an ended call returned
 
 
@@ -84,8 +84,8 @@ class CallRunner:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._pending: deque[FlowInput] = deque()
         self._inflight = 0  # Exotel requests running
-        self._orphans: list[ExotelEvent] = []
-        self._uncertain: asyncio.Future[str] | None = None
+        self._awaiting: tuple[CreateLeg, asyncio.Future[str]] | None = None
+        self.create_uncertain = ""  # what became of a create that timed out (record.custom)
         self._tg: asyncio.TaskGroup | None = None
         # events that disagree with the call's state wait for GET /legs/{sid} (dialer.confirm)
         self.confirmer = EventConfirmer(self.call_id, dialer.client.get_leg, self.deliver,
@@ -116,20 +116,23 @@ class CallRunner:
         if not self.confirmer.offer(self.flow, event, self._tg):
             self.deliver(event)
 
-    def deliver_orphan(self, event: ExotelEvent) -> None:
-        """An event for a leg not yet known, matched to this call by ``custom_param``.
+    def adopt(self, leg_sid: str) -> bool:
+        """The dialer matched an unknown leg to this call's create that timed out
+        (:mod:`dialer.uncertain`): the leg is this call's from now on. False when the call no
+        longer waits for one."""
+        waiting = self._awaiting
+        if waiting is None or waiting[1].done() or self.done.is_set():
+            return False
+        create, fut = waiting
+        self._leg_created(create, leg_sid)
+        fut.set_result(ADOPTED)
+        return True
 
-        Used to reconcile a create-leg timeout and to survive events overtaking the create
-        answer; kept (bounded) until the leg is known."""
-        if isinstance(event, (LegLifecycle, LegAction)):
-            fut = self._uncertain
-            contact = event.data.get("contact_uri")
-            if fut is not None and not fut.done() and contact == self.request.number:
-                fut.set_result(event.leg_sid)
-        if len(self._orphans) < ORPHAN_LIMIT:
-            self._orphans.append(event)
-        else:
-            self.dialer.stats.unknown_events += 1
+    def leg_hung_up(self) -> None:
+        """The leg of this call's timed-out create was hung up (it could not be told whose it
+        was, :mod:`dialer.uncertain`): stop waiting for it."""
+        if self._awaiting is not None and not self._awaiting[1].done():
+            self._awaiting[1].set_result(HUNG_UP)
 
     # -- main loop ------------------------------------------------------------------------
 
@@ -168,17 +171,6 @@ class CallRunner:
             nxt = self._pending.popleft()
             for command in self.flow.handle(nxt, self._now()):
                 self._execute(command)
-            if isinstance(nxt, LegCreated):
-                self._replay_orphans(nxt.leg_sid)
-
-    def _replay_orphans(self, leg_sid: str) -> None:
-        keep: list[ExotelEvent] = []
-        for ev in self._orphans:
-            if getattr(ev, "leg_sid", "") == leg_sid:
-                self._pending.append(ev)
-            else:
-                keep.append(ev)
-        self._orphans = keep
 
     # -- commands -------------------------------------------------------------------------
 
@@ -289,70 +281,80 @@ class CallRunner:
 
     async def _create_leg(self, c: CreateLeg) -> None:
         d = self.dialer
-        custom = c.custom_param
-        loop = asyncio.get_running_loop()
         try:
-            if c.role == "customer":
-                self._uncertain = loop.create_future()
-            data = await d.client.create_leg(
-                c.number,
-                d.exophone,
-                d.event_endpoint,
-                custom_param=custom,
-                reference_leg_sid=c.reference_leg_sid,
-                ring_timeout=(
-                    int(d.config.agent_ring_timeout) + 5 if c.role == "agent"
-                    else d.config.customer_ring_timeout
-                ),
-                amd_enable=self.request.amd and c.role == "customer",
-                time_limit=d.config.time_limit,
-            )
-            leg_sid = str(data["leg_sid"])
+            # while the create is in flight, events for a leg to this number are held (they
+            # can beat the 202): register_leg hands them over
+            with d.creating(c.number):
+                data = await d.client.create_leg(
+                    c.number,
+                    d.exophone,
+                    d.event_endpoint,
+                    custom_param=c.custom_param,
+                    reference_leg_sid=c.reference_leg_sid,
+                    ring_timeout=(
+                        int(d.config.agent_ring_timeout) + 5 if c.role == "agent"
+                        else d.config.customer_ring_timeout
+                    ),
+                    amd_enable=self.request.amd and c.role == "customer",
+                    time_limit=d.config.time_limit,
+                )
         except CreateLegUncertain as exc:
-            leg_sid = await self._reconcile(exc)
-            if not leg_sid:
+            if await self._reconcile(c, exc) != ADOPTED:
                 raise
-        finally:
-            self._uncertain = None
-        d.register_leg(leg_sid, self)
-        self.deliver(LegCreated(c.role, leg_sid, c.tag))
+            return
+        self._leg_created(c, str(data["leg_sid"]))
 
-    async def _reconcile(self, exc: CreateLegUncertain) -> str:
-        """A create timed out: did the leg get made? Its first event (matched by
-        ``custom_param`` and number) or ``GET /legs`` (where the API lists legs) tells;
-        whichever answers first within ``reconcile_timeout``. Never dial again on a guess."""
+    def _leg_created(self, c: CreateLeg, leg_sid: str) -> None:
+        # LegCreated first: the leg's held events, routed by register_leg, come after it
+        self.deliver(LegCreated(c.role, leg_sid, c.tag))
+        self.dialer.register_leg(leg_sid, self)
+
+    async def _reconcile(self, c: CreateLeg, exc: CreateLegUncertain) -> str:
+        """A create timed out: it is never sent again (that could ring the customer twice).
+        The leg surfacing through its events is adopted or hung up by the rule of
+        :mod:`dialer.uncertain`; where the API lists legs (not documented by Exotel),
+        ``GET /legs`` may name it first. Returns ``adopted``, ``hung_up`` or ``lost`` (nothing
+        within ``reconcile_timeout``; a leg surfacing later is hung up), also kept for the
+        record (``custom["create_uncertain"]``)."""
         d = self.dialer
         d.stats.create_uncertain += 1
-        for ev in self._orphans:
-            if isinstance(ev, (LegLifecycle, LegAction)) and (
-                ev.data.get("contact_uri") == exc.contact_uri
-            ):
-                return ev.leg_sid
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._uncertain = fut
+        self._awaiting = (c, fut)
+        d.await_leg(self, c.number)  # may adopt a leg whose events are held already
 
         async def ask_api() -> None:
             try:
-                legs = await d.client.list_legs()
+                legs = await d.client.list_legs(custom_param=c.custom_param)
             except ExotelError as err:
                 log.debug("call %s: GET /legs for reconciling failed: %s", self.call_id, err)
                 return
             for leg in legs:
-                if leg.get("custom_param") == exc.custom_param and (
-                    leg.get("contact_uri") == exc.contact_uri
-                ) and isinstance(leg.get("leg_sid"), str) and not fut.done():
-                    fut.set_result(leg["leg_sid"])
+                sid = leg.get("leg_sid")
+                if leg.get("custom_param") == c.custom_param and same_number(
+                    str(leg.get("contact_uri", "")), c.number
+                ) and isinstance(sid, str) and not fut.done():
+                    d.uncertain.adopted(self.call_id)
+                    self.adopt(sid)
 
+        outcome = LOST
         try:
             async with asyncio.timeout(d.config.reconcile_timeout), asyncio.TaskGroup() as tg:
-                lister = tg.create_task(ask_api())
-                sid = await fut
-                lister.cancel()
-                return sid
+                lister = tg.create_task(ask_api()) if not fut.done() else None
+                outcome = await fut
+                if lister is not None:
+                    lister.cancel()
         except TimeoutError:
-            log.warning("call %s: create leg timed out and no leg showed up; not placed",
-                        self.call_id)
-            return ""
+            d.stop_awaiting_leg(self)
+            log.warning("call %s: create leg to %s timed out and no leg showed up within "
+                        "%g s; not placed (a leg surfacing later is hung up)", self.call_id,
+                        exc.contact_uri, d.config.reconcile_timeout)
+        finally:
+            self._awaiting = None
+        self.create_uncertain = outcome
+        d.stats.create_uncertain_outcomes[outcome] = (
+            d.stats.create_uncertain_outcomes.get(outcome, 0) + 1
+        )
+        return outcome
 
     # -- end ------------------------------------------------------------------------------
 
@@ -430,7 +432,7 @@ class CallRunner:
             custom=dict(self.request.custom) | (
                 {"stream_params_truncated": ",".join(self.truncated_params)}
                 if self.truncated_params else {}
-            ),
+            ) | ({"create_uncertain": self.create_uncertain} if self.create_uncertain else {}),
         )
         d.finish_call(self, record)
         return record

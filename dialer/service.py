@@ -43,7 +43,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
@@ -54,7 +54,7 @@ from dialer.config import DialerConfig, redact_url
 from dialer.confirm import ConfirmStats
 from dialer.crm import CrmPusher
 from dialer.errors import ConfigError, UnknownCall
-from dialer.events import BridgeLifecycle, ExotelEvent, LegLifecycle
+from dialer.events import BridgeLifecycle, ExotelEvent, LegAction, LegLifecycle
 from dialer.exotel_client import ExotelClient
 from dialer.flows import (
     AgentAvailable,
@@ -66,6 +66,7 @@ from dialer.flows import (
 )
 from dialer.flows.call import SHUTDOWN
 from dialer.intake import EventIntake, GrpcIntakeServer, HttpIntakeServer, make_intake_server
+from dialer.leg_hold import HeldLeg, UnknownLegHold
 from dialer.nailed import NailedAgentKeeper
 from dialer.nailed_watch import END_WAIT, NailedWatch, hang_up_leftover_legs, hang_up_legs
 from dialer.records import CallRecord, RecordStore
@@ -76,12 +77,14 @@ from dialer.stream_params import (
     add_stream_params,
     check_field_names,
 )
+from dialer.uncertain import Adopt, HangUp, UncertainCreates, same_number
 from gateway.control import ControlRequest
 from gateway.redact import register_secrets, secrets_in_settings
 
 log = logging.getLogger(__name__)
 
 Mode = Literal["bot_first", "agent_first"]
+STRAYS_KEPT = 4096  # leg sids given up on, remembered so their later events are not re-logged
 StreamUrlBuilder = Callable[[str, str], str]  # (bot, call_id) -> ws(s):// URL
 
 
@@ -173,6 +176,10 @@ class DialerStats:
     inbox_overflow: int = 0
     api_failures: int = 0
     create_uncertain: int = 0
+    # what became of creates that timed out: adopted, hung_up (ambiguous or too late), lost
+    create_uncertain_outcomes: dict[str, int] = field(default_factory=dict)
+    unknown_legs: int = 0  # legs whose events no call claimed within the hold
+    stray_legs_hung_up: int = 0  # legs of timed-out creates nobody could adopt, hung up
     stream_params_truncated: int = 0
     control_requests: int = 0
     control_unknown: int = 0
@@ -296,6 +303,12 @@ class Dialer:
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: set[asyncio.Task[object]] = set()
         self._started = False
+        # events that beat their create's 202 (docs/exotel.md section 3), and creates that timed out
+        self.leg_hold = UnknownLegHold(config.unknown_leg_hold)
+        self.uncertain = UncertainCreates()
+        self._creating: dict[str, int] = {}  # number -> creates in flight
+        self._hold_timer: asyncio.TimerHandle | None = None
+        self._strays: dict[str, str] = {}  # unclaimed or hung-up leg sid -> why (bounded)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -332,6 +345,8 @@ class Dialer:
                 log.warning("dialer stopped with %s still live (no record stored)",
                             self.live_summary())
         await self._hang_up_nailed()
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
         tg, self._tg = self._tg, None
         self._started = False
         if tg is not None:
@@ -538,7 +553,11 @@ class Dialer:
         self._calls.pop(record.call_id, None)
 
     def register_leg(self, leg_sid: str, owner: CallRunner | NailedAgentKeeper) -> None:
+        """``leg_sid`` belongs to ``owner`` from now on; the events that came for it before
+        (held as an unknown leg's) are routed to it at once, in order."""
         self._legs[leg_sid] = owner
+        for ev in self.leg_hold.release(leg_sid):
+            self._route(ev)
 
     def unregister_leg(self, leg_sid: str) -> None:
         self._legs.pop(leg_sid, None)
@@ -550,7 +569,9 @@ class Dialer:
     # -- events ---------------------------------------------------------------------------
 
     def _route(self, ev: ExotelEvent) -> None:
-        """Intake sink: hand the event to the call (or keeper) it belongs to."""
+        """Intake sink: hand the event to the call (or keeper) it belongs to. An event for a
+        leg no call knows is held (:meth:`_unknown_leg_event`), never matched by
+        ``custom_param`` (Exotel does not document it in event data)."""
         if isinstance(ev, BridgeLifecycle):
             runner = self._bridges.get(ev.bridge_sid)
             if runner is None:
@@ -562,27 +583,139 @@ class Dialer:
             if runner is not None:
                 runner.deliver_event(ev)
                 return
-        else:
-            target = self._legs.get(ev.leg_sid)
-            if isinstance(target, NailedAgentKeeper) and isinstance(ev, LegLifecycle):
-                # counted and logged; a drop takes the agent offline before its call hears of it
-                self.nailed_watch.leg_event(target.agent_id, ev)
-            if target is not None:
-                target.deliver_event(ev)
+            self.stats.unknown_events += 1
+            log.info("event %s (%s) for an unknown bridge; ignored", ev.event_sid, ev.name)
+            return
+        target = self._legs.get(ev.leg_sid)
+        if isinstance(target, NailedAgentKeeper) and isinstance(ev, LegLifecycle):
+            # counted and logged; a drop takes the agent offline before its call hears of it
+            self.nailed_watch.leg_event(target.agent_id, ev)
+        if target is not None:
+            target.deliver_event(ev)
+            return
+        self._unknown_leg_event(ev)
+
+    # -- events for unknown legs (docs/exotel.md section 3) ------------------------------------
+
+    @contextlib.contextmanager
+    def creating(self, number: str) -> Iterator[None]:
+        """Mark a ``POST /legs`` to ``number`` in flight: an unknown leg to that number is held
+        (its create may still name it) rather than given up or matched."""
+        self._creating[number] = self._creating.get(number, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._creating[number] - 1
+            if left:
+                self._creating[number] = left
+            else:
+                del self._creating[number]
+
+    def _busy_number(self, number: str) -> bool:
+        """A create to ``number`` is in flight (or timed out and waits for its leg)."""
+        return any(same_number(n, number) for n in self._creating) or self.uncertain.waiting(
+            number
+        )
+
+    def _unknown_leg_event(self, ev: LegLifecycle | LegAction) -> None:
+        if ev.leg_sid in self._strays:  # given up already: counted, acknowledged, logged once
+            self.stats.unknown_events += 1
+            return
+        pushed = self.leg_hold.hold(ev, self.clock())
+        if pushed is not None:
+            self._unclaimed(pushed, "the hold was full")
+        held = self.leg_hold.get(ev.leg_sid)
+        if held is not None and not any(
+            same_number(n, held.contact_uri) for n in self._creating
+        ):
+            self._decide(held)
+        self._arm_hold_timer()
+
+    def await_leg(self, runner: CallRunner, number: str) -> None:
+        """``runner``'s create to ``number`` timed out: it waits for the leg to surface. A leg
+        held already is matched at once."""
+        self.uncertain.wait(runner.call_id, number, self.exophone, self.clock())
+        for held in self.leg_hold.legs():
+            if same_number(held.contact_uri, number) and self._decide(held):
                 return
-        custom = ev.data.get("custom_param")
-        if isinstance(custom, str) and custom:
-            if custom.startswith("nailed:"):
-                keeper = self._keepers.get(custom[len("nailed:"):])
-                if keeper is not None:
-                    keeper.deliver_orphan(ev)
-                    return
-            call = self._calls.get(custom)
-            if call is not None:
-                call.deliver_orphan(ev)
-                return
-        self.stats.unknown_events += 1
-        log.info("event %s (%s) for an unknown leg/bridge; ignored", ev.event_sid, ev.name)
+
+    def stop_awaiting_leg(self, runner: CallRunner) -> None:
+        """``runner`` gave up waiting for its leg: if it surfaces later, it is hung up."""
+        self.uncertain.give_up(runner.call_id, self.clock())
+
+    def _decide(self, held: HeldLeg) -> bool:
+        """Apply the rule of :mod:`dialer.uncertain` to an unknown leg (held, or just taken out
+        of the hold); True when it was adopted or hung up."""
+        hint = held.events[0].data.get("custom_param") if held.events else None
+        decision = self.uncertain.match(
+            held.contact_uri, held.exophone, self.clock(), hint if isinstance(hint, str) else ""
+        )
+        if decision is None:
+            return False
+        events = (self.leg_hold.release(held.leg_sid) if held.leg_sid in self.leg_hold
+                  else held.events)
+        if isinstance(decision, Adopt):
+            runner = self._calls.get(decision.call_id)
+            if runner is not None and runner.adopt(held.leg_sid):
+                for ev in events:
+                    self._route(ev)
+                return True
+            decision = HangUp((decision.call_id,))
+        self.stats.unknown_events += len(events)
+        self._strays[held.leg_sid] = "hung_up"
+        self._trim_strays()
+        for call_id in decision.call_ids:
+            runner = self._calls.get(call_id)
+            if runner is not None:
+                runner.leg_hung_up()
+        log.warning("leg %s to %s surfaced after its create timed out (call %s) %s; hanging "
+                    "it up", held.leg_sid, held.contact_uri, ", ".join(decision.call_ids),
+                    "and more than one call waits for such a leg" if decision.ambiguous
+                    else "and its call had given up")
+        self.stats.stray_legs_hung_up += 1
+        self._spawn(self._hang_up_stray(held.leg_sid), f"hangup-stray-{held.leg_sid}")
+        return True
+
+    async def _hang_up_stray(self, leg_sid: str) -> None:
+        try:
+            await self.client.hangup(leg_sid)
+        except Exception as exc:  # logged; never takes down the dialer
+            log.error("leg %s could not be hung up: %s", leg_sid, exc)
+
+    def _arm_hold_timer(self) -> None:
+        due = self.leg_hold.next_due()
+        if due is None or self._hold_timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._hold_timer = loop.call_later(max(0.0, due - self.clock()) + 0.01,
+                                           self._hold_expired)
+
+    def _hold_expired(self) -> None:
+        self._hold_timer = None
+        for held in self.leg_hold.due(self.clock(), self._busy_number):
+            self._unclaimed(held, f"no call claimed it within {self.leg_hold.hold_s:g} s")
+        if len(self.leg_hold):
+            # a leg whose number still has a create in flight: look again a little later
+            due = self.leg_hold.next_due() or 0.0
+            loop = asyncio.get_running_loop()
+            self._hold_timer = loop.call_later(max(0.0, due - self.clock()) + 0.25,
+                                               self._hold_expired)
+
+    def _unclaimed(self, held: HeldLeg, why: str) -> None:
+        """A held leg nobody claimed: a create that gave up may still want it hung up; else
+        it is logged once and counted (its events were acknowledged when they came)."""
+        if self._decide(held):
+            return
+        self.stats.unknown_legs += 1
+        self.stats.unknown_events += len(held.events)
+        self._strays[held.leg_sid] = "unknown"
+        self._trim_strays()
+        log.warning("events for unknown leg %s (to %s: %s) dropped: %s", held.leg_sid,
+                    held.contact_uri or "?", ", ".join(e.name for e in held.events), why)
+
+    def _trim_strays(self) -> None:
+        while len(self._strays) > STRAYS_KEPT:
+            del self._strays[next(iter(self._strays))]
 
     # -- progress -------------------------------------------------------------------------
 

@@ -24,7 +24,14 @@ from aiohttp import web
 
 from exotel_sim import requests as rq
 from exotel_sim.engine import Bridge, Leg, Sim
-from exotel_sim.errors import ApiError, BadRequest, Forbidden, RateLimited, Unauthorized
+from exotel_sim.errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
 from exotel_sim.events import rfc3339
 
 log = logging.getLogger("exotel_sim.api")
@@ -194,15 +201,16 @@ async def create_leg(request: web.Request) -> web.Response:
     sim = request.app[SIM_KEY]
     cmd = rq.parse_create_leg(await _body(request))
     leg = sim.create_leg(cmd)
-    return envelope(request, 202, {
+    created_at = rfc3339(leg.created_epoch)
+    if sim.races():  # the leg's first events reach the endpoint before this answer
+        await sim.race_ahead(leg)
+    return envelope(request, 202, {  # the fields Exotel documents for the 202
         "leg_sid": leg.sid,
-        "created_at": rfc3339(leg.created_epoch),
+        "created_at": created_at,
         "account_sid": sim.config.account_sid,
         "contact_uri": cmd.contact_uri,
         "network_type": cmd.network_type,
         "exophone": cmd.exophone,
-        "custom_param": cmd.custom_param,
-        "state": leg.state.value,
     })
 
 
@@ -211,8 +219,12 @@ LIST_LIMIT = 500
 
 async def list_legs(request: web.Request) -> web.Response:
     """``GET /legs[?contact_uri=&custom_param=&state=]``: the latest 500 matching legs, as
-    ``{"legs": [...]}`` (how a client reconciles a create-leg that timed out)."""
+    ``{"legs": [...]}``. Exotel documents no list form: only with the lenient ``list_legs``
+    option; else 404, as an API without it answers."""
     sim = request.app[SIM_KEY]
+    if not sim.config.list_legs:
+        raise NotFound("GET /legs (a list of legs) is not part of this API "
+                       "(the emulator's [lenient] list_legs option)")
     q = request.query
     legs = [
         leg for leg in sim.legs.values()

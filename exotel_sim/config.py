@@ -24,6 +24,11 @@ OUTCOMES: frozenset[str] = frozenset({"", "answer", "busy", "no-answer", "failed
 DTMF_DIGITS: frozenset[str] = frozenset("0123456789*#")
 
 
+LENIENT_OPTIONS: tuple[str, ...] = ("list_legs", "event_custom_param")
+"""The :class:`SimConfig` switches for behaviours Exotel does not document (all off by
+default; ``[lenient]`` in the file)."""
+
+
 class ConfigError(ValueError):
     """A configuration value is missing, of the wrong type or out of range."""
 
@@ -213,6 +218,16 @@ class SimConfig:
     retry_backoff_ms: int = 100
     duplicate_probability: float = 0.0  # test switch: deliver an event twice
     reorder: bool = False  # test switch: swap neighbouring events of one leg
+    loss_probability: float = 0.0  # harsh option: an event is lost for good (no attempt)
+    # Share of created legs whose first events (leg_connecting, leg_ringing, and leg_answered
+    # when the party answers within race_window_ms of ringing) reach the event endpoint before
+    # the 202 of POST /legs, as Exotel's media servers may send them (docs/exotel.md section 3).
+    race_share: float = 0.3
+    race_window_ms: int = 300
+    # Lenient options: behaviours Exotel does not document, off unless a test or a
+    # deployment opts in ([lenient] in the file).
+    list_legs: bool = False  # GET /legs (the ?custom_param= search) answers; else 404
+    event_custom_param: bool = False  # custom_param in event data and action events
     event_auth: tuple[str, str] | None = None  # Basic auth user/password on HTTPS events
     default_customer: CustomerProfile = field(default_factory=CustomerProfile)
     customers: Mapping[str, CustomerProfile] = field(default_factory=dict)
@@ -234,8 +249,11 @@ class SimConfig:
                 raise ConfigError(f"{name} must be >= 1")
         if self.rate_limit_per_s < 0:
             raise ConfigError("rate_limit_per_s must be >= 0")
-        if not 0.0 <= self.duplicate_probability <= 1.0:
-            raise ConfigError("duplicate_probability must be within 0..1")
+        for name in ("duplicate_probability", "loss_probability", "race_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must be within 0..1")
+        if self.race_window_ms < 0:
+            raise ConfigError("race_window_ms must be >= 0")
         if self.http_timeout_s <= 0:
             raise ConfigError("http_timeout_s must be > 0")
         if not self.account_sid or not self.api_key or not self.api_token:
@@ -270,12 +288,14 @@ class SimConfig:
     def from_mapping(cls, doc: Mapping[str, Any], *, seed: int | None = None) -> SimConfig:
         """Build from a parsed TOML document."""
         known = {"seed", "account", "latency", "limits", "delivery", "customers", "agents",
-                 "tls_verify", "tls_ca_file"}
+                 "tls_verify", "tls_ca_file", "lenient"}
         _no_unknown(doc, known, "")
         account = _table(doc, "account")
         latency = _table(doc, "latency")
         limits = _table(doc, "limits")
         delivery = _table(doc, "delivery")
+        lenient = _table(doc, "lenient")
+        _no_unknown(lenient, {"list_legs", "event_custom_param"}, "lenient.")
         _no_unknown(account, {"sid", "key", "token", "exophones"}, "account.")
         _no_unknown(latency, {"rest_ms", "event_ms", "setup_ms"}, "latency.")
         _no_unknown(
@@ -285,7 +305,7 @@ class SimConfig:
         _no_unknown(
             delivery,
             {"timeout_s", "attempts", "backoff_ms", "duplicate_probability", "reorder",
-             "auth_user", "auth_password"},
+             "auth_user", "auth_password", "loss_probability", "race_share", "race_window_ms"},
             "delivery.",
         )
         customers_doc = _table(doc, "customers")
@@ -324,7 +344,12 @@ class SimConfig:
             duplicate_probability=_float(
                 delivery, "duplicate_probability", base.duplicate_probability
             ),
-            reorder=bool(delivery.get("reorder", False)),
+            reorder=_bool(delivery, "reorder", False),
+            loss_probability=_float(delivery, "loss_probability", base.loss_probability),
+            race_share=_float(delivery, "race_share", base.race_share),
+            race_window_ms=_int(delivery, "race_window_ms", base.race_window_ms),
+            list_legs=_bool(lenient, "list_legs", False),
+            event_custom_param=_bool(lenient, "event_custom_param", False),
             tls_verify=bool(doc.get("tls_verify", True)),
             tls_ca_file=str(doc.get("tls_ca_file", "")),
             event_auth=auth,
@@ -411,6 +436,13 @@ def _int(doc: Mapping[str, Any], key: str, default: int) -> int:
     value = doc.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{key} must be an integer, got {value!r}")
+    return value
+
+
+def _bool(doc: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = doc.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, got {value!r}")
     return value
 
 

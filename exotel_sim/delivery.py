@@ -82,7 +82,8 @@ class Delivery:
         self.tasks = tasks
         self.rng = random.Random(f"{config.seed}:delivery")
         self.records: deque[DeliveryRecord] = deque(maxlen=config.max_events_kept)
-        self.counts = {"emitted": 0, "delivered": 0, "failed": 0, "retries": 0, "duplicates": 0}
+        self.counts = {"emitted": 0, "delivered": 0, "failed": 0, "retries": 0, "duplicates": 0,
+                       "lost": 0}
         self._channels: dict[str, _Channel] = {}
         self._session: aiohttp.ClientSession | None = None
         self._grpc: dict[str, tuple[grpc.aio.Channel, Any]] = {}
@@ -145,6 +146,11 @@ class Delivery:
                     due, record = channel.queue[1]
                     del channel.queue[1]
                     await self.clock.sleep_until(due)
+                if self.config.loss_probability > 0 and \
+                        self.rng.random() < self.config.loss_probability:
+                    record.outcome = "lost"  # harsh option: lost for good, never attempted
+                    self.counts["lost"] += 1
+                    continue
                 await self._deliver(record, first_attempt=1)
                 if record.outcome == "delivered" and self.config.duplicate_probability > 0 \
                         and self.rng.random() < self.config.duplicate_probability:

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import random
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from exotel_sim import world
 from exotel_sim.audio import mix, wav_bytes
 from exotel_sim.bridges import Bridge, Bridging
 from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig
-from exotel_sim.delivery import Delivery
+from exotel_sim.delivery import Delivery, DeliveryRecord
 from exotel_sim.errors import BadRequest, NotFound, RateLimited, StateConflict
 from exotel_sim.events import Event, build_event, rfc3339
 from exotel_sim.legs import (
@@ -53,6 +54,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("exotel_sim")
 
 HISTORY_MAX = 300
+RACE_POLL_S = 0.005
+RACE_MAX_S = 5.0
 RECORDINGS_MAX = 1_000
 
 
@@ -94,6 +97,7 @@ class Leg:
     history: list[dict[str, Any]] = field(default_factory=list)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     script_task: asyncio.Task[Any] | None = None
+    last_delivery: DeliveryRecord | None = None  # of the leg's latest event
 
     @property
     def live(self) -> bool:
@@ -119,6 +123,7 @@ class Sim:
         self._counters: dict[str, int] = {}
         self._dials: dict[str, int] = {}
         self._agent_free_at: dict[str, float] = {}
+        self._race_rng = random.Random(f"{config.seed}:race")
         self.active_legs = 0
         self.active_streams = 0
 
@@ -145,7 +150,8 @@ class Sim:
         return f"{prefix}{digest[:32 - len(prefix)]}"
 
     def leg_data(self, leg: Leg) -> dict[str, Any]:
-        """``data`` of a leg event: the leg as it is now."""
+        """``data`` of a leg event: the leg as it is now, with only the fields Exotel documents
+        (docs/exotel.md section 3); ``custom_param`` too with the lenient ``event_custom_param``."""
         data: dict[str, Any] = {
             "leg_sid": leg.sid,
             "account_sid": self.config.account_sid,
@@ -153,16 +159,12 @@ class Sim:
             "exophone": leg.req.exophone,
             "state": leg.state.value,
             "start_time": rfc3339(leg.created_epoch),
-            "answer_time": rfc3339(self._epoch(leg.answered_ms)),
             "end_time": rfc3339(self._epoch(leg.ended_ms)),
             "date_created": rfc3339(leg.created_epoch),
             "date_updated": rfc3339(leg.updated_epoch or leg.created_epoch),
-            "custom_param": leg.custom_param,
         }
-        if leg.terminal is not None:
-            data["terminal_status"] = leg.terminal.value
-        if leg.bridge is not None:
-            data["bridge_sid"] = leg.bridge.sid
+        if self.config.event_custom_param:
+            data["custom_param"] = leg.custom_param
         return data
 
     def _epoch(self, ms: float | None) -> float | None:
@@ -178,7 +180,7 @@ class Sim:
             event_sid=sid, name=name, now_epoch_s=self.clock.epoch(), data=self.leg_data(leg),
             event_data=event_data, action_sid=action_sid, action_custom_parameter=action_param,
         )
-        self.delivery.emit(Event(sid, name, leg.endpoint, leg.sid, payload))
+        leg.last_delivery = self.delivery.emit(Event(sid, name, leg.endpoint, leg.sid, payload))
         self.note(leg, f"event {name}")
 
     def bridge_event(
@@ -188,6 +190,8 @@ class Sim:
         """Emit a bridge event to ``bridge_event_endpoint`` (the first leg's endpoint if the
         bridge was created without one)."""
         data = self.leg_data(leg or bridge.legs[0])
+        # not documented for bridge events: the bridge and its legs (the events name nothing
+        # else that tells which bridge they are about)
         data["bridge_sid"] = bridge.sid
         data["leg_sids"] = [x.sid for x in bridge.legs]
         data["bridge_state"] = bridge.state.value
@@ -250,6 +254,33 @@ class Sim:
         self.note(leg, f"created for {contact} ({leg.kind})")
         leg.tasks.spawn(world.run_leg(self, leg), "lifecycle")
         return leg
+
+    def races(self) -> bool:
+        """Draw (seeded) whether a new leg's first events beat its create-leg response."""
+        share = self.config.race_share
+        return share > 0 and self._race_rng.random() < share
+
+    async def race_ahead(self, leg: Leg) -> None:
+        """Hold the create-leg response until the leg's first events have been delivered:
+        until it rings (or ends), plus ``race_window_ms`` for an answer, and until the
+        delivery of its latest event is over. Bounded by ``RACE_MAX_S``."""
+        window = self.config.race_window_ms
+
+        async def settle() -> None:
+            await _until(lambda: leg.state not in (LegState.CREATED, LegState.CONNECTING))
+            rang = self.clock.now_ms()
+            await _until(lambda: leg.state is not LegState.RINGING
+                         or self.clock.now_ms() - rang >= window)
+            await _until(lambda: leg.last_delivery is None
+                         or leg.last_delivery.outcome != "pending")
+
+        try:
+            async with asyncio.timeout(RACE_MAX_S):
+                await settle()
+        except TimeoutError:
+            pass
+        self.stats.count("raced_creates")
+        self.note(leg, "create response sent after the first events")
 
     def _evict(self) -> None:
         while len(self.legs) > self.config.max_legs_kept:
@@ -348,8 +379,9 @@ class Sim:
         self, leg: Leg, verb: Verb, action: LegAction, action_sid: str, param: str
     ) -> None:
         self.note(leg, f"action {verb.name}")
-        # An action without its own custom parameter reports the leg's (create-leg) one.
-        param = param or leg.custom_param
+        if self.config.event_custom_param:
+            # lenient: an action without its own custom parameter reports the leg's one
+            param = param or leg.custom_param
 
         def emit(name: str, data: dict[str, Any]) -> None:
             self.leg_event(leg, name, data, action_sid, param)
@@ -508,6 +540,14 @@ class Sim:
         if verb is None:
             raise NotFound(f"unknown leg action {name!r}")
         return self.leg_verbs(leg, (Verb(verb, cmd),), param)
+
+async def _until(done: Callable[[], bool]) -> None:
+    """Poll the emulator's own state every few ms until ``done()``."""
+    while True:
+        if done():
+            return
+        await asyncio.sleep(RACE_POLL_S)
+
 
 _VERB_ACTIONS: dict[str, LegAction] = {
     "hangup": LegAction.HANGUP,

@@ -30,8 +30,9 @@ def test_accounts_base() -> None:
 
 async def test_leg_lifecycle_and_typed_errors() -> None:
     cust = CustomerProfile(outcome="answer", ring_ms=(100, 100)).with_script("wait 5000")
-    async with SimServer(SimConfig(rest_latency_ms=5, customers={NUMBER: cust})) as sim, \
-            client(sim) as c:
+    # list_legs: the client's GET /legs, for APIs that list legs (Exotel documents none)
+    async with SimServer(SimConfig(rest_latency_ms=5, customers={NUMBER: cust},
+                                   list_legs=True)) as sim, client(sim) as c:
         leg = await c.create_leg(NUMBER, "+918000000000", ENDPOINT, custom_param="vx1")
         sid = leg["leg_sid"]
         got = await c.get_leg(sid)
@@ -64,7 +65,8 @@ async def test_leg_lifecycle_and_typed_errors() -> None:
 
 
 async def test_rate_limited_reads_are_retried() -> None:
-    async with SimServer(SimConfig(rest_latency_ms=0, rate_limit_per_s=20, rate_burst=2)) as sim:
+    async with SimServer(SimConfig(rest_latency_ms=0, rate_limit_per_s=20, rate_burst=2,
+                                   list_legs=True)) as sim:
         async with client(sim, max_retries=8, backoff=0.05) as c:
             results = await asyncio.gather(*(c.list_legs() for _ in range(8)))
             assert len(results) == 8

@@ -13,7 +13,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -216,7 +216,10 @@ async def test_the_drain_is_bounded_by_drain_timeout(tmp_path: Path) -> None:
 
 
 async def test_a_start_after_a_crash_hangs_up_the_leftover_nailed_leg(tmp_path: Path) -> None:
-    async with SimServer(world(bridge_ms=1000)) as sim, aiohttp.ClientSession() as s:
+    # finding the legs a dead run left needs GET /legs, which Exotel does not document: an API
+    # that lists legs (the emulator's lenient list_legs); without one the dialer logs and goes on
+    listing = replace(world(bridge_ms=1000), list_legs=True)
+    async with SimServer(listing) as sim, aiohttp.ClientSession() as s:
         async with dialer_run(sim, tmp_path, log_name="first.log") as first:
             await until_nailed_idle(s, first)
             first.proc.kill()  # SIGKILL: no exit path runs
