@@ -228,6 +228,47 @@ class NoStart(asyncio.Protocol):
             self.done.set_result(None)
 
 
+class Swarm:
+    """``count`` attackers from another loopback address (127.0.0.2, so the healthy streams
+    from 127.0.0.1 are another source, as Exotel is): each reconnects 1 s after it is closed
+    or refused, and sends ``connected`` every 2 s while upgraded."""
+
+    def __init__(self, port: int, count: int) -> None:
+        self.port = port
+        self.count = count
+        self.tally = {"attempts": 0, "upgraded": 0, "refused_http": 0, "dropped_at_accept": 0,
+                      "connect_failed": 0}
+        self.live: list[NoStart] = []
+        self.most_upgraded = 0
+        self.stopping = False
+
+    async def slot(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.stopping:
+            self.tally["attempts"] += 1
+            try:
+                _, conn = await loop.create_connection(
+                    lambda: NoStart(self.tally), "127.0.0.1", self.port,
+                    local_addr=("127.0.0.2", 0),
+                )
+            except OSError:
+                self.tally["connect_failed"] += 1
+                await asyncio.sleep(1)
+                continue
+            self.live.append(conn)
+            while not conn.done.done() and not self.stopping:
+                await asyncio.wait([conn.done], timeout=2)
+                conn.send_connected()
+            self.live.remove(conn)
+            if conn.transport is not None:
+                conn.transport.abort()
+            await asyncio.sleep(1)
+
+    def sample(self) -> None:
+        upgraded = sum(1 for c in self.live if c.upgraded and not c.done.done())
+        self.most_upgraded = max(self.most_upgraded, upgraded)
+
+
 async def nostart(args: argparse.Namespace) -> None:
     gw = Gateway(args.old_root, "--ip-limit-exempt", "none", "--start-timeout",
                  str(args.start_timeout))
@@ -236,43 +277,42 @@ async def nostart(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     health = asyncio.create_task(healthy_stream(gw.base, stop))
     await asyncio.sleep(1)
-    loop = asyncio.get_running_loop()
-    tally = {"upgraded": 0, "refused_http": 0, "dropped_at_accept": 0, "connect_failed": 0}
-    conns: list[NoStart] = []
+    swarm = Swarm(gw.port, args.nostart)
+    slots = [asyncio.create_task(swarm.slot()) for _ in range(args.nostart)]
+    peak = before
+    late: asyncio.Task[Healthy] | None = None
     began = time.monotonic()
-    for _ in range(args.nostart):
-        try:
-            _, proto = await loop.create_connection(lambda: NoStart(tally), "127.0.0.1",
-                                                    gw.port)
-            conns.append(proto)
-        except OSError:
-            tally["connect_failed"] += 1
-    opened = time.monotonic() - began
-    during = gw.rss_mb()
-    # a real call arriving during the attack must get through
-    late = asyncio.create_task(healthy_stream(gw.base, stop, sid="MZlate"))
-    deadline = time.monotonic() + args.seconds
-    while time.monotonic() < deadline:
-        await asyncio.sleep(2)
-        for conn in conns:
-            if conn.upgraded:
-                conn.send_connected()
+    while time.monotonic() - began < args.seconds:
+        await asyncio.sleep(0.5)
+        swarm.sample()
+        peak = max(peak, gw.rss_mb())
+        if late is None and time.monotonic() - began > args.seconds / 2:
+            # a real call arriving in the middle of the attack must get through
+            late = asyncio.create_task(healthy_stream(gw.base, stop, sid="MZlate"))
     stop.set()
-    healthy, late_healthy = await health, await late
-    still_open = sum(1 for c in conns if not c.done.done())
-    for conn in conns:
+    healthy = await health
+    late_line = "late stream: never opened"
+    if late is not None:
+        try:
+            late_line = "late " + (await late).line() + " (opened mid-attack)"
+        except Exception as exc:
+            late_line = f"late stream (opened mid-attack) refused: {exc}"
+    swarm.stopping = True
+    for conn in swarm.live:
         if conn.transport is not None:
             conn.transport.abort()
+    await asyncio.gather(*slots, return_exceptions=True)
+    await asyncio.sleep(0.5)
     after = gw.rss_mb()
-    print(f"no-start: {args.nostart} connections opened in {opened:.1f} s, each sending only "
-          f"'connected' every 2 s for {args.seconds:.0f} s (start timeout "
-          f"{args.start_timeout:g} s)")
-    print("  " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
-    print(f"  attack connections still open at the end: {still_open}")
-    print(f"gateway RSS: {before:.1f} MB before, {during:.1f} MB during, {after:.1f} MB after "
-          f"(peak {gw.peak_mb():.1f} MB)")
+    print(f"no-start: {args.nostart} attackers from 127.0.0.2, each reconnecting 1 s after a "
+          f"close and sending only 'connected' every 2 s, for {args.seconds:.0f} s (start "
+          f"timeout {args.start_timeout:g} s)")
+    print("  " + ", ".join(f"{k} {v}" for k, v in sorted(swarm.tally.items())))
+    print(f"  most attack connections upgraded and open at once: {swarm.most_upgraded}")
+    print(f"gateway RSS: {before:.1f} MB before, {after:.1f} MB after (peak sampled {peak:.1f}"
+          f" MB, VmHWM {gw.peak_mb():.1f} MB)")
     print(healthy.line())
-    print("late " + late_healthy.line() + " (opened during the attack)")
+    print(late_line)
     gw.stop()
 
 
