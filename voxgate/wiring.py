@@ -26,7 +26,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from dialer.config import DialerConfig
+from dialer.config import DialerConfig, redact_url
 from dialer.control_api import ControlApiServer
 from dialer.emulated import FIXTURES, on_emulator, trusting_event_cert
 from dialer.records import RecordStore
@@ -145,7 +145,8 @@ class LocalStack:
 
     def summary_endpoints(self) -> dict[str, str]:
         """Where each part listens (for logs and the demo banner)."""
-        out = {"events": self.dialer.event_endpoint, "exotel": self.dialer.client.base}
+        out = {"events": redact_url(self.dialer.event_endpoint),  # may carry credentials
+               "exotel": self.dialer.client.base}
         if self.gateway is not None:
             out["gateway"] = self.gateway.base_url
         if self.control_api is not None:
