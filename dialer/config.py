@@ -227,8 +227,6 @@ class DialerConfig:
             value = getattr(self, f.name)
             if isinstance(value, str) and "://" in value:
                 value = redact_url(value)  # a URL may carry credentials (stream, CRM, events)
-            if f.name == "event_endpoint":
-                value = redact_url(value)  # may carry the event credentials
             out[f.name] = ("<set>" if value else "<unset>") if f.name in SECRET_FIELDS else value
         return out
 
