@@ -32,6 +32,7 @@ are excluded from ``repr`` and from :meth:`DialerConfig.describe`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -196,6 +197,7 @@ class DialerConfig:
                 f"escalation_queue_timeout ({self.escalation_queue_timeout:g} s) must be at "
                 f"least abandon_after ({self.abandon_after:g} s)"
             )
+        _check_numbers(self)  # after the checks with their own words
 
     @property
     def uses_embedded_emulator(self) -> bool:
@@ -272,8 +274,32 @@ class DialerConfig:
         return cls.from_mapping(values)
 
 
+MAX_NUMBER = 10_000_000
+"""The largest number a numeric setting takes (seconds, counts); ``control_port`` 0-65535."""
+
+
+def _check_numbers(config: DialerConfig) -> None:
+    """Every numeric setting finite and within 0..:data:`MAX_NUMBER` (``nan``, ``inf`` and
+    ``1e300`` pass ``check`` and crash ``run``), ``control_port`` a port; :class:`ConfigError`."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not (math.isfinite(value) and 0 <= value <= MAX_NUMBER):
+            raise ConfigError(
+                f"{f.name} must be a finite number within 0..{MAX_NUMBER}, got {value:.6g}"
+            )
+    if not 0 <= config.control_port <= 65535:
+        raise ConfigError(f"control_port must be a port (0-65535), got {config.control_port}")
+
+
 def _coerce(key: str, raw: Any, default: Any) -> Any:
-    """Convert env strings to the field's type (taken from its default)."""
+    """Convert env strings to the field's type (taken from its default); a table or an array
+    where a value is expected is refused."""
+    kind = "bool" if isinstance(default, bool) else type(default).__name__
+    if isinstance(raw, (dict, list)) or (kind == "bool" and not isinstance(raw, (bool, str))):
+        shown = repr(raw) if len(repr(raw)) <= 60 else repr(raw)[:57] + "..."
+        raise ConfigError(f"setting {key!r}: must be a {kind} value, got {shown}")
     try:
         if isinstance(default, bool):
             if isinstance(raw, str):
@@ -284,5 +310,5 @@ def _coerce(key: str, raw: Any, default: Any) -> Any:
         if isinstance(default, float):
             return float(raw)
         return str(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {key!r}: cannot use {raw!r}: {exc}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ConfigError(f"setting {key!r}: cannot use {str(raw)[:60]!r}: {exc}") from exc

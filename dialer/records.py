@@ -28,6 +28,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
+from dialer.csv_safe import safe_header, safe_row
+from dialer.private_files import open_private, private_database
 from dialer.timefmt import iso_utc
 
 SCHEMA = """
@@ -191,6 +193,7 @@ class RecordStore:
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
+        private_database(self.path)  # 0600, and so its -wal and -shm
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -301,19 +304,14 @@ class RecordStore:
         return n
 
     def export_csv(self, out: TextIO) -> int:
-        """Write a CSV with :data:`CSV_COLUMNS`; returns the number of rows."""
-        writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS))
-        writer.writeheader()
-        n = 0
-        for record in self.records():
-            writer.writerow(record_row(record))
-            n += 1
-        return n
+        """Write a CSV with :data:`CSV_COLUMNS` (no cell a spreadsheet would run as a formula:
+        :mod:`dialer.csv_safe`); returns the number of rows."""
+        return _write_csv(out, self.records())
 
     def export(self, path: str | Path) -> int:
-        """Export to ``path``: CSV when it ends in ``.csv``, else JSON lines."""
+        """Export to ``path`` (created 0600): CSV when it ends in ``.csv``, else JSON lines."""
         target = Path(path)
-        with target.open("w", encoding="utf-8", newline="") as fh:
+        with open_private(target) as fh:
             if target.suffix.lower() == ".csv":
                 return self.export_csv(fh)
             return self.export_jsonl(fh)
@@ -330,11 +328,19 @@ class _Tx:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
+def _write_csv(out: TextIO, records: Iterable[CallRecord]) -> int:
+    """``records`` as CSV rows with a header, every cell through :func:`safe_row`."""
+    writer = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS))
+    writer.writerow(safe_header(CSV_COLUMNS))
+    n = 0
+    for record in records:
+        writer.writerow(safe_row(record_row(record)))
+        n += 1
+    return n
+
+
 def csv_text(records: Iterable[CallRecord]) -> str:
     """CSV of ``records`` as a string (for small exports and tests)."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS))
-    writer.writeheader()
-    for r in records:
-        writer.writerow(record_row(r))
+    _write_csv(buf, records)
     return buf.getvalue()

@@ -28,6 +28,7 @@ from dialer.campaign.inputs import (
     load_inputs,
     open_store,
     plural,
+    unzoned_notes,
 )
 from dialer.campaign.model import (
     CampaignSpec,
@@ -39,6 +40,7 @@ from dialer.campaign.progress import (
     span,
     status_lines,
 )
+from dialer.campaign.skills import bot_skill_asks, gap_text, skill_gaps
 from dialer.campaign.store import CampaignStore
 
 if TYPE_CHECKING:
@@ -124,8 +126,8 @@ def new_leads(
 
 def settings_notes(inputs: RunInputs, source: str) -> Notes:
     """The campaign's settings in a few lines, and the problems in them: no agents, or none
-    with the campaign's skills; an agent-first campaign with agents not nailed up; no caller
-    id for Exotel."""
+    with the skills its calls can ask for (:mod:`dialer.campaign.skills`); an agent-first
+    campaign with agents not nailed up; no caller id for Exotel."""
     spec, config = inputs.settings, inputs.config
     assert config is not None  # load_inputs always reads it
     start, end = spec.window.describe()
@@ -153,15 +155,12 @@ def settings_notes(inputs: RunInputs, source: str) -> Notes:
             "the campaign file or EXOTEL_EXOPHONE",
             "no caller id",
         )
-    want = frozenset(spec.skills)
-    if not spec.agents:
-        if spec.mode == "agent_first":  # (a bot-first campaign may well be the bot's alone)
-            notes.say("  warning: no agents: every answered call is abandoned", "no agents")
-    elif not any(want <= frozenset(agent.skills) for agent in spec.agents):
+    if not spec.agents and spec.mode == "agent_first":  # (bot-first: may be the bot's alone)
+        notes.say("  warning: no agents: every answered call is abandoned", "no agents")
+    for ask in skill_gaps(spec, bot_skill_asks(spec)):
         notes.say(
-            f"  warning: no agent has the campaign's skills ({', '.join(spec.skills)}): calls "
-            "that need an agent find none",
-            "no agent has the skills",
+            f"  warning: {gap_text(spec, ask)}",
+            f"no agent has the skills {', '.join(ask.skills) or '(none)'}",
         )
     if spec.mode == "agent_first" and loose:
         notes.say(
@@ -210,32 +209,39 @@ def window_notes(leads: Sequence[Lead], spec: CampaignSpec, now: float) -> Notes
     their own (called in the campaign's) are a problem worth a look."""
     zones = Counter(lead.timezone or spec.timezone for lead in leads)
     rows: list[str] = []
-    inside, first = 0, math.inf
+    inside, first, never = 0, math.inf, 0
     for zone, count in zones.most_common():
         opens = next_window_open(now, zone, spec.window)
-        there = datetime.fromtimestamp(now, ZoneInfo(zone)).strftime("%H:%M")
-        if opens <= now:
+        there = ", ".join(
+            datetime.fromtimestamp(now, ZoneInfo(z)).strftime("%H:%M") for z in zone.split()[:3]
+        ) + (", ..." if len(zone.split()) > 3 else "")
+        if opens is None:
+            never += count
+            state = f"never dialled: the window has no moment in common in these zones ({there})"
+        elif opens <= now:
             inside += count
             state = f"inside the window ({there} there)"
         else:
             first = min(first, opens)
             state = f"waiting ({there} there; it opens {iso_utc(opens)}, in {span(opens - now)})"
-        rows.append(f"  {zone}: {plural(count, 'lead')} {state}")
+        shown = zone if len(zone) <= 80 else f"{zone[:77]}..."
+        rows.append(f"  {shown.replace(' ', ' + ')}: {plural(count, 'lead')} {state}")
     head = (
         f"calling windows now: of the {plural(len(leads), 'new lead')} to dial, {inside} inside "
-        f"their window, {len(leads) - inside} waiting"
+        f"their window, {len(leads) - inside - never} waiting"
+        + (f", {never} never (no common window)" if never else "")
     )
     if first < math.inf:
         head += f" (the first window opens {iso_utc(first)}, in {span(first - now)})"
     notes = Notes([head, *rows[:20]])
     if len(rows) > 20:
         notes.say(f"  ... and {plural(len(rows) - 20, 'more zone')}")
-    default = sum(not lead.timezone for lead in leads)
-    if default:
+    if never:
         notes.say(
-            f"  warning: {plural(default, 'lead')} without a time zone (no timezone or region "
-            f"column value, and no single zone known for the country code) will be called in "
-            f"the campaign's timezone {spec.timezone}",
-            f"{plural(default, 'lead')} in the campaign's timezone for want of their own",
+            f"  warning: {plural(never, 'lead')} whose number spans time zones with no calling "
+            f"hours in common (the window is the intersection of each zone's): never dialled "
+            f"(add a timezone column to call them)",
+            f"{plural(never, 'lead')} never dialled: no common calling window",
         )
+    notes.extend(unzoned_notes(leads, spec.timezone))
     return notes

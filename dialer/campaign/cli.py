@@ -69,6 +69,7 @@ from dialer.campaign.inputs import (
     lead_notes,
     load_inputs,
     open_store,
+    unzoned_notes,
 )
 from dialer.campaign.model import (
     CampaignError,
@@ -82,6 +83,7 @@ from dialer.campaign.progress import (
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore, Lease
 from dialer.errors import ConfigError
+from dialer.private_files import open_private
 from dialer.signals import graceful_signals
 
 if TYPE_CHECKING:
@@ -181,6 +183,8 @@ def prepare(args: argparse.Namespace, store: CampaignStore, inputs: RunInputs | 
         fields = inputs.settings.stream_params
         for line in lead_notes(inputs.leads, fields, name, args.leads).lines:
             _print(line)
+        for line in unzoned_notes(inputs.leads.leads, inputs.settings.timezone).lines:
+            log.warning("campaign %s: %s", name, line.strip().removeprefix("warning: "))
     if inputs.dnc is not None:
         store.add_dnc(inputs.dnc, now, "import")
         for line in dnc_notes(inputs.dnc, inputs.dnc_errors, args.dnc).lines:
@@ -378,14 +382,16 @@ def export_command(args: argparse.Namespace) -> int:
         check_writable(args.out, "--out")
     store = _with_store(args)
     try:
-        store.campaign(args.name)
+        if args.name not in store.campaigns():  # (its settings are not needed: not parsed)
+            raise CampaignError(f"no campaign named {args.name!r}")
         attempts = args.attempts
         out = store.export_attempts_csv(args.name) if attempts else store.export_csv(args.name)
     finally:
         store.close()
     if args.out:
         try:
-            Path(args.out).write_text(out, encoding="utf-8")
+            with open_private(args.out) as fh:
+                fh.write(out)
         except OSError as exc:
             raise CampaignError(f"--out {args.out}: {exc.strerror or exc}") from None
         _print(f"exported {max(0, out.count(chr(10)) - 1)} rows to {args.out}")

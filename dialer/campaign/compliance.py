@@ -1,7 +1,12 @@
 """Compliance checks made before every dial: calling window in the lead's local time,
 do-not-call list, attempt limits per local day and in total.
 
-Pure functions of their arguments (times are epoch seconds, zones IANA names). The store calls
+Pure functions of their arguments (times are epoch seconds). A lead's ``timezone`` is one IANA
+zone or several separated by spaces (a number whose area spans zones,
+:mod:`dialer.campaign.zones`): the lead may be called only when ``now`` is inside the window in
+**every** one of them (the intersection of their windows), and when that intersection is empty
+it is never called (``no_common_window``, final). Its calendar day (the per-day limit's key) is
+the first zone's. The store calls
 :func:`check_dial` while claiming a lead, inside the claim's transaction, so the do-not-call list
 is scrubbed at the moment of each dial, not once at import. A lead outside its window is not
 dialled; its due time moves to the next opening (``Verdict.not_before``). The minimum ring time
@@ -19,6 +24,9 @@ from dialer.campaign.model import CallingWindow, Limits
 
 __all__ = ["Verdict", "check_dial", "in_window", "local_day", "next_window_open"]
 
+HORIZON_S = 8 * 86_400.0
+"""How far :func:`next_window_open` looks for a moment inside every zone's window."""
+
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
@@ -30,29 +38,56 @@ class Verdict:
     final: bool = False
 
 
-def _local(now: float, timezone: str) -> datetime:
-    return datetime.fromtimestamp(now, UTC).astimezone(ZoneInfo(timezone))
+def _zones(timezone: str) -> list[str]:
+    zones = timezone.split()
+    if not zones:
+        raise ValueError("no time zone")
+    return zones
+
+
+def _local(now: float, zone: str) -> datetime:
+    return datetime.fromtimestamp(now, UTC).astimezone(ZoneInfo(zone))
 
 
 def local_day(now: float, timezone: str) -> str:
-    """The lead's local calendar day (``YYYY-MM-DD``) at ``now``: the per-day limit's key."""
-    return _local(now, timezone).date().isoformat()
+    """The lead's local calendar day (``YYYY-MM-DD``) at ``now`` in its (first) zone: the
+    per-day limit's key."""
+    return _local(now, _zones(timezone)[0]).date().isoformat()
+
+
+def _inside(now: float, zone: str, window: CallingWindow) -> bool:
+    return window.start <= _local(now, zone).time() < window.end
 
 
 def in_window(now: float, timezone: str, window: CallingWindow) -> bool:
-    """Whether ``now`` falls within the calling window in ``timezone``."""
-    local = _local(now, timezone).time()
-    return window.start <= local < window.end
+    """Whether ``now`` falls within the calling window in ``timezone`` (in each of its
+    zones)."""
+    return all(_inside(now, zone, window) for zone in _zones(timezone))
 
 
-def next_window_open(now: float, timezone: str, window: CallingWindow) -> float:
-    """When the window next opens at or after ``now`` (``now`` itself when inside it)."""
-    if in_window(now, timezone, window):
+def _opens(now: float, zone: str, window: CallingWindow) -> float:
+    """When the window next opens in one ``zone`` at or after ``now`` (``now`` if inside)."""
+    if _inside(now, zone, window):
         return now
-    local = _local(now, timezone)
+    local = _local(now, zone)
     day = local.date() if local.time() < window.start else local.date() + timedelta(days=1)
-    opening = datetime.combine(day, window.start, tzinfo=ZoneInfo(timezone))
-    return opening.timestamp()
+    return datetime.combine(day, window.start, tzinfo=ZoneInfo(zone)).timestamp()
+
+
+def next_window_open(now: float, timezone: str, window: CallingWindow) -> float | None:
+    """The first moment at or after ``now`` inside the window in every zone of ``timezone``
+    (``now`` itself when inside); ``None`` when the zones' windows share no moment within
+    :data:`HORIZON_S` (their intersection is empty)."""
+    zones = _zones(timezone)
+    at = now
+    for _ in range(10 * len(zones) + 10):  # each step passes one zone's opening: 8 days' worth
+        latest = max(_opens(at, zone, window) for zone in zones)
+        if latest == at:
+            return at
+        if latest - now > HORIZON_S:
+            return None
+        at = latest  # nothing before it is inside every window
+    return None
 
 
 def check_dial(
@@ -67,21 +102,24 @@ def check_dial(
     attempts_today: int,
 ) -> Verdict:
     """May this lead be dialled at ``now``? Checked in order: do-not-call, total attempts,
-    attempts today (local day), calling window."""
+    attempts today (local day), calling window (``no_common_window``, final, when the windows
+    of the lead's zones never overlap)."""
     if phone in dnc:
         return Verdict(False, "dnc", final=True)
     if attempts_total >= limits.max_attempts:
         return Verdict(False, "max_attempts", final=True)
     if attempts_today >= limits.max_attempts_per_day:
-        local = _local(now, timezone)
+        first = _zones(timezone)[0]
         midnight = datetime.combine(
-            local.date() + timedelta(days=1), datetime.min.time(), tzinfo=ZoneInfo(timezone)
+            _local(now, first).date() + timedelta(days=1), datetime.min.time(), ZoneInfo(first)
         )
-        return Verdict(
-            False,
-            "daily_limit",
-            not_before=next_window_open(midnight.timestamp(), timezone, window),
-        )
+        tomorrow = next_window_open(midnight.timestamp(), timezone, window)
+        if tomorrow is None:
+            return Verdict(False, "no_common_window", final=True)
+        return Verdict(False, "daily_limit", not_before=tomorrow)
     if not in_window(now, timezone, window):
-        return Verdict(False, "outside_window", not_before=next_window_open(now, timezone, window))
+        opens = next_window_open(now, timezone, window)
+        if opens is None:
+            return Verdict(False, "no_common_window", final=True)
+        return Verdict(False, "outside_window", not_before=opens)
     return Verdict(True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dialer.call_binding import MAC_CHARS
 from dialer.campaign.leads_csv import ImportResult, parse_leads
 from dialer.campaign.model import (
     CampaignError,
@@ -42,7 +43,7 @@ def too_long_for_stream(fields: tuple[str, ...], leads: Sequence[Lead], name: st
     """How many ``leads`` would have a ``stream_params`` value shortened at dial time."""
     if not fields:
         return 0
-    url = f"ws://gateway/stream/bot?vx_call={name}-9999999999-1"
+    url = f"ws://gateway/stream/bot?vx_call={name}-9999999999-1~{'A' * MAC_CHARS}"  # its MAC
     count = 0
     for lead in leads:
         values = _stream_values(lead)
@@ -304,4 +305,20 @@ def dnc_notes(phones: Sequence[str], errors: Sequence[str], source: str) -> Note
         notes.say(f"  ... and {plural(len(errors) - 20, 'more bad line')}")
     if errors:
         notes.problems.append(f"{plural(len(errors), 'bad line')} in {source}")
+    return notes
+
+
+def unzoned_notes(leads: Sequence[Lead], zone: str) -> Notes:
+    """The warning, and the problem, for ``leads`` with no time zone of their own (no
+    timezone or region value, and a number of no known zone): they are called in the
+    campaign's ``zone``."""
+    notes = Notes()
+    default = sum(not lead.timezone for lead in leads)
+    if default:
+        notes.say(
+            f"  warning: {plural(default, 'lead')} without a time zone (no timezone or region "
+            f"column value, and no zone known for the number) will be called in the "
+            f"campaign's timezone {zone}",
+            f"{plural(default, 'lead')} in the campaign's timezone for want of their own",
+        )
     return notes

@@ -8,26 +8,33 @@ drops duplicate phone numbers (first row wins). Numbers written nationally get t
 however a number is written. The delimiter is a comma, a semicolon or a
 tab (whichever makes a ``phone`` column); a repeated column name is refused.
 
-A lead's time zone: its ``timezone`` (IANA), else its ``region`` (an ISO country code or a
+A lead's time zone: its ``timezone`` (an IANA zone, or several separated by spaces: the
+calling window is then their intersection), else its ``region`` (an ISO country code or a
 ``country-subdivision`` code, :data:`REGION_TIMEZONES`; a country-only region of a country with
-several zones, such as ``US``, is refused with the codes to use), else the zone of its phone's
-country code when that country has a single zone (:data:`PHONE_TIMEZONES`: +91 is
+several zones, such as ``US``, is refused with the codes to use), else the zones of its number
+(:func:`~dialer.campaign.zones.zones_for_number`: ``+1 415`` is America/Los_Angeles, +91 is
 Asia/Kolkata; a national number has the default country's code by then, so with
-``default_country = "44"`` a bare ``020 7946 0000`` is in Europe/London), else ``""``: the
-campaign's default time zone at dial time.
+``default_country = "44"`` a bare ``020 7946 0000`` is in Europe/London), else ``""`` (a number
+of an unknown country): the campaign's time zone at dial time, counted and warned about by
+``campaign check`` and ``run``.
+
+A field over :data:`MAX_FIELD_CHARS` (128 KiB), like any other CSV syntax error, makes the whole
+file unusable (:class:`CampaignError` naming the line).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from dialer.campaign.model import CampaignError, Lead, check_timezone, normalise_phone
+from dialer.campaign.zones import join_zones, split_zones, zones_for_number
 
 __all__ = [
     "EXPORT_PROGRESS_COLUMNS",
-    "PHONE_TIMEZONES",
     "REGION_TIMEZONES",
     "ImportResult",
     "RowError",
@@ -37,6 +44,8 @@ __all__ = [
 
 MAX_LEADS = 1_000_000
 MAX_CUSTOM_FIELDS = 20
+MAX_FIELD_CHARS = csv.field_size_limit()
+MAX_PRIORITY = 1_000_000
 
 REGION_TIMEZONES: dict[str, str] = {
     "IN": "Asia/Kolkata",
@@ -51,16 +60,6 @@ REGION_TIMEZONES: dict[str, str] = {
     "US-IL": "America/Chicago",
     "US-CO": "America/Denver",
     "US-CA": "America/Los_Angeles",
-}
-
-# Calling codes of countries with a single time zone: a lead with neither timezone nor region
-# is called in its number's zone (not the campaign's). +1, +7, +61 ... span several zones.
-PHONE_TIMEZONES: dict[str, str] = {
-    "+91": "Asia/Kolkata",
-    "+971": "Asia/Dubai",
-    "+65": "Asia/Singapore",
-    "+44": "Europe/London",
-    "+49": "Europe/Berlin",
 }
 
 # Countries that span several zones: a region of the country alone is refused.
@@ -99,15 +98,16 @@ class ImportResult:
 
 
 def resolve_timezone(timezone: str, region: str, phone: str = "") -> str:
-    """The IANA zone for a row: ``timezone`` if given (validated), else the region's, else
-    the single zone of ``phone``'s (normalised) country code, else ``""`` (the campaign
-    default applies). Raises :class:`CampaignError` for unknown ones."""
+    """The IANA zone(s) for a row: ``timezone`` if given (validated; several separated by
+    spaces), else the region's, else the zones of the (normalised) ``phone``, else ``""`` (the
+    campaign's zone applies). Raises :class:`CampaignError` for unknown ones."""
     if timezone:
-        try:
-            check_timezone(timezone)
-        except CampaignError as exc:
-            raise CampaignError(f"unknown timezone {timezone!r}") from exc
-        return timezone
+        for name in split_zones(timezone):
+            try:
+                check_timezone(name)
+            except CampaignError as exc:
+                raise CampaignError(f"unknown timezone {name[:60]!r}") from exc
+        return join_zones(split_zones(timezone))
     if region.strip():
         key = region.strip().upper()
         country = key.split("-")[0]
@@ -123,10 +123,7 @@ def resolve_timezone(timezone: str, region: str, phone: str = "") -> str:
                 )
             raise CampaignError(f"unknown region {region!r}")
         return zone
-    for code in sorted(PHONE_TIMEZONES, key=len, reverse=True):
-        if phone.startswith(code):
-            return PHONE_TIMEZONES[code]
-    return ""
+    return join_zones(zones_for_number(phone)) if phone else ""
 
 
 def _lead(row: dict[str, str], default_country: str) -> Lead:
@@ -134,7 +131,9 @@ def _lead(row: dict[str, str], default_country: str) -> Lead:
     try:
         priority = int(priority_text) if priority_text else 0
     except ValueError as exc:
-        raise CampaignError(f"priority must be an integer, got {priority_text!r}") from exc
+        raise CampaignError(f"priority must be an integer, got {priority_text[:40]!r}") from exc
+    if abs(priority) > MAX_PRIORITY:
+        raise CampaignError(f"priority must be within -{MAX_PRIORITY}..{MAX_PRIORITY}")
     custom = {k: v for k, v in row.items() if k not in _KNOWN and v != ""}
     if len(custom) > MAX_CUSTOM_FIELDS:
         raise CampaignError(f"more than {MAX_CUSTOM_FIELDS} custom fields")
@@ -146,6 +145,15 @@ def _lead(row: dict[str, str], default_country: str) -> Lead:
         priority=priority,
         custom=custom,
     )
+
+
+def _rows(reader: csv.DictReader[str]) -> Iterator[dict[str | Any, str | Any]]:
+    """``reader``'s rows; a CSV error (a field over :data:`MAX_FIELD_CHARS`) as
+    :class:`CampaignError` naming the line."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise CampaignError(f"line {reader.reader.line_num}: not valid CSV: {exc}") from None
 
 
 def parse_leads(
@@ -166,7 +174,7 @@ def parse_leads(
     errors: list[RowError] = []
     seen: set[str] = set()
     duplicates = 0
-    for raw in reader:
+    for raw in _rows(reader):
         line = reader.line_num
         if len(leads) >= max_leads:
             raise CampaignError(f"more than {max_leads} leads")

@@ -33,6 +33,7 @@ Example TOML::
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -70,6 +71,14 @@ _COUNTRY_CODE = re.compile(r"^\+?([1-9][0-9]{0,2})$")
 NANP = "1"
 """The North American Numbering Plan's country code: its trunk prefix is ``1`` as well (not
 ``0``) and its international prefix ``011`` (not ``00``)."""
+
+
+MAX_RETRY_S = 365 * 86_400.0
+"""The longest ``[retry]`` delay (a year): larger ones, and ``nan``/``inf``, are refused."""
+MAX_RING_S = 600.0
+"""The longest ``limits.ring_timeout_s`` (10 minutes)."""
+MAX_COUNT = 10_000
+"""The largest ``max_attempts``, ``max_attempts_per_day`` and ``max_lines``."""
 
 
 DEFAULT_RETRY: Mapping[str, float] = MappingProxyType(
@@ -132,6 +141,15 @@ class Outcome(StrEnum):
 
 
 RETRYABLE: tuple[str, ...] = tuple(o.value for o in Outcome if o.retryable)
+
+
+def is_number(value: object) -> bool:
+    """A finite ``int`` or ``float`` (not a ``bool``, ``nan`` or ``inf``)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
 
 
 def check_timezone(zone: str, where: str = "timezone") -> str:
@@ -256,10 +274,18 @@ class Limits:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise CampaignError(f"limits.{key}: must be an integer >= 1, got {_show(value)}")
+            if value > MAX_COUNT:
+                raise CampaignError(f"limits.{key}: must be at most {MAX_COUNT}, got {value}")
         for key in ("ring_timeout_s", "min_ring_s", "abandon_target", "wrap_up_s"):
             value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise CampaignError(f"limits.{key}: must be a number, got {_show(value)}")
+            if not is_number(value):
+                finite = "a finite" if isinstance(value, float) else "a"
+                raise CampaignError(f"limits.{key}: must be {finite} number, got {_show(value)}")
+        if self.ring_timeout_s > MAX_RING_S:
+            raise CampaignError(
+                f"limits.ring_timeout_s: must be at most {MAX_RING_S:g} seconds, got "
+                f"{_show(self.ring_timeout_s)}"
+            )
         if self.min_ring_s < 1:
             raise CampaignError(
                 f"limits.min_ring_s: must be a number >= 1, got {_show(self.min_ring_s)}"
@@ -377,7 +403,7 @@ def _show(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return repr(value)
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     return str(value)
 
@@ -465,6 +491,11 @@ def _retry(table: Mapping[str, Any]) -> dict[str, float]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise CampaignError(
                 f"retry.{key}: must be a number of seconds >= 0, got {_show(value)}"
+            )
+        if not is_number(value) or value > MAX_RETRY_S:
+            raise CampaignError(
+                f"retry.{key}: must be a finite number of seconds up to {MAX_RETRY_S:.0f} (a "
+                f"year), got {_show(value)}"
             )
         delays[key] = float(value)
     return delays

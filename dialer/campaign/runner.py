@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from dialer.agents import Agent, AgentState
 from dialer.campaign.model import CampaignError, CampaignSpec, Outcome
 from dialer.campaign.progress import HEARTBEAT_EVERY_S, CampaignSnapshot
+from dialer.campaign.skills import SkillAlarm
 from dialer.campaign.store import (
     AttemptResult,
     CampaignBusy,
@@ -248,6 +249,7 @@ class CampaignRunner:
         self.report = report
         self.report_every_s = report_every_s
         self.progress = Progress()
+        self.skills = SkillAlarm(self.spec)  # skill gaps, logged at start and as calls fail
         self.warm_start = warm_start
         self.snapshot_every_s = snapshot_every_s
         self.warmed_from: float | None = None  # when the snapshot the pacer started from was saved
@@ -466,6 +468,7 @@ class CampaignRunner:
             )
             return
         now = self.dialer.clock()
+        self.skills.on_call(claim.call_id, record.failure, now)
         result = attempt_result(record)
         if live is None or not live.resolved:
             self.pacer.observe(dial_observation(record, now))
@@ -685,6 +688,7 @@ class CampaignRunner:
             if spec.id not in known:
                 self.dialer.add_agent(spec.id, spec.number, spec.skills, nailed=spec.nailed)
         self._warn_agent_first_unnailed()
+        self.skills.at_start()
         now = self.dialer.clock()
         for agent in self.dialer.pool:
             self._agents[agent.agent_id] = _AgentClock(agent.state, now)

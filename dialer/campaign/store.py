@@ -38,6 +38,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import math
 import os
 import socket
 import sqlite3
@@ -60,7 +62,11 @@ from dialer.campaign.model import (
 )
 from dialer.campaign.progress import HEARTBEAT_STALE_S, iso_utc
 from dialer.campaign.retry import next_attempt_at
+from dialer.csv_safe import safe_cell, safe_header
 from dialer.pacing.ledger import MONTH_S, AbandonmentLedger
+from dialer.private_files import private_database
+
+log = logging.getLogger("dialer.campaign")
 
 __all__ = [
     "ATTEMPT_COLUMNS",
@@ -203,6 +209,18 @@ ATTEMPT_COLUMNS = (
 
 _TIME_COLUMNS = frozenset({"due_at", "claimed_at", "answered_at", "ended_at"})
 """Exported as ISO 8601 UTC (``2026-11-22T03:30:00Z``), empty when unset."""
+
+MAX_TIME = 253_399_622_400.0
+"""9999-12-01T00:00:00Z: stored times past it (a due time an older version computed from a
+``1e300`` retry delay) are read as this (a month short of the calendar's end, so a calling
+window can still be found after it)."""
+
+
+def _time_text(value: Any) -> str:
+    """A stored time as ISO 8601 UTC, whatever is stored (past :data:`MAX_TIME`: that)."""
+    if not isinstance(value, (int, float)) or math.isnan(value):
+        return "" if value in (None, "") else str(value)
+    return iso_utc(min(max(value, 0.0), MAX_TIME))
 
 
 class CampaignBusy(CampaignError):
@@ -366,6 +384,7 @@ class CampaignStore:
             self._db.row_factory = sqlite3.Row
             _stand_in(self._db)
             return
+        private_database(path)  # 0600, and so its -wal and -shm
         self._db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -419,10 +438,17 @@ class CampaignStore:
                 )
 
     def campaign(self, name: str) -> CampaignSpec:
+        """The stored campaign ``name``; :class:`CampaignError` when there is none, or when its
+        stored settings are not valid (written by an older version that let ``nan`` through)."""
         row = self._db.execute("SELECT spec FROM campaigns WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise CampaignError(f"no campaign named {name!r}")
-        return campaign_from_dict(json.loads(row["spec"]))
+        try:
+            return campaign_from_dict(json.loads(row["spec"]))
+        except (CampaignError, ValueError, TypeError) as exc:
+            raise CampaignError(
+                f"campaign {name} in {self.path}: stored settings not valid: {exc}"
+            ) from None
 
     def campaigns(self) -> list[str]:
         return [r["name"] for r in self._db.execute("SELECT name FROM campaigns ORDER BY name")]
@@ -623,6 +649,13 @@ class CampaignStore:
                     attempts_today=today,
                 )
                 if not verdict.allowed:
+                    if verdict.reason == "no_common_window":
+                        start, end = spec.window.describe()
+                        log.warning(
+                            "campaign %s: lead %d is never dialled: the calling window %s-%s "
+                            "has no moment in common across its time zones (%s)",
+                            campaign, row["id"], start, end, zone.replace(" ", ", "),
+                        )
                     if verdict.final:
                         db.execute(
                             "UPDATE leads SET state = ?, final_reason = ? WHERE id = ?",
@@ -826,7 +859,10 @@ class CampaignStore:
         next_due: float | None = None
         for zone, due, count, first in rows:
             # when the first of these may be dialled: its due time, or the window's next opening
-            at = next_window_open(max(now, first), zone or spec.timezone, spec.window)
+            start = min(max(now, first), MAX_TIME)
+            at = next_window_open(start, zone or spec.timezone, spec.window)
+            if at is None:  # never: its zones share no calling window (ends at its next claim)
+                at = now
             if due and at <= now:
                 due_now += count
                 continue
@@ -990,12 +1026,14 @@ def _holder(row: sqlite3.Row, nobody: str = "nobody") -> str:
 def _csv_text(
     columns: tuple[str, ...], rows: Iterable[dict[str, Any]], times: frozenset[str] = _TIME_COLUMNS
 ) -> str:
-    """``rows`` as CSV with a header, the ``times`` columns as ISO 8601 UTC."""
+    """``rows`` as CSV with a header, the ``times`` columns as ISO 8601 UTC; no cell or
+    column name a spreadsheet would run as a formula (:mod:`dialer.csv_safe`)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer.writerow(safe_header(columns))
     for row in rows:
+        cells = {k: v for k, v in row.items() if k in columns}
         writer.writerow(
-            {k: iso_utc(v) if k in times else v for k, v in row.items() if k in columns}
+            {k: _time_text(v) if k in times else safe_cell(v) for k, v in cells.items()}
         )
     return out.getvalue()

@@ -144,7 +144,10 @@ def test_a_stored_campaign_is_read_and_left_as_it_was(
     store.set_status("c", "paused", time.time())
     store.close()
     leads = tmp_path / "leads.csv"
-    leads.write_text("phone\n212 555 0101\n212 555 0104\n212 555 0105\n212 555 0106\n")
+    leads.write_text(  # a zone of their own: New York's window is not the test's
+        "".join(f"{n},{zone}\n" for n in ("phone", *(f"212 555 010{i}" for i in (1, 4, 5, 6))))
+        .replace(f"phone,{zone}", "phone,timezone")
+    )
     dnc = tmp_path / "dnc.txt"
     dnc.write_text("# the campaign's country: +1\n212 555 0102\n212 555 0106\n")
     before = files(tmp_path)
@@ -163,11 +166,7 @@ def test_a_stored_campaign_is_read_and_left_as_it_was(
         f"do-not-call list in {db}: 1 new lead on it already (never dialled)",
         "calling windows now: of the 1 new lead to dial, 1 inside their window, 0 waiting",
         f"  {zone}: 1 lead inside the window ({there} there)",
-        "  warning: 1 lead without a time zone (no timezone or region column value, and no "
-        "single zone known for the country code) will be called in the campaign's timezone "
-        f"{zone}",
-        "result: usable; worth a look: paused; 1 lead in the campaign's timezone for want of "
-        "their own",
+        "result: usable; worth a look: paused",
     ]
     assert files(tmp_path) == before  # not a byte written, no -wal or -shm beside it
 
@@ -285,9 +284,12 @@ def test_agents_and_their_skills(tmp_path: Path, capsys: pytest.CaptureFixture[s
     agent = '[[agents]]\nid = "a1"\nnumber = "+919800000001"\nskills = ["sales"]\nnailed = true\n'
     toml.write_text('name = "c"\nbot = "echo"\nskills = ["billing"]\n' + agent)
     lines = check([str(toml)], capsys, 1)
-    assert "  warning: no agent has the campaign's skills (billing): calls that need an agent " \
-        "find none" in lines
-    assert lines[-1] == "result: usable; worth a look: no agent has the skills"
+    assert (
+        "  warning: no agent has the skills billing asked for by the campaign's skills (press 0, "
+        "bot failure, a transfer naming none); agents: a1 (sales): each such escalation fails "
+        "(no_agent:skill), the customer hears the fallback and the call counts as abandoned"
+    ) in lines
+    assert lines[-1] == "result: usable; worth a look: no agent has the skills billing"
     toml.write_text('name = "c"\nbot = "echo"\nskills = ["sales"]\n' + agent)
     assert check([str(toml)], capsys, 0)[-1] == "result: ready"
     toml.write_text('name = "c"\nbot = "echo"\nmode = "agent_first"\npacer = "progressive"\n')

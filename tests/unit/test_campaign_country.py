@@ -114,12 +114,14 @@ def test_leads_take_the_default_country_and_its_single_zone() -> None:
     phones = [lead.phone for lead in result.leads]
     assert phones == ["+12125550101", "+14155550102", "+919812345678"]
     assert result.duplicates == 2  # one number, however it is written
-    # +1 has several zones (the campaign's applies); +91 one
-    assert [lead.timezone for lead in result.leads] == ["", "", "Asia/Kolkata"]
+    # +1 has several zones: each number takes its area code's; +91 has one
+    zones = [lead.timezone for lead in result.leads]
+    assert zones == ["America/New_York", "America/Los_Angeles", "Asia/Kolkata"]
     london = parse_leads("phone\n020 7946 0000\n98123 45678\n", default_country="44").leads
     assert [(lead.phone, lead.timezone) for lead in london] == [
         ("+442079460000", "Europe/London"),
-        ("+449812345678", "Europe/London"),  # 10 digits: national, here British
+        # 10 digits: national, here British; not a valid UK number: every zone of the country
+        ("+449812345678", "Europe/Guernsey Europe/Isle_of_Man Europe/Jersey Europe/London"),
     ]
     (india,) = parse_leads("phone\n98123 45678\n").leads  # unset: +91 as before
     assert (india.phone, india.timezone) == ("+919812345678", "Asia/Kolkata")

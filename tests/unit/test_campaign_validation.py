@@ -189,13 +189,18 @@ def test_country_regions() -> None:
         resolve_timezone("", "US-TX")
 
 
-def test_lead_without_zone_takes_its_numbers_single_zone() -> None:
+def test_lead_without_zone_takes_its_numbers_zone() -> None:
     result = parse_leads(
         "phone,name\n+919800000001,In\n+442079460000,Uk\n+12125550101,Us\n9800000002,Bare\n"
     )
     zones = {lead.name: lead.timezone for lead in result.leads}
-    # +1 spans several zones: the campaign's zone applies at dial time ("")
-    assert zones == {"In": "Asia/Kolkata", "Uk": "Europe/London", "Us": "", "Bare": "Asia/Kolkata"}
+    # +1 spans several zones: its area code's (212: New York), not the campaign's
+    assert zones == {
+        "In": "Asia/Kolkata",
+        "Uk": "Europe/London",
+        "Us": "America/New_York",
+        "Bare": "Asia/Kolkata",
+    }
     (explicit,) = parse_leads("phone,timezone\n+919800000001,America/New_York\n").leads
     assert explicit.timezone == "America/New_York"
 

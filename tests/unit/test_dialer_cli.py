@@ -24,10 +24,10 @@ def test_parse_agent() -> None:
 def test_export_csv_and_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "calls.db"
     store = RecordStore(db)
-    store.save(CallRecord("c1", "+911", "bot_first", disposition="busy"))
+    store.save(CallRecord("c1", "+919812345678", "bot_first", disposition="busy"))
     store.close()
     assert main(["dialer", "export", "--db", str(db), "--out", str(tmp_path / "o.csv")]) == 0
-    assert (tmp_path / "o.csv").read_text().splitlines()[1].startswith("c1,+911,bot_first")
+    assert (tmp_path / "o.csv").read_text().splitlines()[1].startswith("c1,+919812345678,bot_")
     assert main(["dialer", "export", "--db", str(db), "--out", str(tmp_path / "o.jsonl")]) == 0
     line = json.loads((tmp_path / "o.jsonl").read_text())
     assert line["disposition"] == "busy"
