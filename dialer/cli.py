@@ -18,6 +18,10 @@
   event credentials is refused unless ``--insecure-events``). A certificate that does not load
   or an address that cannot be bound is one line too (exit 2).
 
+  The control API's token: ``VOXGATE_CONTROL_TOKEN``, else the token file of
+  :mod:`gateway.control_token`, made (0600) on the first start, where the gateway finds it;
+  ``--no-control-auth`` serves without one, on loopback only, with a warning.
+
   Stopping: the first SIGTERM or SIGINT stops new calls (``POST /v1/calls`` answers 503) and
   lets the calls in flight finish, agent conversations included, for up to ``drain_timeout``
   seconds (``--drain-timeout``, config ``drain_timeout``, 300 s); the calls still live then
@@ -52,6 +56,7 @@ from dialer.records import RecordStore
 from dialer.service import Dialer
 from dialer.signals import graceful_signals
 from gateway.control import CONTROL_TOKEN_ENV
+from gateway.control_token import ensure_control_token
 
 log = logging.getLogger("dialer")
 
@@ -90,6 +95,8 @@ def register(subparsers: Any) -> None:
     run.add_argument("--insecure-events", action="store_true", default=None,
                      help="allow an event intake off loopback with no event credentials "
                           "(VOXGATE_INSECURE_EVENTS=1; refused otherwise)")
+    run.add_argument("--no-control-auth", action="store_true",
+                     help="serve the control API without a token (loopback only; a warning)")
     run.add_argument("--sim-config", metavar="FILE", default=None,
                      help="TOML world of the embedded emulator (when no EXOTEL_API_BASE)")
     run.set_defaults(func=run_command)
@@ -208,10 +215,10 @@ def run_command(args: argparse.Namespace) -> int:
             )
     except ConfigError as exc:
         return _fail(exc)
-    token = os.environ.get(CONTROL_TOKEN_ENV, "")
-    if not token and not _loopback(config.control_host):
-        log.warning("control API on %s without %s: anyone who reaches the port can place and "
-                    "end calls", config.control_host, CONTROL_TOKEN_ENV)
+    try:
+        token = control_token(config.control_host, args.no_control_auth)
+    except ConfigError as exc:
+        return _fail(exc)
     if not config.stream_url and config.uses_embedded_emulator:
         log.warning("no VOXGATE_STREAM_URL: bot-first calls are refused, agent-first only")
     log.info("dialer settings: %s", config.describe())
@@ -234,6 +241,25 @@ def run_command(args: argparse.Namespace) -> int:
     except OSError as exc:  # e.g. a port in use
         return _fail(exc)
     return 0
+
+
+def control_token(host: str, no_auth: bool) -> str:
+    """The control API's token (:mod:`gateway.control_token`: ``VOXGATE_CONTROL_TOKEN``, else
+    the token file, made on the first start), or ``""`` with ``--no-control-auth``, which is
+    refused off loopback (:class:`ConfigError`)."""
+    if no_auth:
+        if not _loopback(host):
+            raise ConfigError(f"--no-control-auth is refused on {host}: only on loopback; "
+                              f"set {CONTROL_TOKEN_ENV} or use the token file")
+        log.warning("control API without a token (--no-control-auth): any local process can "
+                    "place and end calls")
+        return ""
+    try:
+        token, source = ensure_control_token()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    print(f"control API token from {source}", flush=True)
+    return token
 
 
 async def serve(config: DialerConfig, agents: Sequence[AgentSpec],

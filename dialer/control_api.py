@@ -1,12 +1,15 @@
 """The dialer's HTTP control API, for a gateway running in another process.
 
 ``POST /v1/control`` with the JSON of :meth:`gateway.control.ControlRequest.to_json` (the
-gateway's ``HttpControlHook`` sends it): ``transfer``, ``hangup`` (also a supervisor's "end this
-call": ``{"kind": "hangup", "call_sid": "-", "reason": "supervisor", "custom_parameters":
-{"vx_call": CALL_ID}}``), ``transfer_forecast``, or ``bot_failed`` (the bot's adapter failed
-and the gateway is closing the stream; the call gets the stream fallback). Answers: ``202``
-accepted, ``400`` malformed (the message names the field), ``404`` no live call for
-``call_sid``/``custom_parameters.vx_call``. ``GET /v1/health`` answers ``{"ok": true,
+gateway's ``HttpControlHook`` sends it): ``transfer``, ``hangup``, ``transfer_forecast``,
+``bot_failed`` (the bot's adapter failed and the gateway is closing the stream; the call gets
+the stream fallback) or ``greeting_wait`` (answered once the call's greeting has stopped).
+Each must be bound to its call: ``custom_parameters.vx_call`` carries the dialer's MAC and
+``call_sid`` is the call's customer leg (:meth:`dialer.service.Dialer.bound_call`). Answers:
+``202`` accepted, ``400`` malformed (the message names the field), ``403`` not bound to the
+call (counted as ``unbound``, ``bad_mac`` or ``leg_mismatch``), ``404`` the call is no longer
+live. An operator ends a call by id with ``POST /v1/calls/{call_id}/hangup`` (``{"reason":
+...}`` optional; ``202``, ``404``). ``GET /v1/health`` answers ``{"ok": true,
 "active_calls": N, "stopping": false}`` (``503`` with ``"ok": false`` once the dialer is
 stopping). ``GET /metrics`` gives the dialer's counters in Prometheus text
 (:mod:`dialer.metrics`; 503 until a dialer is attached).
@@ -21,10 +24,12 @@ is not a list of strings, a bot the gateway does not serve, ``bot_first`` with n
 ...), ``409`` a ``call_id`` already used (live or on record: its record would be overwritten),
 ``503`` while the dialer is stopping (:meth:`~dialer.service.Dialer.stop_accepting`).
 
-Authentication (optional): with a token (``token=``, by default the environment's
-``VOXGATE_CONTROL_TOKEN``) every route but ``/v1/health`` wants ``Authorization: Bearer
-TOKEN`` (compared in constant time; ``401`` otherwise). The gateway's ``HttpControlHook`` sends
-the same variable's token. Refusals are counted (``DialerStats.control_refused`` by reason).
+Authentication: with a token (``token=``, by default the environment's
+``VOXGATE_CONTROL_TOKEN``; ``voxgate dialer run`` always has one unless ``--no-control-auth``
+on loopback, see :mod:`gateway.control_token`) every route but ``/v1/health`` wants
+``Authorization: Bearer TOKEN`` (compared as bytes in constant time, so a non-ASCII header is a
+``401`` like any other wrong token). The gateway's ``HttpControlHook`` sends the same token.
+Refusals are counted (``DialerStats.control_refused`` by reason).
 
 Run it beside a :class:`~dialer.service.Dialer`::
 
@@ -44,9 +49,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from dialer.errors import UnknownCall
+from dialer.errors import ControlRefused, UnknownCall
 from dialer.metrics import metrics_response, render_dialer_metrics, start_app
 from gateway.control import CONTROL_TOKEN_ENV, ControlHook, ControlRequest
+from gateway.control_token import token_bytes
 
 if TYPE_CHECKING:
     from dialer.service import CallRequest, Dialer
@@ -175,6 +181,7 @@ class ControlApiServer:
         if self.dialer is not None:
             app.router.add_post("/v1/calls", self._place)
             app.router.add_get("/v1/calls/{call_id}", self._call)
+            app.router.add_post("/v1/calls/{call_id}/hangup", self._hangup)
         return app
 
     async def start(self) -> None:
@@ -208,7 +215,7 @@ class ControlApiServer:
             return await handler(request)
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(
-            credentials.strip().encode(), self.token.encode()
+            token_bytes(credentials.strip()), token_bytes(self.token)
         ):
             return await handler(request)
         log.warning("control API: refused %s %s from %s: bad or missing bearer token",
@@ -234,9 +241,13 @@ class ControlApiServer:
             return self._refuse("malformed", 400, str(exc))
         try:
             await self.hook.submit(req)
+        except ControlRefused as exc:  # counted and logged by the dialer
+            self.rejected += 1
+            return web.json_response({"error": f"forbidden: {exc.reason}: not bound to the "
+                                               "call named"}, status=403)
         except UnknownCall:
             self.rejected += 1
-            return web.json_response({"error": f"no live call {req.call_sid}"}, status=404)
+            return web.json_response({"error": "no live call for this stream"}, status=404)
         except ValueError as exc:  # a kind this dialer does not handle
             return self._refuse("malformed", 400, str(exc))
         self.accepted += 1
@@ -270,6 +281,28 @@ class ControlApiServer:
             return self._refuse("stopping", 503, str(exc))
         self.accepted += 1
         return web.json_response({"call_id": handle.call_id}, status=202)
+
+    async def _hangup(self, request: web.Request) -> web.Response:
+        assert self.dialer is not None
+        call_id = request.match_info["call_id"]
+        reason = "operator"
+        raw = await request.read()
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError as exc:
+                return self._refuse("malformed", 400, str(exc))
+            got = body.get("reason", reason) if isinstance(body, dict) else None
+            if not isinstance(got, str) or not got:
+                return self._refuse("malformed", 400, "field 'reason' must be a string")
+            reason = got[:64]
+        try:
+            self.dialer.hangup_call(call_id, reason)
+        except UnknownCall:
+            return web.json_response({"error": f"no live call {call_id}"}, status=404)
+        log.info("control API: call %s hung up on request (%s)", call_id, reason)
+        self.accepted += 1
+        return web.json_response({"call_id": call_id, "hangup": reason}, status=202)
 
     async def _call(self, request: web.Request) -> web.Response:
         assert self.dialer is not None

@@ -11,7 +11,8 @@
     │           └── CreateLegUncertain  a create-leg timed out: never retried blindly
     ├── MalformedEvent (also ValueError)  an Exotel event we cannot parse (the peer's fault)
     ├── IllegalTransition            a call flow was driven in a way its state table forbids (ours)
-    └── UnknownCall                  a control request or lookup names no live call
+    ├── UnknownCall                  a control request or lookup names no live call
+    └── ControlRefused               a control request not bound to its call (bad MAC, wrong leg)
 
 Lower-layer errors (aiohttp, grpc, json) are converted at the boundary with ``raise ... from``.
 """
@@ -85,6 +86,17 @@ class IllegalTransition(DialerError):
 
 class UnknownCall(DialerError, KeyError):
     """No live call matches the given call id or leg sid."""
+
+
+class ControlRefused(DialerError):
+    """A control request that cannot prove it comes from its call's stream (``403`` over HTTP).
+
+    ``reason``: ``unbound`` (no ``vx_call``), ``bad_mac`` (not this dialer's MAC), or
+    ``leg_mismatch`` (the stream's ``call_sid`` is not the call's customer leg)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"control request refused: {reason}")
+        self.reason = reason
 
 
 def _short(body: Any, limit: int = 300) -> str:

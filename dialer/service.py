@@ -23,15 +23,20 @@ Interfaces for other parts:
   bot's adapter failed; detail: the failure, e.g. ``adapter_error:on_audio``),
   ``hangup_requested`` (detail: the bot's hang-up reason) ...);
 * :meth:`Dialer.submit` -- the :class:`gateway.control.ControlHook` the gateway calls (the
-  dialer object *is* the hook); the HTTP form is :mod:`dialer.control_api`;
+  dialer object *is* the hook); the HTTP form is :mod:`dialer.control_api`. A request acts only
+  on the call it is bound to (its ``vx_call`` MAC verifies and its ``call_sid`` is the call's
+  customer leg; :class:`~dialer.errors.ControlRefused` otherwise); ``greeting_wait`` returns
+  once the call's greeting has stopped. :meth:`Dialer.hangup_call` is the operator's
+  "end this call" by call id;
 * :meth:`Dialer.stop_accepting` -- the first step of a graceful stop: ``place_call`` refuses
   (:class:`DialerStopping`) while the calls in flight go on; ``await dialer.drain()`` waits for
   them. Leaving the ``async with`` hangs up what is still live (``shutdown_grace``), then the
   nailed-up agents' legs (:mod:`dialer.nailed_watch`, which also hangs up, before a keeper's
   first dial, the legs an earlier run left up).
 
-The dialer's call id travels as ``custom_param`` of the customer and agent legs and as the
-``vx_call`` query parameter of the stream URL (arriving in ``start.custom_parameters``).
+The dialer's call id travels as ``custom_param`` of the customer and agent legs and, with its
+MAC (:mod:`dialer.call_binding`), as the ``vx_call`` query parameter of the stream URL
+(arriving in ``start.custom_parameters``).
 ``CallRequest.stream_params`` (up to two fields, e.g. a lead's name and plan) ride on the same
 URL, bounded by Exotel's limits (:mod:`dialer.stream_params`).
 """
@@ -40,20 +45,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, NoReturn
 from urllib.parse import urlencode, urlsplit
 
 from dialer.agents import Agent, AgentPool
+from dialer.call_binding import CallBinding
 from dialer.config import DialerConfig, redact_url
 from dialer.confirm import ConfirmStats
 from dialer.crm import CrmPusher
-from dialer.errors import ConfigError, UnknownCall
+from dialer.errors import ConfigError, ControlRefused, UnknownCall
 from dialer.events import BridgeLifecycle, ExotelEvent, LegAction, LegLifecycle
 from dialer.exotel_client import ExotelClient
 from dialer.flows import (
@@ -65,6 +73,7 @@ from dialer.flows import (
     Transfer,
 )
 from dialer.flows.call import SHUTDOWN
+from dialer.greeting_waits import GreetingWaits
 from dialer.intake import EventIntake, GrpcIntakeServer, HttpIntakeServer, make_intake_server
 from dialer.leg_hold import HeldLeg, UnknownLegHold
 from dialer.nailed import NailedAgentKeeper
@@ -85,7 +94,7 @@ log = logging.getLogger(__name__)
 
 Mode = Literal["bot_first", "agent_first"]
 STRAYS_KEPT = 4096  # leg sids given up on, remembered so their later events are not re-logged
-StreamUrlBuilder = Callable[[str, str], str]  # (bot, call_id) -> ws(s):// URL
+StreamUrlBuilder = Callable[[str, str], str]  # (bot, vx_call) -> ws(s):// URL
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +196,8 @@ class DialerStats:
     bot_failures: int = 0  # bot_failed requests from the gateway (for live calls)
     dispositions: dict[str, int] = field(default_factory=dict)
     # requests the control API refused, by reason (malformed, unauthorized, duplicate_call_id,
-    # stopping, too_large)
+    # stopping, too_large; and, in every wiring, requests not bound to their call: unbound,
+    # bad_mac, leg_mismatch)
     control_refused: dict[str, int] = field(default_factory=dict)
 
     def refused(self, reason: str) -> None:
@@ -240,8 +250,9 @@ def flow_settings(config: DialerConfig) -> FlowSettings:
     )
 
 
-def default_stream_url(base: str, bot: str, call_id: str) -> str:
-    """The stream URL for ``bot`` under the gateway's public ``base``, with ``vx_call``.
+def default_stream_url(base: str, bot: str, vx_call: str) -> str:
+    """The stream URL for ``bot`` under the gateway's public ``base``, with ``vx_call`` (the
+    call id and its MAC).
 
     A bare base (``wss://gw.example.com``) gets the gateway's ``/stream/{bot}`` path; a base
     with a path is used as it is."""
@@ -250,7 +261,7 @@ def default_stream_url(base: str, bot: str, call_id: str) -> str:
     if parts.path in ("", "/"):
         url += f"/stream/{bot or 'echo'}"
     sep = "&" if parts.query else "?"
-    return f"{url}{sep}{urlencode({'vx_call': call_id})}"
+    return f"{url}{sep}{urlencode({'vx_call': vx_call})}"
 
 
 class Dialer:
@@ -265,6 +276,7 @@ class Dialer:
         client: ExotelClient | None = None,
         stream_url_builder: StreamUrlBuilder | None = None,
         clock: Callable[[], float] = time.monotonic,
+        binding: CallBinding | None = None,
     ) -> None:
         if config.uses_embedded_emulator:
             raise ConfigError(
@@ -309,6 +321,11 @@ class Dialer:
         self._creating: dict[str, int] = {}  # number -> creates in flight
         self._hold_timer: asyncio.TimerHandle | None = None
         self._strays: dict[str, str] = {}  # unclaimed or hung-up leg sid -> why (bounded)
+        # control requests must prove their call (dialer.call_binding); VOXGATE_CALL_SECRET or
+        # a per-process secret
+        self.binding = binding or CallBinding.from_env(os.environ)
+        self.greeting_waits = GreetingWaits()
+        self.subscribe(self.greeting_waits)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -509,18 +526,20 @@ class Dialer:
         return CallHandle(runner)
 
     def stream_url_for(self, request: CallRequest, attempt: int) -> str:
-        """The stream URL for a call (``vx_call`` and the request's ``stream_params``)."""
+        """The stream URL for a call (``vx_call``: its id and MAC, and the request's
+        ``stream_params``)."""
         return self.stream_params_for(request, attempt).url
 
     def stream_params_for(self, request: CallRequest, attempt: int) -> StreamParams:
         """The stream URL and what it carries. Fields that had to be shortened (or, when the
         URL has no room at all, left out) are logged, counted and named in ``truncated``."""
+        vx_call = self.binding.sign(request.call_id)
         if self._stream_url_builder is not None:
-            base = self._stream_url_builder(request.bot, request.call_id)
+            base = self._stream_url_builder(request.bot, vx_call)
         elif not self.config.stream_url:
             raise ConfigError("no stream_url configured (VOXGATE_STREAM_URL)")
         else:
-            base = default_stream_url(self.config.stream_url, request.bot, request.call_id)
+            base = default_stream_url(self.config.stream_url, request.bot, vx_call)
         try:
             params = add_stream_params(base, request.stream_params)
         except ValueError as exc:
@@ -736,29 +755,60 @@ class Dialer:
 
     # -- control hook ---------------------------------------------------------------------
 
-    def find_call(self, call_sid: str = "", call_id: str = "") -> CallRunner:
-        """The live call by our id or by one of its leg sids; raises :class:`UnknownCall`."""
-        if call_id and call_id in self._calls:
-            return self._calls[call_id]
-        owner = self._legs.get(call_sid)
-        if isinstance(owner, CallRunner):
-            return owner
-        raise UnknownCall(call_id or call_sid)
+    def find_call(self, call_id: str) -> CallRunner:
+        """The live call with our id; raises :class:`UnknownCall`."""
+        runner = self._calls.get(call_id)
+        if runner is None:
+            raise UnknownCall(call_id)
+        return runner
+
+    def bound_call(self, request: ControlRequest) -> CallRunner:
+        """The live call a stream's control request is bound to: its ``vx_call`` carries this
+        dialer's MAC for the call id, and its ``call_sid`` is that call's customer leg.
+
+        Raises :class:`ControlRefused` (counted in ``stats.control_refused``, logged without
+        the claimed call id in clear) or :class:`UnknownCall` (a bound call that has ended)."""
+        vx_call = request.custom_parameters.get("vx_call", "")
+        call_id = self.binding.verify(vx_call) if vx_call else None
+        if call_id is None:
+            self._refuse_control(request, "bad_mac" if vx_call else "unbound", vx_call)
+        runner = self.find_call(call_id)
+        if not runner.flow.customer_leg or request.call_sid != runner.flow.customer_leg:
+            self._refuse_control(request, "leg_mismatch", vx_call)
+        return runner
+
+    def _refuse_control(self, request: ControlRequest, reason: str, vx_call: str) -> NoReturn:
+        self.stats.refused(reason)
+        claimed = hashlib.sha256(vx_call.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+        log.warning("control request %s refused (%s): stream %s, leg %s, claimed call #%s",
+                    request.kind, reason, request.stream_sid or "-", request.call_sid, claimed)
+        raise ControlRefused(reason)
+
+    def hangup_call(self, call_id: str, reason: str = "operator") -> None:
+        """End a live call by our id (an operator's request, e.g. ``POST
+        /v1/calls/{id}/hangup``); raises :class:`UnknownCall`."""
+        self.find_call(call_id).deliver(HangupRequest(reason))
 
     async def submit(self, request: ControlRequest) -> None:
-        """:class:`gateway.control.ControlHook`: a transfer, hang-up, transfer forecast or bot
-        failure for a live call (a forecast only becomes a ``transfer_forecast`` progress
-        event, which the campaign runner hands its pacer; ``bot_failed`` gets the call the
-        stream fallback, as a failed stream does).
+        """:class:`gateway.control.ControlHook`: a transfer, hang-up, transfer forecast, bot
+        failure or greeting wait from the stream of a live call (a forecast only becomes a
+        ``transfer_forecast`` progress event, which the campaign runner hands its pacer;
+        ``bot_failed`` gets the call the stream fallback, as a failed stream does;
+        ``greeting_wait`` returns once the greeting has stopped, at most
+        :data:`dialer.greeting_waits.WAIT_LIMIT` s).
 
-        Raises :class:`UnknownCall` when no live call matches (the HTTP API answers 404)."""
+        Raises :class:`ControlRefused` when the request is not bound to its call
+        (:meth:`bound_call`; the HTTP API answers 403) and :class:`UnknownCall` when the call
+        is no longer live (404)."""
         self.stats.control_requests += 1
         try:
-            runner = self.find_call(request.call_sid, request.custom_parameters.get("vx_call", ""))
+            runner = self.bound_call(request)
         except UnknownCall:
             self.stats.control_unknown += 1
             raise
-        if request.kind == "transfer":
+        if request.kind == "greeting_wait":
+            await self.greeting_waits.wait(runner.call_id)
+        elif request.kind == "transfer":
             runner.deliver(Transfer(request.reason, tuple(request.skills)))
         elif request.kind == "bot_failed":
             self.stats.bot_failures += 1

@@ -24,6 +24,7 @@ from gateway import redact
 from gateway.config import GatewayConfig
 from gateway.control import ControlHook, HttpControlHook
 from gateway.eventloop import run as run_loop
+from gateway.greeting_gate import GreetingGate
 from gateway.server import GatewayServer
 
 _D = GatewayConfig()  # the defaults the options show
@@ -174,9 +175,12 @@ async def serve(config: GatewayConfig, control_url: str | None) -> None:
     """Run a gateway until SIGINT/SIGTERM."""
     async with contextlib.AsyncExitStack() as stack:
         hook: ControlHook | None = None
-        if control_url:
+        gate: GreetingGate | None = None
+        if control_url:  # the dialer's calls: the bot's first audio waits for its greeting
             hook = await stack.enter_async_context(HttpControlHook(control_url))
-        server = await stack.enter_async_context(GatewayServer(config, hook))
+            gate = GreetingGate()
+        server = await stack.enter_async_context(
+            GatewayServer(config, hook, wrap_adapter=gate.wrap if gate else None))
         # What start-up built lives as long as the process: keep it out of the cyclic GC's
         # full collections, which would otherwise walk it while calls wait (p99 turnaround).
         gc.freeze()

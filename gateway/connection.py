@@ -35,7 +35,7 @@ from bot_adapters.contract import (
 )
 from bot_adapters.registry import AdapterLoadError, UnknownAdapter
 from gateway.config import GatewayConfig
-from gateway.control import ControlHook, ControlKind, ControlRequest
+from gateway.control import ControlHook, ControlKind, ControlRequest, bot_parameters
 from gateway.errors import CloseCode, ProtocolError
 from gateway.metrics import GatewayMetrics
 from gateway.protocol import StreamState
@@ -85,12 +85,21 @@ class CallHandle:
 
     def __init__(self, conn: StreamConnection) -> None:
         self._conn = conn
+        self._info: CallInfo | None = None
 
     @property
     def info(self) -> CallInfo:
-        info = self._conn.session.info
-        assert info is not None
-        return info
+        if self._info is None:  # the bot sees vx_call without its MAC (gateway.control)
+            info = self._conn.session.info
+            assert info is not None
+            params = bot_parameters(info.custom_parameters)
+            self._info = info if params is info.custom_parameters else replace(
+                info, custom_parameters=params)
+        return self._info
+
+    async def wait_greeting(self) -> None:
+        """Return once the dialer says the call's greeting stopped (gateway.greeting_gate)."""
+        await self._conn.submit_control("greeting_wait", "first_audio")
 
     @property
     def sample_rate(self) -> int:

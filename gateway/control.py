@@ -14,9 +14,21 @@ its stream fallback instead of reading the close as a bot that finished. The dia
   ``{"kind": "transfer"|"hangup"|"transfer_forecast"|"bot_failed", "call_sid": ...,
   "stream_sid": ..., "custom_parameters": {...}, "reason": ..., "skills": [...]}`` (a
   ``transfer_forecast`` also carries ``"within_s"`` and ``"likelihood"``, numbers), answered
-  ``202`` (accepted), ``400`` (malformed), ``404`` (no such call). With a token in the
-  environment's ``VOXGATE_CONTROL_TOKEN`` (:data:`CONTROL_TOKEN_ENV`) it is sent as
-  ``Authorization: Bearer TOKEN``; the dialer's control API then wants it (``401`` without).
+  ``202`` (accepted), ``400`` (malformed), ``403`` (not bound to the call, below), ``404`` (no
+  such call). The token (:func:`gateway.control_token.read_control_token`: the environment's
+  ``VOXGATE_CONTROL_TOKEN``, else the dialer's token file) is sent as ``Authorization: Bearer
+  TOKEN``; the dialer's control API wants it (``401`` without).
+
+**Binding.** A request acts on a call only when it proves it comes from that call's stream:
+the dialer hands Exotel ``vx_call=CALL_ID~MAC`` (:data:`VX_CALL_SEP`; an HMAC under a dialer
+secret, :mod:`dialer.call_binding`) and accepts a request only when the MAC verifies *and* its
+``call_sid`` (Exotel's ``start.call_sid``, which the gateway forwards) is that call's customer
+leg; otherwise ``403`` over HTTP, :class:`dialer.errors.ControlRefused` in one process. Bots see
+the plain call id (:func:`bot_parameters`).
+
+**Greeting gate.** ``greeting_wait`` is answered (``202``) once the call's greeting has stopped
+(at once when it has none): the gateway holds the bot's first audio until then
+(:mod:`gateway.greeting_gate`).
 
 Until a dialer is attached, :class:`RecordingControlHook` logs the requests and keeps them for
 tests to read.
@@ -25,21 +37,43 @@ tests to read.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
 from bot_adapters.contract import check_forecast
+from gateway.control_token import CONTROL_TOKEN_ENV, read_control_token
+
+__all__ = ["CONTROL_TOKEN_ENV", "ControlHook", "ControlRequest", "HttpControlHook",
+           "RecordingControlHook", "bot_parameters", "split_vx_call"]
 
 log = logging.getLogger(__name__)
 
-CONTROL_TOKEN_ENV = "VOXGATE_CONTROL_TOKEN"
-"""The environment variable holding the control API's bearer token (both sides read it)."""
 
-ControlKind = Literal["transfer", "hangup", "transfer_forecast", "bot_failed"]
-CONTROL_KINDS: tuple[str, ...] = ("transfer", "hangup", "transfer_forecast", "bot_failed")
+ControlKind = Literal["transfer", "hangup", "transfer_forecast", "bot_failed", "greeting_wait"]
+CONTROL_KINDS: tuple[str, ...] = (
+    "transfer", "hangup", "transfer_forecast", "bot_failed", "greeting_wait",
+)
+
+VX_CALL = "vx_call"
+"""The custom parameter carrying the dialer's call id (``CALL_ID~MAC`` on the wire)."""
+VX_CALL_SEP = "~"
+"""Between the call id and its MAC in ``vx_call``: never URL-encoded, never in a MAC."""
+
+
+def split_vx_call(value: str) -> tuple[str, str]:
+    """``"c1~MAC"`` -> ``("c1", "MAC")``; a value without a MAC -> ``(value, "")``."""
+    call_id, sep, mac = value.rpartition(VX_CALL_SEP)
+    return (call_id, mac) if sep else (value, "")
+
+
+def bot_parameters(params: Mapping[str, str]) -> Mapping[str, str]:
+    """The custom parameters a bot sees: ``vx_call`` without its MAC (the plain call id)."""
+    signed = params.get(VX_CALL, "")
+    if VX_CALL_SEP not in signed:
+        return params
+    return MappingProxyType({**params, VX_CALL: split_vx_call(signed)[0]})
 
 BOT_FAILURES: tuple[str, ...] = (
     "adapter_init", "adapter_error", "adapter_timeout", "adapter_blocked", "adapter_overflow",
@@ -57,6 +91,9 @@ class ControlRequest:
     ``bot_failed`` says the bot adapter failed and the gateway is closing the stream: the
     dialer treats it as a failed stream (its ``stream_fallback``); ``reason`` names the failure
     (:data:`BOT_FAILURES`).
+
+    ``greeting_wait`` asks to be answered once the call's greeting has stopped (the gateway's
+    greeting gate); it changes nothing.
 
     ``within_s`` and ``likelihood`` belong to ``transfer_forecast`` (the bot expects to ask for
     an agent within that many seconds, that likely; ``likelihood`` 0 withdraws the forecast)."""
@@ -168,14 +205,16 @@ class HttpControlHook:
     :meth:`ControlRequest.to_json` as the body. ``202`` accepts; any other answer (or a
     connection error or timeout) raises :class:`gateway.errors.ControlHookError` carrying
     the status and body. Use it as an async context manager, or call :meth:`close`.
-    ``token`` (``None``: the environment's ``VOXGATE_CONTROL_TOKEN``) goes out as
-    ``Authorization: Bearer TOKEN`` when not empty."""
+    ``token`` (``None``: :func:`~gateway.control_token.read_control_token`, the environment's
+    ``VOXGATE_CONTROL_TOKEN`` or the dialer's token file) goes out as ``Authorization: Bearer
+    TOKEN`` when not empty (read at the first request that finds one, so a gateway may start
+    before the dialer that makes the token file). A refusal (``403``: not bound to the call) is
+    logged by the caller with the status."""
 
     def __init__(self, control_url: str, timeout: float = 5.0, token: str | None = None) -> None:
         self.url = control_url.rstrip("/") + "/v1/control"
         self._timeout = timeout
-        token = os.environ.get(CONTROL_TOKEN_ENV, "") if token is None else token
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._token = token
         self._session: Any = None  # aiohttp.ClientSession, made on first use
 
     async def submit(self, request: ControlRequest) -> None:
@@ -183,13 +222,18 @@ class HttpControlHook:
 
         from gateway.errors import ControlHookError
 
+        token = self._token
+        if token is None:  # from the environment or the token file, once there is one
+            token = read_control_token()
+            self._token = token or None
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self._timeout)
             )
         try:
             async with self._session.post(
-                self.url, json=request.to_json(), headers=self._headers
+                self.url, json=request.to_json(), headers=headers
             ) as response:
                 body = await response.text()
                 status = response.status

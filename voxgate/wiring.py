@@ -10,11 +10,12 @@ dialer (intake on gRPC or HTTP, from ``config.event_endpoint``)::
         handle = await stack.dialer.place_call(CallRequest("+919812345678", bot="scripted"))
         record = await handle.wait()
 
-In one process the bot adapters are wrapped by :class:`~voxgate.greeting_gate.GreetingGate`
-(``greeting_gate=True``): a bot's audio waits until the dialer confirms the greeting stopped,
-so the customer never hears both. Installed adapters are loaded when their first call starts,
-so one broken package fails only its own calls. Both wirings run the same code:
-``control="direct"`` hands the dialer object to the gateway as its
+The bot adapters are wrapped by :class:`~gateway.greeting_gate.GreetingGate`
+(``greeting_gate=True``): a bot's first audio waits until the dialer answers the gateway's
+``greeting_wait`` (the greeting stopped), so the customer never hears both; the same gate, over
+the same control hook, as ``voxgate gateway --control-url``. Installed adapters are loaded
+when their first call starts, so one broken package fails only its own calls. Both wirings
+run the same code: ``control="direct"`` hands the dialer object to the gateway as its
 :class:`gateway.control.ControlHook`; ``control="http"`` puts the HTTP control API between them
 (what separate processes do). Every server binds 127.0.0.1 on an ephemeral port unless
 configured otherwise.
@@ -35,8 +36,8 @@ from exotel_sim.config import SimConfig
 from exotel_sim.server import SimServer
 from gateway.config import GatewayConfig
 from gateway.control import ControlHook, ControlRequest, HttpControlHook
+from gateway.greeting_gate import GreetingGate
 from gateway.server import GatewayServer
-from voxgate.greeting_gate import GreetingGate
 
 ControlWiring = Literal["direct", "http"]
 
@@ -134,11 +135,9 @@ class LocalStack:
             cfg,
             store=self._store,
             stream_url_builder=None if cfg.stream_url else (
-                lambda bot, call_id: gateway.stream_url(bot or "echo", vx_call=call_id)
+                lambda bot, vx_call: gateway.stream_url(bot or "echo", vx_call=vx_call)
             ),
         )
-        if self.greeting_gate is not None:
-            dialer.subscribe(self.greeting_gate)
         await stack.enter_async_context(dialer)
         late.target = dialer
         self._dialer = dialer

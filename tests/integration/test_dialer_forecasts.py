@@ -50,9 +50,10 @@ async def test_transfer_forecast_becomes_a_progress_event(control: str) -> None:
         handle = await st.dialer.place_call(CallRequest(CUSTOMER, bot="info"))
         async with asyncio.timeout(8):
             info, _call = await InfoBot.started.get()
+        assert info.custom_parameters["vx_call"] == handle.call_id  # the bot sees no MAC
         request = ControlRequest(
             "transfer_forecast", info.call_sid, info.stream_sid, "closing",
-            info.custom_parameters, within_s=12.0, likelihood=0.7,
+            {"vx_call": st.dialer.binding.sign(handle.call_id)}, within_s=12.0, likelihood=0.7,
         )  # fmt: skip
         if control == "http":
             assert st.control_api is not None

@@ -83,17 +83,22 @@ async def test_the_control_api_wants_the_token_and_the_gateway_sends_it(
         assert st.dialer.stats.placed == 1  # nothing was placed without the token
         await until(lambda: st.dialer.runner(call_id) is not None
                     and st.dialer.runner(call_id).flow.state.value == "bot")  # type: ignore[union-attr]
-        hangup = ControlRequest("hangup", "-", "", "supervisor", {"vx_call": call_id})
+        runner = st.dialer.runner(call_id)
+        assert runner is not None
+        hangup = ControlRequest("hangup", runner.flow.customer_leg, "", "bot_hangup",
+                                {"vx_call": st.dialer.binding.sign(call_id)})
         async with HttpControlHook(url, token="wrong") as bad:
             with pytest.raises(ControlHookError) as err:
                 await bad.submit(hangup)
             assert err.value.status == 401
+        async with s.post(f"{url}/v1/calls/{call_id}/hangup", json={"reason": "supervisor"}) as r:
+            assert r.status == 401
         async with HttpControlHook(url) as hook:  # the token from the environment
             await hook.submit(hangup)
         await until(lambda: st.dialer.store.get(call_id) is not None)
         rec = st.dialer.store.get(call_id)
-        assert rec is not None and rec.hangup_reason == "supervisor"
-        assert (await refused(st, s, url))["unauthorized"] == 7
+        assert rec is not None and rec.hangup_reason == "bot_hangup"
+        assert (await refused(st, s, url))["unauthorized"] == 8
 
 
 async def test_a_call_is_checked_before_it_is_placed() -> None:

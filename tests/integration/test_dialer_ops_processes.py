@@ -25,6 +25,8 @@ from exotel_sim.server import SimServer
 
 CUSTOMER = "+919900000001"
 NAILED = "+919800000002"
+TOKEN = "ops-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def free_port() -> int:
@@ -82,6 +84,7 @@ async def dialer_run(sim: SimServer, tmp_path: Path, *extra: str,
         "VOXGATE_EVENT_ENDPOINT": "http://127.0.0.1:0/exotel/events",
         "VOXGATE_STREAM_URL": "ws://127.0.0.1:9",  # agent-first calls only: never used
         "VOXGATE_DB": str(tmp_path / "calls.db"),
+        "VOXGATE_CONTROL_TOKEN": TOKEN,
     }
     log = tmp_path / log_name
     with log.open("ab") as out:
@@ -164,7 +167,7 @@ class Bridged:
 @asynccontextmanager
 async def bridged(tmp_path: Path, bridge_ms: int, *extra: str) -> AsyncIterator[Bridged]:
     async with SimServer(world(bridge_ms)) as sim, dialer_run(sim, tmp_path, *extra) as child, \
-            aiohttp.ClientSession() as s:
+            aiohttp.ClientSession(headers=AUTH) as s:
         await until_nailed_idle(s, child)
         yield Bridged(sim, child, s, await bridged_call(s, child))
 
@@ -219,7 +222,7 @@ async def test_a_start_after_a_crash_hangs_up_the_leftover_nailed_leg(tmp_path: 
     # finding the legs a dead run left needs GET /legs, which Exotel does not document: an API
     # that lists legs (the emulator's lenient list_legs); without one the dialer logs and goes on
     listing = replace(world(bridge_ms=1000), list_legs=True)
-    async with SimServer(listing) as sim, aiohttp.ClientSession() as s:
+    async with SimServer(listing) as sim, aiohttp.ClientSession(headers=AUTH) as s:
         async with dialer_run(sim, tmp_path, log_name="first.log") as first:
             await until_nailed_idle(s, first)
             first.proc.kill()  # SIGKILL: no exit path runs

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import aiohttp
 
+from gateway.control_token import read_control_token
+
 WORLD = """
 [latency]
 rest_ms = 10
@@ -30,6 +32,11 @@ bridge_script = ["wait 500", "hangup"]
 [agents."+919800000001"]
 answer_ms = 200
 """
+
+
+def bearer() -> dict[str, str]:
+    """The control API's token, as the gateway finds it: the file ``dialer run`` made."""
+    return {"Authorization": f"Bearer {read_control_token()}"}
 
 
 def free_port() -> int:
@@ -97,7 +104,7 @@ async def test_gateway_and_dialer_in_separate_processes(tmp_path: Path) -> None:
         async with process("dialer", "run", "--control-port", str(control_port),
                            "--sim-config", str(world), "--agent", "a1=+919800000001",
                            ready="dialer control API at", env=env), \
-                aiohttp.ClientSession() as s:
+                aiohttp.ClientSession(headers=bearer()) as s:
             body = {"number": "+919900000001", "bot": "echo", "custom": {"lead": "1"}}
             async with s.post(f"{control}/v1/calls", json=body) as r:
                 assert r.status == 202

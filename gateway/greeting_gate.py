@@ -1,24 +1,32 @@
-"""Hold each bot's first audio until the dialer confirms the greeting has stopped.
+"""Hold each bot's first audio until the dialer says the call's greeting has stopped.
 
 On a bot-first call the greeting (``start_play``/``start_say``) and the stream start together,
 and the greeting is stopped on ``stream_started``. The stop reaches Exotel one event delivery
 plus half a REST round trip after the stream started, while a bot speaks within milliseconds:
-without a gate the customer hears both for ~40 ms. :class:`GreetingGate` wraps every bot
-adapter of the in-process gateway: its ``play``/``mark`` calls are buffered until the dialer
-publishes ``bot_audio_ok`` for the call (its ``vx_call``), then flushed in order on the
-adapter's next hook (customer audio arrives every 20-100 ms). Calls without ``vx_call``
-(not placed by this dialer) pass straight through; a gate never holds longer than
-``max_hold`` seconds.
+without a gate the customer hears both (23-48 ms measured with separate processes).
 
-Composition-root code: :class:`voxgate.wiring.LocalStack` installs it when the gateway and
-the dialer share a process. Separate processes have no gate (the overlap is then bounded by
-the event latency plus half a REST round trip).
+:class:`GreetingGate` wraps every bot adapter of a gateway (``GatewayServer(wrap_adapter=
+gate.wrap)``). When a stream starts with a ``vx_call`` (a call placed by the dialer), the gate
+asks the dialer over the control channel, ``greeting_wait`` (a :class:`~gateway.control.
+ControlRequest` through the gateway's control hook: the dialer object in one process, ``POST
+/v1/control`` otherwise), and buffers the bot's ``play``/``mark`` calls until the answer comes
+(the dialer answers once the greeting's stop is confirmed, at once for a call without a
+greeting). Then the held audio goes out in order. The gateway asks rather than the dialer
+pushing, so any number of gateways can serve any number of dialers.
+
+Bounded: a gate never holds longer than ``max_hold`` seconds (then the audio is released,
+logged and counted in ``timeouts``), nor more than :data:`MAX_BUFFER_BYTES`. An answer that
+is a refusal or an error (an old dialer, a call the dialer does not know) opens the gate at
+once. Calls without ``vx_call`` (not placed by a dialer) and call controls without a control
+channel (``wait_greeting``) pass straight through.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from bot_adapters.contract import (
@@ -29,31 +37,25 @@ from bot_adapters.contract import (
     PlayedPosition,
     forecast_transfer,
 )
-from dialer.service import ProgressEvent
 
-BOT_AUDIO_OK = "bot_audio_ok"
+log = logging.getLogger(__name__)
+
 MAX_BUFFER_BYTES = 2 * 1024 * 1024
+MAX_HOLD = 2.0
 
 
 class GreetingGate:
-    """Releases calls on the dialer's ``bot_audio_ok`` progress event (subscribe it)."""
+    """Wraps adapter factories; counts what it held (``held_calls``, ``released_calls``,
+    ``timeouts``) and how long (``held_ms_total``)."""
 
-    def __init__(self, max_hold: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, max_hold: float = MAX_HOLD,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.max_hold = max_hold
         self.clock = clock
-        self._released: set[str] = set()
         self.held_calls = 0
+        self.released_calls = 0
         self.timeouts = 0
-
-    def __call__(self, event: ProgressEvent) -> None:
-        """Progress listener: remember released calls, forget ended ones."""
-        if event.kind == BOT_AUDIO_OK and event.call_id:
-            self._released.add(event.call_id)
-        elif event.kind == "ended":
-            self._released.discard(event.call_id)
-
-    def released(self, call_id: str) -> bool:
-        return call_id in self._released
+        self.held_ms_total = 0.0
 
     def wrap(self, factory: AdapterFactory) -> AdapterFactory:
         """A factory making gated instances of ``factory``'s adapter."""
@@ -70,13 +72,34 @@ class GatedCall:
     def __init__(self, inner: CallControl, gate: GreetingGate) -> None:
         self._inner = inner
         self._gate = gate
-        self._call_id = inner.info.custom_parameters.get("vx_call", "")
-        self._since = gate.clock()
-        self._open = not self._call_id
         self._buffer: list[tuple[bytes, str | None]] = []
         self._buffered = 0
-        if not self._open:
+        self._task: asyncio.Task[None] | None = None
+        ask: Callable[[], Awaitable[None]] | None = getattr(inner, "wait_greeting", None)
+        self._open = not inner.info.custom_parameters.get("vx_call") or ask is None
+        if ask is not None and not self._open:
             gate.held_calls += 1
+            self._task = asyncio.get_running_loop().create_task(self._wait(ask))
+
+    async def _wait(self, ask: Callable[[], Awaitable[None]]) -> None:
+        """Ask the dialer, at most ``max_hold`` s; then open and send what was held."""
+        gate, since = self._gate, self._gate.clock()
+        try:
+            async with asyncio.timeout(gate.max_hold):
+                await ask()
+            gate.released_calls += 1
+        except TimeoutError:
+            gate.timeouts += 1
+            log.warning("stream %s: no answer to greeting_wait within %.1f s; the bot's audio "
+                        "is released", self.info.stream_sid, gate.max_hold)
+        finally:
+            gate.held_ms_total += (gate.clock() - since) * 1000.0
+            self._open = True
+            self._task = None
+        try:
+            self.pump()
+        except Exception as exc:  # the stream ended meanwhile: nothing to send to
+            log.info("stream %s: held bot audio dropped: %r", self.info.stream_sid, exc)
 
     @property
     def info(self) -> CallInfo:
@@ -87,16 +110,16 @@ class GatedCall:
         return self._inner.sample_rate
 
     def is_open(self) -> bool:
-        if not self._open:
-            if self._gate.released(self._call_id):
-                self._open = True
-            elif self._gate.clock() - self._since >= self._gate.max_hold:
-                self._gate.timeouts += 1
-                self._open = True
         return self._open
 
+    def close(self) -> None:
+        """The call ended: stop asking."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
     def pump(self) -> None:
-        """Flush held audio once the gate is open (called on each adapter hook)."""
+        """Flush held audio once the gate is open (when the answer comes, and on each hook)."""
         if self._buffer and self.is_open():
             held, self._buffer, self._buffered = self._buffer, [], 0
             for pcm, label in held:
@@ -193,4 +216,6 @@ class GatedAdapter(BotAdapter):
         await self._inner.on_playback_finished(label)
 
     async def on_stop(self, reason: str) -> None:
+        if self._call is not None:
+            self._call.close()
         await self._inner.on_stop(reason)

@@ -1,7 +1,9 @@
-"""The greeting gate: bot audio waits for the dialer's ``bot_audio_ok``, then flows in order."""
+"""The greeting gate: bot audio waits for the dialer's answer to ``greeting_wait``, then flows
+in order; bounded by ``max_hold``; calls without ``vx_call`` or a control channel pass."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 
 import pytest
@@ -13,8 +15,7 @@ from bot_adapters.contract import (
     PlayedPosition,
     forecast_transfer,
 )
-from dialer.service import ProgressEvent
-from voxgate.greeting_gate import GreetingGate
+from gateway.greeting_gate import GreetingGate
 
 
 class Recorder:
@@ -25,6 +26,11 @@ class Recorder:
         self.played: list[tuple[int, str | None]] = []
         self.cleared = 0
         self.requests: list[str] = []
+        self.greeting_stopped = asyncio.Event()  # the dialer's answer to greeting_wait
+
+    async def wait_greeting(self) -> None:
+        self.requests.append("greeting_wait")
+        await self.greeting_stopped.wait()
 
     @property
     def info(self) -> CallInfo:
@@ -77,53 +83,67 @@ class Talker(BotAdapter):
             await self.call.transfer("asked")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
+class NoChannel(Recorder):
+    """A call control with no control channel (e.g. the adapter test harness)."""
 
-    def __call__(self) -> float:
-        return self.t
+    wait_greeting = None  # type: ignore[assignment]
 
 
-async def test_audio_held_until_released_then_flushed_in_order() -> None:
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_audio_held_until_the_dialer_answers_then_flushed_in_order() -> None:
     gate = GreetingGate()
     adapter = gate.wrap(Talker)({})
     call = Recorder({"vx_call": "c1"})
     await adapter.on_start(call)
     await adapter.on_audio(b"\x00" * 160)
-    assert call.played == []  # the greeting is still playing
-    gate(ProgressEvent("bot_audio_ok", "c1"))
-    await adapter.on_audio(b"\x00" * 160)
+    await settle()
+    assert call.played == [] and call.requests == ["greeting_wait"]  # the greeting plays
+    call.greeting_stopped.set()
+    await settle()  # sent when the answer comes, not at the next hook
     assert call.played == [(320, "hello"), (0, "after-hello")]
     assert adapter.allow_barge_in is False and adapter.sample_rate == 8000
-    gate(ProgressEvent("ended", "c1"))
-    assert not gate.released("c1")
+    assert (gate.held_calls, gate.released_calls, gate.timeouts) == (1, 1, 0)
 
 
 async def test_calls_not_placed_by_the_dialer_pass_through() -> None:
     gate = GreetingGate()
-    adapter = gate.wrap(Talker)({})
-    call = Recorder({})
-    await adapter.on_start(call)
-    assert call.played == [(320, "hello"), (0, "after-hello")]
-    await adapter.on_dtmf("9")
-    await adapter.on_dtmf("8")
-    await adapter.on_dtmf("0")
-    assert call.requests == ["hangup", "forecast 15 0.5", "transfer"]
+    for call in (Recorder({}), NoChannel({"vx_call": "c9"})):
+        adapter = gate.wrap(Talker)({})
+        await adapter.on_start(call)
+        assert call.played == [(320, "hello"), (0, "after-hello")]
+        await adapter.on_dtmf("9")
+        await adapter.on_dtmf("8")
+        await adapter.on_dtmf("0")
+        assert call.requests == ["hangup", "forecast 15 0.5", "transfer"]
+    assert gate.held_calls == 0
 
 
 async def test_gate_never_holds_longer_than_max_hold() -> None:
-    clock = Clock()
-    gate = GreetingGate(max_hold=1.0, clock=clock)
+    gate = GreetingGate(max_hold=0.05)
     adapter = gate.wrap(Talker)({})
-    call = Recorder({"vx_call": "c2"})
+    call = Recorder({"vx_call": "c2"})  # the dialer never answers
     await adapter.on_start(call)
-    clock.t = 0.5
-    await adapter.on_speech_start()
     assert call.played == []
-    clock.t = 1.0
-    await adapter.on_speech_end()
+    waiting = adapter._call._task  # type: ignore[attr-defined]
+    async with asyncio.timeout(5):
+        await waiting  # gives up after max_hold and sends what it held
     assert len(call.played) == 2 and gate.timeouts == 1
+
+
+async def test_an_ended_call_stops_asking() -> None:
+    gate = GreetingGate()
+    adapter = gate.wrap(Talker)({})
+    call = Recorder({"vx_call": "c5"})
+    await adapter.on_start(call)
+    await settle()
+    await adapter.on_stop("callended")
+    call.greeting_stopped.set()
+    await settle()
+    assert call.played == [] and gate.released_calls == 0
 
 
 async def test_clear_drops_held_audio_and_reports_its_labels() -> None:
@@ -135,7 +155,8 @@ async def test_clear_drops_held_audio_and_reports_its_labels() -> None:
     inner_call = adapter._call  # type: ignore[attr-defined]
     pos = inner_call.clear()
     assert pos.dropped_labels == ("hello", "after-hello") and call.cleared == 1
-    gate(ProgressEvent("bot_audio_ok", "c3"))
+    call.greeting_stopped.set()
+    await settle()
     await adapter.on_playback_finished("x")
     await adapter.on_barge_in(PlayedPosition(None, 0, 0))
     await adapter.on_stop("callended")
@@ -154,6 +175,6 @@ async def test_held_audio_is_type_checked_as_the_gateway_would() -> None:
         inner_call.play(b"\x00" * 320, 7)
     with pytest.raises(ValueError, match="even number"):
         inner_call.play(b"\x00" * 3)
-    gate(ProgressEvent("bot_audio_ok", "c4"))
-    await adapter.on_audio(b"\x00" * 160)
+    call.greeting_stopped.set()
+    await settle()
     assert call.played == [(320, "hello"), (0, "after-hello")]  # the refused ones never queued

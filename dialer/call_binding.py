@@ -1,0 +1,71 @@
+"""Bind control requests to their call: the MAC the dialer puts in ``vx_call`` (pure, no I/O).
+
+A stream's control requests (hang-up, transfer, ``bot_failed`` ...) name their call by the
+``vx_call`` custom parameter. The call id alone is guessable (a campaign's ids are
+``{campaign}-{lead}-{attempt}``), so the dialer hands Exotel ``vx_call=CALL_ID~MAC`` with
+``MAC = base64url(HMAC-SHA256(secret, "vx_call:" + CALL_ID))[:22]`` (128 bits; 23 characters of
+Exotel's 256-character custom-parameter budget), and :meth:`CallBinding.verify` gives back the
+call id only when the MAC is the dialer's. The dialer then also wants the request's
+``call_sid`` to be that call's customer leg (:meth:`dialer.service.Dialer.submit`).
+
+The secret comes from ``VOXGATE_CALL_SECRET`` (:data:`SECRET_ENV`, any text; set the same one
+on every dialer that must accept another's streams), else 32 random bytes per dialer process:
+a restarted dialer then refuses the streams of the calls its predecessor placed, which it no
+longer runs anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+
+from gateway.control import VX_CALL_SEP, split_vx_call
+
+__all__ = ["MAC_CHARS", "SECRET_ENV", "SIGNED_EXTRA", "CallBinding"]
+
+SECRET_ENV = "VOXGATE_CALL_SECRET"
+MAC_CHARS = 22  # 16 bytes of HMAC-SHA256, base64url without padding
+SIGNED_EXTRA = len(VX_CALL_SEP) + MAC_CHARS
+"""Characters the MAC adds to ``vx_call`` (count them in the stream URL's budget)."""
+_MIN_SECRET = 16
+
+
+class CallBinding:
+    """Signs call ids into ``vx_call`` values and verifies them (see the module docstring)."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < _MIN_SECRET:
+            raise ValueError(f"the call binding secret needs at least {_MIN_SECRET} bytes")
+        self._secret = secret
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> CallBinding:
+        """From ``VOXGATE_CALL_SECRET`` (stretched with SHA-256, so any length of at least
+        16 characters works), else a random per-process secret."""
+        text = env.get(SECRET_ENV, "")
+        if text:
+            if len(text) < _MIN_SECRET:
+                raise ValueError(f"{SECRET_ENV} needs at least {_MIN_SECRET} characters")
+            return cls(hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest())
+        return cls(secrets.token_bytes(32))
+
+    def _mac(self, call_id: str) -> str:
+        digest = hmac.new(self._secret, b"vx_call:" + call_id.encode("utf-8", "surrogateescape"),
+                          hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:16]).decode("ascii").rstrip("=")
+
+    def sign(self, call_id: str) -> str:
+        """The ``vx_call`` value for ``call_id``: ``CALL_ID~MAC``."""
+        return f"{call_id}{VX_CALL_SEP}{self._mac(call_id)}"
+
+    def verify(self, vx_call: str) -> str | None:
+        """The call id when ``vx_call`` carries this dialer's MAC for it, else ``None``."""
+        call_id, mac = split_vx_call(vx_call)
+        if not call_id or len(mac) != MAC_CHARS:
+            return None
+        good = self._mac(call_id).encode("ascii")
+        return call_id if hmac.compare_digest(good, mac.encode("utf-8", "surrogateescape")) \
+            else None
