@@ -10,9 +10,11 @@ per :class:`~dialer.runner.CallRunner`):
 * **Which events** (:func:`leg_to_confirm`): a terminal leg event (``leg_terminated``, ...) for
   the customer leg, unless the call is already ending (its own hang-up), or for the agent leg
   once bridging; ``leg_answered`` for the customer leg of an agent-first call that is dialling or
-  ringing, and for an agent leg that is ringing. Nothing else waits: the bot-first customer's
-  ``leg_answered`` acts at once (the greeting is on the critical path; a forged one only makes
-  the stream and greeting requests fail on a ringing leg), and so do action and bridge events.
+  ringing, and for an agent leg that is ringing; ``bridge_terminal`` for the bridge of a
+  bridged call (``GET /bridges/{sid}``: a forged one would hang up customer and agent).
+  Nothing else waits: the bot-first customer's ``leg_answered`` acts at once (the greeting is
+  on the critical path; a forged one only makes the stream and greeting requests fail on a
+  ringing leg), and so do action events and the other bridge events.
 * **Agreement** (:func:`agrees`): Exotel's ``state``/``terminal_status`` of that leg. Exotel's
   API may lag its media servers, so a disagreeing answer is asked again every ``retry_every``
   seconds until ``timeout``; still disagreeing (or 404: no such leg), the event is dropped,
@@ -34,12 +36,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from dialer.errors import ExotelApiError, ExotelError
-from dialer.events import ExotelEvent, LegLifecycle
+from dialer.events import BridgeLifecycle, ExotelEvent, LegLifecycle
 from dialer.flows import CallFlow
 from dialer.flows.states import CallState
 
@@ -57,7 +59,16 @@ ENDING = frozenset({CallState.ENDING, CallState.FINALIZING, CallState.ENDED})
 AGENT_LIVE = frozenset({CallState.BRIDGING, CallState.BRIDGED})
 PRE_ANSWER = frozenset({CallState.DIALING, CallState.RINGING})
 
-Fetch = Callable[[str], Awaitable[Mapping[str, Any]]]
+BRIDGE_ENDED = frozenset({"terminated", "terminal", "ended", "completed", "closed",
+                          "inactive", "destroyed"})
+BRIDGE_LIVE = frozenset({"active", "created", "bridged", "in-progress", "in_progress"})
+
+
+class StateApi(Protocol):
+    """What the check asks Exotel (:class:`dialer.exotel_client.ExotelClient` has both)."""
+
+    async def get_leg(self, leg_sid: str) -> dict[str, Any]: ...
+    async def get_bridge(self, bridge_sid: str) -> dict[str, Any]: ...
 
 
 @dataclass(slots=True)
@@ -69,7 +80,14 @@ class ConfirmStats:
 
 
 def leg_to_confirm(flow: CallFlow, ev: ExotelEvent) -> str:
-    """The leg whose state at Exotel must agree before ``flow`` takes ``ev``; ``""``: act now."""
+    """The leg (or, for ``bridge_terminal``, the bridge) whose state at Exotel must agree
+    before ``flow`` takes ``ev``; ``""``: act now."""
+    if isinstance(ev, BridgeLifecycle):
+        if ev.name == "bridge_terminal" and flow.state is CallState.BRIDGED and (
+            ev.bridge_sid and ev.bridge_sid == flow.outcome.bridge_sid
+        ):
+            return ev.bridge_sid
+        return ""
     if not isinstance(ev, LegLifecycle) or not ev.leg_sid:
         return ""
     state = flow.state
@@ -89,10 +107,14 @@ def leg_to_confirm(flow: CallFlow, ev: ExotelEvent) -> str:
     return ""
 
 
-def agrees(ev: LegLifecycle, leg: Mapping[str, Any]) -> bool | None:
-    """Does Exotel's view of the leg (``GET /legs/{sid}``) agree with ``ev``? ``None``: the
-    answer names a state this code does not know."""
+def agrees(ev: LegLifecycle | BridgeLifecycle, leg: Mapping[str, Any]) -> bool | None:
+    """Does Exotel's view of the leg (``GET /legs/{sid}``; a bridge: ``GET /bridges/{sid}``)
+    agree with ``ev``? ``None``: the answer names a state this code does not know."""
     state = str(leg.get("state") or "").strip().lower()
+    if isinstance(ev, BridgeLifecycle):  # bridge_terminal
+        if state in BRIDGE_ENDED or leg.get("ended_at"):
+            return True
+        return False if state in BRIDGE_LIVE else None
     status = str(leg.get("terminal_status") or "").strip().lower()
     ended = bool(status) or state in TERMINAL_STATES
     if ev.terminal:
@@ -115,7 +137,7 @@ class EventConfirmer:
     def __init__(
         self,
         call_id: str,
-        fetch: Fetch,
+        api: StateApi,
         deliver: Callable[[ExotelEvent], None],
         stats: ConfirmStats,
         timeout: float,
@@ -123,7 +145,7 @@ class EventConfirmer:
         retry_every: float = 0.2,
     ) -> None:
         self.call_id = call_id
-        self._fetch = fetch
+        self._api = api
         self._deliver = deliver
         self._reopen = reopen
         self.stats = stats
@@ -157,41 +179,44 @@ class EventConfirmer:
                 self._deliver(ev)
 
     async def _confirmed(self, ev: ExotelEvent, leg_sid: str) -> bool:
-        assert isinstance(ev, LegLifecycle)
+        assert isinstance(ev, (LegLifecycle, BridgeLifecycle))
+        bridge = isinstance(ev, BridgeLifecycle)
+        what = f"/bridges/{leg_sid}" if bridge else f"/legs/{leg_sid}"
         self.stats.checked += 1
-        if ev.terminal:  # the leg's real events, its real end included, still arrive meanwhile
-            self._reopen(leg_sid)
+        if isinstance(ev, LegLifecycle) and ev.terminal:
+            self._reopen(leg_sid)  # the leg's real events, its real end included, still arrive
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         seen = "?"
         while True:
             try:
                 async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
-                    data = await self._fetch(leg_sid)
+                    data = await (self._api.get_bridge(leg_sid) if bridge
+                                  else self._api.get_leg(leg_sid))
             except ExotelApiError as exc:
                 if exc.status == 404:
-                    return self._drop(ev, "Exotel has no such leg")
-                return self._unconfirmed(ev, f"GET /legs/{leg_sid} failed: {exc}")
+                    return self._drop(ev, leg_sid, f"Exotel has no such {what}")
+                return self._unconfirmed(ev, f"GET {what} failed: {exc}")
             except (ExotelError, TimeoutError) as exc:
-                return self._unconfirmed(ev, f"GET /legs/{leg_sid}: {exc or 'no answer'}")
+                return self._unconfirmed(ev, f"GET {what}: {exc or 'no answer'}")
             verdict = agrees(ev, data)
             if verdict is None:
-                return self._unconfirmed(ev, f"leg state {data.get('state')!r} not known")
+                return self._unconfirmed(ev, f"state {data.get('state')!r} of {what} not known")
             if verdict:
                 self.stats.confirmed += 1
                 return True
             seen = str(data.get("state") or "?")
             if loop.time() + self.retry_every >= deadline:
-                return self._drop(ev, f"Exotel says the leg is {seen}")
+                return self._drop(ev, leg_sid, f"Exotel says {what} is {seen}")
             await asyncio.sleep(self.retry_every)
 
-    def _drop(self, ev: LegLifecycle, why: str) -> bool:
+    def _drop(self, ev: ExotelEvent, sid: str, why: str) -> bool:
         self.stats.dropped += 1
-        log.warning("call %s: event %s (%s) for leg %s dropped as forged: %s", self.call_id,
-                    ev.event_sid, ev.name, ev.leg_sid, why)
+        log.warning("call %s: event %s (%s) for %s dropped as forged: %s", self.call_id,
+                    ev.event_sid, ev.name, sid, why)
         return False
 
-    def _unconfirmed(self, ev: LegLifecycle, why: str) -> bool:
+    def _unconfirmed(self, ev: ExotelEvent, why: str) -> bool:
         self.stats.unconfirmed += 1
         log.warning("call %s: event %s (%s) acted on unconfirmed: %s", self.call_id, ev.name,
                     ev.event_sid, why)

@@ -88,7 +88,7 @@ class CallRunner:
         self.create_uncertain = ""  # what became of a create that timed out (record.custom)
         self._tg: asyncio.TaskGroup | None = None
         # events that disagree with the call's state wait for GET /legs/{sid} (dialer.confirm)
-        self.confirmer = EventConfirmer(self.call_id, dialer.client.get_leg, self.deliver,
+        self.confirmer = EventConfirmer(self.call_id, dialer.client, self.deliver,
                                         dialer.confirm_stats, dialer.config.event_confirm_timeout,
                                         dialer.intake.sequencer.reopen)
         self._t0 = time.monotonic()

@@ -272,6 +272,41 @@ async def test_forged_leg_answered_on_a_ringing_agent_first_call() -> None:
         assert record.disposition == "agent_handled" and record.agent_id == "a1"
 
 
+async def test_forged_bridge_terminal_does_not_cut_a_bridged_call() -> None:
+    """A forged ``bridge_terminal`` for a customer talking to an agent: dropped after
+    ``GET /bridges/{sid}`` says active; both stay on the line until they really hang up."""
+    customer = CustomerProfile(outcome="answer", ring_ms=(200, 200),
+                               bridge_script=parse_script(("wait 2500", "hangup")))
+    sim = SimConfig(rest_latency_ms=5, event_latency_ms=5, setup_ms=30,
+                    default_customer=customer.with_script("wait 5000", "hangup"),
+                    agents={AGENT: AgentProfile(answer_ms=200, talk_ms=0)})
+    cfg = DialerConfig(event_endpoint="http://127.0.0.1:0/exotel/events",
+                       event_confirm_timeout=CHECK_S)
+    async with stack(cfg, sim) as st:
+        st.dialer.add_agent("a1", AGENT)
+        bridged = asyncio.Event()
+        st.dialer.subscribe(lambda ev: bridged.set() if ev.kind == "bridged" else None)
+        handle = await st.dialer.place_call(CallRequest(CUSTOMER, mode="agent_first",
+                                                        call_id="f3"))
+        async with asyncio.timeout(10):
+            await bridged.wait()
+        runner = st.dialer.runner("f3")
+        assert runner is not None
+        bridge = runner.flow.outcome.bridge_sid
+        await post_event(st, {
+            "event_sid": "FORGED-3", "event_type": "bridge_lifecycle_event",
+            "event_name": "bridge_terminal", "event_timestamp": "", "action_sid": "",
+            "action_custom_parameter": "", "event_data": {},
+            "data": {"bridge_sid": bridge, "leg_sids": [runner.flow.customer_leg]},
+        })
+        await until(lambda: st.dialer.confirm_stats.dropped == 1)
+        assert runner.flow.state.value == "bridged" and not handle.done
+        async with asyncio.timeout(10):
+            record = await handle.wait()
+        assert record.disposition == "agent_handled" and record.bridged
+        assert (await st.dialer.client.get_bridge(bridge))["state"] == "terminated"
+
+
 # -- the CLI refuses, in one line --------------------------------------------------------
 
 
