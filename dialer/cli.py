@@ -97,16 +97,6 @@ def register(subparsers: Any) -> None:
                           "(VOXGATE_INSECURE_EVENTS=1; refused otherwise)")
     run.add_argument("--no-control-auth", action="store_true",
                      help="serve the control API without a token (loopback only; a warning)")
-    run.add_argument("--event-listen", metavar="HOST:PORT", default=None,
-                     help="address the event intake binds (VOXGATE_EVENT_LISTEN); "
-                          "VOXGATE_EVENT_ENDPOINT is then the public URL given to Exotel")
-    run.add_argument("--event-certfile", metavar="PEM", default=None,
-                     help="TLS certificate chain for an https/grpcs event endpoint")
-    run.add_argument("--event-keyfile", metavar="PEM", default=None,
-                     help="its private key")
-    run.add_argument("--insecure-events", action="store_true", default=None,
-                     help="allow an event intake off loopback with no event credentials "
-                          "(VOXGATE_INSECURE_EVENTS=1; refused otherwise)")
     run.add_argument("--sim-config", metavar="FILE", default=None,
                      help="TOML world of the embedded emulator (when no EXOTEL_API_BASE)")
     run.set_defaults(func=run_command)
