@@ -26,7 +26,8 @@
   ``stream_params`` warnings. The last line is ``result: ready`` (exit 0) or ``result: usable;
   worth a look: ...`` (exit 1: ``run`` would go ahead, but something deserves a look first):
   bad or duplicate lead rows, bad do-not-call lines, ``stream_params`` warnings, leads called in
-  the campaign's time zone for want of their own, a campaign paused or held by another dialer,
+  the campaign's time zone for want of their own, leads whose zones share no calling hour, skills
+  the calls can ask for that no agent has, a campaign paused or held by another dialer,
   a campaign file that changes the stored ``default_country``, agent-first agents not nailed
   up, no caller id for Exotel.
 * ``voxgate campaign status --db FILE [NAME]`` -- the status (running, paused, done) and whether

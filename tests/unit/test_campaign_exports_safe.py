@@ -34,7 +34,7 @@ def test_cells_starting_a_formula_are_neutralised_phone_numbers_excepted() -> No
         assert safe_cell(text) == "'" + text
     assert safe_cell("+919812345678") == "+919812345678"  # a valid number stays a number
     assert safe_cell("+14155550100") == "+14155550100"
-    assert safe_cell("+99912345678") == "'+99912345678"  # "+" and digits, but no number
+    assert safe_cell("+12") == "'+12" and safe_cell("+1 415 555") == "'+1 415 555"  # no E.164
     assert safe_cell("plain") == "plain" and safe_cell(-3) == -3 and safe_cell(2.5) == 2.5
 
 
