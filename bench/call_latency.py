@@ -1,7 +1,10 @@
 """Bot-first call latencies measured from the emulator's ear timelines.
 
 Runs the emulator (default network latency: REST 40 ms round trip, events 20 ms), the gateway
-and the dialer in one process and places:
+and the dialer, either in one process (``--wiring one``, the default: the gateway's control
+hook is the dialer object) or as separate processes (``--wiring processes``: ``voxgate
+gateway --control-url`` and ``voxgate dialer run`` against this process's emulator, the control
+channel over HTTP with a token, calls placed with ``POST /v1/calls``), and places:
 
 * ``--calls`` (default 100) bot-first calls with the ``scripted`` bot (it speaks at once);
 * ``--escalations`` (default 20) calls escalated by DTMF to a nailed-up agent;
@@ -15,28 +18,40 @@ and prints, from each customer's ear timeline (``GET /sim/legs/{sid}/timeline``)
 * escalation request (the DTMF press) -> bridge, nailed-up (goal: <= one round trip + 20 ms)
   and on-demand (goal: agent ring time + at most two round trips), also on the dialer's clock.
 
-Usage: ``.venv/bin/python bench/call_latency.py [--calls 100] [--escalations 20]``
+Usage: ``.venv/bin/python bench/call_latency.py [--calls 100] [--escalations 20]
+[--wiring one|processes]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
+import re
+import secrets
+import socket
 import statistics
 import sys
+import tempfile
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 
 from dialer.config import DialerConfig
+from dialer.emulated import FIXTURES
 from dialer.records import CallRecord
 from dialer.service import CallRequest
 from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig, parse_script
+from exotel_sim.server import SimServer
 from gateway.config import GatewayConfig
 from voxgate.wiring import LocalStack
+
+Agents = tuple[list[str], list[str]]  # nailed-up numbers, on-demand numbers
 
 
 def pct(values: list[float], q: float) -> float:
@@ -59,16 +74,158 @@ def overlap(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> float:
     return total
 
 
-async def place_all(stack: LocalStack, requests: list[CallRequest], limit: int
+class OneProcess:
+    """Emulator, gateway and dialer in this process (:class:`LocalStack`)."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        assert stack.sim is not None
+        self.sim_base = stack.sim.base_url
+
+    async def place(self, req: CallRequest) -> CallRecord:
+        handle = await self.stack.dialer.place_call(req)
+        async with asyncio.timeout(90):
+            return await handle.wait()
+
+    async def add_demand_agents(self, numbers: list[str]) -> None:
+        for i, num in enumerate(numbers):
+            self.stack.dialer.add_agent(f"d{i}", num, ["demand"])
+
+    async def nailed_idle(self) -> int:
+        return self.stack.dialer.pool.idle_count()
+
+
+@contextlib.asynccontextmanager
+async def one_process(cfg: DialerConfig, sim: SimConfig, gw: GatewayConfig,
+                      agents: Agents) -> AsyncIterator[OneProcess]:
+    async with LocalStack(cfg, sim_config=sim, gateway_config=gw) as stack:
+        for i, num in enumerate(agents[0]):
+            stack.dialer.add_agent(f"n{i}", num, ["nailed"], nailed=True)
+        yield OneProcess(stack)
+
+
+class Processes:
+    """``voxgate gateway`` and ``voxgate dialer run`` as child processes, this process's
+    emulator as their Exotel; calls over the control API (``POST /v1/calls``)."""
+
+    def __init__(self, control: str, token: str, sim_base: str) -> None:
+        self.control = control
+        self.sim_base = sim_base
+        self.http: Any = None
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    async def place(self, req: CallRequest) -> CallRecord:
+        body = {"number": req.number, "bot": req.bot, "skills": list(req.skills)}
+        async with self.http.post(f"{self.control}/v1/calls", json=body) as r:
+            assert r.status == 202, await r.text()
+            call_id = (await r.json())["call_id"]
+        async with asyncio.timeout(90):
+            while True:
+                async with self.http.get(f"{self.control}/v1/calls/{call_id}") as r:
+                    got = await r.json()
+                if got.get("done"):
+                    return CallRecord.from_json(got)
+                await asyncio.sleep(0.1)
+
+    async def add_demand_agents(self, numbers: list[str]) -> None:
+        pass  # given on the command line; their skill keeps them out of the nailed calls
+
+    async def nailed_idle(self) -> int:
+        async with self.http.get(f"{self.control}/metrics") as r:
+            text = await r.text()
+        match = re.search(r'^voxgate_dialer_agents\{state="idle"\} (\d+)', text, re.M)
+        return int(match.group(1)) if match else 0
+
+
+async def child(args: list[str], ready: str, env: dict[str, str]
+                ) -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "voxgate.cli", "--log-level", "WARNING", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, **env})
+    assert proc.stdout is not None
+    async with asyncio.timeout(30):
+        while True:
+            line = (await proc.stdout.readline()).decode()
+            if not line:
+                raise RuntimeError(f"voxgate {args[0]} exited before it was ready")
+            if ready in line:
+                break
+
+    async def drain() -> None:  # keep reading so the child never blocks on a full pipe
+        assert proc.stdout is not None
+        while await proc.stdout.readline():
+            pass
+
+    drainer = asyncio.get_running_loop().create_task(drain())
+    proc.drainer = drainer  # type: ignore[attr-defined]
+    return proc, line.strip()
+
+
+async def stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.send_signal(2)  # SIGINT: both drain and exit
+        try:
+            async with asyncio.timeout(20):
+                await proc.wait()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    proc.drainer.cancel()  # type: ignore[attr-defined]
+
+
+@contextlib.asynccontextmanager
+async def processes(cfg: DialerConfig, sim: SimConfig, gw: GatewayConfig,
+                    agents: Agents) -> AsyncIterator[Processes]:
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    control = f"http://127.0.0.1:{port}"
+    token = secrets.token_urlsafe(24)
+    common = {"VOXGATE_CONTROL_TOKEN": token}
+    async with SimServer(sim) as emulator:
+        gateway, line = await child(
+            ["gateway", "--port", "0", "--control-url", control, "--escalation-dtmf",
+             gw.escalation_dtmf or "0"], "gateway listening on", common)
+        try:
+            env = {**common, "EXOTEL_API_BASE": emulator.api_base,
+                   "EXOTEL_ACCOUNT_SID": emulator.account_sid, "EXOTEL_API_KEY": emulator.api_key,
+                   "EXOTEL_API_TOKEN": emulator.api_token, "EXOTEL_EXOPHONE": "+918000000000",
+                   "VOXGATE_STREAM_URL": line.rsplit(" ", 1)[-1],
+                   "VOXGATE_EVENT_ENDPOINT": cfg.event_endpoint, "VOXGATE_DB": ""}
+            # the same greeting and hold audio as the one-process wiring (on_emulator)
+            urls = dict(zip(("greeting_url", "hold_url", "agent_hold_url"),
+                            (emulator.audio_url(f) for f in FIXTURES), strict=True))
+            settings = "".join(f'{k} = "{v}"\n' for k, v in urls.items())
+            config_file = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+            with config_file:
+                config_file.write(f"[dialer]\nrecord_bridges = false\n{settings}")
+            flags = [f"--config={config_file.name}"]
+            flags += [f"--nailed-agent=n{i}={num}:nailed" for i, num in enumerate(agents[0])]
+            flags += [f"--agent=d{i}={num}:demand" for i, num in enumerate(agents[1])]
+            dialer, _ = await child(["dialer", "run", "--control-port", str(port), *flags],
+                                    "dialer control API at", env)
+            try:
+                wiring = Processes(control, token, emulator.base_url)
+                async with aiohttp.ClientSession(headers=wiring._headers) as http:
+                    wiring.http = http
+                    yield wiring
+            finally:
+                await stop(dialer)
+                os.unlink(config_file.name)
+        finally:
+            await stop(gateway)
+
+
+async def place_all(wiring: OneProcess | Processes, requests: list[CallRequest], limit: int
                     ) -> list[CallRecord]:
     gate = asyncio.Semaphore(limit)
     out: list[CallRecord] = []
 
     async def one(req: CallRequest) -> None:
         async with gate:
-            handle = await stack.dialer.place_call(req)
-            async with asyncio.timeout(90):
-                out.append(await handle.wait())
+            out.append(await wiring.place(req))
 
     async with asyncio.TaskGroup() as tg:
         for r in requests:
@@ -76,9 +233,8 @@ async def place_all(stack: LocalStack, requests: list[CallRequest], limit: int
     return out
 
 
-async def timelines(stack: LocalStack, records: list[CallRecord]) -> list[dict[str, Any]]:
-    assert stack.sim is not None
-    base = stack.sim.base_url
+async def timelines(base: str, records: list[CallRecord]) -> list[dict[str, Any]]:
+
     async with aiohttp.ClientSession() as s:
         out = []
         for r in records:
@@ -108,26 +264,23 @@ async def main(args: argparse.Namespace) -> int:
     cfg = DialerConfig(event_endpoint=args.endpoint, record_bridges=False)
     gw = GatewayConfig(host="127.0.0.1", port=0, escalation_dtmf="0")
     t0 = time.monotonic()
-    async with LocalStack(cfg, sim_config=sim, gateway_config=gw) as stack:
-        d = stack.dialer
-        for i, num in enumerate(agents_nailed):
-            d.add_agent(f"n{i}", num, ["nailed"], nailed=True)
+    wire = one_process if args.wiring == "one" else processes
+    async with wire(cfg, sim, gw, (agents_nailed, agents_demand)) as w:
         for _ in range(200):
-            if d.pool.idle_count() >= len(agents_nailed):
+            if await w.nailed_idle() >= len(agents_nailed):
                 break
             await asyncio.sleep(0.05)
         plain_recs = await place_all(
-            stack, [CallRequest(x, bot="scripted") for x in plain], args.concurrency)
+            w, [CallRequest(x, bot="scripted") for x in plain], args.concurrency)
         nailed_recs = await place_all(
-            stack, [CallRequest(x, bot="echo", skills=("nailed",)) for x in nailed_c],
+            w, [CallRequest(x, bot="echo", skills=("nailed",)) for x in nailed_c],
             len(agents_nailed))
-        for i, num in enumerate(agents_demand):
-            d.add_agent(f"d{i}", num, ["demand"])
+        await w.add_demand_agents(agents_demand)
         demand_recs = await place_all(
-            stack, [CallRequest(x, bot="echo", skills=("demand",)) for x in demand_c],
+            w, [CallRequest(x, bot="echo", skills=("demand",)) for x in demand_c],
             len(agents_demand))
-        tls = await timelines(stack, plain_recs)
-        esc_tls = await timelines(stack, nailed_recs + demand_recs)
+        tls = await timelines(w.sim_base, plain_recs)
+        esc_tls = await timelines(w.sim_base, nailed_recs + demand_recs)
     wall = time.monotonic() - t0
 
     first_audio, overlaps, dead_air, bot_first_ms = [], [], [], []
@@ -164,7 +317,8 @@ async def main(args: argparse.Namespace) -> int:
     ]
     print(f"call_latency: {len(plain_recs)} bot-first calls, {len(nailed_recs)} nailed and "
           f"{len(demand_recs)} on-demand escalations; REST round trip {rtt} ms, event latency "
-          f"{sim.event_latency_ms} ms, intake {args.endpoint.split(':')[0]}; {wall:.1f}s wall")
+          f"{sim.event_latency_ms} ms, intake {args.endpoint.split(':')[0]}, wiring "
+          f"{args.wiring}; {wall:.1f}s wall")
     print("ear timelines (emulator clock, ms):")
     print(row("answer -> first audio heard", first_audio, f"<= {rtt + 20} p95"))
     print(row("answer -> first bot audio heard", bot_first_ms, "-"))
@@ -195,6 +349,9 @@ if __name__ == "__main__":
     p.add_argument("--nailed-agents", type=int, default=4)
     p.add_argument("--demand-agents", type=int, default=4)
     p.add_argument("--agent-ring-ms", type=int, default=1500)
+    p.add_argument("--wiring", choices=("one", "processes"), default="one",
+                   help="one process (default), or voxgate gateway + voxgate dialer run as "
+                        "separate processes (control channel over HTTP)")
     p.add_argument("--endpoint", default="grpc://127.0.0.1:0",
                    help="event intake (grpc://127.0.0.1:0 or http://127.0.0.1:0/events)")
     logging.basicConfig(level=logging.WARNING)
