@@ -25,6 +25,15 @@ def _narrow(fd: int) -> None:
         pass
 
 
+def _narrow_path(path: str) -> None:
+    """``path`` narrowed to 0600 if it exists and others may read it (never opened)."""
+    try:
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, MODE)
+    except OSError:  # gone, or not ours to change: as it is
+        pass
+
+
 def private_database(path: str | Path) -> None:
     """Before SQLite opens ``path``: create it empty with mode 0600 (its journal files then
     take the same mode), or narrow an existing one to 0600. ``":memory:"`` and ``file:`` URIs
@@ -35,12 +44,9 @@ def private_database(path: str | Path) -> None:
         return
     try:
         fd = os.open(text, os.O_RDONLY | os.O_CREAT | os.O_EXCL, MODE)
-    except FileExistsError:
-        try:
-            if os.stat(text).st_mode & 0o077:
-                os.chmod(text, MODE)
-        except OSError:
-            pass  # not ours to change: as it is
+    except FileExistsError:  # and the journals an older version left beside it
+        for name in (text, f"{text}-wal", f"{text}-shm", f"{text}-journal"):
+            _narrow_path(name)
         return
     except OSError as exc:  # as SQLite itself would have said it (callers catch sqlite3.Error)
         raise sqlite3.OperationalError(

@@ -223,7 +223,7 @@ def load_sim_config(path: str) -> SimConfig:
         return SimConfig.from_toml(read_text(path))
     except CampaignError as exc:
         raise CampaignError(f"--sim-config {exc}") from None
-    except (SimConfigError, ValueError, TypeError) as exc:
+    except (SimConfigError, ValueError, TypeError, OverflowError) as exc:
         raise CampaignError(f"--sim-config {path}: {exc}") from None
 
 

@@ -120,8 +120,11 @@ def test_databases_their_journals_and_exports_are_0600(
     assert mode(other) == 0o600
     old = tmp_path / "old.db"  # a database an older version left world-readable
     old.touch(mode=0o644)
-    CampaignStore(str(old)).close()
-    assert mode(old) == 0o600
+    log = Path(f"{old}-wal")  # with its log, as a killed process leaves it
+    log.touch(mode=0o644)
+    reopened = CampaignStore(str(old))
+    assert (mode(old), mode(log)) == (0o600, 0o600)
+    reopened.close()
     records.close()
     store.close()
     out = tmp_path / "leads.csv"
