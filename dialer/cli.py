@@ -52,6 +52,7 @@ from dialer.config import DialerConfig, redact_url
 from dialer.control_api import BadField, ControlApiServer, contact_uri
 from dialer.emulated import on_emulator, trusting_event_cert
 from dialer.errors import ConfigError
+from dialer.intake import server_tls_context
 from dialer.records import RecordStore
 from dialer.service import Dialer
 from dialer.signals import graceful_signals
@@ -192,6 +193,8 @@ def event_flags(args: argparse.Namespace) -> dict[str, str]:
 def run_command(args: argparse.Namespace) -> int:
     try:
         config = DialerConfig.load(args.config, event_flags(args))
+        if config.event_certfile:  # a certificate that does not load: one line, before anything
+            server_tls_context(config.event_certfile, config.event_keyfile)
         changes: dict[str, Any] = {}
         if args.control_host:
             changes["control_host"] = args.control_host

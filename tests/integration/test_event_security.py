@@ -329,11 +329,26 @@ async def dialer_run(env: dict[str, str], *args: str) -> tuple[int, str]:
     return proc.returncode or 0, err.decode()
 
 
-async def test_off_loopback_without_event_auth_is_refused() -> None:
-    code, err = await dialer_run({"VOXGATE_EVENT_ENDPOINT": "https://ev.example.com/e",
-                                  "VOXGATE_EVENT_LISTEN": "0.0.0.0:0"})
+@pytest.mark.parametrize(
+    ("env", "args", "says"),
+    [
+        ({"VOXGATE_EVENT_LISTEN": "0.0.0.0:0"}, (), "not loopback"),
+        ({}, ("--event-listen", "0.0.0.0:0"), "not loopback"),  # flags checked with the env
+        ({}, (), "VOXGATE_EVENT_LISTEN (host:port"),  # a public name is never bound
+        ({"VOXGATE_EVENT_AUTH": "a:b"},
+         ("--event-listen", "127.0.0.1:0", "--event-certfile", "/nonexistent/c.pem",
+          "--event-keyfile", "/nonexistent/k.pem"), "cannot load them"),
+    ],
+)
+async def test_start_up_refusals_are_one_line(
+    env: dict[str, str], args: tuple[str, ...], says: str
+) -> None:
+    code, err = await dialer_run({"VOXGATE_EVENT_ENDPOINT": "https://ev.example.com/e", **env},
+                                 *args)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
-    assert "not loopback" in err and "--insecure-events" in err
+    assert says in err and "Traceback" not in err
+    if says == "not loopback":
+        assert "--insecure-events" in err
 
 
 @pytest.mark.parametrize("scheme", ["http", "grpc"])
