@@ -86,6 +86,7 @@ class CallRunner:
         self._inflight = 0  # Exotel requests running
         self._awaiting: tuple[CreateLeg, asyncio.Future[str]] | None = None
         self.create_uncertain = ""  # what became of a create that timed out (record.custom)
+        self._stream_stops: dict[str, asyncio.Event] = {}  # leg -> its stop_stream in flight
         self._tg: asyncio.TaskGroup | None = None
         # events that disagree with the call's state wait for GET /legs/{sid} (dialer.confirm)
         self.confirmer = EventConfirmer(self.call_id, dialer.client, self.deliver,
@@ -208,14 +209,25 @@ class CallRunner:
             pass  # the loop ends on flow.done
         else:
             assert self._tg is not None
+            if isinstance(c, StopStream):
+                # audio started after it waits for it: one voice (the bot's tail, then the hold)
+                self._stream_stops[c.leg_sid] = asyncio.Event()
             self._inflight += 1
             self._tg.create_task(self._api(c))
 
     async def _api(self, c: Command) -> None:
         """Run one Exotel request; report the result (or failure) to the flow."""
+        leg = getattr(c, "leg_sid", "")
+        stop = self._stream_stops.get(leg)
         try:
+            if stop is not None and isinstance(c, (StartSay, StartPlay)):
+                await stop.wait()
             await self._api_once(c)
         finally:
+            if stop is not None and isinstance(c, StopStream):
+                stop.set()
+                if self._stream_stops.get(leg) is stop:
+                    del self._stream_stops[leg]
             self._inflight -= 1
             if self._inflight == 0 and self.flow.done:
                 self.deliver(TimerFired(DRAINED))  # wake the loop so it can end
