@@ -17,7 +17,8 @@ per :class:`~dialer.runner.CallRunner`):
   ringing leg), and so do action events and the other bridge events.
 * **Agreement** (:func:`agrees`): Exotel's ``state``/``terminal_status`` of that leg. Exotel's
   API may lag its media servers, so a disagreeing answer is asked again every ``retry_every``
-  seconds until ``timeout``; still disagreeing (or 404: no such leg), the event is dropped,
+  seconds until ``timeout``; still disagreeing (or 404 for an answer: no such leg; a 404 for
+  an end is taken as the end, a live leg would be there), the event is dropped,
   counted and logged. A leg state this code does not know, or an API that does not answer in
   time, lets the event act (counted as unconfirmed, logged): a genuine call is never stuck on
   the check.
@@ -182,6 +183,7 @@ class EventConfirmer:
         assert isinstance(ev, (LegLifecycle, BridgeLifecycle))
         bridge = isinstance(ev, BridgeLifecycle)
         what = f"/bridges/{leg_sid}" if bridge else f"/legs/{leg_sid}"
+        ending = bridge or (isinstance(ev, LegLifecycle) and ev.terminal)
         self.stats.checked += 1
         if isinstance(ev, LegLifecycle) and ev.terminal:
             self._reopen(leg_sid)  # the leg's real events, its real end included, still arrive
@@ -194,8 +196,10 @@ class EventConfirmer:
                     data = await (self._api.get_bridge(leg_sid) if bridge
                                   else self._api.get_leg(leg_sid))
             except ExotelApiError as exc:
-                if exc.status == 404:
+                if exc.status == 404 and not ending:  # an answer for a leg that is not there
                     return self._drop(ev, leg_sid, f"Exotel has no such {what}")
+                if exc.status == 404:  # a live leg would be there: gone agrees with an end
+                    return self._unconfirmed(ev, f"GET {what}: 404, taken as ended")
                 return self._unconfirmed(ev, f"GET {what} failed: {exc}")
             except (ExotelError, TimeoutError) as exc:
                 return self._unconfirmed(ev, f"GET {what}: {exc or 'no answer'}")
