@@ -292,6 +292,13 @@ class CallRunner:
             raise
 
     async def _create_leg(self, c: CreateLeg) -> None:
+        try:
+            await self._create_leg_once(c)
+        finally:
+            # an unknown leg to that number, held while this create was in flight, is decided
+            self.dialer.settle_number(c.number)
+
+    async def _create_leg_once(self, c: CreateLeg) -> None:
         d = self.dialer
         try:
             # while the create is in flight, events for a leg to this number are held (they

@@ -652,11 +652,19 @@ class Dialer:
 
     def await_leg(self, runner: CallRunner, number: str) -> None:
         """``runner``'s create to ``number`` timed out: it waits for the leg to surface. A leg
-        held already is matched at once."""
+        held already is matched at once (unless another create to that number is in flight:
+        the leg may be that one's)."""
         self.uncertain.wait(runner.call_id, number, self.exophone, self.clock())
+        self.settle_number(number)
+
+    def settle_number(self, number: str) -> None:
+        """No create to ``number`` is in flight any more (each one returned its leg, failed or
+        timed out): decide the legs to that number still held, by :mod:`dialer.uncertain`."""
+        if any(same_number(n, number) for n in self._creating):
+            return
         for held in self.leg_hold.legs():
-            if same_number(held.contact_uri, number) and self._decide(held):
-                return
+            if same_number(held.contact_uri, number):
+                self._decide(held)
 
     def stop_awaiting_leg(self, runner: CallRunner) -> None:
         """``runner`` gave up waiting for its leg: if it surfaces later, it is hung up."""

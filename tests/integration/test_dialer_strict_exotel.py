@@ -9,6 +9,7 @@ Emulator + gateway + dialer over loopback sockets.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -157,3 +158,22 @@ async def test_an_unknown_legs_events_are_held_then_counted_and_acknowledged(
         assert st.dialer.stats.unknown_events == len(events)
         logged = [r for r in caplog.records if sid in r.getMessage()]
         assert len(logged) == 1 and "leg_answered" in logged[0].getMessage()  # logged once
+
+
+async def test_two_timed_out_creates_to_one_number_hang_up_both_legs() -> None:
+    # both legs are made 0.5 s into their requests; both calls stop waiting for a 202 at 0.7 s:
+    # which leg is whose cannot be told (no list, no custom_param in events), so neither is
+    # adopted (a wrong one would run another lead's call) and nobody stays on a silent line
+    cust = CustomerProfile(outcome="answer", ring_ms=(100, 100)).with_script("wait 5000")
+    sim = SimConfig(rest_latency_ms=1000, event_latency_ms=5, setup_ms=50, race_share=0.0,
+                    customers={CUSTOMER: cust})
+    async with strict_stack(sim, request_timeout=0.7, reconcile_timeout=3.0,
+                            max_retries=0) as st:
+        first, second = await asyncio.gather(place(st), place(st))
+        assert first.custom["create_uncertain"] == second.custom["create_uncertain"] == "hung_up"
+        assert not first.answered and not second.answered
+        await until(lambda: len(sim_legs(st, CUSTOMER)) == 2
+                    and not any(leg.live for leg in sim_legs(st, CUSTOMER)))
+        assert [leg.reason for leg in sim_legs(st, CUSTOMER)] == ["api_hangup", "api_hangup"]
+        assert st.dialer.stats.stray_legs_hung_up == 2
+        assert st.dialer.stats.create_uncertain_outcomes == {"hung_up": 2}
