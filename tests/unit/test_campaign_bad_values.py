@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dialer.campaign.model import CampaignSpec, Lead
+from dialer.campaign.model import CallingWindow, CampaignSpec, Lead
 from dialer.campaign.store import CampaignStore
 from voxgate.cli import main
 
@@ -112,7 +112,8 @@ def test_status_and_export_read_a_database_an_older_version_filled_with_such_val
 ) -> None:
     db = tmp_path / "c.db"
     store = CampaignStore(str(db))
-    store.create_campaign(CampaignSpec("c"), 0.0)
+    always = CallingWindow.parse("00:00", "24:00")  # due now whatever the hour of the test
+    store.create_campaign(CampaignSpec("c", window=always), 0.0)
     store.add_leads("c", [Lead("+919812345678"), Lead("+919812345679")], 0.0)
     store.close()
     with sqlite3.connect(db) as raw:  # what a 1e300 retry delay left: a due time past year 9999
