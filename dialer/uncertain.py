@@ -6,7 +6,9 @@ made a leg, and it is never sent again (that could ring the customer twice). The
 call knows whose ``data.contact_uri`` is the number dialled and whose ``data.exophone`` is ours.
 Exotel documents no list of legs and no ``custom_param`` in event data, so the match is by
 number and ExoPhone only (a ``custom_param`` naming the call, where present, is a hint that
-settles an ambiguity). :meth:`UncertainCreates.match` decides, by this documented rule:
+settles an ambiguity). The dialer asks only once no create to that number is in flight (a leg
+held meanwhile may be that create's, named by its 202). :meth:`UncertainCreates.match`
+decides, by this documented rule:
 
 * exactly one call waits for a leg to that number: the call **adopts** the leg and goes on;
 * several calls wait for a leg to that number (ambiguous: it cannot be told whose it is): the

@@ -64,8 +64,8 @@ def answered_before_202(st: LocalStack, leg: Leg) -> bool:
     return bool(sent and delivered) and delivered[0] <= sent[0]
 
 
-async def place(st: LocalStack, **kw: Any) -> CallRecord:
-    return await call(st, CUSTOMER, 10.0, **kw)
+async def place(st: LocalStack, limit: float = 10.0, **kw: Any) -> CallRecord:
+    return await call(st, CUSTOMER, limit, **kw)
 
 
 def test_the_emulator_is_strict_by_default() -> None:
@@ -177,3 +177,17 @@ async def test_two_timed_out_creates_to_one_number_hang_up_both_legs() -> None:
         assert [leg.reason for leg in sim_legs(st, CUSTOMER)] == ["api_hangup", "api_hangup"]
         assert st.dialer.stats.stray_legs_hung_up == 2
         assert st.dialer.stats.create_uncertain_outcomes == {"hung_up": 2}
+
+
+async def test_where_the_api_lists_legs_a_timed_out_create_is_adopted_from_the_list() -> None:
+    # the lenient list_legs as an extra: the 202 waits for the leg's first events (race), which
+    # take 1.5 s to come; the create times out at 0.5 s and GET /legs names the leg at once
+    cust = CustomerProfile(outcome="answer", ring_ms=(100, 100)).with_script("wait 300", "hangup")
+    sim = SimConfig(rest_latency_ms=10, event_latency_ms=1500, setup_ms=50, race_share=1.0,
+                    list_legs=True, customers={CUSTOMER: cust})
+    async with strict_stack(sim, request_timeout=0.5, reconcile_timeout=1.0,
+                            max_retries=0) as st:
+        rec = await place(st, limit=15.0)
+        assert rec.custom["create_uncertain"] == "adopted" and rec.answered
+        assert [leg.sid for leg in sim_legs(st, CUSTOMER)] == [rec.customer_leg_sid]
+        assert st.dialer.stats.unknown_events == 0  # its late events went to the call
