@@ -700,7 +700,10 @@ class Dialer:
                     "and more than one call waits for such a leg" if decision.ambiguous
                     else "and its call had given up")
         self.stats.stray_legs_hung_up += 1
-        self._spawn(self._hang_up_stray(held.leg_sid), f"hangup-stray-{held.leg_sid}")
+        if self._tg is not None:
+            self._spawn(self._hang_up_stray(held.leg_sid), f"hangup-stray-{held.leg_sid}")
+        else:  # stopping: the leg's time limit ends it
+            log.error("leg %s not hung up: the dialer is stopping", held.leg_sid)
         return True
 
     async def _hang_up_stray(self, leg_sid: str) -> None:
