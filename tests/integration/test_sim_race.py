@@ -4,7 +4,9 @@ many legs do. Over real sockets: the events are at the endpoint when the 202 com
 
 from __future__ import annotations
 
-from exotel_sim.config import CustomerProfile, SimConfig
+import pytest
+
+from exotel_sim.config import ConfigError, CustomerProfile, SimConfig
 from exotel_sim.server import SimServer
 from exotel_sim.testing import HttpEventSink, SimClient, fast_config
 
@@ -55,3 +57,11 @@ event_custom_param = true
     assert cfg.list_legs and cfg.event_custom_param
     default = SimConfig.from_toml("")
     assert default.race_share == 0.3 and not default.list_legs and not default.event_custom_param
+
+
+def test_race_and_lenient_options_are_checked() -> None:
+    for text in ("[delivery]\nrace_share = 1.5", "[delivery]\nloss_probability = -0.1",
+                 "[delivery]\nrace_window_ms = -1", "[lenient]\nlist_legs = 1",
+                 "[lenient]\nlist_everything = true"):
+        with pytest.raises(ConfigError):
+            SimConfig.from_toml(text)
