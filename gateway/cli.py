@@ -181,6 +181,8 @@ async def serve(config: GatewayConfig, control_url: str | None) -> None:
             gate = GreetingGate()
         server = await stack.enter_async_context(
             GatewayServer(config, hook, wrap_adapter=gate.wrap if gate else None))
+        if gate is not None:
+            gate.outcomes = server.metrics.greeting_holds
         # What start-up built lives as long as the process: keep it out of the cyclic GC's
         # full collections, which would otherwise walk it while calls wait (p99 turnaround).
         gc.freeze()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -46,7 +47,8 @@ MAX_HOLD = 2.0
 
 class GreetingGate:
     """Wraps adapter factories; counts what it held (``held_calls``, ``released_calls``,
-    ``timeouts``) and how long (``held_ms_total``)."""
+    ``timeouts``) and how long (``held_ms_total``); ``outcomes`` (set it to the gateway's
+    ``metrics.greeting_holds``) counts ``released``/``timeout`` for ``GET /metrics``."""
 
     def __init__(self, max_hold: float = MAX_HOLD,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -56,6 +58,7 @@ class GreetingGate:
         self.released_calls = 0
         self.timeouts = 0
         self.held_ms_total = 0.0
+        self.outcomes: Counter[str] = Counter()
 
     def wrap(self, factory: AdapterFactory) -> AdapterFactory:
         """A factory making gated instances of ``factory``'s adapter."""
@@ -88,8 +91,10 @@ class GatedCall:
             async with asyncio.timeout(gate.max_hold):
                 await ask()
             gate.released_calls += 1
+            gate.outcomes["released"] += 1
         except TimeoutError:
             gate.timeouts += 1
+            gate.outcomes["timeout"] += 1
             log.warning("stream %s: no answer to greeting_wait within %.1f s; the bot's audio "
                         "is released", self.info.stream_sid, gate.max_hold)
         finally:

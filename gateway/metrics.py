@@ -80,6 +80,7 @@ class GatewayMetrics:
         self.protocol_errors: Counter[str] = Counter()
         self.adapter_errors: Counter[str] = Counter()
         self.bot_failures: Counter[str] = Counter()  # bot_failed reported, by failure kind
+        self.greeting_holds: Counter[str] = Counter()  # gateway.greeting_gate, by outcome
         self.closes: Counter[int] = Counter()
         self.loop_lag_max = 0.0  # seconds, the worst event-loop stall seen
         self.loop_lags_over_20ms = 0
@@ -172,6 +173,9 @@ class GatewayMetrics:
         out.by("bot_failures_reported_total",
                "Adapter failures reported to the dialer (bot_failed), by kind.", "kind",
                self.bot_failures)
+        out.by("greeting_holds_total", "Bot first audio held for the greeting's stop, by "
+               "outcome (released: the dialer answered; timeout: released after max_hold).",
+               "outcome", self.greeting_holds)
         out.by("closes_total", "Streams closed, by close code.", "code", self.closes)
         out.one("loop_lag_max_seconds", "gauge", "Worst event-loop stall seen.",
                 float(self.loop_lag_max))

@@ -125,6 +125,8 @@ class LocalStack:
         gate = self.greeting_gate
         self.gateway = GatewayServer(self.gateway_config, hook, adapters=self._adapters,
                                      wrap_adapter=None if gate is None else gate.wrap)
+        if gate is not None:
+            gate.outcomes = self.gateway.metrics.greeting_holds
         await self.gateway.start()
         stack.push_async_callback(self.gateway.stop)
         gateway = self.gateway

@@ -55,6 +55,10 @@ async def test_separate_processes_never_play_greeting_and_bot_together(tmp_path:
                         await asyncio.sleep(0.05)
                 async with s.get(f"{sim}/sim/legs/{record['customer_leg_sid']}/timeline") as r:
                     timeline = await r.json()
+                gateway = gw_line.rsplit(" ", 1)[-1].replace("ws://", "http://")
+                async with s.get(f"{gateway}/metrics") as r:
+                    metrics = await r.text()
     sources = {h["source"] for h in timeline["heard"]}
     assert {"play", "stream"} <= sources, timeline["heard"]  # the greeting, then the bot
     assert timeline["overlaps"] == [], timeline["overlaps"]
+    assert 'greeting_holds_total{outcome="released"} 1' in metrics, metrics
