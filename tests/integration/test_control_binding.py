@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+import aiohttp
 import pytest
 from peers.exotel_peer import ExotelPeer
 from test_dialer_flows import customer, until
 
 from bot_adapters.contract import BotAdapter, CallControl
 from dialer.config import DialerConfig
+from dialer.control_api import ControlApiServer
 from dialer.errors import ControlRefused
 from dialer.service import CallRequest
 from exotel_sim.config import SimConfig
@@ -89,11 +91,21 @@ async def test_a_stray_stream_cannot_act_on_another_call(
                 await st.dialer.submit(ControlRequest("hangup", "CAevil9", "MZ", "x",
                                                       {"vx_call": victim}))
             assert err.value.reason == "bad_mac"
-        st.dialer.hangup_call(victim, "test_over")
-        record = await handle.wait()
+        # an operator ends a call by id, with the token
+        async with ControlApiServer(st.dialer, dialer=st.dialer) as api, \
+                aiohttp.ClientSession() as http:
+            url = f"{api.url}/v1/calls/{victim}/hangup"
+            async with http.post(url, json={"reason": "test_over"}) as r:
+                assert r.status == 401
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            async with http.post(url, json={"reason": "test_over"}, headers=auth) as r:
+                assert r.status == 202, await r.text()
+            record = await handle.wait()
+            async with http.post(url, headers=auth) as r:
+                assert r.status == 404  # no longer live
     assert record.hangup_reason == "test_over", record
     assert not record.escalated and record.disposition != "failed"
     logged = "\n".join(r.getMessage() for r in caplog.records
-                       if r.name.startswith("dialer") and "refused" in r.getMessage())
+                       if r.getMessage().startswith("control request"))
     assert "refused (bad_mac)" in logged and "refused (leg_mismatch)" in logged
     assert victim not in logged  # the claimed call id is not logged in clear
