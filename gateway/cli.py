@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import logging
 import os
 import signal
@@ -43,6 +44,11 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--auth-password-env", default="VOXGATE_GATEWAY_PASSWORD",
         help="environment variable holding the Basic auth password (Exotel TOKEN)",
+    )
+    p.add_argument(
+        "--insecure-no-auth", action="store_true",
+        help="serve streams without Basic auth on an address that is not loopback "
+             "(refused otherwise: anyone who reaches the port could open streams)",
     )
     p.add_argument(
         "--adapter-option", action="append", default=[], metavar="ADAPTER.KEY=VALUE",
@@ -135,10 +141,35 @@ def _exempt(given: list[str] | None) -> tuple[str, ...]:
     return tuple(net for net in given if net.lower() != "none")
 
 
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address (``127.0.0.0/8``, ``::1``); a name is not resolved."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_auth_default(host: str, auth_user: str | None, insecure: bool) -> None:
+    """Secure by default: streams are served without Basic auth only on loopback, or off
+    loopback with ``--insecure-no-auth`` (a WARNING). Raises ValueError otherwise."""
+    if auth_user or is_loopback_host(host):
+        return
+    if not insecure:
+        raise ValueError(
+            f"--host {host} is not loopback and no --auth-user is given: anyone who reaches the "
+            "port could open streams; give --auth-user KEY (password in "
+            "$VOXGATE_GATEWAY_PASSWORD, Exotel's wss://KEY:TOKEN@host/...), or "
+            "--insecure-no-auth to serve without it")
+    log.warning("serving streams on %s without authentication (--insecure-no-auth)", host)
+
+
 def config_from_args(args: argparse.Namespace) -> GatewayConfig:
     password = os.environ.get(args.auth_password_env) if args.auth_user else None
     if args.auth_user and password is None:
         raise ValueError(f"--auth-user needs the password in ${args.auth_password_env}")
+    check_auth_default(args.host, args.auth_user, args.insecure_no_auth)
     if password:
         redact.register_secrets(f"{args.auth_user}:{password}")  # never in a log
     return GatewayConfig(
