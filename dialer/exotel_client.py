@@ -84,7 +84,12 @@ class ExotelClient:
         backoff: float = 0.2,
         max_backoff: float = 5.0,
         connection_limit: int = 200,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
+        """``session``: an aiohttp session to send the requests through (the transport seam,
+        as httpx takes a ``transport``: a session with its own connector, trace hooks or a
+        test server). It stays the caller's: :meth:`close` leaves it open. By default the
+        client makes (and closes) its own."""
         if not api_base or not account_sid:
             raise ValueError("ExotelClient needs api_base and account_sid")
         self.base = accounts_base(api_base, account_sid)
@@ -94,7 +99,8 @@ class ExotelClient:
         self._backoff = backoff
         self._max_backoff = max_backoff
         self._limit = connection_limit
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = session
+        self._owns_session = session is None
         self.stats = ClientStats()
 
     def __repr__(self) -> str:
@@ -108,17 +114,17 @@ class ExotelClient:
         await self.close()
 
     def _ensure_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
+        if self._session is None or (self._session.closed and self._owns_session):
             self._session = aiohttp.ClientSession(
-                headers=self._auth_header,
                 timeout=self._timeout,
                 connector=aiohttp.TCPConnector(limit=self._limit),
             )
         return self._session
 
     async def close(self) -> None:
-        """Close the HTTP session. Call once at shutdown."""
-        if self._session is not None:
+        """Close the HTTP session (one it made; a session passed in is the caller's to close).
+        Call once at shutdown."""
+        if self._session is not None and self._owns_session:
             await self._session.close()
             self._session = None
 
@@ -291,8 +297,8 @@ class ExotelClient:
             try:
                 data = None if body is None else json.dumps(body).encode()
                 async with session.request(
-                    method, url, data=data, params=params,
-                    headers=_JSON if data is not None else None,
+                    method, url, data=data, params=params, timeout=self._timeout,
+                    headers=self._auth_header | (_JSON if data is not None else {}),
                 ) as resp:
                     raw = await resp.read()
                     if 200 <= resp.status < 300:
