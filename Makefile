@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Example adapter packages installed beside voxgate (the plug-in kit's examples).
 EXAMPLES := $(foreach d,$(wildcard examples/*/pyproject.toml),-e $(dir $(d)))
 # Pure cores checked with mypy --strict (only those that exist).
-STRICT := $(wildcard gateway/protocol.py gateway/frames.py gateway/batching.py gateway/media_format.py gateway/audio.py gateway/chunker.py gateway/playout.py gateway/session.py gateway/vad.py gateway/tones.py gateway/errors.py gateway/config.py gateway/metrics.py bot_adapters/registry.py bot_adapters/echo.py dialer/flows dialer/pacing dialer/campaign/model.py dialer/campaign/leads_csv.py dialer/campaign/compliance.py dialer/campaign/retry.py dialer/campaign/store.py dialer/campaign/progress.py dialer/campaign/inputs.py dialer/campaign/check.py dialer/campaign/metrics.py dialer/timefmt.py dialer/event_endpoint.py dialer/signals.py dialer/stream_params.py dialer/call_binding.py dialer/csv_safe.py dialer/private_files.py dialer/campaign/zones.py dialer/campaign/skills.py dialer/events.py dialer/sequencer.py dialer/leg_hold.py dialer/uncertain.py dialer/agents.py dialer/errors.py bot_adapters/contract.py gateway/control.py gateway/redact.py bot_adapters/scripted/engine.py bot_adapters/scripted/script.py bot_adapters/relay/dialects.py bot_adapters/metrics.py bot_adapters/audio.py bot_adapters/testing.py exotel_sim/config.py exotel_sim/legs.py exotel_sim/errors.py exotel_sim/requests.py exotel_sim/events.py exotel_sim/timeline.py exotel_sim/streamproto.py exotel_sim/audio.py exotel_sim/stats.py)
+STRICT := $(wildcard gateway/protocol.py gateway/frames.py gateway/batching.py gateway/media_format.py gateway/audio.py gateway/chunker.py gateway/playout.py gateway/session.py gateway/vad.py gateway/tones.py gateway/errors.py gateway/config.py gateway/metrics.py bot_adapters/registry.py bot_adapters/echo.py dialer/flows dialer/pacing dialer/campaign/model.py dialer/campaign/leads_csv.py dialer/campaign/compliance.py dialer/campaign/retry.py dialer/campaign/store.py dialer/campaign/progress.py dialer/campaign/inputs.py dialer/campaign/check.py dialer/campaign/metrics.py dialer/timefmt.py dialer/event_endpoint.py dialer/signals.py dialer/stream_params.py dialer/call_binding.py dialer/csv_safe.py dialer/private_files.py dialer/campaign/zones.py dialer/campaign/skills.py dialer/events.py dialer/sequencer.py dialer/leg_hold.py dialer/uncertain.py dialer/agents.py dialer/errors.py bot_adapters/contract.py gateway/control.py voxgate_shared/control.py voxgate_shared/prom.py voxgate_shared/redact.py bot_adapters/scripted/engine.py bot_adapters/scripted/script.py bot_adapters/relay/dialects.py bot_adapters/metrics.py bot_adapters/audio.py bot_adapters/testing.py exotel_sim/config.py exotel_sim/legs.py exotel_sim/errors.py exotel_sim/requests.py exotel_sim/events.py exotel_sim/timeline.py exotel_sim/streamproto.py exotel_sim/audio.py exotel_sim/stats.py)
 # The gateway's hot path, compiled in place with mypyc (same source; see gateway/__init__.py).
 # Without a C compiler the build is skipped and the gateway runs as pure Python.
 FASTSTAMP := build/.compiled
@@ -39,7 +39,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict $(STRICT)
-	$(BIN)/mypy gateway bot_adapters dialer exotel_sim voxgate audio_fixtures protos/generate.py
+	$(BIN)/mypy gateway bot_adapters dialer exotel_sim voxgate voxgate_shared audio_fixtures protos/generate.py
 	$(BIN)/mypy tests bench examples tools
 
 test: lint

@@ -1,4 +1,4 @@
-"""What the log redaction (gateway.redact.RedactingFilter) adds to a log record, per line kind.
+"""What log redaction (voxgate_shared.redact.RedactingFilter) adds to a log record, per line kind.
 
     .venv/bin/python bench/log_redaction.py [N]
 
@@ -12,7 +12,7 @@ import logging
 import sys
 import time
 
-from gateway.redact import RedactingFilter, SecretRegistry
+from voxgate_shared.redact import RedactingFilter, SecretRegistry
 
 LINES: list[tuple[str, tuple[object, ...]]] = [
     ("stream %s: call %s started (mulaw 8000 Hz) with adapter echo at 8000 Hz",

@@ -22,7 +22,7 @@ import hmac
 import secrets
 from collections.abc import Mapping
 
-from gateway.control import VX_CALL_SEP, split_vx_call
+from voxgate_shared.control import VX_CALL_SEP, split_vx_call
 
 __all__ = ["MAC_CHARS", "SECRET_ENV", "SIGNED_EXTRA", "CallBinding"]
 

@@ -19,7 +19,7 @@
   or an address that cannot be bound is one line too (exit 2).
 
   The control API's token: ``VOXGATE_CONTROL_TOKEN``, else the token file of
-  :mod:`gateway.control_token`, made (0600) on the first start, where the gateway finds it;
+  :mod:`voxgate_shared.control_token`, made (0600) on the first start, where the gateway finds it;
   ``--no-control-auth`` serves without one, on loopback only, with a warning.
 
   Stopping: the first SIGTERM or SIGINT stops new calls (``POST /v1/calls`` answers 503) and
@@ -56,8 +56,7 @@ from dialer.intake import server_tls_context
 from dialer.records import RecordStore
 from dialer.service import Dialer
 from dialer.signals import graceful_signals
-from gateway.control import CONTROL_TOKEN_ENV
-from gateway.control_token import ensure_control_token
+from voxgate_shared.control_token import CONTROL_TOKEN_ENV, ensure_control_token
 
 log = logging.getLogger("dialer")
 
@@ -247,7 +246,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def control_token(host: str, no_auth: bool) -> str:
-    """The control API's token (:mod:`gateway.control_token`: ``VOXGATE_CONTROL_TOKEN``, else
+    """The control API's token (:mod:`voxgate_shared.control_token`: ``VOXGATE_CONTROL_TOKEN``, else
     the token file, made on the first start), or ``""`` with ``--no-control-auth``, which is
     refused off loopback (:class:`ConfigError`)."""
     if no_auth:

@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 from dialer.errors import ConfigError
 from dialer.event_endpoint import EventEndpoint, plan_event_endpoint
-from gateway.redact import redact_url as redact_url  # the dialer's importers use it
+from voxgate_shared.redact import redact_url as redact_url  # the dialer's importers use it
 
 ENV_VARS: dict[str, str] = {
     "EXOTEL_API_BASE": "api_base",

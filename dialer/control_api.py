@@ -1,6 +1,6 @@
 """The dialer's HTTP control API, for a gateway running in another process.
 
-``POST /v1/control`` with the JSON of :meth:`gateway.control.ControlRequest.to_json` (the
+``POST /v1/control`` with the JSON of :meth:`voxgate_shared.control.ControlRequest.to_json` (the
 gateway's ``HttpControlHook`` sends it): ``transfer``, ``hangup``, ``transfer_forecast``,
 ``bot_failed`` (the bot's adapter failed and the gateway is closing the stream; the call gets
 the stream fallback) or ``greeting_wait`` (answered once the call's greeting has stopped).
@@ -26,7 +26,7 @@ is not a list of strings, a bot the gateway does not serve, ``bot_first`` with n
 
 Authentication: with a token (``token=``, by default the environment's
 ``VOXGATE_CONTROL_TOKEN``; ``voxgate dialer run`` always has one unless ``--no-control-auth``
-on loopback, see :mod:`gateway.control_token`) every route but ``/v1/health`` wants
+on loopback, see :mod:`voxgate_shared.control_token`) every route but ``/v1/health`` wants
 ``Authorization: Bearer TOKEN`` (compared as bytes in constant time, so a non-ASCII header is a
 ``401`` like any other wrong token). The gateway's ``HttpControlHook`` sends the same token.
 Refusals are counted (``DialerStats.control_refused`` by reason).
@@ -51,8 +51,8 @@ from aiohttp import web
 
 from dialer.errors import ControlRefused, UnknownCall
 from dialer.metrics import metrics_response, render_dialer_metrics, start_app
-from gateway.control import CONTROL_TOKEN_ENV, ControlHook, ControlRequest
-from gateway.control_token import token_bytes
+from voxgate_shared.control import ControlHook, ControlRequest
+from voxgate_shared.control_token import CONTROL_TOKEN_ENV, token_bytes
 
 if TYPE_CHECKING:
     from dialer.service import CallRequest, Dialer
@@ -150,7 +150,7 @@ def parse_call_request(body: Any, *, bots: Collection[str] | None = None,
 
 
 class ControlApiServer:
-    """aiohttp server in front of any :class:`gateway.control.ControlHook` (the dialer).
+    """aiohttp server in front of any :class:`voxgate_shared.control.ControlHook` (the dialer).
 
     ``token``: the bearer token every route but ``/v1/health`` wants (``None``: the
     environment's ``VOXGATE_CONTROL_TOKEN``; empty: none). ``bots``: the bots ``POST

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from dialer.records import RecordStore
-from gateway.redact import redact_text
+from voxgate_shared.redact import redact_text
 
 log = logging.getLogger(__name__)
 

@@ -18,18 +18,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from gateway.metrics import PromText
+from voxgate_shared.prom import CONTENT_TYPE, PromText, labels
 
 if TYPE_CHECKING:
     from dialer.service import Dialer
-
-
-def _labels(**values: str) -> str:
-    """``{a="x",b="y"}`` with the values escaped as Prometheus wants."""
-    def esc(v: str) -> str:
-        return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-    return "{" + ",".join(f'{k}="{esc(v)}"' for k, v in values.items()) + "}"
 
 
 def _agent_samples(dialer: Dialer) -> Iterable[tuple[str, int]]:
@@ -37,14 +29,14 @@ def _agent_samples(dialer: Dialer) -> Iterable[tuple[str, int]]:
 
     for agent in dialer.pool:
         for state in AgentState:
-            yield (_labels(agent=agent.agent_id, state=state.value),
+            yield (labels(agent=agent.agent_id, state=state.value),
                    int(agent.state is state))
 
 
 def _nailed_samples(dialer: Dialer) -> Iterable[tuple[str, int]]:
     for agent_id, st in sorted(dialer.nailed_watch.stats.items()):
         for outcome, n in sorted(st.failures.items()):
-            yield _labels(agent=agent_id, outcome=outcome), n
+            yield labels(agent=agent_id, outcome=outcome), n
 
 
 def render_dialer_metrics(dialer: Dialer) -> str:
@@ -63,13 +55,13 @@ def render_dialer_metrics(dialer: Dialer) -> str:
     watch = dialer.nailed_watch.stats
     out.metric("nailed_dials_total", "counter",
                "Dials of nailed-up agents' legs (failed requests included).",
-               [(_labels(agent=a), keepers[a].dials) for a in sorted(keepers)])
+               [(labels(agent=a), keepers[a].dials) for a in sorted(keepers)])
     out.metric("nailed_dial_failures_total", "counter",
                "Nailed-up agents' dials that ended unanswered, by terminal status.",
                list(_nailed_samples(dialer)))
     out.metric("nailed_drops_total", "counter",
                "Nailed-up agents' answered legs that ended (re-dialled).",
-               [(_labels(agent=a), watch[a].drops if a in watch else 0) for a in sorted(keepers)])
+               [(labels(agent=a), watch[a].drops if a in watch else 0) for a in sorted(keepers)])
     out.one("api_requests_total", "counter", "Exotel API requests sent.", api.requests)
     out.one("api_retries_total", "counter", "Exotel API requests retried.", api.retries)
     out.one("api_errors_total", "counter", "Exotel API requests that failed.", api.errors)
@@ -129,8 +121,6 @@ def render_dialer_metrics(dialer: Dialer) -> str:
             st.transfer_forecasts)
     return out.render()
 
-
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def metrics_response(text: str) -> web.Response:

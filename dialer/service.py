@@ -22,7 +22,7 @@ Interfaces for other parts:
   expects to ask for an agent; pacing information), ``bot_failed`` (the gateway reported the
   bot's adapter failed; detail: the failure, e.g. ``adapter_error:on_audio``),
   ``hangup_requested`` (detail: the bot's hang-up reason) ...);
-* :meth:`Dialer.submit` -- the :class:`gateway.control.ControlHook` the gateway calls (the
+* :meth:`Dialer.submit` -- the :class:`voxgate_shared.control.ControlHook` the gateway calls (the
   dialer object *is* the hook); the HTTP form is :mod:`dialer.control_api`. A request acts only
   on the call it is bound to (its ``vx_call`` MAC verifies and its ``call_sid`` is the call's
   customer leg; :class:`~dialer.errors.ControlRefused` otherwise); ``greeting_wait`` returns
@@ -87,8 +87,8 @@ from dialer.stream_params import (
     check_field_names,
 )
 from dialer.uncertain import Adopt, HangUp, UncertainCreates, same_number
-from gateway.control import ControlRequest
-from gateway.redact import register_secrets, secrets_in_settings
+from voxgate_shared.control import ControlRequest
+from voxgate_shared.redact import register_secrets, secrets_in_settings
 
 log = logging.getLogger(__name__)
 
@@ -801,7 +801,7 @@ class Dialer:
         self.find_call(call_id).deliver(HangupRequest(reason))
 
     async def submit(self, request: ControlRequest) -> None:
-        """:class:`gateway.control.ControlHook`: a transfer, hang-up, transfer forecast, bot
+        """:class:`voxgate_shared.control.ControlHook`: a transfer, hang-up, transfer forecast, bot
         failure or greeting wait from the stream of a live call (a forecast only becomes a
         ``transfer_forecast`` progress event, which the campaign runner hands its pacer;
         ``bot_failed`` gets the call the stream fallback, as a failed stream does;

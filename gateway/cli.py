@@ -21,12 +21,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot_adapters.registry import UnknownAdapter, load_adapter
-from gateway import redact
 from gateway.config import GatewayConfig
 from gateway.control import ControlHook, HttpControlHook
 from gateway.eventloop import run as run_loop
 from gateway.greeting_gate import GreetingGate
 from gateway.server import GatewayServer
+from voxgate_shared import redact
 
 _D = GatewayConfig()  # the defaults the options show
 

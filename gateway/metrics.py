@@ -8,10 +8,10 @@ its counts fold into the totals. :meth:`render` (per scrape) sums totals and liv
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot_adapters.metrics import counter_families
+from voxgate_shared.prom import PromText
 
 
 class StreamCounters(Protocol):
@@ -30,39 +30,6 @@ _SUMMED = (
     "frames_in", "bytes_in", "frames_out", "bytes_out", "barge_ins", "unknown_events",
     "stale_marks",
 )
-
-
-Samples = list[tuple[str, float]]
-"""``(labels, value)`` pairs: labels as ``""`` or ``'{kind="x"}'``."""
-
-
-class PromText:
-    """Builds a Prometheus text exposition (version 0.0.4) of metrics named ``{prefix}_name``."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.lines: list[str] = []
-
-    def metric(self, name: str, kind: str, help_text: str, samples: Samples) -> None:
-        full = f"{self.prefix}_{name}"
-        self.lines.append(f"# HELP {full} {help_text}")
-        self.lines.append(f"# TYPE {full} {kind}")
-        for labels, value in samples:
-            shown = f"{value:.6f}" if isinstance(value, float) else str(value)
-            self.lines.append(f"{full}{labels} {shown}")
-
-    def one(self, name: str, kind: str, help_text: str, value: float) -> None:
-        """A metric with a single unlabelled sample."""
-        self.metric(name, kind, help_text, [("", value)])
-
-    def by(self, name: str, help_text: str, label: str, counts: Mapping[Any, int],
-           kind: str = "counter") -> None:
-        """A metric with one sample per key of ``counts`` (sorted), labelled ``label``."""
-        self.metric(name, kind, help_text,
-                    [(f'{{{label}="{k}"}}', v) for k, v in sorted(counts.items())])
-
-    def render(self) -> str:
-        return "\n".join(self.lines) + "\n"
 
 
 class GatewayMetrics:

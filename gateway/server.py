@@ -50,6 +50,7 @@ from gateway.control import ControlHook, RecordingControlHook
 from gateway.errors import CloseCode
 from gateway.metrics import GatewayMetrics
 from gateway.wire import MessageSink, WebSocketWire
+from voxgate_shared.prom import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -331,8 +332,7 @@ class GatewayServer:
             return wire.protocol.reject(HTTPStatus.OK, "ok\n")
         if path == "/metrics":
             return _respond(
-                wire, HTTPStatus.OK, self.metrics.render(),
-                "text/plain; version=0.0.4; charset=utf-8",
+                wire, HTTPStatus.OK, self.metrics.render(), CONTENT_TYPE,
             )
         is_stream = path.startswith(STREAM_PREFIX) and len(path) > len(STREAM_PREFIX)
         is_url = path.startswith(URL_PREFIX) and len(path) > len(URL_PREFIX)

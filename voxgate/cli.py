@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from gateway import redact
+from voxgate_shared import redact
 
 # Modules that contribute subcommands, in help order.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # Every subcommand logs through this filter: URLs' passwords, Authorization headers,
-    # token= parameters and the environment's secrets never reach a log (gateway.redact).
+    # token= parameters and the environment's secrets never reach a log (voxgate_shared.redact).
     redact.install(secrets=redact.secrets_in_env(os.environ))
     func = getattr(args, "func", None)
     if func is None:

@@ -16,9 +16,9 @@ The bot adapters are wrapped by :class:`~gateway.greeting_gate.GreetingGate`
 the same control hook, as ``voxgate gateway --control-url``. Installed adapters are loaded
 when their first call starts, so one broken package fails only its own calls. Both wirings
 run the same code: ``control="direct"`` hands the dialer object to the gateway as its
-:class:`gateway.control.ControlHook`; ``control="http"`` puts the HTTP control API between them
-(what separate processes do). Every server binds 127.0.0.1 on an ephemeral port unless
-configured otherwise.
+:class:`voxgate_shared.control.ControlHook`; ``control="http"`` puts the HTTP control API
+between them (what separate processes do). Every server binds 127.0.0.1 on an ephemeral port
+unless configured otherwise.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ from dialer.service import Dialer
 from exotel_sim.config import SimConfig
 from exotel_sim.server import SimServer
 from gateway.config import GatewayConfig
-from gateway.control import ControlHook, ControlRequest, HttpControlHook
+from gateway.control import HttpControlHook
 from gateway.greeting_gate import GreetingGate
 from gateway.server import GatewayServer
+from voxgate_shared.control import ControlHook, ControlRequest
 
 ControlWiring = Literal["direct", "http"]
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from dialer.campaign.progress import CampaignSnapshot
 from dialer.campaign.store import STATUSES
-from gateway.metrics import PromText
+from voxgate_shared.prom import PromText, labels
 
 
 def render_campaign_metrics(s: CampaignSnapshot) -> str:
     """One scrape of campaign ``s``'s figures."""
     out = PromText("voxgate_campaign")
-    label = f'{{campaign="{s.campaign}"}}'
+    label = labels(campaign=s.campaign)
 
     def gauge(name: str, help_text: str, value: float) -> None:
         out.metric(name, "gauge", help_text, [(label, value)])
 
     out.metric("status", "gauge", "1 for the campaign's status, 0 for the others.",
-               [(f'{{campaign="{s.campaign}",status="{st}"}}', int(s.status == st))
+               [(labels(campaign=s.campaign, status=st), int(s.status == st))
                 for st in STATUSES])
     gauge("leads", "Leads in the campaign.", s.leads)
     gauge("leads_done", "Leads finished (reached, or out of attempts).", s.done)
@@ -47,7 +47,7 @@ def render_campaign_metrics(s: CampaignSnapshot) -> str:
     gauge("agent_occupancy", "Share of logged-in agent time ringing, talking or in wrap-up.",
           float(s.occupancy))
     out.metric("agents", "gauge", "Agents, by state.",
-               [(f'{{campaign="{s.campaign}",state="{k}"}}', v)
+               [(labels(campaign=s.campaign, state=k), v)
                 for k, v in sorted(s.agents.items())])
     if s.next_due_at is not None:
         gauge("next_due_timestamp_seconds", "When the first waiting lead becomes due (epoch).",

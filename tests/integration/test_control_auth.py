@@ -17,8 +17,8 @@ from test_dialer_processes import free_port, process
 
 from dialer.control_api import ControlApiServer
 from gateway.control import RecordingControlHook
-from gateway.control_token import read_control_token
 from voxgate.cli import main
+from voxgate_shared.control_token import read_control_token
 
 
 async def raw_post(port: int, auth: bytes, body: bytes) -> int:

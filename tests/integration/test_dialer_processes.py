@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 
-from gateway.control_token import read_control_token
+from voxgate_shared.control_token import read_control_token
 
 WORLD = """
 [latency]

@@ -11,7 +11,7 @@ import pytest
 from dialer.call_binding import MAC_CHARS, SIGNED_EXTRA, CallBinding
 from dialer.stream_params import MAX_CHARS, add_stream_params
 from gateway.control import bot_parameters, split_vx_call
-from gateway.control_token import (
+from voxgate_shared.control_token import (
     ensure_control_token,
     read_control_token,
     token_bytes,

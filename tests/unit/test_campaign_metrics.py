@@ -72,3 +72,12 @@ def test_customers_waiting_for_an_agent_are_shown_and_served() -> None:
     assert "waiting for an agent" not in one_line(snapshot())
     line = one_line(snapshot())
     assert "bridged 3" in line and "agents idle 1, talking 2" in line
+
+
+def test_label_values_are_escaped_in_every_renderer() -> None:
+    """A campaign named with a quote, a backslash or a newline stays one valid sample line
+    (voxgate_shared.prom escapes every label value; the campaign's labels once went out raw)."""
+    text = render_campaign_metrics(snapshot(campaign='Q3 "big"\\push\nnew'))
+    got = samples(text)
+    assert got['voxgate_campaign_leads{campaign="Q3 \\"big\\"\\\\push\\nnew"}'] == "30"
+    assert all(line.startswith(("#", "voxgate_campaign_")) for line in text.splitlines())

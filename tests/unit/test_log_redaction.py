@@ -1,4 +1,4 @@
-"""gateway.redact: URLs, headers, parameters and registered secrets masked in log text."""
+"""voxgate_shared.redact: URLs, headers, parameters and registered secrets masked in log text."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from gateway.redact import (
+from voxgate_shared.redact import (
     MASK,
     RedactingFilter,
     SecretRegistry,
