@@ -1,0 +1,129 @@
+"""Claiming the next lead: the compliance checks and the attempt row in one ``BEGIN IMMEDIATE``
+transaction, committed before the dial (the store's crash-safety rule). Leads failing a check
+are updated on the way: do-not-call and exhausted leads end, leads outside their window (or over
+today's limit) wait."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+
+from dialer.campaign.compliance import check_dial, local_day
+from dialer.campaign.store.campaigns import campaign as stored_campaign
+from dialer.campaign.store.campaigns import campaign_row, on_dnc
+from dialer.campaign.store.leases import holder
+from dialer.campaign.store.schema import transaction
+from dialer.campaign.store.types import CampaignBusy, Claim
+
+log = logging.getLogger("dialer.campaign")
+
+__all__ = ["claim_next", "in_flight"]
+
+
+class _DncList:
+    """The do-not-call table as a container, looked up one number at a time."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __contains__(self, phone: object) -> bool:
+        return isinstance(phone, str) and on_dnc(self._db, phone)
+
+
+def claim_next(
+    db: sqlite3.Connection,
+    path: str,
+    campaign: str,
+    now: float,
+    batch: int,
+    owner: str | None,
+) -> Claim | None:
+    """See :meth:`dialer.campaign.store.CampaignStore.claim_next`."""
+    spec = stored_campaign(db, path, campaign)
+    dnc = _DncList(db)
+    with transaction(db):
+        if owner is not None:
+            held = campaign_row(db, campaign)  # read inside the claim's transaction
+            if held["owner_id"] != owner:
+                raise CampaignBusy(
+                    f"campaign {campaign}: this dialer no longer holds the campaign "
+                    f"(held by {holder(held)})"
+                )
+        rows = db.execute(
+            "SELECT * FROM leads WHERE campaign = ? AND state = 'pending' AND due_at <= ? "
+            "ORDER BY priority DESC, due_at, id LIMIT ?",
+            (campaign, now, batch),
+        ).fetchall()
+        for row in rows:
+            zone = row["timezone"] or spec.timezone
+            day = local_day(now, zone)
+            today = db.execute(
+                "SELECT COUNT(*) FROM attempts WHERE lead_id = ? AND local_day = ?",
+                (row["id"], day),
+            ).fetchone()[0]
+            verdict = check_dial(
+                now=now,
+                phone=row["phone"],
+                timezone=zone,
+                window=spec.window,
+                limits=spec.limits,
+                dnc=dnc,
+                attempts_total=row["attempts"],
+                attempts_today=today,
+            )
+            if not verdict.allowed:
+                if verdict.reason == "no_common_window":
+                    start, end = spec.window.describe()
+                    log.warning(
+                        "campaign %s: lead %d is never dialled: the calling window %s-%s "
+                        "has no moment in common across its time zones (%s)",
+                        campaign, row["id"], start, end, zone.replace(" ", ", "),
+                    )
+                if verdict.final:
+                    db.execute(
+                        "UPDATE leads SET state = ?, final_reason = ? WHERE id = ?",
+                        (
+                            "dnc" if verdict.reason == "dnc" else "exhausted",
+                            verdict.reason,
+                            row["id"],
+                        ),
+                    )
+                else:
+                    db.execute(
+                        "UPDATE leads SET due_at = ? WHERE id = ?",
+                        (verdict.not_before, row["id"]),
+                    )
+                continue
+            attempt_no = row["attempts"] + 1
+            call_id = f"{campaign}-{row['id']}-{attempt_no}"
+            db.execute(
+                "INSERT INTO attempts (campaign, lead_id, attempt_no, call_id, local_day, "
+                "claimed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (campaign, row["id"], attempt_no, call_id, day, now),
+            )
+            db.execute(
+                "UPDATE leads SET state = 'dialing', attempts = ? WHERE id = ?",
+                (attempt_no, row["id"]),
+            )
+            return Claim(
+                campaign,
+                row["id"],
+                attempt_no,
+                call_id,
+                row["phone"],
+                row["name"],
+                zone,
+                json.loads(row["custom"]),
+            )
+    return None
+
+
+def in_flight(db: sqlite3.Connection, campaign: str) -> list[str]:
+    """Call ids of attempts claimed and not finished."""
+    return [
+        r["call_id"]
+        for r in db.execute(
+            "SELECT call_id FROM attempts WHERE campaign = ? AND state = 'dialing'", (campaign,)
+        )
+    ]

@@ -1,0 +1,114 @@
+"""The campaign's lease (one dialer per campaign) and its heartbeat, kept in the campaign's row:
+taken in one ``BEGIN IMMEDIATE`` transaction, refused while another owner's heartbeat is fresh
+(unless that owner's process on this host is gone), renewed and released only by its owner."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from dialer.campaign.store.campaigns import campaign_row
+from dialer.campaign.store.schema import transaction
+from dialer.campaign.store.types import CampaignBusy, Lease
+
+__all__ = ["acquire", "busy", "detach", "heartbeat", "holder", "owner", "refusal"]
+
+
+def acquire(
+    db: sqlite3.Connection,
+    campaign: str,
+    lease: Lease,
+    now: float,
+    stale_s: float,
+    alive: Callable[[int], bool],
+) -> None:
+    """See :meth:`dialer.campaign.store.CampaignStore.acquire`."""
+    with transaction(db):
+        row = campaign_row(db, campaign)  # read inside the transaction
+        refused = refusal(campaign, row, lease, now, stale_s, alive)
+        if refused:
+            raise CampaignBusy(refused)
+        db.execute(
+            "UPDATE campaigns SET owner_id = ?, owner_pid = ?, owner_host = ?, "
+            "heartbeat_at = ?, last_seen_at = ? WHERE name = ?",
+            (lease.owner, lease.pid, lease.host, now, now, campaign),
+        )
+
+
+def busy(
+    db: sqlite3.Connection,
+    campaign: str,
+    now: float,
+    stale_s: float,
+    alive: Callable[[int], bool],
+) -> str:
+    """See :meth:`dialer.campaign.store.CampaignStore.busy`."""
+    lease = Lease.here(owner="")
+    return refusal(campaign, campaign_row(db, campaign), lease, now, stale_s, alive)
+
+
+def owner(db: sqlite3.Connection, campaign: str) -> str | None:
+    """The owner id of the campaign's lease (``None`` when no dialer holds it)."""
+    held = campaign_row(db, campaign)["owner_id"]
+    return None if held is None else str(held)
+
+
+def heartbeat(db: sqlite3.Connection, campaign: str, now: float, owner: str | None) -> bool:
+    """See :meth:`dialer.campaign.store.CampaignStore.heartbeat`."""
+    if owner is None:
+        db.execute(
+            "UPDATE campaigns SET heartbeat_at = ?, last_seen_at = ? WHERE name = ?",
+            (now, now, campaign),
+        )
+        return True
+    cur = db.execute(
+        "UPDATE campaigns SET heartbeat_at = ?, last_seen_at = ? "
+        "WHERE name = ? AND owner_id = ?",
+        (now, now, campaign, owner),
+    )
+    return cur.rowcount == 1
+
+
+def detach(db: sqlite3.Connection, campaign: str, now: float, owner: str | None) -> None:
+    """See :meth:`dialer.campaign.store.CampaignStore.detach`."""
+    sql = (
+        "UPDATE campaigns SET heartbeat_at = NULL, last_seen_at = ?, owner_id = NULL, "
+        "owner_pid = NULL, owner_host = NULL WHERE name = ?"
+    )
+    if owner is None:
+        db.execute(sql, (now, campaign))
+    else:
+        db.execute(sql + " AND owner_id = ?", (now, campaign, owner))
+
+
+def refusal(
+    campaign: str,
+    row: sqlite3.Row,
+    lease: Lease,
+    now: float,
+    stale_s: float,
+    alive: Callable[[int], bool],
+) -> str:
+    """Why ``lease`` may not take the lease of ``campaign`` (its ``row``) at ``now``, or ``""``:
+    another owner's heartbeat is under ``stale_s`` old and its process is not known to be gone
+    (it ran on ``lease``'s host and ``alive(pid)`` is false)."""
+    beat, held_by, pid, host = (
+        row[k] for k in ("heartbeat_at", "owner_id", "owner_pid", "owner_host")
+    )
+    fresh = beat is not None and now - beat < stale_s
+    if not fresh or held_by == lease.owner:
+        return ""
+    if host == lease.host and pid is not None and not alive(int(pid)):
+        return ""
+    who = holder(row, nobody="a dialer of an older version")
+    return (
+        f"campaign {campaign} is already being run by {who} (heartbeat "
+        f"{max(0, round(now - beat))} s ago); stop it first"
+    )
+
+
+def holder(row: sqlite3.Row, nobody: str = "nobody") -> str:
+    """The lease holder of a campaign ``row``: ``pid 4242 on host h``, else ``nobody``."""
+    if row["owner_id"] is None:
+        return nobody
+    return f"pid {row['owner_pid']} on host {row['owner_host']}"

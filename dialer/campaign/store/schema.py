@@ -1,0 +1,202 @@
+"""The campaign database's schema, its migrations, and its connections (read-write or read-only).
+
+A database from an older version gains the columns it lacks when it is opened for writing
+(:data:`COLUMNS_ADDED`, :func:`migrate`); opened read-only (:func:`connect_read_only`), what it
+lacks reads as empty (:func:`stand_in`), and nothing in it or beside it is created or changed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dialer.campaign.model import CampaignError
+from dialer.private_files import private_database
+
+__all__ = [
+    "COLUMNS_ADDED",
+    "SCHEMA",
+    "connect",
+    "connect_read_only",
+    "migrate",
+    "missing_columns",
+    "stand_in",
+    "transaction",
+]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    name TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'running',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    heartbeat_at REAL,
+    last_seen_at REAL,
+    owner_id TEXT,
+    owner_pid INTEGER,
+    owner_host TEXT
+);
+CREATE TABLE IF NOT EXISTS leads (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    campaign TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    timezone TEXT NOT NULL DEFAULT '',
+    priority INTEGER NOT NULL DEFAULT 0,
+    custom TEXT NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL DEFAULT 'pending',
+    due_at REAL NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_outcome TEXT NOT NULL DEFAULT '',
+    final_reason TEXT NOT NULL DEFAULT '',
+    UNIQUE (campaign, phone)
+);
+CREATE INDEX IF NOT EXISTS leads_due ON leads (campaign, state, priority DESC, due_at, id);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    campaign TEXT NOT NULL,
+    lead_id INTEGER NOT NULL,
+    attempt_no INTEGER NOT NULL,
+    call_id TEXT NOT NULL UNIQUE,
+    local_day TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'dialing',
+    outcome TEXT NOT NULL DEFAULT '',
+    live INTEGER NOT NULL DEFAULT 0,
+    abandoned INTEGER NOT NULL DEFAULT 0,
+    escalated INTEGER NOT NULL DEFAULT 0,
+    answered_at REAL,
+    ended_at REAL,
+    connected INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (lead_id, attempt_no)
+);
+CREATE INDEX IF NOT EXISTS attempts_lead_day ON attempts (lead_id, local_day);
+CREATE INDEX IF NOT EXISTS attempts_state ON attempts (campaign, state);
+CREATE TABLE IF NOT EXISTS calls (
+    call_id TEXT PRIMARY KEY,
+    campaign TEXT NOT NULL,
+    lead_id INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dispositions (
+    call_id TEXT PRIMARY KEY,
+    campaign TEXT NOT NULL,
+    lead_id INTEGER NOT NULL,
+    disposition TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS agents (
+    campaign TEXT NOT NULL,
+    id TEXT NOT NULL,
+    number TEXT NOT NULL,
+    skills TEXT NOT NULL DEFAULT '',
+    nailed INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (campaign, id)
+);
+CREATE TABLE IF NOT EXISTS dnc (
+    phone TEXT PRIMARY KEY,
+    added_at REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS pacer_snapshots (
+    campaign TEXT NOT NULL,
+    pacer TEXT NOT NULL,
+    saved_at REAL NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (campaign, pacer)
+);
+"""
+
+COLUMNS_ADDED: tuple[tuple[str, str, str], ...] = (
+    ("agents", "nailed", "INTEGER NOT NULL DEFAULT 0"),  # nailed-up campaign agents
+    ("campaigns", "heartbeat_at", "REAL"),  # the attached dialer's last heartbeat
+    ("campaigns", "last_seen_at", "REAL"),  # the last dialer's last sign of life
+    ("campaigns", "owner_id", "TEXT"),  # the lease: the runner dialling the campaign
+    ("campaigns", "owner_pid", "INTEGER"),
+    ("campaigns", "owner_host", "TEXT"),
+    ("attempts", "connected", "INTEGER NOT NULL DEFAULT 0"),  # the call reached an agent
+)
+"""Columns added since a table was first made: ``(table, column, type)``, added on open to a
+database that lacks them (``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is)."""
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """The database ``path`` (a file, or ``":memory:"``) opened for reading and writing: made
+    private (0600, and so its -wal and -shm), WAL journal, ``synchronous=FULL``, the schema
+    created and migrated."""
+    private_database(path)
+    db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.executescript(SCHEMA)
+    migrate(db)
+    return db
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Add the :data:`COLUMNS_ADDED` a database from an older version lacks."""
+    for table, column, kind in missing_columns(db):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back when it
+    raises."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def missing_columns(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    """The :data:`COLUMNS_ADDED` that ``db``'s tables lack (those of an older version)."""
+    missing = []
+    for table, column, kind in COLUMNS_ADDED:
+        columns = {r[1] for r in db.execute(f"PRAGMA main.table_info({table})")}
+        if columns and column not in columns:
+            missing.append((table, column, kind))
+    return missing
+
+
+def connect_read_only(path: str) -> sqlite3.Connection:
+    """A read-only connection to the existing database ``path`` that reads as the current
+    schema (:func:`stand_in`). With no write-ahead log beside it (no other connection has it
+    open) it is read as immutable, which creates no ``-wal``/``-shm`` files; otherwise through
+    the log, as a writer left it."""
+    target = Path(path)
+    if not target.is_file():
+        raise CampaignError(f"no campaign database at {path}")
+    mode = "mode=ro" if Path(f"{path}-wal").exists() else "mode=ro&immutable=1"
+    uri = f"file:{urllib.parse.quote(str(target.resolve()))}?{mode}"
+    db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10.0)
+    db.row_factory = sqlite3.Row
+    stand_in(db)
+    return db
+
+
+def stand_in(db: sqlite3.Connection) -> None:
+    """Empty temporary stand-ins (read first, in SQLite's name lookup) for the tables that a
+    read-only ``db`` lacks, and views adding the :data:`COLUMNS_ADDED` it lacks (at their
+    defaults) to its older tables: reading methods then see the current schema."""
+    db.execute("PRAGMA temp_store = MEMORY")
+    tables = {r[0] for r in db.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+    for statement in SCHEMA.split(";"):
+        words = statement.split()
+        if words[:5] == ["CREATE", "TABLE", "IF", "NOT", "EXISTS"] and words[5] not in tables:
+            db.execute(statement.replace("CREATE TABLE IF NOT EXISTS", "CREATE TEMP TABLE", 1))
+    added: dict[str, list[str]] = {}
+    for table, column, kind in missing_columns(db):
+        default = kind.split("DEFAULT ")[1] if "DEFAULT " in kind else "NULL"
+        added.setdefault(table, []).append(f"{default} AS {column}")
+    for table, columns in added.items():
+        db.execute(f"CREATE TEMP VIEW {table} AS SELECT *, {', '.join(columns)} FROM main.{table}")
