@@ -50,7 +50,7 @@ from urllib.parse import urlsplit
 
 from dialer.config import DialerConfig, redact_url
 from dialer.control_api import BadField, ControlApiServer, contact_uri
-from dialer.emulated import on_emulator, trusting_event_cert
+from dialer.emulated import Embedding, on_emulator
 from dialer.errors import ConfigError
 from dialer.intake import server_tls_context
 from dialer.records import RecordStore
@@ -65,8 +65,9 @@ REAL_EXOTEL_NEEDS = {"EXOTEL_ACCOUNT_SID": "account_sid", "EXOTEL_API_KEY": "api
                      "EXOTEL_API_TOKEN": "api_token", "EXOTEL_EXOPHONE": "exophone"}
 
 
-def register(subparsers: Any) -> None:
-    """Add ``dialer run`` and ``dialer export`` (called by :mod:`voxgate.cli`)."""
+def register(subparsers: Any, embedding: Embedding | None = None) -> None:
+    """Add ``dialer run`` and ``dialer export`` (called by :mod:`voxgate.embedding`, which lends
+    ``run`` its embedded emulator: without ``embedding``, ``run`` needs ``EXOTEL_API_BASE``)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "dialer", help="run the dialer service alone (control API), or export call records"
     )
@@ -99,7 +100,7 @@ def register(subparsers: Any) -> None:
                      help="serve the control API without a token (loopback only; a warning)")
     run.add_argument("--sim-config", metavar="FILE", default=None,
                      help="TOML world of the embedded emulator (when no EXOTEL_API_BASE)")
-    run.set_defaults(func=run_command)
+    run.set_defaults(func=run_command, embedding=embedding)
     export = sub.add_parser("export", help="export call records as CSV or JSON lines")
     export.add_argument("--db", required=True, help="the SQLite file of the dialer")
     export.add_argument("--out", required=True, help="FILE.csv or FILE.jsonl")
@@ -224,18 +225,19 @@ def run_command(args: argparse.Namespace) -> int:
     if not config.stream_url and config.uses_embedded_emulator:
         log.warning("no VOXGATE_STREAM_URL: bot-first calls are refused, agent-first only")
     log.info("dialer settings: %s", config.describe())
+    embedding: Embedding | None = getattr(args, "embedding", None)
     sim_config = None
     if args.sim_config:
-        from exotel_sim.config import ConfigError as SimConfigError
-        from exotel_sim.config import SimConfig
-
+        if embedding is None:
+            return _fail("--sim-config: no embedded emulator in this build")
         try:
-            sim_config = SimConfig.from_file(args.sim_config)
-        except (SimConfigError, OSError) as exc:
+            sim_config = embedding.parse_world(Path(args.sim_config).read_text(encoding="utf-8"))
+        except (ValueError, TypeError, OverflowError, OSError) as exc:
             return _fail(f"--sim-config: {exc}")
     try:
         asyncio.run(serve(config, agents, sim_config=sim_config,
-                          bots=served_bots(config, args.bot), token=token))
+                          bots=served_bots(config, args.bot), token=token,
+                          embedding=embedding))
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
     except ConfigError as exc:
@@ -267,21 +269,20 @@ def control_token(host: str, no_auth: bool) -> str:
 async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
                 ready: asyncio.Event | None = None, sim_config: Any = None, *,
                 bots: frozenset[str] | None = None, token: str | None = None,
-                stop: asyncio.Event | None = None) -> None:
-    """Run the dialer (and an embedded emulator when no API base is set) until ``stop`` is set
-    (by default: the first SIGTERM/SIGINT), then drain (see the module docstring)."""
+                stop: asyncio.Event | None = None, embedding: Embedding | None = None) -> None:
+    """Run the dialer (and ``embedding``'s emulator when no API base is set) until ``stop`` is
+    set (by default: the first SIGTERM/SIGINT), then drain (see the module docstring)."""
     stop = stop or asyncio.Event()
     with graceful_signals(
         lambda _: stop.set(), "voxgate dialer: {sig} again: hanging up and quitting now"
     ) as received:
         async with contextlib.AsyncExitStack() as stack:
             if config.uses_embedded_emulator:
-                from exotel_sim.config import SimConfig
-                from exotel_sim.server import SimServer
-
-                world = (sim_config or SimConfig()).with_agents([a[1] for a in agents])
-                world = trusting_event_cert(world, config)
-                sim = await stack.enter_async_context(SimServer(world))
+                if embedding is None:
+                    raise ConfigError("no EXOTEL_API_BASE and no embedded emulator in this build")
+                sim = await stack.enter_async_context(
+                    embedding.emulator(sim_config, [a[1] for a in agents], config)
+                )
                 config = on_emulator(config, sim)
                 print(f"embedded Exotel emulator at {sim.base_url}", flush=True)
             dialer = await stack.enter_async_context(Dialer(config))

@@ -21,8 +21,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "voxgate.demo_cli",  # demo, call
     "gateway.cli",  # gateway
     "exotel_sim.cli",  # sim
-    "dialer.cli",  # dialer
-    "dialer.campaign.cli",  # campaign
+    "voxgate.embedding",  # dialer, campaign (lent the emulator: dialer.emulated.Embedding)
 )
 
 

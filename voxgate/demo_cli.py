@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dialer.campaign.cli import non_negative
-from dialer.campaign.inputs import check_bot, check_writable
+from dialer.campaign.loading import check_bot, check_writable
 from dialer.campaign.model import (
     AgentSpec,
     CallingWindow,

@@ -24,12 +24,13 @@ unless configured otherwise.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from dialer.config import DialerConfig, redact_url
 from dialer.control_api import ControlApiServer
-from dialer.emulated import FIXTURES, on_emulator, trusting_event_cert
+from dialer.emulated import FIXTURES, on_emulator
 from dialer.records import RecordStore
 from dialer.service import Dialer
 from exotel_sim.config import SimConfig
@@ -41,6 +42,15 @@ from gateway.server import GatewayServer
 from voxgate_shared.control import ControlHook, ControlRequest
 
 ControlWiring = Literal["direct", "http"]
+
+
+def trusting_event_cert(world: SimConfig, config: DialerConfig) -> SimConfig:
+    """``world`` trusting the event intake's own certificate (``event_certfile``), so an
+    embedded emulator delivers over TLS to a self-signed intake as Exotel does to a CA-signed
+    one (certificates are checked either way)."""
+    if config.event_certfile and not world.tls_ca_file:
+        return dataclasses.replace(world, tls_ca_file=config.event_certfile)
+    return world
 
 
 class _LateHook:

@@ -1,19 +1,18 @@
 """``voxgate campaign check``: what ``run`` would do with its inputs, changing nothing.
 
-:func:`check_report` reads the inputs as ``run`` does (:func:`~dialer.campaign.inputs.load_inputs`)
-and the database only if it exists, read-only, and returns the report's lines and the problems
-worth a look (:class:`~dialer.campaign.inputs.Notes`).
+:func:`check_notes` turns the inputs as ``run`` reads them, the stored campaign (if any, read
+only) and the time now into the report's lines and the problems worth a look
+(:class:`~dialer.campaign.inputs.Notes`). Pure: the reading, and the clock, are
+:func:`dialer.campaign.loading.check_report`'s.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -21,12 +20,9 @@ from dialer.campaign.compliance import next_window_open
 from dialer.campaign.inputs import (
     Notes,
     RunInputs,
-    check_db_path,
     dnc_notes,
     import_headline,
     lead_notes,
-    load_inputs,
-    open_store,
     plural,
     unzoned_notes,
 )
@@ -41,27 +37,9 @@ from dialer.campaign.progress import (
     status_lines,
 )
 from dialer.campaign.skills import bot_skill_asks, gap_text, skill_gaps
-from dialer.campaign.store import CampaignStore
 
 if TYPE_CHECKING:
-    pass
-
-
-def check_report(args: argparse.Namespace) -> Notes:
-    """:func:`load_inputs` as ``run`` does, then what ``run`` would do, without creating or
-    changing anything (``--db`` is read only, if it exists)."""
-    inputs = load_inputs(args)
-    store: CampaignStore | None = None
-    if args.db is not None:
-        check_db_path(args.db)
-        if Path(args.db).exists():
-            store = open_store(args.db, read_only=True)
-    try:
-        notes = check_notes(args, inputs, store, time.time())
-    finally:
-        if store is not None:
-            store.close()
-    return notes
+    from dialer.campaign.store import CampaignStore
 
 
 def check_notes(

@@ -61,17 +61,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dialer.campaign.check import check_report
-from dialer.campaign.inputs import (
-    RunInputs,
-    check_writable,
-    dnc_notes,
-    import_headline,
-    lead_notes,
-    load_inputs,
-    open_store,
-    unzoned_notes,
-)
+from dialer.campaign.inputs import RunInputs, dnc_notes, import_headline, lead_notes, unzoned_notes
+from dialer.campaign.loading import check_report, check_writable, load_inputs, open_store
 from dialer.campaign.model import (
     CampaignError,
 )
@@ -88,6 +79,7 @@ from dialer.private_files import open_private
 from dialer.signals import graceful_signals
 
 if TYPE_CHECKING:
+    from dialer.emulated import Embedding
     from dialer.service import Dialer
 
 log = logging.getLogger("dialer.campaign")
@@ -104,8 +96,10 @@ def non_negative(text: str) -> float:
     return value
 
 
-def register(subparsers: Any) -> None:
-    """Add ``campaign run|check|status|pause|resume|export`` (called by :mod:`voxgate.cli`)."""
+def register(subparsers: Any, embedding: Embedding | None = None) -> None:
+    """Add ``campaign run|check|status|pause|resume|export`` (called by :mod:`voxgate.embedding`,
+    which lends ``run`` and ``check`` the emulator and the loopback stack: without ``embedding``
+    they need ``EXOTEL_API_BASE`` and refuse ``--sim-config``)."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "campaign", help="run a lead-list campaign; check, status, pause, resume, export"
     )
@@ -130,7 +124,7 @@ def register(subparsers: Any) -> None:
     )
     run.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
     # live progress: keep the console to the view and warnings
-    run.set_defaults(func=run_command, default_log_level="WARNING")
+    run.set_defaults(func=run_command, default_log_level="WARNING", embedding=embedding)
     check = sub.add_parser(
         "check", help="dry run: check the inputs and show what run would do, changing nothing"
     )
@@ -140,7 +134,7 @@ def register(subparsers: Any) -> None:
     check.add_argument("--dnc", help="do-not-call numbers run would add, one per line")
     check.add_argument("--config", metavar="FILE", help="dialer TOML file")
     check.add_argument("--sim-config", metavar="FILE", help="embedded emulator TOML file")
-    check.set_defaults(func=check_command)
+    check.set_defaults(func=check_command, embedding=embedding)
     status = sub.add_parser("status", help="show campaign counts and abandonment")
     status.add_argument("name", nargs="?", help="campaign (default: all)")
     status.add_argument("--db", required=True)
@@ -195,9 +189,8 @@ def prepare(args: argparse.Namespace, store: CampaignStore, inputs: RunInputs | 
 
 async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None) -> int:
     from dialer.records import RecordStore
-    from exotel_sim.config import SimConfig
-    from voxgate.wiring import LocalStack
 
+    embedding: Embedding | None = getattr(args, "embedding", None)
     if inputs is None:
         inputs = load_inputs(args)
     store = open_store(args.db)
@@ -227,11 +220,12 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
             latest[:] = [snapshot]
             view(snapshot)
 
-        sim = None
-        if config.uses_embedded_emulator:  # the campaign's agents answer as agents
-            sim = (inputs.sim or SimConfig()).with_agents([a.number for a in spec.agents])
-        async with LocalStack(config, sim_config=sim, store=records) as stack, \
-                contextlib.AsyncExitStack() as extras:
+        if embedding is None:
+            raise CampaignError("no embedded gateway in this build: run it with voxgate")
+        # the campaign's agents answer as agents on an embedded emulator
+        local = embedding.local_stack(config, inputs.sim, [a.number for a in spec.agents],
+                                      records)
+        async with local as stack, contextlib.AsyncExitStack() as extras:
             if args.metrics_port is not None:
                 await serve_metrics(extras, args, stack.dialer, latest)
             runner = CampaignRunner(stack.dialer, store, name, report=report, owner=owner)

@@ -1,37 +1,21 @@
-"""Reading and checking a campaign's inputs: the campaign file or stored campaign, the lead
-CSV, the do-not-call file, the dialer and emulator configs and the bot, all before anything is
-created or changed (``campaign run`` and ``campaign check`` share them); and the notes on an
-import both print (:class:`Notes`). Errors are :class:`CampaignError` naming the file and the
+"""A campaign's inputs once read (:class:`RunInputs`), the do-not-call file's parser, and the
+notes on an import that ``campaign run`` and ``campaign check`` both print (:class:`Notes`).
+Pure: text and values in, values out; reading the files, the database and the bot registry is
+:mod:`dialer.campaign.loading`'s job. Errors are :class:`CampaignError` naming the file and the
 line or key.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sqlite3
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from dialer.call_binding import MAC_CHARS
-from dialer.campaign.leads_csv import ImportResult, parse_leads
-from dialer.campaign.model import (
-    CampaignError,
-    CampaignSpec,
-    Lead,
-    campaign_from_toml,
-    normalise_phone,
-)
-from dialer.campaign.store import CampaignStore
+from dialer.campaign.leads_csv import ImportResult
+from dialer.campaign.model import CampaignError, CampaignSpec, Lead, normalise_phone
 from dialer.config import DialerConfig
-from dialer.errors import ConfigError
 from dialer.stream_params import MAX_CHARS, add_stream_params
-
-if TYPE_CHECKING:
-    from exotel_sim.config import SimConfig
 
 
 def _stream_values(lead: Lead) -> dict[str, str]:
@@ -50,73 +34,6 @@ def too_long_for_stream(fields: tuple[str, ...], leads: Sequence[Lead], name: st
         chosen = {f: values[f] for f in fields if values.get(f, "") != ""}
         count += bool(add_stream_params(url, chosen).truncated)
     return count
-
-
-def read_text(path: str) -> str:
-    """The UTF-8 text of ``path`` (a leading BOM dropped); :class:`CampaignError` naming the
-    file when it cannot be read or is not UTF-8."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise CampaignError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CampaignError(f"{path}: is a directory, not a file") from None
-    except OSError as exc:
-        raise CampaignError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise CampaignError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    return text.removeprefix("\ufeff")
-
-
-def check_writable(path: str, what: str) -> None:
-    """Refuse (:class:`CampaignError`) an output ``path`` that is a directory or whose
-    directory is missing or not writable; ``what`` names the option (``--out``)."""
-    target = Path(path)
-    if target.is_dir():
-        raise CampaignError(f"{what} {path}: is a directory")
-    parent = target.parent
-    if not parent.is_dir():
-        raise CampaignError(f"{what} {path}: no such directory {str(parent)!r}")
-    writable = os.access(target, os.W_OK) if target.exists() else os.access(parent, os.W_OK)
-    if not writable:
-        raise CampaignError(f"{what} {path}: not writable")
-
-
-def check_db_path(path: str) -> None:
-    """Refuse (``cannot open database X: ...``) a database path that is a directory or whose
-    directory is missing."""
-    target = Path(path)
-    if target.is_dir():
-        raise CampaignError(f"cannot open database {path}: is a directory")
-    if not target.parent.is_dir():
-        raise CampaignError(
-            f"cannot open database {path}: no such directory {str(target.parent)!r}"
-        )
-
-
-def open_store(path: str, *, read_only: bool = False) -> CampaignStore:
-    """A :class:`CampaignStore` on ``path`` (with ``read_only``, on the existing file, changing
-    nothing: :meth:`CampaignStore.read_only`); :class:`CampaignError` (``cannot open database
-    X: ...``) instead of a ``sqlite3`` error."""
-    check_db_path(path)
-    try:
-        return CampaignStore.read_only(path) if read_only else CampaignStore(path)
-    except sqlite3.Error as exc:
-        raise CampaignError(f"cannot open database {path}: {exc}") from None
-
-
-def check_bot(name: str) -> None:
-    """Refuse a bot that is not an installed adapter (the embedded gateway could not serve
-    it: every call would fail)."""
-    from bot_adapters.registry import available_adapters
-
-    installed = available_adapters()
-    if name not in installed:
-        raise CampaignError(
-            f"bot {name!r} is not installed (installed: {', '.join(installed) or 'none'})"
-        )
 
 
 def parse_dnc(text: str, source: str, default_country: str = "91") -> tuple[list[str], list[str]]:
@@ -147,84 +64,7 @@ class RunInputs:
     dnc: list[str] | None = None
     dnc_errors: list[str] = field(default_factory=list)
     config: DialerConfig | None = None
-    sim: SimConfig | None = None
-
-
-def load_inputs(args: argparse.Namespace) -> RunInputs:
-    """Read and check every input of ``campaign run`` (campaign file or stored campaign, lead
-    CSV, do-not-call file, dialer and emulator configs, the bot) without creating or changing
-    anything; :class:`CampaignError` naming the file and the line or key. Lead and do-not-call
-    numbers written nationally get the campaign's ``default_country``."""
-    inputs = load_campaign(args.campaign, args.db)
-    check_bot(inputs.settings.bot)
-    country = inputs.settings.default_country
-    if args.leads:
-        try:
-            inputs.leads = parse_leads(read_text(args.leads), default_country=country)
-        except CampaignError as exc:
-            text = str(exc)
-            raise CampaignError(
-                text if text.startswith(args.leads) else f"{args.leads}: {text}"
-            ) from None
-    if args.dnc:
-        inputs.dnc, inputs.dnc_errors = parse_dnc(read_text(args.dnc), args.dnc, country)
-    inputs.config = load_dialer_config(args.config)
-    inputs.sim = load_sim_config(args.sim_config) if args.sim_config else None
-    return inputs
-
-
-def load_campaign(campaign: str, db: str | None) -> RunInputs:
-    """``CAMPAIGN``: a campaign TOML file, else the name of a campaign stored in ``db`` (read
-    without changing it)."""
-    path = Path(campaign)
-    if path.suffix == ".toml" or path.exists():
-        text = read_text(campaign)
-        try:
-            spec = campaign_from_toml(text)
-        except CampaignError as exc:
-            raise CampaignError(f"{campaign}: {exc}") from None
-        return RunInputs(spec, spec.name, spec)
-    if db is None:
-        raise CampaignError(
-            f"{campaign}: no such campaign file (the name of a stored campaign needs --db)"
-        )
-    if not Path(db).exists():
-        raise CampaignError(
-            f"no campaign database at {db} (CAMPAIGN is a campaign TOML file or the name of a "
-            f"campaign stored in --db; {campaign!r} is neither)"
-        )
-    store = open_store(db, read_only=True)
-    try:
-        return RunInputs(None, campaign, store.campaign(campaign))
-    finally:
-        store.close()
-
-
-def load_dialer_config(path: str | None) -> DialerConfig:
-    """The dialer's settings (``--config`` TOML, then the environment), with errors as
-    ``--config FILE: ...``."""
-    where = "dialer config (environment)" if path is None else f"--config {path}"
-    try:
-        return DialerConfig.from_toml(None if path is None else read_text(path))
-    except CampaignError as exc:
-        raise CampaignError(f"--config {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CampaignError(f"{where}: not valid TOML: {exc}") from None
-    except ConfigError as exc:
-        raise CampaignError(f"{where}: {exc}") from None
-
-
-def load_sim_config(path: str) -> SimConfig:
-    """The embedded emulator's config file, with errors as ``--sim-config FILE: ...``."""
-    from exotel_sim.config import ConfigError as SimConfigError
-    from exotel_sim.config import SimConfig
-
-    try:
-        return SimConfig.from_toml(read_text(path))
-    except CampaignError as exc:
-        raise CampaignError(f"--sim-config {exc}") from None
-    except (SimConfigError, ValueError, TypeError, OverflowError) as exc:
-        raise CampaignError(f"--sim-config {path}: {exc}") from None
+    sim: Any = None  # the embedded emulator's settings (dialer.emulated.Embedding.parse_world)
 
 
 def _fields_in_no_lead(fields: tuple[str, ...], leads: Sequence[Lead]) -> list[str]:
