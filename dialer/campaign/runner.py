@@ -54,8 +54,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dialer.agents import Agent, AgentState
-from dialer.campaign.model import CampaignError, CampaignSpec, Outcome
+from dialer.agents import Agent
+from dialer.campaign import live_calls, warm_start
+from dialer.campaign.drain import drain
+from dialer.campaign.live_calls import AgentClock, LiveCall, agent_change
+from dialer.campaign.model import CampaignError, Outcome
+from dialer.campaign.outcomes import UNANSWERED, attempt_result, dial_observation
 from dialer.campaign.progress import HEARTBEAT_EVERY_S, CampaignSnapshot
 from dialer.campaign.skills import SkillAlarm
 from dialer.campaign.store import (
@@ -66,26 +70,16 @@ from dialer.campaign.store import (
     Claim,
     Lease,
 )
-from dialer.pacing.adaptive import AdaptiveBaselinePacer
-from dialer.pacing.botfirst import BotFirstPacer
+from dialer.campaign.warm_start import make_pacer
 from dialer.pacing.ledger import AbandonmentLedger
-from dialer.pacing.predictive import PredictivePacer
-from dialer.pacing.progressive import ProgressivePacer
 from dialer.pacing.types import (
-    AgentTalkEnded,
-    AgentWrapEnded,
-    BotCallEnded,
-    BusyAgent,
     CustomerAbandoned,
     CustomerConnected,
     DialOutcome,
     DialResolved,
-    ForecastedCall,
     Pacer,
     PacerState,
-    WarmStartPacer,
 )
-from dialer.records import CallRecord
 from dialer.service import (
     TRANSFER_FORECAST,
     CallRequest,
@@ -96,115 +90,10 @@ from dialer.service import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CampaignRunner", "attempt_result", "make_pacer"]
+__all__ = ["CampaignRunner", "attempt_result", "make_pacer"]  # the last two: from before the split
 
-
-def make_pacer(spec: CampaignSpec) -> Pacer:
-    """The pacer the campaign names, set to its abandonment target and line limit."""
-    if spec.pacer == "progressive":
-        return ProgressivePacer()
-    if spec.pacer == "adaptive":
-        return AdaptiveBaselinePacer(drop_target=spec.limits.abandon_target)
-    if spec.pacer == "predictive":
-        target = spec.limits.abandon_target
-        return PredictivePacer(target=target, aim=target * 2 / 3)
-    return BotFirstPacer(stream_limit=spec.limits.max_lines)
-
-
-def _mark(record: CallRecord, name: str) -> float | None:
-    """Seconds from the dial to the first ``name`` in the record's timeline (kept in ms)."""
-    for event, ms in record.timeline:
-        if event == name:
-            return ms / 1000.0
-    return None
-
-
-def attempt_result(record: CallRecord) -> AttemptResult:
-    """The campaign's view of a finished call. Machines are never live answers. ``escalated``
-    means the call needed an agent: the customer asked for one (bot-first), or it was answered
-    live in agent-first; ``connected`` means it reached one. Abandoned: agent-first, no agent
-    within ``abandon_after`` of the answer (the flow decides: a silent call); bot-first, an
-    escalation that never reached an agent (the queue's limit passed, no agent had the skills,
-    or the customer gave up waiting). A bot-first customer is never in silence, so how long a
-    bridged escalation waited is a service level (``hold_ms``, the pacer's target), not an
-    abandonment."""
-    outcome = (
-        Outcome.MACHINE
-        if record.machine
-        else Outcome.from_disposition(record.disposition, record.bridged)
-    )
-    live = record.answered and not record.machine
-    answered = _mark(record, "answered")
-    answered_at = record.started_at + answered if live and answered is not None else None
-    return AttemptResult(
-        outcome,
-        record.disposition,
-        live=live,
-        abandoned=record.abandoned or escalation_abandoned(record),
-        escalated=(record.escalated or record.bridged or (live and record.mode == "agent_first"))
-        and not record.machine,
-        connected=record.bridged and not record.machine,
-        answered_at=answered_at,
-        record=record.to_json(),
-    )
-
-
-def escalation_abandoned(record: CallRecord) -> bool:
-    """A bot-first customer who asked for an agent and never reached one."""
-    return record.mode == "bot_first" and record.escalated and not record.bridged and (
-        not record.machine)
-
-
-_UNANSWERED = {"busy": DialOutcome.BUSY, "no_answer": DialOutcome.NO_ANSWER}
-
-
-def dial_observation(record: CallRecord, at: float) -> DialResolved:
-    """How the dial's ringing ended, from the finished call's record (the fallback when the
-    progress events did not tell it earlier)."""
-    start = _mark(record, "dial") or 0.0
-    answered = _mark(record, "answered")
-    end = _mark(record, "ended")
-    if record.answered and answered is not None:
-        outcome = DialOutcome.MACHINE if record.machine else DialOutcome.LIVE
-        return DialResolved(at, max(0.0, answered - start), outcome)
-    outcome = _UNANSWERED.get(record.disposition, DialOutcome.FAILED)
-    return DialResolved(at, max(0.0, (end if end is not None else start) - start), outcome)
-
-
-@dataclass(slots=True)
-class _Live:
-    """What the runner tracks of one call in flight (times on the dialer's clock)."""
-
-    placed: float
-    answered: float | None = None
-    waiting_since: float | None = None  # answered (agent-first) or escalated (bot-first)
-    resolved: bool = False  # the pacer was told how the ringing ended
-    live: bool = False  # a live answer (not a machine): counts as answered while in flight
-    escalated: bool = False  # needs an agent (asked for one, or answered live in agent-first)
-    connected: bool = False  # ... and reached one
-    forecast: tuple[float, float, float] | None = None  # bot's (at, within_s, likelihood)
-
-    def bot_ended(self, now: float, escalated: bool) -> BotCallEnded:
-        """The pacer's observation of this call's bot conversation ending now."""
-        assert self.answered is not None
-        bot_s = max(0.0, now - self.answered)
-        if self.forecast is None:
-            return BotCallEnded(now, bot_s, escalated)
-        at, within, likelihood = self.forecast
-        return BotCallEnded(
-            now,
-            bot_s,
-            escalated,
-            forecast_at_s=min(bot_s, max(0.0, at - self.answered)),
-            forecast_within_s=within,
-            forecast_likelihood=likelihood,
-        )
-
-
-@dataclass(slots=True)
-class _AgentClock:
-    state: AgentState
-    since: float
+_Live = LiveCall  # its name before the split (tests build calls in flight with it)
+_UNANSWERED = UNANSWERED
 
 
 @dataclass(slots=True)
@@ -255,8 +144,8 @@ class CampaignRunner:
         self.warmed_from: float | None = None  # when the snapshot the pacer started from was saved
         self._restore_tried = False
         self.ledger: AbandonmentLedger = store.ledger(campaign, wall_clock())
-        self._live: dict[str, _Live] = {}
-        self._agents: dict[str, _AgentClock] = {}
+        self._live: dict[str, LiveCall] = {}
+        self._agents: dict[str, AgentClock] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._pool_subscribed = False
         self._next_beat = self._next_report = 0.0  # dialer clock; set when run() starts
@@ -273,7 +162,7 @@ class CampaignRunner:
             )
 
     # --- observations --------------------------------------------------------------------------
-    def _resolve(self, live: _Live, now: float, outcome: DialOutcome) -> None:
+    def _resolve(self, live: LiveCall, now: float, outcome: DialOutcome) -> None:
         """Tell the pacer how a dial's ringing ended, as soon as that is known: a live answer
         (at the answer, or at AMD's human result), a machine, or no answer/busy/failed."""
         if live.resolved:
@@ -327,60 +216,25 @@ class CampaignRunner:
     def _on_agent(self, agent: Agent) -> None:
         now = self.dialer.clock()
         before = self._agents.get(agent.agent_id)
-        self._agents[agent.agent_id] = _AgentClock(agent.state, now)
+        self._agents[agent.agent_id] = AgentClock(agent.state, now)
         if before is None:
             return
-        held = now - before.since
-        if before.state not in (AgentState.IDLE, AgentState.OFFLINE):
-            self.progress.busy_agent_s += held
-        if before.state is AgentState.TALKING and agent.state is not AgentState.TALKING:
-            self.pacer.observe(AgentTalkEnded(now, held))
-            if agent.state is AgentState.IDLE:
-                self.pacer.observe(AgentWrapEnded(now, 0.0))
-        elif before.state is AgentState.WRAP_UP and agent.state is not AgentState.WRAP_UP:
-            self.pacer.observe(AgentWrapEnded(now, held))
+        busy_s, seen = agent_change(before, agent.state, now)
+        self.progress.busy_agent_s += busy_s
+        for observation in seen:
+            self.pacer.observe(observation)
 
     def pacer_state(self) -> PacerState:
         """The lines and agents right now, as the pacer sees them."""
         now = self.dialer.clock()
-        ready = 0
-        busy: list[BusyAgent] = []
-        for agent in self.dialer.pool:
-            clock = self._agents.setdefault(agent.agent_id, _AgentClock(agent.state, now))
-            if agent.state is AgentState.IDLE:
-                ready += 1
-            elif agent.state is AgentState.WRAP_UP:
-                busy.append(BusyAgent("wrap", now - clock.since))
-            elif agent.state in (AgentState.RINGING, AgentState.TALKING):
-                busy.append(BusyAgent("talk", now - clock.since))
-        ringing = tuple(now - c.placed for c in self._live.values() if c.answered is None)
-        waiting = tuple(
-            now - c.waiting_since for c in self._live.values() if c.waiting_since is not None
-        )
-        bots: list[float] = []
-        forecasts: list[ForecastedCall] = []
-        if self.spec.mode == "bot_first":
-            for c in self._live.values():
-                if c.answered is None or c.waiting_since is not None:
-                    continue
-                if c.forecast is None:
-                    bots.append(now - c.answered)
-                else:
-                    at, within, likelihood = c.forecast
-                    forecasts.append(ForecastedCall(now - c.answered, now - at, within, likelihood))
-        view = self.ledger.view(self.wall_clock())
-        return PacerState(
-            now=now,
-            agents_ready=ready,
-            busy_agents=tuple(busy),
-            ringing=ringing,
-            waiting=waiting,
-            bot_calls=tuple(bots),
-            forecasts=tuple(forecasts),
-            lines_in_use=len(self._live),
+        return live_calls.pacer_state(
+            now,
+            self.dialer.pool,
+            self._agents,
+            self._live,
+            bot_first=self.spec.mode == "bot_first",
             line_limit=self.spec.limits.max_lines,
-            abandon_rate_24h=view.rate_24h,
-            live_answers_24h=view.live_24h,
+            view=self.ledger.view(self.wall_clock()),
         )
 
     # --- warm start ----------------------------------------------------------------------------
@@ -389,30 +243,17 @@ class CampaignRunner:
         if self._restore_tried or not self.warm_start:
             return
         self._restore_tried = True
-        pacer = self.pacer
-        if not isinstance(pacer, WarmStartPacer):
-            return
-        snapshot = self.store.pacer_snapshot(self.campaign, pacer.name, self.wall_clock())
-        if snapshot is None:
-            log.info("campaign %s: no recent %s snapshot: cold start", self.campaign, pacer.name)
-            return
-        try:
-            pacer.restore(snapshot)
-        except (ValueError, TypeError) as exc:
-            log.warning("campaign %s: pacer snapshot not used (%s): cold start", self.campaign, exc)
-            return
-        self.warmed_from = float(snapshot.get("saved_at", 0.0)) or None
-        log.info("campaign %s: %s starts warm from its stored snapshot", self.campaign, pacer.name)
+        warmed_from = warm_start.restore_pacer(
+            self.store, self.campaign, self.pacer, self.wall_clock
+        )
+        if warmed_from is not None:
+            self.warmed_from = warmed_from
 
     def save_pacer(self) -> bool:
         """Store the pacer's snapshot now (if it makes one); returns whether it was stored."""
-        pacer = self.pacer
-        if not self.warm_start or not isinstance(pacer, WarmStartPacer):
+        if not self.warm_start:
             return False
-        now = self.wall_clock()
-        snapshot = {**pacer.snapshot(), "saved_at": now}
-        self.store.save_pacer_snapshot(self.campaign, pacer.name, snapshot, now)
-        return True
+        return warm_start.save_pacer(self.store, self.campaign, self.pacer, self.wall_clock)
 
     # --- calls ---------------------------------------------------------------------------------
     def _recover(self) -> None:
@@ -443,7 +284,7 @@ class CampaignRunner:
                 n: fields[n] for n in self.spec.stream_params if fields.get(n, "") != ""
             },
         )
-        self._live[claim.call_id] = _Live(self.dialer.clock())
+        self._live[claim.call_id] = LiveCall(self.dialer.clock())
         self.progress.placed += 1
         try:
             handle = await self.dialer.place_call(request)
@@ -533,15 +374,13 @@ class CampaignRunner:
 
     def occupancy(self) -> float:
         """Share of agent time (pool size x time since the start) spent not idle."""
-        now = self.dialer.clock()
-        elapsed = now - self.progress.started
-        agents = max(1, len(self.dialer.pool))
-        busy = self.progress.busy_agent_s + sum(
-            now - c.since
-            for c in self._agents.values()
-            if c.state not in (AgentState.IDLE, AgentState.OFFLINE)
+        return live_calls.occupancy(
+            self.dialer.clock(),
+            self.progress.started,
+            self.progress.busy_agent_s,
+            len(self.dialer.pool),
+            self._agents.values(),
         )
-        return min(1.0, busy / (agents * elapsed)) if elapsed > 0 else 0.0
 
     def snapshot(self, stats: CampaignStats | None = None) -> CampaignSnapshot:
         """The campaign's figures now (for the live view and the closing summary)."""
@@ -616,34 +455,16 @@ class CampaignRunner:
         )
 
     async def _drain(self, drain_timeout_s: float | None) -> None:
-        """Dialling has stopped: wait for the calls in flight (at most ``drain_timeout_s``),
-        logging what is still up every minute."""
-        start = self.dialer.clock()
-        next_log = start + 60.0
-        while self._live:
-            now = self.dialer.clock()
-            if drain_timeout_s is not None and now - start >= drain_timeout_s:
-                log.warning(
-                    "campaign %s: %d calls still in flight after %g s, no longer waited for "
-                    "(their attempts are settled from the call records on the next run): %s",
-                    self.campaign,
-                    len(self._live),
-                    drain_timeout_s,
-                    ", ".join(sorted(self._live)),
-                )
-                for task in list(self._waits):
-                    task.cancel()
-                return
-            if now >= next_log:
-                log.info(
-                    "campaign %s: waiting for %d calls in flight: %s",
-                    self.campaign,
-                    len(self._live),
-                    ", ".join(sorted(self._live)),
-                )
-                next_log = now + 60.0
-            self._beat()
-            await asyncio.sleep(self.tick_s)
+        """Dialling has stopped: wait for the calls in flight (:func:`~.drain.drain`)."""
+        await drain(
+            self.campaign,
+            self._live,
+            self._waits,
+            clock=self.dialer.clock,
+            beat=self._beat,
+            tick_s=self.tick_s,
+            timeout_s=drain_timeout_s,
+        )
 
     async def run(
         self,
@@ -691,7 +512,7 @@ class CampaignRunner:
         self.skills.at_start()
         now = self.dialer.clock()
         for agent in self.dialer.pool:
-            self._agents[agent.agent_id] = _AgentClock(agent.state, now)
+            self._agents[agent.agent_id] = AgentClock(agent.state, now)
         if not self._pool_subscribed:  # the pool has no unsubscribe: once per runner
             self.dialer.pool.subscribe(self._on_agent)
             self._pool_subscribed = True
