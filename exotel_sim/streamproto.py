@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
+import secrets
 import struct
 from collections import deque
 from collections.abc import Mapping
@@ -216,5 +216,5 @@ def client_text_frame(text: str, mask: bytes | None = None) -> bytes:
         head = struct.pack("!BBH", 0x81, 0x80 | 126, n)
     else:
         head = struct.pack("!BBQ", 0x81, 0x80 | 127, n)
-    key = mask if mask is not None else os.urandom(4)
+    key = mask if mask is not None else secrets.token_bytes(4)
     return head + key + apply_mask(data, key)

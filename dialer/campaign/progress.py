@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TextIO
 from dialer.timefmt import iso_utc
 
 if TYPE_CHECKING:
-    from dialer.campaign.store import CampaignStats, PendingLeads
+    from dialer.campaign.store.types import CampaignStats, PendingLeads
 
 __all__ = [
     "CampaignSnapshot",
