@@ -1,22 +1,22 @@
 """Answer the gateway's ``greeting_wait``: which calls may let their bot speak.
 
 A bot-first call's greeting (``start_say``/``start_play``) and its stream start together; the
-runner publishes ``bot_audio_ok`` once Exotel confirmed the greeting's stop (or at once for a
-call without a greeting). :class:`GreetingWaits` is a progress listener that remembers those
-calls (until ``ended``) and lets a control request wait for one, bounded. The gateway holds the
-bot's first audio until the wait returns (:mod:`gateway.greeting_gate`), in every wiring.
+runner publishes :class:`~dialer.progress.BotAudioOk` once Exotel confirmed the greeting's
+stop (or at once for a call without a greeting). :class:`GreetingWaits` is a progress listener
+that remembers those calls (until :class:`~dialer.progress.Ended`) and lets a control request
+wait for one, bounded. The gateway holds the bot's first audio until the wait returns
+(:mod:`gateway.greeting_gate`), in every wiring.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from dialer.service import ProgressEvent
+from dialer.progress import BOT_AUDIO_OK, BotAudioOk, Ended, ProgressEvent
 
-BOT_AUDIO_OK = "bot_audio_ok"
+__all__ = ["BOT_AUDIO_OK", "WAIT_LIMIT", "GreetingWaits"]
+
 WAIT_LIMIT = 3.0
 """The longest a ``greeting_wait`` is kept open by the dialer (the gateway gives up sooner)."""
 
@@ -32,12 +32,12 @@ class GreetingWaits:
     def __call__(self, event: ProgressEvent) -> None:
         if not event.call_id:
             return
-        if event.kind == BOT_AUDIO_OK:
+        if isinstance(event, BotAudioOk):
             self._released.add(event.call_id)
             waiter = self._waiters.pop(event.call_id, None)
             if waiter is not None:
                 waiter.set()
-        elif event.kind == "ended":
+        elif isinstance(event, Ended):
             self._released.discard(event.call_id)
             waiter = self._waiters.pop(event.call_id, None)
             if waiter is not None:

@@ -31,6 +31,7 @@ from dialer.events import BridgeLifecycle, ExotelEvent
 from dialer.flows import (
     ActionFailed,
     AgentOffered,
+    AgentOnCall,
     BridgeCreated,
     CallFlow,
     CancelTimer,
@@ -56,6 +57,7 @@ from dialer.flows import (
     StopStream,
     TimerFired,
 )
+from dialer.progress import BOT_AUDIO_OK
 from dialer.records import CallRecord, compute_latencies
 from dialer.uncertain import ADOPTED, HUNG_UP, LOST, same_number
 
@@ -65,7 +67,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INBOX_SIZE = 512
-BOT_AUDIO_OK = "bot_audio_ok"  # progress kind: the greeting is stopped, bot audio may flow
 DRAINED = "_drained"  # internal wake-up once the last request of an ended call returned
 
 
@@ -199,9 +200,9 @@ class CallRunner:
                 d.notify(self.call_id, "agent_reserved", agent.agent_id)
         elif isinstance(c, ReleaseAgent):
             d.release_agent(c.agent_id, wrap_up=c.wrap_up)
+        elif isinstance(c, AgentOnCall):
+            d.pool.mark_talking(c.agent_id, d.clock())
         elif isinstance(c, Notify):
-            if c.kind == "agent_answered" and c.detail:
-                d.pool.mark_talking(c.detail, d.clock())
             d.notify(self.call_id, c.kind, c.detail)
             if c.kind == "bot_connected" and c.detail != "greeting":
                 d.notify(self.call_id, BOT_AUDIO_OK)  # no greeting to wait for

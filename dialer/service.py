@@ -15,13 +15,10 @@ Interfaces for other parts:
 * :meth:`Dialer.place_call` -> :class:`CallHandle` (``await handle.wait()`` -> ``CallRecord``);
 * :attr:`Dialer.pool` -- the :class:`~dialer.agents.AgentPool`; :meth:`Dialer.add_agent` also
   starts a keeper for nailed-up agents;
-* :meth:`Dialer.subscribe` -- progress callbacks (:class:`ProgressEvent`: ``placed``,
-  ``ringing``, ``answered``, ``bot_connected``, ``bot_audio_ok`` (the greeting's stop is
-  confirmed: bot audio may flow), ``escalated``, ``agent_ringing``, ``bridged``,
-  ``abandoned``, ``back_to_bot``, ``ended``, ``agent_freed``, ``transfer_forecast`` (the bot
-  expects to ask for an agent; pacing information), ``bot_failed`` (the gateway reported the
-  bot's adapter failed; detail: the failure, e.g. ``adapter_error:on_audio``),
-  ``hangup_requested`` (detail: the bot's hang-up reason) ...);
+* :meth:`Dialer.subscribe` -- progress callbacks: one typed, frozen event per kind
+  (:mod:`dialer.progress`: :class:`~dialer.progress.Placed`, ``Ringing``, ``Answered``,
+  ``BotConnected``, ``BotAudioOk``, ``Escalated``, ``Bridged``, ``Ended``, ``AgentFreed``,
+  ``TransferForecast`` (``within_s``, ``likelihood``) ...; the table is in that module);
 * :meth:`Dialer.submit` -- the :class:`voxgate_shared.control.ControlHook` the gateway calls (the
   dialer object *is* the hook); the HTTP form is :mod:`dialer.control_api`. A request acts only
   on the call it is bound to (its ``vx_call`` MAC verifies and its ``call_sid`` is the call's
@@ -78,6 +75,14 @@ from dialer.intake import EventIntake, GrpcIntakeServer, HttpIntakeServer, make_
 from dialer.leg_hold import HeldLeg, UnknownLegHold
 from dialer.nailed import NailedAgentKeeper
 from dialer.nailed_watch import END_WAIT, NailedWatch, hang_up_leftover_legs, hang_up_legs
+from dialer.progress import (  # noqa: F401  (forecast_detail/parse_: older importers)
+    ProgressEvent,
+    TransferForecast,
+    UnknownProgressKind,
+    forecast_detail,
+    from_notification,
+    parse_forecast_detail,
+)
 from dialer.records import CallRecord, RecordStore
 from dialer.runner import CallRunner
 from dialer.stream_params import (
@@ -131,16 +136,6 @@ class CallRequest:
             raise ValueError("CallRequest.stream_params values must be strings")
         if not isinstance(self.stream_params, MappingProxyType):
             object.__setattr__(self, "stream_params", MappingProxyType(dict(self.stream_params)))
-
-
-@dataclass(frozen=True, slots=True)
-class ProgressEvent:
-    """Something happened to a call (or an agent). ``at`` is ``time.monotonic()``."""
-
-    kind: str
-    call_id: str
-    detail: str = ""
-    at: float = 0.0
 
 
 class CallHandle:
@@ -209,21 +204,6 @@ class DialerStopping(RuntimeError):
 
 
 ProgressListener = Callable[[ProgressEvent], None]
-
-TRANSFER_FORECAST = "transfer_forecast"
-"""Progress event: the call's bot forecast a transfer; ``detail`` is ``"WITHIN_S LIKELIHOOD"``
-(:func:`forecast_detail`, read back with :func:`parse_forecast_detail`)."""
-
-
-def forecast_detail(within_s: float, likelihood: float) -> str:
-    return f"{within_s:g} {likelihood:g}"
-
-
-def parse_forecast_detail(detail: str) -> tuple[float, float]:
-    """``(within_s, likelihood)`` from a ``transfer_forecast`` event's detail."""
-    within, likelihood = detail.split()
-    return float(within), float(likelihood)
-
 
 def flow_settings(config: DialerConfig) -> FlowSettings:
     """The call-flow subset of the dialer configuration."""
@@ -757,12 +737,21 @@ class Dialer:
         return lambda: self._listeners.remove(listener)
 
     def notify(self, call_id: str, kind: str, detail: str = "") -> None:
-        ev = ProgressEvent(kind, call_id, detail, time.monotonic())
+        """Publish the typed event for ``kind`` (a flow's ``Notify``; :mod:`dialer.progress`)."""
+        try:
+            ev = from_notification(kind, call_id, detail, time.monotonic())
+        except (UnknownProgressKind, ValueError):
+            log.exception("call %s: progress %s %r has no typed event", call_id, kind, detail)
+            return
+        self.publish(ev)
+
+    def publish(self, ev: ProgressEvent) -> None:
+        """Hand ``ev`` to every listener (one that raises is logged, the others still run)."""
         for listener in list(self._listeners):
             try:
                 listener(ev)
             except Exception:
-                log.exception("progress listener failed on %s", kind)
+                log.exception("progress listener failed on %s", ev.kind)
 
     # -- control hook ---------------------------------------------------------------------
 
@@ -829,11 +818,8 @@ class Dialer:
         elif request.kind == "transfer_forecast":
             # pacing information only: the call's flow does not change
             self.stats.transfer_forecasts += 1
-            self.notify(
-                runner.call_id,
-                TRANSFER_FORECAST,
-                forecast_detail(request.within_s, request.likelihood),
-            )
+            self.publish(TransferForecast(runner.call_id, time.monotonic(),
+                                          request.within_s, request.likelihood))
         elif request.kind == "hangup":
             runner.deliver(HangupRequest(request.reason))
         else:  # a kind ControlRequest knows and this dialer does not: refuse, do not guess

@@ -9,6 +9,7 @@ from dialer.flows.bot import BotInput, BotState, StreamInput
 from dialer.flows.core import FlowCore
 from dialer.flows.messages import (
     AgentOffered,
+    AgentOnCall,
     CancelTimer,
     CreateBridge,
     CreateLeg,
@@ -134,7 +135,8 @@ class Escalation(FlowCore):
             if self.state is S.AGENT_RINGING:
                 self._mark("agent_answered")
                 self._emit(
-                    CancelTimer("agent_ring"), Notify("agent_answered", self.outcome.agent_id)
+                    CancelTimer("agent_ring"), Notify("agent_answered", self.outcome.agent_id),
+                    AgentOnCall(self.outcome.agent_id),
                 )
                 if self._amd_pending:
                     self._amd.fire(AmdInput.AGENT_READY)  # bridged once AMD says human

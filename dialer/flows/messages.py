@@ -247,6 +247,15 @@ class PickAgent:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentOnCall:
+    """The reserved agent answered its leg: the pool marks it on this call (an explicit pool
+    change, not a side effect of the ``agent_answered`` progress notification)."""
+
+    agent_id: str
+    op: str = "agent_on_call"
+
+
+@dataclass(frozen=True, slots=True)
 class ReleaseAgent:
     """Give the agent back (``wrap_up``: after a conversation, so wrap-up first)."""
 
@@ -296,6 +305,7 @@ Command = (
     | StartRecording
     | Hangup
     | PickAgent
+    | AgentOnCall
     | ReleaseAgent
     | SetTimer
     | CancelTimer

@@ -316,7 +316,7 @@ def test_campaign_runner_hands_forecasts_to_the_pacer(tmp_path: Any) -> None:
     from dialer.campaign.model import CampaignSpec
     from dialer.campaign.runner import CampaignRunner, _Live
     from dialer.campaign.store import CampaignStore
-    from dialer.service import ProgressEvent, forecast_detail
+    from dialer.progress import forecast_detail, from_notification
 
     store = CampaignStore(str(tmp_path / "c.db"))
     store.create_campaign(CampaignSpec("c1", mode="bot_first", pacer="bot_first"), 0.0)
@@ -329,7 +329,7 @@ def test_campaign_runner_hands_forecasts_to_the_pacer(tmp_path: Any) -> None:
 
     def event(at: float, kind: str, call: str, detail: str = "") -> None:
         clock[0] = at
-        runner._on_progress(ProgressEvent(kind, call, detail))
+        runner._on_progress(from_notification(kind, call, detail))
 
     for call in ("a", "b"):
         runner._live[call] = _Live(placed=0.0)
