@@ -216,6 +216,7 @@ def test_window_across_daylight_saving_change() -> None:
     # London leaves summer time on 2026-10-25: 09:00 local is 09:00 UTC that day
     saturday_night = at("2026-10-24 22:00", "Europe/London")
     opening = next_window_open(saturday_night, "Europe/London", WINDOW)
+    assert opening is not None
     assert datetime.fromtimestamp(opening, UTC).hour == 9
 
 
