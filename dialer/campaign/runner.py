@@ -80,13 +80,19 @@ from dialer.pacing.types import (
     Pacer,
     PacerState,
 )
-from dialer.service import (
-    TRANSFER_FORECAST,
-    CallRequest,
-    Dialer,
+from dialer.progress import (
+    Abandoned,
+    Answered,
+    BackToBot,
+    Bridged,
+    Ended,
+    Escalated,
+    Live,
+    Machine,
     ProgressEvent,
-    parse_forecast_detail,
+    TransferForecast,
 )
+from dialer.service import CallRequest, Dialer
 
 log = logging.getLogger(__name__)
 
@@ -176,42 +182,42 @@ class CampaignRunner:
         now = self.dialer.clock()
         if live is None:
             return
-        if ev.kind == "answered":
-            live.answered = now
-            self.progress.answered += 1
-            if self.spec.mode == "agent_first":
-                live.waiting_since = now  # the abandonment clock runs from the answer
-        elif ev.kind == "live":  # a live answer is known (AMD said human, or no AMD)
-            live.live = True
-            live.escalated = self.spec.mode == "agent_first"  # it needs an agent now
-            self._resolve(live, now, DialOutcome.LIVE)
-        elif ev.kind == "machine":
-            live.live = live.escalated = False
-            self._resolve(live, now, DialOutcome.MACHINE)
-            live.waiting_since = None  # nobody was waiting
-        elif ev.kind == "ended" and live.answered is None:
-            self._resolve(live, now, _UNANSWERED.get(ev.detail, DialOutcome.FAILED))
-        elif ev.kind == TRANSFER_FORECAST:
-            if live.answered is not None and live.waiting_since is None:
-                within, likelihood = parse_forecast_detail(ev.detail)
-                live.forecast = (now, within, likelihood) if likelihood > 0 else None
-        elif ev.kind == "escalated":
-            self.progress.escalated += 1
-            live.escalated = True
-            if live.answered is not None and self.spec.mode == "bot_first":
-                self.pacer.observe(live.bot_ended(now, True))
-            live.waiting_since = now
-        elif ev.kind == "bridged":
-            self.progress.bridged += 1
-            live.escalated = live.connected = True
-            if live.waiting_since is not None:
-                self.pacer.observe(CustomerConnected(now, now - live.waiting_since))
-                live.waiting_since = None
-        elif ev.kind in ("abandoned", "back_to_bot"):  # no agent in time
-            self.progress.abandoned += ev.kind == "abandoned"
-            if live.waiting_since is not None:
-                self.pacer.observe(CustomerAbandoned(now, now - live.waiting_since))
-                live.waiting_since = None
+        match ev:
+            case Answered():
+                live.answered = now
+                self.progress.answered += 1
+                if self.spec.mode == "agent_first":
+                    live.waiting_since = now  # the abandonment clock runs from the answer
+            case Live():  # a live answer is known (AMD said human, or no AMD)
+                live.live = True
+                live.escalated = self.spec.mode == "agent_first"  # it needs an agent now
+                self._resolve(live, now, DialOutcome.LIVE)
+            case Machine():
+                live.live = live.escalated = False
+                self._resolve(live, now, DialOutcome.MACHINE)
+                live.waiting_since = None  # nobody was waiting
+            case Ended(disposition=disposition) if live.answered is None:
+                self._resolve(live, now, _UNANSWERED.get(disposition, DialOutcome.FAILED))
+            case TransferForecast(within_s=within, likelihood=likelihood):
+                if live.answered is not None and live.waiting_since is None:
+                    live.forecast = (now, within, likelihood) if likelihood > 0 else None
+            case Escalated():
+                self.progress.escalated += 1
+                live.escalated = True
+                if live.answered is not None and self.spec.mode == "bot_first":
+                    self.pacer.observe(live.bot_ended(now, True))
+                live.waiting_since = now
+            case Bridged():
+                self.progress.bridged += 1
+                live.escalated = live.connected = True
+                if live.waiting_since is not None:
+                    self.pacer.observe(CustomerConnected(now, now - live.waiting_since))
+                    live.waiting_since = None
+            case Abandoned() | BackToBot():  # no agent in time
+                self.progress.abandoned += isinstance(ev, Abandoned)
+                if live.waiting_since is not None:
+                    self.pacer.observe(CustomerAbandoned(now, now - live.waiting_since))
+                    live.waiting_since = None
 
     def _on_agent(self, agent: Agent) -> None:
         now = self.dialer.clock()
