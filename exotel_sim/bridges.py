@@ -10,40 +10,19 @@ parties' speech and the bridge's say/play, written as an 8 kHz WAV file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from exotel_sim import world
 from exotel_sim.audio import mix
 from exotel_sim.errors import NotFound, StateConflict
+from exotel_sim.leg import Bridge
 from exotel_sim.legs import BridgeState, LegAction, check_bridge_action, check_leg_action
-from exotel_sim.media import Playback, Recording
+from exotel_sim.media import Recording
 from exotel_sim.requests import CreateBridge, StartPlay, StartSay, Verb
 from exotel_sim.tasks import TaskSet
 
 if TYPE_CHECKING:
-    from exotel_sim.engine import Leg, Sim
-
-
-@dataclass(eq=False)
-class Bridge:
-    """One bridge and what ran on it."""
-
-    sid: str
-    legs: tuple[Leg, Leg]
-    endpoint: str
-    absorb_dtmf: bool
-    created_ms: float
-    created_epoch: float
-    state: BridgeState = BridgeState.ACTIVE
-    ended_ms: float | None = None
-    reason: str = ""
-    recording: Recording | None = None
-    recordings: list[str] = field(default_factory=list)
-    say: Playback | None = None
-    play: Playback | None = None
-    playbacks: list[Playback] = field(default_factory=list)
-    tasks: TaskSet = field(default_factory=lambda: TaskSet("bridge"))
+    from exotel_sim.core import SimCore as Sim
 
 
 class Bridging:

@@ -29,8 +29,8 @@ from google.protobuf import struct_pb2
 
 from exotel_sim.config import SimConfig
 from exotel_sim.events import Event
-from exotel_sim.stream_client import redact
 from exotel_sim.tasks import SimClock, TaskSet
+from exotel_sim.urls import redact
 from protos import exotel_events_pb2, exotel_events_pb2_grpc
 
 log = logging.getLogger("exotel_sim.delivery")

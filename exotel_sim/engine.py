@@ -15,21 +15,20 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from exotel_sim import world
 from exotel_sim.audio import mix, wav_bytes
-from exotel_sim.bridges import Bridge, Bridging
-from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig
-from exotel_sim.delivery import Delivery, DeliveryRecord
+from exotel_sim.bridges import Bridging
+from exotel_sim.config import SimConfig
+from exotel_sim.delivery import Delivery
 from exotel_sim.errors import BadRequest, NotFound, RateLimited, StateConflict
 from exotel_sim.events import Event, build_event, rfc3339
+from exotel_sim.leg import Bridge, Leg, LegStream
 from exotel_sim.legs import (
     LegAction,
     LegInput,
     LegState,
-    TerminalStatus,
     check_leg_action,
     leg_transition,
 )
@@ -49,7 +48,7 @@ from exotel_sim.tasks import SimClock, TaskSet
 from exotel_sim.timeline import PartyTimeline
 
 if TYPE_CHECKING:
-    from exotel_sim.stream_client import StreamClient
+    pass
 
 log = logging.getLogger("exotel_sim")
 
@@ -57,51 +56,6 @@ HISTORY_MAX = 300
 RACE_POLL_S = 0.005
 RACE_MAX_S = 5.0
 RECORDINGS_MAX = 1_000
-
-
-@dataclass(eq=False)
-class Leg:
-    """One leg and its simulated party (customer, agent or answering machine)."""
-
-    sid: str
-    req: CreateLeg
-    kind: str  # "customer" | "agent"
-    customer: CustomerProfile | None
-    agent: AgentProfile | None
-    rng: random.Random
-    timeline: PartyTimeline
-    tasks: TaskSet
-    created_ms: float
-    created_epoch: float
-    custom_param: str
-    endpoint: str
-    time_limit: int
-    updated_epoch: float = 0.0
-    state: LegState = LegState.CREATED
-    terminal: TerminalStatus | None = None
-    reason: str = ""
-    answered_ms: float | None = None
-    ended_ms: float | None = None
-    outcome: str = ""
-    script_choice: int = 0
-    stream: StreamClient | None = None
-    streams: list[dict[str, Any]] = field(default_factory=list)
-    say: Playback | None = None
-    play: Playback | None = None
-    hold: Playback | None = None
-    muted: bool = False
-    bridge: Bridge | None = None
-    recording: Recording | None = None
-    amd_result: str = ""
-    agent_busy: bool = False  # an agent dialled while on a call or in wrap-up answers busy
-    history: list[dict[str, Any]] = field(default_factory=list)
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    script_task: asyncio.Task[Any] | None = None
-    last_delivery: DeliveryRecord | None = None  # of the leg's latest event
-
-    @property
-    def live(self) -> bool:
-        return self.state is not LegState.TERMINATED
 
 
 class Sim:
@@ -507,7 +461,7 @@ class Sim:
             self.recordings.popitem(last=False)
 
     # -- streams (called by StreamClient) ------------------------------------------------
-    def stream_ended(self, leg: Leg, client: StreamClient) -> None:
+    def stream_ended(self, leg: Leg, client: LegStream) -> None:
         if leg.stream is client:
             leg.stream = None
         self.active_streams -= 1

@@ -21,7 +21,7 @@ import json
 import logging
 import ssl
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
@@ -41,9 +41,11 @@ from exotel_sim.streamproto import (
     client_text_frame,
     parse_bot_message,
 )
+from exotel_sim.urls import redact, split_auth
 
 if TYPE_CHECKING:
-    from exotel_sim.engine import Leg, Sim
+    from exotel_sim.core import SimCore as Sim
+    from exotel_sim.leg import Leg
 
 log = logging.getLogger("exotel_sim.stream")
 
@@ -55,26 +57,6 @@ SILENCE_RMS = 60  # bot chunks quieter than this are not "heard" on the timeline
 FRAME_BYTES = {"mulaw": 160, "pcm16": 320}
 LOGGED_ERRORS_MAX = 5
 MAX_SEND_BUFFER = 256 * 1024  # bytes queued towards a bot that does not read
-
-
-def split_auth(url: str) -> tuple[str, dict[str, str]]:
-    """``ws://KEY:TOKEN@host/p`` -> (``ws://host/p``, ``{"Authorization": "Basic ..."}``)."""
-    parts = urlsplit(url)
-    if not parts.username:
-        return url, {}
-    netloc = parts.hostname or ""
-    if ":" in netloc:
-        netloc = f"[{netloc}]"
-    if parts.port:
-        netloc += f":{parts.port}"
-    token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
-    clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return clean, {"Authorization": f"Basic {token}"}
-
-
-def redact(url: str) -> str:
-    """The URL without credentials (for events and logs)."""
-    return split_auth(url)[0]
 
 
 class StreamClient:

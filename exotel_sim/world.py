@@ -19,7 +19,8 @@ from exotel_sim.config import Script, ScriptStep
 from exotel_sim.legs import LegInput, LegState
 
 if TYPE_CHECKING:
-    from exotel_sim.engine import Leg, Sim
+    from exotel_sim.core import SimCore as Sim
+    from exotel_sim.leg import Leg
 
 POLL_S = 0.05
 WATCHDOG_S = 0.25

@@ -21,7 +21,7 @@ from test_dialer_flows import call, until
 from dialer.config import DialerConfig
 from dialer.records import CallRecord
 from exotel_sim.config import LENIENT_OPTIONS, AgentProfile, CustomerProfile, SimConfig
-from exotel_sim.engine import Leg
+from exotel_sim.leg import Leg
 from exotel_sim.testing import SimClient
 from gateway.config import GatewayConfig
 from voxgate.wiring import LocalStack

@@ -78,8 +78,6 @@ EXCEPTIONS: dict[str, str] = {
     "d: *dialer.service*": "the call drivers' cycle (service <-> runner <-> nailed <-> "
     "greeting_waits): they take the whole Dialer; the ports of issue 15 (dialer/ports.py) "
     "end it, in the helper's work on runner.py, nailed.py and service.py",
-    "d: *exotel_sim.engine*": "the emulator's engine and the parts that hold a Sim and its Leg "
-    "(bridges, delivery, stream_client, world)",
 }
 """Known violations, a ``fnmatch`` pattern of ``"rule: detail"`` -> why it is still there."""
 
