@@ -16,7 +16,7 @@ from exotel_sim import world
 from exotel_sim.audio import mix
 from exotel_sim.errors import NotFound, StateConflict
 from exotel_sim.leg import Bridge
-from exotel_sim.legs import BridgeState, LegAction, check_bridge_action, check_leg_action
+from exotel_sim.legs import BridgeState, LegCommand, check_bridge_action, check_leg_action
 from exotel_sim.media import Recording
 from exotel_sim.requests import CreateBridge, StartPlay, StartSay, Verb
 from exotel_sim.tasks import TaskSet
@@ -35,7 +35,7 @@ class Bridging:
         """``POST /bridges``: both legs answered and in no other bridge."""
         legs = (self.sim.leg(cmd.leg_sids[0]), self.sim.leg(cmd.leg_sids[1]))
         for leg in legs:
-            check_leg_action(leg.sid, leg.state, LegAction.BRIDGE)
+            check_leg_action(leg.sid, leg.state, LegCommand.BRIDGE)
             if leg.bridge is not None:
                 raise StateConflict(f"leg {leg.sid} is already in bridge {leg.bridge.sid}")
         now = self.sim.clock.now_ms()

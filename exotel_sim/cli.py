@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 
-from exotel_sim.config import ConfigError, SimConfig
+from exotel_sim.config import SimConfig, SimConfigError
 from exotel_sim.server import SimServer
 
 log = logging.getLogger("exotel_sim")
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
             config = SimConfig.from_file(args.config, seed=args.seed)
         else:
             config = SimConfig(seed=args.seed or 0)
-    except (ConfigError, OSError) as exc:
+    except (SimConfigError, OSError) as exc:
         log.error("sim: %s", exc)
         return 2
     with contextlib.suppress(KeyboardInterrupt):

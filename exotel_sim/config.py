@@ -3,7 +3,7 @@
 Build it in code (``SimConfig(rest_latency_ms=0, customers={...})``) for tests, or call
 :meth:`SimConfig.from_file` for ``voxgate sim --config FILE --seed N``. The file format is
 described in the README's ``sim`` section. Every value is validated on creation; a bad file
-raises :class:`ConfigError` naming the key.
+raises :class:`SimConfigError` naming the key.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ LENIENT_OPTIONS: tuple[str, ...] = ("list_legs", "event_custom_param")
 default; ``[lenient]`` in the file)."""
 
 
-class ConfigError(ValueError):
+class SimConfigError(ValueError):
     """A configuration value is missing, of the wrong type or out of range."""
 
 
@@ -53,13 +53,13 @@ class ScriptStep:
 
     def __post_init__(self) -> None:
         if self.kind not in STEP_KINDS:
-            raise ConfigError(f"script step: unknown kind {self.kind!r}")
+            raise SimConfigError(f"script step: unknown kind {self.kind!r}")
         if self.ms < 0:
-            raise ConfigError(f"script step {self.kind}: ms must be >= 0")
+            raise SimConfigError(f"script step {self.kind}: ms must be >= 0")
         if self.kind in ("say", "barge") and not self.clip:
-            raise ConfigError(f"script step {self.kind}: needs a clip")
+            raise SimConfigError(f"script step {self.kind}: needs a clip")
         if self.kind == "dtmf" and self.digit not in DTMF_DIGITS:
-            raise ConfigError(f"script step dtmf: bad digit {self.digit!r}")
+            raise SimConfigError(f"script step dtmf: bad digit {self.digit!r}")
 
     def spec(self) -> str:
         """The step in its string form (``"barge 800 cust_no"``): ``parse(step.spec())``
@@ -81,7 +81,7 @@ class ScriptStep:
         if isinstance(spec, str):
             words = spec.split()
             if not words:
-                raise ConfigError("script step: empty string")
+                raise SimConfigError("script step: empty string")
             kind, args = words[0], words[1:]
             try:
                 if kind in ("pause", "wait"):
@@ -95,19 +95,19 @@ class ScriptStep:
                 if kind == "hangup":
                     return cls("hangup")
             except (IndexError, ValueError) as exc:
-                raise ConfigError(f"script step {spec!r}: {exc}") from exc
-            raise ConfigError(f"script step {spec!r}: unknown kind {kind!r}")
+                raise SimConfigError(f"script step {spec!r}: {exc}") from exc
+            raise SimConfigError(f"script step {spec!r}: unknown kind {kind!r}")
         if isinstance(spec, Mapping):
             do = spec.get("do")
             if not isinstance(do, str):
-                raise ConfigError(f"script step {dict(spec)!r}: needs do = KIND")
+                raise SimConfigError(f"script step {dict(spec)!r}: needs do = KIND")
             return cls(
                 do,  # type: ignore[arg-type]
                 ms=_int(spec, "ms", 0),
                 clip=str(spec.get("clip", "")),
                 digit=str(spec.get("digit", "")),
             )
-        raise ConfigError(f"script step must be a string or a table, not {type(spec).__name__}")
+        raise SimConfigError(f"script step must be a string or a table, not {type(spec).__name__}")
 
 
 Script = tuple[ScriptStep, ...]
@@ -151,20 +151,22 @@ class CustomerProfile:
         for name in ("answer_probability", "machine_probability"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"customer {name} must be within 0..1, got {value}")
+                raise SimConfigError(f"customer {name} must be within 0..1, got {value}")
         for name in ("busy_weight", "no_answer_weight", "failed_weight"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"customer {name} must be >= 0")
+                raise SimConfigError(f"customer {name} must be >= 0")
         lo, hi = self.ring_ms
         if not 0 <= lo <= hi:
-            raise ConfigError(f"customer ring_ms must be [lo, hi] with 0 <= lo <= hi, got {lo, hi}")
+            raise SimConfigError(
+                f"customer ring_ms must be [lo, hi] with 0 <= lo <= hi, got {lo, hi}"
+            )
         if self.outcome not in OUTCOMES:
-            raise ConfigError(f"customer outcome {self.outcome!r} not one of {sorted(OUTCOMES)}")
+            raise SimConfigError(f"customer outcome {self.outcome!r} not one of {sorted(OUTCOMES)}")
         if not self.scripts:
-            raise ConfigError("customer scripts must hold at least one script")
+            raise SimConfigError("customer scripts must hold at least one script")
         for name in ("patience_ms", "hold_patience_ms", "machine_hangup_ms", "amd_ms"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"customer {name} must be >= 0")
+                raise SimConfigError(f"customer {name} must be >= 0")
         object.__setattr__(self, "ring_ms", (int(lo), int(hi)))
 
     def with_script(self, *steps: str) -> CustomerProfile:
@@ -187,10 +189,10 @@ class AgentProfile:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.no_answer_probability <= 1.0:
-            raise ConfigError("agent no_answer_probability must be within 0..1")
+            raise SimConfigError("agent no_answer_probability must be within 0..1")
         for name in ("answer_ms", "greet_after_ms", "talk_ms", "wrap_ms"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"agent {name} must be >= 0")
+                raise SimConfigError(f"agent {name} must be >= 0")
 
 
 def _frozen_map(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -243,21 +245,21 @@ class SimConfig:
         object.__setattr__(self, "agents", _frozen_map(self.agents))
         for name in ("rest_latency_ms", "event_latency_ms", "setup_ms", "retry_backoff_ms"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0")
+                raise SimConfigError(f"{name} must be >= 0")
         for name in ("channel_limit", "stream_throttle", "delivery_attempts", "rate_burst"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1")
+                raise SimConfigError(f"{name} must be >= 1")
         if self.rate_limit_per_s < 0:
-            raise ConfigError("rate_limit_per_s must be >= 0")
+            raise SimConfigError("rate_limit_per_s must be >= 0")
         for name in ("duplicate_probability", "loss_probability", "race_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"{name} must be within 0..1")
+                raise SimConfigError(f"{name} must be within 0..1")
         if self.race_window_ms < 0:
-            raise ConfigError("race_window_ms must be >= 0")
+            raise SimConfigError("race_window_ms must be >= 0")
         if self.http_timeout_s <= 0:
-            raise ConfigError("http_timeout_s must be > 0")
+            raise SimConfigError("http_timeout_s must be > 0")
         if not self.account_sid or not self.api_key or not self.api_token:
-            raise ConfigError("account sid, key and token must not be empty")
+            raise SimConfigError("account sid, key and token must not be empty")
 
     def customer(self, contact_uri: str) -> CustomerProfile:
         """The profile of ``contact_uri`` (the default profile if it has none of its own)."""
@@ -276,7 +278,7 @@ class SimConfig:
         try:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config is not valid TOML: {exc}") from exc
+            raise SimConfigError(f"config is not valid TOML: {exc}") from exc
         return cls.from_mapping(doc, seed=seed)
 
     @classmethod
@@ -381,7 +383,7 @@ def _customer(doc: Mapping[str, Any], base: CustomerProfile, where: str) -> Cust
         if isinstance(ring, int):
             ring = (ring, ring)
         if not isinstance(ring, (list, tuple)) or len(ring) != 2:
-            raise ConfigError("ring_ms must be an integer or [lo, hi]")
+            raise SimConfigError("ring_ms must be an integer or [lo, hi]")
         return CustomerProfile(
             answer_probability=_float(doc, "answer_probability", base.answer_probability),
             ring_ms=(int(ring[0]), int(ring[1])),
@@ -397,8 +399,8 @@ def _customer(doc: Mapping[str, Any], base: CustomerProfile, where: str) -> Cust
             machine_hangup_ms=_int(doc, "machine_hangup_ms", base.machine_hangup_ms),
             amd_ms=_int(doc, "amd_ms", base.amd_ms),
         )
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
+    except SimConfigError as exc:
+        raise SimConfigError(f"{where}: {exc}") from exc
 
 
 def _agent(doc: Mapping[str, Any], where: str) -> AgentProfile:
@@ -415,34 +417,34 @@ def _agent(doc: Mapping[str, Any], where: str) -> AgentProfile:
             talk_ms=_int(doc, "talk_ms", base.talk_ms),
             wrap_ms=_int(doc, "wrap_ms", base.wrap_ms),
         )
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
+    except SimConfigError as exc:
+        raise SimConfigError(f"{where}: {exc}") from exc
 
 
 def _no_unknown(doc: Mapping[str, Any], known: set[str], prefix: str) -> None:
     unknown = sorted(set(doc) - known)
     if unknown:
-        raise ConfigError(f"unknown config key(s): {', '.join(prefix + k for k in unknown)}")
+        raise SimConfigError(f"unknown config key(s): {', '.join(prefix + k for k in unknown)}")
 
 
 def _table(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = doc.get(key, {})
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{key} must be a table")
+        raise SimConfigError(f"{key} must be a table")
     return value
 
 
 def _int(doc: Mapping[str, Any], key: str, default: int) -> int:
     value = doc.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{key} must be an integer, got {value!r}")
+        raise SimConfigError(f"{key} must be an integer, got {value!r}")
     return value
 
 
 def _bool(doc: Mapping[str, Any], key: str, default: bool) -> bool:
     value = doc.get(key, default)
     if not isinstance(value, bool):
-        raise ConfigError(f"{key} must be true or false, got {value!r}")
+        raise SimConfigError(f"{key} must be true or false, got {value!r}")
     return value
 
 
@@ -451,12 +453,12 @@ def _exophones(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(
         isinstance(v, str) and EXOPHONE_RE.match(v) for v in value
     ):
-        raise ConfigError(f"account.exophones must be a list of phone numbers, got {value!r}")
+        raise SimConfigError(f"account.exophones must be a list of phone numbers, got {value!r}")
     return tuple(value)
 
 
 def _float(doc: Mapping[str, Any], key: str, default: float) -> float:
     value = doc.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{key} must be a number, got {value!r}")
+        raise SimConfigError(f"{key} must be a number, got {value!r}")
     return float(value)

@@ -26,7 +26,7 @@ from exotel_sim.errors import BadRequest, NotFound, RateLimited, StateConflict
 from exotel_sim.events import Event, build_event, rfc3339
 from exotel_sim.leg import Bridge, Leg, LegStream
 from exotel_sim.legs import (
-    LegAction,
+    LegCommand,
     LegInput,
     LegState,
     check_leg_action,
@@ -263,7 +263,7 @@ class Sim:
 
     def hangup(self, leg: Leg, reason: str) -> None:
         """End ``leg`` (an API hang-up, or the simulated party hanging up)."""
-        check_leg_action(leg.sid, leg.state, LegAction.HANGUP)
+        check_leg_action(leg.sid, leg.state, LegCommand.HANGUP)
         inp = LegInput.HANGUP if leg.state is LegState.ANSWERED else LegInput.CANCEL
         self.leg_input(leg, inp, reason)
 
@@ -298,7 +298,7 @@ class Sim:
         leg.tasks.cancel_all(keep)
 
     def update_leg(self, leg: Leg, cmd: UpdateLeg) -> None:
-        check_leg_action(leg.sid, leg.state, LegAction.UPDATE)
+        check_leg_action(leg.sid, leg.state, LegCommand.UPDATE)
         if cmd.custom_param is not None:
             leg.custom_param = cmd.custom_param
         if cmd.time_limit is not None:
@@ -315,13 +315,13 @@ class Sim:
         for _verb, action in actions:
             check_leg_action(leg.sid, leg.state, action)
         for verb, action in actions:
-            if action is LegAction.START_STREAM and leg.stream is not None:
+            if action is LegCommand.START_STREAM and leg.stream is not None:
                 raise StateConflict(f"leg {leg.sid} already has an active stream")
-            if action is LegAction.START_STREAM and \
+            if action is LegCommand.START_STREAM and \
                     self.active_streams >= self.config.stream_throttle:
                 self.stats.count("stream_throttle_rejections")
                 raise RateLimited(f"stream throttle of {self.config.stream_throttle} reached")
-            if action is LegAction.START_RECORDING and leg.recording is not None:
+            if action is LegCommand.START_RECORDING and leg.recording is not None:
                 raise StateConflict(f"leg {leg.sid} is already recording")
             del verb
         action_sid = self.new_sid("AC")
@@ -330,7 +330,7 @@ class Sim:
         return action_sid
 
     def _leg_action(
-        self, leg: Leg, verb: Verb, action: LegAction, action_sid: str, param: str
+        self, leg: Leg, verb: Verb, action: LegCommand, action_sid: str, param: str
     ) -> None:
         self.note(leg, f"action {verb.name}")
         if self.config.event_custom_param:
@@ -341,9 +341,9 @@ class Sim:
             self.leg_event(leg, name, data, action_sid, param)
 
         cmd = verb.command
-        if action is LegAction.HANGUP:
+        if action is LegCommand.HANGUP:
             self.hangup(leg, "api_hangup")
-        elif action is LegAction.START_STREAM:
+        elif action is LegCommand.START_STREAM:
             assert isinstance(cmd, StartStream)
             from exotel_sim.stream_client import StreamClient
 
@@ -351,35 +351,35 @@ class Sim:
             leg.stream = client
             self.active_streams += 1
             client.task = leg.tasks.spawn(client.run(), "stream")
-        elif action is LegAction.STOP_STREAM:
+        elif action is LegCommand.STOP_STREAM:
             if leg.stream is not None:
                 leg.stream.request_stop("stopped", action_sid, param)
-        elif action in (LegAction.START_SAY, LegAction.START_PLAY):
+        elif action in (LegCommand.START_SAY, LegCommand.START_PLAY):
             assert isinstance(cmd, (StartSay, StartPlay))
             self.start_playback(leg, cmd, action_sid, emit, [leg.timeline], leg.tasks)
-        elif action in (LegAction.STOP_SAY, LegAction.STOP_PLAY):
-            self.stop_playback(leg, "say" if action is LegAction.STOP_SAY else "play")
-        elif action is LegAction.HOLD:
+        elif action in (LegCommand.STOP_SAY, LegCommand.STOP_PLAY):
+            self.stop_playback(leg, "say" if action is LegCommand.STOP_SAY else "play")
+        elif action is LegCommand.HOLD:
             if leg.hold is None:
                 leg.hold = Playback("play", "hold_music", [leg.timeline], action_sid,
                                     lambda n, d: None, self.clock)
                 leg.hold.begin(self.library.fixture("hold_music"), 100, leg.tasks)
-        elif action is LegAction.UNHOLD:
+        elif action is LegCommand.UNHOLD:
             if leg.hold is not None:
                 leg.hold.stop(emit=False)
                 leg.hold = None
-        elif action in (LegAction.MUTE, LegAction.UNMUTE):
-            leg.muted = action is LegAction.MUTE
-        elif action is LegAction.SEND_DIGITS:
+        elif action in (LegCommand.MUTE, LegCommand.UNMUTE):
+            leg.muted = action is LegCommand.MUTE
+        elif action is LegCommand.SEND_DIGITS:
             assert isinstance(cmd, str)
             self._send_digits(leg, cmd)
-        elif action is LegAction.START_RECORDING:
+        elif action is LegCommand.START_RECORDING:
             leg.recording = Recording(self.new_sid("RE"), leg.sid, self.clock.now_ms(),
                                       action_sid, param)
             leg.timeline.keep_stream_audio = True
             leg.timeline.stream_audio_max_ms = self.config.keep_stream_audio_s * 1000.0
             emit("recording_started", {"recording_sid": leg.recording.sid})
-        elif action is LegAction.STOP_RECORDING:
+        elif action is LegCommand.STOP_RECORDING:
             self._stop_leg_recording(leg, action_sid)
 
     def start_playback(
@@ -503,21 +503,21 @@ async def _until(done: Callable[[], bool]) -> None:
         await asyncio.sleep(RACE_POLL_S)
 
 
-_VERB_ACTIONS: dict[str, LegAction] = {
-    "hangup": LegAction.HANGUP,
-    "startstream": LegAction.START_STREAM,
-    "stopstream": LegAction.STOP_STREAM,
-    "startsay": LegAction.START_SAY,
-    "stopsay": LegAction.STOP_SAY,
-    "startplay": LegAction.START_PLAY,
-    "stopplay": LegAction.STOP_PLAY,
-    "startrecording": LegAction.START_RECORDING,
-    "stoprecording": LegAction.STOP_RECORDING,
-    "hold": LegAction.HOLD,
-    "unhold": LegAction.UNHOLD,
-    "mute": LegAction.MUTE,
-    "unmute": LegAction.UNMUTE,
-    "senddigits": LegAction.SEND_DIGITS,
+_VERB_ACTIONS: dict[str, LegCommand] = {
+    "hangup": LegCommand.HANGUP,
+    "startstream": LegCommand.START_STREAM,
+    "stopstream": LegCommand.STOP_STREAM,
+    "startsay": LegCommand.START_SAY,
+    "stopsay": LegCommand.STOP_SAY,
+    "startplay": LegCommand.START_PLAY,
+    "stopplay": LegCommand.STOP_PLAY,
+    "startrecording": LegCommand.START_RECORDING,
+    "stoprecording": LegCommand.STOP_RECORDING,
+    "hold": LegCommand.HOLD,
+    "unhold": LegCommand.UNHOLD,
+    "mute": LegCommand.MUTE,
+    "unmute": LegCommand.UNMUTE,
+    "senddigits": LegCommand.SEND_DIGITS,
 }
 _SHORTCUTS: dict[str, str] = {
     "start_stream": "startstream", "stop_stream": "stopstream",

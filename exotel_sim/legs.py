@@ -2,7 +2,7 @@
 
 A leg goes ``created -> connecting -> ringing -> answered -> terminated``; it can end early
 (busy, no answer, failed, canceled). :func:`leg_transition` is the only way to change a
-leg's state and raises :class:`IllegalTransition` for anything not in :data:`LEG_TABLE`.
+leg's state and raises :class:`IllegalLegTransition` for anything not in :data:`LEG_TABLE`.
 :func:`check_leg_action` says whether an API action fits the state, raising the 409/404
 errors of :mod:`exotel_sim.errors` when it does not.
 """
@@ -41,7 +41,7 @@ class TerminalStatus(enum.StrEnum):
     CANCELED = "canceled"
 
 
-class IllegalTransition(Exception):
+class IllegalLegTransition(Exception):
     """A state machine was fed an input its current state does not accept (our bug)."""
 
 
@@ -70,10 +70,10 @@ def leg_transition(
     try:
         return LEG_TABLE[(state, event)]
     except KeyError:
-        raise IllegalTransition(f"leg in state {state} cannot take {event}") from None
+        raise IllegalLegTransition(f"leg in state {state} cannot take {event}") from None
 
 
-class LegAction(enum.StrEnum):
+class LegCommand(enum.StrEnum):
     START_STREAM = "start_stream"
     STOP_STREAM = "stop_stream"
     START_SAY = "start_say"
@@ -94,14 +94,14 @@ class LegAction(enum.StrEnum):
 
 _LIVE = frozenset({_S.CREATED, _S.CONNECTING, _S.RINGING, _S.ANSWERED})
 _ANSWERED = frozenset({_S.ANSWERED})
-LEG_ACTION_STATES: dict[LegAction, frozenset[LegState]] = {
-    **{action: _ANSWERED for action in LegAction},
-    LegAction.UPDATE: _LIVE,
-    LegAction.HANGUP: _LIVE,
+LEG_ACTION_STATES: dict[LegCommand, frozenset[LegState]] = {
+    **{action: _ANSWERED for action in LegCommand},
+    LegCommand.UPDATE: _LIVE,
+    LegCommand.HANGUP: _LIVE,
 }
 
 
-def check_leg_action(sid: str, state: LegState, action: LegAction) -> None:
+def check_leg_action(sid: str, state: LegState, action: LegCommand) -> None:
     """Raise unless ``action`` fits a leg in ``state``.
 
     Hang-up of a leg that has already ended answers 404, as Exotel does; every other
@@ -109,7 +109,7 @@ def check_leg_action(sid: str, state: LegState, action: LegAction) -> None:
     """
     if state in LEG_ACTION_STATES[action]:
         return
-    if action is LegAction.HANGUP:
+    if action is LegCommand.HANGUP:
         raise NotFound(f"leg {sid} is not active (state {state})")
     raise StateConflict(f"{action} not allowed on leg {sid} in state {state}")
 

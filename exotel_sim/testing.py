@@ -4,7 +4,7 @@
 * :class:`HttpEventSink`: an HTTP server on 127.0.0.1 that records Exotel's event POSTs
   (headers included) and can be told to fail the first N attempts.
 * :class:`GrpcEventSink`: the same for ``TriggerCallbackEvent`` over gRPC.
-* :class:`ScriptedBot`: a tiny WebSocket bot server: records everything Exotel sends and lets
+* :class:`FakeBotServer`: a tiny WebSocket bot server: records everything Exotel sends and lets
   the test send media, marks and clears.
 
 Use them as ``async with``; all bind port 0 on 127.0.0.1.
@@ -248,7 +248,7 @@ class BotCall:
         return await asyncio.wait_for(_wait(), wait_s)
 
 
-class ScriptedBot:
+class FakeBotServer:
     """A WebSocket server standing in for a bot; ``on_call`` (optional) runs per connection
     after ``start`` arrived, while messages keep being recorded."""
 
@@ -295,7 +295,7 @@ class ScriptedBot:
             return self.calls[n - 1]
         return await asyncio.wait_for(_wait(), wait_s)
 
-    async def __aenter__(self) -> ScriptedBot:
+    async def __aenter__(self) -> FakeBotServer:
         self._server = await serve(self._handler, "127.0.0.1", 0, compression=None)
         self.port = self._server.sockets[0].getsockname()[1]
         return self

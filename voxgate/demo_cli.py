@@ -52,8 +52,7 @@ from dialer.config import DialerConfig
 from dialer.errors import ConfigError
 from dialer.records import CallRecord, RecordStore
 from dialer.service import CallRequest
-from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig, parse_script
-from exotel_sim.config import ConfigError as SimConfigError
+from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig, SimConfigError, parse_script
 from gateway.cli import check_adapters, parse_adapter_options
 from gateway.config import GatewayConfig
 from voxgate.wiring import LocalStack

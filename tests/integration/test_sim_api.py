@@ -12,7 +12,7 @@ import pytest
 
 from exotel_sim.config import CustomerProfile, SimConfig
 from exotel_sim.server import SimServer
-from exotel_sim.testing import HttpEventSink, ScriptedBot, SimClient, fast_config, wait_leg_state
+from exotel_sim.testing import FakeBotServer, HttpEventSink, SimClient, fast_config, wait_leg_state
 
 SLOW = "+919000000009"  # rings for a long time
 
@@ -229,7 +229,7 @@ async def test_rate_limit_is_429() -> None:
 
 async def test_channel_limit_and_stream_throttle() -> None:
     async with SimServer(fast_config(channel_limit=2, stream_throttle=1)) as server, \
-            HttpEventSink() as sink, ScriptedBot() as bot, \
+            HttpEventSink() as sink, FakeBotServer() as bot, \
             SimClient(server.api_base, server.api_key, server.api_token) as client:
         a = await client.create_leg("+919000000001", sink.url)
         b = await client.create_leg("+919000000002", sink.url)
@@ -258,7 +258,7 @@ async def test_channel_limit_and_stream_throttle() -> None:
 
 async def test_bad_requests_do_not_disturb_a_live_call() -> None:
     async with SimServer(fast_config()) as server, HttpEventSink() as sink, \
-            ScriptedBot() as bot, \
+            FakeBotServer() as bot, \
             SimClient(server.api_base, server.api_key, server.api_token) as client:
         sid = await client.create_leg("+919000000001", sink.url)
         await wait_leg_state(client, sid, "answered")

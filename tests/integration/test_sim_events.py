@@ -7,9 +7,9 @@ import base64
 from exotel_sim.config import CustomerProfile
 from exotel_sim.server import SimServer
 from exotel_sim.testing import (
+    FakeBotServer,
     GrpcEventSink,
     HttpEventSink,
-    ScriptedBot,
     SimClient,
     fast_config,
     wait_leg_state,
@@ -22,7 +22,7 @@ DATA_KEYS = {"leg_sid", "account_sid", "contact_uri", "exophone", "state", "star
              "end_time", "date_created", "date_updated"}  # what Exotel documents, no more
 
 
-async def _answered_call_with_stream(client: SimClient, sink_url: str, bot: ScriptedBot) -> str:
+async def _answered_call_with_stream(client: SimClient, sink_url: str, bot: FakeBotServer) -> str:
     sid = await client.create_leg("+919000000001", sink_url, custom_param="vx_call=42")
     await wait_leg_state(client, sid, "answered")
     await client.action(sid, "start_stream", {"url": bot.url(), "action_custom_param": "s1"})
@@ -32,7 +32,7 @@ async def _answered_call_with_stream(client: SimClient, sink_url: str, bot: Scri
 
 async def test_https_events_payload_headers_and_order() -> None:
     config = fast_config(event_auth=("hook", "secret"))
-    async with SimServer(config) as server, HttpEventSink() as sink, ScriptedBot() as bot, \
+    async with SimServer(config) as server, HttpEventSink() as sink, FakeBotServer() as bot, \
             SimClient(server.api_base, server.api_key, server.api_token) as client:
         sid = await _answered_call_with_stream(client, sink.url, bot)
         started = await sink.wait_for(lambda e: e.name == "stream_started")
@@ -70,7 +70,7 @@ async def test_https_events_payload_headers_and_order() -> None:
 
 async def test_grpc_events_carry_the_same_payload() -> None:
     async with SimServer(fast_config()) as server, GrpcEventSink() as sink, \
-            ScriptedBot() as bot, \
+            FakeBotServer() as bot, \
             SimClient(server.api_base, server.api_key, server.api_token) as client:
         sid = await _answered_call_with_stream(client, sink.url, bot)
         await sink.wait_for(lambda e: e.name == "stream_started")

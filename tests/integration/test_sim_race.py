@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from exotel_sim.config import ConfigError, CustomerProfile, SimConfig
+from exotel_sim.config import CustomerProfile, SimConfig, SimConfigError
 from exotel_sim.server import SimServer
 from exotel_sim.testing import HttpEventSink, SimClient, fast_config
 
@@ -63,5 +63,5 @@ def test_race_and_lenient_options_are_checked() -> None:
     for text in ("[delivery]\nrace_share = 1.5", "[delivery]\nloss_probability = -0.1",
                  "[delivery]\nrace_window_ms = -1", "[lenient]\nlist_legs = 1",
                  "[lenient]\nlist_everything = true"):
-        with pytest.raises(ConfigError):
+        with pytest.raises(SimConfigError):
             SimConfig.from_toml(text)

@@ -16,8 +16,8 @@ from exotel_sim.config import CustomerProfile
 from exotel_sim.server import SimServer
 from exotel_sim.testing import (
     BotCall,
+    FakeBotServer,
     HttpEventSink,
-    ScriptedBot,
     SimClient,
     fast_config,
     tone,
@@ -32,7 +32,7 @@ async def streamed_call(
     body: dict[str, Any] | None = None,
     profile: CustomerProfile | None = None,
     url_path: str = "/stream",
-) -> tuple[SimServer, SimClient, HttpEventSink, ScriptedBot, str, Any]:
+) -> tuple[SimServer, SimClient, HttpEventSink, FakeBotServer, str, Any]:
     """Start a sim, a sink and a bot; answer a leg and start its stream. Caller closes ``stack``."""
     from contextlib import AsyncExitStack
 
@@ -40,7 +40,7 @@ async def streamed_call(
     customers = {TALKER: profile} if profile else {}
     server = await stack.enter_async_context(SimServer(fast_config(customers=customers)))
     sink = await stack.enter_async_context(HttpEventSink())
-    bot = await stack.enter_async_context(ScriptedBot(on_call))
+    bot = await stack.enter_async_context(FakeBotServer(on_call))
     client = await stack.enter_async_context(
         SimClient(server.api_base, server.api_key, server.api_token))
     sid = await client.create_leg(TALKER, sink.url)

@@ -13,9 +13,9 @@ from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig
 from exotel_sim.server import SimServer
 from exotel_sim.testing import (
     BotCall,
+    FakeBotServer,
     HttpEventSink,
     ReceivedEvent,
-    ScriptedBot,
     SimClient,
     fast_config,
     tone,
@@ -44,7 +44,7 @@ async def test_bot_first_call_timeline_is_exact() -> None:
     profile = CustomerProfile(outcome="answer", ring_ms=(50, 50), patience_ms=0).with_script(
         "pause 400", "say cust_yes", "hangup")
     config = fast_config(customers={CUSTOMER: profile})
-    async with SimServer(config) as server, HttpEventSink() as sink, ScriptedBot(bot) as bots, \
+    async with SimServer(config) as server, HttpEventSink() as sink, FakeBotServer(bot) as bots, \
             SimClient(server.api_base, server.api_key, server.api_token) as client:
         sid = await client.create_leg(CUSTOMER, sink.url)
         await sink.wait_for(lambda e: e.name == "leg_answered")
@@ -87,7 +87,7 @@ async def test_barge_in_lands_exactly_after_n_ms_of_bot_audio() -> None:
     profile = CustomerProfile(outcome="answer", ring_ms=(50, 50), patience_ms=0).with_script(
         "barge 300 cust_no")
     async with SimServer(fast_config(customers={CUSTOMER: profile})) as server, \
-            HttpEventSink() as sink, ScriptedBot(bot) as bots, \
+            HttpEventSink() as sink, FakeBotServer(bot) as bots, \
             SimClient(server.api_base, server.api_key, server.api_token) as client:
         sid = await client.create_leg(CUSTOMER, sink.url)
         await wait_leg_state(client, sid, "answered")

@@ -8,10 +8,10 @@ import pytest
 
 from exotel_sim.config import (
     AgentProfile,
-    ConfigError,
     CustomerProfile,
     ScriptStep,
     SimConfig,
+    SimConfigError,
     parse_script,
 )
 
@@ -114,7 +114,7 @@ def test_config_is_frozen() -> None:
     ],
 )
 def test_bad_config_names_the_key(text: str, needle: str) -> None:
-    with pytest.raises(ConfigError, match=needle):
+    with pytest.raises(SimConfigError, match=needle):
         SimConfig.from_toml(text)
 
 

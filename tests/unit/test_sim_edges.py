@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from exotel_sim.audio import Placed, decode_wav, duration_ms, from_wire, rms, wire_duration_ms
-from exotel_sim.config import AgentProfile, ConfigError, CustomerProfile, ScriptStep, SimConfig
+from exotel_sim.config import AgentProfile, CustomerProfile, ScriptStep, SimConfig, SimConfigError
 from exotel_sim.errors import BadRequest, NotFound, StateConflict
 from exotel_sim.events import Event, rfc3339
 from exotel_sim.legs import BridgeState, check_bridge_action
@@ -92,7 +92,7 @@ def test_mix_ignores_pieces_outside_the_window() -> None:
     ],
 )
 def test_config_rejects(make: Any) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(SimConfigError):
         make()
 
 

@@ -7,8 +7,8 @@ import pytest
 from exotel_sim.errors import NotFound, StateConflict
 from exotel_sim.legs import (
     LEG_TABLE,
-    IllegalTransition,
-    LegAction,
+    IllegalLegTransition,
+    LegCommand,
     LegInput,
     LegState,
     TerminalStatus,
@@ -41,21 +41,21 @@ def test_everything_outside_the_table_raises() -> None:
         for inp in LegInput:
             if (state, inp) in LEG_TABLE:
                 continue
-            with pytest.raises(IllegalTransition):
+            with pytest.raises(IllegalLegTransition):
                 leg_transition(state, inp)
     assert all(k[0] is not LegState.TERMINATED for k in LEG_TABLE)
 
 
 def test_media_actions_need_an_answered_leg() -> None:
-    check_leg_action("L", LegState.ANSWERED, LegAction.START_STREAM)
+    check_leg_action("L", LegState.ANSWERED, LegCommand.START_STREAM)
     for state in (LegState.CREATED, LegState.RINGING, LegState.TERMINATED):
         with pytest.raises(StateConflict, match="start_stream"):
-            check_leg_action("L", state, LegAction.START_STREAM)
+            check_leg_action("L", state, LegCommand.START_STREAM)
 
 
 def test_hangup_of_an_ended_leg_is_404_like_exotel() -> None:
-    check_leg_action("L", LegState.RINGING, LegAction.HANGUP)
+    check_leg_action("L", LegState.RINGING, LegCommand.HANGUP)
     with pytest.raises(NotFound):
-        check_leg_action("L", LegState.TERMINATED, LegAction.HANGUP)
+        check_leg_action("L", LegState.TERMINATED, LegCommand.HANGUP)
     with pytest.raises(StateConflict):
-        check_leg_action("L", LegState.TERMINATED, LegAction.BRIDGE)
+        check_leg_action("L", LegState.TERMINATED, LegCommand.BRIDGE)
