@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from exotel_sim import requests as rq
-from exotel_sim.engine import Bridge, Leg, Sim
+from exotel_sim.engine import Sim
 from exotel_sim.errors import (
     ApiError,
     BadRequest,
@@ -33,6 +33,7 @@ from exotel_sim.errors import (
     Unauthorized,
 )
 from exotel_sim.events import rfc3339
+from exotel_sim.leg import Bridge, Leg
 
 log = logging.getLogger("exotel_sim.api")
 

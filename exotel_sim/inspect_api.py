@@ -18,7 +18,8 @@ from aiohttp import web
 
 import audio_fixtures
 from exotel_sim.api import SIM_KEY, bridge_json, leg_json
-from exotel_sim.engine import Leg, Sim
+from exotel_sim.engine import Sim
+from exotel_sim.leg import Leg
 from exotel_sim.timeline import cross_overlaps, silences
 
 SILENCE_REPORT_MS = 300  # dead air shorter than this is not listed

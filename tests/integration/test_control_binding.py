@@ -24,8 +24,8 @@ from dialer.errors import ControlRefused
 from dialer.service import CallRequest
 from exotel_sim.config import SimConfig
 from gateway.config import GatewayConfig
-from gateway.control import ControlRequest
 from voxgate.wiring import LocalStack
+from voxgate_shared.control import ControlRequest
 
 VICTIM = "+919900000001"
 TOKEN = "binding-token"

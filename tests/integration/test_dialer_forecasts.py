@@ -13,8 +13,8 @@ from dialer.config import DialerConfig
 from dialer.service import CallRequest, ProgressEvent, parse_forecast_detail
 from exotel_sim.config import CustomerProfile, SimConfig, parse_script
 from gateway.config import GatewayConfig
-from gateway.control import ControlRequest
 from voxgate.wiring import LocalStack
+from voxgate_shared.control import ControlRequest
 
 CUSTOMER = "+919900000001"
 

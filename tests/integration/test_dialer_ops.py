@@ -22,9 +22,10 @@ from dialer.control_api import ControlApiServer
 from dialer.service import CallRequest, Dialer, DialerStopping
 from exotel_sim.config import AgentProfile, SimConfig
 from exotel_sim.server import SimServer
-from gateway.control import ControlRequest, HttpControlHook
+from gateway.control import HttpControlHook
 from gateway.errors import ControlHookError
 from voxgate.wiring import LocalStack
+from voxgate_shared.control import ControlRequest
 
 CUSTOMER = "+919900000001"
 BUSY = "+919900000002"

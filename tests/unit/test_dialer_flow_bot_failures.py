@@ -35,7 +35,7 @@ from dialer.flows import (
     Transfer,
 )
 from dialer.records import CSV_COLUMNS, CallRecord, RecordStore, csv_text
-from gateway.control import ControlRequest
+from voxgate_shared.control import ControlRequest
 
 
 def connecting(**settings: Any) -> Drive:

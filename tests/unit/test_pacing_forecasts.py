@@ -23,7 +23,7 @@ from dialer.pacing.types import (
     ForecastedCall,
     PacerState,
 )
-from gateway.control import ControlRequest
+from voxgate_shared.control import ControlRequest
 
 # --- the control request ----------------------------------------------------------------------
 
