@@ -19,6 +19,7 @@ from dialer.flows.messages import (
     LegCreated,
     NoAgentFree,
     Notify,
+    Op,
     PickAgent,
     ReleaseAgent,
     SetTimer,
@@ -30,6 +31,7 @@ from dialer.flows.messages import (
     StopPlay,
     StopSay,
     StopStream,
+    Timer,
     TimerFired,
     Transfer,
 )
@@ -58,6 +60,7 @@ __all__ = [
     "LegCreated",
     "NoAgentFree",
     "Notify",
+    "Op",
     "PickAgent",
     "ReleaseAgent",
     "SetTimer",
@@ -69,6 +72,7 @@ __all__ = [
     "StopPlay",
     "StopSay",
     "StopStream",
+    "Timer",
     "TimerFired",
     "Transfer",
 ]

@@ -86,8 +86,10 @@ from dialer.flows.messages import (
     LegCreated,
     NoAgentFree,
     Notify,
+    Op,
     SetTimer,
     Start,
+    Timer,
     TimerFired,
     Transfer,
 )
@@ -199,13 +201,13 @@ class CallFlow(BotStream, Escalation, Ending, CustomerAudio):
         self._mark("answered")
         self._emit(Notify("answered"))
         if AmdEffect.SET_TIMER in self._amd.fire(AmdInput.ANSWER):
-            self._emit(SetTimer("amd", self.settings.amd_timeout))
+            self._emit(SetTimer(Timer.AMD, self.settings.amd_timeout))
         if self.outcome.mode == "agent_first":
             self._goto(S.HOLD)
             self._start_hold()
             if not self.amd:
                 self._emit(Notify("live"))
-            self._emit(SetTimer("abandon", self.settings.abandon_after))
+            self._emit(SetTimer(Timer.ABANDON, self.settings.abandon_after))
             self._pick_agent()
             return
         self._goto(S.CONNECTING)
@@ -221,7 +223,7 @@ class CallFlow(BotStream, Escalation, Ending, CustomerAudio):
         """AMD said human (or timed out): a live answer. An agent already on the line is
         bridged now, unless the abandonment limit passed meanwhile."""
         effects = self._amd.fire(AmdInput.HUMAN)
-        self._emit(CancelTimer("amd"))
+        self._emit(CancelTimer(Timer.AMD))
         self._mark(why)
         self._emit(Notify("live", why))
         if self.state in (S.HOLD, S.AGENT_RINGING):
@@ -233,7 +235,7 @@ class CallFlow(BotStream, Escalation, Ending, CustomerAudio):
     def _on_machine(self) -> None:
         """AMD said machine: never a live answer; free any agent, hang up."""
         self._amd.fire(AmdInput.MACHINE)
-        self._emit(CancelTimer("amd"))
+        self._emit(CancelTimer(Timer.AMD))
         self.outcome.machine = True
         self._mark("amd_machine")
         self._emit(Notify("machine"))
@@ -243,7 +245,7 @@ class CallFlow(BotStream, Escalation, Ending, CustomerAudio):
     def _on_failed(self, item: ActionFailed) -> None:
         op = item.op
         self._mark(f"failed_{op}")
-        if op == "create_leg" and item.role == "customer":
+        if op == Op.CREATE_LEG and item.role == "customer":
             if self.state is S.DIALING and not self.customer_leg:
                 self.outcome.failure = item.message or f"create leg failed ({item.status})"
                 self._set_disposition("failed")
@@ -251,25 +253,25 @@ class CallFlow(BotStream, Escalation, Ending, CustomerAudio):
                 self._end()
             else:
                 self._ignore()
-        elif op == "create_leg":
+        elif op == Op.CREATE_LEG:
             if self.state is S.AGENT_RINGING and not self.agent_leg and (
                 item.tag == self.outcome.agent_id
             ):
                 self._agent_failed(item.message or "create agent leg failed")
             else:
                 self._ignore()
-        elif op == "start_stream":
+        elif op == Op.START_STREAM:
             if self.state is S.CONNECTING:
                 self._stream_failed("start_stream_error")
             else:
                 self._ignore()
-        elif op == "create_bridge":
+        elif op == Op.CREATE_BRIDGE:
             if self.state is S.BRIDGING:
                 self.outcome.failure = item.message or "create bridge failed"
                 self._goodbye("failed")
             else:
                 self._ignore()
-        elif op in ("start_say", "start_play") and self._customer_audio is not None and (
+        elif op in (Op.START_SAY, Op.START_PLAY) and self._customer_audio is not None and (
             item.tag == self._customer_audio.tag if item.tag
             else op == f"start_{self._customer_audio.kind}"
         ):
@@ -287,27 +289,27 @@ class CallFlow(BotStream, Escalation, Ending, CustomerAudio):
             self._ignore()  # cancelled, or not ours
             return
         self._timers.discard(name)
-        if name == "stream" and self.state is S.CONNECTING:
+        if name == Timer.STREAM and self.state is S.CONNECTING:
             self._stream_failed("stream_timeout")
-        elif name == "agent_ring" and self.state is S.AGENT_RINGING:
+        elif name == Timer.AGENT_RING and self.state is S.AGENT_RINGING:
             self._agent_failed("ring_timeout")
-        elif name == "abandon" and self.state in (S.HOLD, S.AGENT_RINGING):
+        elif name == Timer.ABANDON and self.state in (S.HOLD, S.AGENT_RINGING):
             if self._amd_pending:
                 self._amd.fire(AmdInput.ABANDON_LIMIT)  # a machine is no abandonment: wait
                 self._mark("abandon_limit_passed")
             else:
                 self._abandon()
-        elif name == "amd" and self._amd_pending:
+        elif name == Timer.AMD and self._amd_pending:
             self._on_live("amd_timeout")
-        elif name == "message" and self.state is S.GOODBYE:
+        elif name == Timer.MESSAGE and self.state is S.GOODBYE:
             self._hang_up_customer()
-        elif name == "message" and self._bot.state is BotState.RETURNING:
+        elif name == Timer.MESSAGE and self._bot.state is BotState.RETURNING:
             self._restart_bot()  # the fallback message overran: the bot now
-        elif name == "queue" and self.state in (S.HOLD, S.AGENT_RINGING):
+        elif name == Timer.QUEUE and self.state in (S.HOLD, S.AGENT_RINGING):
             self._on_queue_timeout()
-        elif name == "ending" and self.state is S.ENDING:
+        elif name == Timer.ENDING and self.state is S.ENDING:
             self._finish_or_wait()
-        elif name == "recording" and self.state is S.FINALIZING:
+        elif name == Timer.RECORDING and self.state is S.FINALIZING:
             self._end()
         else:
             self._ignore()

@@ -14,6 +14,7 @@ from dialer.flows.messages import (
     Notify,
     SetTimer,
     StartRecording,
+    Timer,
 )
 from dialer.flows.outcome import RECORDING_EVENT, SHUTDOWN
 from dialer.flows.queue import QueueInput
@@ -75,7 +76,7 @@ class Ending(FlowCore):
             self._emit(CancelTimer(name))
         if self._recording_started and not self.outcome.recording_url:
             self._goto(S.FINALIZING)
-            self._emit(SetTimer("recording", self.settings.recording_wait))
+            self._emit(SetTimer(Timer.RECORDING, self.settings.recording_wait))
             return
         self._end()
 
@@ -90,12 +91,13 @@ class Ending(FlowCore):
     def _hang_up_customer(self) -> None:
         """Cancel agent work, hang up the customer, wait for its ``leg_terminated``."""
         self._cancel_agent(wrap_up=self.outcome.bridged)
-        for name in ("stream", "agent_ring", "abandon", "amd", "message", "queue"):
+        for name in (Timer.STREAM, Timer.AGENT_RING, Timer.ABANDON, Timer.AMD, Timer.MESSAGE,
+                     Timer.QUEUE):
             self._emit(CancelTimer(name))
         if self._customer_alive and self.customer_leg:
             self._emit(Hangup(self.customer_leg, "customer"))
             self._goto(S.ENDING)
-            self._emit(SetTimer("ending", self.settings.ending_timeout))
+            self._emit(SetTimer(Timer.ENDING, self.settings.ending_timeout))
         else:
             self._finish_or_wait()
 
@@ -105,12 +107,12 @@ class Ending(FlowCore):
         self._cancel_agent(wrap_up=False)
         self._queue.fire(QueueInput.RESET)
         self._bot.fire(BotInput.CANCEL_RETURN)
-        self._emit(CancelTimer("queue"), CancelTimer("message"))
+        self._emit(CancelTimer(Timer.QUEUE), CancelTimer(Timer.MESSAGE))
         self._stop_customer_audio()
         self._stop_bot()
         self._goto(S.GOODBYE)
         self._start_audio("goodbye", self.settings.goodbye_text, "")
-        self._emit(SetTimer("message", self.settings.message_timeout))
+        self._emit(SetTimer(Timer.MESSAGE, self.settings.message_timeout))
 
     def _on_bridge_created(self, bridge_sid: str) -> None:
         if self.state is not S.BRIDGING:

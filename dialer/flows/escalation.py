@@ -20,6 +20,7 @@ from dialer.flows.messages import (
     ReleaseAgent,
     SetTimer,
     StopPlay,
+    Timer,
     Transfer,
 )
 from dialer.flows.outcome import REENTRIES_EXHAUSTED
@@ -37,7 +38,7 @@ class Escalation(FlowCore):
             self._ignore()
             return
         if self.state is S.CONNECTING and self._bot.state is not BotState.RETURNING:
-            self._emit(CancelTimer("stream"))
+            self._emit(CancelTimer(Timer.STREAM))
             self._stream.fire(StreamInput.UP)  # the bot is talking, so the stream is up
             self._bot.fire(BotInput.CONNECTED)
         self._escalate(item.reason, item.skills or self.skills)
@@ -50,9 +51,9 @@ class Escalation(FlowCore):
         self._attempts = 0
         self._queue.fire(QueueInput.RESET)
         self._bot.fire(BotInput.CANCEL_RETURN)
-        self._emit(CancelTimer("message"))  # (a fallback message before a new stream)
+        self._emit(CancelTimer(Timer.MESSAGE))  # (a fallback message before a new stream)
         self._mark("escalation_requested")
-        self._emit(Notify("escalated", reason), SetTimer("queue",
+        self._emit(Notify("escalated", reason), SetTimer(Timer.QUEUE,
                                                          self.settings.escalation_queue_timeout))
         self._stop_bot()  # one voice: the hold, an agent or the fallback message next
         self._goto(S.HOLD)
@@ -90,7 +91,7 @@ class Escalation(FlowCore):
         self._emit(
             CreateLeg("agent", item.number, self.outcome.call_id, self.customer_leg,
                       tag=item.agent_id),
-            SetTimer("agent_ring", self.settings.agent_ring_timeout),
+            SetTimer(Timer.AGENT_RING, self.settings.agent_ring_timeout),
             Notify("agent_ringing", item.agent_id),
         )
 
@@ -135,7 +136,7 @@ class Escalation(FlowCore):
             if self.state is S.AGENT_RINGING:
                 self._mark("agent_answered")
                 self._emit(
-                    CancelTimer("agent_ring"), Notify("agent_answered", self.outcome.agent_id),
+                    CancelTimer(Timer.AGENT_RING), Notify("agent_answered", self.outcome.agent_id),
                     AgentOnCall(self.outcome.agent_id),
                 )
                 if self._amd_pending:
@@ -161,7 +162,8 @@ class Escalation(FlowCore):
     def _connect_agent(self) -> None:
         """The agent is on the line: stop the bot and the hold audio, bridge the legs."""
         self._queue.fire(QueueInput.RESET)
-        self._emit(CancelTimer("abandon"), CancelTimer("agent_ring"), CancelTimer("queue"))
+        self._emit(CancelTimer(Timer.ABANDON), CancelTimer(Timer.AGENT_RING),
+                   CancelTimer(Timer.QUEUE))
         self._stop_bot()
         self._stop_customer_audio()
         if self.outcome.agent_nailed:
@@ -172,7 +174,7 @@ class Escalation(FlowCore):
 
     def _agent_failed(self, why: str) -> None:
         self._mark("agent_failed")
-        self._emit(CancelTimer("agent_ring"))
+        self._emit(CancelTimer(Timer.AGENT_RING))
         self._cancel_agent(wrap_up=False)
         if self.outcome.mode == "agent_first":
             self._goto(S.HOLD)
@@ -204,7 +206,7 @@ class Escalation(FlowCore):
         if not self.outcome.failure:
             self.outcome.failure = why
         self._mark("escalation_failed")
-        self._emit(CancelTimer("agent_ring"), CancelTimer("queue"),
+        self._emit(CancelTimer(Timer.AGENT_RING), CancelTimer(Timer.QUEUE),
                    Notify("escalation_failed", why))
         self._cancel_agent(wrap_up=False)
         to_bot = self.settings.escalation_fallback == "bot" and self._bot.state is BotState.UP
@@ -223,7 +225,7 @@ class Escalation(FlowCore):
             self._goto(S.CONNECTING)
             self._bot.fire(BotInput.RETURN)
             if self._start_audio("fallback", self.settings.fallback_text, ""):
-                self._emit(SetTimer("message", self.settings.message_timeout))
+                self._emit(SetTimer(Timer.MESSAGE, self.settings.message_timeout))
             else:
                 self._restart_bot()
             return
@@ -233,7 +235,7 @@ class Escalation(FlowCore):
     def _restart_bot(self) -> None:
         """Back to the bot after a failed escalation: a new stream (a new bot session)."""
         self._bot.fire(BotInput.RESTART)
-        self._emit(CancelTimer("message"))
+        self._emit(CancelTimer(Timer.MESSAGE))
         self._stop_customer_audio()
         self._connect_tries = 0
         self._mark("bot_restarted")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dialer.events import LegAction
 from dialer.flows.bot import BotState
 from dialer.flows.core import FlowCore
-from dialer.flows.messages import CancelTimer, StartPlay, StartSay, StopPlay, StopSay
+from dialer.flows.messages import CancelTimer, StartPlay, StartSay, StopPlay, StopSay, Timer
 from dialer.flows.outcome import MIN_HOLD_RUN, TAG_PREFIX, Audio
 from dialer.flows.states import CallState
 
@@ -82,7 +82,7 @@ class CustomerAudio(FlowCore):
     def _after_message(self, purpose: str) -> None:
         """A message ended (or could not be said): what comes next."""
         if self.state is S.GOODBYE and purpose == "goodbye":
-            self._emit(CancelTimer("message"))
+            self._emit(CancelTimer(Timer.MESSAGE))
             self._hang_up_customer()
         elif self._bot.state is BotState.RETURNING and purpose == "fallback":
             self._restart_bot()

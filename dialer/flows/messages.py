@@ -11,6 +11,7 @@ progress notifications and ``Finish``.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,6 +19,42 @@ from dialer.events import ExotelEvent
 
 Role = Literal["customer", "agent"]
 NoAgentReason = Literal["busy", "skill", "tried"]
+
+
+class Timer(enum.StrEnum):
+    """The flow's timers (``SetTimer``/``CancelTimer``/``TimerFired`` names; a StrEnum member
+    compares and hashes as its value, so a runner may hand back the plain string)."""
+
+    STREAM = "stream"  # the stream must start within stream_start_timeout
+    AGENT_RING = "agent_ring"  # an agent leg rings at most agent_ring_timeout
+    ABANDON = "abandon"  # agent-first: no agent abandon_after the answer
+    AMD = "amd"  # no AMD result: treated as human
+    MESSAGE = "message"  # a fallback or goodbye message overran
+    ENDING = "ending"  # the hang-up's leg_terminated did not come
+    RECORDING = "recording"  # the last wait for recording_available
+    QUEUE = "queue"  # bot-first: the longest wait for an agent
+
+
+class Op(enum.StrEnum):
+    """What a command does (its ``op``; an ``ActionFailed`` names the failed one)."""
+
+    CREATE_LEG = "create_leg"
+    START_STREAM = "start_stream"
+    STOP_STREAM = "stop_stream"
+    START_SAY = "start_say"
+    STOP_SAY = "stop_say"
+    START_PLAY = "start_play"
+    STOP_PLAY = "stop_play"
+    CREATE_BRIDGE = "create_bridge"
+    START_RECORDING = "start_recording"
+    HANGUP = "hangup"
+    PICK_AGENT = "pick_agent"
+    AGENT_ON_CALL = "agent_on_call"
+    RELEASE_AGENT = "release_agent"
+    SET_TIMER = "set_timer"
+    CANCEL_TIMER = "cancel_timer"
+    NOTIFY = "notify"
+    FINISH = "finish"
 
 
 def _need(value: str, what: str) -> None:
@@ -57,9 +94,9 @@ class BridgeCreated:
 
 @dataclass(frozen=True, slots=True)
 class ActionFailed:
-    """A command failed. ``op`` is the command's ``op`` name; ``status`` the HTTP status or 0."""
+    """A command failed. ``op`` is the command's :class:`Op`; ``status`` the HTTP status or 0."""
 
-    op: str
+    op: str  # an Op (a runner may pass the plain string)
     role: Role = "customer"
     status: int = 0
     message: str = ""
@@ -94,7 +131,7 @@ class BotFailed:
 
 @dataclass(frozen=True, slots=True)
 class TimerFired:
-    name: str
+    name: str  # a Timer (or a runner's own wake-up name, which the flow ignores)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +191,7 @@ class CreateLeg:
     custom_param: str
     reference_leg_sid: str = ""
     tag: str = ""  # echoed in LegCreated/ActionFailed (the agent id for agent legs)
-    op: str = "create_leg"
+    op: Op = Op.CREATE_LEG
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +200,7 @@ class StartStream:
 
     leg_sid: str
     attempt: int = 1
-    op: str = "start_stream"
+    op: Op = Op.START_STREAM
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +210,7 @@ class StopStream:
 
     leg_sid: str
     tag: str = field(default="", compare=False)
-    op: str = "stop_stream"
+    op: Op = Op.STOP_STREAM
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,14 +224,14 @@ class StartSay:
     purpose: str  # greeting | hold | fallback | goodbye
     loop: int = 0
     tag: str = field(default="", compare=False)
-    op: str = "start_say"
+    op: Op = Op.START_SAY
 
 
 @dataclass(frozen=True, slots=True)
 class StopSay:
     leg_sid: str
     purpose: str = ""  # what is being stopped (greeting, hold ...), when known
-    op: str = "stop_say"
+    op: Op = Op.STOP_SAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,34 +243,34 @@ class StartPlay:
     purpose: str
     loop: int = 0
     tag: str = field(default="", compare=False)
-    op: str = "start_play"
+    op: Op = Op.START_PLAY
 
 
 @dataclass(frozen=True, slots=True)
 class StopPlay:
     leg_sid: str
     purpose: str = ""
-    op: str = "stop_play"
+    op: Op = Op.STOP_PLAY
 
 
 @dataclass(frozen=True, slots=True)
 class CreateBridge:
     leg_a: str
     leg_b: str
-    op: str = "create_bridge"
+    op: Op = Op.CREATE_BRIDGE
 
 
 @dataclass(frozen=True, slots=True)
 class StartRecording:
     bridge_sid: str
-    op: str = "start_recording"
+    op: Op = Op.START_RECORDING
 
 
 @dataclass(frozen=True, slots=True)
 class Hangup:
     leg_sid: str
     role: Role = "customer"
-    op: str = "hangup"
+    op: Op = Op.HANGUP
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +280,7 @@ class PickAgent:
 
     skills: tuple[str, ...]
     exclude: tuple[str, ...] = ()
-    op: str = "pick_agent"
+    op: Op = Op.PICK_AGENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +289,7 @@ class AgentOnCall:
     change, not a side effect of the ``agent_answered`` progress notification)."""
 
     agent_id: str
-    op: str = "agent_on_call"
+    op: Op = Op.AGENT_ON_CALL
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,20 +298,20 @@ class ReleaseAgent:
 
     agent_id: str
     wrap_up: bool
-    op: str = "release_agent"
+    op: Op = Op.RELEASE_AGENT
 
 
 @dataclass(frozen=True, slots=True)
 class SetTimer:
-    name: str
+    name: str  # a Timer
     seconds: float
-    op: str = "set_timer"
+    op: Op = Op.SET_TIMER
 
 
 @dataclass(frozen=True, slots=True)
 class CancelTimer:
-    name: str
-    op: str = "cancel_timer"
+    name: str  # a Timer
+    op: Op = Op.CANCEL_TIMER
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,14 +320,14 @@ class Notify:
 
     kind: str
     detail: str = ""
-    op: str = "notify"
+    op: Op = Op.NOTIFY
 
 
 @dataclass(frozen=True, slots=True)
 class Finish:
     """The call is over; :attr:`CallFlow.outcome` is final."""
 
-    op: str = "finish"
+    op: Op = Op.FINISH
 
 
 Command = (

@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from dialer.flows.messages import Timer
+
 Mode = Literal["bot_first", "agent_first"]
 STREAM_FAILURE_EVENTS = frozenset({"stream_failed", "stream_failed_to_start", "stream_stopped"})
 CALL_ENDED_REASONS = frozenset({"callended", "call_ended", "hangup", "customer_hangup"})
 RECORDING_EVENT = "recording_available"
 SHUTDOWN = "shutdown"  # HangupRequest reason used by the dialer when it stops
-TIMERS = ("stream", "agent_ring", "abandon", "amd", "message", "ending", "recording", "queue")
+TIMERS = tuple(Timer)
 AUDIO_DONE_EVENTS = frozenset({"say_completed", "play_completed", "play_interrupted",
                                "play_failed_to_start"})
 TAG_PREFIX = "vx:"  # our action_custom_param tags: vx:<purpose>:<n>, vx:stream_stop:<n>

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dialer.events import LegAction
 from dialer.flows.bot import BotInput, BotState, StreamInput, StreamState
 from dialer.flows.core import FlowCore
-from dialer.flows.messages import BotFailed, CancelTimer, Notify, SetTimer, StartStream
+from dialer.flows.messages import BotFailed, CancelTimer, Notify, SetTimer, StartStream, Timer
 from dialer.flows.outcome import (
     AUDIO_DONE_EVENTS,
     CALL_ENDED_REASONS,
@@ -29,7 +29,7 @@ class BotStream(FlowCore):
         self._mark(f"stream_requested_{self.outcome.stream_attempts}")
         self._emit(
             StartStream(self.customer_leg, self.outcome.stream_attempts),
-            SetTimer("stream", self.settings.stream_start_timeout),
+            SetTimer(Timer.STREAM, self.settings.stream_start_timeout),
         )
 
     def _stop_bot(self) -> None:
@@ -97,7 +97,7 @@ class BotStream(FlowCore):
             self._ignore()
 
     def _stream_up(self) -> None:
-        self._emit(CancelTimer("stream"))
+        self._emit(CancelTimer(Timer.STREAM))
         self._stream.fire(StreamInput.UP)
         self._bot.fire(BotInput.CONNECTED)
         self._mark("stream_started")
@@ -110,7 +110,7 @@ class BotStream(FlowCore):
         self._emit(Notify("bot_connected", "greeting" if stopping else ""))
 
     def _stream_failed(self, why: str) -> None:
-        self._emit(CancelTimer("stream"))
+        self._emit(CancelTimer(Timer.STREAM))
         self._mark(f"stream_failed_{self.outcome.stream_attempts}")
         if self._connect_tries < 2:
             self._start_stream()  # retry once
@@ -147,6 +147,6 @@ class BotStream(FlowCore):
                 self.outcome.failure = item.reason
             return
         if self.state is S.CONNECTING:
-            self._emit(CancelTimer("stream"))
+            self._emit(CancelTimer(Timer.STREAM))
         self._after_stream_failure(item.reason, "bot_failed")
 

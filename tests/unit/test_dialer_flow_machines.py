@@ -168,3 +168,22 @@ def test_initial_states() -> None:
     assert bot_machine().state is BotState.NONE
     assert stream_machine().state is StreamState.OFF
     assert queue_machine().state is QueueState.IDLE
+
+
+def test_the_flow_names_its_timers_and_operations_by_enum() -> None:
+    """Every timer the flow sets or cancels is a Timer, every command's op an Op (StrEnums:
+    they still equal the strings the runner and the logs use)."""
+    from test_dialer_flow import AGENT, Drive, lc
+
+    from dialer.flows import AgentOffered, CancelTimer, LegCreated, Op, SetTimer, Timer, Transfer
+
+    d = Drive()
+    d.to_bot()
+    d(Transfer("dtmf"))
+    d(AgentOffered("a1", "+9199"))
+    d(LegCreated("agent", AGENT, "a1"))
+    d(lc("leg_answered", AGENT))
+    d(lc("leg_terminated"))
+    timers = [c.name for c in d.log if isinstance(c, (SetTimer, CancelTimer))]
+    assert timers and all(isinstance(t, Timer) for t in timers)
+    assert all(isinstance(c.op, Op) for c in d.log) and Timer.QUEUE == "queue"
