@@ -8,6 +8,9 @@ when the call releases the agent, :meth:`resume` restarts the hold audio. The ho
 started again whenever it ends on its own while the agent waits (Exotel's ``loop`` is bounded:
 100 loops of a 4 s clip are 400 s, and an agent may wait for hours); each start is tagged
 (``action_custom_param``) so that only its own end restarts it.
+
+The keeper gets its ports (:class:`~dialer.ports.KeeperPorts`: the Exotel API, the agent desk,
+the leg registry, the clock), never the dialer.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dialer.errors import ExotelApiError, ExotelError
 from dialer.events import ExotelEvent, LegAction, LegLifecycle
 
 if TYPE_CHECKING:
-    from dialer.service import Dialer
+    from dialer.ports import KeeperPorts
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +36,8 @@ HOLD_DONE_EVENTS = frozenset({"play_completed", "say_completed", "play_failed_to
 class NailedAgentKeeper:
     """Keeps one nailed-up agent leg live."""
 
-    def __init__(self, dialer: Dialer, agent_id: str, number: str) -> None:
-        self.dialer = dialer
+    def __init__(self, ports: KeeperPorts, agent_id: str, number: str) -> None:
+        self.ports = ports
         self.agent_id = agent_id
         self.number = number
         self.leg_sid = ""
@@ -53,11 +56,9 @@ class NailedAgentKeeper:
 
     def deliver_event(self, event: ExotelEvent) -> None:
         """An event of this keeper's leg; forwarded to the call holding the agent, if any."""
-        agent = self.dialer.pool.get(self.agent_id)
-        if agent.call_id:
-            runner = self.dialer.runner(agent.call_id)
-            if runner is not None:
-                runner.deliver_event(event)
+        call_id = self.ports.desk.agent_call(self.agent_id)
+        if call_id:
+            self.ports.legs.deliver_to_call(call_id, event)
         self._put(event)
 
     def deliver_orphan(self, event: ExotelEvent) -> None:
@@ -71,7 +72,7 @@ class NailedAgentKeeper:
         try:
             self._inbox.put_nowait(item)
         except asyncio.QueueFull:
-            self.dialer.stats.inbox_overflow += 1
+            self.ports.stats.inbox_overflow += 1
 
     async def stop_hold(self) -> None:
         """Stop the hold audio (the agent is about to be bridged)."""
@@ -79,7 +80,7 @@ class NailedAgentKeeper:
             return
         action = "stop_say" if self._hold_kind == "say" else "stop_play"
         try:
-            await self.dialer.client.leg_action(self.leg_sid, action)
+            await self.ports.api.leg_action(self.leg_sid, action)
         except ExotelApiError as exc:
             if exc.status not in (404, 409):
                 raise
@@ -88,17 +89,17 @@ class NailedAgentKeeper:
     async def _start_hold(self, *, say: bool = False) -> None:
         """Hold audio on the agent's leg: ``agent_hold_url`` (or, with ``say`` or no URL,
         ``agent_hold_text``), tagged so its own end can be told from a stop's."""
-        cfg = self.dialer.config
-        client = self.dialer.client
+        cfg = self.ports.settings
+        client = self.ports.api
         self._holds += 1
         tag = f"vx:agent_hold:{self._holds}"
-        kind = "play" if cfg.agent_hold_url and not say else "say"
+        kind = "play" if cfg.hold_url and not say else "say"
         body: dict[str, object] = (
-            {"url": cfg.agent_hold_url} if kind == "play" else {"text": cfg.agent_hold_text}
+            {"url": cfg.hold_url} if kind == "play" else {"text": cfg.hold_text}
         )
         body |= {"loop": HOLD_LOOPS, "action_custom_param": tag}
         self._hold_kind, self._hold_tag = kind, tag
-        self._hold_since = asyncio.get_running_loop().time()
+        self._hold_since = self.ports.clock.now()
         try:
             await client.leg_action(self.leg_sid, f"start_{kind}", body)
         except ExotelError as exc:
@@ -119,15 +120,14 @@ class NailedAgentKeeper:
         """The hold ended on its own: while the agent waits (no call), start it again."""
         kind = self._hold_kind
         self._hold_kind = self._hold_tag = ""
-        agent = self.dialer.pool.get(self.agent_id)
-        if agent.call_id or not self.leg_sid:
+        if self.ports.desk.agent_call(self.agent_id) or not self.leg_sid:
             return
         if ev.name == "play_failed_to_start":
             log.warning("nailed agent %s: hold audio %s failed to start; saying the hold text",
-                        self.agent_id, self.dialer.config.agent_hold_url)
+                        self.agent_id, self.ports.settings.hold_url)
             await self._start_hold(say=True)
             return
-        ran = asyncio.get_running_loop().time() - self._hold_since
+        ran = self.ports.clock.now() - self._hold_since
         if ran < MIN_HOLD_RUN:
             log.warning("nailed agent %s: hold %s ended after %.1f s; not restarted",
                         self.agent_id, kind, ran)
@@ -138,14 +138,14 @@ class NailedAgentKeeper:
     async def run(self) -> None:
         """Keep the leg up until cancelled."""
         backoff = 0.5
-        d = self.dialer
+        p = self.ports
         while True:
             self.dials += 1
             try:
-                data = await d.client.create_leg(
-                    self.number, d.exophone, d.event_endpoint,
+                data = await p.api.create_leg(
+                    self.number, p.legs.exophone, p.legs.event_endpoint,
                     custom_param=self.custom_param,
-                    time_limit=d.config.nailed_time_limit,
+                    time_limit=p.settings.time_limit,
                 )
             except ExotelError as exc:
                 log.warning("nailed agent %s: dial failed: %s", self.agent_id, exc)
@@ -153,16 +153,15 @@ class NailedAgentKeeper:
                 backoff = min(backoff * 2, 30.0)
                 continue
             self.leg_sid = str(data["leg_sid"])
-            d.register_leg(self.leg_sid, self)
+            p.legs.register_leg(self.leg_sid, self)
             if await self._until_answered():
                 backoff = 0.5
                 await self._start_hold()
-                if d.pool.set_nailed_leg(self.agent_id, self.leg_sid, d.clock()):
-                    d.agent_freed(self.agent_id)
+                p.desk.set_nailed_leg(self.agent_id, self.leg_sid)
                 await self._until_dropped()
             self.drops += 1
-            d.pool.set_nailed_leg(self.agent_id, "", d.clock())
-            d.unregister_leg(self.leg_sid)
+            p.desk.set_nailed_leg(self.agent_id, "")
+            p.legs.unregister_leg(self.leg_sid)
             self.leg_sid = ""
             self._hold_kind = self._hold_tag = ""
             await asyncio.sleep(backoff)
@@ -187,8 +186,7 @@ class NailedAgentKeeper:
         while True:
             item = await self._inbox.get()
             if item == _RESUME:
-                agent = self.dialer.pool.get(self.agent_id)
-                if not agent.call_id and self.leg_sid:
+                if not self.ports.desk.agent_call(self.agent_id) and self.leg_sid:
                     await self._start_hold()
                 continue
             if isinstance(item, LegAction) and item.name in HOLD_DONE_EVENTS and (

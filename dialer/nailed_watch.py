@@ -38,7 +38,7 @@ from dialer.errors import ExotelError
 from dialer.events import LegLifecycle
 
 if TYPE_CHECKING:
-    from dialer.exotel_client import ExotelClient
+    from dialer.ports import ExotelApi
 
 log = logging.getLogger("dialer.nailed")
 
@@ -134,7 +134,7 @@ def _bridged(leg: Mapping[str, Any]) -> bool:
     return bool(leg.get("bridge_sid")) or leg.get("bridge_status") not in (None, "", "none")
 
 
-async def hang_up_leftover_legs(client: ExotelClient, agent_id: str, custom_param: str) -> int:
+async def hang_up_leftover_legs(client: ExotelApi, agent_id: str, custom_param: str) -> int:
     """Hang up the live legs marked ``custom_param`` that an earlier run left (not those in a
     bridge); returns how many. Where the API cannot list legs, logs that and does nothing."""
     try:
@@ -167,7 +167,7 @@ async def hang_up_leftover_legs(client: ExotelClient, agent_id: str, custom_para
     return done
 
 
-async def hang_up_legs(client: ExotelClient, legs: Mapping[str, str]) -> list[str]:
+async def hang_up_legs(client: ExotelApi, legs: Mapping[str, str]) -> list[str]:
     """Exit path: hang up each agent's nailed leg (``agent id -> leg sid``) at once, logging
     what was hung up and what could not be; returns the sids of the legs hung up (not those
     already gone)."""

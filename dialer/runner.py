@@ -1,13 +1,16 @@
 """The thin async driver of one call: feeds its :class:`~dialer.flows.CallFlow`, runs commands.
 
-One :class:`CallRunner` per call, started by :class:`~dialer.service.Dialer`. It reads its
+One :class:`CallRunner` per call, started by :class:`~dialer.service.Dialer`, which hands it
+its ports (:class:`~dialer.ports.CallPorts`: the Exotel API, the agent desk, the progress sink,
+the leg registry, the clock), never itself. It reads its
 bounded inbox (events routed to this call, command results, control requests, timers), feeds
 each item to the flow and executes the commands the flow returns:
 
 * Exotel requests run as tasks of the call's own ``asyncio.TaskGroup`` (so the stream and the
   greeting go out concurrently); their results come back through the inbox;
 * agent-pool operations and progress notifications run inline;
-* timers are ``loop.call_later`` handles, cancelled with the call.
+* timers are handles of the clock port (``loop.call_later`` by default, virtual time in
+  :mod:`dialer.testing`), cancelled with the call.
 
 When the flow emits ``Finish`` the runner fetches ``GET /legs/{sid}`` (the customer's leg and
 an on-demand agent's), builds the :class:`~dialer.records.CallRecord`, stores it (and queues
@@ -62,7 +65,8 @@ from dialer.records import CallRecord, compute_latencies
 from dialer.uncertain import ADOPTED, HUNG_UP, LOST, same_number
 
 if TYPE_CHECKING:
-    from dialer.service import CallRequest, Dialer
+    from dialer.call_request import CallRequest
+    from dialer.ports import CallPorts, Timer
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +77,8 @@ DRAINED = "_drained"  # internal wake-up once the last request of an ended call 
 class CallRunner:
     """Drives one call. Create through :meth:`Dialer.place_call`; never share between calls."""
 
-    def __init__(self, dialer: Dialer, request: CallRequest, flow: CallFlow) -> None:
-        self.dialer = dialer
+    def __init__(self, ports: CallPorts, request: CallRequest, flow: CallFlow) -> None:
+        self.ports = ports
         self.request = request
         self.flow = flow
         self.call_id = request.call_id
@@ -82,7 +86,7 @@ class CallRunner:
         self.record: CallRecord | None = None
         self.done = asyncio.Event()
         self.dropped = 0
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers: dict[str, Timer] = {}
         self._pending: deque[FlowInput] = deque()
         self._inflight = 0  # Exotel requests running
         self._awaiting: tuple[CreateLeg, asyncio.Future[str]] | None = None
@@ -90,10 +94,10 @@ class CallRunner:
         self._stream_stops: dict[str, asyncio.Event] = {}  # leg -> its stop_stream in flight
         self._tg: asyncio.TaskGroup | None = None
         # events that disagree with the call's state wait for GET /legs/{sid} (dialer.confirm)
-        self.confirmer = EventConfirmer(self.call_id, dialer.client, self.deliver,
-                                        dialer.confirm_stats, dialer.config.event_confirm_timeout,
-                                        dialer.intake.sequencer.reopen)
-        self._t0 = time.monotonic()
+        self.confirmer = EventConfirmer(self.call_id, ports.api, self.deliver,
+                                        ports.confirm_stats,
+                                        ports.settings.event_confirm_timeout, ports.reopen_leg)
+        self._t0 = ports.clock.now()
         self._wall0 = time.time()
         self.last_event_at = 0.0  # monotonic time the last routed event was put in the inbox
         self.truncated_params: tuple[str, ...] = ()  # stream params shortened to fit the URL
@@ -109,12 +113,12 @@ class CallRunner:
             self.inbox.put_nowait(item)
         except asyncio.QueueFull:
             self.dropped += 1
-            self.dialer.stats.inbox_overflow += 1
+            self.ports.stats.inbox_overflow += 1
             log.error("call %s: inbox full, dropped %s", self.call_id, type(item).__name__)
 
     def deliver_event(self, event: ExotelEvent) -> None:
         """An Exotel event routed to this call by leg or bridge sid."""
-        self.last_event_at = time.monotonic()
+        self.last_event_at = self.ports.clock.now()
         if not self.confirmer.offer(self.flow, event, self._tg):
             self.deliver(event)
 
@@ -165,7 +169,7 @@ class CallRunner:
         return record
 
     def _now(self) -> float:
-        return time.monotonic() - self._t0
+        return self.ports.clock.now() - self._t0
 
     def _feed(self, item: FlowInput) -> None:
         self._pending.append(item)
@@ -177,17 +181,17 @@ class CallRunner:
     # -- commands -------------------------------------------------------------------------
 
     def _execute(self, c: Command) -> None:
-        d = self.dialer
+        p = self.ports
         if isinstance(c, SetTimer):
             self._cancel_timer(c.name)
-            loop = asyncio.get_running_loop()
-            self._timers[c.name] = loop.call_later(c.seconds, self.deliver, TimerFired(c.name))
+            fired = TimerFired(c.name)
+            self._timers[c.name] = p.clock.call_later(c.seconds, lambda: self.deliver(fired))
         elif isinstance(c, CancelTimer):
             self._cancel_timer(c.name)
         elif isinstance(c, PickAgent):
-            agent = d.pool.acquire(c.skills, c.exclude, call_id=self.call_id, now=d.clock())
+            agent = p.desk.reserve(c.skills, c.exclude, self.call_id)
             if agent is None:
-                reason = d.pool.unavailable_reason(c.skills, c.exclude)
+                reason = p.desk.unavailable_reason(c.skills, c.exclude)
                 if reason == "skill" and not self._no_skill_logged:
                     self._no_skill_logged = True  # once per call, not at every agent freed
                     log.warning("call %s: no agent has the skills %s; no queue, the fallback",
@@ -197,15 +201,15 @@ class CallRunner:
                 self._pending.append(
                     AgentOffered(agent.agent_id, agent.number, agent.nailed_leg_sid)
                 )
-                d.notify(self.call_id, "agent_reserved", agent.agent_id)
+                p.progress.notify(self.call_id, "agent_reserved", agent.agent_id)
         elif isinstance(c, ReleaseAgent):
-            d.release_agent(c.agent_id, wrap_up=c.wrap_up)
+            p.desk.release_agent(c.agent_id, wrap_up=c.wrap_up)
         elif isinstance(c, AgentOnCall):
-            d.pool.mark_talking(c.agent_id, d.clock())
+            p.desk.agent_answered(c.agent_id)
         elif isinstance(c, Notify):
-            d.notify(self.call_id, c.kind, c.detail)
+            p.progress.notify(self.call_id, c.kind, c.detail)
             if c.kind == "bot_connected" and c.detail != "greeting":
-                d.notify(self.call_id, BOT_AUDIO_OK)  # no greeting to wait for
+                p.progress.notify(self.call_id, BOT_AUDIO_OK)  # no greeting to wait for
         elif isinstance(c, Finish):
             pass  # the loop ends on flow.done
         else:
@@ -234,41 +238,39 @@ class CallRunner:
                 self.deliver(TimerFired(DRAINED))  # wake the loop so it can end
 
     async def _api_once(self, c: Command) -> None:
-        d = self.dialer
-        client = d.client
+        p = self.ports
+        client = p.api
         try:
             if isinstance(c, CreateLeg):
                 await self._create_leg(c)
             elif isinstance(c, StartStream):
-                params = d.stream_params_for(self.request, c.attempt)
+                params = p.book.stream_params_for(self.request, c.attempt)
                 if params.truncated:
                     self.truncated_params = params.truncated
                 await client.start_stream(c.leg_sid, params.url,
-                                          content_type=d.config.content_type)
+                                          content_type=p.settings.content_type)
             elif isinstance(c, StartSay):
                 await client.leg_action(c.leg_sid, c.op, _tagged({"text": c.text,
                                                                   "loop": c.loop}, c.tag))
             elif isinstance(c, StartPlay):
                 await client.leg_action(c.leg_sid, c.op, _tagged({"url": c.url, "loop": c.loop},
                                                                  c.tag))
-            elif isinstance(c, StopPlay) and d.keeper_for_leg(c.leg_sid) is not None:
-                keeper = d.keeper_for_leg(c.leg_sid)
-                assert keeper is not None
-                await keeper.stop_hold()
+            elif isinstance(c, StopPlay) and await p.desk.stop_nailed_hold(c.leg_sid):
+                pass  # a nailed agent's hold: its keeper knows what plays and stopped it
             elif isinstance(c, (StopSay, StopPlay)) and c.purpose == "greeting":
                 try:
                     await self._quiet(client.leg_action(c.leg_sid, c.op))
                 finally:
                     # Exotel confirmed the greeting stopped (or refused): the bot may speak.
-                    d.notify(self.call_id, BOT_AUDIO_OK)
+                    p.progress.notify(self.call_id, BOT_AUDIO_OK)
             elif isinstance(c, StopStream):
                 # tagged: the stream_stopped it causes is known as ours (not the bot closing)
                 await self._quiet(client.leg_action(c.leg_sid, c.op, _tagged({}, c.tag)))
             elif isinstance(c, (StopSay, StopPlay)):
                 await self._quiet(client.leg_action(c.leg_sid, c.op))
             elif isinstance(c, CreateBridge):
-                data = await client.create_bridge([c.leg_a, c.leg_b], d.event_endpoint)
-                d.register_bridge(data["bridge_sid"], self)
+                data = await client.create_bridge([c.leg_a, c.leg_b], p.legs.event_endpoint)
+                p.legs.register_bridge(data["bridge_sid"], self)
                 self.deliver(BridgeCreated(data["bridge_sid"]))
             elif isinstance(c, StartRecording):
                 await self._quiet(client.start_recording(c.bridge_sid))
@@ -277,7 +279,7 @@ class CallRunner:
         except ExotelError as exc:
             status = exc.status if isinstance(exc, ExotelApiError) else 0
             log.warning("call %s: %s failed: %s", self.call_id, c.op, exc)
-            d.stats.api_failures += 1
+            p.stats.api_failures += 1
             role = c.role if isinstance(c, (CreateLeg, Hangup)) else "customer"
             tag = c.tag if isinstance(c, (CreateLeg, StartSay, StartPlay)) else ""
             self.deliver(ActionFailed(c.op, role, status, str(exc), tag))
@@ -297,26 +299,26 @@ class CallRunner:
             await self._create_leg_once(c)
         finally:
             # an unknown leg to that number, held while this create was in flight, is decided
-            self.dialer.settle_number(c.number)
+            self.ports.legs.settle_number(c.number)
 
     async def _create_leg_once(self, c: CreateLeg) -> None:
-        d = self.dialer
+        p = self.ports
+        s = p.settings
         try:
             # while the create is in flight, events for a leg to this number are held (they
             # can beat the 202): register_leg hands them over
-            with d.creating(c.number):
-                data = await d.client.create_leg(
+            with p.legs.creating(c.number):
+                data = await p.api.create_leg(
                     c.number,
-                    d.exophone,
-                    d.event_endpoint,
+                    p.legs.exophone,
+                    p.legs.event_endpoint,
                     custom_param=c.custom_param,
                     reference_leg_sid=c.reference_leg_sid,
                     ring_timeout=(
-                        int(d.config.agent_ring_timeout) + 5 if c.role == "agent"
-                        else d.config.customer_ring_timeout
+                        s.agent_ring_timeout if c.role == "agent" else s.customer_ring_timeout
                     ),
                     amd_enable=self.request.amd and c.role == "customer",
-                    time_limit=d.config.time_limit,
+                    time_limit=s.time_limit,
                 )
         except CreateLegUncertain as exc:
             if await self._reconcile(c, exc) != ADOPTED:
@@ -327,7 +329,7 @@ class CallRunner:
     def _leg_created(self, c: CreateLeg, leg_sid: str) -> None:
         # LegCreated first: the leg's held events, routed by register_leg, come after it
         self.deliver(LegCreated(c.role, leg_sid, c.tag))
-        self.dialer.register_leg(leg_sid, self)
+        self.ports.legs.register_leg(leg_sid, self)
 
     async def _reconcile(self, c: CreateLeg, exc: CreateLegUncertain) -> str:
         """A create timed out: it is never sent again (that could ring the customer twice).
@@ -336,15 +338,15 @@ class CallRunner:
         ``GET /legs`` may name it first. Returns ``adopted``, ``hung_up`` or ``lost`` (nothing
         within ``reconcile_timeout``; a leg surfacing later is hung up), also kept for the
         record (``custom["create_uncertain"]``)."""
-        d = self.dialer
-        d.stats.create_uncertain += 1
+        p = self.ports
+        p.stats.create_uncertain += 1
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._awaiting = (c, fut)
-        d.await_leg(self, c.number)  # may adopt a leg whose events are held already
+        p.legs.await_leg(self, c.number)  # may adopt a leg whose events are held already
 
         async def ask_api() -> None:
             try:
-                legs = await d.client.list_legs(custom_param=c.custom_param)
+                legs = await p.api.list_legs(custom_param=c.custom_param)
             except ExotelError as err:
                 log.debug("call %s: GET /legs for reconciling failed: %s", self.call_id, err)
                 return
@@ -353,26 +355,26 @@ class CallRunner:
                 if leg.get("custom_param") == c.custom_param and same_number(
                     str(leg.get("contact_uri", "")), c.number
                 ) and isinstance(sid, str) and not fut.done():
-                    d.uncertain.adopted(self.call_id)
+                    p.legs.leg_adopted(self.call_id)
                     self.adopt(sid)
 
         outcome = LOST
         try:
-            async with asyncio.timeout(d.config.reconcile_timeout), asyncio.TaskGroup() as tg:
+            async with asyncio.timeout(p.settings.reconcile_timeout), asyncio.TaskGroup() as tg:
                 lister = tg.create_task(ask_api()) if not fut.done() else None
                 outcome = await fut
                 if lister is not None:
                     lister.cancel()
         except TimeoutError:
-            d.stop_awaiting_leg(self)
+            p.legs.stop_awaiting_leg(self)
             log.warning("call %s: create leg to %s timed out and no leg showed up within "
                         "%g s; not placed (a leg surfacing later is hung up)", self.call_id,
-                        exc.contact_uri, d.config.reconcile_timeout)
+                        exc.contact_uri, p.settings.reconcile_timeout)
         finally:
             self._awaiting = None
         self.create_uncertain = outcome
-        d.stats.create_uncertain_outcomes[outcome] = (
-            d.stats.create_uncertain_outcomes.get(outcome, 0) + 1
+        p.stats.create_uncertain_outcomes[outcome] = (
+            p.stats.create_uncertain_outcomes.get(outcome, 0) + 1
         )
         return outcome
 
@@ -392,7 +394,7 @@ class CallRunner:
         leg = self.flow.customer_leg
         if leg:
             try:
-                await self.dialer.client.hangup(leg)
+                await self.ports.api.hangup(leg)
             except ExotelError:
                 pass
 
@@ -402,7 +404,7 @@ class CallRunner:
         if not leg_sid:
             return None, reason
         try:
-            leg = await asyncio.wait_for(self.dialer.client.get_leg(leg_sid), 5.0)
+            leg = await asyncio.wait_for(self.ports.api.get_leg(leg_sid), 5.0)
         except (ExotelError, TimeoutError) as exc:
             log.info("call %s: GET leg %s for the record failed: %s", self.call_id, leg_sid, exc)
             return None, reason
@@ -411,7 +413,6 @@ class CallRunner:
         )
 
     async def _finalize(self) -> CallRecord:
-        d = self.dialer
         out = self.flow.outcome
         # the agent's leg too (an on-demand one; a nailed leg outlives the call), for reports
         agent_leg = "" if out.agent_nailed else out.agent_leg_sid
@@ -454,7 +455,7 @@ class CallRunner:
                 if self.truncated_params else {}
             ) | ({"create_uncertain": self.create_uncertain} if self.create_uncertain else {}),
         )
-        d.finish_call(self, record)
+        self.ports.book.finish_call(self, record)
         return record
 
 

@@ -46,15 +46,15 @@ import hashlib
 import logging
 import os
 import time
-import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Literal, NoReturn
+from typing import NoReturn
 from urllib.parse import urlencode, urlsplit
 
-from dialer.agents import Agent, AgentPool
+from dialer.agents import Agent, AgentPool, Unavailable
 from dialer.call_binding import CallBinding
+from dialer.call_request import CallRequest, Mode
+from dialer.clock import LoopClock
 from dialer.config import DialerConfig, redact_url
 from dialer.confirm import ConfirmStats
 from dialer.crm import CrmPusher
@@ -75,6 +75,13 @@ from dialer.intake import EventIntake, GrpcIntakeServer, HttpIntakeServer, make_
 from dialer.leg_hold import HeldLeg, UnknownLegHold
 from dialer.nailed import NailedAgentKeeper
 from dialer.nailed_watch import END_WAIT, NailedWatch, hang_up_leftover_legs, hang_up_legs
+from dialer.ports import (
+    CallPorts,
+    ExotelApi,
+    KeeperPorts,
+    KeeperSettings,
+    RunnerSettings,
+)
 from dialer.progress import (  # noqa: F401  (forecast_detail/parse_: older importers)
     ProgressEvent,
     TransferForecast,
@@ -85,57 +92,19 @@ from dialer.progress import (  # noqa: F401  (forecast_detail/parse_: older impo
 )
 from dialer.records import CallRecord, RecordStore
 from dialer.runner import CallRunner
-from dialer.stream_params import (
-    MAX_CHARS,
-    StreamParams,
-    add_stream_params,
-    check_field_names,
-)
+from dialer.stats import DialerStats
+from dialer.stream_params import MAX_CHARS, StreamParams, add_stream_params
 from dialer.uncertain import Adopt, HangUp, UncertainCreates, same_number
 from voxgate_shared.control import ControlRequest
 from voxgate_shared.redact import register_secrets, secrets_in_settings
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["bot_first", "agent_first"]
+__all__ = ["CallHandle", "CallRequest", "Dialer", "DialerStats", "DialerStopping", "Mode",
+           "ProgressEvent"]
+
 STRAYS_KEPT = 4096  # leg sids given up on, remembered so their later events are not re-logged
 StreamUrlBuilder = Callable[[str, str], str]  # (bot, vx_call) -> ws(s):// URL
-
-
-@dataclass(frozen=True, slots=True)
-class CallRequest:
-    """One call to place. ``call_id`` is generated when empty; ``custom`` ends up in the record.
-
-    ``stream_params`` (name -> value, at most two, names checked by
-    :func:`dialer.stream_params.check_field_names`) are added to the stream URL and reach the
-    bot in ``CallInfo.custom_parameters`` beside ``vx_call``; a value too long for Exotel's
-    256 characters is shortened and reported (log, ``DialerStats.stream_params_truncated``, and
-    ``stream_params_truncated`` in the record's ``custom``)."""
-
-    number: str
-    mode: Mode = "bot_first"
-    bot: str = ""
-    custom: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    call_id: str = ""
-    skills: tuple[str, ...] = ()
-    amd: bool = False
-    stream_params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-
-    def __post_init__(self) -> None:
-        if not self.number:
-            raise ValueError("CallRequest.number must not be empty")
-        if self.mode not in ("bot_first", "agent_first"):
-            raise ValueError(f"CallRequest.mode must be bot_first or agent_first: {self.mode!r}")
-        if not self.call_id:
-            object.__setattr__(self, "call_id", "vx" + uuid.uuid4().hex[:16])
-        if not isinstance(self.custom, MappingProxyType):
-            object.__setattr__(self, "custom", MappingProxyType(dict(self.custom)))
-        object.__setattr__(self, "skills", tuple(self.skills))
-        check_field_names(list(self.stream_params), "CallRequest.stream_params")
-        if not all(isinstance(v, str) for v in self.stream_params.values()):
-            raise ValueError("CallRequest.stream_params values must be strings")
-        if not isinstance(self.stream_params, MappingProxyType):
-            object.__setattr__(self, "stream_params", MappingProxyType(dict(self.stream_params)))
 
 
 class CallHandle:
@@ -172,38 +141,12 @@ class CallHandle:
         self._runner.deliver(HangupRequest(reason))
 
 
-@dataclass(slots=True)
-class DialerStats:
-    placed: int = 0
-    finished: int = 0
-    unknown_events: int = 0
-    inbox_overflow: int = 0
-    api_failures: int = 0
-    create_uncertain: int = 0
-    # what became of creates that timed out: adopted, hung_up (ambiguous or too late), lost
-    create_uncertain_outcomes: dict[str, int] = field(default_factory=dict)
-    unknown_legs: int = 0  # legs whose events no call claimed within the hold
-    stray_legs_hung_up: int = 0  # legs of timed-out creates nobody could adopt, hung up
-    stream_params_truncated: int = 0
-    control_requests: int = 0
-    control_unknown: int = 0
-    transfer_forecasts: int = 0
-    bot_failures: int = 0  # bot_failed requests from the gateway (for live calls)
-    dispositions: dict[str, int] = field(default_factory=dict)
-    # requests the control API refused, by reason (malformed, unauthorized, duplicate_call_id,
-    # stopping, too_large; and, in every wiring, requests not bound to their call: unbound,
-    # bad_mac, leg_mismatch)
-    control_refused: dict[str, int] = field(default_factory=dict)
-
-    def refused(self, reason: str) -> None:
-        self.control_refused[reason] = self.control_refused.get(reason, 0) + 1
-
-
 class DialerStopping(RuntimeError):
     """:meth:`Dialer.place_call` after :meth:`Dialer.stop_accepting`: no new calls."""
 
 
 ProgressListener = Callable[[ProgressEvent], None]
+
 
 def flow_settings(config: DialerConfig) -> FlowSettings:
     """The call-flow subset of the dialer configuration."""
@@ -253,7 +196,7 @@ class Dialer:
         *,
         pool: AgentPool | None = None,
         store: RecordStore | None = None,
-        client: ExotelClient | None = None,
+        client: ExotelApi | None = None,
         stream_url_builder: StreamUrlBuilder | None = None,
         clock: Callable[[], float] = time.monotonic,
         binding: CallBinding | None = None,
@@ -267,7 +210,7 @@ class Dialer:
         register_secrets(*secrets_in_settings(config))  # masked in every log from now on
         self.pool = pool or AgentPool(config.wrap_up_seconds)
         self.store = store if store is not None else RecordStore(config.db_path or ":memory:")
-        self.client = client or ExotelClient(
+        self.client: ExotelApi = client or ExotelClient(
             config.api_base, config.account_sid, config.api_key, config.api_token,
             timeout=config.request_timeout, max_retries=config.max_retries,
             backoff=config.retry_backoff,
@@ -306,6 +249,27 @@ class Dialer:
         self.binding = binding or CallBinding.from_env(os.environ)
         self.greeting_waits = GreetingWaits()
         self.subscribe(self.greeting_waits)
+        self.timers = LoopClock()  # the calls' timers: the running loop's clock
+        self._call_ports = CallPorts(
+            api=self.client, desk=self, progress=self, legs=self, book=self, clock=self.timers,
+            stats=self.stats, confirm_stats=self.confirm_stats,
+            settings=RunnerSettings(
+                content_type=config.content_type,
+                customer_ring_timeout=config.customer_ring_timeout,
+                # the agent leg rings a little longer than the flow waits for it: the flow's
+                # timer decides, Exotel's ring_timeout is the backstop
+                agent_ring_timeout=int(config.agent_ring_timeout) + 5,
+                time_limit=config.time_limit,
+                reconcile_timeout=config.reconcile_timeout,
+                event_confirm_timeout=config.event_confirm_timeout,
+            ),
+            reopen_leg=self.intake.sequencer.reopen,
+        )
+        self._keeper_ports = KeeperPorts(
+            api=self.client, desk=self, legs=self, clock=self.timers, stats=self.stats,
+            settings=KeeperSettings(config.agent_hold_url, config.agent_hold_text,
+                                    config.nailed_time_limit),
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -449,7 +413,7 @@ class Dialer:
         """Add an agent; a nailed-up agent gets a keeper that dials and holds its leg."""
         agent = self.pool.add(agent_id, number, skills, nailed=nailed, now=self.clock())
         if nailed:
-            keeper = NailedAgentKeeper(self, agent_id, number)
+            keeper = NailedAgentKeeper(self._keeper_ports, agent_id, number)
             self._keepers[agent_id] = keeper
             if self._tg is not None:
                 self._start_keeper(keeper)
@@ -486,6 +450,32 @@ class Dialer:
         target = self._legs.get(leg_sid)
         return target if isinstance(target, NailedAgentKeeper) else None
 
+    # the agent desk (dialer.ports.AgentDesk) of runners and keepers
+
+    def reserve(self, skills: Iterable[str], exclude: Iterable[str], call_id: str
+                ) -> Agent | None:
+        return self.pool.acquire(skills, exclude, call_id=call_id, now=self.clock())
+
+    def unavailable_reason(self, skills: Iterable[str], exclude: Iterable[str]) -> Unavailable:
+        return self.pool.unavailable_reason(skills, exclude)
+
+    def agent_answered(self, agent_id: str) -> None:
+        self.pool.mark_talking(agent_id, self.clock())
+
+    async def stop_nailed_hold(self, leg_sid: str) -> bool:
+        keeper = self.keeper_for_leg(leg_sid)
+        if keeper is None:
+            return False
+        await keeper.stop_hold()
+        return True
+
+    def agent_call(self, agent_id: str) -> str:
+        return self.pool.get(agent_id).call_id
+
+    def set_nailed_leg(self, agent_id: str, leg_sid: str) -> None:
+        if self.pool.set_nailed_leg(agent_id, leg_sid, self.clock()):
+            self.agent_freed(agent_id)
+
     # -- calls ----------------------------------------------------------------------------
 
     async def place_call(self, request: CallRequest) -> CallHandle:
@@ -498,7 +488,7 @@ class Dialer:
             raise ValueError(f"call id {request.call_id!r} is already live")
         flow = CallFlow(request.call_id, request.number, request.mode, self.settings,
                         request.skills, amd=request.amd)
-        runner = CallRunner(self, request, flow)
+        runner = CallRunner(self._call_ports, request, flow)
         self._calls[request.call_id] = runner
         self.stats.placed += 1
         self._spawn(runner.run(), f"call-{request.call_id}")
@@ -564,6 +554,15 @@ class Dialer:
 
     def register_bridge(self, bridge_sid: str, runner: CallRunner) -> None:
         self._bridges[bridge_sid] = runner
+
+    def leg_adopted(self, call_id: str) -> None:
+        """``GET /legs`` named the leg of ``call_id``'s timed-out create."""
+        self.uncertain.adopted(call_id)
+
+    def deliver_to_call(self, call_id: str, event: ExotelEvent) -> None:
+        runner = self._calls.get(call_id)
+        if runner is not None:
+            runner.deliver_event(event)
 
     # -- events ---------------------------------------------------------------------------
 
