@@ -1,10 +1,11 @@
 """A fake Exotel in memory on a virtual clock, for fast, deterministic call-flow tests.
 
-* :class:`VirtualTimeLoop` is an asyncio event loop whose clock is virtual: whenever nothing is
-  ready to run, time jumps to the next timer. Everything on the loop shares it: the runner's
-  timers (its :class:`~dialer.ports.Clock` port is the loop's clock), ``asyncio.sleep``,
-  ``asyncio.timeout``, the fake's scripted delays. :func:`run_virtual` runs a coroutine on one;
-  a 20 s ring timeout takes microseconds, and the order of what happens is fixed by the script.
+* :class:`~dialer.virtual_time.VirtualTimeLoop` (re-exported here) is an asyncio event loop
+  whose clock jumps to the next timer whenever nothing is ready to run. Everything on the loop
+  shares it: the runner's timers (its :class:`~dialer.ports.Clock` port is the loop's clock),
+  ``asyncio.sleep``, ``asyncio.timeout``, the fake's scripted delays. :func:`run_virtual` runs
+  a coroutine on one; a 20 s ring timeout takes microseconds, and the order of what happens is
+  fixed by the script.
 * :class:`FakeExotel` implements the :class:`~dialer.ports.ExotelApi` port in memory: legs and
   their lifecycle events, actions (say, play, stream, hang-up) and their events, bridges and
   recordings, ``GET /legs/{sid}``. Each number dialled follows a :class:`Party` script (answer
@@ -22,66 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import selectors
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from dialer.errors import ExotelApiError
 from dialer.exotel_client import ClientStats
+from dialer.virtual_time import VirtualTimeLoop, run_virtual
 
-T = TypeVar("T")
 EventSink = Callable[[dict[str, Any]], object]
-
-
-# -- the virtual clock -------------------------------------------------------------------------
-
-
-class _JumpingSelector:
-    """The real selector, polled without blocking; when nothing is ready and a timer is due
-    later, the loop's virtual clock jumps by the wait instead of sleeping."""
-
-    def __init__(self, loop: VirtualTimeLoop) -> None:
-        self._real = selectors.DefaultSelector()
-        self._loop = loop
-
-    def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
-        ready = self._real.select(0)
-        if ready or timeout == 0:
-            return ready
-        if timeout is None:  # no timer at all: only I/O can wake the loop
-            return self._real.select(None)
-        self._loop.advance(timeout)
-        return []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop on virtual time (see the module docstring). Real I/O still works, but a
-    test on this loop should do none that it waits for: time jumps while it is pending."""
-
-    def __init__(self) -> None:
-        self._virtual_now = 0.0
-        super().__init__(_JumpingSelector(self))  # type: ignore[arg-type]
-
-    def time(self) -> float:
-        return self._virtual_now
-
-    def advance(self, seconds: float) -> None:
-        self._virtual_now += max(0.0, seconds)
-
-
-def run_virtual(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to its end on a fresh :class:`VirtualTimeLoop`."""
-    loop = VirtualTimeLoop()
-    try:
-        return loop.run_until_complete(coro)
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+__all__ = ["FakeExotel", "FakeLeg", "Heard", "Party", "VirtualTimeLoop", "fake_dialer",
+           "run_virtual"]
 
 
 # -- scripts -----------------------------------------------------------------------------------
