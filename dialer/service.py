@@ -46,42 +46,41 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import NoReturn
-from urllib.parse import urlencode, urlsplit
 
 from dialer.agents import Agent, AgentPool, Unavailable
 from dialer.call_binding import CallBinding
+from dialer.call_handle import CallHandle
 from dialer.call_request import CallRequest, Mode
+from dialer.call_setup import (
+    default_stream_url,
+    flow_settings,
+    keeper_settings,
+    runner_settings,
+)
 from dialer.clock import LoopClock
 from dialer.config import DialerConfig, redact_url
 from dialer.confirm import ConfirmStats
 from dialer.crm import CrmPusher
 from dialer.errors import ConfigError, ControlRefused, UnknownCall
-from dialer.events import BridgeLifecycle, ExotelEvent, LegAction, LegLifecycle
+from dialer.events import ExotelEvent
 from dialer.exotel_client import ExotelClient
 from dialer.flows import (
     AgentAvailable,
     BotFailed,
     CallFlow,
-    FlowSettings,
     HangupRequest,
     Transfer,
 )
 from dialer.flows.call import SHUTDOWN
 from dialer.greeting_waits import GreetingWaits
 from dialer.intake import EventIntake, GrpcIntakeServer, HttpIntakeServer, make_intake_server
-from dialer.leg_hold import HeldLeg, UnknownLegHold
+from dialer.leg_router import LegRouter
 from dialer.nailed import NailedAgentKeeper
 from dialer.nailed_watch import END_WAIT, NailedWatch, hang_up_leftover_legs, hang_up_legs
-from dialer.ports import (
-    CallPorts,
-    ExotelApi,
-    KeeperPorts,
-    KeeperSettings,
-    RunnerSettings,
-)
+from dialer.ports import CallPorts, ExotelApi, KeeperPorts
 from dialer.progress import (  # noqa: F401  (forecast_detail/parse_: older importers)
     ProgressEvent,
     TransferForecast,
@@ -94,7 +93,6 @@ from dialer.records import CallRecord, RecordStore
 from dialer.runner import CallRunner
 from dialer.stats import DialerStats
 from dialer.stream_params import MAX_CHARS, StreamParams, add_stream_params
-from dialer.uncertain import Adopt, HangUp, UncertainCreates, same_number
 from voxgate_shared.control import ControlRequest
 from voxgate_shared.redact import register_secrets, secrets_in_settings
 
@@ -103,42 +101,7 @@ log = logging.getLogger(__name__)
 __all__ = ["CallHandle", "CallRequest", "Dialer", "DialerStats", "DialerStopping", "Mode",
            "ProgressEvent"]
 
-STRAYS_KEPT = 4096  # leg sids given up on, remembered so their later events are not re-logged
 StreamUrlBuilder = Callable[[str, str], str]  # (bot, vx_call) -> ws(s):// URL
-
-
-class CallHandle:
-    """A placed call. ``await handle.wait()`` returns its :class:`CallRecord`."""
-
-    def __init__(self, runner: CallRunner) -> None:
-        self._runner = runner
-        self.call_id = runner.call_id
-        self.request = runner.request
-
-    @property
-    def state(self) -> str:
-        return self._runner.flow.state.value
-
-    @property
-    def done(self) -> bool:
-        return self._runner.done.is_set()
-
-    @property
-    def customer_leg_sid(self) -> str:
-        return self._runner.flow.customer_leg
-
-    async def wait(self) -> CallRecord:
-        """Wait for the call to end (bound it with ``asyncio.timeout`` if needed)."""
-        await self._runner.done.wait()
-        assert self._runner.record is not None
-        return self._runner.record
-
-    async def transfer(self, reason: str = "requested", skills: tuple[str, ...] = ()) -> None:
-        """Ask for a live agent (same as a control request)."""
-        self._runner.deliver(Transfer(reason, skills))
-
-    async def hangup(self, reason: str = "requested") -> None:
-        self._runner.deliver(HangupRequest(reason))
 
 
 class DialerStopping(RuntimeError):
@@ -146,45 +109,6 @@ class DialerStopping(RuntimeError):
 
 
 ProgressListener = Callable[[ProgressEvent], None]
-
-
-def flow_settings(config: DialerConfig) -> FlowSettings:
-    """The call-flow subset of the dialer configuration."""
-    return FlowSettings(
-        greeting_text=config.greeting_text,
-        greeting_url=config.greeting_url,
-        hold_url=config.hold_url,
-        hold_text=config.hold_text,
-        fallback_text=config.fallback_text,
-        goodbye_text=config.goodbye_text,
-        stream_start_timeout=config.stream_start_timeout,
-        agent_ring_timeout=config.agent_ring_timeout,
-        max_agent_attempts=config.max_agent_attempts,
-        escalation_fallback="callback" if config.escalation_fallback == "callback" else "bot",
-        stream_fallback="hangup" if config.stream_fallback == "hangup" else "agent",
-        abandon_after=config.abandon_after,
-        amd_timeout=config.amd_timeout,
-        message_timeout=config.message_timeout,
-        recording_wait=config.recording_wait,
-        record_bridges=config.record_bridges,
-        hold_loops=config.hold_loops,
-        escalation_queue_timeout=config.escalation_queue_timeout,
-        max_bot_reentries=config.max_bot_reentries,
-    )
-
-
-def default_stream_url(base: str, bot: str, vx_call: str) -> str:
-    """The stream URL for ``bot`` under the gateway's public ``base``, with ``vx_call`` (the
-    call id and its MAC).
-
-    A bare base (``wss://gw.example.com``) gets the gateway's ``/stream/{bot}`` path; a base
-    with a path is used as it is."""
-    parts = urlsplit(base)
-    url = base.rstrip("/")
-    if parts.path in ("", "/"):
-        url += f"/stream/{bot or 'echo'}"
-    sep = "&" if parts.query else "?"
-    return f"{url}{sep}{urlencode({'vx_call': vx_call})}"
 
 
 class Dialer:
@@ -228,8 +152,6 @@ class Dialer:
         )
         self._stream_url_builder = stream_url_builder
         self._calls: dict[str, CallRunner] = {}
-        self._legs: dict[str, CallRunner | NailedAgentKeeper] = {}
-        self._bridges: dict[str, CallRunner] = {}
         self._keepers: dict[str, NailedAgentKeeper] = {}
         self._keeper_tasks: dict[str, asyncio.Task[object]] = {}
         self.nailed_watch = NailedWatch(self.pool, clock)
@@ -238,12 +160,17 @@ class Dialer:
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: set[asyncio.Task[object]] = set()
         self._started = False
-        # events that beat their create's 202 (docs/exotel.md section 3), and creates that timed out
-        self.leg_hold = UnknownLegHold(config.unknown_leg_hold)
-        self.uncertain = UncertainCreates()
-        self._creating: dict[str, int] = {}  # number -> creates in flight
-        self._hold_timer: asyncio.TimerHandle | None = None
-        self._strays: dict[str, str] = {}  # unclaimed or hung-up leg sid -> why (bounded)
+        # whose legs and bridges events are for; events that beat their create's 202
+        # (docs/exotel.md section 3), and creates that timed out
+        self.legs = LegRouter(
+            calls=self._calls, api=self.client, stats=self.stats, clock=clock,
+            sequencer=self.intake.sequencer, nailed_watch=self.nailed_watch,
+            hold_s=config.unknown_leg_hold, exophone=config.exophone,
+            endpoint=lambda: self.intake_server.endpoint, spawn=self._spawn,
+            running=lambda: self._tg is not None,
+        )
+        self.leg_hold = self.legs.leg_hold
+        self.uncertain = self.legs.uncertain
         # control requests must prove their call (dialer.call_binding); VOXGATE_CALL_SECRET or
         # a per-process secret
         self.binding = binding or CallBinding.from_env(os.environ)
@@ -251,24 +178,15 @@ class Dialer:
         self.subscribe(self.greeting_waits)
         self.timers = LoopClock()  # the calls' timers: the running loop's clock
         self._call_ports = CallPorts(
-            api=self.client, desk=self, progress=self, legs=self, book=self, clock=self.timers,
+            api=self.client, desk=self, progress=self, legs=self.legs, book=self,
+            clock=self.timers,
             stats=self.stats, confirm_stats=self.confirm_stats,
-            settings=RunnerSettings(
-                content_type=config.content_type,
-                customer_ring_timeout=config.customer_ring_timeout,
-                # the agent leg rings a little longer than the flow waits for it: the flow's
-                # timer decides, Exotel's ring_timeout is the backstop
-                agent_ring_timeout=int(config.agent_ring_timeout) + 5,
-                time_limit=config.time_limit,
-                reconcile_timeout=config.reconcile_timeout,
-                event_confirm_timeout=config.event_confirm_timeout,
-            ),
+            settings=runner_settings(config),
             reopen_leg=self.intake.sequencer.reopen,
         )
         self._keeper_ports = KeeperPorts(
-            api=self.client, desk=self, legs=self, clock=self.timers, stats=self.stats,
-            settings=KeeperSettings(config.agent_hold_url, config.agent_hold_text,
-                                    config.nailed_time_limit),
+            api=self.client, desk=self, legs=self.legs, clock=self.timers, stats=self.stats,
+            settings=keeper_settings(config),
         )
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -306,8 +224,7 @@ class Dialer:
                 log.warning("dialer stopped with %s still live (no record stored)",
                             self.live_summary())
         await self._hang_up_nailed()
-        if self._hold_timer is not None:
-            self._hold_timer.cancel()
+        self.legs.close()
         tg, self._tg = self._tg, None
         self._started = False
         if tg is not None:
@@ -446,10 +363,6 @@ class Dialer:
             for agent in self.pool.tick(self.clock()):
                 self.agent_freed(agent.agent_id)
 
-    def keeper_for_leg(self, leg_sid: str) -> NailedAgentKeeper | None:
-        target = self._legs.get(leg_sid)
-        return target if isinstance(target, NailedAgentKeeper) else None
-
     # the agent desk (dialer.ports.AgentDesk) of runners and keepers
 
     def reserve(self, skills: Iterable[str], exclude: Iterable[str], call_id: str
@@ -463,7 +376,7 @@ class Dialer:
         self.pool.mark_talking(agent_id, self.clock())
 
     async def stop_nailed_hold(self, leg_sid: str) -> bool:
-        keeper = self.keeper_for_leg(leg_sid)
+        keeper = self.legs.keeper_for_leg(leg_sid)
         if keeper is None:
             return False
         await keeper.stop_hold()
@@ -534,197 +447,15 @@ class Dialer:
             self.stats.dispositions.get(record.disposition, 0) + 1
         )
         for leg in (record.customer_leg_sid, record.agent_leg_sid):
-            if leg and self._legs.get(leg) is runner:
-                del self._legs[leg]
-                self.intake.sequencer.forget(leg)
+            if leg and self.legs.owner(leg) is runner:
+                self.legs.unregister_leg(leg)
         if record.bridge_sid:
-            self._bridges.pop(record.bridge_sid, None)
+            self.legs.forget_bridge(record.bridge_sid)
         self._calls.pop(record.call_id, None)
 
-    def register_leg(self, leg_sid: str, owner: CallRunner | NailedAgentKeeper) -> None:
-        """``leg_sid`` belongs to ``owner`` from now on; the events that came for it before
-        (held as an unknown leg's) are routed to it at once, in order."""
-        self._legs[leg_sid] = owner
-        for ev in self.leg_hold.release(leg_sid):
-            self._route(ev)
-
-    def unregister_leg(self, leg_sid: str) -> None:
-        self._legs.pop(leg_sid, None)
-        self.intake.sequencer.forget(leg_sid)
-
-    def register_bridge(self, bridge_sid: str, runner: CallRunner) -> None:
-        self._bridges[bridge_sid] = runner
-
-    def leg_adopted(self, call_id: str) -> None:
-        """``GET /legs`` named the leg of ``call_id``'s timed-out create."""
-        self.uncertain.adopted(call_id)
-
-    def deliver_to_call(self, call_id: str, event: ExotelEvent) -> None:
-        runner = self._calls.get(call_id)
-        if runner is not None:
-            runner.deliver_event(event)
-
-    # -- events ---------------------------------------------------------------------------
-
     def _route(self, ev: ExotelEvent) -> None:
-        """Intake sink: hand the event to the call (or keeper) it belongs to. An event for a
-        leg no call knows is held (:meth:`_unknown_leg_event`), never matched by
-        ``custom_param`` (Exotel does not document it in event data)."""
-        if isinstance(ev, BridgeLifecycle):
-            runner = self._bridges.get(ev.bridge_sid)
-            if runner is None:
-                for leg in ev.leg_sids:
-                    owner = self._legs.get(leg)
-                    if isinstance(owner, CallRunner):
-                        runner = owner
-                        break
-            if runner is not None:
-                runner.deliver_event(ev)
-                return
-            self.stats.unknown_events += 1
-            log.info("event %s (%s) for an unknown bridge; ignored", ev.event_sid, ev.name)
-            return
-        target = self._legs.get(ev.leg_sid)
-        if isinstance(target, NailedAgentKeeper) and isinstance(ev, LegLifecycle):
-            # counted and logged; a drop takes the agent offline before its call hears of it
-            self.nailed_watch.leg_event(target.agent_id, ev)
-        if target is not None:
-            target.deliver_event(ev)
-            return
-        self._unknown_leg_event(ev)
-
-    # -- events for unknown legs (docs/exotel.md section 3) ------------------------------------
-
-    @contextlib.contextmanager
-    def creating(self, number: str) -> Iterator[None]:
-        """Mark a ``POST /legs`` to ``number`` in flight: an unknown leg to that number is held
-        (its create may still name it) rather than given up or matched."""
-        self._creating[number] = self._creating.get(number, 0) + 1
-        try:
-            yield
-        finally:
-            left = self._creating[number] - 1
-            if left:
-                self._creating[number] = left
-            else:
-                del self._creating[number]
-
-    def _busy_number(self, number: str) -> bool:
-        """A create to ``number`` is in flight (or timed out and waits for its leg)."""
-        return any(same_number(n, number) for n in self._creating) or self.uncertain.waiting(
-            number
-        )
-
-    def _unknown_leg_event(self, ev: LegLifecycle | LegAction) -> None:
-        if ev.leg_sid in self._strays:  # given up already: counted, acknowledged, logged once
-            self.stats.unknown_events += 1
-            return
-        pushed = self.leg_hold.hold(ev, self.clock())
-        if pushed is not None:
-            self._unclaimed(pushed, "the hold was full")
-        held = self.leg_hold.get(ev.leg_sid)
-        if held is not None and not any(
-            same_number(n, held.contact_uri) for n in self._creating
-        ):
-            self._decide(held)
-        self._arm_hold_timer()
-
-    def await_leg(self, runner: CallRunner, number: str) -> None:
-        """``runner``'s create to ``number`` timed out: it waits for the leg to surface. A leg
-        held already is matched at once (unless another create to that number is in flight:
-        the leg may be that one's)."""
-        self.uncertain.wait(runner.call_id, number, self.exophone, self.clock())
-        self.settle_number(number)
-
-    def settle_number(self, number: str) -> None:
-        """No create to ``number`` is in flight any more (each one returned its leg, failed or
-        timed out): decide the legs to that number still held, by :mod:`dialer.uncertain`."""
-        if any(same_number(n, number) for n in self._creating):
-            return
-        for held in self.leg_hold.legs():
-            if same_number(held.contact_uri, number):
-                self._decide(held)
-
-    def stop_awaiting_leg(self, runner: CallRunner) -> None:
-        """``runner`` gave up waiting for its leg: if it surfaces later, it is hung up."""
-        self.uncertain.give_up(runner.call_id, self.clock())
-
-    def _decide(self, held: HeldLeg) -> bool:
-        """Apply the rule of :mod:`dialer.uncertain` to an unknown leg (held, or just taken out
-        of the hold); True when it was adopted or hung up."""
-        hint = held.events[0].data.get("custom_param") if held.events else None
-        decision = self.uncertain.match(
-            held.contact_uri, held.exophone, self.clock(), hint if isinstance(hint, str) else ""
-        )
-        if decision is None:
-            return False
-        events = (self.leg_hold.release(held.leg_sid) if held.leg_sid in self.leg_hold
-                  else held.events)
-        if isinstance(decision, Adopt):
-            runner = self._calls.get(decision.call_id)
-            if runner is not None and runner.adopt(held.leg_sid):
-                for ev in events:
-                    self._route(ev)
-                return True
-            decision = HangUp((decision.call_id,))
-        self.stats.unknown_events += len(events)
-        self._strays[held.leg_sid] = "hung_up"
-        self._trim_strays()
-        for call_id in decision.call_ids:
-            runner = self._calls.get(call_id)
-            if runner is not None:
-                runner.leg_hung_up()
-        log.warning("leg %s to %s surfaced after its create timed out (call %s) %s; hanging "
-                    "it up", held.leg_sid, held.contact_uri, ", ".join(decision.call_ids),
-                    "and more than one call waits for such a leg" if decision.ambiguous
-                    else "and its call had given up")
-        self.stats.stray_legs_hung_up += 1
-        if self._tg is not None:
-            self._spawn(self._hang_up_stray(held.leg_sid), f"hangup-stray-{held.leg_sid}")
-        else:  # stopping: the leg's time limit ends it
-            log.error("leg %s not hung up: the dialer is stopping", held.leg_sid)
-        return True
-
-    async def _hang_up_stray(self, leg_sid: str) -> None:
-        try:
-            await self.client.hangup(leg_sid)
-        except Exception as exc:  # logged; never takes down the dialer
-            log.error("leg %s could not be hung up: %s", leg_sid, exc)
-
-    def _arm_hold_timer(self) -> None:
-        due = self.leg_hold.next_due()
-        if due is None or self._hold_timer is not None:
-            return
-        loop = asyncio.get_running_loop()
-        self._hold_timer = loop.call_later(max(0.0, due - self.clock()) + 0.01,
-                                           self._hold_expired)
-
-    def _hold_expired(self) -> None:
-        self._hold_timer = None
-        for held in self.leg_hold.due(self.clock(), self._busy_number):
-            self._unclaimed(held, f"no call claimed it within {self.leg_hold.hold_s:g} s")
-        if len(self.leg_hold):
-            # a leg whose number still has a create in flight: look again a little later
-            due = self.leg_hold.next_due() or 0.0
-            loop = asyncio.get_running_loop()
-            self._hold_timer = loop.call_later(max(0.0, due - self.clock()) + 0.25,
-                                               self._hold_expired)
-
-    def _unclaimed(self, held: HeldLeg, why: str) -> None:
-        """A held leg nobody claimed: a create that gave up may still want it hung up; else
-        it is logged once and counted (its events were acknowledged when they came)."""
-        if self._decide(held):
-            return
-        self.stats.unknown_legs += 1
-        self.stats.unknown_events += len(held.events)
-        self._strays[held.leg_sid] = "unknown"
-        self._trim_strays()
-        log.warning("events for unknown leg %s (to %s: %s) dropped: %s", held.leg_sid,
-                    held.contact_uri or "?", ", ".join(e.name for e in held.events), why)
-
-    def _trim_strays(self) -> None:
-        while len(self._strays) > STRAYS_KEPT:
-            del self._strays[next(iter(self._strays))]
+        """The intake's sink: :meth:`dialer.leg_router.LegRouter.route`."""
+        self.legs.route(ev)
 
     # -- progress -------------------------------------------------------------------------
 

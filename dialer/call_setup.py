@@ -1,0 +1,69 @@
+"""What a call's flow, runner and a nailed agent's keeper take from the dialer's configuration,
+and the stream URL a call's bot is reached at."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit
+
+from dialer.config import DialerConfig
+from dialer.flows import FlowSettings
+from dialer.ports import KeeperSettings, RunnerSettings
+
+
+def flow_settings(config: DialerConfig) -> FlowSettings:
+    """The call-flow subset of the dialer configuration."""
+    return FlowSettings(
+        greeting_text=config.greeting_text,
+        greeting_url=config.greeting_url,
+        hold_url=config.hold_url,
+        hold_text=config.hold_text,
+        fallback_text=config.fallback_text,
+        goodbye_text=config.goodbye_text,
+        stream_start_timeout=config.stream_start_timeout,
+        agent_ring_timeout=config.agent_ring_timeout,
+        max_agent_attempts=config.max_agent_attempts,
+        escalation_fallback="callback" if config.escalation_fallback == "callback" else "bot",
+        stream_fallback="hangup" if config.stream_fallback == "hangup" else "agent",
+        abandon_after=config.abandon_after,
+        amd_timeout=config.amd_timeout,
+        message_timeout=config.message_timeout,
+        recording_wait=config.recording_wait,
+        record_bridges=config.record_bridges,
+        hold_loops=config.hold_loops,
+        escalation_queue_timeout=config.escalation_queue_timeout,
+        max_bot_reentries=config.max_bot_reentries,
+    )
+
+
+def default_stream_url(base: str, bot: str, vx_call: str) -> str:
+    """The stream URL for ``bot`` under the gateway's public ``base``, with ``vx_call`` (the
+    call id and its MAC).
+
+    A bare base (``wss://gw.example.com``) gets the gateway's ``/stream/{bot}`` path; a base
+    with a path is used as it is."""
+    parts = urlsplit(base)
+    url = base.rstrip("/")
+    if parts.path in ("", "/"):
+        url += f"/stream/{bot or 'echo'}"
+    sep = "&" if parts.query else "?"
+    return f"{url}{sep}{urlencode({'vx_call': vx_call})}"
+
+
+def runner_settings(config: DialerConfig) -> RunnerSettings:
+    """The request parameters of a call's runner."""
+    return RunnerSettings(
+        content_type=config.content_type,
+        customer_ring_timeout=config.customer_ring_timeout,
+        # the agent leg rings a little longer than the flow waits for it: the flow's timer
+        # decides, Exotel's ring_timeout is the backstop
+        agent_ring_timeout=int(config.agent_ring_timeout) + 5,
+        time_limit=config.time_limit,
+        reconcile_timeout=config.reconcile_timeout,
+        event_confirm_timeout=config.event_confirm_timeout,
+    )
+
+
+def keeper_settings(config: DialerConfig) -> KeeperSettings:
+    """A nailed agent's hold audio and leg time limit."""
+    return KeeperSettings(config.agent_hold_url, config.agent_hold_text,
+                          config.nailed_time_limit)
