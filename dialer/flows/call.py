@@ -96,6 +96,7 @@ from dialer.flows.messages import (
 from dialer.flows.outcome import SHUTDOWN, CallOutcome, FlowSettings
 from dialer.flows.states import CallState
 from dialer.flows.streaming import BotStream
+from dialer.flows.voice import AudioEffect
 
 __all__ = ["SHUTDOWN", "CallFlow", "CallOutcome", "FlowSettings"]
 
@@ -276,10 +277,10 @@ class CallFlow(BotStream, Escalation, Ending, CustomerAudio):
             else op == f"start_{self._customer_audio.kind}"
         ):
             audio = self._customer_audio
-            self._customer_audio = None
-            if audio.purpose == "hold":
+            effects = self._audio_ended()
+            if AudioEffect.HOLD_ENDED in effects:
                 self._hold_ended(audio, failed=True)
-            else:
+            elif AudioEffect.MESSAGE_ENDED in effects:
                 self._after_message(audio.purpose)
         else:
             self._ignore()  # stop_*/hang-up/recording errors change nothing

@@ -27,6 +27,7 @@ from dialer.flows.messages import (
 from dialer.flows.outcome import TAG_PREFIX, Audio, CallOutcome, FlowSettings, Mode
 from dialer.flows.queue import WAITING, queue_machine
 from dialer.flows.states import CallState, check
+from dialer.flows.voice import voice_machine
 
 S = CallState
 
@@ -55,7 +56,8 @@ class FlowCore:
         self._now = 0.0
         self._out: list[Command] = []
         self._timers: set[str] = set()
-        self._customer_audio: Audio | None = None
+        self._voice = voice_machine()  # which audio the customer hears (see dialer.flows.voice)
+        self._customer_audio: Audio | None = None  # its details (None when silent)
         self._tags = 0  # action_custom_param tags handed out
         self._agent_alive = False
         self._customer_alive = False
@@ -83,7 +85,8 @@ class FlowCore:
     @property
     def machines(self) -> dict[str, str]:
         """The sub-machines' states by name (for logs and tests)."""
-        return {m.name: m.state.value for m in (self._bot, self._stream, self._queue, self._amd)}
+        return {m.name: m.state.value
+                for m in (self._voice, self._bot, self._stream, self._queue, self._amd)}
 
     @property
     def _amd_pending(self) -> bool:

@@ -19,6 +19,7 @@ from dialer.flows.messages import (
 from dialer.flows.outcome import RECORDING_EVENT, SHUTDOWN
 from dialer.flows.queue import QueueInput
 from dialer.flows.states import CallState
+from dialer.flows.voice import AudioInput
 
 S = CallState
 
@@ -51,6 +52,7 @@ class Ending(FlowCore):
     def _on_customer_gone(self, ev: LegLifecycle) -> None:
         self._customer_alive = False
         self._stream.fire(StreamInput.DOWN)
+        self._voice.fire(AudioInput.GONE)
         self._customer_audio = None
         self.outcome.terminal_status = ev.terminal_status
         self._mark("customer_ended")

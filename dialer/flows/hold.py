@@ -9,6 +9,7 @@ from dialer.flows.core import FlowCore
 from dialer.flows.messages import CancelTimer, StartPlay, StartSay, StopPlay, StopSay, Timer
 from dialer.flows.outcome import MIN_HOLD_RUN, TAG_PREFIX, Audio
 from dialer.flows.states import CallState
+from dialer.flows.voice import AudioEffect, AudioInput
 
 S = CallState
 
@@ -22,10 +23,12 @@ class CustomerAudio(FlowCore):
         loop = self.settings.hold_loops if purpose == "hold" else 0
         tag = self._tag(purpose)
         if url:
+            self._voice.fire(AudioInput(purpose))
             self._emit(StartPlay(self.customer_leg, url, purpose, loop=loop, tag=tag))
             self._customer_audio = Audio("play", purpose, tag, self._now)
             return True
         if text:
+            self._voice.fire(AudioInput(purpose))
             self._emit(StartSay(self.customer_leg, text, purpose, loop=loop, tag=tag))
             self._customer_audio = Audio("say", purpose, tag, self._now)
             return True
@@ -34,7 +37,7 @@ class CustomerAudio(FlowCore):
     def _stop_customer_audio(self) -> str:
         """Stop whatever we play/say to the customer; returns its purpose (or "")."""
         audio = self._customer_audio
-        if audio is None:
+        if AudioEffect.SEND_STOP not in self._voice.fire(AudioInput.STOP) or audio is None:
             return ""
         self._customer_audio = None
         self._emit(
@@ -44,7 +47,7 @@ class CustomerAudio(FlowCore):
         return audio.purpose
 
     def _playing(self, purpose: str) -> bool:
-        return self._customer_audio is not None and self._customer_audio.purpose == purpose
+        return self._voice.state.value == purpose
 
     def _start_hold(self) -> None:
         """The hold audio, with the bot stopped first: one voice at a time."""
@@ -72,12 +75,18 @@ class CustomerAudio(FlowCore):
         if audio is None or not self._is_audio(audio, ev):
             self._ignore()  # e.g. the hold we stopped for the goodbye reports its end
             return
-        self._customer_audio = None
-        if audio.purpose == "hold":
+        effects = self._audio_ended()
+        if AudioEffect.HOLD_ENDED in effects:
             self._hold_ended(audio, ev.name == "play_failed_to_start")
             return
         self._mark(f"{audio.purpose}_completed")
-        self._after_message(audio.purpose)
+        if AudioEffect.MESSAGE_ENDED in effects:
+            self._after_message(audio.purpose)
+
+    def _audio_ended(self) -> tuple[AudioEffect, ...]:
+        """The current audio ended by itself (done, or its start failed): what follows."""
+        self._customer_audio = None
+        return self._voice.fire(AudioInput.END)
 
     def _after_message(self, purpose: str) -> None:
         """A message ended (or could not be said): what comes next."""

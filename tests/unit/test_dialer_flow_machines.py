@@ -23,6 +23,7 @@ from dialer.flows.bot import (
 )
 from dialer.flows.machine import Machine
 from dialer.flows.queue import QueueEffect, QueueInput, QueueState, queue_machine
+from dialer.flows.voice import AudioEffect, AudioInput, AudioState, voice_machine
 
 # "state input -> next effect,effect" (the docstrings' diagrams, written out in full)
 AMD = """
@@ -98,6 +99,27 @@ queued_asking reset -> idle
 over reset -> idle
 """
 
+VOICE = """
+silent greeting -> greeting
+silent hold -> hold
+silent fallback -> fallback
+silent goodbye -> goodbye
+silent stop -> silent
+silent gone -> silent
+greeting stop -> silent send_stop
+greeting end -> silent
+greeting gone -> silent
+hold stop -> silent send_stop
+hold end -> silent hold_ended
+hold gone -> silent
+fallback stop -> silent send_stop
+fallback end -> silent message_ended
+fallback gone -> silent
+goodbye stop -> silent send_stop
+goodbye end -> silent message_ended
+goodbye gone -> silent
+"""
+
 Spec = dict[tuple[str, str], tuple[str, tuple[str, ...]]]
 
 
@@ -118,6 +140,7 @@ CASES: list[tuple[str, Callable[[Any], Machine[Any, Any, Any]], type[enum.Enum],
     ("stream", lambda s: _at(stream_machine(), s), StreamState, StreamInput, StreamEffect,
      STREAM),
     ("queue", lambda s: _at(queue_machine(), s), QueueState, QueueInput, QueueEffect, QUEUE),
+    ("voice", lambda s: _at(voice_machine(), s), AudioState, AudioInput, AudioEffect, VOICE),
 ]
 
 
@@ -154,7 +177,7 @@ def test_every_state_and_input(make: Callable[[Any], Machine[Any, Any, Any]],
     assert all(isinstance(e, effects) for e in got)
 
 
-@pytest.mark.parametrize("text", [AMD, BOT, STREAM, QUEUE])
+@pytest.mark.parametrize("text", [AMD, BOT, STREAM, QUEUE, VOICE])
 def test_the_spec_names_only_real_states_and_inputs(text: str) -> None:
     """A typo in the spec above would make a legal pair look illegal: every name is real."""
     names = {m.value for case in CASES for enum_ in case[2:5] for m in enum_}  # type: ignore[attr-defined]
@@ -168,6 +191,7 @@ def test_initial_states() -> None:
     assert bot_machine().state is BotState.NONE
     assert stream_machine().state is StreamState.OFF
     assert queue_machine().state is QueueState.IDLE
+    assert voice_machine().state is AudioState.SILENT
 
 
 def test_the_flow_names_its_timers_and_operations_by_enum() -> None:
@@ -184,6 +208,8 @@ def test_the_flow_names_its_timers_and_operations_by_enum() -> None:
     d(LegCreated("agent", AGENT, "a1"))
     d(lc("leg_answered", AGENT))
     d(lc("leg_terminated"))
+    assert d.flow.machines == {"voice": "silent", "bot": "up", "stream": "off", "queue": "idle",
+                               "amd": "off"}
     timers = [c.name for c in d.log if isinstance(c, (SetTimer, CancelTimer))]
     assert timers and all(isinstance(t, Timer) for t in timers)
     assert all(isinstance(c.op, Op) for c in d.log) and Timer.QUEUE == "queue"
