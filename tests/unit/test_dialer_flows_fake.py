@@ -10,8 +10,11 @@ a 20 s ring timeout costs nothing and the order of events is fixed by the script
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+import pytest
 
 from dialer.agents import AgentState
 from dialer.records import CallRecord
@@ -315,3 +318,28 @@ async def test_agent_leg_created_after_the_customer_left_is_hung_up() -> None:
         assert len(agent_legs) == 1
         await until(lambda: agent_legs[0].state == "terminated")
         assert d.pool.get("a1").state is AgentState.IDLE
+
+
+def test_nailed_agent_hold_restarts_when_its_loops_run_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """QA #17 on virtual time (on the emulator it read the timeline between a restart and its
+    audio under load): one loop of the 4 s hold stands for Exotel's 100; the agent hears the
+    hold again and again, never dead air."""
+    import dialer.nailed
+
+    monkeypatch.setattr(dialer.nailed, "HOLD_LOOPS", 1)
+
+    async def main() -> None:
+        fake = FakeExotel({AGENT1: agent(200)}, play_ms=4000)
+        async with fake_dialer(fake) as d:
+            d.add_agent("n1", AGENT1, nailed=True)
+            keeper = d.keepers["n1"]
+            await until(lambda: keeper.hold_restarts >= 2)
+            await asyncio.sleep(0.1)  # the restart's request reaches Exotel
+            music = heard(fake, keeper.leg_sid, "play")
+            assert len(music) >= 3
+            gaps = [b.start - (a.end or b.start) for a, b in itertools.pairwise(music)]
+            assert max(gaps) < 0.3, gaps  # restarted within one round trip: no dead air
+
+    run_virtual(main())
