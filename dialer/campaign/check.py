@@ -135,7 +135,7 @@ def settings_notes(inputs: RunInputs, source: str) -> Notes:
         )
     if not spec.agents and spec.mode == "agent_first":  # (bot-first: may be the bot's alone)
         notes.say("  warning: no agents: every answered call is abandoned", "no agents")
-    for ask in skill_gaps(spec, bot_skill_asks(spec)):
+    for ask in skill_gaps(spec, bot_skill_asks(spec, inputs.script)):
         notes.say(
             f"  warning: {gap_text(spec, ask)}",
             f"no agent has the skills {', '.join(ask.skills) or '(none)'}",

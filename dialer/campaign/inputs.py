@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dialer.call_binding import MAC_CHARS
 from dialer.campaign.leads_csv import ImportResult
 from dialer.campaign.model import CampaignError, CampaignSpec, Lead, normalise_phone
 from dialer.config import DialerConfig
 from dialer.stream_params import MAX_CHARS, add_stream_params
+
+if TYPE_CHECKING:
+    from bot_adapters.scripted.script import Script
 
 
 def _stream_values(lead: Lead) -> dict[str, str]:
@@ -65,6 +68,7 @@ class RunInputs:
     dnc_errors: list[str] = field(default_factory=list)
     config: DialerConfig | None = None
     sim: Any = None  # the embedded emulator's settings (dialer.emulated.Embedding.parse_world)
+    script: Script | None = None  # the scripted bot's (dialer.campaign.skill_alarm.bot_script)
 
 
 def _fields_in_no_lead(fields: tuple[str, ...], leads: Sequence[Lead]) -> list[str]:

@@ -21,6 +21,7 @@ from dialer.campaign.check import check_notes
 from dialer.campaign.inputs import Notes, RunInputs, parse_dnc
 from dialer.campaign.leads_csv import parse_leads
 from dialer.campaign.model import CampaignError, campaign_from_toml
+from dialer.campaign.skill_alarm import bot_script
 from dialer.campaign.store import CampaignStore
 from dialer.config import DialerConfig
 from dialer.errors import ConfigError
@@ -103,6 +104,7 @@ def load_inputs(args: argparse.Namespace) -> RunInputs:
     numbers written nationally get the campaign's ``default_country``."""
     inputs = load_campaign(args.campaign, args.db)
     check_bot(inputs.settings.bot)
+    inputs.script = bot_script(inputs.settings)
     country = inputs.settings.default_country
     if args.leads:
         try:

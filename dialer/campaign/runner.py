@@ -61,7 +61,7 @@ from dialer.campaign.live_calls import AgentClock, LiveCall, agent_change
 from dialer.campaign.model import CampaignError, Outcome
 from dialer.campaign.outcomes import UNANSWERED, attempt_result, dial_observation
 from dialer.campaign.progress import HEARTBEAT_EVERY_S, CampaignSnapshot
-from dialer.campaign.skills import SkillAlarm
+from dialer.campaign.skill_alarm import SkillAlarm
 from dialer.campaign.store import (
     AttemptResult,
     CampaignBusy,

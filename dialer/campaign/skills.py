@@ -11,19 +11,23 @@ An escalation asks for an agent with *all* of a set of skills:
 A set that no agent of the campaign has makes every such escalation fail at once (failure
 ``no_agent:skill``): the customer hears the fallback and the call counts as abandoned.
 ``campaign check`` warns of each (:func:`skill_gaps`, :func:`gap_text`), and ``campaign run``
-logs them at start.
+logs them at start (:mod:`dialer.campaign.skill_alarm`, which also reads the bot's script).
+
+Pure: the scripted bot's script comes in parsed (``dialer.campaign.skill_alarm.bot_script``
+reads it).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dialer.campaign.model import AgentSpec, CampaignSpec
 
-__all__ = ["SkillAlarm", "SkillAsk", "bot_skill_asks", "gap_text", "skill_gaps"]
+if TYPE_CHECKING:
+    from bot_adapters.scripted.script import Script
 
-log = logging.getLogger("dialer.campaign")
+__all__ = ["DEFAULT_SCRIPT", "SkillAsk", "bot_skill_asks", "gap_text", "skill_gaps"]
 
 DEFAULT_SCRIPT = "sales"
 """The ``scripted`` bot's script when the gateway gives it no ``script`` option."""
@@ -37,17 +41,8 @@ class SkillAsk:
     source: str
 
 
-def _script_asks(script_name: str) -> list[SkillAsk]:
-    """The skills named by the transfers of the ``scripted`` bot's script ``script_name``
-    (none when it cannot be read: ``run`` reports that when a call starts)."""
-    from bot_adapters.scripted.adapter import script_for
-    from bot_adapters.scripted.script import ScriptError
-
-    try:
-        script = script_for(script_name)
-    except (ScriptError, OSError) as exc:
-        log.debug("scripted bot script %s not read: %s", script_name, exc)
-        return []
+def _script_asks(script: Script, script_name: str) -> list[SkillAsk]:
+    """The skills named by the transfers of the ``scripted`` bot's script ``script_name``."""
     asks: dict[tuple[str, ...], list[str]] = {}
     for state in script.states.values():
         action = state.action
@@ -60,12 +55,14 @@ def _script_asks(script_name: str) -> list[SkillAsk]:
     ]
 
 
-def bot_skill_asks(spec: CampaignSpec, script: str = DEFAULT_SCRIPT) -> list[SkillAsk]:
-    """Every set of skills ``spec``'s calls can ask for (see the module docstring)."""
+def bot_skill_asks(spec: CampaignSpec, script: Script | None = None,
+                   script_name: str = DEFAULT_SCRIPT) -> list[SkillAsk]:
+    """Every set of skills ``spec``'s calls can ask for (see the module docstring); ``script``
+    is the ``scripted`` bot's (``None``: not read, only the campaign's skills)."""
     asks = [SkillAsk(spec.skills, "the campaign's skills (press 0, bot failure, a transfer "
                                   "naming none)")]
-    if spec.bot == "scripted":
-        asks.extend(_script_asks(script))
+    if spec.bot == "scripted" and script is not None:
+        asks.extend(_script_asks(script, script_name))
     return asks
 
 
@@ -94,37 +91,3 @@ def gap_text(spec: CampaignSpec, ask: SkillAsk) -> str:
         f"{ask.source}; agents: {_shown(spec.agents)}: each such escalation fails "
         "(no_agent:skill), the customer hears the fallback and the call counts as abandoned"
     )
-
-
-class SkillAlarm:
-    """``campaign run``'s log of skill gaps: each gap at start (WARNING), then the calls that
-    failed for want of a skilled agent (``no_agent:skill``): the first at once, then at most
-    one line every ``every_s`` with how many failed since."""
-
-    def __init__(self, spec: CampaignSpec, every_s: float = 60.0) -> None:
-        self.spec = spec
-        self.every_s = every_s
-        self.failed = 0  # no_agent:skill failures in the run
-        self._unlogged = 0
-        self._logged_at: float | None = None
-
-    def at_start(self) -> None:
-        for ask in skill_gaps(self.spec, bot_skill_asks(self.spec)):
-            log.warning("campaign %s: %s", self.spec.name, gap_text(self.spec, ask))
-
-    def on_call(self, call_id: str, failure: str, now: float) -> None:
-        """A call of the campaign ended with ``failure`` (the call record's) at ``now``."""
-        if not failure.startswith("no_agent:skill"):
-            return
-        self.failed += 1
-        self._unlogged += 1
-        if self._logged_at is not None and now - self._logged_at < self.every_s:
-            return
-        log.warning(
-            "campaign %s: call %s: the escalation found no agent with the skills asked for "
-            "(no_agent:skill; %d such call(s) since the last line, %d in this run): the "
-            "customer heard the fallback; see `voxgate campaign check`",
-            self.spec.name, call_id, self._unlogged, self.failed,
-        )
-        self._unlogged = 0
-        self._logged_at = now

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from dialer.campaign.model import AgentSpec, CampaignSpec
-from dialer.campaign.skills import SkillAlarm, bot_skill_asks, skill_gaps
+from dialer.campaign.skill_alarm import SkillAlarm, bot_script
+from dialer.campaign.skills import bot_skill_asks, skill_gaps
 from voxgate.cli import main
 
 AGENTS = (
@@ -21,13 +22,13 @@ AGENTS = (
 def test_the_scripted_bots_transfer_skills_count_not_only_the_campaigns() -> None:
     agents = (AgentSpec("a1", "+919800000001", ("collections",)),)
     spec = CampaignSpec("c", bot="scripted", skills=("collections",), agents=agents)
-    asks = bot_skill_asks(spec)
+    asks = bot_skill_asks(spec, bot_script(spec))
     assert [a.skills for a in asks] == [("collections",), ("sales",)]  # the bundled script's
     assert [a.skills for a in skill_gaps(spec, asks)] == [("sales",)]
     echo = CampaignSpec("c", bot="echo", skills=("collections",), agents=agents)
-    assert skill_gaps(echo, bot_skill_asks(echo)) == []
+    assert skill_gaps(echo, bot_skill_asks(echo, bot_script(echo))) == []
     alone = CampaignSpec("c", bot="scripted")  # no agents: a bot-first campaign of its own
-    assert skill_gaps(alone, bot_skill_asks(alone)) == []
+    assert skill_gaps(alone, bot_skill_asks(alone, bot_script(alone))) == []
 
 
 def test_check_says_not_ready_naming_the_skill_and_the_agents(

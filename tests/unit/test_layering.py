@@ -74,11 +74,7 @@ CLOCK_READERS = frozenset({
 DATETIME_READERS = frozenset({"now", "utcnow", "today"})
 NEEDS_ARGUMENT = frozenset({"localtime", "gmtime", "ctime", "asctime"})  # () reads the clock
 
-EXCEPTIONS: dict[str, str] = {
-    "d: *dialer.service*": "the call drivers' cycle (service <-> runner <-> nailed <-> "
-    "greeting_waits): they take the whole Dialer; the ports of issue 15 (dialer/ports.py) "
-    "end it, in the helper's work on runner.py, nailed.py and service.py",
-}
+EXCEPTIONS: dict[str, str] = {}
 """Known violations, a ``fnmatch`` pattern of ``"rule: detail"`` -> why it is still there."""
 
 
