@@ -26,6 +26,7 @@ from dialer.flows.messages import (
 )
 from dialer.flows.outcome import TAG_PREFIX, Audio, CallOutcome, FlowSettings, Mode
 from dialer.flows.queue import WAITING, queue_machine
+from dialer.flows.recording import recording_machine
 from dialer.flows.states import CallState, check
 from dialer.flows.voice import voice_machine
 
@@ -68,7 +69,7 @@ class FlowCore:
         self._connect_tries = 0  # stream starts in this connecting phase (one retry)
         self._queue = queue_machine()  # waiting for an agent (see dialer.flows.queue)
         self._bot_reentries = 0  # times the call went back to the bot after a failed escalation
-        self._recording_started = False
+        self._recording = recording_machine()  # the bridge's recording (dialer.flows.recording)
         self._agent_released = False
         self.amd = amd  # the customer leg was created with amd_enable
         self._amd = amd_machine(amd)  # the AMD result awaited (see dialer.flows.amd)
@@ -86,7 +87,8 @@ class FlowCore:
     def machines(self) -> dict[str, str]:
         """The sub-machines' states by name (for logs and tests)."""
         return {m.name: m.state.value
-                for m in (self._voice, self._bot, self._stream, self._queue, self._amd)}
+                for m in (self._voice, self._bot, self._stream, self._queue, self._amd,
+                          self._recording)}
 
     @property
     def _amd_pending(self) -> bool:

@@ -18,6 +18,7 @@ from dialer.flows.messages import (
 )
 from dialer.flows.outcome import RECORDING_EVENT, SHUTDOWN
 from dialer.flows.queue import QueueInput
+from dialer.flows.recording import RecordingEffect, RecordingInput, RecordingState
 from dialer.flows.states import CallState
 from dialer.flows.voice import AudioInput
 
@@ -76,7 +77,7 @@ class Ending(FlowCore):
     def _finish_or_wait(self) -> None:
         for name in sorted(self._timers):
             self._emit(CancelTimer(name))
-        if self._recording_started and not self.outcome.recording_url:
+        if self._recording.state is RecordingState.STARTED:
             self._goto(S.FINALIZING)
             self._emit(SetTimer(Timer.RECORDING, self.settings.recording_wait))
             return
@@ -125,8 +126,9 @@ class Ending(FlowCore):
         self._goto(S.BRIDGED)
         self._mark("bridged")
         self._emit(Notify("bridged", self.outcome.agent_id))
-        if self.settings.record_bridges:
-            self._recording_started = True
+        if self.settings.record_bridges and (
+            RecordingEffect.SEND_START in self._recording.fire(RecordingInput.START)
+        ):
             self._emit(StartRecording(bridge_sid))
 
     def _on_bridge(self, ev: BridgeLifecycle) -> None:
@@ -158,6 +160,7 @@ class Ending(FlowCore):
             self._ignore()
             return
         self.outcome.recording_url = url
+        self._recording.fire(RecordingInput.URL)
         self._mark("recording_available")
         if self.state is S.FINALIZING:
             self._end()

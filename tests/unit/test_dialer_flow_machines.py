@@ -23,6 +23,12 @@ from dialer.flows.bot import (
 )
 from dialer.flows.machine import Machine
 from dialer.flows.queue import QueueEffect, QueueInput, QueueState, queue_machine
+from dialer.flows.recording import (
+    RecordingEffect,
+    RecordingInput,
+    RecordingState,
+    recording_machine,
+)
 from dialer.flows.voice import AudioEffect, AudioInput, AudioState, voice_machine
 
 # "state input -> next effect,effect" (the docstrings' diagrams, written out in full)
@@ -120,6 +126,14 @@ goodbye end -> silent message_ended
 goodbye gone -> silent
 """
 
+RECORDING = """
+none start -> started send_start
+none url -> available
+started url -> available
+available start -> available send_start
+available url -> available
+"""
+
 Spec = dict[tuple[str, str], tuple[str, tuple[str, ...]]]
 
 
@@ -141,6 +155,8 @@ CASES: list[tuple[str, Callable[[Any], Machine[Any, Any, Any]], type[enum.Enum],
      STREAM),
     ("queue", lambda s: _at(queue_machine(), s), QueueState, QueueInput, QueueEffect, QUEUE),
     ("voice", lambda s: _at(voice_machine(), s), AudioState, AudioInput, AudioEffect, VOICE),
+    ("recording", lambda s: _at(recording_machine(), s), RecordingState, RecordingInput,
+     RecordingEffect, RECORDING),
 ]
 
 
@@ -177,7 +193,7 @@ def test_every_state_and_input(make: Callable[[Any], Machine[Any, Any, Any]],
     assert all(isinstance(e, effects) for e in got)
 
 
-@pytest.mark.parametrize("text", [AMD, BOT, STREAM, QUEUE, VOICE])
+@pytest.mark.parametrize("text", [AMD, BOT, STREAM, QUEUE, VOICE, RECORDING])
 def test_the_spec_names_only_real_states_and_inputs(text: str) -> None:
     """A typo in the spec above would make a legal pair look illegal: every name is real."""
     names = {m.value for case in CASES for enum_ in case[2:5] for m in enum_}  # type: ignore[attr-defined]
@@ -192,6 +208,7 @@ def test_initial_states() -> None:
     assert stream_machine().state is StreamState.OFF
     assert queue_machine().state is QueueState.IDLE
     assert voice_machine().state is AudioState.SILENT
+    assert recording_machine().state is RecordingState.NONE
 
 
 def test_the_flow_names_its_timers_and_operations_by_enum() -> None:
@@ -209,7 +226,7 @@ def test_the_flow_names_its_timers_and_operations_by_enum() -> None:
     d(lc("leg_answered", AGENT))
     d(lc("leg_terminated"))
     assert d.flow.machines == {"voice": "silent", "bot": "up", "stream": "off", "queue": "idle",
-                               "amd": "off"}
+                               "amd": "off", "recording": "none"}
     timers = [c.name for c in d.log if isinstance(c, (SetTimer, CancelTimer))]
     assert timers and all(isinstance(t, Timer) for t in timers)
     assert all(isinstance(c.op, Op) for c in d.log) and Timer.QUEUE == "queue"
