@@ -12,7 +12,7 @@ STRICT := $(wildcard gateway/protocol.py gateway/frames.py gateway/batching.py g
 # Without a C compiler the build is skipped and the gateway runs as pure Python.
 FASTSTAMP := build/.compiled
 
-.PHONY: demo test test-pure lint typecheck unit install fixtures proto bench clean fast pure
+.PHONY: demo test test-pure lint lint-ruff lint-strict lint-types lint-tests typecheck unit install fixtures proto bench clean fast pure
 
 $(STAMP): pyproject.toml $(wildcard examples/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,14 +36,30 @@ install: $(STAMP) $(FASTSTAMP)
 demo: install
 	$(BIN)/voxgate demo
 
+# The lint steps run side by side, each mypy run with a cache of its own (the strict and the plain
+# runs would otherwise throw each other's cache away).
 lint: install
+	$(MAKE) --no-print-directory -j4 --output-sync=target lint-ruff lint-strict lint-types lint-tests
+
+lint-ruff:
 	$(BIN)/ruff check .
-	$(BIN)/mypy --strict $(STRICT)
-	$(BIN)/mypy gateway bot_adapters dialer exotel_sim voxgate voxgate_shared audio_fixtures protos/generate.py
-	$(BIN)/mypy tests bench examples tools
+
+lint-strict:
+	$(BIN)/mypy --cache-dir .mypy_cache/strict --strict $(STRICT)
+
+lint-types:
+	$(BIN)/mypy --cache-dir .mypy_cache/types gateway bot_adapters dialer exotel_sim voxgate voxgate_shared audio_fixtures protos/generate.py
+
+lint-tests:
+	$(BIN)/mypy --cache-dir .mypy_cache/tests tests bench examples tools
+
+# The suite mostly waits on sockets and real-time timers (emulated rings, hold audio, child
+# processes), so pytest-xdist runs more workers than cores; `make test TEST_JOBS=0` runs it serially.
+TEST_JOBS ?= 8
+XDIST := -n $(TEST_JOBS) --dist worksteal
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(XDIST)
 	$(MAKE) --no-print-directory test-pure
 
 # The gateway's tests once more on the plain-Python source (what runs where no compiled core is
@@ -51,7 +67,7 @@ test: lint
 test-pure: install
 	rm -rf build/pure && mkdir -p build/pure
 	git ls-files -z | xargs -0 cp --parents -t build/pure
-	cd build/pure && VOXGATE_EXPECT_CORE="pure Python" ../../$(BIN)/python -m pytest -q -p no:cacheprovider \
+	cd build/pure && VOXGATE_EXPECT_CORE="pure Python" ../../$(BIN)/python -m pytest -q $(XDIST) -p no:cacheprovider \
 	  tests/unit/test_compiled_core.py tests/unit/test_gateway_*.py tests/integration/test_gateway_*.py
 
 unit: install

@@ -91,7 +91,10 @@ async def test_a_refused_run_does_not_change_the_campaign(tmp_path: Path) -> Non
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     async with SimServer(sim_config()) as sim:
         env = sim_env(sim)
-        first = await start([str(toml), "--leads", str(leads), "--db", str(db)], env, first_log)
+        # --keep-running: the first run holds the lease however long the second takes to start
+        # (under load it used to finish its 12 leads and let the second one in)
+        first = await start([str(toml), "--leads", str(leads), "--db", str(db), "--keep-running"],
+                            env, first_log)
         await until_dialling(db)
         edited = tmp_path / "edited.toml"
         edited.write_text(CAMPAIGN_TOML.replace("max_lines = 3", "max_lines = 1"))

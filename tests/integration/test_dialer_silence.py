@@ -310,12 +310,17 @@ async def test_nailed_agent_hold_restarts_when_its_loops_run_out(
     async with stack({}, {AGENT1: AgentProfile(answer_ms=200, talk_ms=0)}) as st:
         st.dialer.add_agent("n1", AGENT1, nailed=True)
         keeper = st.dialer._keepers["n1"]
-        for _ in range(200):
-            if keeper.hold_restarts >= 2:
-                break
-            await asyncio.sleep(0.05)
+        # hold_restarts counts a restart as it is asked for; the emulator plays it once it has
+        # fetched the audio: wait for what the agent hears (three runs of the music), not the
+        # counter (under load the timeline was read between the two and held two runs)
+        async with asyncio.timeout(30):
+            while True:
+                if keeper.leg_sid:
+                    tl = await timeline(st, keeper.leg_sid)
+                    if len(heard(tl, "play")) >= 3:
+                        break
+                await asyncio.sleep(0.2)
         assert keeper.hold_restarts >= 2
-        tl = await timeline(st, keeper.leg_sid)
         music = heard(tl, "play")
         assert len(music) >= 3 and music[0]["detail"] == "hold_music"
         assert dead_air(tl, music[0]["start_ms"], tl["now_ms"]) < MAX_GAP_MS, tl["silences"]
