@@ -10,9 +10,10 @@ The **session** says whether the bot may take the call back after a failed escal
 While ``RETURNING`` the old, stopped session's news (its stream events, a ``BotFailed``) is
 ignored by the flow, so ``fail``/``lose``/``connected`` are illegal there.
 
-The **stream** says whether a stream is running that is ours to stop: ``up`` makes it ``LIVE``;
-``stop`` of a live stream sends the tagged ``StopStream`` (effect ``send_stop``); ``down`` (it
-ended by itself, or the customer left) forgets it.
+The **stream** says whether a stream is running that is ours to stop (the liveness machine of
+:mod:`dialer.flows.liveness`): ``up`` makes it ``LIVE``; ``stop`` of a live stream sends the
+tagged ``StopStream`` (effect ``send_stop``); ``down`` (it ended by itself, or the customer
+left) forgets it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ import enum
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from dialer.flows.liveness import (
+    LIVENESS_TABLE,
+    Liveness,
+    LivenessEffect,
+    LivenessInput,
+    liveness_machine,
+)
 from dialer.flows.machine import Machine
 
 
@@ -45,19 +53,9 @@ class BotEffect(enum.Enum):
     """The session machine has no effects of its own: the flow reads its state."""
 
 
-class StreamState(enum.Enum):
-    OFF = "off"
-    LIVE = "live"
-
-
-class StreamInput(enum.Enum):
-    UP = "up"  # the stream runs (started, or the bot talks through it)
-    STOP = "stop"  # we stop it (one voice: the hold, an agent or a message next)
-    DOWN = "down"  # it ended without our stop (lost, closed, failed bot, customer gone)
-
-
-class StreamEffect(enum.Enum):
-    SEND_STOP = "send_stop"  # a tagged StopStream, so its stream_stopped is known ours
+StreamState = Liveness  # the stream's machine is the liveness machine (dialer.flows.liveness)
+StreamInput = LivenessInput
+StreamEffect = LivenessEffect
 
 
 _B, _BI = BotState, BotInput
@@ -86,17 +84,7 @@ BOT_TABLE: Mapping[tuple[BotState, BotInput], tuple[BotState, tuple[BotEffect, .
     })
 )
 
-_T, _TI, _TE = StreamState, StreamInput, StreamEffect
-
-STREAM_TABLE: Mapping[tuple[StreamState, StreamInput],
-                      tuple[StreamState, tuple[StreamEffect, ...]]] = MappingProxyType({
-    (_T.OFF, _TI.UP): (_T.LIVE, ()),
-    (_T.OFF, _TI.STOP): (_T.OFF, ()),
-    (_T.OFF, _TI.DOWN): (_T.OFF, ()),
-    (_T.LIVE, _TI.UP): (_T.LIVE, ()),
-    (_T.LIVE, _TI.STOP): (_T.OFF, (_TE.SEND_STOP,)),
-    (_T.LIVE, _TI.DOWN): (_T.OFF, ()),
-})
+STREAM_TABLE = LIVENESS_TABLE
 
 
 def bot_machine() -> Machine[BotState, BotInput, BotEffect]:
@@ -104,4 +92,4 @@ def bot_machine() -> Machine[BotState, BotInput, BotEffect]:
 
 
 def stream_machine() -> Machine[StreamState, StreamInput, StreamEffect]:
-    return Machine("stream", STREAM_TABLE, _T.OFF)
+    return liveness_machine("stream")

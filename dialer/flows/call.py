@@ -72,6 +72,7 @@ from dialer.flows.bot import BotState
 from dialer.flows.ending import Ending
 from dialer.flows.escalation import Escalation
 from dialer.flows.hold import CustomerAudio
+from dialer.flows.liveness import LivenessInput
 from dialer.flows.messages import (
     ActionFailed,
     AgentAvailable,
@@ -156,14 +157,14 @@ class CallFlow(BotStream, Escalation, Ending, CustomerAudio):
                 self._ignore()
                 return
             self.outcome.customer_leg_sid = item.leg_sid
-            self._customer_alive = True
+            self._customer.fire(LivenessInput.UP)
             self._mark("customer_leg_created")
             return
         if self.state is S.AGENT_RINGING and not self.agent_leg and (
             item.tag == self.outcome.agent_id
         ):
             self.outcome.agent_leg_sid = item.leg_sid
-            self._agent_alive = True
+            self._agent.fire(LivenessInput.UP)
             return
         # The agent leg came back after we gave up on it (customer gone): cancel it.
         self._emit(Hangup(item.leg_sid, "agent"))

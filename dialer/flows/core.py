@@ -10,6 +10,7 @@ from dialer.events import BridgeLifecycle, LegAction, LegLifecycle
 from dialer.flows.amd import PENDING as AMD_PENDING
 from dialer.flows.amd import amd_machine
 from dialer.flows.bot import StreamEffect, StreamInput, bot_machine, stream_machine
+from dialer.flows.liveness import liveness_machine
 from dialer.flows.messages import (
     AgentOffered,
     BotFailed,
@@ -60,8 +61,8 @@ class FlowCore:
         self._voice = voice_machine()  # which audio the customer hears (see dialer.flows.voice)
         self._customer_audio: Audio | None = None  # its details (None when silent)
         self._tags = 0  # action_custom_param tags handed out
-        self._agent_alive = False
-        self._customer_alive = False
+        self._customer = liveness_machine("customer_leg")  # the customer's leg is up
+        self._agent = liveness_machine("agent_leg")  # an agent leg (ours to hang up) is up
         self._stream = stream_machine()  # a stream runs that is ours to stop
         self._tried: list[str] = []  # agents not to offer again in this escalation
         self._attempts = 0  # agents tried in this escalation
@@ -88,7 +89,7 @@ class FlowCore:
         """The sub-machines' states by name (for logs and tests)."""
         return {m.name: m.state.value
                 for m in (self._voice, self._bot, self._stream, self._queue, self._amd,
-                          self._recording)}
+                          self._recording, self._customer, self._agent)}
 
     @property
     def _amd_pending(self) -> bool:

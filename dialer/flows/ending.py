@@ -6,6 +6,7 @@ from __future__ import annotations
 from dialer.events import BridgeLifecycle, LegLifecycle
 from dialer.flows.bot import BotInput, StreamInput
 from dialer.flows.core import FlowCore
+from dialer.flows.liveness import Liveness, LivenessInput
 from dialer.flows.messages import (
     CancelTimer,
     Finish,
@@ -51,7 +52,7 @@ class Ending(FlowCore):
         self._hang_up_customer()
 
     def _on_customer_gone(self, ev: LegLifecycle) -> None:
-        self._customer_alive = False
+        self._customer.fire(LivenessInput.DOWN)
         self._stream.fire(StreamInput.DOWN)
         self._voice.fire(AudioInput.GONE)
         self._customer_audio = None
@@ -97,7 +98,7 @@ class Ending(FlowCore):
         for name in (Timer.STREAM, Timer.AGENT_RING, Timer.ABANDON, Timer.AMD, Timer.MESSAGE,
                      Timer.QUEUE):
             self._emit(CancelTimer(name))
-        if self._customer_alive and self.customer_leg:
+        if self._customer.state is Liveness.LIVE and self.customer_leg:
             self._emit(Hangup(self.customer_leg, "customer"))
             self._goto(S.ENDING)
             self._emit(SetTimer(Timer.ENDING, self.settings.ending_timeout))

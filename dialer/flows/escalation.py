@@ -7,6 +7,7 @@ from dialer.events import LegLifecycle
 from dialer.flows.amd import AmdInput
 from dialer.flows.bot import BotInput, BotState, StreamInput
 from dialer.flows.core import FlowCore
+from dialer.flows.liveness import LivenessEffect, LivenessInput
 from dialer.flows.messages import (
     AgentOffered,
     AgentOnCall,
@@ -76,7 +77,7 @@ class Escalation(FlowCore):
         if item.nailed_leg_sid:
             self.outcome.agent_leg_sid = item.nailed_leg_sid
             self.outcome.agent_nailed = True
-            self._agent_alive = True
+            self._agent.fire(LivenessInput.UP)
             self._mark("agent_nailed")
             if self._amd_pending:
                 self._amd.fire(AmdInput.AGENT_READY)  # bridged once AMD says human
@@ -146,7 +147,7 @@ class Escalation(FlowCore):
             else:
                 self._ignore()
         elif ev.terminal:
-            self._agent_alive = False
+            self._agent.fire(LivenessInput.DOWN)
             if self.state in (S.HOLD, S.AGENT_RINGING):
                 self._agent_failed(ev.terminal_status or ev.name)
             elif self.state in (S.BRIDGING, S.BRIDGED):
@@ -243,9 +244,10 @@ class Escalation(FlowCore):
 
     def _cancel_agent(self, wrap_up: bool) -> None:
         """Hang up a ringing/joined on-demand agent leg and give the agent back."""
-        if self.agent_leg and self._agent_alive and not self.outcome.agent_nailed:
+        if self.agent_leg and not self.outcome.agent_nailed and (
+            LivenessEffect.SEND_STOP in self._agent.fire(LivenessInput.STOP)
+        ):
             self._emit(Hangup(self.agent_leg, "agent"))
-            self._agent_alive = False
         self._amd.fire(AmdInput.AGENT_GONE)
         if self.outcome.agent_id and not (wrap_up and self._agent_released):
             self._emit(ReleaseAgent(self.outcome.agent_id, wrap_up))

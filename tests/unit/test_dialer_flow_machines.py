@@ -21,6 +21,7 @@ from dialer.flows.bot import (
     bot_machine,
     stream_machine,
 )
+from dialer.flows.liveness import liveness_machine
 from dialer.flows.machine import Machine
 from dialer.flows.queue import QueueEffect, QueueInput, QueueState, queue_machine
 from dialer.flows.recording import (
@@ -205,6 +206,7 @@ def test_initial_states() -> None:
     assert amd_machine(False).state is AmdState.OFF
     assert amd_machine(True).state is AmdState.ARMED
     assert bot_machine().state is BotState.NONE
+    assert liveness_machine("agent_leg").state is StreamState.OFF
     assert stream_machine().state is StreamState.OFF
     assert queue_machine().state is QueueState.IDLE
     assert voice_machine().state is AudioState.SILENT
@@ -216,7 +218,15 @@ def test_the_flow_names_its_timers_and_operations_by_enum() -> None:
     they still equal the strings the runner and the logs use)."""
     from test_dialer_flow import AGENT, Drive, lc
 
-    from dialer.flows import AgentOffered, CancelTimer, LegCreated, Op, SetTimer, Timer, Transfer
+    from dialer.flows import (
+        AgentOffered,
+        CancelTimer,
+        LegCreated,
+        Op,
+        SetTimer,
+        Timer,
+        Transfer,
+    )
 
     d = Drive()
     d.to_bot()
@@ -226,7 +236,8 @@ def test_the_flow_names_its_timers_and_operations_by_enum() -> None:
     d(lc("leg_answered", AGENT))
     d(lc("leg_terminated"))
     assert d.flow.machines == {"voice": "silent", "bot": "up", "stream": "off", "queue": "idle",
-                               "amd": "off", "recording": "none"}
+                               "amd": "off", "recording": "none", "customer_leg": "off",
+                               "agent_leg": "off"}  # the agent leg was hung up with the call
     timers = [c.name for c in d.log if isinstance(c, (SetTimer, CancelTimer))]
     assert timers and all(isinstance(t, Timer) for t in timers)
     assert all(isinstance(c.op, Op) for c in d.log) and Timer.QUEUE == "queue"
