@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from peers.ports import free_port
 from websockets.asyncio.server import ServerConnection, serve
 
 import audio_fixtures
@@ -30,13 +30,6 @@ async def until(predicate: Callable[[], bool], within_s: float = 5.0) -> None:
     async with asyncio.timeout(within_s):
         while not predicate():  # noqa: ASYNC110
             await asyncio.sleep(0.005)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @pytest.fixture(params=DIALECTS)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from test_dialer_processes import free_port, process
+from peers.ports import free_port
+from test_dialer_processes import process
 
 from dialer.control_api import ControlApiServer
 from gateway.control import RecordingControlHook

@@ -9,7 +9,6 @@ import asyncio
 import inspect
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
+from peers.ports import free_port
 from test_dialer_processes import scrape
 
 from dialer.records import CallRecord, RecordStore
@@ -27,12 +27,6 @@ CUSTOMER = "+919900000001"
 NAILED = "+919800000002"
 TOKEN = "ops-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def until(check: Callable[[], bool | Awaitable[bool]], limit: float = 15.0) -> None:

@@ -7,13 +7,13 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+from peers.ports import free_port
 
 from voxgate_shared.control_token import read_control_token
 
@@ -37,12 +37,6 @@ answer_ms = 200
 def bearer() -> dict[str, str]:
     """The control API's token, as the gateway finds it: the file ``dialer run`` made."""
     return {"Authorization": f"Bearer {read_control_token()}"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @asynccontextmanager

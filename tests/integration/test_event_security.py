@@ -310,12 +310,6 @@ async def test_forged_bridge_terminal_does_not_cut_a_bridged_call() -> None:
 # -- the CLI refuses, in one line --------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def dialer_run(env: dict[str, str], *args: str) -> tuple[int, str]:
     full = {k: v for k, v in os.environ.items()
             if not k.startswith(("VOXGATE_", "EXOTEL_"))} | env

@@ -9,7 +9,8 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
-from test_dialer_processes import bearer, free_port, process
+from peers.ports import free_port
+from test_dialer_processes import bearer, process
 
 WORLD = """
 [customers."+919900000001"]

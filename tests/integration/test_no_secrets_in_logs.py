@@ -27,7 +27,8 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 from aiohttp import web
-from test_dialer_ops_processes import free_port, until
+from peers.ports import free_port
+from test_dialer_ops_processes import until
 
 from dialer.crm import CrmPusher
 from dialer.records import CallRecord, RecordStore
@@ -147,10 +148,9 @@ async def crm_receiver(got: list[web.Request]) -> AsyncIterator[int]:
     app.router.add_post("/crm", push)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
     try:
-        yield port
+        yield int(runner.addresses[0][1])
     finally:
         await runner.cleanup()
 
