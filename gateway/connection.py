@@ -80,8 +80,9 @@ _HOOKS: dict[type, str] = {
 }
 
 
-class CallHandle:
-    """The :class:`bot_adapters.contract.CallControl` an adapter gets in ``on_start``."""
+class StreamCallControl:
+    """The :class:`bot_adapters.contract.CallControl` an adapter gets in ``on_start`` (one per
+    stream; the dialer's public handle of a call is :class:`dialer.call_handle.CallHandle`)."""
 
     def __init__(self, conn: StreamConnection) -> None:
         self._conn = conn
@@ -520,7 +521,7 @@ class StreamConnection:
         """Run the hook for one (non-audio) notice; returns the hook's name."""
         if isinstance(notice, CallStarted):
             self._started = True  # from here on the adapter gets on_stop, even if this fails
-            await adapter.on_start(CallHandle(self))
+            await adapter.on_start(StreamCallControl(self))
             rate = adapter.sample_rate
             if rate not in SUPPORTED_ADAPTER_RATES:
                 raise ValueError(f"adapter sample_rate {rate} is not supported")

@@ -40,7 +40,7 @@ from gateway.frames import (
     FrameParser,
     FramingError,
 )
-from gateway.redact import RedactingFilter
+from voxgate_shared.redact import RedactingFilter
 
 log = logging.getLogger(__name__)
 _ws_log = logging.getLogger("websockets.server")
