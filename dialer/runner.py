@@ -48,9 +48,9 @@ from dialer.flows import (
     NoAgentFree,
     Notify,
     PickAgent,
+    PlaceCall,
     ReleaseAgent,
     SetTimer,
-    Start,
     StartPlay,
     StartRecording,
     StartSay,
@@ -147,7 +147,7 @@ class CallRunner:
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
-                self._feed(Start())
+                self._feed(PlaceCall())
                 # After the flow ends, keep feeding it until no request is in flight: an agent
                 # leg whose create answers late must still be hung up.
                 while not (self.flow.done and self._inflight == 0 and self.inbox.empty()):

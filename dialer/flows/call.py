@@ -6,7 +6,7 @@ greeting after the answer) come out together; the runner starts each one at once
 
 Bot-first (DESIGN.md "The bot-first call, end to end")::
 
-    Start -> CreateLeg(customer) -> leg_answered -> StartStream + StartSay/Play(greeting)
+    PlaceCall -> CreateLeg(customer) -> leg_answered -> StartStream + StartSay/Play(greeting)
     stream_started -> StopSay/Play(greeting)                      (state BOT)
     Transfer -> StopStream + PickAgent -> AgentOffered -> StartPlay/Say(hold)
                                                           + CreateLeg(agent, ref=customer)
@@ -88,8 +88,8 @@ from dialer.flows.messages import (
     NoAgentFree,
     Notify,
     Op,
+    PlaceCall,
     SetTimer,
-    Start,
     Timer,
     TimerFired,
     Transfer,
@@ -110,7 +110,7 @@ class CallFlow(BotStream, Escalation, Ending, CustomerAudio):
     It routes each input to its part and owns the phase (:attr:`state`)."""
 
     def _dispatch(self, item: FlowInput) -> None:
-        if isinstance(item, Start):
+        if isinstance(item, PlaceCall):
             self._on_start()
         elif isinstance(item, LegCreated):
             self._on_leg_created(item)

@@ -20,8 +20,8 @@ from dialer.flows.messages import (
     HangupRequest,
     LegCreated,
     NoAgentFree,
+    PlaceCall,
     SetTimer,
-    Start,
     StopStream,
     Transfer,
 )
@@ -115,7 +115,7 @@ class FlowCore:
         self._now = now
         self._out = []
         if self.state is S.ENDED:
-            if not isinstance(item, (Start, LegCreated)):
+            if not isinstance(item, (PlaceCall, LegCreated)):
                 self.ignored += 1
                 return []
         self._dispatch(item)

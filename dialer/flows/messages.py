@@ -66,8 +66,9 @@ def _need(value: str, what: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Start:
-    """Begin the call (dial the customer)."""
+class PlaceCall:
+    """Begin the call (dial the customer): the flow's first input. (The gateway's stream
+    ``Start`` event is another thing: ``gateway.protocol.Start``.)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,7 @@ class AgentAvailable:
 
 FlowInput = (
     ExotelEvent
-    | Start
+    | PlaceCall
     | LegCreated
     | BridgeCreated
     | ActionFailed

@@ -29,9 +29,9 @@ from dialer.flows import (
     NoAgentFree,
     Notify,
     PickAgent,
+    PlaceCall,
     ReleaseAgent,
     SetTimer,
-    Start,
     StartPlay,
     StartRecording,
     StartSay,
@@ -90,7 +90,7 @@ class Drive:
         return self.flow.state
 
     def to_bot(self) -> None:
-        self(Start())
+        self(PlaceCall())
         self(LegCreated("customer", CUST))
         self(lc("leg_ringing"))
         self(lc("leg_answered"))
@@ -117,7 +117,7 @@ def kinds(cmds: list[Command]) -> list[type]:
 
 def test_bot_first_answer_starts_stream_and_greeting_together() -> None:
     d = Drive()
-    assert d(Start()) == [CreateLeg("customer", "+911", "c1")]
+    assert d(PlaceCall()) == [CreateLeg("customer", "+911", "c1")]
     assert d(LegCreated("customer", CUST)) == []
     assert d(lc("leg_ringing")) == [Notify("ringing")]
     out = d(lc("leg_answered"))
@@ -133,7 +133,7 @@ def test_bot_first_answer_starts_stream_and_greeting_together() -> None:
 
 def test_greeting_url_uses_play_and_stops_play() -> None:
     d = Drive(greeting_text="", greeting_url="http://x/greeting.wav")
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     assert StartPlay(CUST, "http://x/greeting.wav", "greeting") in d(lc("leg_answered"))
     assert StopPlay(CUST, "greeting") in d(act("stream_started"))
@@ -141,7 +141,7 @@ def test_greeting_url_uses_play_and_stops_play() -> None:
 
 def test_no_greeting_configured_means_no_say_and_nothing_to_stop() -> None:
     d = Drive(greeting_text="")
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     out = d(lc("leg_answered"))
     assert not any(isinstance(c, (StartSay, StartPlay)) for c in out)
@@ -150,7 +150,7 @@ def test_no_greeting_configured_means_no_say_and_nothing_to_stop() -> None:
 
 def test_greeting_completed_before_stream_is_not_stopped() -> None:
     d = Drive()
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     d(lc("leg_answered"))
     d(act("say_completed"))
@@ -172,7 +172,7 @@ def test_greeting_completed_before_stream_is_not_stopped() -> None:
 )
 def test_customer_never_answers(event: str, status: str, disposition: str) -> None:
     d = Drive()
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     d(lc("leg_ringing"))
     out = d(lc(event, terminal_status=status))
@@ -185,7 +185,7 @@ def test_customer_never_answers(event: str, status: str, disposition: str) -> No
 
 def test_create_leg_error_ends_call_failed() -> None:
     d = Drive()
-    d(Start())
+    d(PlaceCall())
     out = d(ActionFailed("create_leg", "customer", 400, "bad number"))
     assert out[-1] == Finish()
     assert d.flow.outcome.disposition == "failed"
@@ -194,7 +194,7 @@ def test_create_leg_error_ends_call_failed() -> None:
 
 def test_hangup_during_greeting() -> None:
     d = Drive()
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     d(lc("leg_answered"))
     out = d(lc("leg_terminated", terminal_status="completed"))
@@ -390,7 +390,7 @@ def test_goodbye_say_error_hangs_up_at_once() -> None:
 
 def test_stream_error_retries_once_then_escalates() -> None:
     d = Drive()
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     d(lc("leg_answered"))
     out = d(ActionFailed("start_stream", "customer", 500, "x"))
@@ -404,7 +404,7 @@ def test_stream_error_retries_once_then_escalates() -> None:
 
 def test_stream_failure_with_hangup_fallback() -> None:
     d = Drive(stream_fallback="hangup")
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     d(lc("leg_answered"))
     d(act("stream_failed"))
@@ -439,7 +439,7 @@ def test_stream_stop_because_the_call_ended_waits_for_leg_terminated() -> None:
     d(lc("leg_terminated"))
     assert d.flow.outcome.disposition == "customer_hangup"
     d2 = Drive()
-    d2(Start())
+    d2(PlaceCall())
     d2(LegCreated("customer", CUST))
     d2(lc("leg_answered"))
     assert d2(act("stream_stopped", status="stopped", reason="callended")) == []
@@ -463,7 +463,7 @@ def test_nailed_agent_is_bridged_at_once_and_kept() -> None:
 
 def test_agent_first_bridges_free_agent() -> None:
     d = Drive("agent_first", hold_url="http://x/hold.wav", record_bridges=False)
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     out = d(lc("leg_answered"))
     assert StartPlay(CUST, "http://x/hold.wav", "hold", loop=10) in out
@@ -481,7 +481,7 @@ def test_agent_first_bridges_free_agent() -> None:
 
 def test_agent_first_waits_then_abandons() -> None:
     d = Drive("agent_first")
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     d(lc("leg_answered"))
     assert d(NoAgentFree()) == []
@@ -499,7 +499,7 @@ def test_agent_first_waits_then_abandons() -> None:
 
 def test_agent_first_agent_fails_then_next() -> None:
     d = Drive("agent_first")
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     d(lc("leg_answered"))
     d(AgentOffered("a1", "+9199"))
@@ -511,7 +511,7 @@ def test_agent_first_agent_fails_then_next() -> None:
 
 def test_agent_first_abandon_while_agent_rings_cancels_agent() -> None:
     d = Drive("agent_first")
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     d(lc("leg_answered"))
     d(AgentOffered("a1", "+9199"))
@@ -533,14 +533,14 @@ def test_bot_hangup_request() -> None:
 
 def test_hangup_request_ignored_before_answer() -> None:
     d = Drive()
-    d(Start())
+    d(PlaceCall())
     assert d(HangupRequest()) == []
     assert d.flow.ignored == 1
 
 
 def test_transfer_before_stream_started_event() -> None:
     d = Drive()
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     d(lc("leg_answered"))
     out = d(Transfer("dtmf"))
@@ -598,7 +598,7 @@ def test_bridge_failed_event_says_goodbye() -> None:
 
 def test_unrelated_and_late_inputs_are_ignored() -> None:
     d = Drive()
-    d(Start())
+    d(PlaceCall())
     assert d(act("stream_started")) == []  # wrong leg (no leg yet)
     d(LegCreated("customer", CUST))
     assert d(LegCreated("customer", "LEGx")) == []
@@ -616,9 +616,9 @@ def test_unrelated_and_late_inputs_are_ignored() -> None:
 
 def test_started_twice_is_our_bug() -> None:
     d = Drive()
-    d(Start())
+    d(PlaceCall())
     with pytest.raises(IllegalTransition):
-        d(Start())
+        d(PlaceCall())
 
 
 def test_state_table_rejects_missing_edges() -> None:
@@ -660,7 +660,7 @@ def test_timeline_is_in_order_with_latency_points() -> None:
 
 def test_out_of_state_inputs_change_nothing() -> None:
     d = Drive()
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     assert d(lc("amd_result_success", result="machine")) == []  # before the answer
     d(lc("leg_answered"))
@@ -725,7 +725,7 @@ def test_shutdown_hangup_has_its_own_disposition() -> None:
 
 def answered_with_amd(**settings: Any) -> Drive:
     d = Drive("agent_first", amd=True, record_bridges=False, **settings)
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     out = d(lc("leg_answered"))
     amd_timeout = settings.get("amd_timeout", 5.0)
@@ -829,11 +829,11 @@ def test_amd_agent_hangs_up_while_waiting_for_result_tries_next() -> None:
 
 def test_bot_first_live_progress_with_and_without_amd() -> None:
     plain = Drive()
-    plain(Start())
+    plain(PlaceCall())
     plain(LegCreated("customer", CUST))
     assert Notify("live") in plain(lc("leg_answered"))
     amd = Drive(amd=True)
-    amd(Start())
+    amd(PlaceCall())
     amd(LegCreated("customer", CUST))
     out = amd(lc("leg_answered"))
     assert Notify("live") not in out and StartStream(CUST, 1) in out  # the bot starts at once

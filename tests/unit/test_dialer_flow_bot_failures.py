@@ -26,7 +26,7 @@ from dialer.flows import (
     NoAgentFree,
     Notify,
     PickAgent,
-    Start,
+    PlaceCall,
     StartSay,
     StartStream,
     StopSay,
@@ -40,7 +40,7 @@ from voxgate_shared.control import ControlRequest
 
 def connecting(**settings: Any) -> Drive:
     d = Drive(**settings)
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     d(lc("leg_answered"))
     assert d.state is CallState.CONNECTING
@@ -133,7 +133,7 @@ def test_a_second_report_and_reports_after_the_bot_are_ignored() -> None:
     assert e(BotFailed("adapter_error:on_stop")) == []
     assert e.flow.outcome.failure == "" and e.flow.ignored == 1
     f = Drive()
-    f(Start())
+    f(PlaceCall())
     assert f(BotFailed("adapter_init:unknown")) == []  # not answered yet: not our stream
 
 
@@ -161,7 +161,7 @@ def test_the_bots_hangup_reason_is_kept_and_announced() -> None:
     assert d.flow.outcome.hangup_reason == "entered:42"
     assert d.flow.outcome.disposition == "bot_completed"
     ignored = Drive()
-    ignored(Start())
+    ignored(PlaceCall())
     ignored(HangupRequest("too early"))
     assert ignored.flow.outcome.hangup_reason == ""
 

@@ -26,9 +26,9 @@ from dialer.flows import (
     NoAgentFree,
     Notify,
     PickAgent,
+    PlaceCall,
     ReleaseAgent,
     SetTimer,
-    Start,
     StartPlay,
     StartSay,
     StartStream,
@@ -57,7 +57,7 @@ def wait(d: Drive, seconds: float) -> None:
 def agent_first_abandoned(**settings: Any) -> tuple[Drive, StartSay | StartPlay]:
     """An agent-first call on hold, no agent in time: the goodbye starts; returns it."""
     d = Drive("agent_first", **settings)
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     d(lc("leg_answered"))
     d(NoAgentFree())
@@ -188,7 +188,7 @@ def test_a_said_hold_loops_too_and_restarts() -> None:
 
 def test_agent_first_hold_restarts_while_waiting_too() -> None:
     d = Drive("agent_first", hold_url=HOLD_URL, abandon_after=60.0)
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     hold = audio(d(lc("leg_answered")), "hold")
     d(NoAgentFree())
@@ -327,7 +327,7 @@ def test_only_tried_agents_free_rings_them_again_within_the_attempts() -> None:
 
 def test_a_stream_failure_escalation_queues_too() -> None:
     d = Drive()
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     d(lc("leg_answered"))
     d(act("stream_failed"))
@@ -349,7 +349,7 @@ def test_customer_hanging_up_in_the_queue() -> None:
 
 def test_agent_first_skill_nobody_has_is_noted() -> None:
     d = Drive("agent_first")
-    d(Start())
+    d(PlaceCall())
     d(LegCreated("customer", CUST))
     d(lc("leg_answered"))
     assert d(NoAgentFree("skill")) == []

@@ -19,7 +19,7 @@ from dialer.flows import (
     FlowSettings,
     LegCreated,
     Notify,
-    Start,
+    PlaceCall,
     Transfer,
 )
 from dialer.greeting_waits import GreetingWaits
@@ -89,7 +89,7 @@ def test_every_kind_the_flow_notifies_is_typed() -> None:
 
 def test_the_agent_answering_is_an_explicit_pool_command() -> None:
     flow = CallFlow("c1", "+911", settings=FlowSettings(greeting_text="Hi"))
-    flow.handle(Start(), 0.0)
+    flow.handle(PlaceCall(), 0.0)
     flow.handle(LegCreated("customer", CUST), 0.1)
     flow.handle(lc("leg_answered"), 0.2)
     flow.handle(act("stream_started"), 0.3)

@@ -12,7 +12,7 @@ from dialer.confirm import agrees, leg_to_confirm
 from dialer.errors import ConfigError
 from dialer.event_endpoint import endpoint_credentials, plan_event_endpoint
 from dialer.events import parse_event
-from dialer.flows import CallFlow, FlowSettings, LegCreated, Start
+from dialer.flows import CallFlow, FlowSettings, LegCreated, PlaceCall
 from dialer.intake import credentials_ok
 
 
@@ -99,13 +99,13 @@ def _event(name: str, leg: str) -> object:
 def test_which_events_wait_for_confirmation() -> None:
     settings = FlowSettings()
     agent_first = CallFlow("c1", "+911", "agent_first", settings)
-    agent_first.handle(Start(), 0.0)
+    agent_first.handle(PlaceCall(), 0.0)
     agent_first.handle(LegCreated("customer", "L1"), 0.1)
     assert leg_to_confirm(agent_first, _event("leg_answered", "L1")) == "L1"  # type: ignore[arg-type]
     assert leg_to_confirm(agent_first, _event("leg_ringing", "L1")) == ""  # type: ignore[arg-type]
     assert leg_to_confirm(agent_first, _event("leg_answered", "L9")) == ""  # type: ignore[arg-type]
     bot_first = CallFlow("c2", "+912", "bot_first", settings)
-    bot_first.handle(Start(), 0.0)
+    bot_first.handle(PlaceCall(), 0.0)
     bot_first.handle(LegCreated("customer", "L2"), 0.1)
     assert leg_to_confirm(bot_first, _event("leg_answered", "L2")) == ""  # type: ignore[arg-type]
     assert leg_to_confirm(bot_first, _event("leg_terminated", "L2")) == "L2"  # type: ignore[arg-type]
