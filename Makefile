@@ -71,7 +71,7 @@ test-pure: install
 	  tests/unit/test_compiled_core.py tests/unit/test_gateway_*.py tests/integration/test_gateway_*.py
 
 unit: install
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q $(XDIST) tests/unit
 
 fixtures:
 	command -v espeak-ng >/dev/null && command -v sox >/dev/null || (apt-get update -qq && apt-get install -y -qq espeak-ng sox)
