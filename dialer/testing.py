@@ -524,6 +524,7 @@ async def fake_dialer(fake: FakeExotel, **config: Any) -> AsyncIterator[Any]:
     reason ``dtmf``); ``bot_hangup`` as the bot's hang-up through the control hook."""
     from dialer.config import DialerConfig
     from dialer.flows import HangupRequest, Transfer
+    from dialer.progress import BotAudioOk, ProgressEvent
     from dialer.service import Dialer
 
     config.setdefault("api_base", fake.base)
@@ -552,8 +553,8 @@ async def fake_dialer(fake: FakeExotel, **config: Any) -> AsyncIterator[Any]:
         if runner is not None:
             runner.deliver(HangupRequest("bot_done"))
 
-    def progress(ev: Any) -> None:
-        if ev.kind == "bot_audio_ok":
+    def progress(ev: ProgressEvent) -> None:
+        if isinstance(ev, BotAudioOk):
             runner = dialer.runner(ev.call_id)
             if runner is not None:
                 fake.bot_audio_ok(runner.flow.customer_leg)

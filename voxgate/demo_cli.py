@@ -50,6 +50,7 @@ from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore
 from dialer.config import DialerConfig
 from dialer.errors import ConfigError
+from dialer.progress import AgentFreed, ProgressEvent
 from dialer.records import CallRecord, RecordStore
 from dialer.service import CallRequest
 from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig, SimConfigError, parse_script
@@ -476,6 +477,12 @@ def call_world(args: argparse.Namespace) -> SimConfig:
     return world.with_agents(args.agent)
 
 
+def show_progress(ev: ProgressEvent) -> None:
+    """Print one line per event of the call (``kind detail``); agent events are not shown."""
+    if not isinstance(ev, AgentFreed):
+        print(f"  {ev.kind} {ev.detail}".rstrip(), flush=True)
+
+
 async def run_call(args: argparse.Namespace) -> int:
     params = parse_params(args.param)
     CallRequest(args.number, stream_params=params)  # refuse bad names before starting anything
@@ -487,11 +494,7 @@ async def run_call(args: argparse.Namespace) -> int:
     gw = GatewayConfig(host=args.gateway_host, port=args.gateway_port, adapter_options=options)
     async with LocalStack(config, sim_config=sim, gateway_config=gw, store=store) as stack:
         dialer = stack.dialer
-        dialer.subscribe(
-            lambda ev: (
-                print(f"  {ev.kind} {ev.detail}".rstrip(), flush=True) if ev.call_id else None
-            )
-        )
+        dialer.subscribe(show_progress)
         for i, number in enumerate(args.agent, 1):
             dialer.add_agent(f"agent{i}", number)
         handle = await dialer.place_call(
