@@ -37,9 +37,11 @@ demo: install
 	$(BIN)/voxgate demo
 
 # The lint steps run side by side, each mypy run with a cache of its own (the strict and the plain
-# runs would otherwise throw each other's cache away).
-lint: install
-	$(MAKE) --no-print-directory -j4 --output-sync=target lint-ruff lint-strict lint-types lint-tests
+# runs would otherwise throw each other's cache away); they read only the source, not the build.
+LINT := lint-ruff lint-strict lint-types lint-tests
+
+lint: $(STAMP)
+	$(MAKE) --no-print-directory -j4 --output-sync=target $(LINT)
 
 lint-ruff:
 	$(BIN)/ruff check .
@@ -58,7 +60,9 @@ lint-tests:
 TEST_JOBS ?= 8
 XDIST := -n $(TEST_JOBS) --dist worksteal
 
-test: lint
+# The compiled core builds while the lint steps run; then the suite runs on it.
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j5 --output-sync=target $(LINT) $(FASTSTAMP)
 	$(BIN)/pytest -q $(XDIST)
 	$(MAKE) --no-print-directory test-pure
 
