@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import wave
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -16,6 +15,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from peers.ports import free_port
 
 import audio_fixtures
 from bot_adapters.contract import BotAdapter
@@ -239,10 +239,9 @@ async def test_relay_through_gateway_transfer(dialect: DialectName) -> None:
 
 async def test_relay_fallback_when_bot_is_unreachable() -> None:
     customer = ["wait 6000"]
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    options = {"url": f"ws://127.0.0.1:{port}/", "fallback_skills": "support"}
+    # a port nobody listens on (bind(0)-and-close could hand a pytest-xdist neighbour's server
+    # the same port)
+    options = {"url": f"ws://127.0.0.1:{free_port()}/", "fallback_skills": "support"}
     async with line("relay", RelayAdapter, customer, options) as call:
         request = await call.request()
         assert (request.kind, request.reason, request.skills) == (

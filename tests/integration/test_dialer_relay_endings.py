@@ -4,10 +4,10 @@ reached with no agent for the skill does not loop between the bot and escalation
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import aiohttp
+from peers.ports import free_port
 from test_dialer_flows import CUSTOMER, call, customer
 
 from bot_adapters.relay.testbots import DialectTestBot
@@ -48,10 +48,9 @@ async def test_an_unreachable_relay_bot_and_no_agent_do_not_loop() -> None:
     """The field case: ``--bot relay`` with the bot down and nobody with the skill went
     escalated -> escalation_failed -> back_to_bot nine times in 55 s. Now: one re-entry, then
     the goodbye and a hang-up, with the reason on the record."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again: nothing listens there
-    relay = {"url": f"ws://127.0.0.1:{port}/", "fallback_message": "fixture:dtmf_0"}
+    # nothing listens there (bind(0)-and-close could hand a pytest-xdist neighbour's server the
+    # same port)
+    relay = {"url": f"ws://127.0.0.1:{free_port()}/", "fallback_message": "fixture:dtmf_0"}
     rec, metrics = await relayed_call(relay, "wait 8000", "hangup", fallback_text="dtmf_0",
                                       goodbye_text="dtmf_1")
     assert 'voxgate_gateway_relay_failures_total{cause="unreachable"}' in metrics

@@ -253,9 +253,10 @@ async def test_free_nailed_agent_beats_an_on_demand_agent_idle_longer() -> None:
                 break
             await asyncio.sleep(0.05)
         rec = await call(st)
-        assert rec.agent_id == "n1" and rec.agent_nailed
-        escalation_to_bridge = rec.latencies["escalation_to_bridge"]
-        assert escalation_to_bridge is not None and escalation_to_bridge < 500
+        # the nailed agent was the first and only one tried (a1 was rung for 6.3 s first); no
+        # bound on the latency itself, which a loaded machine stretches
+        assert rec.agent_id == "n1" and rec.agent_nailed and rec.agent_attempts == 1, rec
+        assert rec.latencies["escalation_to_bridge"] is not None
 
 
 # -- 6: one voice at a time ----------------------------------------------------------------

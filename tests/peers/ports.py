@@ -1,5 +1,6 @@
 """A port for a child process that must be told it before it starts (the gateway and the dialer
-each name the other's address on their command line, so one of them cannot bind port 0).
+each name the other's address on their command line, so one of them cannot bind port 0), or one
+where nobody listens (an unreachable bot).
 
 The port comes from below the kernel's ephemeral range: ``bind(0)`` there, then closing the socket,
 left the port free for any outgoing connection of a test running beside this one (pytest-xdist
