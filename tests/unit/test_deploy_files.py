@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
+from dialer.cli import event_flags
+from dialer.config import DialerConfig
 from voxgate.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,6 +172,23 @@ def test_the_env_examples_hold_no_real_value() -> None:
     assert _value(DEPLOY / "dryrun.env", "EXOTEL_API_BASE") == "http://exotel:8090"
 
 
+def env_file(path: Path) -> dict[str, str]:
+    pairs = (line.partition("=") for line in path.read_text(encoding="utf-8").splitlines()
+             if line and not line.startswith("#"))
+    return {name: value for name, _, value in pairs}
+
+
+@pytest.mark.parametrize("name", ["voxgate.env.example", "dryrun.env"])
+def test_the_dialer_accepts_the_env_files_with_the_compose_flags(name: str) -> None:
+    env = {key: value.replace("CHANGE-ME", "+918000000000" if key == "EXOTEL_EXOPHONE"
+                              else "s3cret-s3cret-s3cret")
+           for key, value in env_file(DEPLOY / name).items()}
+    args = parse([str(a) for a in services()["dialer"]["command"]])
+    config = DialerConfig.load(None, event_flags(args) | env)
+    assert not config.uses_embedded_emulator and config.stream_url and config.event_auth
+    assert config.event_plan is not None
+
+
 def _value(path: Path, name: str) -> str:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith(f"{name}="):
@@ -217,6 +236,7 @@ def test_no_secret_is_baked_into_the_image() -> None:
         "VOXGATE_CONTROL_TOKEN_FILE=", ""))
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {".git", ".venv", "deploy/voxgate.env"} <= set(ignored)
+    assert "/deploy/voxgate.env" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
 
 
 # -- the systemd units -------------------------------------------------------------------------
