@@ -57,6 +57,7 @@ from dialer.records import RecordStore
 from dialer.service import Dialer
 from dialer.signals import graceful_signals
 from voxgate_shared.control_token import CONTROL_TOKEN_ENV, ensure_control_token
+from voxgate_shared.health import exotel_mode
 
 log = logging.getLogger("dialer")
 
@@ -277,6 +278,7 @@ async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
         lambda _: stop.set(), "voxgate dialer: {sig} again: hanging up and quitting now"
     ) as received:
         async with contextlib.AsyncExitStack() as stack:
+            mode = exotel_mode(config.api_base, config.uses_embedded_emulator)
             if config.uses_embedded_emulator:
                 if embedding is None:
                     raise ConfigError("no EXOTEL_API_BASE and no embedded emulator in this build")
@@ -293,7 +295,7 @@ async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
                     raise ConfigError(f"agent {agent_id!r}: {exc}") from None
             api = await stack.enter_async_context(
                 ControlApiServer(dialer, config.control_host, config.control_port,
-                                 dialer=dialer, token=token, bots=bots)
+                                 dialer=dialer, token=token, bots=bots, mode=mode)
             )
             print(f"dialer events at {redact_url(dialer.event_endpoint)}", flush=True)
             print(f"dialer control API at {api.url}/v1/control", flush=True)

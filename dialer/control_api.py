@@ -51,6 +51,8 @@ from aiohttp import web
 
 from dialer.errors import ControlRefused, UnknownCall
 from dialer.metrics import metrics_response, render_dialer_metrics, start_app
+from dialer.readiness import ExotelProbe, local_reason
+from voxgate_shared import health
 from voxgate_shared.control import ControlHook, ControlRequest
 from voxgate_shared.control_token import CONTROL_TOKEN_ENV, token_bytes
 
@@ -63,7 +65,7 @@ MAX_BODY = 16 * 1024
 CALL_FIELDS = ("number", "mode", "bot", "custom", "call_id", "skills", "amd", "stream_params")
 CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 SIP_URI = re.compile(r"sips?:[^\s@]+@[^\s@]+")
-OPEN_PATHS = frozenset({"/v1/health"})
+OPEN_PATHS = frozenset({"/v1/health", *health.PATHS})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -158,13 +160,19 @@ class ControlApiServer:
 
     def __init__(self, hook: ControlHook, host: str = "127.0.0.1", port: int = 0, *,
                  dialer: Dialer | None = None, token: str | None = None,
-                 bots: Collection[str] | None = None) -> None:
+                 bots: Collection[str] | None = None, mode: str | None = None) -> None:
         self.hook = hook
         self.dialer = dialer
         self.host, self.port = host, port
         self.token = os.environ.get(CONTROL_TOKEN_ENV, "") if token is None else token
         self.bots = None if bots is None else frozenset(bots)
         self._runner: web.AppRunner | None = None
+        self.probe: ExotelProbe | None = None
+        if dialer is not None:  # /readyz asks Exotel (cached)
+            c = dialer.config
+            self.probe = ExotelProbe(c.api_base, c.account_sid, c.api_key, c.api_token)
+            mode = mode or health.exotel_mode(c.api_base, emulated=False)
+        self.mode = mode
         self.accepted = 0
         self.rejected = 0
 
@@ -178,6 +186,7 @@ class ControlApiServer:
         app.router.add_post("/v1/control", self._control)
         app.router.add_get("/v1/health", self._health)
         app.router.add_get("/metrics", self._metrics)
+        health.add_routes(app, "dialer", self.mode, self._not_ready)
         if self.dialer is not None:
             app.router.add_post("/v1/calls", self._place)
             app.router.add_get("/v1/calls/{call_id}", self._call)
@@ -320,6 +329,12 @@ class ControlApiServer:
         if self.dialer is None:
             return web.Response(status=503, text="no dialer attached\n")
         return metrics_response(render_dialer_metrics(self.dialer))
+
+    async def _not_ready(self) -> str | None:
+        reason = local_reason(self.dialer or self.hook)
+        if reason is None and self.probe is not None:
+            reason = await self.probe.check()
+        return reason
 
     async def _health(self, request: web.Request) -> web.Response:
         active = getattr(self.hook, "active_calls", None)

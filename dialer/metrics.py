@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from voxgate_shared import health
 from voxgate_shared.prom import CONTENT_TYPE, PromText, labels
 
 if TYPE_CHECKING:
@@ -139,12 +140,16 @@ async def start_app(app: web.Application, host: str, port: int) -> tuple[web.App
 
 
 class MetricsServer:
-    """``GET /metrics`` on ``host:port`` (0: any free port): the renderers' texts, joined."""
+    """``GET /metrics`` on ``host:port`` (0: any free port): the renderers' texts, joined;
+    ``GET /healthz`` and ``/readyz`` (:mod:`voxgate_shared.health`) as ``role`` in ``mode``,
+    ready when ``ready`` (None: once serving) says so."""
 
     def __init__(self, renderers: Sequence[Callable[[], str]], host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, *, role: str = "dialer", mode: str | None = None,
+                 ready: health.ReadyCheck | None = None) -> None:
         self.renderers = list(renderers)
         self.host, self.port = host, port
+        self.role, self.mode, self.ready = role, mode, ready
         self._runner: web.AppRunner | None = None
 
     @property
@@ -157,6 +162,7 @@ class MetricsServer:
     async def __aenter__(self) -> MetricsServer:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
+        health.add_routes(app, self.role, self.mode, self.ready)
         self._runner, self.port = await start_app(app, self.host, self.port)
         return self
 

@@ -211,6 +211,14 @@ class RecordStore:
     def close(self) -> None:
         self._db.close()
 
+    def is_open(self) -> bool:
+        """The database answers (``/readyz``)."""
+        try:
+            self._db.execute("SELECT 1")
+        except sqlite3.Error:
+            return False
+        return True
+
     def save(self, record: CallRecord, *, push_to_crm: bool = False) -> None:
         """Store (or replace) a record; with ``push_to_crm`` also queue it in the outbox."""
         body = json.dumps(record.to_json(), separators=(",", ":"), sort_keys=True)

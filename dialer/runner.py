@@ -63,6 +63,7 @@ from dialer.flows import (
 from dialer.progress import BOT_AUDIO_OK
 from dialer.records import CallRecord, compute_latencies
 from dialer.uncertain import ADOPTED, HUNG_UP, LOST, same_number
+from voxgate_shared import logs
 
 if TYPE_CHECKING:
     from dialer.call_request import CallRequest
@@ -144,6 +145,7 @@ class CallRunner:
 
     async def run(self) -> CallRecord:
         """Run the call to its end; returns (and stores) its record. Never raises."""
+        logs.bind(call_id=self.call_id)  # JSON logs: every line of this call's tasks
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
@@ -175,6 +177,7 @@ class CallRunner:
         self._pending.append(item)
         while self._pending:
             nxt = self._pending.popleft()
+            logs.bind(leg_sid=getattr(nxt, "leg_sid", None))  # JSON logs: the leg it concerns
             for command in self.flow.handle(nxt, self._now()):
                 self._execute(command)
 

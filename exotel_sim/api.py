@@ -89,6 +89,10 @@ def _check_auth(sim: Sim, request: web.Request) -> None:
         raise Forbidden(f"account {account} is not accessible with these credentials")
 
 
+# The leg a dialer's readiness probe asks for (dialer.readiness.PROBE_LEG): its 404 is no news.
+READINESS_PROBE = "/legs/voxgate-readyz-probe"
+
+
 @web.middleware
 async def api_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Latency, auth, rate limit and the error envelope for ``/v1`` and ``/v2``."""
@@ -108,6 +112,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     except ApiError as exc:
         sim.stats.count(f"http_{exc.status}")
         level = logging.ERROR if exc.status >= 500 else logging.INFO
+        if request.path.endswith(READINESS_PROBE):  # a dialer's /readyz asking: DEBUG
+            level = logging.DEBUG
         log.log(level, "%s %s -> %d %s", request.method, request.path, exc.status, exc.message)
         response = envelope(request, exc.status, error=exc.error_data())
         if exc.status == 429:

@@ -21,6 +21,7 @@ from exotel_sim.api import SIM_KEY, bridge_json, leg_json
 from exotel_sim.engine import Sim
 from exotel_sim.leg import Leg
 from exotel_sim.timeline import cross_overlaps, silences
+from voxgate_shared import health
 
 SILENCE_REPORT_MS = 300  # dead air shorter than this is not listed
 
@@ -161,6 +162,7 @@ async def get_audio(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    health.add_routes(app, "emulator", "emulator")  # ready once it serves: the API is up
     app.router.add_get("/sim/legs", list_legs)
     app.router.add_get("/sim/legs/{leg_sid}", get_leg)
     app.router.add_get("/sim/legs/{leg_sid}/timeline", get_timeline)

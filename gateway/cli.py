@@ -26,7 +26,7 @@ from gateway.control import ControlHook, HttpControlHook
 from gateway.eventloop import run as run_loop
 from gateway.greeting_gate import GreetingGate
 from gateway.server import GatewayServer
-from voxgate_shared import redact
+from voxgate_shared import logs, redact
 
 _D = GatewayConfig()  # the defaults the options show
 
@@ -248,12 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     register(sub)
     args = parser.parse_args(["gateway", *(sys.argv[1:] if argv is None else argv)])
-    level = os.environ.get("VOXGATE_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    redact.install(secrets=redact.secrets_in_env(os.environ))
+    try:  # the format from $VOXGATE_LOG_FORMAT; the redaction filter either way
+        logs.configure(os.environ.get("VOXGATE_LOG_LEVEL", "INFO"))
+    except ValueError as exc:
+        print(f"voxgate gateway: {exc}", file=sys.stderr)
+        return 2
     return run(args)
 
 

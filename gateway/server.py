@@ -6,7 +6,8 @@ driving websockets' sans-I/O server protocol):
 * ``/stream/{adapter}`` - a bidirectional Exotel stream served by the named bot adapter;
   the query may carry ``sample-rate`` (8000/16000/24000); other parameters arrive via Exotel
   in ``start.custom_parameters``.
-* ``GET /healthz`` - ``200 ok``.
+* ``GET /healthz``, ``GET /readyz`` - JSON (:mod:`voxgate_shared.health`): live; ready while
+  listening and not shutting down (else 503).
 * ``GET /metrics`` - Prometheus text (see :mod:`gateway.metrics`).
 * ``GET /url/{adapter}`` - the dynamic-URL endpoint for the Voicebot applet: answers
   ``{"url": "wss://.../stream/{adapter}?..."}`` (``sample-rate`` and ``vx_*`` query
@@ -50,6 +51,8 @@ from gateway.control import ControlHook, RecordingControlHook
 from gateway.errors import CloseCode
 from gateway.metrics import GatewayMetrics
 from gateway.wire import MessageSink, WebSocketWire
+from voxgate_shared import health, logs
+from voxgate_shared.control import VX_CALL, split_vx_call
 from voxgate_shared.prom import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,16 @@ def _respond(wire: WebSocketWire, status: HTTPStatus, body: str, content_type: s
     del response.headers["Content-Type"]
     response.headers["Content-Type"] = content_type
     return response
+
+
+def _log_fields(conn: StreamConnection) -> dict[str, str | None]:
+    """``stream_sid``, ``leg_sid`` (Exotel's call sid) and the dialer's ``call_id`` of a stream,
+    as far as its ``start`` told them (voxgate_shared.logs)."""
+    info = conn.session.info
+    if info is None:
+        return {"stream_sid": conn.session.protocol.stream_sid}
+    call_id = split_vx_call(info.custom_parameters.get(VX_CALL, ""))[0]
+    return {"stream_sid": info.stream_sid, "leg_sid": info.call_sid, "call_id": call_id}
 
 
 def _decrement(counts: Counter[str], key: str) -> None:
@@ -328,8 +341,12 @@ class GatewayServer:
         """Route an HTTP request: a response, or None to upgrade it (``/stream/...``)."""
         parts = urlsplit(request.path)
         path = parts.path
-        if path == "/healthz":
-            return wire.protocol.reject(HTTPStatus.OK, "ok\n")
+        if path in health.PATHS:  # JSON (voxgate_shared.health); ready: listening, not stopping
+            server = self._server
+            reason = None if server is not None and server.is_serving() else "shutting down"
+            status, text = (health.live("gateway", None) if path == health.HEALTHZ
+                            else health.ready("gateway", None, reason))
+            return _respond(wire, HTTPStatus(status), text + "\n", "application/json")
         if path == "/metrics":
             return _respond(
                 wire, HTTPStatus.OK, self.metrics.render(), CONTENT_TYPE,
@@ -429,6 +446,7 @@ class GatewayServer:
         return conn
 
     async def _serve(self, conn: StreamConnection) -> None:
+        logs.bind_source(lambda: _log_fields(conn))  # JSON logs: this stream's sids, its call
         try:
             await conn.run()
         finally:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
-import os
 import sys
 from collections.abc import Sequence
 
-from voxgate_shared import redact
+from voxgate_shared import logs
 
 # Modules that contribute subcommands, in help order.
 SUBCOMMAND_MODULES: tuple[str, ...] = (
@@ -36,23 +34,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="logging level (DEBUG, INFO, WARNING, ERROR); default INFO, or WARNING for"
         " commands that draw a live progress display (demo, campaign run)",
     )
+    parser.add_argument("--log-format", choices=logs.FORMATS, default=None,
+                        help="text (default) or json: one object per line with time, level, "
+                        f"logger, message, call_id, leg_sid, stream_sid (${logs.FORMAT_ENV})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for command in _subcommands(parser):  # also after the command: voxgate gateway --log-format
+        command.add_argument("--log-format", choices=logs.FORMATS, default=argparse.SUPPRESS,
+                             help=f"text or json (${logs.FORMAT_ENV})")
     return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every (nested) subcommand's parser under ``parser``."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found += [child, *_subcommands(child)]
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = args.log_level or getattr(args, "default_log_level", "INFO")
-    logging.basicConfig(
-        level=getattr(logging, str(level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Every subcommand logs through this filter: URLs' passwords, Authorization headers,
-    # token= parameters and the environment's secrets never reach a log (voxgate_shared.redact).
-    redact.install(secrets=redact.secrets_in_env(os.environ))
+    # Every subcommand logs through the redaction filter: URLs' passwords, Authorization
+    # headers, token= parameters and the environment's secrets never reach a log, in either
+    # format (voxgate_shared.redact, voxgate_shared.logs).
+    try:
+        logs.configure(str(level), args.log_format)
+    except ValueError as exc:
+        print(f"voxgate: {exc} (${logs.FORMAT_ENV})", file=sys.stderr)
+        return 2
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -77,6 +77,7 @@ from dialer.campaign.store import CampaignStore, Lease
 from dialer.errors import ConfigError
 from dialer.private_files import open_private
 from dialer.signals import graceful_signals
+from voxgate_shared.health import exotel_mode
 
 if TYPE_CHECKING:
     from dialer.emulated import Embedding
@@ -227,7 +228,8 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
                                       records)
         async with local as stack, contextlib.AsyncExitStack() as extras:
             if args.metrics_port is not None:
-                await serve_metrics(extras, args, stack.dialer, latest)
+                await serve_metrics(extras, args, stack.dialer, latest,
+                                    exotel_mode(config.api_base, config.uses_embedded_emulator))
             runner = CampaignRunner(stack.dialer, store, name, report=report, owner=owner)
             with stop_on_signals(runner) as received:
                 stats = await runner.run(
@@ -249,17 +251,25 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
 
 async def serve_metrics(
     extras: contextlib.AsyncExitStack, args: argparse.Namespace, dialer: Dialer,
-    latest: list[CampaignSnapshot],
+    latest: list[CampaignSnapshot], mode: str,
 ) -> None:
-    """``--metrics-port``: the dialer's and the campaign's latest figures on ``GET /metrics``
-    for as long as ``extras`` is open."""
+    """``--metrics-port``: the dialer's and the campaign's latest figures on ``GET /metrics``,
+    and ``/healthz`` and ``/readyz`` (ready: the dialer's store open, intake bound, Exotel
+    reachable), for as long as ``extras`` is open."""
     from dialer.campaign.metrics import render_campaign_metrics
     from dialer.metrics import MetricsServer, render_dialer_metrics
+    from dialer.readiness import ExotelProbe, local_reason
+
+    c = dialer.config
+    probe = ExotelProbe(c.api_base, c.account_sid, c.api_key, c.api_token)
+
+    async def not_ready() -> str | None:
+        return local_reason(dialer) or await probe.check()
 
     server = MetricsServer(
         [lambda: render_dialer_metrics(dialer),
          lambda: render_campaign_metrics(latest[0]) if latest else ""],
-        args.metrics_host, args.metrics_port,
+        args.metrics_host, args.metrics_port, role="campaign", mode=mode, ready=not_ready,
     )
     try:
         await extras.enter_async_context(server)

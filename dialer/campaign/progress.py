@@ -204,21 +204,37 @@ def one_line(s: CampaignSnapshot) -> str:
     )
 
 
-class LiveView:
-    """A ``report`` callback: redraws :func:`render` in place on a terminal, else prints
-    :func:`one_line`. Call :meth:`finish` once at the end (leaves the last view standing)."""
+SUMMARY_EVERY_S = 60.0  # off a terminal (a log file, a pipe): one summary line at most this often
 
-    def __init__(self, out: TextIO | None = None, *, tty: bool | None = None) -> None:
+
+class LiveView:
+    """A ``report`` callback: redraws :func:`render` in place on a terminal; anywhere else
+    (a log file, a pipe) prints :func:`one_line` for the first snapshot, then at most one per
+    ``every`` seconds of the run (``elapsed_s``). Call :meth:`finish` once at the end: it leaves
+    the last view standing (off a terminal: prints the last snapshot if it was held back)."""
+
+    def __init__(self, out: TextIO | None = None, *, tty: bool | None = None,
+                 every: float = SUMMARY_EVERY_S) -> None:
         self.out = out if out is not None else sys.stdout
         self.tty = self.out.isatty() if tty is None else tty
+        self.every = every
         self._drawn = 0
+        self._printed_at: float | None = None  # elapsed_s of the last summary line
+        self._held: CampaignSnapshot | None = None  # the latest snapshot not printed
         self.updates = 0
+
+    def _summary(self, snapshot: CampaignSnapshot) -> None:
+        self.out.write(one_line(snapshot) + "\n")
+        self.out.flush()
+        self._printed_at, self._held = snapshot.elapsed_s, None
 
     def __call__(self, snapshot: CampaignSnapshot) -> None:
         self.updates += 1
         if not self.tty:
-            self.out.write(one_line(snapshot) + "\n")
-            self.out.flush()
+            if self._printed_at is None or snapshot.elapsed_s - self._printed_at >= self.every:
+                self._summary(snapshot)
+            else:
+                self._held = snapshot
             return
         lines = render(snapshot)
         if self._drawn:
@@ -230,6 +246,8 @@ class LiveView:
     def finish(self) -> None:
         """Stop redrawing: what follows is printed below the last view."""
         self._drawn = 0
+        if self._held is not None:
+            self._summary(self._held)
 
 
 def paused_text(name: str, db: str) -> str:

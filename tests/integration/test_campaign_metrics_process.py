@@ -26,6 +26,11 @@ async def metrics_url(log: Path) -> str:
             await asyncio.sleep(0.05)
 
 
+async def get_json(http: aiohttp.ClientSession, url: str) -> tuple[int, object]:
+    async with http.get(url) as reply:
+        return reply.status, await reply.json()
+
+
 def samples(text: str) -> dict[str, float]:
     return {
         key: float(value) for key, value in
@@ -48,6 +53,8 @@ async def test_a_running_campaign_serves_its_figures_and_its_dialers(tmp_path: P
                         assert reply.status == 200
                         got = samples(await reply.text())
                     await asyncio.sleep(0.2)
+                health = [await get_json(http, url.replace("/metrics", path))
+                          for path in ("/healthz", "/readyz")]
         finally:
             child.send_signal(signal.SIGTERM)
             async with asyncio.timeout(60):
@@ -59,6 +66,9 @@ async def test_a_running_campaign_serves_its_figures_and_its_dialers(tmp_path: P
     assert sum(v for k, v in got.items() if k.startswith("voxgate_campaign_agents{")) == 3
     assert got["voxgate_dialer_calls_placed_total"] >= 3
     assert got["voxgate_dialer_api_requests_total"] >= 3
+    mode = f"exotel (http://127.0.0.1:{sim.port})"  # beside the metrics: live and ready
+    assert health == [(200, {"status": "live", "role": "campaign", "mode": mode}),
+                      (200, {"status": "ready", "role": "campaign", "mode": mode})]
 
 
 async def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -108,8 +109,23 @@ def test_live_view_redraws_in_place_on_a_tty_and_appends_otherwise() -> None:
     pipe = io.StringIO()
     plain = LiveView(pipe, tty=False)
     plain(snap(3))
-    plain(snap(4))
-    assert "\x1b" not in pipe.getvalue() and len(pipe.getvalue().splitlines()) == 2
+    plain(snap(4))  # off a terminal: held back (at most one summary a minute) ...
+    assert "\x1b" not in pipe.getvalue() and len(pipe.getvalue().splitlines()) == 1
+    plain.finish()  # ... until the end, which prints the last one
+    assert len(pipe.getvalue().splitlines()) == 2 and "done 4/8" in pipe.getvalue()
+
+
+def test_live_view_off_a_terminal_prints_at_most_one_summary_a_minute() -> None:
+    pipe = io.StringIO()
+    plain = LiveView(pipe, tty=False)
+    for second in range(0, 181, 2):  # a 3-minute run reporting every 2 s
+        plain(replace(snap(3), elapsed_s=float(second)))
+    plain.finish()
+    lines = pipe.getvalue().splitlines()
+    assert [line.split("]")[0] for line in lines] == [
+        "[renewals running 0s", "[renewals running 60s", "[renewals running 120s",
+        "[renewals running 180s"]
+    assert "\x1b" not in pipe.getvalue()
 
 
 def test_window_open_until_midnight_round_trips_through_the_store() -> None:
