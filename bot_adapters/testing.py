@@ -24,17 +24,22 @@ there as on a real call. Give them a fake of the slow service that does not wait
 (an ``asyncio.Queue`` the test fills, a future, a plain ``async def``): then it answers within
 the next chunk or two of audio time.
 
-The playout model follows the gateway's: audio plays in chunks of ``chunk_ms``; :meth:`clear`
-drops what has not started and lets the playing chunk finish (so ``heard_ms`` rounds up to a
-chunk boundary). The queue is bounded (``max_queued_ms``) and overflow raises
+The playout model *is* the gateway's (:mod:`gateway.playout` and :mod:`gateway.chunker`, the
+pure cores the gateway's sessions run), on the call's wire format (``info.call_encoding`` and
+``info.call_sample_rate``): bot audio goes out in chunks of Exotel's rules (about ``chunk_ms``;
+PCM16 chunks are at least 200 ms), the last chunk of an utterance padded with silence to a
+whole 20 ms frame; unlabelled audio joins the next labelled utterance (or, held back over
+``hold_flush_ms``, goes out as an utterance of its own); a mark is echoed as soon as the audio
+before it has played. :meth:`clear` drops what has not started and lets the playing chunk finish,
+so ``heard_ms`` ends on a chunk boundary; labels whose marks lie before the cut count as heard.
+A hook runs just after the audio that triggered it: a chunk that starts at that instant is
+playing. The queue is bounded (``max_queued_ms``) and overflow raises
 :class:`~bot_adapters.contract.PlayoutOverflow`, as the gateway does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
@@ -46,8 +51,15 @@ from bot_adapters.contract import (
     PlayoutOverflow,
     check_forecast,
 )
+from gateway.chunker import Chunker
+from gateway.media_format import MediaFormat
+from gateway.playout import Playout
 
 DTMF_DIGITS = frozenset("0123456789*#")
+_HOOK_DELAY_S = 1e-6
+"""How long after the audio that triggered it a hook acts on the playout (its queries and
+``clear``): a chunk that ends at that instant has played, one that starts then is playing.
+Far below a sample, and so above the rounding of the schedule's float times."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +96,6 @@ class Hangup:
 
     reason: str
     at_ms: int
-
-
-@dataclass(slots=True)
-class _Segment:
-    """A queued piece of bot audio (``total_ms == 0`` for a bare mark)."""
-
-    label: str | None
-    total_ms: float
-    done_ms: float = 0.0
-    is_mark: bool = False
 
 
 def default_call_info(**overrides: object) -> CallInfo:
@@ -140,17 +142,34 @@ class FakeCall:
         chunk_ms: int = 20,
         max_queued_ms: int = 120_000,
         barge_in_after_ms: int = 0,
+        hold_flush_ms: int = 200,
     ) -> None:
-        """``barge_in_after_ms`` models the gateway's barge-in rule in :meth:`say`: the
-        barge-in comes after that much speech over bot audio (0: at speech start)."""
+        """``chunk_ms`` is the step customer audio is fed in and the bot's chunk target (the
+        gateway's ``chunk_target_ms``); ``hold_flush_ms`` and ``max_queued_ms`` are the
+        gateway's settings of those names (``max_playout_ms`` for the latter).
+        ``barge_in_after_ms`` models the gateway's barge-in rule in :meth:`say`: the barge-in
+        comes after that much speech over bot audio (0: at speech start)."""
         if adapter.sample_rate not in SUPPORTED_ADAPTER_RATES:
             raise ValueError(f"adapter sample_rate {adapter.sample_rate} is not supported")
         if chunk_ms <= 0:
             raise ValueError("chunk_ms must be positive")
+        if hold_flush_ms < 0:
+            raise ValueError("hold_flush_ms must not be negative")
         self.adapter = adapter
         self._info = info or default_call_info()
         self.chunk_ms = chunk_ms
         self.max_queued_ms = max_queued_ms
+        self.hold_flush_ms = hold_flush_ms
+        fmt = MediaFormat("pcm16" if self._info.call_encoding == "pcm16" else "mulaw",
+                          self._info.call_sample_rate)
+        self._fmt = fmt
+        self._chunker = Chunker(fmt, chunk_ms)
+        self._playout = Playout(fmt)
+        self._max_backlog = fmt.ms_to_bytes(max_queued_ms)
+        self._samples_in = 0  # adapter-rate samples since the last clear, and ...
+        self._samples_out = 0  # ... the call-rate samples they became (the gateway resamples)
+        self._held_since = 0.0
+        self._own_marks = 0
         if barge_in_after_ms < 0:
             raise ValueError("barge_in_after_ms must not be negative")
         self.barge_in_after_ms = barge_in_after_ms
@@ -164,7 +183,6 @@ class FakeCall:
         self.forecasts: list[TransferForecast] = []
         self.log: list[str] = []
         self.stop_reason: str | None = None
-        self._queue: deque[_Segment] = deque()
         self._started = False
         self._in_hook = False
         self._pending_finished: list[str] = []
@@ -187,18 +205,15 @@ class FakeCall:
             raise TypeError(f"play() takes bytes of PCM16, not {type(pcm).__name__}")
         if len(pcm) % 2:
             raise ValueError("PCM16 audio must have an even number of bytes")
-        ms = self._pcm_ms(pcm)
-        if self.queued_ms + ms > self.max_queued_ms:
-            raise PlayoutOverflow(f"playout queue would hold {self.queued_ms + ms:.0f} ms")
-        self.played.append(Played(pcm, label, self.now_ms))
         if pcm:
-            self._queue.append(_Segment(label, ms))
-            self.log.append(f"{self.now_ms} play {label or '-'} {ms:.0f}ms")
+            self._queue_audio(pcm)  # raises PlayoutOverflow before anything is recorded
+            self.log.append(f"{self.now_ms} play {label or '-'} {self._pcm_ms(pcm):.0f}ms")
+        self.played.append(Played(pcm, label, self.now_ms))
         if label is not None:
-            self._queue.append(_Segment(label, 0.0, is_mark=True))
+            self._end_utterance(label)
             if not pcm:
                 self.log.append(f"{self.now_ms} mark {label}")
-        self._drain_marks()
+        self._take_echoes()
 
     def mark(self, label: str) -> None:
         _check_label(label, optional=False)
@@ -245,13 +260,13 @@ class FakeCall:
 
     @property
     def queued_ms(self) -> float:
-        """Bot audio still to be heard, in ms."""
-        return sum(s.total_ms - s.done_ms for s in self._queue)
+        """Bot audio still to be heard, in ms (with the padding of utterances' last chunks)."""
+        return self._playout.backlog_bytes(self._hook_time()) * 1000 / self._fmt.bytes_per_second
 
     @property
     def is_playing(self) -> bool:
         """True while queued bot audio remains unheard."""
-        return self.queued_ms > 0
+        return self._playout.is_playing(self._hook_time())
 
     @property
     def ended(self) -> bool:
@@ -346,6 +361,7 @@ class FakeCall:
         position = self._cut()
         self.barge_ins.append(position)
         self.log.append(f"{self.now_ms} barge_in heard={position.label}:{position.heard_ms}")
+        await self._deliver_finished()  # the gateway's order: labels heard at the cut first
         await self._run(self.adapter.on_barge_in(position))
         return position
 
@@ -391,42 +407,66 @@ class FakeCall:
             self.log.append(f"{self.now_ms} heard {label}")
             await self._run(self.adapter.on_playback_finished(label))
 
-    def _drain_marks(self) -> None:
-        """Marks at the head of the queue are reached as soon as the audio before them is."""
-        while self._queue and self._queue[0].is_mark:
-            mark = self._queue.popleft()
-            assert mark.label is not None
-            self._pending_finished.append(mark.label)
+    def _send_time(self) -> float:
+        """The audio time in seconds: when chunks go out."""
+        return self._clock_ms / 1000
+
+    def _hook_time(self) -> float:
+        """When a hook acts on the playout (:data:`_HOOK_DELAY_S` after the audio)."""
+        return self._clock_ms / 1000 + _HOOK_DELAY_S
+
+    def _queue_audio(self, pcm: bytes) -> None:
+        """Queue ``pcm`` (adapter rate) as the gateway does: as so many bytes of the call's
+        wire format, chunked, each chunk sent now. Raises :class:`PlayoutOverflow`."""
+        samples_in = self._samples_in + len(pcm) // 2
+        samples_out = samples_in * self._fmt.sample_rate // self.sample_rate
+        nbytes = (samples_out - self._samples_out) * self._fmt.sample_width
+        backlog = self._playout.backlog_bytes(self._hook_time())
+        if backlog + nbytes > self._max_backlog:
+            raise PlayoutOverflow(f"playout queue full ({self.max_queued_ms} ms of audio)")
+        self._samples_in, self._samples_out = samples_in, samples_out
+        if not self._chunker.held:
+            self._held_since = self._send_time()
+        self._playout.queue(nbytes)
+        for chunk in self._chunker.push(bytes(nbytes)):
+            self._playout.sent(len(chunk), self._send_time())
+
+    def _end_utterance(self, label: str | None) -> None:
+        """Close the open utterance as the gateway does: its tail padded and sent, then a
+        mark (the label, or the gateway's own ``vx:N`` for unlabelled audio)."""
+        held = self._chunker.held
+        for chunk in self._chunker.end_utterance():
+            self._playout.queue(len(chunk) - held)  # the silence padding
+            self._playout.sent(len(chunk), self._send_time())
+        if label is None:
+            self._own_marks += 1
+        self._playout.end_utterance(label, f"vx:{self._own_marks}" if label is None else label)
+
+    def _take_echoes(self) -> None:
+        """Exotel's mark echoes for the audio played by now: labels heard."""
+        for name, at in self._playout.echoes_due(self._hook_time()):
+            labels = self._playout.on_mark(name, at)
+            assert labels is not None
+            self._pending_finished.extend(labels)
 
     def _advance(self, ms: float) -> None:
         self._clock_ms += ms
         self.now_ms = int(self._clock_ms)
-        left = ms
-        self._drain_marks()
-        while left > 0 and self._queue:
-            head = self._queue[0]
-            step = min(left, head.total_ms - head.done_ms)
-            head.done_ms += step
-            left -= step
-            if head.done_ms >= head.total_ms:
-                self._queue.popleft()
-            self._drain_marks()
+        self._take_echoes()
+        if self._chunker.held and (
+            (self._send_time() - self._held_since) * 1000 >= self.hold_flush_ms
+        ):
+            self._end_utterance(None)  # held back too long: the gateway flushes it
 
     def _cut(self) -> PlayedPosition:
-        """Drop queued audio; the chunk playing (or about to play) finishes. Returns what was
-        heard of the utterance at the head of the queue."""
-        self._drain_marks()
-        if not self._queue:
-            return PlayedPosition(None, 0, 0)
-        head = self._queue.popleft()
-        total = head.total_ms
-        chunk_end = math.ceil(head.done_ms / self.chunk_ms) * self.chunk_ms
-        heard = min(total, max(float(self.chunk_ms), chunk_end))
-        dropped = tuple(
-            dict.fromkeys(
-                s.label for s in self._queue if s.label is not None and s.label != head.label
-            )
-        )
-        head.total_ms = heard
-        self._queue = deque([head]) if head.done_ms < heard else deque()
-        return PlayedPosition(head.label, int(heard), int(total), dropped)
+        """``clear``: the chunk playing finishes, the rest is dropped. Returns what was heard
+        of the utterance cut; labels finished at the cut are heard (delivered after)."""
+        self._take_echoes()
+        now = self._hook_time()
+        playing = self._playout.backlog_bytes(now) > self._chunker.held
+        held = self._chunker.drop()
+        self._samples_in = self._samples_out = 0  # the gateway resets its resampler
+        # Nothing playing: the schedule restarts from the send time (as the next chunk).
+        position, finished = self._playout.clear(held, now if playing else self._send_time())
+        self._pending_finished.extend(finished)
+        return position

@@ -132,6 +132,29 @@ class Playout:
             self._tail += shift
         return done
 
+    def echoes_due(self, now: float) -> list[tuple[str, float]]:
+        """The pending marks whose audio the schedule has finished playing by ``now``, in
+        order, each with the time it finished (``now`` once that is no longer known): the
+        echoes an Exotel with no network delay would send. The gateway waits for Exotel's
+        own; a fake Exotel (``bot_adapters.testing.FakeCall``) feeds these to :meth:`on_mark`
+        with their times, so the schedule needs no re-anchoring."""
+        due: list[tuple[str, float]] = []
+        chunks = self._chunks
+        i, count = 0, len(chunks)
+        finished = now
+        for name, offset, _ in self._marks:
+            if offset > self.sent_bytes:
+                break  # its audio is still held back
+            while i < count and chunks[i].end <= offset:
+                if chunks[i].t_end > now:
+                    return due
+                finished = chunks[i].t_end
+                i += 1
+            if i < count and chunks[i].start < offset:
+                break  # inside a chunk still playing
+            due.append((name, finished))
+        return due
+
     def clear(self, held_bytes: int, now: float) -> tuple[PlayedPosition, list[str]]:
         """``clear`` at ``now`` with ``held_bytes`` dropped from the chunker. Returns the
         position heard at the cut and the labels whose marks lie before the cut (they count

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
 from bot_adapters.contract import BotAdapter, CallControl, PlayedPosition, PlayoutOverflow
 from bot_adapters.testing import CallEnded, FakeCall, default_call_info
+from gateway.session import PlaybackFinished, Session, SessionSettings
 
 RATE = 8000
 
@@ -181,8 +183,10 @@ async def test_say_barges_in_after_the_gateways_threshold() -> None:
     await call.start()
     await call.send_silence(40)
     await call.say(tone(400))
-    assert bot.events.index("speech_start") < bot.events.index("barge:u2:140")
-    assert call.barge_ins == [PlayedPosition("u2", 140, 200)]  # 240 ms: u1 and 140 ms of u2
+    assert bot.events.index("speech_start") < bot.events.index("barge:u2:160")
+    # 240 ms: u1, 140 ms of u2, and the 20 ms chunk that starts then (the gateway's Playout
+    # counts a chunk as playing from its start; FakeCall said 140 before it used that model)
+    assert call.barge_ins == [PlayedPosition("u2", 160, 200)]
     assert bot.events[-1] == "speech_end"
     with pytest.raises(ValueError):
         FakeCall(Recorder(), barge_in_after_ms=-1)
@@ -241,3 +245,51 @@ async def test_play_takes_bytes_and_str_labels_only_as_the_gateway() -> None:
     with pytest.raises(TypeError, match="label"):
         call.mark(None)  # type: ignore[arg-type]
     assert call.played_labels == ["u1", "u2"]
+
+
+class Script(BotAdapter):
+    """Plays ``(ms, label)`` pieces of tone on start."""
+
+    def __init__(self, pieces: list[tuple[int, str | None]]) -> None:
+        self.pieces = pieces
+
+    async def on_start(self, call: CallControl) -> None:
+        for ms, label in self.pieces:
+            call.play(tone(ms), label)
+
+
+def gateway_session(encoding: str) -> Session:
+    """The gateway's session core on a stream of ``encoding`` at 8 kHz, 20 ms chunks."""
+    session = Session(SessionSettings(vad_enabled=False, chunk_target_ms=20))
+    wire = {"mulaw": "audio/x-mulaw", "pcm16": "audio/x-raw"}[encoding]
+    session.receive(json.dumps({"event": "start", "stream_sid": "MZ1", "start": {
+        "stream_sid": "MZ1", "call_sid": "CA1", "account_sid": "AC1", "from": "+911",
+        "to": "+912", "media_format": {"encoding": wire, "sample_rate": "8000"}}}), 0.0)
+    return session
+
+
+@pytest.mark.parametrize(("encoding", "pieces", "clear_ms"), [
+    ("mulaw", [(100, None), (100, "x")], 50),  # unlabelled audio joins the next utterance
+    ("mulaw", [(110, "a"), (100, "b")], 130),  # a's last chunk padded to a whole frame
+    ("mulaw", [(100, "a"), (100, "b")], 150),  # a heard before the cut
+    ("pcm16", [(100, "a"), (150, "b")], 130),  # PCM16: chunks of at least 200 ms
+    ("pcm16", [(50, None), (300, "b"), (40, "c")], 250),
+])
+async def test_fake_call_reports_what_the_gateway_would(
+    encoding: str, pieces: list[tuple[int, str | None]], clear_ms: int
+) -> None:
+    session = gateway_session(encoding)
+    for ms, label in pieces:
+        session.play(tone(ms), label, RATE, 0.0)
+    assert session.fmt is not None
+    queued = session.fmt.bytes_to_ms(session.playout.backlog_bytes(0.0))
+    expected = session.clear(clear_ms / 1000)
+    heard = [n.label for n in session.take_notices() if isinstance(n, PlaybackFinished)]
+
+    call = FakeCall(Script(pieces), default_call_info(call_encoding=encoding))
+    await call.start()
+    assert call.queued_ms == queued
+    await call.send_silence(clear_ms)
+    assert call.clear() == expected
+    await call.send_silence(20)
+    assert call.finished == heard  # the labels heard up to the cut

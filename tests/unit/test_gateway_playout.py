@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot_adapters.contract import PlayedPosition
 from gateway.media_format import MediaFormat
 from gateway.playout import Playout
@@ -112,3 +114,26 @@ def test_own_marks_anchor_but_report_no_label() -> None:
     assert p.heard_ms == 200
     position, finished = p.clear(0, 0.35)  # "x" re-anchored to start at 0.3
     assert position.label == "x" and finished == ["x"]
+
+
+def test_echoes_due_are_the_marks_played_out_with_their_times() -> None:
+    p = Playout(FMT)
+    queue_utterance(p, "a", 2, 0.0)  # 0.0-0.4 s
+    queue_utterance(p, "b", 1, 0.0)  # 0.4-0.6 s
+    p.queue(CHUNK)  # held back (not sent): its mark is not due however late
+    p.end_utterance("c")
+    assert p.echoes_due(0.3) == []
+    assert p.echoes_due(0.5) == [("a", 0.4)]
+    assert p.echoes_due(9.0) == [("a", 0.4), ("b", pytest.approx(0.6))]
+    name, at = p.echoes_due(0.5)[0]
+    assert p.on_mark(name, at) == ["a"]
+    p.sent(CHUNK, 0.5)  # plays 0.6-0.8 s, after b: no re-anchoring moved it
+    assert p.is_playing(0.79) and not p.is_playing(0.81)
+
+
+def test_a_bare_mark_with_nothing_playing_is_due_at_once() -> None:
+    p = Playout(FMT)
+    queue_utterance(p, "a", 1, 0.0)
+    assert not p.is_playing(1.0)  # its chunk is forgotten
+    p.end_utterance("late")
+    assert p.echoes_due(1.0) == [("a", 1.0), ("late", 1.0)]

@@ -22,6 +22,9 @@ type-only import still ties one part to another). The rules:
     ``exotel_sim``, ``voxgate_shared``) imports ``voxgate``; ``voxgate_shared`` imports none of
     the parts but ``bot_adapters.contract``.
 (d) No import cycle between modules.
+(e) ``bot_adapters`` imports from ``gateway`` only its pure cores: the fake call
+    (``bot_adapters.testing``) runs the gateway's own playout model (``gateway.playout``,
+    ``gateway.chunker``), never its asyncio drivers.
 
 Known exceptions are listed in :data:`EXCEPTIONS`, each named and explained; a listed exception
 that no longer happens fails too, so the list only shrinks.
@@ -221,7 +224,7 @@ def purity_violations(module: str) -> Iterator[str]:
 
 
 def direction_violations(module: str) -> Iterator[str]:
-    """Rules (b) and (c) for one module."""
+    """Rules (b), (c) and (e) for one module."""
     part = module.split(".")[0]
     for imp in imports_of(module):
         target_part = imp.target.split(".")[0]
@@ -229,6 +232,8 @@ def direction_violations(module: str) -> Iterator[str]:
             yield f"b: {module} imports {imp.target}"
         if part in BELOW_ROOT and target_part == "voxgate":
             yield f"c: {module} imports {imp.target}"
+        if part == "bot_adapters" and target_part == "gateway" and imp.target not in PURE_CORES:
+            yield f"e: {module} imports {imp.target}"
         if part == "voxgate_shared" and target_part in PARTS and target_part != part \
                 and imp.target != "bot_adapters.contract":
             yield f"c: {module} imports {imp.target}"
@@ -330,4 +335,20 @@ def test_the_purity_rule_on_small_sources(source: str, expected: list[str]) -> N
         assert sorted(set(purity_violations("m"))) == expected
     finally:
         del MODULES["m"], TREES["m"]
+        imports_of.cache_clear()
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("from gateway.playout import Playout\n", []),
+    ("from gateway.connection import StreamCallControl\n",
+     ["e: bot_adapters.m imports gateway.connection"]),
+])
+def test_bot_adapters_take_only_the_gateways_pure_cores(source: str, expected: list[str]) -> None:
+    MODULES["bot_adapters.m"] = ROOT / "bot_adapters" / "m.py"
+    TREES["bot_adapters.m"] = ast.parse(source)
+    imports_of.cache_clear()
+    try:
+        assert list(direction_violations("bot_adapters.m")) == expected
+    finally:
+        del MODULES["bot_adapters.m"], TREES["bot_adapters.m"]
         imports_of.cache_clear()
