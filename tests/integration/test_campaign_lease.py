@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -269,7 +270,10 @@ async def test_two_processes_on_one_database_dial_each_attempt_once(tmp_path: Pa
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     async with SimServer(sim_config()) as sim:
         env = sim_env(sim)
-        first = await start([str(toml), "--leads", str(leads), "--db", str(db)], env, first_log)
+        # --keep-running: the first process holds the lease however long the second takes to
+        # start (under load it used to finish its 6 leads first, and the second ran unrefused)
+        first = await start([str(toml), "--leads", str(leads), "--db", str(db), "--keep-running"],
+                            env, first_log)
         async with asyncio.timeout(30):
             while True:  # another process's state: polled, there is no event to wait on
                 if "dialing" in attempt_states(db).values():
@@ -278,6 +282,9 @@ async def test_two_processes_on_one_database_dial_each_attempt_once(tmp_path: Pa
         second = await start(["dbl", "--db", str(db)], env, second_log)
         async with asyncio.timeout(60):
             refused = await second.wait()
+            while list(attempt_states(db).values()) != ["done"] * 6:  # noqa: ASYNC110 - polled
+                await asyncio.sleep(0.05)
+            first.send_signal(signal.SIGTERM)
             done = await first.wait()
         legs = [leg.custom_param for leg in sim.sim.legs.values() if leg.kind == "customer"]
     assert done == 0, first_log.read_text()
