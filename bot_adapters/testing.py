@@ -54,6 +54,7 @@ from bot_adapters.contract import (
 from gateway.chunker import Chunker
 from gateway.media_format import MediaFormat
 from gateway.playout import Playout
+from gateway.protocol import MAX_MARK_NAME
 
 DTMF_DIGITS = frozenset("0123456789*#")
 _HOOK_DELAY_S = 1e-6
@@ -205,6 +206,8 @@ class FakeCall:
             raise TypeError(f"play() takes bytes of PCM16, not {type(pcm).__name__}")
         if len(pcm) % 2:
             raise ValueError("PCM16 audio must have an even number of bytes")
+        if label is not None and len(label) > MAX_MARK_NAME:  # Exotel's echo would refuse it
+            raise ValueError(f"label of {len(label)} characters (max {MAX_MARK_NAME})")
         if pcm:
             self._queue_audio(pcm)  # raises PlayoutOverflow before anything is recorded
             self.log.append(f"{self.now_ms} play {label or '-'} {self._pcm_ms(pcm):.0f}ms")

@@ -244,7 +244,10 @@ async def test_play_takes_bytes_and_str_labels_only_as_the_gateway() -> None:
         call.play(tone(20), 7)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="label"):
         call.mark(None)  # type: ignore[arg-type]
-    assert call.played_labels == ["u1", "u2"]
+    call.mark("m" * 256)
+    with pytest.raises(ValueError, match="max 256"):  # the gateway's limit on mark names
+        call.mark("m" * 257)
+    assert call.played_labels == ["u1", "u2", "m" * 256]
 
 
 class Script(BotAdapter):
