@@ -27,6 +27,7 @@ class LegStream(Protocol):
 
     state: str
     task: asyncio.Task[Any] | None
+    counts: dict[str, int]  # chunks sent, received, dropped (read by bench/sim_load.py)
 
     def request_stop(self, reason: str, action_sid: str = "", param: str = "") -> None: ...
     def report_stopped(self) -> None: ...
