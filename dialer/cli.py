@@ -5,9 +5,11 @@
   its event intake and the HTTP control API (``POST /v1/control``) for a gateway in another
   process (``voxgate gateway --control-url http://H:P``). Settings come from the file and the
   environment (``EXOTEL_*``, ``VOXGATE_EVENT_ENDPOINT``, ``VOXGATE_STREAM_URL``,
-  ``VOXGATE_CONTROL_TOKEN``); with no ``EXOTEL_API_BASE`` an embedded emulator is started
-  (``--sim-config`` for its world). Calls are placed with ``POST /v1/calls`` (see
-  :mod:`dialer.control_api`). Checked before anything starts (one line on stderr, exit 2):
+  ``VOXGATE_CONTROL_TOKEN``); with ``--emulator`` (``VOXGATE_EMULATOR=1``) and no
+  ``EXOTEL_API_BASE`` an embedded emulator is started (``--sim-config`` for its world); with
+  neither it refuses (:mod:`dialer.mode`), and the first output line names the mode. Calls
+  are placed with ``POST /v1/calls`` (see :mod:`dialer.control_api`). Checked before anything
+  starts (one line on stderr, exit 2):
   the settings (with ``EXOTEL_API_BASE``, the account, key, token and ExoPhone too), the
   agents (ids and numbers unique, numbers normalised: ``+`` and the country code, national
   ones taken as India's; ``sip:`` URIs kept), and a stream URL when talking to real Exotel
@@ -53,6 +55,7 @@ from dialer.control_api import BadField, ControlApiServer, contact_uri
 from dialer.emulated import Embedding, on_emulator
 from dialer.errors import ConfigError
 from dialer.intake import server_tls_context
+from dialer.mode import add_flag, dial_mode
 from dialer.records import RecordStore
 from dialer.service import Dialer
 from dialer.signals import graceful_signals
@@ -74,6 +77,7 @@ def register(subparsers: Any, embedding: Embedding | None = None) -> None:
     )
     sub = p.add_subparsers(dest="dialer_command", metavar="ACTION")
     run = sub.add_parser("run", help="run the dialer with its event intake and control API")
+    add_flag(run)
     run.add_argument("--config", metavar="FILE", help="TOML file ([dialer] table)")
     run.add_argument("--agent", action="append", default=[], metavar="ID=NUMBER[:SKILLS]",
                      help="an on-demand agent (repeatable); skills comma-separated")
@@ -217,8 +221,10 @@ def run_command(args: argparse.Namespace) -> int:
                 "no stream URL: set VOXGATE_STREAM_URL (or stream_url) to the gateway's public "
                 "ws(s):// address; without it no bot-first call can start its stream"
             )
+        mode_line = dial_mode(config, args)  # refuses an implicit mode (dialer.mode)
     except ConfigError as exc:
         return _fail(exc)
+    print(mode_line, flush=True)
     try:
         token = control_token(config.control_host, args.no_control_auth)
     except ConfigError as exc:

@@ -50,6 +50,7 @@ from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore
 from dialer.config import DialerConfig
 from dialer.errors import ConfigError
+from dialer.mode import add_flag, dial_mode
 from dialer.progress import AgentFreed, ProgressEvent
 from dialer.records import CallRecord, RecordStore
 from dialer.service import CallRequest
@@ -203,6 +204,7 @@ def register(subparsers: Any) -> None:
         "at VOXGATE_STREAM_URL)",
     )
     call.add_argument("--gateway-port", type=int, default=0)
+    add_flag(call)
     call.set_defaults(func=call_command)
 
 
@@ -430,6 +432,7 @@ def demo_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    print("mode: emulator", flush=True)  # always: simulated numbers never reach an account
     try:
         return asyncio.run(run_demo(args))
     except sqlite3.Error as exc:
@@ -489,6 +492,7 @@ async def run_call(args: argparse.Namespace) -> int:
     options = parse_adapter_options(args.adapter_option)
     check_adapters({args.bot: options.get(args.bot, {}), **options})
     config = DialerConfig.load(args.config)
+    print(dial_mode(config, args), flush=True)  # refuses an implicit mode (dialer.mode)
     sim = call_world(args) if config.uses_embedded_emulator else SimConfig()
     store = RecordStore(args.db) if args.db else None
     gw = GatewayConfig(host=args.gateway_host, port=args.gateway_port, adapter_options=options)

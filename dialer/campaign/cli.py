@@ -75,6 +75,7 @@ from dialer.campaign.progress import (
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore, Lease
 from dialer.errors import ConfigError
+from dialer.mode import add_flag, dial_mode
 from dialer.private_files import open_private
 from dialer.signals import graceful_signals
 from voxgate_shared.health import exotel_mode
@@ -124,6 +125,7 @@ def register(subparsers: Any, embedding: Embedding | None = None) -> None:
         "(0: any free port; the URL is printed)",
     )
     run.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
+    add_flag(run)
     # live progress: keep the console to the view and warnings
     run.set_defaults(func=run_command, default_log_level="WARNING", embedding=embedding)
     check = sub.add_parser(
@@ -319,7 +321,10 @@ def _reported(command: Callable[[argparse.Namespace], int]) -> Callable[[argpars
 @_reported
 def run_command(args: argparse.Namespace) -> int:
     try:
-        return asyncio.run(run_campaign(args, load_inputs(args)))
+        inputs = load_inputs(args)
+        assert inputs.config is not None  # load_inputs always reads it
+        _print(dial_mode(inputs.config, args))  # refuses an implicit mode (dialer.mode)
+        return asyncio.run(run_campaign(args, inputs))
     except OSError as exc:  # e.g. the embedded servers cannot listen
         return _fail(exc)
     except (KeyboardInterrupt, asyncio.CancelledError):

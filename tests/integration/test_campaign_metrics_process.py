@@ -67,6 +67,7 @@ async def test_a_running_campaign_serves_its_figures_and_its_dialers(tmp_path: P
     assert got["voxgate_dialer_calls_placed_total"] >= 3
     assert got["voxgate_dialer_api_requests_total"] >= 3
     mode = f"exotel (http://127.0.0.1:{sim.port})"  # beside the metrics: live and ready
+    assert log.read_text().splitlines()[0] == f"mode: {mode}"  # the first line of its output
     assert health == [(200, {"status": "live", "role": "campaign", "mode": mode}),
                       (200, {"status": "ready", "role": "campaign", "mode": mode})]
 

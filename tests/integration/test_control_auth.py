@@ -53,7 +53,7 @@ async def test_dialer_run_makes_a_token_and_wants_it(tmp_path: Path) -> None:
     control = f"http://127.0.0.1:{port}"
     env = {"EXOTEL_API_BASE": "", "VOXGATE_CONTROL_TOKEN": "",
            "VOXGATE_EVENT_ENDPOINT": "http://127.0.0.1:0/exotel/events"}
-    async with process("dialer", "run", "--control-port", str(port),
+    async with process("dialer", "run", "--emulator", "--control-port", str(port),
                        ready="dialer control API at", env=env), aiohttp.ClientSession() as s:
         token = read_control_token()
         assert token and stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -71,6 +71,7 @@ async def test_dialer_run_makes_a_token_and_wants_it(tmp_path: Path) -> None:
 def test_no_control_auth_only_on_loopback(capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXOTEL_API_BASE", "")
-    assert main(["dialer", "run", "--no-control-auth", "--control-host", "0.0.0.0"]) == 2
+    assert main(["dialer", "run", "--emulator", "--no-control-auth", "--control-host",
+                 "0.0.0.0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--no-control-auth is refused on 0.0.0.0" in err[0], err

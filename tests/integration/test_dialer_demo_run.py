@@ -27,6 +27,7 @@ async def test_demo_runs_a_bot_first_campaign_and_sums_it_up(tmp_path: Path) -> 
     out, err = out_b.decode(), err_b.decode()
     assert proc.returncode == 0, out + err
     assert err == ""  # WARNING by default and nothing went wrong: no log lines at all
+    assert out.splitlines()[0] == "mode: emulator"  # always, with no flag
     # the live view (a pipe: one line per second) and the closing summary
     views = [line for line in out.splitlines() if line.startswith("[demo ")]
     assert len(views) >= 2 and "leads done 7/7" in views[-1]

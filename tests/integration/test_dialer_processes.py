@@ -95,7 +95,7 @@ async def test_gateway_and_dialer_in_separate_processes(tmp_path: Path) -> None:
         gateway_url = gw_line.rsplit(" ", 1)[-1]
         env = {"VOXGATE_STREAM_URL": gateway_url, "VOXGATE_EVENT_ENDPOINT":
                "http://127.0.0.1:0/exotel/events", "EXOTEL_API_BASE": ""}
-        async with process("dialer", "run", "--control-port", str(control_port),
+        async with process("dialer", "run", "--emulator", "--control-port", str(control_port),
                            "--sim-config", str(world), "--agent", "a1=+919800000001",
                            ready="dialer control API at", env=env), \
                 aiohttp.ClientSession(headers=bearer()) as s:

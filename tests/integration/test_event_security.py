@@ -315,7 +315,7 @@ async def dialer_run(env: dict[str, str], *args: str) -> tuple[int, str]:
             if not k.startswith(("VOXGATE_", "EXOTEL_"))} | env
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "voxgate.cli", "--log-level", "ERROR", "dialer", "run",
-        "--control-port", "0", *args, env=full,
+        "--emulator", "--control-port", "0", *args, env=full,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     async with asyncio.timeout(30):

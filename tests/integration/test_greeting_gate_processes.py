@@ -29,8 +29,9 @@ async def test_separate_processes_never_play_greeting_and_bot_together(tmp_path:
                        ready="gateway listening on") as gw_line:
         env = {"VOXGATE_STREAM_URL": gw_line.rsplit(" ", 1)[-1], "EXOTEL_API_BASE": "",
                "VOXGATE_EVENT_ENDPOINT": "http://127.0.0.1:0/exotel/events"}
-        async with process("dialer", "run", "--control-port", str(port), "--sim-config",
-                           str(world), ready="embedded Exotel emulator at", env=env) as sim_line:
+        async with process("dialer", "run", "--emulator", "--control-port", str(port),
+                           "--sim-config", str(world), ready="embedded Exotel emulator at",
+                           env=env) as sim_line:
             sim = sim_line.rsplit(" ", 1)[-1]
             async with aiohttp.ClientSession() as s:
                 async with asyncio.timeout(15):  # the control API comes up after the emulator

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def voxgate_call(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EXOTEL_", "VOXGATE_"))}
     return subprocess.run(
-        [sys.executable, "-m", "voxgate.cli", "--log-level", "WARNING", "call", *args],
+        [sys.executable, "-m", "voxgate.cli", "--log-level", "WARNING", "call", "--emulator",
+         *args],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=90,
     )
 

@@ -114,6 +114,6 @@ def test_missing_database_and_bad_campaign_file_are_clear_errors(
     assert "no campaign database" in capsys.readouterr().err
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\n[limits]\nring_timeout_s = 5\n')
-    assert main(["campaign", "run", str(bad), "--db", str(tmp_path / "x.db")]) == 2
+    assert main(["campaign", "run", "--emulator", str(bad), "--db", str(tmp_path / "x.db")]) == 2
     assert "minimum ring time" in capsys.readouterr().err
     assert main(["campaign"]) == 2

@@ -108,15 +108,15 @@ def test_inputs_are_checked_before_the_database(
 
 def test_unusable_database_paths(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
     toml = str(files / "c.toml")
-    err = run_err(["campaign", "run", toml, "--db", "/nonexistent/dir/x.db"], capsys)
+    err = run_err(["campaign", "run", toml, "--db", "/nonexistent/dir/x.db", "--emulator"], capsys)
     assert err == (
         "voxgate campaign: cannot open database /nonexistent/dir/x.db: no such directory "
         "'/nonexistent/dir'"
     )
-    err = run_err(["campaign", "run", toml, "--db", str(files)], capsys)
+    err = run_err(["campaign", "run", toml, "--db", str(files), "--emulator"], capsys)
     assert err == f"voxgate campaign: cannot open database {files}: is a directory"
     csv = files / "leads.csv"
-    err = run_err(["campaign", "run", toml, "--db", str(csv)], capsys)
+    err = run_err(["campaign", "run", toml, "--db", str(csv), "--emulator"], capsys)
     assert err == f"voxgate campaign: cannot open database {csv}: file is not a database"
     err = run_err(["campaign", "status", "--db", str(csv)], capsys)
     assert err == f"voxgate campaign: cannot open database {csv}: file is not a database"
@@ -183,7 +183,7 @@ def test_run_on_a_paused_campaign_gives_a_hint(
     store.create_campaign(CampaignSpec("p", bot="echo"), time.time())
     store.set_status("p", "paused", time.time())
     store.close()
-    assert main(["campaign", "run", "p", "--db", str(db), "--max-seconds", "0"]) == 0
+    assert main(["campaign", "run", "p", "--db", str(db), "--max-seconds", "0", "--emulator"]) == 0
     out = capsys.readouterr().out
     assert f"campaign p is paused: voxgate campaign resume p --db {db} to dial\n" in out
 
@@ -198,7 +198,8 @@ def test_run_reports_bad_dnc_lines_and_unused_stream_params(
     dnc.write_text("# list\n+919800000009 # asked\ncall me maybe\n")
     db = files / "sp.db"
     leads = str(files / "leads.csv")
-    args = ["campaign", "run", str(toml), "--db", str(db), "--leads", leads, "--dnc", str(dnc)]
+    args = ["campaign", "run", str(toml), "--db", str(db), "--leads", leads, "--dnc", str(dnc),
+            "--emulator"]
     store = CampaignStore(str(db))
     store.create_campaign(CampaignSpec("c", bot="echo"), time.time())
     store.set_status("c", "paused", time.time())  # so the run dials nothing

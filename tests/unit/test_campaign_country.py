@@ -173,7 +173,8 @@ def test_run_by_name_parses_leads_and_dnc_in_the_stored_country(
     leads.write_text("phone,name,timezone\n(212) 555-0101,A,UTC\n212 555 0102,B,UTC\n")
     dnc = tmp_path / "dnc.txt"
     dnc.write_text("1 212 555 0102  # written nationally, with the trunk prefix\n")
-    args = ["campaign", "run", "us", "--db", str(db), "--leads", str(leads), "--dnc", str(dnc)]
+    args = ["campaign", "run", "us", "--db", str(db), "--leads", str(leads), "--dnc", str(dnc),
+            "--emulator"]
     assert main([*args, "--max-seconds", "0"]) == 0
     out = capsys.readouterr().out
     assert "imported 2 new leads (0 already there, 0 duplicate rows, 0 bad rows)" in out

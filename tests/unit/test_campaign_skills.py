@@ -46,7 +46,7 @@ def test_check_says_not_ready_naming_the_skill_and_the_agents(
     ) in lines
     assert lines[-1] == "result: usable; worth a look: no agent has the skills sales"
     with caplog.at_level(logging.WARNING, "dialer.campaign"):
-        code = main(["campaign", "run", str(toml), "--db", str(tmp_path / "c.db"),
+        code = main(["campaign", "run", "--emulator", str(toml), "--db", str(tmp_path / "c.db"),
                      "--max-seconds", "0"])
     assert code == 0
     [start] = [r for r in caplog.records if "no agent has the skills sales" in r.getMessage()]

@@ -116,6 +116,6 @@ def test_check_counts_the_numbers_with_no_zone_and_no_common_window(
     db = tmp_path / "c.db"
     with caplog.at_level(logging.WARNING, "dialer.campaign"):  # run: the same count, logged
         assert main(["campaign", "run", str(toml), "--db", str(db), "--leads", str(leads),
-                     "--max-seconds", "0"]) == 0
+                     "--max-seconds", "0", "--emulator"]) == 0
     assert "2 leads without a time zone" in caplog.text
 
