@@ -32,6 +32,8 @@ def flow_settings(config: DialerConfig) -> FlowSettings:
         hold_loops=config.hold_loops,
         escalation_queue_timeout=config.escalation_queue_timeout,
         max_bot_reentries=config.max_bot_reentries,
+        watchdog_dial_after=config.customer_ring_timeout + config.watchdog_dial_margin,
+        watchdog_interval=config.watchdog_interval,
     )
 
 

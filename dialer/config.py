@@ -145,6 +145,11 @@ class DialerConfig:
     # ``voxgate dialer run`` stopped by SIGTERM/SIGINT: calls in flight may finish for this long
     # (no new calls meanwhile); then the rest are hung up (``shutdown_grace``). 0: at once.
     drain_timeout: float = 300.0
+    # the per-call watchdog (dialer.flows.watchdog): a call with no Exotel event for this long
+    # is checked with GET /legs/{sid} (and its bridge) and settled from the answer; between
+    # the dial and its first event it waits customer_ring_timeout + watchdog_dial_margin
+    watchdog_interval: float = 60.0
+    watchdog_dial_margin: float = 15.0
 
     def __post_init__(self) -> None:
         exophone = clean_exophone(self.exophone) if self.exophone else ""
@@ -176,6 +181,8 @@ class DialerConfig:
             "escalation_queue_timeout",
             "amd_timeout",
             "message_timeout",
+            "watchdog_interval",
+            "watchdog_dial_margin",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive")

@@ -45,6 +45,7 @@ from dialer.errors import ExotelApiError, ExotelError
 from dialer.events import BridgeLifecycle, ExotelEvent, LegLifecycle
 from dialer.flows import CallFlow
 from dialer.flows.states import CallState
+from dialer.flows.watchdog import BRIDGE_ENDED, LEG_ENDED
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +53,13 @@ ANSWERED_STATES = frozenset({"answered", "in-progress", "in_progress", "connecte
                              "active", "ongoing", "established"})
 PRE_ANSWER_STATES = frozenset({"created", "connecting", "ringing", "queued", "initiated",
                                "dialing", "in-queue"})
-TERMINAL_STATES = frozenset({"terminated", "completed", "ended", "failed", "busy", "no-answer",
-                             "no_answer", "canceled", "cancelled", "disconnected", "hungup"})
+TERMINAL_STATES = LEG_ENDED
 NEVER_ANSWERED = frozenset({"busy", "no-answer", "no_answer", "failed", "canceled",
                             "cancelled"})
 ENDING = frozenset({CallState.ENDING, CallState.FINALIZING, CallState.ENDED})
 AGENT_LIVE = frozenset({CallState.BRIDGING, CallState.BRIDGED})
 PRE_ANSWER = frozenset({CallState.DIALING, CallState.RINGING})
 
-BRIDGE_ENDED = frozenset({"terminated", "terminal", "ended", "completed", "closed",
-                          "inactive", "destroyed"})
 BRIDGE_LIVE = frozenset({"active", "created", "bridged", "in-progress", "in_progress"})
 
 

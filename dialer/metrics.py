@@ -69,6 +69,12 @@ def render_dialer_metrics(dialer: Dialer) -> str:
     out.one("api_rate_limited_total", "counter", "Exotel API answers 429.", api.rate_limited)
     out.one("api_failures_total", "counter", "Call actions that failed after retries.",
             st.api_failures)
+    out.one("watchdog_checks_total", "counter",
+            "Calls checked with GET /legs/{sid} after too long without an Exotel event.",
+            st.watchdog_checks)
+    out.by("watchdog_settled_total",
+           "What the watchdog's checks found (ended, not_found, bridge_ended, live, "
+           "unreachable).", "outcome", st.watchdog_settled)
     out.one("create_uncertain_total", "counter",
             "Leg creations that timed out (never re-sent).", st.create_uncertain)
     out.by("create_uncertain_outcomes_total",

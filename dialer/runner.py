@@ -60,9 +60,11 @@ from dialer.flows import (
     StopStream,
     TimerFired,
 )
+from dialer.flows import Timer as FlowTimer
 from dialer.progress import BOT_AUDIO_OK
 from dialer.records import CallRecord, compute_latencies
 from dialer.uncertain import ADOPTED, HUNG_UP, LOST, same_number
+from dialer.watchdog import CallWatchdog
 from voxgate_shared import logs
 
 if TYPE_CHECKING:
@@ -98,6 +100,9 @@ class CallRunner:
         self.confirmer = EventConfirmer(self.call_id, ports.api, self.deliver,
                                         ports.confirm_stats,
                                         ports.settings.event_confirm_timeout, ports.reopen_leg)
+        # no Exotel event for longer than the stage allows: GET /legs/{sid} (dialer.watchdog)
+        self.watchdog = CallWatchdog(self.call_id, flow, ports.api, ports.clock, ports.stats,
+                                     self.deliver)
         self._t0 = ports.clock.now()
         self._wall0 = time.time()
         self.last_event_at = 0.0  # monotonic time the last routed event was put in the inbox
@@ -155,6 +160,7 @@ class CallRunner:
                 while not (self.flow.done and self._inflight == 0 and self.inbox.empty()):
                     item = await self.inbox.get()
                     self._feed(item)
+                self.watchdog.stop()
                 self._cancel_timers()
         except Exception as exc:  # one call's bug must not take down the dialer
             log.exception("call %s failed unexpectedly", self.call_id)
@@ -163,6 +169,7 @@ class CallRunner:
                 self.flow.outcome.disposition = "failed"
             await self._hangup_quietly()
         finally:
+            self.watchdog.stop()
             self._cancel_timers()
             self._tg = None
         record = await self._finalize()
@@ -177,9 +184,13 @@ class CallRunner:
         self._pending.append(item)
         while self._pending:
             nxt = self._pending.popleft()
+            if isinstance(nxt, TimerFired) and nxt.name == FlowTimer.WATCHDOG:
+                self.watchdog.fired(self._tg)  # the runner's own timer, not the flow's
+                continue
             logs.bind(leg_sid=getattr(nxt, "leg_sid", None))  # JSON logs: the leg it concerns
             for command in self.flow.handle(nxt, self._now()):
                 self._execute(command)
+            self.watchdog.observe(nxt)
 
     # -- commands -------------------------------------------------------------------------
 

@@ -24,6 +24,11 @@ class DialerStats:
     transfer_forecasts: int = 0
     bot_failures: int = 0  # bot_failed requests from the gateway (for live calls)
     dispositions: dict[str, int] = field(default_factory=dict)
+    # the per-call watchdog (dialer.watchdog): checks made, and what each settled (ended,
+    # not_found, bridge_ended, live, unreachable); when Exotel's unreachability was last warned
+    watchdog_checks: int = 0
+    watchdog_settled: dict[str, int] = field(default_factory=dict)
+    watchdog_warned_at: float = float("-inf")
     # requests the control API refused, by reason (malformed, unauthorized, duplicate_call_id,
     # stopping, too_large; and, in every wiring, requests not bound to their call: unbound,
     # bad_mac, leg_mismatch)

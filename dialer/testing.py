@@ -28,7 +28,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialer.errors import ExotelApiError
+from dialer.errors import ExotelApiError, ExotelTransportError
 from dialer.exotel_client import ClientStats
 from dialer.virtual_time import VirtualTimeLoop, run_virtual
 
@@ -138,6 +138,7 @@ class FakeExotel:
         duplicate_events: bool = False,
         create_answers_after_ms: float = 0.0,
         list_legs: bool = False,
+        lost_events: frozenset[str] = frozenset(),
     ) -> None:
         self.parties = dict(parties or {})
         self.rest_ms, self.event_ms, self.setup_ms = rest_ms, event_ms, setup_ms
@@ -150,6 +151,8 @@ class FakeExotel:
         self.duplicate_events = duplicate_events
         self.create_answers_after_ms = create_answers_after_ms  # events beat the 202
         self.supports_list_legs = list_legs
+        self.lost_events = lost_events  # event names never delivered (lost on the way)
+        self.unreachable = False  # True: every GET fails as a refused connection would
         self.legs: dict[str, FakeLeg] = {}
         self.bridges: dict[str, FakeBridge] = {}
         self.requests: list[str] = []  # "POST /legs", "start_say LG1", ... in order
@@ -209,6 +212,8 @@ class FakeExotel:
             self._later(self.event_ms, lambda b=body: self._deliver(b))  # type: ignore[misc]
 
     def _deliver(self, body: dict[str, Any]) -> None:
+        if body.get("event_name") in self.lost_events:
+            return
         try:
             self.sink(body)
         except Exception:  # the intake logs and counts; a fake never stops on it
@@ -317,6 +322,7 @@ class FakeExotel:
 
     async def get_leg(self, leg_sid: str) -> dict[str, Any]:
         await self._rest(f"GET /legs/{leg_sid}")
+        self._reachable(f"/legs/{leg_sid}")
         leg = self._leg(leg_sid, "GET", f"/legs/{leg_sid}")
         duration = None
         if leg.answered_at is not None:
@@ -324,6 +330,10 @@ class FakeExotel:
         await self._half()
         return self._data(leg) | {"terminal_status": leg.terminal_status or None,
                                   "custom_param": leg.custom_param, "duration": duration}
+
+    def _reachable(self, path: str) -> None:
+        if self.unreachable:
+            raise ExotelTransportError(f"GET {path}: connection refused (fake Exotel down)")
 
     async def list_legs(self, **query: str) -> list[dict[str, Any]]:
         await self._rest("GET /legs")
@@ -466,6 +476,7 @@ class FakeExotel:
 
     async def get_bridge(self, bridge_sid: str) -> dict[str, Any]:
         await self._rest(f"GET /bridges/{bridge_sid}")
+        self._reachable(f"/bridges/{bridge_sid}")
         bridge = self.bridges.get(bridge_sid)
         if bridge is None:
             raise ExotelApiError(404, {"message": "no bridge"}, "GET", f"/bridges/{bridge_sid}")

@@ -33,6 +33,7 @@ class Timer(enum.StrEnum):
     ENDING = "ending"  # the hang-up's leg_terminated did not come
     RECORDING = "recording"  # the last wait for recording_available
     QUEUE = "queue"  # bot-first: the longest wait for an agent
+    WATCHDOG = "watchdog"  # the runner's: no Exotel event for longer than the stage allows
 
 
 class Op(enum.StrEnum):

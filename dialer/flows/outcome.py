@@ -46,6 +46,10 @@ class FlowSettings:
     hold_loops: int = 10  # the hold repeats, and starts again while the customer still waits
     escalation_queue_timeout: float = 60.0  # bot-first: longest wait for an agent, from the ask
     max_bot_reentries: int = 1  # back to the bot after failed escalations; then the goodbye
+    # the watchdog (dialer.flows.watchdog): the longest silence from Exotel between the dial
+    # and its first event (the customer's ring timeout + a setup margin), and once answered
+    watchdog_dial_after: float = 45.0
+    watchdog_interval: float = 60.0
 
     def __post_init__(self) -> None:
         if self.max_agent_attempts < 1:
@@ -54,6 +58,8 @@ class FlowSettings:
             raise ValueError("max_bot_reentries must be at least 0")
         if self.hold_loops < 1:
             raise ValueError("hold_loops must be at least 1")
+        if self.watchdog_dial_after <= 0 or self.watchdog_interval <= 0:
+            raise ValueError("watchdog_dial_after and watchdog_interval must be positive")
         if self.escalation_queue_timeout <= 0:
             raise ValueError("escalation_queue_timeout must be positive")
         if self.escalation_fallback not in ("bot", "callback"):
