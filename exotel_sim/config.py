@@ -221,6 +221,7 @@ class SimConfig:
     duplicate_probability: float = 0.0  # test switch: deliver an event twice
     reorder: bool = False  # test switch: swap neighbouring events of one leg
     loss_probability: float = 0.0  # harsh option: an event is lost for good (no attempt)
+    lost_events: frozenset[str] = frozenset()  # harsh option: events of these names always lost
     # Share of created legs whose first events (leg_connecting, leg_ringing, and leg_answered
     # when the party answers within race_window_ms of ringing) reach the event endpoint before
     # the 202 of POST /legs, as Exotel's media servers may send them (docs/exotel.md section 3).
@@ -307,7 +308,8 @@ class SimConfig:
         _no_unknown(
             delivery,
             {"timeout_s", "attempts", "backoff_ms", "duplicate_probability", "reorder",
-             "auth_user", "auth_password", "loss_probability", "race_share", "race_window_ms"},
+             "auth_user", "auth_password", "loss_probability", "lost_events", "race_share",
+             "race_window_ms"},
             "delivery.",
         )
         customers_doc = _table(doc, "customers")
@@ -348,6 +350,7 @@ class SimConfig:
             ),
             reorder=_bool(delivery, "reorder", False),
             loss_probability=_float(delivery, "loss_probability", base.loss_probability),
+            lost_events=_names(delivery.get("lost_events", []), "delivery.lost_events"),
             race_share=_float(delivery, "race_share", base.race_share),
             race_window_ms=_int(delivery, "race_window_ms", base.race_window_ms),
             list_legs=_bool(lenient, "list_legs", False),
@@ -455,6 +458,13 @@ def _exophones(value: Any) -> tuple[str, ...]:
     ):
         raise SimConfigError(f"account.exophones must be a list of phone numbers, got {value!r}")
     return tuple(value)
+
+
+def _names(value: Any, key: str) -> frozenset[str]:
+    """A list of event names (``delivery.lost_events``)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise SimConfigError(f"{key} must be a list of event names, got {value!r}")
+    return frozenset(value)
 
 
 def _float(doc: Mapping[str, Any], key: str, default: float) -> float:

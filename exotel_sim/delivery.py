@@ -146,8 +146,9 @@ class Delivery:
                     due, record = channel.queue[1]
                     del channel.queue[1]
                     await self.clock.sleep_until(due)
-                if self.config.loss_probability > 0 and \
-                        self.rng.random() < self.config.loss_probability:
+                if record.event.name in self.config.lost_events or (
+                        self.config.loss_probability > 0
+                        and self.rng.random() < self.config.loss_probability):
                     record.outcome = "lost"  # harsh option: lost for good, never attempted
                     self.counts["lost"] += 1
                     continue

@@ -111,6 +111,7 @@ def test_config_is_frozen() -> None:
         ("[account]\nexophones = '+918047112233'", "account.exophones"),
         ("[account]\nexophones = ['ExoPhone']", "account.exophones"),
         ("not toml [", "TOML"),
+        ("[delivery]\nlost_events = 'leg_terminated'", "delivery.lost_events"),
     ],
 )
 def test_bad_config_names_the_key(text: str, needle: str) -> None:
@@ -146,3 +147,9 @@ def test_with_agents_adds_default_agents_and_keeps_the_worlds_own() -> None:
     both = world.with_agents(["+919800000001", "+919800000002"])
     assert both.agents == {"+919800000001": own, "+919800000002": AgentProfile()}
     assert world.with_agents(["+919800000001"]) is world  # nothing to add
+
+
+def test_lost_events_names_events_always_lost() -> None:
+    config = SimConfig.from_toml("[delivery]\nlost_events = ['leg_terminated']")
+    assert config.lost_events == frozenset({"leg_terminated"})
+    assert SimConfig().lost_events == frozenset()
