@@ -172,7 +172,26 @@ class CallRunner:
             self.watchdog.stop()
             self._cancel_timers()
             self._tg = None
+        if self.record is not None:  # given up (lost) while it ran: recorded already
+            return self.record
         record = await self._finalize()
+        self.record = record
+        self.done.set()
+        return record
+
+    def give_up(self, reason: str) -> CallRecord | None:
+        """The dialer stops and this call is still not settled (its end never came: Exotel
+        silent or unreachable past the shutdown grace): record it now as ``lost`` with
+        ``reason`` as its ``failure`` (no GET: Exotel is what failed). None when it ended."""
+        if self.done.is_set() or self.record is not None:
+            return None
+        out = self.flow.outcome
+        out.disposition = "lost"
+        out.failure = reason
+        out.ended_in = out.ended_in or self.flow.state.value
+        self.watchdog.stop()
+        record = self._record(None, out.terminal_status, None, "")
+        self.ports.book.finish_call(self, record)
         self.record = record
         self.done.set()
         return record
@@ -434,8 +453,15 @@ class CallRunner:
             self._leg_facts(out.customer_leg_sid, out.terminal_status),
             self._leg_facts(agent_leg, ""),
         )
+        record = self._record(duration, reason, agent_duration, agent_reason)
+        self.ports.book.finish_call(self, record)
+        return record
+
+    def _record(self, duration: float | None, reason: str, agent_duration: float | None,
+                agent_reason: str) -> CallRecord:
+        out = self.flow.outcome
         timeline = tuple((name, round(t * 1000.0, 1)) for name, t in out.timeline)
-        record = CallRecord(
+        return CallRecord(
             call_id=out.call_id,
             number=out.number,
             mode=out.mode,
@@ -469,8 +495,6 @@ class CallRunner:
                 if self.truncated_params else {}
             ) | ({"create_uncertain": self.create_uncertain} if self.create_uncertain else {}),
         )
-        self.ports.book.finish_call(self, record)
-        return record
 
 
 def _tagged(body: dict[str, Any], tag: str) -> dict[str, Any]:

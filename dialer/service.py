@@ -221,8 +221,7 @@ class Dialer:
                 async with asyncio.timeout(self.config.shutdown_grace):
                     await self.drain()
             except TimeoutError:
-                log.warning("dialer stopped with %s still live (no record stored)",
-                            self.live_summary())
+                self._record_lost()
         await self._hang_up_nailed()
         self.legs.close()
         tg, self._tg = self._tg, None
@@ -246,6 +245,15 @@ class Dialer:
         """Wait until every placed call has finished (bound it with ``asyncio.timeout``)."""
         while self._calls:
             await asyncio.gather(*(r.done.wait() for r in list(self._calls.values())))
+
+    def _record_lost(self) -> None:
+        """Calls still live after the shutdown grace (no end came from Exotel, whose events or
+        API failed them): each is recorded as ``lost`` with the reason, none left unrecorded."""
+        log.warning("dialer stopped with %s still live: recorded as lost", self.live_summary())
+        reason = (f"lost: no end from Exotel within the shutdown grace "
+                  f"({self.config.shutdown_grace:g} s)")
+        for runner in list(self._calls.values()):
+            runner.give_up(reason)
 
     def stop_accepting(self) -> None:
         """No new calls from now on (:meth:`place_call` raises :class:`DialerStopping`); calls

@@ -234,8 +234,11 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
                                     exotel_mode(config.api_base, config.uses_embedded_emulator))
             runner = CampaignRunner(stack.dialer, store, name, report=report, owner=owner)
             with stop_on_signals(runner) as received:
+                # the drain is bounded (drain_timeout): a call never settled is recorded
+                # as lost when the dialer stops, the run never hangs on it
                 stats = await runner.run(
-                    until_done=not args.keep_running, max_seconds=args.max_seconds
+                    until_done=not args.keep_running, max_seconds=args.max_seconds,
+                    drain_timeout_s=config.drain_timeout,
                 )
         view.finish()
         records.close()

@@ -125,3 +125,25 @@ def test_policy() -> None:
     assert verdict("bridge", {"state": "active"}) is Verdict.LIVE
     assert verdict("bridge", {"state": "terminated"}) is Verdict.ENDED
     assert [retry_after(n, s) for n in (1, 2, 3, 10)] == [1.0, 2.0, 4.0, 60.0]
+
+
+def test_a_call_never_settled_is_recorded_lost_when_the_dialer_stops() -> None:
+    """Exotel loses the call's end and never answers again: the dialer's exit, after the
+    shutdown grace, records the call as lost with the reason (it used to store nothing)."""
+    fake = FakeExotel({CUSTOMER: Party(script=("wait 1000", "hangup"))}, lost_events=LOST_END)
+
+    async def scenario() -> tuple[CallRecord | None, dict[str, int]]:
+        async with fake_dialer(fake, watchdog_interval=5.0, shutdown_grace=2.0) as d:
+            handle = await d.place_call(CallRequest(CUSTOMER, bot="echo"))
+            await asyncio.sleep(3.0)  # virtual: answered, talking
+            fake.unreachable = True  # Exotel gone for good
+            await asyncio.sleep(30.0)
+        async with asyncio.timeout(1.0):
+            rec = await handle.wait()
+        assert d.store.get(rec.call_id) == rec
+        return rec, dict(d.stats.watchdog_settled)
+
+    rec, settled = run_virtual(scenario())
+    assert rec is not None and rec.disposition == "lost"
+    assert "shutdown grace" in rec.failure and rec.answered
+    assert settled.get("unreachable", 0) >= 1 and "ended" not in settled
