@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dialer.call_binding import DIALER_ID_ENV
 from dialer.config import DialerConfig, redact_url
 from dialer.control_api import BadField, ControlApiServer, contact_uri
 from dialer.emulated import Embedding, on_emulator
@@ -59,6 +60,7 @@ from dialer.mode import add_flag, dial_mode
 from dialer.records import RecordStore
 from dialer.service import Dialer
 from dialer.signals import graceful_signals
+from voxgate_shared.control import check_dialer_id
 from voxgate_shared.control_token import CONTROL_TOKEN_ENV, ensure_control_token
 from voxgate_shared.health import exotel_mode
 
@@ -85,6 +87,10 @@ def register(subparsers: Any, embedding: Embedding | None = None) -> None:
                      help="a nailed-up (pre-dialled) agent (repeatable)")
     run.add_argument("--control-host", default=None, help="control API address")
     run.add_argument("--control-port", type=int, default=None, help="control API port")
+    run.add_argument("--dialer-id", default=None, metavar="ID",
+                     help="this dialer's id (VOXGATE_DIALER_ID; 1-32 of A-Z a-z 0-9 _ -): "
+                          "signed into each call's vx_call so gateways route its control "
+                          "requests here (voxgate gateway --control-url ID=URL)")
     run.add_argument("--bot", action="append", default=None, metavar="NAME",
                      help="a bot the gateway serves (repeatable; default: the adapters "
                           "installed here); POST /v1/calls refuses other bots")
@@ -207,6 +213,11 @@ def run_command(args: argparse.Namespace) -> int:
             changes["control_port"] = args.control_port
         if args.drain_timeout is not None:
             changes["drain_timeout"] = args.drain_timeout
+        if args.dialer_id is not None:  # read by CallBinding.from_env when the Dialer starts
+            try:
+                os.environ[DIALER_ID_ENV] = check_dialer_id(args.dialer_id)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
         config = config.replace(**changes) if changes else config
         agents = check_agents(
             [(*parse_agent(s), False) for s in args.agent]

@@ -23,6 +23,7 @@ from typing import Any
 from bot_adapters.registry import UnknownAdapter, load_adapter
 from gateway.config import GatewayConfig
 from gateway.control import ControlHook, HttpControlHook
+from gateway.control_routes import RoutingControlHook, parse_control_urls
 from gateway.eventloop import run as run_loop
 from gateway.greeting_gate import GreetingGate
 from gateway.server import GatewayServer
@@ -102,7 +103,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--batch-min-streams", type=int, default=_D.batch_min_streams)
     p.add_argument("--escalation-dtmf", default=None, help="digit that asks for a human agent")
-    p.add_argument("--control-url", default=None, help="dialer control API base URL")
+    p.add_argument("--control-url", action="append", default=[], metavar="[ID=]URL",
+                   help="dialer control API base URL; repeat as ID=URL for several dialers "
+                   "(each request goes to the dialer its vx_call names; a bare URL is the "
+                   "default)")
     p.add_argument("--public-url", default=None, help="wss:// base the /url endpoint answers")
     p.add_argument("--certfile", default=None)
     p.add_argument("--keyfile", default=None)
@@ -202,13 +206,17 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
     )
 
 
-async def serve(config: GatewayConfig, control_url: str | None) -> None:
+async def serve(config: GatewayConfig, control_url: str | list[str] | None) -> None:
     """Run a gateway until SIGINT/SIGTERM."""
     async with contextlib.AsyncExitStack() as stack:
         hook: ControlHook | None = None
         gate: GreetingGate | None = None
-        if control_url:  # the dialer's calls: the bot's first audio waits for its greeting
-            hook = await stack.enter_async_context(HttpControlHook(control_url))
+        urls = [control_url] if isinstance(control_url, str) else control_url or []
+        if urls:  # the dialer's calls: the bot's first audio waits for its greeting
+            default, named = parse_control_urls(urls)
+            hook = await stack.enter_async_context(
+                HttpControlHook(default) if default and not named
+                else RoutingControlHook(default, named))
             gate = GreetingGate()
         server = await stack.enter_async_context(
             GatewayServer(config, hook, wrap_adapter=gate.wrap if gate else None))
@@ -230,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
         check_adapters(config.adapter_options)
+        parse_control_urls(args.control_url)
     except ValueError as exc:
         print(f"voxgate gateway: {exc}", file=sys.stderr)
         return 2

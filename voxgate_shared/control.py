@@ -37,6 +37,7 @@ tests to read.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -44,9 +45,9 @@ from typing import Any, Literal, Protocol
 
 from bot_adapters.contract import check_forecast
 
-__all__ = ["BOT_FAILURES", "CONTROL_KINDS", "VX_CALL", "VX_CALL_SEP",
+__all__ = ["BOT_FAILURES", "CONTROL_KINDS", "VX_CALL", "VX_CALL_SEP", "VX_OWNER_SEP",
            "ControlHook", "ControlKind", "ControlRequest", "RecordingControlHook",
-           "bot_parameters", "split_vx_call"]
+           "bot_parameters", "check_dialer_id", "split_vx_call", "vx_call_owner"]
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,34 @@ VX_CALL_SEP = "~"
 """Between the call id and its MAC in ``vx_call``: never URL-encoded, never in a MAC."""
 
 
+VX_OWNER_SEP = "."
+"""Between the MAC and the owning dialer's id in ``vx_call`` (``CALL_ID~MAC.OWNER``): a MAC
+(base64url) and an owner id (``[A-Za-z0-9_-]``) never hold it, so a call id may hold anything."""
+
+
 def split_vx_call(value: str) -> tuple[str, str]:
-    """``"c1~MAC"`` -> ``("c1", "MAC")``; a value without a MAC -> ``(value, "")``."""
-    call_id, sep, mac = value.rpartition(VX_CALL_SEP)
-    return (call_id, mac) if sep else (value, "")
+    """``"c1~MAC"`` or ``"c1~MAC.OWNER"`` -> ``("c1", "MAC")``; a value without a MAC ->
+    ``(value, "")``."""
+    call_id, sep, tail = value.rpartition(VX_CALL_SEP)
+    return (call_id, tail.partition(VX_OWNER_SEP)[0]) if sep else (value, "")
+
+
+_DIALER_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def check_dialer_id(owner: str) -> str:
+    """``owner`` when it is a valid dialer id (1-32 of ``A-Z a-z 0-9 _ -``) or empty, else
+    :class:`ValueError`."""
+    if owner and not _DIALER_ID.fullmatch(owner):
+        raise ValueError(f"dialer id {owner!r} must be 1-32 of A-Z a-z 0-9 _ -")
+    return owner
+
+
+def vx_call_owner(value: str) -> str:
+    """The owning dialer's id named in a ``vx_call`` value (``CALL_ID~MAC.OWNER``), else ``""``
+    (a dialer without an id, or no MAC)."""
+    _, sep, tail = value.rpartition(VX_CALL_SEP)
+    return tail.partition(VX_OWNER_SEP)[2] if sep else ""
 
 
 def bot_parameters(params: Mapping[str, str]) -> Mapping[str, str]:

@@ -84,3 +84,53 @@ def test_the_token_file_is_made_once_0600_and_read_by_clients(
 def test_tokens_compare_as_bytes_whatever_they_hold() -> None:
     assert token_bytes("tökén") == "tökén".encode()
     assert token_bytes("\udcff") == b"\xff"  # a header byte aiohttp could not decode
+
+
+def test_a_dialer_id_is_signed_into_vx_call_and_checked() -> None:
+    from voxgate_shared.control import vx_call_owner
+
+    da, db = CallBinding(b"k" * 32, "da"), CallBinding(b"k" * 32, "db")  # one shared secret
+    signed = da.sign("camp.17~1")
+    assert signed.endswith(".da") and vx_call_owner(signed) == "da"
+    assert len(signed) == len("camp.17~1") + SIGNED_EXTRA + len(".da")
+    assert split_vx_call(signed)[0] == "camp.17~1"
+    assert bot_parameters({"vx_call": signed})["vx_call"] == "camp.17~1"
+    assert da.verify(signed) == "camp.17~1"
+    mac = split_vx_call(signed)[1]
+    for forged in (db.sign("camp.17~1"), "camp.17~1~" + mac + ".db", "camp.17~1~" + mac,
+                   "camp.17~1~" + mac + ".", signed + "x"):
+        assert da.verify(forged) is None, forged  # another owner, or the owner changed
+    plain = CallBinding(b"k" * 32)
+    assert vx_call_owner(plain.sign("c1")) == "" and plain.verify(signed) is None
+    with pytest.raises(ValueError, match="dialer id"):
+        CallBinding(b"k" * 32, "a.b")
+    assert CallBinding.from_env({"VOXGATE_DIALER_ID": "db"}).owner == "db"
+
+
+async def test_gateway_control_urls_route_by_owner() -> None:
+    from gateway.control_routes import RoutingControlHook, parse_control_urls
+    from gateway.errors import ControlHookError
+    from voxgate_shared.control import ControlRequest
+
+    assert parse_control_urls(["http://d:1"]) == ("http://d:1", {})
+    default, named = parse_control_urls(["da=http://a:1", "db=https://b:2/x"])
+    assert (default, named) == (None, {"da": "http://a:1", "db": "https://b:2/x"})
+    for bad in (["http://a", "http://b"], ["da=http://a", "da=http://b"], ["da=ftp://a"],
+                ["a.b=http://a"], ["nope"]):
+        with pytest.raises(ValueError, match=r"control-url|dialer id"):
+            parse_control_urls(bad)
+    hook = RoutingControlHook(None, named)
+    binding = CallBinding(b"k" * 32, "db")
+
+    def request(vx_call: str) -> ControlRequest:
+        return ControlRequest("hangup", "leg1", "s1", "done", {"vx_call": vx_call})
+
+    route = hook.route(request(binding.sign("c1")))
+    assert route is not None and route.url == "https://b:2/x/v1/control"
+    stranger = request(CallBinding(b"k" * 32, "dz").sign("c1"))
+    assert hook.route(stranger) is None
+    with pytest.raises(ControlHookError, match="no --control-url for dialer 'dz'"):
+        await hook.submit(stranger)  # refused, counted (and logged by the connection)
+    assert hook.unrouted == 1
+    assert RoutingControlHook("http://d:1", named).route(request("c1~" + "A" * MAC_CHARS)) \
+        is not None
