@@ -26,7 +26,7 @@ This module imports no asyncio and no other part of the dialer at run time (type
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -149,6 +149,7 @@ class CallBook(Protocol):
 
     def stream_params_for(self, request: Any, attempt: int) -> StreamParams: ...
     def finish_call(self, runner: Any, record: CallRecord) -> None: ...
+    def save_live(self, call_id: str, state: Mapping[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS crm_outbox (
     queued_at REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS crm_outbox_due ON crm_outbox(state, next_at);
+CREATE TABLE IF NOT EXISTS live_calls (
+    call_id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
 """
 
 COLUMNS_ADDED: tuple[tuple[str, str, str], ...] = (
@@ -236,6 +241,26 @@ class RecordStore:
                     "INSERT INTO crm_outbox(call_id, body, queued_at) VALUES (?, ?, ?)",
                     (record.call_id, body, time.time()),
                 )
+            # the call is settled: its live state (dialer.restart) goes with the same commit
+            self._db.execute("DELETE FROM live_calls WHERE call_id = ?", (record.call_id,))
+
+    def save_live(self, call_id: str, state: Mapping[str, Any]) -> None:
+        """Store (or replace) a live call's state (:mod:`dialer.live_state`), so that a dialer
+        restarted on this database can settle it (:mod:`dialer.restart`). One small row, one
+        statement: no transaction held across awaits."""
+        body = json.dumps(state, separators=(",", ":"), sort_keys=True)
+        self._db.execute(
+            "INSERT OR REPLACE INTO live_calls(call_id, body, updated_at) VALUES (?, ?, ?)",
+            (call_id, body, time.time()),
+        )
+
+    def live_calls(self) -> list[dict[str, Any]]:
+        """The live calls' states left in this database (oldest first)."""
+        rows = self._db.execute("SELECT body FROM live_calls ORDER BY updated_at")
+        return [json.loads(body) for (body,) in rows]
+
+    def delete_live(self, call_id: str) -> None:
+        self._db.execute("DELETE FROM live_calls WHERE call_id = ?", (call_id,))
 
     def get(self, call_id: str) -> CallRecord | None:
         row = self._db.execute(

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from dialer import live_state
 from dialer.confirm import EventConfirmer
 from dialer.errors import CreateLegUncertain, ExotelApiError, ExotelError
 from dialer.events import BridgeLifecycle, ExotelEvent
@@ -108,6 +109,7 @@ class CallRunner:
         self.last_event_at = 0.0  # monotonic time the last routed event was put in the inbox
         self.truncated_params: tuple[str, ...] = ()  # stream params shortened to fit the URL
         self._no_skill_logged = False
+        self._persisted: dict[str, Any] | None = None  # the live state last written
 
     # -- inbox ----------------------------------------------------------------------------
 
@@ -210,6 +212,33 @@ class CallRunner:
             for command in self.flow.handle(nxt, self._now()):
                 self._execute(command)
             self.watchdog.observe(nxt)
+        self._persist()
+
+    def _persist(self) -> None:
+        """The call's state, written at each step it changes (legs, bridge, stage, timeline):
+        a dialer restarted on the same database settles it (:mod:`dialer.restart`)."""
+        if self.flow.done or self.record is not None:
+            return  # the record is about to be stored (and the row deleted with it)
+        out = self.flow.outcome
+        r = self.request
+        state = live_state.snapshot(
+            call_id=self.call_id,
+            request={"number": r.number, "mode": r.mode, "bot": r.bot, "custom": dict(r.custom),
+                     "skills": list(r.skills), "amd": r.amd},
+            stage=self.flow.state.value, started_at=self._wall0,
+            outcome={"customer_leg_sid": out.customer_leg_sid,
+                     "agent_leg_sid": out.agent_leg_sid, "agent_id": out.agent_id,
+                     "agent_nailed": out.agent_nailed, "bridge_sid": out.bridge_sid,
+                     "answered": out.answered, "bridged": out.bridged,
+                     "escalated": out.escalated},
+            timeline=[(n, round(t, 3)) for n, t in out.timeline],
+        )
+        if live_state.changed(self._persisted, state):
+            self._persisted = state
+            try:
+                self.ports.book.save_live(self.call_id, state)
+            except Exception:  # the call goes on; only a restart would miss it
+                log.exception("call %s: persisting its live state failed", self.call_id)
 
     # -- commands -------------------------------------------------------------------------
 

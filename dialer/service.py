@@ -48,8 +48,9 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from dialer import restart
 from dialer.agents import Agent, AgentPool, Unavailable
 from dialer.call_binding import CallBinding
 from dialer.call_handle import CallHandle
@@ -203,6 +204,8 @@ class Dialer:
             self._spawn(self.crm.run(), "crm-pusher")
         for keeper in self._keepers.values():
             self._start_keeper(keeper)
+        # live calls a killed run of this database left: settled from Exotel (dialer.restart)
+        self._spawn(self._reconcile_restart(), "restart-reconcile")
         log.info("dialer up: events at %s, Exotel at %s", redact_url(self.event_endpoint),
                  redact_url(self.client.base))
         return self
@@ -232,6 +235,12 @@ class Dialer:
             await tg.__aexit__(None, None, None)
         await self.intake_server.stop()
         await self.client.close()
+
+    async def _reconcile_restart(self) -> None:
+        try:
+            await restart.reconcile(self.store, self.client)
+        except Exception:  # the dialer goes on taking calls; the rows wait for the next start
+            log.exception("settling the live calls of an earlier run failed")
 
     def _spawn(self, coro: object, name: str) -> asyncio.Task[object]:
         if self._tg is None:
@@ -460,6 +469,10 @@ class Dialer:
         if record.bridge_sid:
             self.legs.forget_bridge(record.bridge_sid)
         self._calls.pop(record.call_id, None)
+
+    def save_live(self, call_id: str, state: Mapping[str, Any]) -> None:
+        """A runner's live state at one step (:mod:`dialer.live_state`): the records store."""
+        self.store.save_live(call_id, state)
 
     def _route(self, ev: ExotelEvent) -> None:
         """The intake's sink: :meth:`dialer.leg_router.LegRouter.route`."""

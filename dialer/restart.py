@@ -1,0 +1,159 @@
+"""Live calls left by an earlier run of the same database (SIGKILL, a crash): settled on start.
+
+Each live call's state is persisted at each step (:mod:`dialer.live_state`, the records
+store's ``live_calls`` table). On start, :func:`reconcile` asks Exotel about every such call
+(``GET /legs/{sid}`` for its customer leg and an on-demand agent leg) and settles it, never
+dialling anyone again:
+
+* every leg ended: the record is built from Exotel's data (disposition from the customer leg's
+  terminal status as the flow would give it, the legs' durations and termination reasons);
+* a leg still live: the call cannot be adopted (its events went to the dead run), so the
+  documented rule ends it: a live customer hears ``APOLOGY`` (a ``start_say``; ``apology_s``
+  seconds, skipped when Exotel refuses the say), then is hung up; a live agent leg is hung up,
+  a nailed one too (its keeper died with the run; this run's keeper dials its own); the record
+  has disposition
+  ``dialer_restart`` and ``ended_in`` the stage the call was in.
+
+The record is stored and the row deleted in one transaction (:meth:`RecordStore.save`).
+Exotel unreachable for a call: its row stays, for the next start, and the reason is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from dialer.errors import ExotelApiError, ExotelError
+from dialer.flows.watchdog import Verdict, terminal_status, verdict
+from dialer.ports import ExotelApi
+from dialer.records import CallRecord, RecordStore, compute_latencies
+from dialer.runner import _duration
+
+log = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, we have to end this call because of a technical problem. We will call you back."
+DISPOSITION = "dialer_restart"
+GET_TIMEOUT = 5.0
+
+
+async def reconcile(store: RecordStore, api: ExotelApi, *, apology_s: float = 3.0) -> int:
+    """Settle every live call the store holds; returns how many got their record."""
+    states = store.live_calls()
+    if not states:
+        return 0
+    log.warning("%d live call(s) left by an earlier run: settling them from Exotel",
+                len(states))
+    done = await asyncio.gather(*(_settle(store, api, s, apology_s) for s in states))
+    return sum(done)
+
+
+async def _settle(store: RecordStore, api: ExotelApi, state: Mapping[str, Any],
+                  apology_s: float) -> bool:
+    call_id = str(state.get("call_id", ""))
+    try:
+        customer = await _leg(api, str(state.get("customer_leg_sid", "")))
+        agent_sid = str(state.get("agent_leg_sid", ""))
+        agent = await _leg(api, agent_sid)
+    except (ExotelError, TimeoutError) as exc:
+        log.warning("call %s (left by an earlier run): Exotel did not answer (%s); kept for "
+                    "the next start", call_id, exc)
+        return False
+    live = [(role, sid) for role, sid, data in (("customer", state.get("customer_leg_sid"),
+                                                 customer), ("agent", agent_sid, agent))
+            if sid and data is not None and verdict("leg", data) is Verdict.LIVE]
+    if live:
+        await _end(api, call_id, live, apology_s)
+        customer = await _leg_quietly(api, str(state.get("customer_leg_sid", ""))) or customer
+        agent = await _leg_quietly(api, agent_sid) or agent
+    # a nailed agent's leg is not the call's (no facts in the record, as at a normal end)
+    agent = None if state.get("agent_nailed") else agent
+    record = build_record(state, customer, agent, ended_by_restart=bool(live))
+    store.save(record)
+    log.warning("call %s (left by an earlier run in stage %s): recorded %s%s", call_id,
+                state.get("stage", ""), record.disposition,
+                f", hung up {', '.join(r for r, _ in live)}" if live else "")
+    return True
+
+
+async def _leg(api: ExotelApi, sid: str) -> dict[str, Any] | None:
+    """Exotel's data for a leg; None without a sid; ``{"state": "not_found"}`` for a 404."""
+    if not sid:
+        return None
+    try:
+        return await asyncio.wait_for(api.get_leg(sid), GET_TIMEOUT)
+    except ExotelApiError as exc:
+        if exc.status == 404:
+            return {"state": "terminated", "terminal_status": "not_found"}
+        raise
+
+
+async def _leg_quietly(api: ExotelApi, sid: str) -> dict[str, Any] | None:
+    try:
+        return await _leg(api, sid)
+    except (ExotelError, TimeoutError):
+        return None
+
+
+async def _end(api: ExotelApi, call_id: str, live: list[tuple[str, Any]],
+               apology_s: float) -> None:
+    """The rule for a call still up: the customer hears the apology, then every live leg is
+    hung up."""
+    customer = next((str(sid) for role, sid in live if role == "customer"), "")
+    if customer and apology_s > 0:
+        try:
+            await api.leg_action(customer, "start_say", {"text": APOLOGY})
+            await asyncio.sleep(apology_s)  # the message plays; nothing else waits on it
+        except ExotelError as exc:
+            log.info("call %s: the apology could not be said (%s); hanging up", call_id, exc)
+    for _role, sid in live:
+        try:
+            await api.hangup(str(sid))
+        except ExotelError as exc:
+            log.warning("call %s: hanging up leg %s left by an earlier run failed: %s",
+                        call_id, sid, exc)
+
+
+def build_record(state: Mapping[str, Any], customer: Mapping[str, Any] | None,
+                 agent: Mapping[str, Any] | None, *, ended_by_restart: bool) -> CallRecord:
+    """The record of a call left by an earlier run, from its persisted state and Exotel's
+    data for its legs."""
+    request = state.get("request") or {}
+    # answered after the dead run's last step: Exotel's answer_time says so
+    answered = bool(state.get("answered")) or bool(customer and customer.get("answer_time"))
+    bridged = bool(state.get("bridged"))
+    status = terminal_status(customer) if customer is not None else ""
+    if ended_by_restart:
+        disposition = DISPOSITION
+    elif not answered:
+        low = status.lower()
+        disposition = "failed" if "fail" in low else "busy" if "busy" in low else "no_answer"
+    else:
+        disposition = "agent_handled" if bridged else "customer_hangup"
+    timeline = [(str(n), float(t)) for n, t in state.get("timeline", ())]
+    return CallRecord(
+        call_id=str(state.get("call_id", "")),
+        number=str(request.get("number", "")),
+        mode=str(request.get("mode", "bot_first")),
+        bot=str(request.get("bot", "")),
+        disposition=disposition,
+        answered=answered,
+        escalated=bool(state.get("escalated")),
+        bridged=bridged,
+        ended_in=str(state.get("stage", "")),
+        failure="dialer restarted: settled from Exotel's data",
+        customer_leg_sid=str(state.get("customer_leg_sid", "")),
+        agent_leg_sid=str(state.get("agent_leg_sid", "")),
+        agent_id=str(state.get("agent_id", "")),
+        agent_nailed=bool(state.get("agent_nailed")),
+        bridge_sid=str(state.get("bridge_sid", "")),
+        duration_s=_duration(customer) if customer is not None else None,
+        termination_reason=status,
+        agent_duration_s=_duration(agent) if agent is not None else None,
+        agent_termination_reason=terminal_status(agent) if agent is not None else "",
+        started_at=float(state.get("started_at", 0.0)),
+        latencies=compute_latencies(timeline),
+        timeline=tuple((n, round(t * 1000.0, 1)) for n, t in timeline),
+        custom=dict(request.get("custom") or {}),
+    )

@@ -1,0 +1,100 @@
+"""A ``voxgate dialer run`` child killed with SIGKILL mid-call, restarted on the same database
+(against an emulator the test runs as Exotel): every call it had live gets exactly one record,
+nobody is dialled twice, and no leg is left up (:mod:`dialer.restart`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+from test_dialer_ops_processes import (
+    AUTH,
+    CUSTOMER,
+    Child,
+    bridged_call,
+    dialer_run,
+    until,
+    until_nailed_idle,
+    world,
+)
+
+from dialer.records import RecordStore
+from exotel_sim.config import CustomerProfile, parse_script
+from exotel_sim.server import SimServer
+
+RINGING = "+919900000002"  # rings for a minute
+HANGS_UP = "+919900000003"  # answers after 1.5 s and hangs up: it ends while no dialer runs
+
+
+async def place(s: aiohttp.ClientSession, child: Child, number: str, state: str) -> str:
+    async with s.post(f"{child.control}/v1/calls", json={"number": number}) as r:
+        assert r.status == 202, await r.text()
+        call_id = str((await r.json())["call_id"])
+
+    async def reached() -> bool:
+        async with s.get(f"{child.control}/v1/calls/{call_id}") as r:
+            return (await r.json()).get("state") == state
+
+    await until(reached)
+    return call_id
+
+
+def leg_states(sim: SimServer, number: str) -> list[str]:
+    return [leg.state.value for leg in sim.sim.legs.values() if leg.req.contact_uri == number]
+
+
+async def test_a_restart_settles_every_call_the_killed_run_left(tmp_path: Path) -> None:
+    base = world(bridge_ms=120_000)
+    config = base.__class__(**{
+        **{f: getattr(base, f) for f in base.__dataclass_fields__},
+        "customers": {
+            RINGING: CustomerProfile(outcome="answer", ring_ms=(60_000, 60_000)),
+            HANGS_UP: CustomerProfile(outcome="answer", ring_ms=(1500, 1500),
+                                      scripts=(parse_script(("hangup",)),)),
+        },
+    })
+    async with SimServer(config) as sim, aiohttp.ClientSession(headers=AUTH) as s:
+        async with dialer_run(sim, tmp_path, log_name="first.log") as first:
+            await until_nailed_idle(s, first)
+            bridged = await bridged_call(s, first)
+            ringing = await place(s, first, RINGING, "ringing")
+            hangs_up = await place(s, first, HANGS_UP, "ringing")
+            first.proc.kill()  # SIGKILL: no exit path runs
+            await first.wait()
+        assert leg_states(sim, CUSTOMER) == ["answered"]  # left up by the dead run
+        await until(lambda: leg_states(sim, HANGS_UP) == ["terminated"])
+        async with dialer_run(sim, tmp_path, log_name="second.log") as second:
+
+            def settled() -> bool:
+                store = RecordStore(tmp_path / "calls.db")
+                try:
+                    return store.count() == 3 and not store.live_calls()
+                finally:
+                    store.close()
+
+            await until(settled, limit=20)
+            assert "Traceback" not in second.text, second.text
+        store = RecordStore(tmp_path / "calls.db")
+        try:
+            records = {r.call_id: r for r in store.records()}
+        finally:
+            store.close()
+        assert set(records) == {bridged, ringing, hangs_up}
+        assert (records[bridged].disposition, records[bridged].ended_in) == (
+            "dialer_restart", "bridged")
+        assert records[bridged].bridged and records[bridged].agent_id == "n1"
+        assert (records[ringing].disposition, records[ringing].ended_in) == (
+            "dialer_restart", "ringing")
+        assert (records[hangs_up].disposition, records[hangs_up].answered) == (
+            "customer_hangup", True)  # from Exotel's data
+        dialled = Counter(leg.req.contact_uri for leg in sim.sim.legs.values()
+                          if leg.custom_param != "nailed:n1")
+        assert dialled == {CUSTOMER: 1, RINGING: 1, HANGS_UP: 1}  # nobody dialled twice
+        for number in (CUSTOMER, RINGING, HANGS_UP):
+            assert leg_states(sim, number) == ["terminated"], number
+        # the dead run's nailed leg (in the bridged call) is hung up; only the new run's is up
+        nailed = [leg for leg in sim.sim.legs.values() if leg.custom_param == "nailed:n1"]
+        assert nailed[0].sid == records[bridged].agent_leg_sid
+        assert [leg.state.value for leg in nailed if leg.live] in ([], ["answered"])
+        assert nailed[0].state.value == "terminated"
