@@ -67,7 +67,8 @@ class Child:
 
 @asynccontextmanager
 async def dialer_run(sim: SimServer, tmp_path: Path, *extra: str,
-                     log_name: str = "dialer.log") -> AsyncIterator[Child]:
+                     log_name: str = "dialer.log",
+                     stream_url: str = "ws://127.0.0.1:9") -> AsyncIterator[Child]:
     """``voxgate dialer run`` with nailed agent n1 against ``sim``; yields once it is up."""
     port = free_port()
     env = {
@@ -76,7 +77,7 @@ async def dialer_run(sim: SimServer, tmp_path: Path, *extra: str,
         "EXOTEL_API_KEY": sim.api_key, "EXOTEL_API_TOKEN": sim.api_token,
         "EXOTEL_EXOPHONE": "+918000000000",
         "VOXGATE_EVENT_ENDPOINT": "http://127.0.0.1:0/exotel/events",
-        "VOXGATE_STREAM_URL": "ws://127.0.0.1:9",  # agent-first calls only: never used
+        "VOXGATE_STREAM_URL": stream_url,  # by default agent-first calls only: never used
         "VOXGATE_DB": str(tmp_path / "calls.db"),
         "VOXGATE_CONTROL_TOKEN": TOKEN,
     }

@@ -1,6 +1,7 @@
 """A ``voxgate dialer run`` child killed with SIGKILL mid-call, restarted on the same database
-(against an emulator the test runs as Exotel): every call it had live gets exactly one record,
-nobody is dialled twice, and no leg is left up (:mod:`dialer.restart`)."""
+(against an emulator the test runs as Exotel) with calls bridged, talking to the bot, ringing,
+and ringing when killed then answered and hung up before the restart: every call gets exactly
+one record, nobody is dialled twice, and no leg is left up (:mod:`dialer.restart`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import aiohttp
 from test_dialer_ops_processes import (
     AUTH,
     CUSTOMER,
+    TOKEN,
     Child,
     bridged_call,
     dialer_run,
@@ -18,17 +20,19 @@ from test_dialer_ops_processes import (
     until_nailed_idle,
     world,
 )
+from test_dialer_processes import process
 
 from dialer.records import RecordStore
 from exotel_sim.config import CustomerProfile, parse_script
 from exotel_sim.server import SimServer
 
 RINGING = "+919900000002"  # rings for a minute
+BOT_TALKING = "+919900000004"  # answers, talks to the echo bot for two minutes
 HANGS_UP = "+919900000003"  # answers after 1.5 s and hangs up: it ends while no dialer runs
 
 
 async def place(s: aiohttp.ClientSession, child: Child, number: str, state: str) -> str:
-    async with s.post(f"{child.control}/v1/calls", json={"number": number}) as r:
+    async with s.post(f"{child.control}/v1/calls", json={"number": number, "bot": "echo"}) as r:
         assert r.status == 202, await r.text()
         call_id = str((await r.json())["call_id"])
 
@@ -54,22 +58,30 @@ async def test_a_restart_settles_every_call_the_killed_run_left(tmp_path: Path) 
                                       scripts=(parse_script(("hangup",)),)),
         },
     })
-    async with SimServer(config) as sim, aiohttp.ClientSession(headers=AUTH) as s:
-        async with dialer_run(sim, tmp_path, log_name="first.log") as first:
+    async with SimServer(config) as sim, aiohttp.ClientSession(headers=AUTH) as s, process(
+        "gateway", "--port", "0", "--control-url", "http://127.0.0.1:9",
+        ready="gateway listening on", env={"VOXGATE_CONTROL_TOKEN": TOKEN},
+    ) as gateway_line:
+        gateway = gateway_line.rsplit(" ", 1)[-1]
+        async with dialer_run(sim, tmp_path, log_name="first.log",
+                              stream_url=gateway) as first:
             await until_nailed_idle(s, first)
             bridged = await bridged_call(s, first)
+            bot = await place(s, first, BOT_TALKING, "bot")
             ringing = await place(s, first, RINGING, "ringing")
             hangs_up = await place(s, first, HANGS_UP, "ringing")
             first.proc.kill()  # SIGKILL: no exit path runs
             await first.wait()
-        assert leg_states(sim, CUSTOMER) == ["answered"]  # left up by the dead run
+        # left up by the dead run
+        assert leg_states(sim, CUSTOMER) == leg_states(sim, BOT_TALKING) == ["answered"]
         await until(lambda: leg_states(sim, HANGS_UP) == ["terminated"])
-        async with dialer_run(sim, tmp_path, log_name="second.log") as second:
+        async with dialer_run(sim, tmp_path, log_name="second.log",
+                              stream_url=gateway) as second:
 
             def settled() -> bool:
                 store = RecordStore(tmp_path / "calls.db")
                 try:
-                    return store.count() == 3 and not store.live_calls()
+                    return store.count() == 4 and not store.live_calls()
                 finally:
                     store.close()
 
@@ -80,7 +92,8 @@ async def test_a_restart_settles_every_call_the_killed_run_left(tmp_path: Path) 
             records = {r.call_id: r for r in store.records()}
         finally:
             store.close()
-        assert set(records) == {bridged, ringing, hangs_up}
+        assert set(records) == {bridged, bot, ringing, hangs_up}
+        assert (records[bot].disposition, records[bot].ended_in) == ("dialer_restart", "bot")
         assert (records[bridged].disposition, records[bridged].ended_in) == (
             "dialer_restart", "bridged")
         assert records[bridged].bridged and records[bridged].agent_id == "n1"
@@ -90,8 +103,9 @@ async def test_a_restart_settles_every_call_the_killed_run_left(tmp_path: Path) 
             "customer_hangup", True)  # from Exotel's data
         dialled = Counter(leg.req.contact_uri for leg in sim.sim.legs.values()
                           if leg.custom_param != "nailed:n1")
-        assert dialled == {CUSTOMER: 1, RINGING: 1, HANGS_UP: 1}  # nobody dialled twice
-        for number in (CUSTOMER, RINGING, HANGS_UP):
+        # nobody dialled twice
+        assert dialled == {CUSTOMER: 1, BOT_TALKING: 1, RINGING: 1, HANGS_UP: 1}
+        for number in (CUSTOMER, BOT_TALKING, RINGING, HANGS_UP):
             assert leg_states(sim, number) == ["terminated"], number
         # the dead run's nailed leg (in the bridged call) is hung up; only the new run's is up
         nailed = [leg for leg in sim.sim.legs.values() if leg.custom_param == "nailed:n1"]
