@@ -222,6 +222,8 @@ async def serve(config: GatewayConfig, control_url: str | list[str] | None) -> N
             GatewayServer(config, hook, wrap_adapter=gate.wrap if gate else None))
         if gate is not None:
             gate.outcomes = server.metrics.greeting_holds
+        if isinstance(hook, RoutingControlHook):
+            hook.metrics = server.metrics
         # What start-up built lives as long as the process: keep it out of the cyclic GC's
         # full collections, which would otherwise walk it while calls wait (p99 turnaround).
         gc.freeze()

@@ -5,8 +5,10 @@ gateway reads ``OWNER`` (:func:`voxgate_shared.control.vx_call_owner`) and posts
 dialer's control API. ``voxgate gateway --control-url`` is repeatable: ``ID=URL`` names a
 dialer, a bare ``URL`` is the default (the one-dialer wiring, unchanged: every request goes
 there, whatever owner it names). A request whose owner is not named, with no default, is
-refused (:class:`gateway.errors.ControlHookError`, status ``None``): the connection logs it at
-WARNING and counts it in ``voxgate_gateway_control_errors_total``; ``unrouted`` counts it here.
+refused (:class:`gateway.errors.ControlHookError`, status ``None``): the connection logs it and
+counts it in ``voxgate_gateway_control_errors_total``; ``unrouted`` (and
+``voxgate_gateway_control_unrouted_total`` once :attr:`RoutingControlHook.metrics` is set)
+counts it here.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 from collections.abc import Iterable, Mapping
 
 from gateway.control import HttpControlHook
+from gateway.metrics import GatewayMetrics
 from voxgate_shared.control import VX_CALL, ControlRequest, check_dialer_id, vx_call_owner
 
 __all__ = ["RoutingControlHook", "parse_control_urls"]
@@ -53,6 +56,7 @@ class RoutingControlHook:
         self._default = HttpControlHook(default) if default else None
         self._named = {owner: HttpControlHook(url) for owner, url in named.items()}
         self.unrouted = 0
+        self.metrics: GatewayMetrics | None = None  # the server's, set once it exists
 
     def route(self, request: ControlRequest) -> HttpControlHook | None:
         """The hook of the request's owner (the default when it names none we know)."""
@@ -65,6 +69,8 @@ class RoutingControlHook:
         hook = self.route(request)
         if hook is None:
             self.unrouted += 1
+            if self.metrics is not None:
+                self.metrics.control_unrouted += 1
             owner = vx_call_owner(request.custom_parameters.get(VX_CALL, ""))
             raise ControlHookError(
                 f"control request {request.kind} for {request.call_sid}: no --control-url for "

@@ -41,6 +41,7 @@ class GatewayMetrics:
         self._done: Counter[str] = Counter()
         self.control_requests = 0
         self.control_errors = 0
+        self.control_unrouted = 0  # no --control-url for the owner (gateway.control_routes)
         self.auth_failures = 0
         self.rejected_busy = 0
         self.refused_connections: Counter[str] = Counter()  # aborted at accept, by cap
@@ -126,6 +127,9 @@ class GatewayMetrics:
                 self.control_requests)
         out.one("control_errors_total", "counter", "Control requests that failed.",
                 self.control_errors)
+        out.one("control_unrouted_total", "counter",
+                "Control requests refused: no --control-url for the dialer they name.",
+                self.control_unrouted)
         out.one("auth_failures_total", "counter", "Handshakes refused with 401.",
                 self.auth_failures)
         out.one("rejected_busy_total", "counter", "Handshakes refused with 503 (max_streams).",

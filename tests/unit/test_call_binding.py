@@ -110,6 +110,7 @@ def test_a_dialer_id_is_signed_into_vx_call_and_checked() -> None:
 async def test_gateway_control_urls_route_by_owner() -> None:
     from gateway.control_routes import RoutingControlHook, parse_control_urls
     from gateway.errors import ControlHookError
+    from gateway.metrics import GatewayMetrics
     from voxgate_shared.control import ControlRequest
 
     assert parse_control_urls(["http://d:1"]) == ("http://d:1", {})
@@ -129,8 +130,10 @@ async def test_gateway_control_urls_route_by_owner() -> None:
     assert route is not None and route.url == "https://b:2/x/v1/control"
     stranger = request(CallBinding(b"k" * 32, "dz").sign("c1"))
     assert hook.route(stranger) is None
+    hook.metrics = GatewayMetrics()
     with pytest.raises(ControlHookError, match="no --control-url for dialer 'dz'"):
         await hook.submit(stranger)  # refused, counted (and logged by the connection)
-    assert hook.unrouted == 1
+    assert hook.unrouted == 1 and hook.metrics.control_unrouted == 1
+    assert "voxgate_gateway_control_unrouted_total 1" in hook.metrics.render()
     assert RoutingControlHook("http://d:1", named).route(request("c1~" + "A" * MAC_CHARS)) \
         is not None
