@@ -7,6 +7,8 @@ dialling anyone again:
 
 * every leg ended: the record is built from Exotel's data (disposition from the customer leg's
   terminal status as the flow would give it, the legs' durations and termination reasons);
+* killed while its create was in flight (no leg sid yet): the leg is looked up by its
+  ``custom_param`` (the call id) where the API lists legs, then as above;
 * a leg still live: the call cannot be adopted (its events went to the dead run), so the
   documented rule ends it: a live customer hears ``APOLOGY`` (a ``start_say``; ``apology_s``
   seconds, skipped when Exotel refuses the say), then is hung up; a live agent leg is hung up,
@@ -30,6 +32,7 @@ from dialer.flows.watchdog import Verdict, terminal_status, verdict
 from dialer.ports import ExotelApi
 from dialer.records import CallRecord, RecordStore, compute_latencies
 from dialer.runner import _duration
+from dialer.uncertain import same_number
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ async def _settle(store: RecordStore, api: ExotelApi, state: Mapping[str, Any],
                   apology_s: float) -> bool:
     call_id = str(state.get("call_id", ""))
     try:
+        if not state.get("customer_leg_sid"):
+            state = await _find_customer_leg(api, state)
         customer = await _leg(api, str(state.get("customer_leg_sid", "")))
         agent_sid = str(state.get("agent_leg_sid", ""))
         agent = await _leg(api, agent_sid)
@@ -75,6 +80,26 @@ async def _settle(store: RecordStore, api: ExotelApi, state: Mapping[str, Any],
                 state.get("stage", ""), record.disposition,
                 f", hung up {', '.join(r for r, _ in live)}" if live else "")
     return True
+
+
+async def _find_customer_leg(api: ExotelApi, state: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Killed before its create answered: the leg, if Exotel made one, is found by its
+    ``custom_param`` (the call id) where the API lists legs (``GET /legs``, not documented by
+    Exotel); elsewhere nothing can be found (logged; the record says so)."""
+    call_id = str(state.get("call_id", ""))
+    number = str((state.get("request") or {}).get("number", ""))
+    try:
+        legs = await asyncio.wait_for(api.list_legs(custom_param=call_id), GET_TIMEOUT)
+    except ExotelApiError as exc:
+        log.warning("call %s (left by an earlier run while dialling): legs cannot be listed "
+                    "(%s); a leg Exotel made is not known", call_id, exc)
+        return state
+    for leg in legs:
+        sid = leg.get("leg_sid")
+        if leg.get("custom_param") == call_id and same_number(
+                str(leg.get("contact_uri", "")), number) and isinstance(sid, str):
+            return {**state, "customer_leg_sid": sid}
+    return state
 
 
 async def _leg(api: ExotelApi, sid: str) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dialer.records import CallRecord, RecordStore
-from dialer.restart import DISPOSITION, build_record
+from dialer.restart import DISPOSITION, build_record, reconcile
 from dialer.service import CallRequest
 from dialer.testing import FakeExotel, Party, fake_dialer, run_virtual
 
@@ -91,5 +91,24 @@ def test_the_runner_persists_each_step_and_the_record_clears_it() -> None:
                 rec = await handle.wait()
             assert d.store.live_calls() == []
             assert d.store.get(rec.call_id) == rec
+
+    run_virtual(go())
+
+
+def test_a_call_killed_while_dialling_has_its_leg_found_and_hung_up() -> None:
+    async def go() -> None:
+        fake = FakeExotel({CUSTOMER: Party(script=("wait 60000", "hangup"))}, list_legs=True)
+        async with fake_dialer(fake) as d:
+            # what the dead run's create did at Exotel before its 202 came back
+            leg = await fake.create_leg(CUSTOMER, "+918000000000", "http://127.0.0.1:9/e",
+                                        custom_param="vx1")
+            d.store.save_live("vx1", state(stage="dialing", customer_leg_sid="",
+                                           timeline=[["dial", 0.0]]))
+            assert await reconcile(d.store, fake, apology_s=0) == 1
+            rec = d.store.get("vx1")
+            assert rec is not None and d.store.live_calls() == []
+            assert (rec.disposition, rec.customer_leg_sid) == (DISPOSITION, leg["leg_sid"])
+            assert fake.legs[leg["leg_sid"]].state == "terminated"
+            assert fake.requests.count("POST /legs") == 1  # never dialled again
 
     run_virtual(go())
