@@ -41,9 +41,11 @@ DISPOSITION = "dialer_restart"
 GET_TIMEOUT = 5.0
 
 
-async def reconcile(store: RecordStore, api: ExotelApi, *, apology_s: float = 3.0) -> int:
-    """Settle every live call the store holds; returns how many got their record."""
-    states = store.live_calls()
+async def reconcile(store: RecordStore, api: ExotelApi, *, apology_s: float = 3.0,
+                    states: list[dict[str, Any]] | None = None) -> int:
+    """Settle ``states`` (default: every live call the store holds; a dialer reads them before
+    it places a call of its own); returns how many got their record."""
+    states = store.live_calls() if states is None else states
     if not states:
         return 0
     log.warning("%d live call(s) left by an earlier run: settling them from Exotel",

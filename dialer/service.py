@@ -205,7 +205,8 @@ class Dialer:
         for keeper in self._keepers.values():
             self._start_keeper(keeper)
         # live calls a killed run of this database left: settled from Exotel (dialer.restart)
-        self._spawn(self._reconcile_restart(), "restart-reconcile")
+        # (read now, before this run places a call of its own)
+        self._spawn(self._reconcile_restart(self.store.live_calls()), "restart-reconcile")
         log.info("dialer up: events at %s, Exotel at %s", redact_url(self.event_endpoint),
                  redact_url(self.client.base))
         return self
@@ -236,9 +237,9 @@ class Dialer:
         await self.intake_server.stop()
         await self.client.close()
 
-    async def _reconcile_restart(self) -> None:
+    async def _reconcile_restart(self, left: list[dict[str, Any]]) -> None:
         try:
-            await restart.reconcile(self.store, self.client)
+            await restart.reconcile(self.store, self.client, states=left)
         except Exception:  # the dialer goes on taking calls; the rows wait for the next start
             log.exception("settling the live calls of an earlier run failed")
 
