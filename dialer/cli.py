@@ -310,15 +310,24 @@ async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
                     dialer.add_agent(agent_id, number, skills, nailed=nailed)
                 except ValueError as exc:
                     raise ConfigError(f"agent {agent_id!r}: {exc}") from None
+            campaigns = None
+            if config.db_path:  # campaigns live beside the call records
+                from dialer.campaign.service_api import CampaignService
+
+                campaigns = CampaignService(dialer, config.db_path)
+                stack.push_async_callback(campaigns.close)  # before the dialer stops
             api = await stack.enter_async_context(
                 ControlApiServer(dialer, config.control_host, config.control_port,
-                                 dialer=dialer, token=token, bots=bots, mode=mode)
+                                 dialer=dialer, token=token, bots=bots, mode=mode,
+                                 routes=campaigns.add_routes if campaigns else None)
             )
             print(f"dialer events at {redact_url(dialer.event_endpoint)}", flush=True)
             print(f"dialer control API at {api.url}/v1/control", flush=True)
             if ready is not None:
                 ready.set()
             await stop.wait()
+            if campaigns is not None:  # campaigns stop dialling first; their calls finish
+                await campaigns.close()
             await drain(dialer, received[0] if received else "stop")
 
 

@@ -160,8 +160,10 @@ class ControlApiServer:
 
     def __init__(self, hook: ControlHook, host: str = "127.0.0.1", port: int = 0, *,
                  dialer: Dialer | None = None, token: str | None = None,
-                 bots: Collection[str] | None = None, mode: str | None = None) -> None:
+                 bots: Collection[str] | None = None, mode: str | None = None,
+                 routes: Callable[[web.Application], None] | None = None) -> None:
         self.hook = hook
+        self.routes = routes  # more routes (the service's campaigns), behind the same token
         self.dialer = dialer
         self.host, self.port = host, port
         self.token = os.environ.get(CONTROL_TOKEN_ENV, "") if token is None else token
@@ -191,6 +193,8 @@ class ControlApiServer:
             app.router.add_post("/v1/calls", self._place)
             app.router.add_get("/v1/calls/{call_id}", self._call)
             app.router.add_post("/v1/calls/{call_id}/hangup", self._hangup)
+        if self.routes is not None:
+            self.routes(app)
         return app
 
     async def start(self) -> None:

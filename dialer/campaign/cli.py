@@ -61,6 +61,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dialer.campaign.client import DialerClient
 from dialer.campaign.inputs import RunInputs, dnc_notes, import_headline, lead_notes, unzoned_notes
 from dialer.campaign.loading import check_report, check_writable, load_inputs, open_store
 from dialer.campaign.model import (
@@ -108,7 +109,7 @@ def register(subparsers: Any, embedding: Embedding | None = None) -> None:
     sub = p.add_subparsers(dest="campaign_command", metavar="ACTION")
     run = sub.add_parser("run", help="run (or resume) a campaign")
     run.add_argument("campaign", help="campaign TOML file, or the name of a stored campaign")
-    run.add_argument("--db", required=True, help="SQLite file for campaign state and records")
+    run.add_argument("--db", help="SQLite file for campaign state and records (not with --dialer)")
     run.add_argument("--leads", help="lead CSV to import first")
     run.add_argument("--dnc", help="do-not-call numbers to add first, one per line")
     run.add_argument("--config", metavar="FILE", help="dialer TOML file")
@@ -126,6 +127,10 @@ def register(subparsers: Any, embedding: Embedding | None = None) -> None:
     )
     run.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
     add_flag(run)
+    DIALER_HELP = ("act on the campaigns of a running `voxgate dialer run` at this URL (its "
+                   "control API; token from VOXGATE_CONTROL_TOKEN or the token file)")
+    run.add_argument("--dialer", metavar="URL", help=DIALER_HELP + ": create the campaign from "
+                     "the TOML and --leads (sent as the request's body), then start it there")
     # live progress: keep the console to the view and warnings
     run.set_defaults(func=run_command, default_log_level="WARNING", embedding=embedding)
     check = sub.add_parser(
@@ -140,16 +145,19 @@ def register(subparsers: Any, embedding: Embedding | None = None) -> None:
     check.set_defaults(func=check_command, embedding=embedding)
     status = sub.add_parser("status", help="show campaign counts and abandonment")
     status.add_argument("name", nargs="?", help="campaign (default: all)")
-    status.add_argument("--db", required=True)
+    status.add_argument("--db")
+    status.add_argument("--dialer", metavar="URL", help=DIALER_HELP)
     status.set_defaults(func=status_command)
     for action in ("pause", "resume"):
         cmd = sub.add_parser(action, help=f"{action} dialling of a campaign")
         cmd.add_argument("name")
-        cmd.add_argument("--db", required=True)
+        cmd.add_argument("--db")
+        cmd.add_argument("--dialer", metavar="URL", help=DIALER_HELP)
         cmd.set_defaults(func=pause_command if action == "pause" else resume_command)
     export = sub.add_parser("export", help="export leads (or attempts) as CSV")
     export.add_argument("name")
-    export.add_argument("--db", required=True)
+    export.add_argument("--db")
+    export.add_argument("--dialer", metavar="URL", help=DIALER_HELP)
     export.add_argument("--out", help="file (default: standard output)")
     export.add_argument("--attempts", action="store_true", help="one row per attempt")
     export.set_defaults(func=export_command)
@@ -321,8 +329,33 @@ def _reported(command: Callable[[argparse.Namespace], int]) -> Callable[[argpars
     return run
 
 
+def _client(args: argparse.Namespace) -> DialerClient | None:
+    """The running service of ``--dialer``, or ``None`` (embedded: ``--db`` is needed)."""
+    if getattr(args, "dialer", None):
+        return DialerClient(args.dialer)
+    if not args.db:
+        raise CampaignError("--db FILE is needed (or --dialer URL of a running dialer service)")
+    return None
+
+
+def remote_run(args: argparse.Namespace, client: DialerClient) -> int:
+    """``run --dialer``: create the campaign there (a TOML file) or name a stored one; start."""
+    name = args.campaign
+    if Path(args.campaign).suffix == ".toml" or Path(args.campaign).exists():
+        created = client.create(args.campaign, args.leads, args.dnc)
+        name = created["name"]
+        _print(f"campaign {name}: created on {client.base} ({created['leads']} leads)")
+    client.start(name)
+    _print(f"campaign {name}: started on {client.base} (voxgate campaign status {name} "
+           f"--dialer {client.base})")
+    return 0
+
+
 @_reported
 def run_command(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if client is not None:
+        return remote_run(args, client)
     try:
         inputs = load_inputs(args)
         assert inputs.config is not None  # load_inputs always reads it
@@ -352,6 +385,13 @@ def _with_store(args: argparse.Namespace) -> CampaignStore:
 
 @_reported
 def status_command(args: argparse.Namespace) -> int:
+    client = _client(args)
+    if client is not None:
+        if not args.name:
+            raise CampaignError("status --dialer needs the campaign's name")
+        for line in client.status(args.name)["lines"]:
+            _print(line)
+        return 0
     store = _with_store(args)
     try:
         names = [args.name] if args.name else store.campaigns()
@@ -370,6 +410,11 @@ def status_command(args: argparse.Namespace) -> int:
 
 
 def _set_status(args: argparse.Namespace, status: str) -> int:
+    client = _client(args)
+    if client is not None:
+        client.set_status(args.name, "pause" if status == "paused" else "resume")
+        _print(f"campaign {args.name}: {status}")
+        return 0
     store = _with_store(args)
     try:
         store.set_status(args.name, status, time.time())
@@ -389,18 +434,26 @@ def resume_command(args: argparse.Namespace) -> int:
     return _set_status(args, "running")
 
 
-@_reported
-def export_command(args: argparse.Namespace) -> int:
-    if args.out:
-        check_writable(args.out, "--out")
+def _export_local(args: argparse.Namespace) -> str:
     store = _with_store(args)
     try:
         if args.name not in store.campaigns():  # (its settings are not needed: not parsed)
             raise CampaignError(f"no campaign named {args.name!r}")
         attempts = args.attempts
-        out = store.export_attempts_csv(args.name) if attempts else store.export_csv(args.name)
+        return store.export_attempts_csv(args.name) if attempts else store.export_csv(args.name)
     finally:
         store.close()
+
+
+@_reported
+def export_command(args: argparse.Namespace) -> int:
+    if args.out:
+        check_writable(args.out, "--out")
+    client = _client(args)
+    if client is not None:
+        out = client.export(args.name, args.attempts)
+    else:
+        out = _export_local(args)
     if args.out:
         try:
             with open_private(args.out) as fh:

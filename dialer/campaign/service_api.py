@@ -1,0 +1,181 @@
+"""Campaigns owned by the long-running dialer service (``voxgate dialer run``): the control API's
+``/v1/campaigns`` routes, each campaign run by a :class:`~dialer.campaign.runner.CampaignRunner`
+on the service's own :class:`~dialer.service.Dialer` (its agents, its control API: a separate
+``voxgate gateway --control-url`` reaches the campaign's calls).
+
+Routes (token-protected like every control route):
+
+* ``POST /v1/campaigns`` ``{"campaign": "<campaign TOML>", "leads": "<lead CSV>", "dnc":
+  "<numbers, one a line>"}`` (``leads`` and ``dnc`` optional) -> ``201 {"name", "leads"}``.
+  The files travel as the request's body, not as paths: the service may run on another host or
+  in a container that cannot read the operator's files, and a path would let any holder of the
+  token make the service read its own files. ``400`` names the field; ``409`` a name in use.
+* ``POST /v1/campaigns/{name}/start`` -> ``202`` (``409`` when it runs already),
+  ``.../pause``, ``.../resume`` -> ``200 {"name", "status"}``.
+* ``GET /v1/campaigns/{name}`` -> ``{"name", "status", "running", "lines"}`` (``lines``: what
+  ``voxgate campaign status`` prints).
+* ``GET /v1/campaigns/{name}/export`` (``?attempts=1``: one row per attempt) -> CSV.
+
+Unknown campaigns answer ``404``. The campaigns live in the service's database
+(``VOXGATE_DB``), beside its call records, as ``voxgate campaign run --db`` keeps them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from dialer.campaign.inputs import parse_dnc
+from dialer.campaign.leads_csv import parse_leads
+from dialer.campaign.model import CampaignError, campaign_from_toml
+from dialer.campaign.progress import status_lines
+from dialer.campaign.runner import CampaignRunner
+from dialer.campaign.store import CampaignStore
+
+if TYPE_CHECKING:
+    from dialer.service import Dialer
+
+log = logging.getLogger(__name__)
+
+MAX_CAMPAIGN_BODY = 16 * 1024 * 1024  # a lead CSV of ~100k rows
+FIELDS = ("campaign", "leads", "dnc")
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+class CampaignService:
+    """The service's campaigns (see the module docstring); :meth:`close` stops their runs."""
+
+    def __init__(self, dialer: Dialer, db_path: str) -> None:
+        self.dialer = dialer
+        self.store = CampaignStore(db_path)
+        self.runs: dict[str, tuple[CampaignRunner, asyncio.Task[Any]]] = {}
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/campaigns", self._create)
+        app.router.add_get("/v1/campaigns/{name}", self._status)
+        app.router.add_get("/v1/campaigns/{name}/export", self._export)
+        app.router.add_post("/v1/campaigns/{name}/start", self._start)
+        app.router.add_post("/v1/campaigns/{name}/pause", self._pause)
+        app.router.add_post("/v1/campaigns/{name}/resume", self._resume)
+
+    async def close(self) -> None:
+        """Stop dialling; the runs' calls in flight finish (bounded by the drain timeout)."""
+        for runner, _ in self.runs.values():
+            runner.stop()
+        tasks = [task for _, task in self.runs.values()]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self.store.close()
+
+    def _known(self, name: str) -> bool:
+        return name in self.store.campaigns()
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.content.read(MAX_CAMPAIGN_BODY + 1)
+        if len(raw) > MAX_CAMPAIGN_BODY:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_CAMPAIGN_BODY,
+                                                actual_size=len(raw))
+        body = json.loads(raw)
+        if not isinstance(body, dict):
+            raise ValueError("the body must be a JSON object")
+        return body
+
+    async def _create(self, request: web.Request) -> web.Response:
+        try:
+            body = await self._body(request)
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, f"body too large (at most {MAX_CAMPAIGN_BODY} bytes)")
+        except ValueError as exc:
+            return _error(400, str(exc))
+        unknown = sorted(set(body) - set(FIELDS))
+        if unknown:
+            return _error(400, f"field {unknown[0]!r}: unknown (known: {', '.join(FIELDS)})")
+        for name in FIELDS:
+            if name in body and not isinstance(body[name], str):
+                return _error(400, f"field {name!r}: must be the file's text (a string)")
+        field = "campaign"
+        try:
+            spec = campaign_from_toml(body.get("campaign", ""))
+            if self._known(spec.name):
+                return _error(409, f"field 'campaign': a campaign named {spec.name!r} exists")
+            country = spec.default_country
+            field = "leads"
+            leads = parse_leads(body["leads"], default_country=country) if "leads" in body \
+                else None
+            field = "dnc"
+            dnc = parse_dnc(body["dnc"], "dnc", country)[0] if "dnc" in body else None
+        except CampaignError as exc:
+            return _error(400, f"field {field!r}: {exc}")
+        now = time.time()
+        self.store.create_campaign(spec, now)
+        added = self.store.add_leads(spec.name, leads.leads, now) if leads is not None else 0
+        if dnc:
+            self.store.add_dnc(dnc, now, "import")
+        log.info("campaign %s created through the control API (%d leads)", spec.name, added)
+        return web.json_response({"name": spec.name, "leads": added}, status=201)
+
+    async def _start(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if not self._known(name):
+            return _error(404, f"no campaign named {name!r}")
+        if name in self.runs:
+            return _error(409, f"campaign {name!r} is running already")
+        if self.dialer.stopping:
+            return _error(503, "the dialer is stopping: no campaign starts")
+        runner = CampaignRunner(self.dialer, self.store, name, owner=uuid.uuid4().hex)
+        task = asyncio.create_task(self._run(name, runner), name=f"campaign {name}")
+        self.runs[name] = (runner, task)
+        return web.json_response({"name": name, "started": True}, status=202)
+
+    async def _run(self, name: str, runner: CampaignRunner) -> None:
+        try:
+            stats = await runner.run(until_done=True,
+                                     drain_timeout_s=self.dialer.config.drain_timeout)
+            log.info("campaign %s: run ended: %d/%d leads finished, %d escalated", name,
+                     stats.done, stats.leads, stats.escalated)
+        except Exception:
+            log.exception("campaign %s: run failed", name)
+        finally:
+            self.runs.pop(name, None)
+
+    async def _set(self, request: web.Request, status: str) -> web.Response:
+        name = request.match_info["name"]
+        if not self._known(name):
+            return _error(404, f"no campaign named {name!r}")
+        self.store.set_status(name, status, time.time())
+        return web.json_response({"name": name, "status": status})
+
+    async def _pause(self, request: web.Request) -> web.Response:
+        return await self._set(request, "paused")
+
+    async def _resume(self, request: web.Request) -> web.Response:
+        return await self._set(request, "running")
+
+    async def _status(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if not self._known(name):
+            return _error(404, f"no campaign named {name!r}")
+        now = time.time()
+        stats = self.store.stats(name, now)
+        lines = status_lines(name, stats, self.store.pending(name, now), now)
+        return web.json_response({"name": name, "status": stats.status,
+                                  "running": name in self.runs, "leads": stats.leads,
+                                  "done": stats.done, "lines": list(lines)})
+
+    async def _export(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if not self._known(name):
+            return _error(404, f"no campaign named {name!r}")
+        attempts = request.query.get("attempts", "") in ("1", "true")
+        out = (self.store.export_attempts_csv(name) if attempts
+               else self.store.export_csv(name))
+        return web.Response(text=out, content_type="text/csv")
