@@ -92,6 +92,12 @@ async def test_a_campaign_in_the_service_escalates_through_a_separate_gateway(
         assert again.returncode == 2 and "409" in again.stderr, again  # a name in use
         s = await stack.enter_async_context(aiohttp.ClientSession(
             headers={"Authorization": f"Bearer {TOKEN}"}))
+        for body, error in (  # one line naming the field
+                ({"campaign": "name = "}, "field 'campaign': not valid TOML"),
+                ({"campaign": 'name = "x"', "leads": "name\nA\n"}, "field 'leads': "),
+                ({"campaign": 'name = "x"', "csv": ""}, "field 'csv': unknown")):
+            async with s.post(f"{control}/v1/campaigns", json=body) as r:
+                assert r.status == 400 and (await r.json())["error"].startswith(error)
         async with asyncio.timeout(30):
             while True:
                 async with s.get(f"{control}/v1/campaigns/svc") as r:
