@@ -314,7 +314,7 @@ async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
             if config.db_path:  # campaigns live beside the call records
                 from dialer.campaign.service_api import CampaignService
 
-                campaigns = CampaignService(dialer, config.db_path)
+                campaigns = CampaignService(dialer, config.db_path, bots)
                 stack.push_async_callback(campaigns.close)  # before the dialer stops
             api = await stack.enter_async_context(
                 ControlApiServer(dialer, config.control_host, config.control_port,
@@ -327,7 +327,7 @@ async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
                 ready.set()
             await stop.wait()
             if campaigns is not None:  # campaigns stop dialling first; their calls finish
-                await campaigns.close()
+                await campaigns.stop()
             await drain(dialer, received[0] if received else "stop")
 
 

@@ -27,13 +27,14 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from dialer.campaign.inputs import parse_dnc
 from dialer.campaign.leads_csv import parse_leads
-from dialer.campaign.model import CampaignError, campaign_from_toml
+from dialer.campaign.model import CampaignError, CampaignSpec, campaign_from_toml
 from dialer.campaign.progress import status_lines
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore
@@ -54,10 +55,12 @@ def _error(status: int, message: str) -> web.Response:
 class CampaignService:
     """The service's campaigns (see the module docstring); :meth:`close` stops their runs."""
 
-    def __init__(self, dialer: Dialer, db_path: str) -> None:
+    def __init__(self, dialer: Dialer, db_path: str, bots: Collection[str] | None = None) -> None:
         self.dialer = dialer
         self.store = CampaignStore(db_path)
+        self.bots = None if bots is None else frozenset(bots)  # the gateway's (None: unchecked)
         self.runs: dict[str, tuple[CampaignRunner, asyncio.Task[Any]]] = {}
+        self.stopping = False
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/campaigns", self._create)
@@ -67,13 +70,18 @@ class CampaignService:
         app.router.add_post("/v1/campaigns/{name}/pause", self._pause)
         app.router.add_post("/v1/campaigns/{name}/resume", self._resume)
 
-    async def close(self) -> None:
-        """Stop dialling; the runs' calls in flight finish (bounded by the drain timeout)."""
+    async def stop(self) -> None:
+        """No campaign starts any more; the runs stop dialling and their calls in flight
+        finish (bounded by the drain timeout)."""
+        self.stopping = True
         for runner, _ in self.runs.values():
             runner.stop()
         tasks = [task for _, task in self.runs.values()]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.stop()
         self.store.close()
 
     def _known(self, name: str) -> bool:
@@ -107,6 +115,9 @@ class CampaignService:
             spec = campaign_from_toml(body.get("campaign", ""))
             if self._known(spec.name):
                 return _error(409, f"field 'campaign': a campaign named {spec.name!r} exists")
+            problem = self._unusable(spec)
+            if problem:
+                return _error(400, f"field 'campaign': {problem}")
             country = spec.default_country
             field = "leads"
             leads = parse_leads(body["leads"], default_country=country) if "leads" in body \
@@ -123,13 +134,24 @@ class CampaignService:
         log.info("campaign %s created through the control API (%d leads)", spec.name, added)
         return web.json_response({"name": spec.name, "leads": added}, status=201)
 
+    def _unusable(self, spec: CampaignSpec) -> str:
+        """Why the service cannot dial ``spec``'s calls (``""``: it can)."""
+        if spec.mode != "bot_first":
+            return ""
+        if not self.dialer.can_stream:
+            return "bot_first needs the gateway's stream URL (VOXGATE_STREAM_URL), unset here"
+        if self.bots is not None and spec.bot not in self.bots:
+            return (f"bot {spec.bot!r}: the gateway does not serve it (it serves: "
+                    f"{', '.join(sorted(self.bots)) or 'none'})")
+        return ""
+
     async def _start(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         if not self._known(name):
             return _error(404, f"no campaign named {name!r}")
         if name in self.runs:
             return _error(409, f"campaign {name!r} is running already")
-        if self.dialer.stopping:
+        if self.dialer.stopping or self.stopping:
             return _error(503, "the dialer is stopping: no campaign starts")
         runner = CampaignRunner(self.dialer, self.store, name, owner=uuid.uuid4().hex)
         task = asyncio.create_task(self._run(name, runner), name=f"campaign {name}")

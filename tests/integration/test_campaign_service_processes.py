@@ -95,7 +95,8 @@ async def test_a_campaign_in_the_service_escalates_through_a_separate_gateway(
         for body, error in (  # one line naming the field
                 ({"campaign": "name = "}, "field 'campaign': not valid TOML"),
                 ({"campaign": 'name = "x"', "leads": "name\nA\n"}, "field 'leads': "),
-                ({"campaign": 'name = "x"', "csv": ""}, "field 'csv': unknown")):
+                ({"campaign": 'name = "x"', "csv": ""}, "field 'csv': unknown"),
+                ({"campaign": 'name = "x"\nbot = "nosuch"'}, "field 'campaign': bot 'nosuch'")):
             async with s.post(f"{control}/v1/campaigns", json=body) as r:
                 assert r.status == 400 and (await r.json())["error"].startswith(error)
         async with asyncio.timeout(30):
