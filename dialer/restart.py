@@ -8,7 +8,9 @@ dialling anyone again:
 * every leg ended: the record is built from Exotel's data (disposition from the customer leg's
   terminal status as the flow would give it, the legs' durations and termination reasons);
 * killed while its create was in flight (no leg sid yet): the leg is looked up by its
-  ``custom_param`` (the call id) where the API lists legs, then as above;
+  ``custom_param`` (the call id) where the API lists legs, then as above; not found (Exotel
+  documents no list of legs): the record says ``lost`` (whether the call was placed is not
+  known), never ``no_answer``;
 * a leg still live: the call cannot be adopted (its events went to the dead run), so the
   documented rule ends it: a live customer hears ``APOLOGY`` (a ``start_say``; ``apology_s``
   seconds, skipped when Exotel refuses the say), then is hung up; a live agent leg is hung up,
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, we have to end this call because of a technical problem. We will call you back."
 DISPOSITION = "dialer_restart"
+UNKNOWN_LEG = "lost"
 GET_TIMEOUT = 5.0
 
 
@@ -153,6 +156,10 @@ def build_record(state: Mapping[str, Any], customer: Mapping[str, Any] | None,
     status = terminal_status(customer) if customer is not None else ""
     if ended_by_restart:
         disposition = DISPOSITION
+    elif customer is None and not answered:
+        # killed while its create was in flight, its leg not found: whether Exotel placed
+        # the call is not known (never "no_answer", which a campaign would retry)
+        disposition = UNKNOWN_LEG
     elif not answered:
         low = status.lower()
         disposition = "failed" if "fail" in low else "busy" if "busy" in low else "no_answer"
@@ -169,7 +176,8 @@ def build_record(state: Mapping[str, Any], customer: Mapping[str, Any] | None,
         escalated=bool(state.get("escalated")),
         bridged=bridged,
         ended_in=str(state.get("stage", "")),
-        failure="dialer restarted: settled from Exotel's data",
+        failure="dialer restarted: settled from Exotel's data" if customer is not None
+        else "dialer restarted while the leg was being created: its leg is not known",
         customer_leg_sid=str(state.get("customer_leg_sid", "")),
         agent_leg_sid=str(state.get("agent_leg_sid", "")),
         agent_id=str(state.get("agent_id", "")),

@@ -160,6 +160,7 @@ class Dialer:
         self._listeners: list[ProgressListener] = []
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: set[asyncio.Task[object]] = set()
+        self._restart_task: asyncio.Task[object] | None = None
         self._started = False
         # whose legs and bridges events are for; events that beat their create's 202
         # (docs/exotel.md section 3), and creates that timed out
@@ -206,7 +207,8 @@ class Dialer:
             self._start_keeper(keeper)
         # live calls a killed run of this database left: settled from Exotel (dialer.restart)
         # (read now, before this run places a call of its own)
-        self._spawn(self._reconcile_restart(self.store.live_calls()), "restart-reconcile")
+        self._restart_task = self._spawn(self._reconcile_restart(self.store.live_calls()),
+                                         "restart-reconcile")
         log.info("dialer up: events at %s, Exotel at %s", redact_url(self.event_endpoint),
                  redact_url(self.client.base))
         return self
@@ -242,6 +244,13 @@ class Dialer:
             await restart.reconcile(self.store, self.client, states=left)
         except Exception:  # the dialer goes on taking calls; the rows wait for the next start
             log.exception("settling the live calls of an earlier run failed")
+
+    async def restart_reconciled(self) -> None:
+        """Wait until the live calls an earlier run left are settled (their records stored,
+        or kept for the next start when Exotel did not answer): what a campaign runner awaits
+        before it settles the attempts that run left ``dialing`` from the records."""
+        if self._restart_task is not None:
+            await asyncio.shield(self._restart_task)
 
     def _spawn(self, coro: object, name: str) -> asyncio.Task[object]:
         if self._tg is None:

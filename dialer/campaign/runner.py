@@ -14,7 +14,10 @@ dialer's live calls and agent pool, and for each dial the pacer allows claims a 
 call with the attempt's call id. Each call's wait lives in the runner's ``TaskGroup``; its
 record settles the attempt (retry or done) and becomes pacer observations. On start,
 attempts a killed runner left ``dialing`` are settled from the dialer's records, or as
-``interrupted`` (:meth:`CampaignStore.recover`).
+``interrupted`` (:meth:`CampaignStore.recover`), once the dialer's restart reconcile
+(:mod:`dialer.restart`) has recorded the calls that run left from Exotel's data: a call that
+completed meanwhile settles its attempt with its record and is not dialled again; only an
+attempt Exotel never placed is retried.
 
 Warm start: a pacer that can (``WarmStartPacer``) is seeded on start from the campaign's stored
 snapshot of that pacer (:meth:`CampaignStore.pacer_snapshot`, at most 14 days old), and its
@@ -507,6 +510,9 @@ class CampaignRunner:
     async def _run(
         self, until_done: bool, max_seconds: float | None, drain_timeout_s: float | None
     ) -> CampaignStats:
+        # the dialer's restart reconcile first: the calls a killed run left get their records
+        # from Exotel's data, so a completed call settles its attempt (not dialled again)
+        await self.dialer.restart_reconciled()
         self._recover()
         self._restore_pacer()
         self.progress.started = self.dialer.clock()

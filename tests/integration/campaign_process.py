@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from exotel_sim.server import SimServer
@@ -41,6 +43,17 @@ number = "+919800000003"
 """A bot-first campaign named ``restart``: calls at any hour, three agents, three lines."""
 
 
+def first_run(tmp_path: Path, phones: list[str]) -> tuple[list[str], Path, Path]:
+    """The ``restart`` campaign's TOML and a CSV of ``phones`` written in ``tmp_path``: the
+    first run's arguments, its database and its log."""
+    toml = tmp_path / "restart.toml"
+    toml.write_text(CAMPAIGN_TOML)
+    leads = tmp_path / "leads.csv"
+    leads.write_text("phone,name\n" + "".join(f"{p},L{i}\n" for i, p in enumerate(phones)))
+    db = tmp_path / "campaign.db"
+    return [str(toml), "--leads", str(leads), "--db", str(db)], db, tmp_path / "run.log"
+
+
 def sim_env(sim: SimServer) -> dict[str, str]:
     """The environment that points a child ``voxgate`` at ``sim``."""
     return {
@@ -69,6 +82,29 @@ async def start(args: list[str], env: dict[str, str], log: Path) -> asyncio.subp
             stdout=out,
             stderr=out,
         )
+
+
+async def kill(process: asyncio.subprocess.Process, db: Path) -> list[str]:
+    """SIGKILL ``process``; returns the call ids of the attempts it left ``dialing``."""
+    process.send_signal(signal.SIGKILL)
+    assert await process.wait() == -signal.SIGKILL
+    return [call_id for call_id, state in attempt_states(db).items() if state == "dialing"]
+
+
+async def rerun(db: Path, env: dict[str, str], log: Path) -> int:
+    """``voxgate campaign run restart --db DB`` to its end; returns its exit code."""
+    second = await start(["restart", "--db", str(db)], env, log)
+    async with asyncio.timeout(60):
+        return await second.wait()
+
+
+async def until(ready: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    """Poll ``ready`` (another process's state: there is no event to wait on)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if ready():
+                return
+            await asyncio.sleep(0.02)
 
 
 def attempt_states(db: Path) -> dict[str, str]:

@@ -9,11 +9,9 @@ is the ground truth of what was dialled.
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from pathlib import Path
 
-from campaign_process import CAMPAIGN_TOML, attempt_states, sim_env, start
+from campaign_process import attempt_states, first_run, kill, rerun, sim_env, start, until
 
 from dialer.campaign.store import CampaignStore
 from exotel_sim.config import CustomerProfile, SimConfig
@@ -40,30 +38,17 @@ async def test_killed_campaign_resumes_without_dialling_an_attempt_twice(tmp_pat
         default_customer=talk,
         customers={busy_once: CustomerProfile(outcome="busy", ring_ms=(100, 200))},
     )
-    toml = tmp_path / "restart.toml"
-    toml.write_text(CAMPAIGN_TOML)
-    leads = tmp_path / "leads.csv"
-    leads.write_text("phone,name\n" + "".join(f"+9199000009{i:02d},L{i}\n" for i in range(LEADS)))
-    db = tmp_path / "campaign.db"
-    log = tmp_path / "run.log"
+    args, db, log = first_run(tmp_path, [f"+9199000009{i:02d}" for i in range(LEADS)])
     async with SimServer(config) as sim:
         env = sim_env(sim)
-        first = await start([str(toml), "--leads", str(leads), "--db", str(db)], env, log)
+        first = await start(args, env, log)
         # kill it while calls are in flight: attempts committed, legs ringing or talking
-        async with asyncio.timeout(30):
-            while True:  # another process's state: polled, there is no event to wait on
-                if len(customer_legs(sim)) >= 2 and "dialing" in attempt_states(db).values():
-                    break
-                await asyncio.sleep(0.05)
-        first.send_signal(signal.SIGKILL)
-        assert await first.wait() == -signal.SIGKILL
-        left_dialing = [c for c, s in attempt_states(db).items() if s == "dialing"]
+        await until(lambda: len(customer_legs(sim)) >= 2
+                    and "dialing" in attempt_states(db).values())
+        left_dialing = await kill(first, db)
         assert left_dialing, "the kill should leave attempts in flight"
 
-        second = await start(["restart", "--db", str(db)], env, log)
-        async with asyncio.timeout(60):
-            code = await second.wait()
-        assert code == 0, log.read_text()
+        assert await rerun(db, env, log) == 0, log.read_text()
         legs = customer_legs(sim)
 
     call_ids = [call_id for call_id, _ in legs]

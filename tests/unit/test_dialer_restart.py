@@ -65,6 +65,15 @@ def test_a_finished_call_is_recorded_from_exotels_data() -> None:
     assert (bridged.disposition, bridged.agent_duration_s) == ("agent_handled", 30.0)
 
 
+def test_a_call_whose_leg_is_not_known_is_lost_not_unanswered() -> None:
+    # killed while its create was in flight, and Exotel lists no legs: placed or not is not
+    # known, so not "no_answer" (a campaign would retry it, dialling the customer again)
+    rec = build_record(state(customer_leg_sid="", stage="dialing"), None, None,
+                       ended_by_restart=False)
+    assert (rec.disposition, rec.answered, rec.ended_in) == ("lost", False, "dialing")
+    assert "not known" in rec.failure
+
+
 def test_a_call_still_up_is_recorded_as_ended_by_the_restart() -> None:
     rec = build_record(state(answered=True, stage="bot"),
                        {"state": "terminated", "terminal_status": "completed"}, None,
