@@ -25,14 +25,18 @@ from test_dialer_processes import process
 from dialer.records import RecordStore
 from exotel_sim.config import CustomerProfile, parse_script
 from exotel_sim.server import SimServer
+from exotel_sim.timeline import silences
 
 RINGING = "+919900000002"  # rings for a minute
 BOT_TALKING = "+919900000004"  # answers, talks to the echo bot for two minutes
 HANGS_UP = "+919900000003"  # answers after 1.5 s and hangs up: it ends while no dialer runs
+ON_HOLD = "+919900000005"  # agent-first while the one agent is bridged: on hold when killed
 
 
-async def place(s: aiohttp.ClientSession, child: Child, number: str, state: str) -> str:
-    async with s.post(f"{child.control}/v1/calls", json={"number": number, "bot": "echo"}) as r:
+async def place(s: aiohttp.ClientSession, child: Child, number: str, state: str,
+                mode: str = "bot_first") -> str:
+    body = {"number": number, "bot": "echo", "mode": mode}
+    async with s.post(f"{child.control}/v1/calls", json=body) as r:
         assert r.status == 202, await r.text()
         call_id = str((await r.json())["call_id"])
 
@@ -42,6 +46,21 @@ async def place(s: aiohttp.ClientSession, child: Child, number: str, state: str)
 
     await until(reached)
     return call_id
+
+
+def report_silence(sim: SimServer, number: str, killed_ms: float) -> None:
+    """The customer's longest silence (emulator's ear timeline, gaps over 300 ms) from the
+    kill to the end of the leg: printed, no timing assertion (figure for the closing note)."""
+    (leg,) = [leg for leg in sim.sim.legs.values() if leg.req.contact_uri == number]
+    assert leg.answered_ms is not None and leg.ended_ms is not None
+    gaps = silences(leg.timeline.heard_intervals(), leg.timeline.speech_intervals(),
+                    leg.answered_ms, leg.ended_ms, 300)
+    after = [(max(a, killed_ms), b) for a, b in gaps if b > killed_ms]
+    longest = max((b - a for a, b in after), default=0.0)
+    heard = [(i.detail, round(i.start_ms - killed_ms), round(i.end_ms - killed_ms))
+             for i in leg.timeline.heard_intervals() if i.end_ms > killed_ms]
+    print(f"{number}: kill to hang-up {leg.ended_ms - killed_ms:.0f} ms, longest silence "
+          f"after the kill {longest:.0f} ms, heard after the kill (ms from it) {heard}")
 
 
 def leg_states(sim: SimServer, number: str) -> list[str]:
@@ -70,8 +89,10 @@ async def test_a_restart_settles_every_call_the_killed_run_left(tmp_path: Path) 
             bot = await place(s, first, BOT_TALKING, "bot")
             ringing = await place(s, first, RINGING, "ringing")
             hangs_up = await place(s, first, HANGS_UP, "ringing")
+            held = await place(s, first, ON_HOLD, "hold", mode="agent_first")
             first.proc.kill()  # SIGKILL: no exit path runs
             await first.wait()
+            killed_ms = sim.sim.clock.now_ms()
         # left up by the dead run
         assert leg_states(sim, CUSTOMER) == leg_states(sim, BOT_TALKING) == ["answered"]
         await until(lambda: leg_states(sim, HANGS_UP) == ["terminated"])
@@ -81,7 +102,7 @@ async def test_a_restart_settles_every_call_the_killed_run_left(tmp_path: Path) 
             def settled() -> bool:
                 store = RecordStore(tmp_path / "calls.db")
                 try:
-                    return store.count() == 4 and not store.live_calls()
+                    return store.count() == 5 and not store.live_calls()
                 finally:
                     store.close()
 
@@ -92,7 +113,9 @@ async def test_a_restart_settles_every_call_the_killed_run_left(tmp_path: Path) 
             records = {r.call_id: r for r in store.records()}
         finally:
             store.close()
-        assert set(records) == {bridged, bot, ringing, hangs_up}
+        assert set(records) == {bridged, bot, ringing, hangs_up, held}
+        assert (records[held].disposition, records[held].ended_in) == ("dialer_restart", "hold")
+        report_silence(sim, ON_HOLD, killed_ms)
         assert (records[bot].disposition, records[bot].ended_in) == ("dialer_restart", "bot")
         assert (records[bridged].disposition, records[bridged].ended_in) == (
             "dialer_restart", "bridged")
@@ -104,8 +127,8 @@ async def test_a_restart_settles_every_call_the_killed_run_left(tmp_path: Path) 
         dialled = Counter(leg.req.contact_uri for leg in sim.sim.legs.values()
                           if leg.custom_param != "nailed:n1")
         # nobody dialled twice
-        assert dialled == {CUSTOMER: 1, BOT_TALKING: 1, RINGING: 1, HANGS_UP: 1}
-        for number in (CUSTOMER, BOT_TALKING, RINGING, HANGS_UP):
+        assert dialled == {CUSTOMER: 1, BOT_TALKING: 1, RINGING: 1, HANGS_UP: 1, ON_HOLD: 1}
+        for number in (CUSTOMER, BOT_TALKING, RINGING, HANGS_UP, ON_HOLD):
             assert leg_states(sim, number) == ["terminated"], number
         # the dead run's nailed leg (in the bridged call) is hung up; only the new run's is up
         nailed = [leg for leg in sim.sim.legs.values() if leg.custom_param == "nailed:n1"]
