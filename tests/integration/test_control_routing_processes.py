@@ -4,19 +4,26 @@ emulator (the test's, as Exotel), whose streams go through that proxy. Every gat
 dialers (``--control-url da=URL --control-url db=URL``) and sends each call's requests to the
 dialer that placed it, whichever gateway serves the stream: every escalation (customers press 0) and
 every scripted bot's hang-up reaches its owner (agent_handled, hangup_reason on record), 0 lost.
+The calls are campaigns in each dialer, created and started through the service (``voxgate
+campaign run FILE --leads CSV --dialer URL``): per dialer one whose customers press 0 (echo bot,
+the campaign's agents) and one whose scripted bot says goodbye and hangs up.
 Before, a gateway had one ``--control-url``: the other dialer's requests got 403/404, its calls
 were never escalated and its records lost the hang-up reason."""
 
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+from calling_time import daytime_zone
 from peers.ports import free_port
+from test_campaign_service_processes import TOKEN, voxgate
 from test_dialer_processes import process
 
 from exotel_sim.config import SimConfig
@@ -79,21 +86,56 @@ async def round_robin(ports: list[int], served: list[int]) -> AsyncIterator[int]
         yield server.sockets[0].getsockname()[1]
 
 
-async def _done(s: aiohttp.ClientSession, control: str, call_id: str) -> dict[str, object]:
+def campaign(name: str, bot: str, agents: tuple[str, ...]) -> str:
+    return f"""
+name = "{name}"
+mode = "bot_first"
+bot = "{bot}"
+timezone = "{daytime_zone()}"
+[limits]
+max_attempts = 1
+ring_timeout_s = 10
+min_ring_s = 1
+max_lines = 3
+""" + "".join(f'[[agents]]\nid = "c{i}"\nnumber = "{n}"\n' for i, n in enumerate(agents))
+
+
+def start(tmp_path: Path, control: str, name: str, bot: str, agents: tuple[str, ...],
+          numbers: tuple[str, ...]) -> None:
+    """Creates and starts campaign ``name`` in the service at ``control``, as an operator does."""
+    (tmp_path / f"{name}.toml").write_text(campaign(name, bot, agents))
+    (tmp_path / f"{name}.csv").write_text("phone,timezone\n" + "".join(
+        f"{n},{daytime_zone()}\n" for n in numbers))
+    started = voxgate("run", str(tmp_path / f"{name}.toml"), "--leads",
+                      str(tmp_path / f"{name}.csv"), "--dialer", control)
+    assert started.returncode == 0 and "started" in started.stdout, started
+
+
+async def records(s: aiohttp.ClientSession, control: str, name: str,
+                  leads: int) -> list[dict[str, object]]:
+    """Each attempt's call record of campaign ``name``, once it has finished."""
     async with asyncio.timeout(30):
         while True:
-            async with s.get(f"{control}/v1/calls/{call_id}") as r:
-                record: dict[str, object] = await r.json()
-            if record.get("done"):
-                return record
-            await asyncio.sleep(0.05)
+            async with s.get(f"{control}/v1/campaigns/{name}") as r:
+                state = await r.json()
+            if not state["running"] and state["done"] == leads:
+                break
+            await asyncio.sleep(0.1)
+    exported = voxgate("export", name, "--attempts", "--dialer", control)
+    assert exported.returncode == 0, exported.stderr
+    found = []
+    for row in csv.DictReader(io.StringIO(exported.stdout)):
+        async with s.get(f"{control}/v1/calls/{row['call_id']}") as r:
+            found.append(await r.json())
+    assert len(found) == leads, exported.stdout
+    return found
 
 
 async def test_each_escalation_reaches_the_dialer_that_placed_the_call(tmp_path: Path) -> None:
     (tmp_path / "bye.toml").write_text(BYE)
     controls = {d: f"http://127.0.0.1:{free_port()}" for d in IDS}
     routes = [arg for d in IDS for arg in ("--control-url", f"{d}={controls[d]}")]
-    token = {"VOXGATE_CONTROL_TOKEN": "routing-test-token-0123456789"}
+    token = {"VOXGATE_CONTROL_TOKEN": TOKEN}
     served: list[int] = []
     async with AsyncExitStack() as stack:
         sim = await stack.enter_async_context(SimServer(SimConfig.from_toml(WORLD)))
@@ -114,22 +156,16 @@ async def test_each_escalation_reaches_the_dialer_that_placed_the_call(tmp_path:
             await stack.enter_async_context(process(
                 "dialer", "run", "--dialer-id", d,
                 "--control-port", controls[d].rsplit(":", 1)[-1],
-                *(arg for i, n in enumerate(AGENTS[d]) for arg in ("--agent", f"a{i}={n}")),
                 ready="dialer control API at", env=env))
         s = await stack.enter_async_context(aiohttp.ClientSession(
             headers={"Authorization": f"Bearer {token['VOXGATE_CONTROL_TOKEN']}"}))
-        placed: list[tuple[str, str, str]] = []
         for d in IDS:
-            for number in (*CUSTOMERS[d], LISTENERS[d]):
-                body = {"number": number,
-                        "bot": "scripted" if number == LISTENERS[d] else "echo"}
-                async with s.post(f"{controls[d]}/v1/calls", json=body) as r:
-                    assert r.status == 202, await r.text()
-                    placed.append((d, number, (await r.json())["call_id"]))
-        records = [(d, n, await _done(s, controls[d], c)) for d, n, c in placed]
+            start(tmp_path, controls[d], f"esc{d}", "echo", AGENTS[d], CUSTOMERS[d])
+            start(tmp_path, controls[d], f"bye{d}", "scripted", (), (LISTENERS[d],))
+        escalated = [(d, r) for d in IDS
+                     for r in await records(s, controls[d], f"esc{d}", len(CUSTOMERS[d]))
+                     if (r["disposition"], r["escalation_reason"]) != ("agent_handled", "dtmf")]
+        hung_up = [(d, r) for d in IDS for r in await records(s, controls[d], f"bye{d}", 1)
+                   if r["hangup_reason"] != "routing_test"]
     assert set(served) == set(gw_ports), served  # both gateways served streams
-    escalated = [(d, r) for d, n, r in records if n != LISTENERS[d]
-                 and (r["disposition"], r["escalation_reason"]) != ("agent_handled", "dtmf")]
-    hung_up = [(d, r) for d, n, r in records if n == LISTENERS[d]
-               and r["hangup_reason"] != "routing_test"]
     assert escalated == [] and hung_up == [], (escalated, hung_up)  # 0 lost
