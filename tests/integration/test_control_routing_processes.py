@@ -100,13 +100,13 @@ max_lines = 3
 """ + "".join(f'[[agents]]\nid = "c{i}"\nnumber = "{n}"\n' for i, n in enumerate(agents))
 
 
-def start(tmp_path: Path, control: str, name: str, bot: str, agents: tuple[str, ...],
+async def start(tmp_path: Path, control: str, name: str, bot: str, agents: tuple[str, ...],
           numbers: tuple[str, ...]) -> None:
     """Creates and starts campaign ``name`` in the service at ``control``, as an operator does."""
     (tmp_path / f"{name}.toml").write_text(campaign(name, bot, agents))
     (tmp_path / f"{name}.csv").write_text("phone,timezone\n" + "".join(
         f"{n},{daytime_zone()}\n" for n in numbers))
-    started = voxgate("run", str(tmp_path / f"{name}.toml"), "--leads",
+    started = await asyncio.to_thread(voxgate, "run", str(tmp_path / f"{name}.toml"), "--leads",
                       str(tmp_path / f"{name}.csv"), "--dialer", control)
     assert started.returncode == 0 and "started" in started.stdout, started
 
@@ -121,13 +121,14 @@ async def records(s: aiohttp.ClientSession, control: str, name: str,
             if not state["running"] and state["done"] == leads:
                 break
             await asyncio.sleep(0.1)
-    exported = voxgate("export", name, "--attempts", "--dialer", control)
-    assert exported.returncode == 0, exported.stderr
+    async with s.get(f"{control}/v1/campaigns/{name}/export?attempts=1") as r:
+        assert r.status == 200, await r.text()
+        exported = await r.text()
     found = []
-    for row in csv.DictReader(io.StringIO(exported.stdout)):
+    for row in csv.DictReader(io.StringIO(exported)):
         async with s.get(f"{control}/v1/calls/{row['call_id']}") as r:
             found.append(await r.json())
-    assert len(found) == leads, exported.stdout
+    assert len(found) == leads, exported
     return found
 
 
@@ -159,13 +160,15 @@ async def test_each_escalation_reaches_the_dialer_that_placed_the_call(tmp_path:
                 ready="dialer control API at", env=env))
         s = await stack.enter_async_context(aiohttp.ClientSession(
             headers={"Authorization": f"Bearer {token['VOXGATE_CONTROL_TOKEN']}"}))
-        for d in IDS:
-            start(tmp_path, controls[d], f"esc{d}", "echo", AGENTS[d], CUSTOMERS[d])
-            start(tmp_path, controls[d], f"bye{d}", "scripted", (), (LISTENERS[d],))
-        escalated = [(d, r) for d in IDS
-                     for r in await records(s, controls[d], f"esc{d}", len(CUSTOMERS[d]))
-                     if (r["disposition"], r["escalation_reason"]) != ("agent_handled", "dtmf")]
-        hung_up = [(d, r) for d in IDS for r in await records(s, controls[d], f"bye{d}", 1)
-                   if r["hangup_reason"] != "routing_test"]
+        await asyncio.gather(*(start(tmp_path, controls[d], f"{kind}{d}", bot, agents, numbers)
+                               for d in IDS for kind, bot, agents, numbers in (
+                                   ("esc", "echo", AGENTS[d], CUSTOMERS[d]),
+                                   ("bye", "scripted", (), (LISTENERS[d],)))))
+        esc = await asyncio.gather(*(records(s, controls[d], f"esc{d}", 2) for d in IDS))
+        bye = await asyncio.gather(*(records(s, controls[d], f"bye{d}", 1) for d in IDS))
+    escalated = [(d, r) for d, rs in zip(IDS, esc, strict=True) for r in rs
+                 if (r["disposition"], r["escalation_reason"]) != ("agent_handled", "dtmf")]
+    hung_up = [(d, r) for d, rs in zip(IDS, bye, strict=True) for r in rs
+               if r["hangup_reason"] != "routing_test"]
     assert set(served) == set(gw_ports), served  # both gateways served streams
     assert escalated == [] and hung_up == [], (escalated, hung_up)  # 0 lost
