@@ -19,7 +19,11 @@ dialling anyone again:
   ``dialer_restart`` and ``ended_in`` the stage the call was in.
 
 The record is stored and the row deleted in one transaction (:meth:`RecordStore.save`).
-Exotel unreachable for a call: its row stays, for the next start, and the reason is logged.
+Exotel unreachable for a call: its row stays and the reason is logged (a WARNING a round);
+:func:`reconcile` asks again after 1, 2, 4 ... s (at most ``RETRY_MAX_S``) until every call
+is settled, so a campaign runner waiting on it never retries an attempt Exotel may have placed
+(it could not dial while Exotel is unreachable anyway). A stopped dialer keeps the rows for the
+next start.
 """
 
 from __future__ import annotations
@@ -42,19 +46,30 @@ APOLOGY = "Sorry, we have to end this call because of a technical problem. We wi
 DISPOSITION = "dialer_restart"
 UNKNOWN_LEG = "lost"
 GET_TIMEOUT = 5.0
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 60.0
 
 
 async def reconcile(store: RecordStore, api: ExotelApi, *, apology_s: float = 3.0,
                     states: list[dict[str, Any]] | None = None) -> int:
     """Settle ``states`` (default: every live call the store holds; a dialer reads them before
     it places a call of its own); returns how many got their record."""
-    states = store.live_calls() if states is None else states
-    if not states:
+    pending = store.live_calls() if states is None else states
+    if not pending:
         return 0
     log.warning("%d live call(s) left by an earlier run: settling them from Exotel",
-                len(states))
-    done = await asyncio.gather(*(_settle(store, api, s, apology_s) for s in states))
-    return sum(done)
+                len(pending))
+    settled, delay = 0, RETRY_FIRST_S
+    while True:
+        done = await asyncio.gather(*(_settle(store, api, s, apology_s) for s in pending))
+        settled += sum(done)
+        pending = [s for s, ok in zip(pending, done, strict=True) if not ok]
+        if not pending:
+            return settled
+        log.warning("%d call(s) left by an earlier run wait for Exotel; asking again in %.0f s",
+                    len(pending), delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RETRY_MAX_S)
 
 
 async def _settle(store: RecordStore, api: ExotelApi, state: Mapping[str, Any],

@@ -247,7 +247,7 @@ class Dialer:
 
     async def restart_reconciled(self) -> None:
         """Wait until the live calls an earlier run left are settled (their records stored,
-        or kept for the next start when Exotel did not answer): what a campaign runner awaits
+        asked again until Exotel answers): what a campaign runner awaits
         before it settles the attempts that run left ``dialing`` from the records."""
         if self._restart_task is not None:
             await asyncio.shield(self._restart_task)

@@ -121,3 +121,27 @@ def test_a_call_killed_while_dialling_has_its_leg_found_and_hung_up() -> None:
             assert fake.requests.count("POST /legs") == 1  # never dialled again
 
     run_virtual(go())
+
+
+def test_exotel_unreachable_at_restart_is_asked_again_until_it_answers() -> None:
+    """A campaign's restart waits on this reconcile before it settles its attempts: if it gave
+    up while Exotel was down, a call Exotel had placed would be retried, a second dial."""
+    async def go() -> None:
+        fake = FakeExotel({CUSTOMER: Party(script=("wait 60000", "hangup"))})
+        async with fake_dialer(fake) as d:
+            leg = await fake.create_leg(CUSTOMER, "+918000000000", "http://127.0.0.1:9/e",
+                                        custom_param="vx1")
+            d.store.save_live("vx1", state(customer_leg_sid=leg["leg_sid"]))
+            fake.unreachable = True
+            task = asyncio.create_task(reconcile(d.store, fake, apology_s=0))
+            await asyncio.sleep(30)  # virtual time: several rounds of asking
+            assert not task.done()
+            assert d.store.get("vx1") is None and len(d.store.live_calls()) == 1
+            fake.unreachable = False
+            assert await asyncio.wait_for(task, 120) == 1
+            rec = d.store.get("vx1")
+            assert rec is not None and rec.disposition == DISPOSITION
+            assert d.store.live_calls() == []
+            assert fake.requests.count("POST /legs") == 1  # never dialled again
+
+    run_virtual(go())
