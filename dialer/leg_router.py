@@ -29,6 +29,8 @@ from dialer.uncertain import Adopt, HangUp, UncertainCreates, same_number
 
 log = logging.getLogger("dialer.service")  # the lines keep the logger they always had
 
+# waits before each further hang-up attempt of a stray leg; None: the last attempt
+STRAY_HANGUP_RETRIES_S: tuple[float | None, ...] = (1.0, 2.0, 4.0, 8.0, None)
 STRAYS_KEPT = 4096  # leg sids given up on, remembered so their later events are not re-logged
 
 
@@ -235,10 +237,19 @@ class LegRouter:
         return True
 
     async def _hang_up_stray(self, leg_sid: str) -> None:
-        try:
-            await self._api.hangup(leg_sid)
-        except Exception as exc:  # logged; never takes down the dialer
-            log.error("leg %s could not be hung up: %s", leg_sid, exc)
+        """Hang up a leg no call owns. A hang-up is idempotent (404: already gone), so a
+        timeout or a refusal (a leg still being set up) is retried after 1, 2, 4 and 8 s
+        before the leg is left to its time limit (logged at ERROR)."""
+        for delay in STRAY_HANGUP_RETRIES_S:
+            try:
+                await self._api.hangup(leg_sid)
+                return
+            except Exception as exc:  # logged; never takes down the dialer
+                if delay is None:
+                    log.error("leg %s could not be hung up: %s", leg_sid, exc)
+                    return
+                log.warning("leg %s: hang-up failed (%s); again in %.0f s", leg_sid, exc, delay)
+                await asyncio.sleep(delay)
 
     def _arm_hold_timer(self) -> None:
         due = self.leg_hold.next_due()
