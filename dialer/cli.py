@@ -323,6 +323,8 @@ async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
             )
             print(f"dialer events at {redact_url(dialer.event_endpoint)}", flush=True)
             print(f"dialer control API at {api.url}/v1/control", flush=True)
+            if campaigns is not None:  # those a killed or stopped service was running
+                campaigns.resume()
             if ready is not None:
                 ready.set()
             await stop.wait()

@@ -18,6 +18,10 @@ Routes (token-protected like every control route):
 
 Unknown campaigns answer ``404``. The campaigns live in the service's database
 (``VOXGATE_DB``), beside its call records, as ``voxgate campaign run --db`` keeps them.
+
+A restarted service resumes the campaigns it was running (:meth:`CampaignService.resume`): it
+records each campaign it starts (:class:`~dialer.campaign.service_runs.ServiceRuns`) until the
+run ends with the campaign done.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from dialer.campaign.leads_csv import parse_leads
 from dialer.campaign.model import CampaignError, CampaignSpec, campaign_from_toml
 from dialer.campaign.progress import status_lines
 from dialer.campaign.runner import CampaignRunner
+from dialer.campaign.service_runs import ServiceRuns
 from dialer.campaign.store import CampaignStore
 
 if TYPE_CHECKING:
@@ -58,6 +63,7 @@ class CampaignService:
     def __init__(self, dialer: Dialer, db_path: str, bots: Collection[str] | None = None) -> None:
         self.dialer = dialer
         self.store = CampaignStore(db_path)
+        self.started = ServiceRuns(db_path)  # after the store: it made the file (0600)
         self.bots = None if bots is None else frozenset(bots)  # the gateway's (None: unchecked)
         self.runs: dict[str, tuple[CampaignRunner, asyncio.Task[Any]]] = {}
         self.stopping = False
@@ -82,7 +88,29 @@ class CampaignService:
 
     async def close(self) -> None:
         await self.stop()
+        self.started.close()
         self.store.close()
+
+    def resume(self) -> list[str]:
+        """Start again every campaign this service started and whose run had not ended with
+        the campaign done (the service was killed or stopped mid-run); returns their names.
+        Each run first awaits the dialer's restart reconcile (see the runner)."""
+        resumed = []
+        for name in self.started.recorded():
+            if not self._known(name) or self.store.stats(name, time.time()).status == "done":
+                self.started.ended(name)
+                continue
+            log.warning("campaign %s: resumed (the service was running it when it stopped)",
+                        name)
+            self._launch(name)
+            resumed.append(name)
+        return resumed
+
+    def _launch(self, name: str) -> None:
+        runner = CampaignRunner(self.dialer, self.store, name, owner=uuid.uuid4().hex)
+        task = asyncio.create_task(self._run(name, runner), name=f"campaign {name}")
+        self.runs[name] = (runner, task)
+        self.started.started(name, time.time())
 
     def _known(self, name: str) -> bool:
         return name in self.store.campaigns()
@@ -153,9 +181,7 @@ class CampaignService:
             return _error(409, f"campaign {name!r} is running already")
         if self.dialer.stopping or self.stopping:
             return _error(503, "the dialer is stopping: no campaign starts")
-        runner = CampaignRunner(self.dialer, self.store, name, owner=uuid.uuid4().hex)
-        task = asyncio.create_task(self._run(name, runner), name=f"campaign {name}")
-        self.runs[name] = (runner, task)
+        self._launch(name)
         return web.json_response({"name": name, "started": True}, status=202)
 
     async def _run(self, name: str, runner: CampaignRunner) -> None:
@@ -164,6 +190,8 @@ class CampaignService:
                                      drain_timeout_s=self.dialer.config.drain_timeout)
             log.info("campaign %s: run ended: %d/%d leads finished, %d escalated", name,
                      stats.done, stats.leads, stats.escalated)
+            if stats.status == "done" or (stats.done >= stats.leads and stats.in_flight == 0):
+                self.started.ended(name)  # done: not resumed by the next start
         except Exception:
             log.exception("campaign %s: run failed", name)
         finally:
