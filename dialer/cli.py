@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import os
 import sqlite3
@@ -63,6 +62,7 @@ from dialer.signals import graceful_signals
 from voxgate_shared.control import check_dialer_id
 from voxgate_shared.control_token import CONTROL_TOKEN_ENV, ensure_control_token
 from voxgate_shared.health import exotel_mode
+from voxgate_shared.net import is_loopback
 
 log = logging.getLogger("dialer")
 
@@ -176,15 +176,6 @@ def served_bots(config: DialerConfig, named: list[str] | None) -> frozenset[str]
     return frozenset(available_adapters())
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 EVENT_FLAGS = {"event_listen": "VOXGATE_EVENT_LISTEN", "event_certfile": "VOXGATE_EVENT_CERTFILE",
                "event_keyfile": "VOXGATE_EVENT_KEYFILE",
                "insecure_events": "VOXGATE_INSECURE_EVENTS"}
@@ -270,7 +261,7 @@ def control_token(host: str, no_auth: bool) -> str:
     the token file, made on the first start), or ``""`` with ``--no-control-auth``, which is
     refused off loopback (:class:`ConfigError`)."""
     if no_auth:
-        if not _loopback(host):
+        if not is_loopback(host):
             raise ConfigError(f"--no-control-auth is refused on {host}: only on loopback; "
                               f"set {CONTROL_TOKEN_ENV} or use the token file")
         log.warning("control API without a token (--no-control-auth): any local process can "

@@ -31,12 +31,12 @@ lists what a start-up should log (the override used, credentials over plain HTTP
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from dialer.errors import ConfigError
+from voxgate_shared.net import is_loopback
 
 Transport = Literal["http", "grpc"]
 SCHEMES: dict[str, tuple[Transport, bool]] = {
@@ -88,15 +88,6 @@ class EventEndpoint:
         if self.auth:
             netloc = f"{_userinfo(self.auth, self.transport)}@{netloc}"
         return f"{self.scheme}://{netloc}{self.path}"
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _userinfo(auth: str, transport: Transport) -> str:

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import ipaddress
 import logging
 import os
 import signal
@@ -28,6 +27,7 @@ from gateway.eventloop import run as run_loop
 from gateway.greeting_gate import GreetingGate
 from gateway.server import GatewayServer
 from voxgate_shared import logs, redact
+from voxgate_shared.net import is_loopback
 
 _D = GatewayConfig()  # the defaults the options show
 
@@ -145,20 +145,10 @@ def _exempt(given: list[str] | None) -> tuple[str, ...]:
     return tuple(net for net in given if net.lower() != "none")
 
 
-def is_loopback_host(host: str) -> bool:
-    """``localhost`` or a loopback address (``127.0.0.0/8``, ``::1``); a name is not resolved."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_auth_default(host: str, auth_user: str | None, insecure: bool) -> None:
     """Secure by default: streams are served without Basic auth only on loopback, or off
     loopback with ``--insecure-no-auth`` (a WARNING). Raises ValueError otherwise."""
-    if auth_user or is_loopback_host(host):
+    if auth_user or is_loopback(host):
         return
     if not insecure:
         raise ValueError(
