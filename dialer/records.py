@@ -1,11 +1,21 @@
-"""Call records: the final word on one call, stored in SQLite and exported as JSONL or CSV.
+"""Call records: the final word on one call, stored in SQLite or PostgreSQL and exported as
+JSONL or CSV.
 
 :class:`CallRecord` is built once per call by the call runner after ``GET /legs/{sid}``.
-:class:`RecordStore` keeps records and the CRM outbox in one SQLite file the user names
-(``":memory:"`` for a throw-away store); saving a record and queueing its CRM push happen in one
-transaction, so a push is never lost across a restart. Use it from one thread (the event loop).
-A database from an older version gains the columns it lacks when it is opened
-(:data:`COLUMNS_ADDED`).
+:class:`RecordStore` keeps records, the live calls' state and the CRM outbox in the database the
+user names (a SQLite file, ``":memory:"`` for a throw-away store, or a ``postgresql://`` URL:
+:mod:`dialer.db`); saving a record and queueing its CRM push happen in one transaction, so a
+push is never lost across a restart. Each method is one short transaction; call them from one
+thread at a time per SQLite database (:mod:`dialer.store_calls` runs them off the event loop).
+The tables are the ``records`` component's versioned migrations (:data:`MIGRATIONS`), applied on
+open: a SQLite file from an older version gains the columns it lacks (:data:`COLUMNS_ADDED`).
+
+Several dialers may share one PostgreSQL database: each live call row carries its dialer's id
+(``owner``: ``--dialer-id``/``VOXGATE_DIALER_ID``, empty without one), and
+:meth:`RecordStore.live_calls` returns only this dialer's unless asked for another's, so a
+restarted dialer settles its own calls only. :meth:`RecordStore.due_pushes` claims outbox rows
+(PostgreSQL: ``FOR UPDATE SKIP LOCKED``, then leased for :data:`PUSH_LEASE_S`), so two dialers
+never push one record twice.
 
 Latencies (milliseconds, from the dialer's clock; ``None`` when the call never got there):
 
@@ -21,16 +31,29 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
+import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
+from dialer.call_binding import DIALER_ID_ENV
 from dialer.csv_safe import safe_header, safe_row
-from dialer.private_files import open_private, private_database
+from dialer.db import (
+    Connection,
+    Migration,
+    Migrations,
+    migrate,
+    open_db,
+    postgres_ddl,
+    row_lock,
+    statements,
+    transaction,
+)
+from dialer.private_files import open_private
 from dialer.timefmt import iso_utc
+from voxgate_shared.control import check_dialer_id
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS call_records (
@@ -72,6 +95,42 @@ COLUMNS_ADDED: tuple[tuple[str, str, str], ...] = (
 )
 """Columns added since a table was first made: ``(table, column, type)``, added on open to a
 database that lacks them (``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is)."""
+
+
+def add_missing_columns(conn: Connection) -> None:
+    """Add the :data:`COLUMNS_ADDED` a SQLite database from an older version lacks (its older
+    rows get the column's default, as their records had no such field)."""
+    for table, column, kind in COLUMNS_ADDED:
+        columns = {r[1] for r in conn.execute(f"PRAGMA main.table_info({table})")}
+        if column not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+_OWNER = (
+    "ALTER TABLE live_calls ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+    "CREATE INDEX IF NOT EXISTS live_calls_owner ON live_calls (owner, updated_at)",
+)
+MIGRATIONS = Migrations(
+    "records",
+    sqlite=(
+        Migration(1, "call records, CRM outbox, live calls",
+                  (*statements(SCHEMA), add_missing_columns)),
+        Migration(2, "live calls' owner (the dialer id)", _OWNER),
+    ),
+    postgresql=(
+        Migration(1, "call records, CRM outbox, live calls", statements(postgres_ddl(SCHEMA))),
+        Migration(2, "live calls' owner (the dialer id)", _OWNER),
+    ),
+)
+"""The records store's migrations (component ``records``); a new one is appended to both."""
+
+PUSH_LEASE_S = 300.0
+"""On PostgreSQL, an outbox row :meth:`RecordStore.due_pushes` returned is not due again for
+this long (its pusher marks it delivered or failed well before: 50 rows at a 5 s timeout); a
+dialer that died holding it leaves it to another after the lease."""
+
+PAGE = 500
+"""Records read per query when iterating (:meth:`RecordStore.records`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,107 +253,150 @@ def record_row(record: CallRecord) -> dict[str, Any]:
 
 
 class RecordStore:
-    """SQLite store for call records and the CRM outbox."""
+    """Call records, live calls and the CRM outbox in the database ``path`` (see the module
+    docstring). ``owner``: this dialer's id for its live calls (default ``VOXGATE_DIALER_ID``,
+    empty without one)."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", *, owner: str | None = None) -> None:
         self.path = str(path)
-        private_database(self.path)  # 0600, and so its -wal and -shm
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        if self.path != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
-        self._migrate()
+        self.owner = check_dialer_id(
+            os.environ.get(DIALER_ID_ENV, "") if owner is None else owner)
+        self.db = open_db(self.path)  # SQLite: 0600 (and its -wal and -shm), WAL
+        try:
+            migrate(self.db, MIGRATIONS)
+        except BaseException:
+            self.db.close()
+            raise
 
-    def _migrate(self) -> None:
-        """Add the :data:`COLUMNS_ADDED` a database from an older version lacks (its older
-        rows get the column's default, as their records had no such field)."""
-        for table, column, kind in COLUMNS_ADDED:
-            columns = {r[1] for r in self._db.execute(f"PRAGMA main.table_info({table})")}
-            if column not in columns:
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
 
     def close(self) -> None:
-        self._db.close()
+        self.db.close()
 
     def is_open(self) -> bool:
         """The database answers (``/readyz``)."""
         try:
-            self._db.execute("SELECT 1")
-        except sqlite3.Error:
+            with self.db.connection() as conn:
+                conn.execute("SELECT 1")
+        except Exception:  # whatever the driver raises, it does not answer
             return False
         return True
 
     def save(self, record: CallRecord, *, push_to_crm: bool = False) -> None:
         """Store (or replace) a record; with ``push_to_crm`` also queue it in the outbox."""
         body = json.dumps(record.to_json(), separators=(",", ":"), sort_keys=True)
-        with self._tx():
-            self._db.execute(
-                "INSERT OR REPLACE INTO call_records"
+        with self.db.connection() as conn, transaction(conn):
+            conn.execute(
+                "INSERT INTO call_records"
                 "(call_id, number, disposition, created_at, body, hangup_reason, agent_id,"
-                " agent_duration_s, agent_termination_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " agent_duration_s, agent_termination_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (call_id) DO UPDATE SET number = excluded.number,"
+                " disposition = excluded.disposition, created_at = excluded.created_at,"
+                " body = excluded.body, hangup_reason = excluded.hangup_reason,"
+                " agent_id = excluded.agent_id, agent_duration_s = excluded.agent_duration_s,"
+                " agent_termination_reason = excluded.agent_termination_reason",
                 (record.call_id, record.number, record.disposition, time.time(), body,
                  record.hangup_reason, record.agent_id, record.agent_duration_s,
                  record.agent_termination_reason),
             )
             if push_to_crm:
-                self._db.execute(
+                conn.execute(
                     "INSERT INTO crm_outbox(call_id, body, queued_at) VALUES (?, ?, ?)",
                     (record.call_id, body, time.time()),
                 )
             # the call is settled: its live state (dialer.restart) goes with the same commit
-            self._db.execute("DELETE FROM live_calls WHERE call_id = ?", (record.call_id,))
+            conn.execute("DELETE FROM live_calls WHERE call_id = ?", (record.call_id,))
 
     def save_live(self, call_id: str, state: Mapping[str, Any]) -> None:
         """Store (or replace) a live call's state (:mod:`dialer.live_state`), so that a dialer
         restarted on this database can settle it (:mod:`dialer.restart`). One small row, one
         statement: no transaction held across awaits."""
         body = json.dumps(state, separators=(",", ":"), sort_keys=True)
-        self._db.execute(
-            "INSERT OR REPLACE INTO live_calls(call_id, body, updated_at) VALUES (?, ?, ?)",
-            (call_id, body, time.time()),
-        )
+        with self.db.connection() as conn:
+            conn.execute(
+                "INSERT INTO live_calls(call_id, body, updated_at, owner) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (call_id) DO UPDATE SET body = excluded.body,"
+                " updated_at = excluded.updated_at, owner = excluded.owner",
+                (call_id, body, time.time(), self.owner),
+            )
 
-    def live_calls(self) -> list[dict[str, Any]]:
-        """The live calls' states left in this database (oldest first)."""
-        rows = self._db.execute("SELECT body FROM live_calls ORDER BY updated_at")
-        return [json.loads(body) for (body,) in rows]
+    def live_calls(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """The live calls' states left in this database by this dialer (by the dialer
+        ``owner`` when given), oldest first."""
+        with self.db.connection() as conn:
+            rows = conn.execute(
+                "SELECT body FROM live_calls WHERE owner = ? ORDER BY updated_at",
+                (self.owner if owner is None else owner,),
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
 
     def delete_live(self, call_id: str) -> None:
-        self._db.execute("DELETE FROM live_calls WHERE call_id = ?", (call_id,))
+        with self.db.connection() as conn:
+            conn.execute("DELETE FROM live_calls WHERE call_id = ?", (call_id,))
 
     def get(self, call_id: str) -> CallRecord | None:
-        row = self._db.execute(
-            "SELECT body FROM call_records WHERE call_id = ?", (call_id,)
-        ).fetchone()
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT body FROM call_records WHERE call_id = ?", (call_id,)
+            ).fetchone()
         return CallRecord.from_json(json.loads(row[0])) if row else None
 
     def records(self) -> Iterator[CallRecord]:
-        """All records, oldest first."""
-        for (body,) in self._db.execute("SELECT body FROM call_records ORDER BY created_at"):
-            yield CallRecord.from_json(json.loads(body))
+        """All records, oldest first (read :data:`PAGE` at a time, the database not held
+        between pages)."""
+        after: tuple[float, str] | None = None
+        while True:
+            with self.db.connection() as conn:
+                if after is None:
+                    rows = conn.execute(
+                        "SELECT created_at, call_id, body FROM call_records"
+                        " ORDER BY created_at, call_id LIMIT ?", (PAGE,)).fetchall()
+                else:
+                    rows = conn.execute(
+                        "SELECT created_at, call_id, body FROM call_records"
+                        " WHERE created_at > ? OR (created_at = ? AND call_id > ?)"
+                        " ORDER BY created_at, call_id LIMIT ?",
+                        (after[0], after[0], after[1], PAGE)).fetchall()
+            for row in rows:
+                yield CallRecord.from_json(json.loads(row[2]))
+            if len(rows) < PAGE:
+                return
+            after = (float(rows[-1][0]), str(rows[-1][1]))
 
     def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM call_records").fetchone()[0])
+        with self.db.connection() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM call_records").fetchone()[0])
 
     # -- CRM outbox -----------------------------------------------------------------------
 
     def due_pushes(self, now: float, limit: int = 50) -> list[tuple[int, str, str, int, float]]:
         """Pending outbox rows due at ``now``: ``(id, call_id, body, attempts, queued_at)``
-        (``queued_at`` 0: queued by a version that did not keep it)."""
-        rows = self._db.execute(
-            "SELECT id, call_id, body, attempts, queued_at FROM crm_outbox"
-            " WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT ?",
-            (now, limit),
-        ).fetchall()
+        (``queued_at`` 0: queued by a version that did not keep it). On PostgreSQL they are
+        claimed: locked ``FOR UPDATE SKIP LOCKED`` (another dialer claiming at once skips
+        them) and not due again for :data:`PUSH_LEASE_S` unless :meth:`push_failed` says."""
+        with self.db.connection() as conn, transaction(conn):
+            rows = conn.execute(
+                "SELECT id, call_id, body, attempts, queued_at FROM crm_outbox"
+                " WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT ?"
+                + row_lock(conn, "UPDATE", skip_locked=True),
+                (now, limit),
+            ).fetchall()
+            if rows and conn.dialect == "postgresql":
+                conn.execute(
+                    f"UPDATE crm_outbox SET next_at = ? WHERE id IN ({', '.join('?' * len(rows))})",
+                    (now + PUSH_LEASE_S, *(r[0] for r in rows)),
+                )
         return [(int(r[0]), str(r[1]), str(r[2]), int(r[3]), float(r[4])) for r in rows]
 
     def push_done(self, row_id: int) -> None:
-        with self._tx():
-            self._db.execute("UPDATE crm_outbox SET state = 'delivered' WHERE id = ?", (row_id,))
+        with self.db.connection() as conn:
+            conn.execute("UPDATE crm_outbox SET state = 'delivered' WHERE id = ?", (row_id,))
 
     def push_failed(self, row_id: int, error: str, next_at: float, give_up: bool) -> None:
-        with self._tx():
-            self._db.execute(
+        with self.db.connection() as conn:
+            conn.execute(
                 "UPDATE crm_outbox SET attempts = attempts + 1, last_error = ?, next_at = ?,"
                 " state = ? WHERE id = ?",
                 (error[:500], next_at, "dead" if give_up else "pending", row_id),
@@ -303,28 +405,28 @@ class RecordStore:
     def requeue_dead(self, now: float) -> int:
         """Queue the pushes given up on again, as if new (after a long CRM outage); returns
         how many."""
-        with self._tx():
-            cur = self._db.execute(
+        with self.db.connection() as conn:
+            cur = conn.execute(
                 "UPDATE crm_outbox SET state = 'pending', attempts = 0, next_at = 0,"
                 " queued_at = ? WHERE state = 'dead'",
                 (now,),
             )
-        return int(cur.rowcount)
+            return cur.rowcount
 
     def outbox_counts(self) -> dict[str, int]:
         out = {"pending": 0, "delivered": 0, "dead": 0}
-        for state, n in self._db.execute("SELECT state, COUNT(*) FROM crm_outbox GROUP BY state"):
+        with self.db.connection() as conn:
+            rows = conn.execute("SELECT state, COUNT(*) FROM crm_outbox GROUP BY state").fetchall()
+        for state, n in rows:
             out[str(state)] = int(n)
         return out
 
     def next_push_at(self) -> float | None:
-        row = self._db.execute(
-            "SELECT MIN(next_at) FROM crm_outbox WHERE state = 'pending'"
-        ).fetchone()
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT MIN(next_at) FROM crm_outbox WHERE state = 'pending'"
+            ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
-
-    def _tx(self) -> _Tx:
-        return _Tx(self._db)
 
     # -- export ---------------------------------------------------------------------------
 
@@ -348,17 +450,6 @@ class RecordStore:
             if target.suffix.lower() == ".csv":
                 return self.export_csv(fh)
             return self.export_jsonl(fh)
-
-
-class _Tx:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN")
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
 def _write_csv(out: TextIO, records: Iterable[CallRecord]) -> int:
