@@ -35,8 +35,10 @@
   split into due now and waiting (calling window, retry delay), with when the next one is due.
 * ``voxgate campaign pause|resume --db FILE NAME`` -- a running ``run`` stops or restarts
   dialling within a tick (calls in flight continue).
-* ``voxgate campaign export --db FILE NAME [--out FILE.csv] [--attempts]`` -- one row per lead
-  (or per attempt with ``--attempts``); times in ISO 8601 UTC, empty when unset.
+* ``voxgate campaign export --db FILE NAME [--out FILE] [--format csv|jsonl] [--attempts]`` --
+  one row per lead (or per attempt with ``--attempts``); times in ISO 8601 UTC, empty when
+  unset. CSV or JSON lines, by ``--format`` or ``--out``'s extension (``.csv``, ``.jsonl``; any
+  other without ``--format`` is refused); CSV to standard output.
 
 Bad input gets one line on stderr naming the file and the line or key (``voxgate campaign:
 renewals.toml: limits.max_attempts: must be an integer >= 1, got 2.5``) and exit code 2, never a
@@ -77,7 +79,6 @@ from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore, Lease
 from dialer.errors import ConfigError
 from dialer.mode import add_flag, dial_mode
-from dialer.private_files import open_private
 from dialer.signals import graceful_signals
 from voxgate_shared.health import exotel_mode
 
@@ -154,11 +155,13 @@ def register(subparsers: Any, embedding: Embedding | None = None) -> None:
         cmd.add_argument("--db")
         cmd.add_argument("--dialer", metavar="URL", help=DIALER_HELP)
         cmd.set_defaults(func=pause_command if action == "pause" else resume_command)
-    export = sub.add_parser("export", help="export leads (or attempts) as CSV")
+    export = sub.add_parser("export", help="export leads (or attempts) as CSV or JSON lines")
     export.add_argument("name")
     export.add_argument("--db")
     export.add_argument("--dialer", metavar="URL", help=DIALER_HELP)
     export.add_argument("--out", help="file (default: standard output)")
+    export.add_argument("--format", metavar="csv|jsonl",
+                        help="default: from --out's extension (.csv, .jsonl), csv to stdout")
     export.add_argument("--attempts", action="store_true", help="one row per attempt")
     export.set_defaults(func=export_command)
 
@@ -447,20 +450,26 @@ def _export_local(args: argparse.Namespace) -> str:
 
 @_reported
 def export_command(args: argparse.Namespace) -> int:
+    from dialer.reports.cli import write_out
+    from dialer.reports.exports import export_format, jsonl_from_csv
+
     if args.out:
         check_writable(args.out, "--out")
+    try:
+        fmt = export_format(args.format, args.out)
+    except ValueError as exc:
+        raise CampaignError(str(exc)) from None
     client = _client(args)
     if client is not None:
         out = client.export(args.name, args.attempts)
     else:
         out = _export_local(args)
+    if fmt == "jsonl":
+        out = jsonl_from_csv(out)
     if args.out:
-        try:
-            with open_private(args.out) as fh:
-                fh.write(out)
-        except OSError as exc:
-            raise CampaignError(f"--out {args.out}: {exc.strerror or exc}") from None
-        _print(f"exported {max(0, out.count(chr(10)) - 1)} rows to {args.out}")
+        write_out(args.out, out)
+        rows = out.count(chr(10)) - (fmt == "csv")
+        _print(f"exported {max(0, rows)} rows to {args.out}")
     else:
         sys.stdout.write(out)
     return 0

@@ -65,7 +65,8 @@ REGION_TIMEZONES: dict[str, str] = {
 # Countries that span several zones: a region of the country alone is refused.
 _MULTI_ZONE = sorted({key.split("-")[0] for key in REGION_TIMEZONES if "-" in key})
 
-EXPORT_PROGRESS_COLUMNS = ("state", "attempts", "last_outcome", "final_reason", "due_at")
+EXPORT_PROGRESS_COLUMNS = ("state", "attempts", "last_outcome", "final_reason", "due_at",
+                           "lead_id", "final_outcome", "bot_outcome")
 """Columns ``voxgate campaign export`` adds after a lead's own (where it stands): an exported
 list imports again as the same leads, these columns ignored."""
 _KNOWN = {"phone", "name", "timezone", "region", "priority", *EXPORT_PROGRESS_COLUMNS}

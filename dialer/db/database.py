@@ -14,12 +14,14 @@ from typing import Any
 
 from dialer.db.connection import Connection, Dialect, pg_row_factory
 from dialer.private_files import private_database
-from voxgate_shared.redact import redact_url
+from voxgate_shared.redact import redact_text, redact_url
 
 __all__ = ["Database", "DatabaseError", "is_postgres_url", "open_db", "sqlite_path"]
 
 POOL_MAX = 8
 """Connections a PostgreSQL database keeps at most (one per store call in flight)."""
+CONNECT_TIMEOUT_S = 10
+"""How long opening a PostgreSQL database waits for the server."""
 
 
 class DatabaseError(Exception):
@@ -100,19 +102,26 @@ class PostgresDatabase(Database):
 
     def __init__(self, url: str, *, read_only: bool = False, max_size: int = POOL_MAX) -> None:
         super().__init__(url, "postgresql", redact_url(url))
+        import psycopg
         from psycopg_pool import ConnectionPool
 
         kwargs: dict[str, Any] = {"autocommit": True, "row_factory": pg_row_factory}
         if read_only:
             kwargs["options"] = "-c default_transaction_read_only=on"
+        try:  # fail at once, with libpq's reason, where the pool would retry until its timeout
+            psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
+        except psycopg.Error as exc:
+            reason = redact_text(str(exc).strip())
+            raise DatabaseError(f"cannot connect to {self.display}: {reason}") from None
         self._pool: Any = ConnectionPool(
             url, min_size=1, max_size=max_size, kwargs=kwargs, open=False, name="voxgate"
         )
         try:
-            self._pool.open(wait=True, timeout=10.0)
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
         except Exception as exc:
             self._pool.close()
-            raise DatabaseError(f"cannot connect to {self.display}: {exc}") from None
+            reason = redact_text(str(exc).strip())
+            raise DatabaseError(f"cannot connect to {self.display}: {reason}") from None
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:

@@ -69,7 +69,8 @@ def test_export_leads_and_attempts(db: Path, tmp_path: Path) -> None:
         "abandoned,escalated,answered_at,ended_at,connected"
     )
     assert re.fullmatch(rf"1,c1,1,1,c1-1-1,[-\d]+,{ISO},done,completed,1,0,0,{ISO},{ISO},0", row)
-    assert re.fullmatch(rf"\+919800000002,,[^,]*,0,pending,0,,,{ISO}", rows[2])
+    # then lead_id, final_outcome (empty: not finished) and bot_outcome (no call yet)
+    assert re.fullmatch(rf"\+919800000002,,[^,]*,0,pending,0,,,{ISO},2,,", rows[2])
 
 
 def test_status_says_whether_a_dialer_is_attached(

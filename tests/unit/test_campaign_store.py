@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,8 +30,8 @@ from dialer.campaign.store import (
 NOON = datetime(2026, 11, 21, 12, 0, tzinfo=ZoneInfo("Asia/Kolkata")).timestamp()
 
 
-def make_store(tmp_path: Path, **spec_kwargs: object) -> CampaignStore:
-    store = CampaignStore(str(tmp_path / "c.db"))
+def make_store(url: str, **spec_kwargs: object) -> CampaignStore:
+    store = CampaignStore(url)
     settings: dict[str, object] = {
         "limits": Limits(max_attempts=3, max_attempts_per_day=2),
         "retry": {"busy": 60.0, "no_answer": 600.0, "interrupted": 30.0},
@@ -42,8 +43,8 @@ def make_store(tmp_path: Path, **spec_kwargs: object) -> CampaignStore:
     return store
 
 
-def test_campaign_settings_agents_and_status(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def test_campaign_settings_agents_and_status(store_url: str) -> None:
+    store = make_store(store_url)
     assert store.campaigns() == ["c1"]
     assert store.campaign("c1").retry["busy"] == 60.0
     assert store.agents("c1") == [AgentSpec("a1", "+919800000001", ("sales",))]
@@ -60,8 +61,8 @@ def test_campaign_settings_agents_and_status(tmp_path: Path) -> None:
         store.campaign("nope")
 
 
-def test_claims_follow_priority_then_due_and_commit_the_attempt_first(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def test_claims_follow_priority_then_due_and_commit_the_attempt_first(store_url: str) -> None:
+    store = make_store(store_url)
     added = store.add_leads(
         "c1",
         [Lead("9800000010"), Lead("9800000011", priority=5), Lead("9800000012", priority=5)],
@@ -84,8 +85,8 @@ def test_claims_follow_priority_then_due_and_commit_the_attempt_first(tmp_path: 
     assert set(other.in_flight("c1")) == {c.call_id for c in claims if c}
 
 
-def test_dnc_is_scrubbed_at_claim_time_and_window_makes_leads_wait(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def test_dnc_is_scrubbed_at_claim_time_and_window_makes_leads_wait(store_url: str) -> None:
+    store = make_store(store_url)
     store.add_leads(
         "c1",
         [Lead("9800000020"), Lead("+14155550100", timezone="America/Los_Angeles")],
@@ -102,8 +103,8 @@ def test_dnc_is_scrubbed_at_claim_time_and_window_makes_leads_wait(tmp_path: Pat
     assert claim is not None and claim.timezone == "America/Los_Angeles"
 
 
-def test_results_schedule_retries_and_end_leads(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def test_results_schedule_retries_and_end_leads(store_url: str) -> None:
+    store = make_store(store_url)
     store.add_leads("c1", [Lead("9800000030", custom={"plan": "gold"})], NOON)
     claim = store.claim_next("c1", NOON)
     assert claim is not None and claim.custom == {"plan": "gold"}
@@ -132,8 +133,8 @@ def test_results_schedule_retries_and_end_leads(tmp_path: Path) -> None:
         store.finish_attempt("nope", result, NOON)
 
 
-def test_attempt_limit_and_final_outcomes(tmp_path: Path) -> None:
-    store = make_store(tmp_path, limits=Limits(max_attempts=1))
+def test_attempt_limit_and_final_outcomes(store_url: str) -> None:
+    store = make_store(store_url, limits=Limits(max_attempts=1))
     store.add_leads("c1", [Lead("9800000040"), Lead("9800000041")], NOON)
     a = store.claim_next("c1", NOON)
     b = store.claim_next("c1", NOON)
@@ -144,15 +145,15 @@ def test_attempt_limit_and_final_outcomes(tmp_path: Path) -> None:
     assert reasons == {"+919800000040": "max_attempts", "+919800000041": "machine"}
 
 
-def test_recover_settles_dialing_attempts_from_records_or_as_interrupted(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def test_recover_settles_dialing_attempts_from_records_or_as_interrupted(store_url: str) -> None:
+    store = make_store(store_url)
     store.add_leads("c1", [Lead("9800000050"), Lead("9800000051")], NOON)
     a = store.claim_next("c1", NOON)
     b = store.claim_next("c1", NOON)
     assert a is not None and b is not None
     store.close()  # the process dies here
 
-    reopened = CampaignStore(str(tmp_path / "c.db"))
+    reopened = CampaignStore(store_url)
     known = {a.call_id: AttemptResult(Outcome.ESCALATED, "agent_handled", live=True)}
     found, lost = reopened.recover("c1", NOON + 100, known.get)
     assert (found, lost) == (1, 1)
@@ -164,8 +165,8 @@ def test_recover_settles_dialing_attempts_from_records_or_as_interrupted(tmp_pat
     assert again is not None and again.lead_id == b.lead_id and again.attempt_no == 2
 
 
-def test_stats_and_ledger_count_live_answers_and_abandons(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def test_stats_and_ledger_count_live_answers_and_abandons(store_url: str) -> None:
+    store = make_store(store_url)
     store.add_leads("c1", [Lead(f"98000000{i:02d}") for i in range(60, 64)], NOON)
     outcomes = [
         AttemptResult(Outcome.COMPLETED, "bot_completed", live=True),
@@ -223,8 +224,8 @@ def at(day: int, hour: int, minute: int = 0, zone: str = "Asia/Kolkata") -> floa
     return datetime(2026, 11, day, hour, minute, tzinfo=ZoneInfo(zone)).timestamp()
 
 
-def test_pending_leads_split_into_due_now_and_waiting(tmp_path: Path) -> None:
-    store = make_store(tmp_path)  # Asia/Kolkata, window 09:00-21:00 in each lead's zone
+def test_pending_leads_split_into_due_now_and_waiting(store_url: str) -> None:
+    store = make_store(store_url)  # Asia/Kolkata, window 09:00-21:00 in each lead's zone
     store.add_leads(
         "c1",
         [
@@ -258,8 +259,8 @@ def test_pending_leads_split_into_due_now_and_waiting(tmp_path: Path) -> None:
     assert [lead["due_at"] for lead in store.leads("c1")] == [NOON + 65, la_opening, NOON, NOON]
 
 
-def test_heartbeat_says_whether_a_dialer_is_attached(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def test_heartbeat_says_whether_a_dialer_is_attached(store_url: str) -> None:
+    store = make_store(store_url)
     stats = store.stats("c1", NOON)
     assert (stats.heartbeat_at, stats.last_seen_at) == (None, None)  # never run
     store.heartbeat("c1", NOON)
@@ -308,8 +309,10 @@ def test_a_database_from_before_the_heartbeat_gains_its_columns(tmp_path: Path) 
     again.close()
 
 
-def test_exports_give_times_in_iso_utc_and_keep_their_columns(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def test_exports_give_times_in_iso_utc_and_keep_their_columns(
+    store_url: str, new_store_url: Callable[[], str]
+) -> None:
+    store = make_store(store_url)
     store.add_leads("c1", [Lead("9800000080", name="Asha"), Lead("9800000081")], NOON)
     a = store.claim_next("c1", NOON)
     b = store.claim_next("c1", NOON)
@@ -319,10 +322,11 @@ def test_exports_give_times_in_iso_utc_and_keep_their_columns(tmp_path: Path) ->
     store.finish_attempt(a.call_id, answered, NOON + 40)
     store.finish_attempt(b.call_id, AttemptResult(Outcome.BUSY, "busy"), NOON + 9)
     assert store.export_csv("c1").splitlines() == [
-        "phone,name,timezone,priority,state,attempts,last_outcome,final_reason,due_at",
-        "+919800000080,Asha,,0,done,1,completed,completed,2026-11-21T06:30:00Z",
-        "+919800000081,,,0,pending,1,busy,,2026-11-21T06:31:09Z",
-        "+919800000082,,,0,pending,0,,,",
+        "phone,name,timezone,priority,state,attempts,last_outcome,final_reason,due_at,lead_id,"
+        "final_outcome,bot_outcome",
+        "+919800000080,Asha,,0,done,1,completed,completed,2026-11-21T06:30:00Z,1,completed,",
+        "+919800000081,,,0,pending,1,busy,,2026-11-21T06:31:09Z,2,,",
+        "+919800000082,,,0,pending,0,,,,3,,",
     ]
     assert store.export_attempts_csv("c1").splitlines() == [
         "id,campaign,lead_id,attempt_no,call_id,local_day,claimed_at,state,outcome,live,"
@@ -331,16 +335,15 @@ def test_exports_give_times_in_iso_utc_and_keep_their_columns(tmp_path: Path) ->
         "2026-11-21T06:30:07Z,2026-11-21T06:30:40Z,0",
         "2,c1,2,1,c1-2-1,2026-11-21,2026-11-21T06:30:00Z,done,busy,0,0,0,,2026-11-21T06:30:09Z,0",
     ]
-    (tmp_path / "empty").mkdir()
-    assert make_store(tmp_path / "empty").export_attempts_csv("c1").splitlines() == [
+    assert make_store(new_store_url()).export_attempts_csv("c1").splitlines() == [
         "id,campaign,lead_id,attempt_no,call_id,local_day,claimed_at,state,outcome,live,"
         "abandoned,escalated,answered_at,ended_at,connected",
     ]
 
 
-def test_agents_removed_from_the_spec_leave_the_table(tmp_path: Path) -> None:
+def test_agents_removed_from_the_spec_leave_the_table(store_url: str) -> None:
     store = make_store(
-        tmp_path,
+        store_url,
         agents=(AgentSpec("a1", "+919800000001"), AgentSpec("a2", "+919800000002", nailed=True)),
     )
     assert [a.id for a in store.agents("c1")] == ["a1", "a2"]
@@ -353,8 +356,8 @@ def test_agents_removed_from_the_spec_leave_the_table(tmp_path: Path) -> None:
     assert store.agents("c1") == []
 
 
-def test_lead_export_keeps_custom_fields_as_extra_columns(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def test_lead_export_keeps_custom_fields_as_extra_columns(store_url: str) -> None:
+    store = make_store(store_url)
     store.add_leads(
         "c1",
         [
@@ -382,8 +385,8 @@ def test_lead_export_keeps_custom_fields_as_extra_columns(tmp_path: Path) -> Non
     assert {lead.name for lead in again.leads} == {"Asha", ""}
 
 
-def test_the_lease_lets_one_dialer_run_a_campaign(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def test_the_lease_lets_one_dialer_run_a_campaign(store_url: str) -> None:
+    store = make_store(store_url)
     other = CampaignStore(store.path)  # another process's connection
     first = Lease("run-1", 1234, "h1")
     store.acquire("c1", first, NOON)
@@ -433,8 +436,8 @@ def test_the_lease_lets_one_dialer_run_a_campaign(tmp_path: Path) -> None:
         other.acquire("nope", Lease("run-4", 6, "h4"), stale + 2)
 
 
-def test_a_dialer_of_an_older_version_holds_the_campaign_by_its_heartbeat(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def test_a_dialer_of_an_older_version_holds_the_campaign_by_its_heartbeat(store_url: str) -> None:
+    store = make_store(store_url)
     store.heartbeat("c1", NOON)  # no owner: what an older runner writes
     with pytest.raises(CampaignBusy, match="by a dialer of an older version"):
         store.acquire("c1", Lease.here("new"), NOON + 1)
@@ -456,7 +459,7 @@ def test_pid_alive() -> None:
 
 
 def test_escalated_counts_calls_that_needed_an_agent_and_connected_those_that_got_one(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     from dialer.campaign.runner import attempt_result
     from dialer.records import CallRecord
@@ -471,7 +474,7 @@ def test_escalated_counts_calls_that_needed_an_agent_and_connected_those_that_go
     results = [attempt_result(r) for r in (asked, got, agent_first, chat)]
     assert [(r.escalated, r.connected) for r in results] == [
         (True, False), (True, True), (True, False), (False, False)]
-    store = make_store(tmp_path)
+    store = make_store(store_url)
     store.add_leads("c1", [Lead(f"+9198000000{i}") for i in range(4)], NOON)
     for result in results:
         claim = store.claim_next("c1", NOON)
@@ -487,10 +490,10 @@ def test_escalated_counts_calls_that_needed_an_agent_and_connected_those_that_go
 
 
 def test_wrap_up_is_kept_with_the_campaign_only_when_set(tmp_path: Path) -> None:
-    store = make_store(tmp_path, limits=Limits(wrap_up_s=12.5))
+    store = make_store(str(tmp_path / "c.db"), limits=Limits(wrap_up_s=12.5))
     assert store.campaign("c1").limits.wrap_up_s == 12.5
     (tmp_path / "plain").mkdir()
-    plain = make_store(tmp_path / "plain")
+    plain = make_store(str(tmp_path / "plain" / "c.db"))
     assert plain.campaign("c1").limits.wrap_up_s == 0.0
     raw = sqlite3.connect(tmp_path / "plain" / "c.db").execute(
         "SELECT spec FROM campaigns").fetchone()[0]

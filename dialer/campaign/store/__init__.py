@@ -1,9 +1,11 @@
 """The campaign store: campaigns, leads, attempts, the abandonment ledger, pacer snapshots,
-reports. One facade (:class:`CampaignStore`, on SQLite: :mod:`.sqlite`) over one module per
-job, and the interface every store implements (:class:`CampaignStoreProtocol`, :mod:`.protocol`;
-a PostgreSQL store is the next one, issue 17):
+reports. One facade (:class:`CampaignStore`, :mod:`.sqlite`, on SQLite or PostgreSQL through the
+dialect layer :mod:`dialer.db`) over one module per job, each taking a
+:class:`dialer.db.Connection`, and the interface it implements (:class:`CampaignStoreProtocol`,
+:mod:`.protocol`):
 
-- :mod:`.schema`: tables, migrations (:data:`COLUMNS_ADDED`), connections, transactions;
+- :mod:`.schema`: tables, versioned migrations (:data:`MIGRATIONS`), read-write and read-only
+  opening;
 - :mod:`.campaigns`: campaigns, leads, agents, do-not-call;
 - :mod:`.leases`: one dialer per campaign, its heartbeat;
 - :mod:`.claims`: the next lead claimed with the compliance checks, attempt committed first;
@@ -17,7 +19,7 @@ a PostgreSQL store is the next one, issue 17):
 from dialer.campaign.model import Outcome
 from dialer.campaign.store.protocol import CampaignStoreProtocol
 from dialer.campaign.store.reports import ATTEMPT_COLUMNS, LEAD_COLUMNS, MAX_TIME
-from dialer.campaign.store.schema import COLUMNS_ADDED, SCHEMA
+from dialer.campaign.store.schema import COLUMNS_ADDED, MIGRATIONS, SCHEMA
 from dialer.campaign.store.snapshots import SNAPSHOT_MAX_AGE_S
 from dialer.campaign.store.sqlite import CampaignStore
 from dialer.campaign.store.types import (
@@ -36,6 +38,7 @@ __all__ = [
     "COLUMNS_ADDED",
     "LEAD_COLUMNS",
     "MAX_TIME",
+    "MIGRATIONS",
     "SCHEMA",
     "SNAPSHOT_MAX_AGE_S",
     "STATUSES",

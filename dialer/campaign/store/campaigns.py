@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 
 from dialer.campaign.model import AgentSpec, CampaignError, CampaignSpec, Lead, campaign_from_dict
-from dialer.campaign.store.schema import transaction
 from dialer.campaign.store.types import STATUSES
+from dialer.db import Connection, Row, row_lock, transaction
 
 __all__ = [
     "add_dnc",
@@ -61,7 +60,7 @@ def spec_to_json(spec: CampaignSpec) -> str:
     )
 
 
-def create_campaign(db: sqlite3.Connection, spec: CampaignSpec, now: float) -> None:
+def create_campaign(db: Connection, spec: CampaignSpec, now: float) -> None:
     """See :meth:`dialer.campaign.store.CampaignStore.create_campaign`."""
     with transaction(db):
         db.execute(
@@ -79,7 +78,7 @@ def create_campaign(db: sqlite3.Connection, spec: CampaignSpec, now: float) -> N
             )
 
 
-def campaign(db: sqlite3.Connection, path: str, name: str) -> CampaignSpec:
+def campaign(db: Connection, path: str, name: str) -> CampaignSpec:
     """The stored campaign ``name`` of the database at ``path`` (named in the error); see
     :meth:`dialer.campaign.store.CampaignStore.campaign`."""
     row = db.execute("SELECT spec FROM campaigns WHERE name = ?", (name,)).fetchone()
@@ -93,11 +92,11 @@ def campaign(db: sqlite3.Connection, path: str, name: str) -> CampaignSpec:
         ) from None
 
 
-def campaigns(db: sqlite3.Connection) -> list[str]:
+def campaigns(db: Connection) -> list[str]:
     return [r["name"] for r in db.execute("SELECT name FROM campaigns ORDER BY name")]
 
 
-def agents(db: sqlite3.Connection, campaign: str) -> list[AgentSpec]:
+def agents(db: Connection, campaign: str) -> list[AgentSpec]:
     rows = db.execute(
         "SELECT id, number, skills, nailed FROM agents WHERE campaign = ? ORDER BY id",
         (campaign,),
@@ -113,7 +112,7 @@ def agents(db: sqlite3.Connection, campaign: str) -> list[AgentSpec]:
     ]
 
 
-def set_status(db: sqlite3.Connection, campaign: str, status: str, now: float) -> None:
+def set_status(db: Connection, campaign: str, status: str, now: float) -> None:
     """See :meth:`dialer.campaign.store.CampaignStore.set_status`."""
     if status not in STATUSES:
         raise CampaignError(f"status must be one of {STATUSES}")
@@ -126,12 +125,13 @@ def set_status(db: sqlite3.Connection, campaign: str, status: str, now: float) -
             raise CampaignError(f"no campaign named {campaign!r}")
 
 
-def campaign_row(db: sqlite3.Connection, campaign: str) -> sqlite3.Row:
+def campaign_row(db: Connection, campaign: str, lock: str = "") -> Row:
     """The campaign's status, heartbeat and lease columns; :class:`CampaignError` when there is
-    no such campaign."""
-    row: sqlite3.Row | None = db.execute(
+    no such campaign. ``lock`` (``"UPDATE"``, ``"SHARE"``): the row is locked that way until the
+    transaction ends, on PostgreSQL (on SQLite ``BEGIN IMMEDIATE`` already is)."""
+    row: Row | None = db.execute(
         "SELECT status, heartbeat_at, last_seen_at, owner_id, owner_pid, owner_host "
-        "FROM campaigns WHERE name = ?",
+        "FROM campaigns WHERE name = ?" + (row_lock(db, lock) if lock else ""),
         (campaign,),
     ).fetchone()
     if row is None:
@@ -139,14 +139,14 @@ def campaign_row(db: sqlite3.Connection, campaign: str) -> sqlite3.Row:
     return row
 
 
-def add_leads(db: sqlite3.Connection, campaign: str, leads: Iterable[Lead], now: float) -> int:
+def add_leads(db: Connection, campaign: str, leads: Iterable[Lead], now: float) -> int:
     """See :meth:`dialer.campaign.store.CampaignStore.add_leads`."""
     added = 0
     with transaction(db):
         for lead in leads:
             cur = db.execute(
-                "INSERT OR IGNORE INTO leads (campaign, phone, name, timezone, priority, "
-                "custom, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO leads (campaign, phone, name, timezone, priority, custom, due_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (campaign, phone) DO NOTHING",
                 (
                     campaign,
                     lead.phone,
@@ -161,19 +161,20 @@ def add_leads(db: sqlite3.Connection, campaign: str, leads: Iterable[Lead], now:
     return added
 
 
-def add_dnc(db: sqlite3.Connection, phones: Iterable[str], now: float, reason: str) -> None:
+def add_dnc(db: Connection, phones: Iterable[str], now: float, reason: str) -> None:
     with transaction(db):
         db.executemany(
-            "INSERT OR IGNORE INTO dnc (phone, added_at, reason) VALUES (?, ?, ?)",
+            "INSERT INTO dnc (phone, added_at, reason) VALUES (?, ?, ?) "
+            "ON CONFLICT (phone) DO NOTHING",
             [(p, now, reason) for p in phones],
         )
 
 
-def lead_states(db: sqlite3.Connection, campaign: str) -> dict[str, str]:
+def lead_states(db: Connection, campaign: str) -> dict[str, str]:
     rows = db.execute("SELECT phone, state FROM leads WHERE campaign = ?", (campaign,))
     return {r["phone"]: r["state"] for r in rows}
 
 
-def on_dnc(db: sqlite3.Connection, phone: str) -> bool:
+def on_dnc(db: Connection, phone: str) -> bool:
     row = db.execute("SELECT 1 FROM dnc WHERE phone = ?", (phone,)).fetchone()
     return row is not None

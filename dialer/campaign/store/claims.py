@@ -1,5 +1,8 @@
-"""Claiming the next lead: the compliance checks and the attempt row in one ``BEGIN IMMEDIATE``
-transaction, committed before the dial (the store's crash-safety rule). Leads failing a check
+"""Claiming the next lead: the compliance checks and the attempt row in one transaction,
+committed before the dial (the store's crash-safety rule). SQLite: ``BEGIN IMMEDIATE`` (one
+writer at a time). PostgreSQL: the candidate leads are selected ``FOR UPDATE SKIP LOCKED``, so
+dialers claiming at once each lock different leads and never wait on each other, and the checks
+(attempt limits, today's count, window, do-not-call) read a locked lead. Leads failing a check
 are updated on the way: do-not-call and exhausted leads end, leads outside their window (or over
 today's limit) wait."""
 
@@ -7,14 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 
 from dialer.campaign.compliance import check_dial, local_day
 from dialer.campaign.store.campaigns import campaign as stored_campaign
 from dialer.campaign.store.campaigns import campaign_row, on_dnc
 from dialer.campaign.store.leases import holder
-from dialer.campaign.store.schema import transaction
 from dialer.campaign.store.types import CampaignBusy, Claim
+from dialer.db import Connection, row_lock, transaction
 
 log = logging.getLogger("dialer.campaign")
 
@@ -24,7 +26,7 @@ __all__ = ["claim_next", "in_flight"]
 class _DncList:
     """The do-not-call table as a container, looked up one number at a time."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self._db = db
 
     def __contains__(self, phone: object) -> bool:
@@ -32,7 +34,7 @@ class _DncList:
 
 
 def claim_next(
-    db: sqlite3.Connection,
+    db: Connection,
     path: str,
     campaign: str,
     now: float,
@@ -44,7 +46,9 @@ def claim_next(
     dnc = _DncList(db)
     with transaction(db):
         if owner is not None:
-            held = campaign_row(db, campaign)  # read inside the claim's transaction
+            # read inside the claim's transaction; on PostgreSQL held (shared) until it ends,
+            # so the lease cannot change hands while this claim is made
+            held = campaign_row(db, campaign, lock="SHARE")
             if held["owner_id"] != owner:
                 raise CampaignBusy(
                     f"campaign {campaign}: this dialer no longer holds the campaign "
@@ -52,7 +56,7 @@ def claim_next(
                 )
         rows = db.execute(
             "SELECT * FROM leads WHERE campaign = ? AND state = 'pending' AND due_at <= ? "
-            "ORDER BY priority DESC, due_at, id LIMIT ?",
+            "ORDER BY priority DESC, due_at, id LIMIT ?" + row_lock(db, skip_locked=True),
             (campaign, now, batch),
         ).fetchall()
         for row in rows:
@@ -119,7 +123,7 @@ def claim_next(
     return None
 
 
-def in_flight(db: sqlite3.Connection, campaign: str) -> list[str]:
+def in_flight(db: Connection, campaign: str) -> list[str]:
     """Call ids of attempts claimed and not finished."""
     return [
         r["call_id"]

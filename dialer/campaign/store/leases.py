@@ -1,21 +1,21 @@
 """The campaign's lease (one dialer per campaign) and its heartbeat, kept in the campaign's row:
-taken in one ``BEGIN IMMEDIATE`` transaction, refused while another owner's heartbeat is fresh
-(unless that owner's process on this host is gone), renewed and released only by its owner."""
+taken in one transaction (the row locked ``FOR UPDATE`` on PostgreSQL), refused while another
+owner's heartbeat is fresh (unless that owner's process on this host is gone), renewed and
+released only by its owner."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 from dialer.campaign.store.campaigns import campaign_row
-from dialer.campaign.store.schema import transaction
 from dialer.campaign.store.types import CampaignBusy, Lease
+from dialer.db import Connection, Row, transaction
 
 __all__ = ["acquire", "busy", "detach", "heartbeat", "holder", "owner", "refusal"]
 
 
 def acquire(
-    db: sqlite3.Connection,
+    db: Connection,
     campaign: str,
     lease: Lease,
     now: float,
@@ -24,7 +24,7 @@ def acquire(
 ) -> None:
     """See :meth:`dialer.campaign.store.CampaignStore.acquire`."""
     with transaction(db):
-        row = campaign_row(db, campaign)  # read inside the transaction
+        row = campaign_row(db, campaign, lock="UPDATE")  # read (and locked) in the transaction
         refused = refusal(campaign, row, lease, now, stale_s, alive)
         if refused:
             raise CampaignBusy(refused)
@@ -36,7 +36,7 @@ def acquire(
 
 
 def busy(
-    db: sqlite3.Connection,
+    db: Connection,
     campaign: str,
     now: float,
     stale_s: float,
@@ -47,13 +47,13 @@ def busy(
     return refusal(campaign, campaign_row(db, campaign), lease, now, stale_s, alive)
 
 
-def owner(db: sqlite3.Connection, campaign: str) -> str | None:
+def owner(db: Connection, campaign: str) -> str | None:
     """The owner id of the campaign's lease (``None`` when no dialer holds it)."""
     held = campaign_row(db, campaign)["owner_id"]
     return None if held is None else str(held)
 
 
-def heartbeat(db: sqlite3.Connection, campaign: str, now: float, owner: str | None) -> bool:
+def heartbeat(db: Connection, campaign: str, now: float, owner: str | None) -> bool:
     """See :meth:`dialer.campaign.store.CampaignStore.heartbeat`."""
     if owner is None:
         db.execute(
@@ -69,7 +69,7 @@ def heartbeat(db: sqlite3.Connection, campaign: str, now: float, owner: str | No
     return cur.rowcount == 1
 
 
-def detach(db: sqlite3.Connection, campaign: str, now: float, owner: str | None) -> None:
+def detach(db: Connection, campaign: str, now: float, owner: str | None) -> None:
     """See :meth:`dialer.campaign.store.CampaignStore.detach`."""
     sql = (
         "UPDATE campaigns SET heartbeat_at = NULL, last_seen_at = ?, owner_id = NULL, "
@@ -83,7 +83,7 @@ def detach(db: sqlite3.Connection, campaign: str, now: float, owner: str | None)
 
 def refusal(
     campaign: str,
-    row: sqlite3.Row,
+    row: Row,
     lease: Lease,
     now: float,
     stale_s: float,
@@ -107,7 +107,7 @@ def refusal(
     )
 
 
-def holder(row: sqlite3.Row, nobody: str = "nobody") -> str:
+def holder(row: Row, nobody: str = "nobody") -> str:
     """The lease holder of a campaign ``row``: ``pid 4242 on host h``, else ``nobody``."""
     if row["owner_id"] is None:
         return nobody

@@ -3,14 +3,13 @@ attempts table is the ledger's record: each live answer and whether it was aband
 
 from __future__ import annotations
 
-import sqlite3
-
+from dialer.db import Connection
 from dialer.pacing.ledger import MONTH_S, AbandonmentLedger
 
 __all__ = ["ledger"]
 
 
-def ledger(db: sqlite3.Connection, campaign: str, now: float) -> AbandonmentLedger:
+def ledger(db: Connection, campaign: str, now: float) -> AbandonmentLedger:
     """The campaign's abandonment ledger rebuilt from its last 30 days of live answers."""
     rebuilt = AbandonmentLedger()
     rebuilt.replay(

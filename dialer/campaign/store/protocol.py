@@ -1,7 +1,7 @@
 """The campaign store's interface: what the runner, the CLI and the checks call, and what every
-store implements (:class:`~dialer.campaign.store.CampaignStore` on SQLite today; a PostgreSQL
-store later, issue 17). Each method is one short transaction; times are wall-clock seconds
-(``now``) passed in by the caller, never read by the store.
+store implements (:class:`~dialer.campaign.store.CampaignStore`, on SQLite or PostgreSQL).
+Each method is one short transaction; times are wall-clock seconds (``now``) passed in by the
+caller, never read by the store.
 
 What an implementation must keep:
 

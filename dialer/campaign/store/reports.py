@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import math
-import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,6 +18,7 @@ from dialer.campaign.store.campaigns import campaign_row
 from dialer.campaign.store.ledger import ledger as stored_ledger
 from dialer.campaign.store.types import CampaignStats, PendingLeads
 from dialer.csv_safe import safe_cell, safe_header
+from dialer.db import Connection
 from dialer.pacing.ledger import AbandonmentLedger
 
 __all__ = [
@@ -72,7 +72,7 @@ def _time_text(value: Any) -> str:
     return iso_utc(min(max(value, 0.0), MAX_TIME))
 
 
-def pending(db: sqlite3.Connection, path: str, campaign: str, now: float) -> PendingLeads:
+def pending(db: Connection, path: str, campaign: str, now: float) -> PendingLeads:
     """See :meth:`dialer.campaign.store.CampaignStore.pending`."""
     spec = stored_campaign(db, path, campaign)
     rows = db.execute(
@@ -97,7 +97,7 @@ def pending(db: sqlite3.Connection, path: str, campaign: str, now: float) -> Pen
 
 
 def stats(
-    db: sqlite3.Connection, campaign: str, now: float, ledger: AbandonmentLedger | None
+    db: Connection, campaign: str, now: float, ledger: AbandonmentLedger | None
 ) -> CampaignStats:
     """See :meth:`dialer.campaign.store.CampaignStore.stats`."""
     row_of_campaign = campaign_row(db, campaign)
@@ -135,26 +135,26 @@ def stats(
     )
 
 
-def attempts(db: sqlite3.Connection, campaign: str) -> list[dict[str, Any]]:
+def attempts(db: Connection, campaign: str) -> list[dict[str, Any]]:
     return [
         dict(r)
         for r in db.execute("SELECT * FROM attempts WHERE campaign = ? ORDER BY id", (campaign,))
     ]
 
 
-def leads(db: sqlite3.Connection, campaign: str) -> list[dict[str, Any]]:
+def leads(db: Connection, campaign: str) -> list[dict[str, Any]]:
     return [
         dict(r)
         for r in db.execute("SELECT * FROM leads WHERE campaign = ? ORDER BY id", (campaign,))
     ]
 
 
-def call_record(db: sqlite3.Connection, call_id: str) -> dict[str, Any] | None:
+def call_record(db: Connection, call_id: str) -> dict[str, Any] | None:
     row = db.execute("SELECT body FROM calls WHERE call_id = ?", (call_id,)).fetchone()
     return None if row is None else dict(json.loads(row["body"]))
 
 
-def export_csv(db: sqlite3.Connection, campaign: str) -> str:
+def export_csv(db: Connection, campaign: str) -> str:
     """See :meth:`dialer.campaign.store.CampaignStore.export_csv`."""
     rows: list[dict[str, Any]] = []
     extra: set[str] = set()
@@ -166,7 +166,7 @@ def export_csv(db: sqlite3.Connection, campaign: str) -> str:
     return _csv_text(LEAD_COLUMNS + tuple(sorted(extra)), rows, times)
 
 
-def export_attempts_csv(db: sqlite3.Connection, campaign: str) -> str:
+def export_attempts_csv(db: Connection, campaign: str) -> str:
     """See :meth:`dialer.campaign.store.CampaignStore.export_attempts_csv`."""
     return _csv_text(ATTEMPT_COLUMNS, attempts(db, campaign))
 

@@ -1,28 +1,41 @@
-"""The campaign database's schema, its migrations, and its connections (read-write or read-only).
+"""The campaign database's schema, its versioned migrations (:data:`MIGRATIONS`, applied by
+:func:`dialer.db.migrate`), and its opening (read-write or read-only) on either dialect.
 
-A database from an older version gains the columns it lacks when it is opened for writing
-(:data:`COLUMNS_ADDED`, :func:`migrate`); opened read-only (:func:`connect_read_only`), what it
-lacks reads as empty (:func:`stand_in`), and nothing in it or beside it is created or changed.
+Version 1 is the whole schema as SQLite had it before versioned migrations, on SQLite with the
+:data:`COLUMNS_ADDED` upgrades, so a file from an older version opens and gains what it lacks;
+on PostgreSQL the same tables with identity columns and ``DOUBLE PRECISION``
+(:func:`dialer.db.postgres_ddl`). Opened read-only (:func:`open_read_only`), what an older
+SQLite file lacks reads as empty (:func:`stand_in`), and nothing in it or beside it is created
+or changed; a PostgreSQL database read-only runs read-only transactions.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from dialer.campaign.model import CampaignError
-from dialer.private_files import private_database
+from dialer.db import (
+    Connection,
+    Database,
+    Migration,
+    Migrations,
+    is_postgres_url,
+    migrate,
+    open_db,
+    postgres_ddl,
+    sqlite_path,
+    statements,
+    transaction,
+)
 
 __all__ = [
     "COLUMNS_ADDED",
+    "MIGRATIONS",
     "SCHEMA",
-    "connect",
-    "connect_read_only",
-    "migrate",
+    "add_missing_columns",
     "missing_columns",
+    "open_read_only",
+    "open_store",
     "stand_in",
     "transaction",
 ]
@@ -125,41 +138,35 @@ COLUMNS_ADDED: tuple[tuple[str, str, str], ...] = (
 database that lacks them (``CREATE TABLE IF NOT EXISTS`` leaves an existing table as it is)."""
 
 
-def connect(path: str) -> sqlite3.Connection:
-    """The database ``path`` (a file, or ``":memory:"``) opened for reading and writing: made
-    private (0600, and so its -wal and -shm), WAL journal, ``synchronous=FULL``, the schema
-    created and migrated."""
-    private_database(path)
-    db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
-    db.row_factory = sqlite3.Row
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.executescript(SCHEMA)
-    migrate(db)
-    return db
-
-
-def migrate(db: sqlite3.Connection) -> None:
-    """Add the :data:`COLUMNS_ADDED` a database from an older version lacks."""
+def add_missing_columns(db: Connection) -> None:
+    """Add the :data:`COLUMNS_ADDED` a SQLite database from an older version lacks."""
     for table, column, kind in missing_columns(db):
         db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
-@contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back when it
-    raises."""
-    db.execute("BEGIN IMMEDIATE")
+MIGRATIONS = Migrations(
+    "campaign",
+    sqlite=(Migration(1, "the campaign schema", (*statements(SCHEMA), add_missing_columns)),),
+    postgresql=(Migration(1, "the campaign schema", statements(postgres_ddl(SCHEMA))),),
+)
+"""The campaign store's migrations; a new one is appended to both dialects' tuples."""
+
+
+def open_store(url: str) -> Database:
+    """The database ``url`` (a path, ``":memory:"``, ``sqlite:///...``, ``postgresql://...``)
+    opened for reading and writing, its migrations applied."""
+    db = open_db(url)
     try:
-        yield db
+        migrate(db, MIGRATIONS)
     except BaseException:
-        db.execute("ROLLBACK")
+        db.close()
         raise
-    db.execute("COMMIT")
+    return db
 
 
-def missing_columns(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
-    """The :data:`COLUMNS_ADDED` that ``db``'s tables lack (those of an older version)."""
+def missing_columns(db: Connection) -> list[tuple[str, str, str]]:
+    """The :data:`COLUMNS_ADDED` that a SQLite ``db``'s tables lack (those of an older
+    version)."""
     missing = []
     for table, column, kind in COLUMNS_ADDED:
         columns = {r[1] for r in db.execute(f"PRAGMA main.table_info({table})")}
@@ -168,23 +175,22 @@ def missing_columns(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
     return missing
 
 
-def connect_read_only(path: str) -> sqlite3.Connection:
-    """A read-only connection to the existing database ``path`` that reads as the current
-    schema (:func:`stand_in`). With no write-ahead log beside it (no other connection has it
-    open) it is read as immutable, which creates no ``-wal``/``-shm`` files; otherwise through
-    the log, as a writer left it."""
-    target = Path(path)
-    if not target.is_file():
-        raise CampaignError(f"no campaign database at {path}")
-    mode = "mode=ro" if Path(f"{path}-wal").exists() else "mode=ro&immutable=1"
-    uri = f"file:{urllib.parse.quote(str(target.resolve()))}?{mode}"
-    db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10.0)
-    db.row_factory = sqlite3.Row
-    stand_in(db)
+def open_read_only(url: str) -> Database:
+    """The existing database ``url`` for reading only. SQLite: reads as the current schema
+    (:func:`stand_in`), nothing created or changed; :class:`CampaignError` when there is no
+    such file."""
+    if not is_postgres_url(url):
+        path = sqlite_path(url)
+        if not Path(path).is_file():
+            raise CampaignError(f"no campaign database at {path}")
+    db = open_db(url, read_only=True)
+    if db.dialect == "sqlite":
+        with db.connection() as conn:
+            stand_in(conn)
     return db
 
 
-def stand_in(db: sqlite3.Connection) -> None:
+def stand_in(db: Connection) -> None:
     """Empty temporary stand-ins (read first, in SQLite's name lookup) for the tables that a
     read-only ``db`` lacks, and views adding the :data:`COLUMNS_ADDED` it lacks (at their
     defaults) to its older tables: reading methods then see the current schema."""

@@ -6,20 +6,19 @@ records or as ``interrupted``."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 
 from dialer.campaign.model import CampaignError, Outcome
 from dialer.campaign.retry import next_attempt_at
 from dialer.campaign.store.campaigns import campaign as stored_campaign
-from dialer.campaign.store.schema import transaction
 from dialer.campaign.store.types import AttemptResult
+from dialer.db import Connection, row_lock, transaction
 
 __all__ = ["finish_attempt", "recover"]
 
 
 def finish_attempt(
-    db: sqlite3.Connection, path: str, call_id: str, result: AttemptResult, now: float
+    db: Connection, path: str, call_id: str, result: AttemptResult, now: float
 ) -> None:
     """See :meth:`dialer.campaign.store.CampaignStore.finish_attempt`."""
     spec_name = db.execute(
@@ -29,7 +28,9 @@ def finish_attempt(
         raise CampaignError(f"no attempt with call id {call_id!r}")
     spec = stored_campaign(db, path, spec_name["campaign"])
     with transaction(db):
-        attempt = db.execute("SELECT * FROM attempts WHERE call_id = ?", (call_id,)).fetchone()
+        attempt = db.execute(
+            "SELECT * FROM attempts WHERE call_id = ?" + row_lock(db), (call_id,)
+        ).fetchone()
         if attempt["state"] != "dialing":
             return
         db.execute(
@@ -51,13 +52,16 @@ def finish_attempt(
         )
         if result.record is not None:
             db.execute(
-                "INSERT OR REPLACE INTO calls (call_id, campaign, lead_id, body) "
-                "VALUES (?, ?, ?, ?)",
+                "INSERT INTO calls (call_id, campaign, lead_id, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (call_id) DO UPDATE SET campaign = excluded.campaign, "
+                "lead_id = excluded.lead_id, body = excluded.body",
                 (call_id, spec.name, attempt["lead_id"], json.dumps(result.record)),
             )
         db.execute(
-            "INSERT OR REPLACE INTO dispositions "
-            "(call_id, campaign, lead_id, disposition, outcome, at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO dispositions (call_id, campaign, lead_id, disposition, outcome, at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (call_id) DO UPDATE SET "
+            "campaign = excluded.campaign, lead_id = excluded.lead_id, "
+            "disposition = excluded.disposition, outcome = excluded.outcome, at = excluded.at",
             (
                 call_id,
                 spec.name,
@@ -67,7 +71,9 @@ def finish_attempt(
                 now,
             ),
         )
-        lead = db.execute("SELECT * FROM leads WHERE id = ?", (attempt["lead_id"],)).fetchone()
+        lead = db.execute(
+            "SELECT * FROM leads WHERE id = ?" + row_lock(db), (attempt["lead_id"],)
+        ).fetchone()
         due = next_attempt_at(
             result.outcome,
             now=now,
@@ -96,7 +102,7 @@ def finish_attempt(
 
 
 def recover(
-    db: sqlite3.Connection,
+    db: Connection,
     path: str,
     campaign: str,
     now: float,

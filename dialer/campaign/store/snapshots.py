@@ -4,10 +4,9 @@ and pacer, so the next run starts warm (see ``dialer.pacing.types.WarmStartPacer
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
-from dialer.campaign.store.schema import transaction
+from dialer.db import Connection, transaction
 
 __all__ = ["SNAPSHOT_MAX_AGE_S", "pacer_snapshot", "save_pacer_snapshot"]
 
@@ -16,7 +15,7 @@ SNAPSHOT_MAX_AGE_S = 14 * 86_400.0
 
 
 def save_pacer_snapshot(
-    db: sqlite3.Connection, campaign: str, pacer: str, snapshot: dict[str, Any], now: float
+    db: Connection, campaign: str, pacer: str, snapshot: dict[str, Any], now: float
 ) -> None:
     """Keep the campaign's latest snapshot of ``pacer`` (replacing the one before)."""
     with transaction(db):
@@ -29,7 +28,7 @@ def save_pacer_snapshot(
 
 
 def pacer_snapshot(
-    db: sqlite3.Connection, campaign: str, pacer: str, now: float, max_age_s: float
+    db: Connection, campaign: str, pacer: str, now: float, max_age_s: float
 ) -> dict[str, Any] | None:
     """The campaign's stored snapshot for ``pacer`` if one was saved within ``max_age_s``
     (``None`` otherwise, or if the stored text is not a JSON object)."""
