@@ -45,6 +45,7 @@ class Agent:
     calls_handled: int = 0
     talk_started: float = 0.0
     talk_seconds: float = field(default=0.0)
+    logged_out: bool = False  # by a supervisor (:meth:`AgentPool.log_out`): never offered
 
 
 AgentListener = Callable[[Agent], None]
@@ -111,7 +112,7 @@ class AgentPool:
         return sum(1 for a in self._agents.values() if self._available(a, want))
 
     def _available(self, a: Agent, want: frozenset[str]) -> bool:
-        if a.state is not AgentState.IDLE or not want <= a.skills:
+        if a.state is not AgentState.IDLE or a.logged_out or not want <= a.skills:
             return False
         return not a.nailed or bool(a.nailed_leg_sid)
 
@@ -166,7 +167,7 @@ class AgentPool:
         if wrap_up:
             a.calls_handled += 1
         a.call_id = ""
-        if a.nailed and not a.nailed_leg_sid:
+        if a.logged_out or (a.nailed and not a.nailed_leg_sid):
             self._set(a, AgentState.OFFLINE)
             return False
         if wrap_up and self.wrap_up_seconds > 0:
@@ -187,7 +188,29 @@ class AgentPool:
             if a.state in (AgentState.IDLE, AgentState.WRAP_UP):
                 self._set(a, AgentState.OFFLINE)
             return False
-        if a.state is AgentState.OFFLINE:
+        if a.state is AgentState.OFFLINE and not a.logged_out:
+            a.idle_since = now
+            self._set(a, AgentState.IDLE)
+            return True
+        return False
+
+    def log_out(self, agent_id: str) -> AgentState:
+        """A supervisor logs the agent out: never offered again until :meth:`log_in`; an idle
+        or wrapping-up agent goes ``offline`` now, one on a call when it is released. Returns
+        the state before (``KeyError`` for an unknown agent)."""
+        a = self._agents[agent_id]
+        before = a.state
+        a.logged_out = True
+        if a.state in (AgentState.IDLE, AgentState.WRAP_UP):
+            self._set(a, AgentState.OFFLINE)
+        return before
+
+    def log_in(self, agent_id: str, now: float = 0.0) -> bool:
+        """Undo :meth:`log_out`; True when the agent became idle (a nailed-up agent needs its
+        live leg)."""
+        a = self._agents[agent_id]
+        a.logged_out = False
+        if a.state is AgentState.OFFLINE and (not a.nailed or a.nailed_leg_sid):
             a.idle_since = now
             self._set(a, AgentState.IDLE)
             return True
@@ -198,6 +221,9 @@ class AgentPool:
         freed: list[Agent] = []
         for a in self._agents.values():
             if a.state is AgentState.WRAP_UP and now >= a.wrap_until:
+                if a.logged_out:
+                    self._set(a, AgentState.OFFLINE)
+                    continue
                 a.idle_since = now
                 self._set(a, AgentState.IDLE)
                 freed.append(a)

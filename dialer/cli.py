@@ -59,6 +59,9 @@ from dialer.mode import add_flag, dial_mode
 from dialer.records import RecordStore
 from dialer.service import Dialer
 from dialer.signals import graceful_signals
+from dialer.web import options as ui_options
+from dialer.web.app import with_ui
+from dialer.web.context import UiSettings
 from voxgate_shared.control import check_dialer_id
 from voxgate_shared.control_token import CONTROL_TOKEN_ENV, ensure_control_token
 from voxgate_shared.health import exotel_mode
@@ -111,6 +114,7 @@ def register(subparsers: Any, embedding: Embedding | None = None) -> None:
                      help="serve the control API without a token (loopback only; a warning)")
     run.add_argument("--sim-config", metavar="FILE", default=None,
                      help="TOML world of the embedded emulator (when no EXOTEL_API_BASE)")
+    ui_options.add_arguments(run)  # the dashboard at /ui/ (dialer.web)
     run.set_defaults(func=run_command, embedding=embedding)
     export = sub.add_parser("export", help="export call records as CSV or JSON lines")
     export.add_argument("--db", required=True, help="the SQLite file of the dialer")
@@ -224,7 +228,8 @@ def run_command(args: argparse.Namespace) -> int:
                 "ws(s):// address; without it no bot-first call can start its stream"
             )
         mode_line = dial_mode(config, args)  # refuses an implicit mode (dialer.mode)
-    except ConfigError as exc:
+        ui = ui_options.settings_from(args, config.db_path)
+    except (ConfigError, ValueError) as exc:
         return _fail(exc)
     print(mode_line, flush=True)
     try:
@@ -246,7 +251,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         asyncio.run(serve(config, agents, sim_config=sim_config,
                           bots=served_bots(config, args.bot), token=token,
-                          embedding=embedding))
+                          embedding=embedding, ui=ui))
     except (KeyboardInterrupt, asyncio.CancelledError):
         return 130
     except ConfigError as exc:
@@ -278,7 +283,8 @@ def control_token(host: str, no_auth: bool) -> str:
 async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
                 ready: asyncio.Event | None = None, sim_config: Any = None, *,
                 bots: frozenset[str] | None = None, token: str | None = None,
-                stop: asyncio.Event | None = None, embedding: Embedding | None = None) -> None:
+                stop: asyncio.Event | None = None, embedding: Embedding | None = None,
+                ui: UiSettings | None = None) -> None:
     """Run the dialer (and ``embedding``'s emulator when no API base is set) until ``stop`` is
     set (by default: the first SIGTERM/SIGINT), then drain (see the module docstring)."""
     stop = stop or asyncio.Event()
@@ -310,10 +316,13 @@ async def serve(config: DialerConfig, agents: Sequence[AgentSpec],
             api = await stack.enter_async_context(
                 ControlApiServer(dialer, config.control_host, config.control_port,
                                  dialer=dialer, token=token, bots=bots, mode=mode,
-                                 routes=campaigns.add_routes if campaigns else None)
+                                 routes=with_ui(dialer, campaigns, ui,
+                                                campaigns.add_routes if campaigns else None))
             )
             print(f"dialer events at {redact_url(dialer.event_endpoint)}", flush=True)
             print(f"dialer control API at {api.url}/v1/control", flush=True)
+            if ui is not None:
+                print(f"dashboard at {api.url}/ui/", flush=True)
             if campaigns is not None:  # those a killed or stopped service was running
                 campaigns.resume()
             if ready is not None:

@@ -28,7 +28,9 @@ Authentication: with a token (``token=``, by default the environment's
 ``VOXGATE_CONTROL_TOKEN``; ``voxgate dialer run`` always has one unless ``--no-control-auth``
 on loopback, see :mod:`voxgate_shared.control_token`) every route but ``/v1/health`` wants
 ``Authorization: Bearer TOKEN`` (compared as bytes in constant time, so a non-ASCII header is a
-``401`` like any other wrong token). The gateway's ``HttpControlHook`` sends the same token.
+``401`` like any other wrong token); ``/ui/`` (the dashboard, :mod:`dialer.web`, mounted
+only with a users file) is left to the dashboard's own session auth.
+The gateway's ``HttpControlHook`` sends the same token.
 Refusals are counted (``DialerStats.control_refused`` by reason).
 
 Run it beside a :class:`~dialer.service.Dialer`::
@@ -66,6 +68,7 @@ CALL_FIELDS = ("number", "mode", "bot", "custom", "call_id", "skills", "amd", "s
 CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 SIP_URI = re.compile(r"sips?:[^\s@]+@[^\s@]+")
 OPEN_PATHS = frozenset({"/v1/health", *health.PATHS})
+UI_PATHS = ("/ui/",)  # the dashboard's session auth (dialer.web.auth) guards them
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -224,7 +227,7 @@ class ControlApiServer:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not self.token or request.path in OPEN_PATHS:
+        if not self.token or request.path in OPEN_PATHS or request.path.startswith(UI_PATHS):
             return await handler(request)
         scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(

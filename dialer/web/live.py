@@ -1,0 +1,153 @@
+"""The live feed: ``GET /ui/api/live`` (server-sent events), ``GET /ui/api/snapshot`` (the same
+snapshot once, JSON) and ``GET /ui/api/history`` (the figures kept over the shift, for charts).
+
+:class:`LiveFeed` gathers the inputs of :func:`dialer.web.snapshot.live_snapshot` from the
+dialer and its campaign runners at most once per ``period_s`` whatever the number of viewers,
+and keeps a point per campaign every ``history_every_s`` (12 hours of them) in memory. Each
+viewer gets an event (``data: {json}``) when the snapshot changed, at most once per
+``period_s``, and a heartbeat comment (``: hb``) every ``heartbeat_s`` otherwise. A viewer
+whose session expires or logs out is disconnected; an agent's feed holds only its own row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from dialer.agents import Agent
+from dialer.web.context import CONTEXT, SESSION, UiContext
+from dialer.web.sessions import Session
+from dialer.web.snapshot import CampaignView, live_snapshot
+
+if TYPE_CHECKING:
+    from dialer.pacing.types import Pacer
+
+__all__ = ["LiveFeed", "pacer_aim"]
+
+log = logging.getLogger(__name__)
+
+HISTORY_FIELDS = ("done", "in_flight", "answer_rate", "abandon_24h", "occupancy",
+                  "waiting_for_agent")
+
+
+def pacer_aim(pacer: Pacer) -> float | None:
+    """The pacer's abandonment aim (``None``: a pacer without one, e.g. progressive)."""
+    control = getattr(pacer, "control", None)
+    if control is not None and hasattr(control, "aim"):
+        return float(control.aim)
+    target = getattr(pacer, "drop_target", None)
+    return None if target is None else float(target)
+
+
+class LiveFeed:
+    def __init__(self, ctx: UiContext, period_s: float = 1.0, heartbeat_s: float = 15.0,
+                 history_every_s: float = 10.0, history_points: int = 4320) -> None:
+        self.ctx = ctx
+        self.period_s = period_s
+        self.heartbeat_s = heartbeat_s
+        self.history_every_s = history_every_s
+        self.started = ctx.clock()
+        self.since: dict[str, float] = {}  # agent id -> when it entered its state
+        self.history: dict[str, deque[list[float]]] = {}
+        self._points = history_points
+        self._next_point = 0.0
+        self._at = -1e18
+        self._snapshot: dict[str, Any] = {}
+        self.viewers = 0
+        ctx.dialer.pool.subscribe(self._agent_changed)
+
+    def _agent_changed(self, agent: Agent) -> None:
+        self.since[agent.agent_id] = self.ctx.clock()
+
+    def _views(self) -> Iterator[CampaignView]:
+        service = self.ctx.campaigns
+        if service is None:
+            return
+        wall = self.ctx.wall()
+        for name in service.store.campaigns():
+            spec = service.store.campaign(name)
+            run = service.runs.get(name)
+            cap = spec.limits.abandon_target
+            if run is not None:
+                runner = run[0]
+                yield CampaignView(name, cap, spec.pacer, live=runner.snapshot(),
+                                   aim=pacer_aim(runner.pacer))
+            else:
+                yield CampaignView(name, cap, spec.pacer, stats=service.store.stats(name, wall))
+
+    def _stages(self) -> list[str]:
+        calls = getattr(self.ctx.dialer, "_calls", {})  # the dialer's live CallRunners
+        return [runner.flow.state.value for runner in list(calls.values())]
+
+    def snapshot(self) -> dict[str, Any]:
+        """The current snapshot (recomputed when older than ``period_s``)."""
+        now = self.ctx.clock()
+        if now - self._at < self.period_s:
+            return self._snapshot
+        self._at = now
+        self._snapshot = live_snapshot(
+            campaigns=list(self._views()), agents=self.ctx.dialer.pool.agents, since=self.since,
+            paused=self.ctx.paused, stages=self._stages(), now=now, started=self.started,
+            wall=self.ctx.wall())
+        if now >= self._next_point:
+            self._next_point = now + self.history_every_s
+            for row in self._snapshot["campaigns"]:
+                points = self.history.setdefault(row["name"], deque(maxlen=self._points))
+                points.append([self._snapshot["at"], *(float(row[f]) for f in HISTORY_FIELDS)])
+        return self._snapshot
+
+    def refresh(self) -> None:
+        """Forget the cached snapshot (a control changed something: show it at once)."""
+        self._at = -1e18
+
+    def for_session(self, session: Session) -> dict[str, Any]:
+        snap = self.snapshot()
+        if session.role == "supervisor":
+            return snap
+        return {"at": snap["at"], "campaigns": [], "stages": {},
+                "agents": [a for a in snap["agents"] if a["id"] == session.agent_id]}
+
+    # -- handlers -------------------------------------------------------------------------
+
+    async def snapshot_handler(self, request: web.Request) -> web.Response:
+        return web.json_response(self.for_session(request[SESSION]))
+
+    async def history_handler(self, request: web.Request) -> web.Response:
+        self.snapshot()
+        return web.json_response({"fields": ["at", *HISTORY_FIELDS],
+                                  "campaigns": {k: list(v) for k, v in self.history.items()}})
+
+    async def live_handler(self, request: web.Request) -> web.StreamResponse:
+        ctx: UiContext = request.app[CONTEXT]
+        session: Session = request[SESSION]
+        if self.viewers >= ctx.settings.max_viewers:
+            return web.json_response({"error": "too many live viewers"}, status=503)
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        self.viewers += 1
+        last = ""
+        quiet = 0.0
+        try:
+            while ctx.sessions.get(session.sid) is session:
+                text = json.dumps(self.for_session(session), separators=(",", ":"))
+                if text != last:
+                    await response.write(f"data: {text}\n\n".encode())
+                    last, quiet = text, 0.0
+                elif quiet >= self.heartbeat_s:
+                    await response.write(b": hb\n\n")
+                    quiet = 0.0
+                await asyncio.sleep(self.period_s)
+                quiet += self.period_s
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.viewers -= 1
+        return response
