@@ -12,7 +12,7 @@ STRICT := $(wildcard gateway/protocol.py gateway/frames.py gateway/batching.py g
 # Without a C compiler the build is skipped and the gateway runs as pure Python.
 FASTSTAMP := build/.compiled
 
-.PHONY: demo test test-pure lint lint-ruff lint-strict lint-types lint-tests typecheck unit install fixtures proto bench clean fast pure
+.PHONY: demo test browser test-pure lint lint-ruff lint-strict lint-types lint-tests typecheck unit install fixtures proto bench clean fast pure
 
 $(STAMP): pyproject.toml $(wildcard examples/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,8 +60,15 @@ lint-tests:
 TEST_JOBS ?= 8
 XDIST := -n $(TEST_JOBS) --dist worksteal
 
+# Debian's chromium for tests/browser (Playwright drives it; no browser is ever downloaded):
+# installed with apt-get when missing and we are root; otherwise those tests skip, saying why.
+browser:
+	@test -x /usr/bin/chromium || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium >/dev/null) || echo "chromium not installed: the browser tests will skip"
+
 # The compiled core builds while the lint steps run; then the suite runs on it.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(MAKE) --no-print-directory -j5 --output-sync=target $(LINT) $(FASTSTAMP)
 	$(BIN)/pytest -q $(XDIST)
 	$(MAKE) --no-print-directory test-pure
