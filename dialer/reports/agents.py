@@ -47,13 +47,14 @@ _ENDS = frozenset({"bridge_ended", "agent_ended", "customer_ended", "ended"})
 
 
 def talk_seconds(record: Mapping[str, Any]) -> float:
-    """Seconds bridged: the first ``bridged`` to the first end after it (0 without either)."""
+    """Seconds bridged: the first ``bridged`` to the first end after it (0 without either;
+    the timeline is in ms since the dial)."""
     start: float | None = None
     for name, at in spans(record.get("timeline", ())):
         if start is None and name == "bridged":
             start = at
         elif start is not None and name in _ENDS:
-            return round(max(0.0, at - start), 3)
+            return round(max(0.0, at - start) / 1000.0, 3)
     return 0.0
 
 

@@ -93,7 +93,7 @@ def rate(part: int, whole: int) -> float | None:
 
 
 def spans(timeline: Iterable[Any]) -> list[tuple[str, float]]:
-    """A record's ``timeline`` (``[name, seconds since dial]`` pairs) as tuples, bad pairs
+    """A record's ``timeline`` (``[name, ms since dial]`` pairs) as tuples, bad pairs
     skipped."""
     out: list[tuple[str, float]] = []
     for item in timeline:

@@ -22,14 +22,15 @@ ESCALATED = {
     "number": "+919800000001", "mode": "bot_first", "answered": True, "escalated": True,
     "escalation_reason": "dtmf", "bridged": True, "agent_id": "a1",
     "disposition": "agent_handled", "latencies": {"escalation_to_bridge": 1500.0},
-    "timeline": [["dial", 0.0], ["answered", 1.0], ["stream_started", 1.2],
-                 ["escalation_requested", 4.0], ["agent_dialled", 4.1],
-                 ["agent_answered", 5.0], ["bridged", 5.5], ["bridge_ended", 50.5]],
+    "timeline": [["dial", 0.0], ["answered", 1000.0], ["stream_started", 1200.0],
+                 ["escalation_requested", 4000.0], ["agent_dialled", 4100.0],
+                 ["agent_answered", 5000.0], ["bridged", 5500.0], ["bridge_ended", 50500.0]],
 }
 CONTAINED = {
     "number": "+919800000002", "mode": "bot_first", "answered": True,
     "disposition": "bot_completed", "hangup_reason": "entered:42",
-    "timeline": [["dial", 0.0], ["answered", 1.0], ["stream_started", 1.2], ["ended", 9.0]],
+    "timeline": [["dial", 0.0], ["answered", 1000.0], ["stream_started", 1200.0],
+                 ["ended", 9000.0]],
 }
 
 

@@ -26,7 +26,10 @@ def record(call_id: str, bot: bool = False, **fields: Any) -> dict[str, Any]:
     if bot:
         base |= {"answered": True,
                  "timeline": [["dial", 0.0], ["answered", 2.0], ["stream_started", 2.4]]}
-    return base | fields
+    record = base | fields
+    # the timelines below are written in seconds; a record keeps ms since the dial
+    record["timeline"] = [[n, t * 1000.0] for n, t in record.get("timeline", ())]
+    return record
 
 
 RECORDS = [
