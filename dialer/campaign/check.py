@@ -96,7 +96,7 @@ def new_leads(
     listed = {lead.phone for lead in leads if store.on_dnc(lead.phone)}
     if listed:
         notes.say(
-            f"do-not-call list in {store.path}: {plural(len(listed), 'new lead')} on it "
+            f"do-not-call list in {store.display}: {plural(len(listed), 'new lead')} on it "
             "already (never dialled)"
         )
     return [lead for lead in leads if lead.phone not in listed]
@@ -164,14 +164,14 @@ def stored_notes(inputs: RunInputs, store: CampaignStore, now: float) -> Notes:
     dialer holding it, a pause, a file that changes its default country."""
     name, stored = inputs.name, store.campaign(inputs.name)
     update = "; run updates its settings from the file" if inputs.spec else ""
-    notes = Notes([f"database {store.path}: campaign {name} is stored{update}"])
+    notes = Notes([f"database {store.display}: campaign {name} is stored{update}"])
     stats, pending = store.stats(name, now), store.pending(name, now)
     notes.lines.extend(f"  {line}" for line in status_lines(name, stats, pending, now))
     busy = store.busy(name, now)
     if busy:
         notes.say(f"  warning: {busy}: run is refused until then", "another dialer runs it")
     if stats.status == "paused":
-        notes.say(f"  warning: {paused_text(name, store.path)}", "paused")
+        notes.say(f"  warning: {paused_text(name, store.display)}", "paused")
     if stored.default_country != inputs.settings.default_country:
         notes.say(
             f"  warning: default_country changes from +{stored.default_country} to "

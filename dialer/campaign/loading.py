@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import time
 import tomllib
 from pathlib import Path
@@ -24,7 +23,9 @@ from dialer.campaign.model import CampaignError, campaign_from_toml
 from dialer.campaign.skill_alarm import bot_script
 from dialer.campaign.store import CampaignStore
 from dialer.config import DialerConfig
+from dialer.db import DatabaseError, driver_errors, is_postgres_url, sqlite_path
 from dialer.errors import ConfigError
+from voxgate_shared.redact import redact_url
 
 if TYPE_CHECKING:
     from dialer.emulated import Embedding
@@ -64,8 +65,13 @@ def check_writable(path: str, what: str) -> None:
 
 def check_db_path(path: str) -> None:
     """Refuse (``cannot open database X: ...``) a database path that is a directory or whose
-    directory is missing."""
-    target = Path(path)
+    directory is missing (a ``postgresql://`` URL: nothing to check before connecting)."""
+    if is_postgres_url(path):
+        return
+    try:
+        target = Path(sqlite_path(path))
+    except DatabaseError as exc:
+        raise CampaignError(f"cannot open database {path}: {exc}") from None
     if target.is_dir():
         raise CampaignError(f"cannot open database {path}: is a directory")
     if not target.parent.is_dir():
@@ -77,12 +83,14 @@ def check_db_path(path: str) -> None:
 def open_store(path: str, *, read_only: bool = False) -> CampaignStore:
     """A :class:`CampaignStore` on ``path`` (with ``read_only``, on the existing file, changing
     nothing: :meth:`CampaignStore.read_only`); :class:`CampaignError` (``cannot open database
-    X: ...``) instead of a ``sqlite3`` error."""
+    X: ...``, without a URL's password) instead of a driver's error."""
     check_db_path(path)
     try:
         return CampaignStore.read_only(path) if read_only else CampaignStore(path)
-    except sqlite3.Error as exc:
-        raise CampaignError(f"cannot open database {path}: {exc}") from None
+    except DatabaseError as exc:  # it names the database already, without its password
+        raise CampaignError(str(exc)) from None
+    except driver_errors() as exc:
+        raise CampaignError(f"cannot open database {redact_url(path)}: {exc}") from None
 
 
 def check_bot(name: str) -> None:
@@ -183,7 +191,7 @@ def check_report(args: argparse.Namespace) -> Notes:
     store: CampaignStore | None = None
     if args.db is not None:
         check_db_path(args.db)
-        if Path(args.db).exists():
+        if is_postgres_url(args.db) or Path(sqlite_path(args.db)).exists():
             store = open_store(args.db, read_only=True)
     try:
         notes = check_notes(args, inputs, store, time.time())

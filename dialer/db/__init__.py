@@ -51,7 +51,14 @@ from dialer.db.connection import (
     to_psycopg,
     transaction,
 )
-from dialer.db.database import Database, DatabaseError, is_postgres_url, open_db, sqlite_path
+from dialer.db.database import (
+    Database,
+    DatabaseError,
+    driver_errors,
+    is_postgres_url,
+    open_db,
+    sqlite_path,
+)
 from dialer.db.migrations import (
     Migration,
     Migrations,
@@ -73,6 +80,7 @@ __all__ = [
     "PgRow",
     "Row",
     "applied_versions",
+    "driver_errors",
     "insert_returning_id",
     "is_postgres_url",
     "migrate",

@@ -16,7 +16,14 @@ from dialer.db.connection import Connection, Dialect, pg_row_factory
 from dialer.private_files import private_database
 from voxgate_shared.redact import redact_text, redact_url
 
-__all__ = ["Database", "DatabaseError", "is_postgres_url", "open_db", "sqlite_path"]
+__all__ = [
+    "Database",
+    "DatabaseError",
+    "driver_errors",
+    "is_postgres_url",
+    "open_db",
+    "sqlite_path",
+]
 
 POOL_MAX = 8
 """Connections a PostgreSQL database keeps at most (one per store call in flight)."""
@@ -26,6 +33,14 @@ CONNECT_TIMEOUT_S = 10
 
 class DatabaseError(Exception):
     """A database URL that names nothing this opens, or a read-only database that is not there."""
+
+
+def driver_errors() -> tuple[type[Exception], ...]:
+    """What opening or using a database can raise: :class:`DatabaseError`, ``sqlite3.Error``,
+    ``psycopg.Error`` (for an ``except`` that turns them into one line)."""
+    import psycopg
+
+    return (DatabaseError, sqlite3.Error, psycopg.Error)
 
 
 def is_postgres_url(url: str) -> bool:
