@@ -30,9 +30,10 @@
   are hung up (``shutdown_grace`` s for their records), and last the nailed-up agents' legs.
   A second signal skips the wait (calls and nailed legs are still hung up); exit code 130.
   What was left is logged. At start, nailed legs left up by an earlier run are hung up.
-* ``voxgate dialer export --db FILE --out FILE.csv|FILE.jsonl`` -- call records as CSV or JSON
-  lines. A database that does not exist, is not a database, or an output that is neither
-  ``.csv`` nor ``.jsonl`` is a one-line error (exit 2).
+* ``voxgate dialer export --db FILE|URL --out FILE.csv|FILE.jsonl`` -- call records as CSV or
+  JSON lines, from a SQLite file or a ``postgresql://`` database (:mod:`dialer.db`). A database
+  that does not exist, is not a database, a server that does not answer, or an output that is
+  neither ``.csv`` nor ``.jsonl`` is a one-line error (exit 2).
 """
 
 from __future__ import annotations
@@ -49,9 +50,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg
+
 from dialer.call_binding import DIALER_ID_ENV
 from dialer.config import DialerConfig, redact_url
 from dialer.control_api import BadField, ControlApiServer, contact_uri
+from dialer.db import DatabaseError, is_postgres_url, sqlite_path
 from dialer.emulated import Embedding, on_emulator
 from dialer.errors import ConfigError
 from dialer.intake import server_tls_context
@@ -117,7 +121,8 @@ def register(subparsers: Any, embedding: Embedding | None = None) -> None:
     ui_options.add_arguments(run)  # the dashboard at /ui/ (dialer.web)
     run.set_defaults(func=run_command, embedding=embedding)
     export = sub.add_parser("export", help="export call records as CSV or JSON lines")
-    export.add_argument("--db", required=True, help="the SQLite file of the dialer")
+    export.add_argument("--db", required=True,
+                        help="the dialer's database: a SQLite file or a postgresql:// URL")
     export.add_argument("--out", required=True, help="FILE.csv or FILE.jsonl")
     export.set_defaults(func=export_command)
 
@@ -352,21 +357,27 @@ async def drain(dialer: Dialer, why: str) -> None:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    db, out = Path(args.db), Path(args.out)
-    if db.is_dir():
-        return _fail(f"--db {args.db}: is a directory, not a database")
-    if not db.exists():
-        return _fail(f"--db {args.db}: no such database")
+    out, shown = Path(args.out), redact_url(args.db)
+    if not is_postgres_url(args.db):
+        try:
+            db = Path(sqlite_path(args.db))
+        except DatabaseError as exc:
+            return _fail(f"--db {shown}: {exc}")
+        if db.is_dir():
+            return _fail(f"--db {args.db}: is a directory, not a database")
+        if not db.exists():
+            return _fail(f"--db {args.db}: no such database")
     if out.suffix.lower() not in (".csv", ".jsonl"):
         return _fail(f"--out {args.out}: want FILE.csv or FILE.jsonl")
     try:
         store = RecordStore(args.db)
-    except sqlite3.Error as exc:
-        return _fail(f"--db {args.db}: cannot read it as a dialer database: {exc}")
+    except (sqlite3.Error, psycopg.Error, DatabaseError) as exc:
+        why = " ".join(str(exc).split())  # a driver's message can hold several lines
+        return _fail(f"--db {shown}: cannot read it as a dialer database: {why}")
     try:
         n = store.export(out)
-    except sqlite3.Error as exc:
-        return _fail(f"--db {args.db}: {exc}")
+    except (sqlite3.Error, psycopg.Error) as exc:
+        return _fail(f"--db {shown}: {exc}")
     except OSError as exc:
         return _fail(f"--out {args.out}: {exc.strerror or exc}")
     finally:
