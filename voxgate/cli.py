@@ -20,7 +20,6 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli",  # gateway
     "exotel_sim.cli",  # sim
     "voxgate.embedding",  # dialer, campaign (lent the emulator: dialer.emulated.Embedding)
-    "dialer.web.users_cli",  # users (the dashboard's)
     "dialer.db.cli",  # db
     "dialer.web.users_cli",  # users (the dashboard's)
     "dialer.reports.cli",  # report
