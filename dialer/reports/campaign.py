@@ -64,7 +64,7 @@ def campaign_report(
     charts = (
         Chart("Funnel", tuple(str(s[0]) for s in stages), tuple(float(s[1] or 0) for s in stages),
               "calls"),
-        Chart(f"Abandonment by hour ({zone})", tuple(f"{h[0]:02}" for h in hours),
+        Chart(f"Abandonment by hour ({zone})", tuple(f"{h[0]:02}:00" for h in hours),
               tuple(100.0 * float(h[3] or 0) for h in hours), "%"),
     )
     return Report("campaign", name, tables, charts)

@@ -112,7 +112,7 @@ def test_campaign_funnel_rates_latencies_and_abandonment_by_hour() -> None:
     assert hours == ((10, 3, 0, 0.0), (11, 2, 1, 0.5))  # local hours in Asia/Kolkata
     funnel_chart, hour_chart = report.charts
     assert funnel_chart.values == (8.0, 6.0, 5.0, 4.0, 3.0, 3.0)
-    assert (hour_chart.labels, hour_chart.values) == (("10", "11"), (0.0, 50.0))
+    assert (hour_chart.labels, hour_chart.values) == (("10:00", "11:00"), (0.0, 50.0))
 
 
 def test_rates_with_nothing_to_count_are_empty_not_zero() -> None:
