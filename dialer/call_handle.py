@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from dialer.flows import HangupRequest, Transfer
 from dialer.records import CallRecord
 from dialer.runner import CallRunner
@@ -11,8 +13,10 @@ from dialer.runner import CallRunner
 class CallHandle:
     """A placed call. ``await handle.wait()`` returns its :class:`CallRecord`."""
 
-    def __init__(self, runner: CallRunner) -> None:
+    def __init__(self, runner: CallRunner,
+                 saved: Callable[[str], Awaitable[None]] | None = None) -> None:
         self._runner = runner
+        self._saved = saved  # waits until a finished call's record is stored
         self.call_id = runner.call_id
         self.request = runner.request
 
@@ -31,6 +35,8 @@ class CallHandle:
     async def wait(self) -> CallRecord:
         """Wait for the call to end (bound it with ``asyncio.timeout`` if needed)."""
         await self._runner.done.wait()
+        if self._saved is not None:
+            await self._saved(self.call_id)
         assert self._runner.record is not None
         return self._runner.record
 

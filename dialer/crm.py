@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from dialer.records import RecordStore
+from dialer.store_calls import StoreCalls
 from voxgate_shared.redact import redact_text
 
 log = logging.getLogger(__name__)
@@ -68,10 +69,12 @@ class CrmPusher:
         max_age: float = 86_400.0,
         max_attempts: int | None = None,
         poll_interval: float = 1.0,
+        calls: StoreCalls | None = None,
     ) -> None:
         if not url:
             raise ValueError("CrmPusher needs a URL")
         self.store = store
+        self.calls = calls or StoreCalls()  # the outbox's reads and writes, off the loop
         self.url = url
         self._secret = secret
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -92,7 +95,7 @@ class CrmPusher:
         async with aiohttp.ClientSession(timeout=self._timeout) as session:
             while True:
                 await self.push_due(session)
-                nxt = self.store.next_push_at()
+                nxt = await self.calls.run(self.store.next_push_at)
                 wait = self._poll if nxt is None else min(self._poll, max(0.0, nxt - time.time()))
                 self._wake.clear()
                 try:
@@ -103,10 +106,11 @@ class CrmPusher:
     async def push_due(self, session: aiohttp.ClientSession) -> int:
         """One pass over the due rows; returns how many were delivered."""
         delivered = 0
-        for row_id, call_id, body, attempts, queued_at in self.store.due_pushes(time.time()):
+        due = await self.calls.run(self.store.due_pushes, time.time())
+        for row_id, call_id, body, attempts, queued_at in due:
             error = await self._post(session, body.encode())
             if not error:
-                self.store.push_done(row_id)
+                await self.calls.run(self.store.push_done, row_id)
                 self.stats.delivered += 1
                 delivered += 1
                 continue
@@ -117,7 +121,7 @@ class CrmPusher:
             give_up = (0 < queued_at <= now - self._max_age) or (
                 self._max_attempts is not None and attempts + 1 >= self._max_attempts
             )
-            self.store.push_failed(row_id, error, now + delay, give_up)
+            await self.calls.run(self.store.push_failed, row_id, error, now + delay, give_up)
             if give_up:
                 self.stats.dead += 1
                 log.error("CRM push of call %s given up after %d attempts over %.0f s: %s",

@@ -38,6 +38,7 @@ from dialer.flows.watchdog import Verdict, terminal_status, verdict
 from dialer.ports import ExotelApi
 from dialer.records import CallRecord, RecordStore, compute_latencies
 from dialer.runner import _duration
+from dialer.store_calls import StoreCalls
 from dialer.uncertain import same_number
 
 log = logging.getLogger(__name__)
@@ -51,17 +52,21 @@ RETRY_MAX_S = 60.0
 
 
 async def reconcile(store: RecordStore, api: ExotelApi, *, apology_s: float = 3.0,
-                    states: list[dict[str, Any]] | None = None) -> int:
+                    states: list[dict[str, Any]] | None = None,
+                    calls: StoreCalls | None = None) -> int:
     """Settle ``states`` (default: every live call the store holds; a dialer reads them before
-    it places a call of its own); returns how many got their record."""
-    pending = store.live_calls() if states is None else states
+    it places a call of its own); returns how many got their record. The store is written
+    through ``calls`` (off the event loop)."""
+    calls = calls or StoreCalls()
+    pending = await calls.run(store.live_calls) if states is None else states
     if not pending:
         return 0
     log.warning("%d live call(s) left by an earlier run: settling them from Exotel",
                 len(pending))
     settled, delay = 0, RETRY_FIRST_S
     while True:
-        done = await asyncio.gather(*(_settle(store, api, s, apology_s) for s in pending))
+        done = await asyncio.gather(*(_settle(store, api, s, apology_s, calls)
+                                      for s in pending))
         settled += sum(done)
         pending = [s for s, ok in zip(pending, done, strict=True) if not ok]
         if not pending:
@@ -73,7 +78,7 @@ async def reconcile(store: RecordStore, api: ExotelApi, *, apology_s: float = 3.
 
 
 async def _settle(store: RecordStore, api: ExotelApi, state: Mapping[str, Any],
-                  apology_s: float) -> bool:
+                  apology_s: float, calls: StoreCalls) -> bool:
     call_id = str(state.get("call_id", ""))
     try:
         if not state.get("customer_leg_sid"):
@@ -95,7 +100,7 @@ async def _settle(store: RecordStore, api: ExotelApi, state: Mapping[str, Any],
     # a nailed agent's leg is not the call's (no facts in the record, as at a normal end)
     agent = None if state.get("agent_nailed") else agent
     record = build_record(state, customer, agent, ended_by_restart=bool(live))
-    store.save(record)
+    await calls.run(store.save, record, lane=call_id)
     log.warning("call %s (left by an earlier run in stage %s): recorded %s%s", call_id,
                 state.get("stage", ""), record.disposition,
                 f", hung up {', '.join(r for r, _ in live)}" if live else "")

@@ -93,6 +93,7 @@ from dialer.progress import (  # noqa: F401  (forecast_detail/parse_: older impo
 from dialer.records import CallRecord, RecordStore
 from dialer.runner import CallRunner
 from dialer.stats import DialerStats
+from dialer.store_calls import StoreCalls
 from dialer.stream_params import MAX_CHARS, StreamParams, add_stream_params
 from voxgate_shared.control import ControlRequest
 from voxgate_shared.redact import register_secrets, secrets_in_settings
@@ -125,6 +126,7 @@ class Dialer:
         stream_url_builder: StreamUrlBuilder | None = None,
         clock: Callable[[], float] = time.monotonic,
         binding: CallBinding | None = None,
+        calls: StoreCalls | None = None,
     ) -> None:
         if config.uses_embedded_emulator:
             raise ConfigError(
@@ -135,6 +137,10 @@ class Dialer:
         register_secrets(*secrets_in_settings(config))  # masked in every log from now on
         self.pool = pool or AgentPool(config.wrap_up_seconds)
         self.store = store if store is not None else RecordStore(config.db_path or ":memory:")
+        # store calls made on the loop run on worker threads (dialer.store_calls); the campaign
+        # runners and the service API use this one too
+        self.calls = calls or StoreCalls()
+        self._saving: dict[str, asyncio.Future[Any]] = {}  # records being saved, by call id
         self.client: ExotelApi = client or ExotelClient(
             config.api_base, config.account_sid, config.api_key, config.api_token,
             timeout=config.request_timeout, max_retries=config.max_retries,
@@ -149,7 +155,8 @@ class Dialer:
             self.intake, config.event_plan
         )
         self.crm: CrmPusher | None = (
-            CrmPusher(self.store, config.crm_url, config.crm_secret) if config.crm_url else None
+            CrmPusher(self.store, config.crm_url, config.crm_secret, calls=self.calls)
+            if config.crm_url else None
         )
         self._stream_url_builder = stream_url_builder
         self._calls: dict[str, CallRunner] = {}
@@ -207,8 +214,8 @@ class Dialer:
             self._start_keeper(keeper)
         # live calls a killed run of this database left: settled from Exotel (dialer.restart)
         # (read now, before this run places a call of its own)
-        self._restart_task = self._spawn(self._reconcile_restart(self.store.live_calls()),
-                                         "restart-reconcile")
+        left = await self.calls.run(self.store.live_calls)
+        self._restart_task = self._spawn(self._reconcile_restart(left), "restart-reconcile")
         log.info("dialer up: events at %s, Exotel at %s", redact_url(self.event_endpoint),
                  redact_url(self.client.base))
         return self
@@ -238,10 +245,11 @@ class Dialer:
             await tg.__aexit__(None, None, None)
         await self.intake_server.stop()
         await self.client.close()
+        await self.calls.close()  # the records and live states queued are written first
 
     async def _reconcile_restart(self, left: list[dict[str, Any]]) -> None:
         try:
-            await restart.reconcile(self.store, self.client, states=left)
+            await restart.reconcile(self.store, self.client, states=left, calls=self.calls)
         except Exception:  # the dialer goes on taking calls; the rows wait for the next start
             log.exception("settling the live calls of an earlier run failed")
 
@@ -264,6 +272,7 @@ class Dialer:
         """Wait until every placed call has finished (bound it with ``asyncio.timeout``)."""
         while self._calls:
             await asyncio.gather(*(r.done.wait() for r in list(self._calls.values())))
+        await self.calls.flush()  # their records are stored
 
     def _record_lost(self) -> None:
         """Calls still live after the shutdown grace (no end came from Exotel, whose events or
@@ -433,7 +442,7 @@ class Dialer:
         self.stats.placed += 1
         self._spawn(runner.run(), f"call-{request.call_id}")
         self.notify(request.call_id, "placed", request.number)
-        return CallHandle(runner)
+        return CallHandle(runner, saved=self.record_saved)
 
     def stream_url_for(self, request: CallRequest, attempt: int) -> str:
         """The stream URL for a call (``vx_call``: its id and MAC, and the request's
@@ -462,13 +471,9 @@ class Dialer:
         return params
 
     def finish_call(self, runner: CallRunner, record: CallRecord) -> None:
-        """Called once by a runner at its end: store, queue the CRM push, unregister."""
-        try:
-            self.store.save(record, push_to_crm=self.crm is not None)
-        except Exception:
-            log.exception("call %s: storing the record failed", record.call_id)
-        if self.crm is not None:
-            self.crm.wake()
+        """Called once by a runner at its end: store (queued on the store's worker; the
+        handle's ``wait`` returns once it is stored), queue the CRM push, unregister."""
+        self._save_record(record)
         self.stats.finished += 1
         self.stats.dispositions[record.disposition] = (
             self.stats.dispositions.get(record.disposition, 0) + 1
@@ -480,9 +485,40 @@ class Dialer:
             self.legs.forget_bridge(record.bridge_sid)
         self._calls.pop(record.call_id, None)
 
+    def _save_record(self, record: CallRecord) -> None:
+        call_id = record.call_id
+        saving = self.calls.submit(self.store.save, record, push_to_crm=self.crm is not None,
+                                   lane=call_id)
+        if saving is None:  # inline: stored already
+            self._record_stored()
+            return
+        done = asyncio.wrap_future(saving)
+        self._saving[call_id] = done
+
+        def stored(f: asyncio.Future[Any]) -> None:
+            if not f.cancelled():
+                f.exception()  # a failure is logged and counted by self.calls
+            if self._saving.get(call_id) is f:
+                del self._saving[call_id]
+            self._record_stored()
+
+        done.add_done_callback(stored)
+
+    def _record_stored(self) -> None:
+        if self.crm is not None:
+            self.crm.wake()
+
+    async def record_saved(self, call_id: str) -> None:
+        """Wait until the record of a finished call is stored (or its save failed: logged and
+        counted in ``calls.failed``)."""
+        saving = self._saving.get(call_id)
+        if saving is not None:
+            await asyncio.wait([saving])
+
     def save_live(self, call_id: str, state: Mapping[str, Any]) -> None:
-        """A runner's live state at one step (:mod:`dialer.live_state`): the records store."""
-        self.store.save_live(call_id, state)
+        """A runner's live state at one step (:mod:`dialer.live_state`): queued for the
+        records store (in order with the call's other writes)."""
+        self.calls.submit(self.store.save_live, call_id, state, lane=call_id)
 
     def _route(self, ev: ExotelEvent) -> None:
         """The intake's sink: :meth:`dialer.leg_router.LegRouter.route`."""

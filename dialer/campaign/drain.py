@@ -6,8 +6,9 @@ up logged every minute, the heartbeat kept meanwhile."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 
 log = logging.getLogger("dialer.campaign.runner")  # the runner's doing, logged as such
 
@@ -22,13 +23,13 @@ async def drain(
     waits: Collection[asyncio.Task[None]],
     *,
     clock: Callable[[], float],
-    beat: Callable[[], None],
+    beat: Callable[[], Awaitable[None] | None],
     tick_s: float,
     timeout_s: float | None,
 ) -> None:
     """Wait until ``live`` (the call ids in flight, emptied as calls finish) is empty, calling
-    ``beat`` each ``tick_s``; after ``timeout_s`` (on ``clock``) cancel the ``waits`` (the
-    calls' tasks) and return."""
+    ``beat`` (awaited when it returns an awaitable) each ``tick_s``; after ``timeout_s`` (on
+    ``clock``) cancel the ``waits`` (the calls' tasks) and return."""
     start = clock()
     next_log = start + LOG_EVERY_S
     while live:
@@ -53,5 +54,7 @@ async def drain(
                 ", ".join(sorted(live)),
             )
             next_log = now + LOG_EVERY_S
-        beat()
+        beaten = beat()
+        if inspect.isawaitable(beaten):
+            await beaten
         await asyncio.sleep(tick_s)

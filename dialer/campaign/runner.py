@@ -72,6 +72,7 @@ from dialer.campaign.store import (
     CampaignStoreProtocol,
     Claim,
     Lease,
+    PendingLeads,
 )
 from dialer.campaign.warm_start import make_pacer
 from dialer.pacing.ledger import AbandonmentLedger
@@ -82,6 +83,7 @@ from dialer.pacing.types import (
     DialResolved,
     Pacer,
     PacerState,
+    WarmStartPacer,
 )
 from dialer.progress import (
     Abandoned,
@@ -96,6 +98,7 @@ from dialer.progress import (
     TransferForecast,
 )
 from dialer.service import CallRequest, Dialer
+from dialer.store_calls import StoreCalls
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +139,12 @@ class CampaignRunner:
         warm_start: bool = True,
         snapshot_every_s: float = 60.0,
         owner: str | None = None,
+        calls: StoreCalls | None = None,
     ) -> None:
         self.dialer = dialer
         self.store = store
+        # the store's calls during a run go through the dialer's executor (off the loop)
+        self.calls: StoreCalls = calls or getattr(dialer, "calls", None) or StoreCalls()
         self.campaign = campaign
         self.spec = store.campaign(campaign)
         self.pacer = pacer or make_pacer(self.spec)
@@ -258,11 +264,34 @@ class CampaignRunner:
         if warmed_from is not None:
             self.warmed_from = warmed_from
 
+    async def _restore_pacer_off_loop(self) -> None:
+        """:meth:`_restore_pacer` with the snapshot read on the store's worker."""
+        if self._restore_tried or not self.warm_start:
+            return
+        self._restore_tried = True
+        if not isinstance(self.pacer, WarmStartPacer):
+            return
+        snapshot = await self.calls.run(
+            self.store.pacer_snapshot, self.campaign, self.pacer.name, self.wall_clock()
+        )
+        warmed_from = warm_start.use_snapshot(self.campaign, self.pacer, snapshot)
+        if warmed_from is not None:
+            self.warmed_from = warmed_from
+
     def save_pacer(self) -> bool:
         """Store the pacer's snapshot now (if it makes one); returns whether it was stored."""
         if not self.warm_start:
             return False
         return warm_start.save_pacer(self.store, self.campaign, self.pacer, self.wall_clock)
+
+    async def _save_pacer_off_loop(self) -> None:
+        """:meth:`save_pacer` on the store's worker."""
+        now = self.wall_clock()
+        snapshot = warm_start.snapshot_of(self.pacer, now) if self.warm_start else None
+        if snapshot is not None:
+            await self.calls.run(
+                self.store.save_pacer_snapshot, self.campaign, self.pacer.name, snapshot, now
+            )
 
     # --- calls ---------------------------------------------------------------------------------
     def _recover(self) -> None:
@@ -270,7 +299,22 @@ class CampaignRunner:
             record = self.dialer.store.get(call_id)
             return attempt_result(record) if record is not None else None
 
-        found, lost = self.store.recover(self.campaign, self.wall_clock(), lookup)
+        self._recovered(*self.store.recover(self.campaign, self.wall_clock(), lookup))
+
+    async def _recover_off_loop(self) -> None:
+        """:meth:`_recover` on the stores' workers: the records of the attempts left
+        ``dialing`` are read first (on the records store's worker), then settled."""
+        run = self.calls.run
+        left = await run(self.store.in_flight, self.campaign)
+        if not left:
+            return
+        records = {call_id: await run(self.dialer.store.get, call_id) for call_id in left}
+        results = {c: attempt_result(r) for c, r in records.items() if r is not None}
+        self._recovered(
+            *await run(self.store.recover, self.campaign, self.wall_clock(), results.get)
+        )
+
+    def _recovered(self, found: int, lost: int) -> None:
         if found or lost:
             log.warning(
                 "campaign %s: settled %d unfinished attempts from call records, %d as interrupted",
@@ -303,8 +347,11 @@ class CampaignRunner:
             self._live.pop(claim.call_id, None)
             if self._lease_lost:
                 return  # the attempts are the new owner's now
-            self.store.finish_attempt(
-                claim.call_id, AttemptResult(Outcome.FAILED, "failed"), self.wall_clock()
+            await self.calls.run(
+                self.store.finish_attempt,
+                claim.call_id,
+                AttemptResult(Outcome.FAILED, "failed"),
+                self.wall_clock(),
             )
             return
         live = self._live.pop(claim.call_id, None)
@@ -335,14 +382,16 @@ class CampaignRunner:
             self.ledger.record_live(result.answered_at or wall)
             if result.abandoned:
                 self.ledger.record_abandoned(wall)
-        self.store.finish_attempt(claim.call_id, result, wall)
+        await self.calls.run(self.store.finish_attempt, claim.call_id, result, wall)
 
-    def _place(self, wanted: int) -> int:
+    async def _place(self, wanted: int) -> int:
         placed = 0
         assert self._tg is not None
-        while placed < wanted and not self._lease_lost:
-            try:
-                claim = self.store.claim_next(self.campaign, self.wall_clock(), owner=self.owner)
+        while placed < wanted and not self._lease_lost and not self._stopping:
+            try:  # committed (on the store's worker) before its dial
+                claim = await self.calls.run(
+                    self.store.claim_next, self.campaign, self.wall_clock(), owner=self.owner
+                )
             except CampaignBusy as exc:
                 self._lose_lease(str(exc))
                 break
@@ -396,7 +445,16 @@ class CampaignRunner:
         wall = self.wall_clock()
         if stats is None:
             stats = self.store.stats(self.campaign, wall, self.ledger)
-        pending = self.store.pending(self.campaign, wall)
+        return self._snapshot(stats, self.store.pending(self.campaign, wall), wall)
+
+    async def _snapshot_off_loop(self, stats: CampaignStats) -> CampaignSnapshot:
+        """:meth:`snapshot` with the store read on its worker."""
+        wall = self.wall_clock()
+        return self._snapshot(stats, await self.calls.run(self.store.pending, self.campaign, wall),
+                              wall)
+
+    def _snapshot(self, stats: CampaignStats, pending: PendingLeads, wall: float
+                  ) -> CampaignSnapshot:
         now = self.dialer.clock()
         waits = [now - c.waiting_since for c in self._live.values() if c.waiting_since is not None]
         return CampaignSnapshot(
@@ -424,24 +482,31 @@ class CampaignRunner:
             longest_wait_s=max(waits, default=0.0),
         )
 
-    def _beat(self, stats: CampaignStats | None = None) -> None:
+    async def _beat(self, stats: CampaignStats | None = None) -> None:
         """When they are due: record the heartbeat, hand the ``report`` callback a snapshot."""
+        run = self.calls.run
         now = self.dialer.clock()
         if now >= self._next_beat:
             if not self._lease_lost:
-                held = self.store.heartbeat(self.campaign, self.wall_clock(), owner=self.owner)
+                held = await run(
+                    self.store.heartbeat, self.campaign, self.wall_clock(), owner=self.owner
+                )
                 if not held:
-                    self._lose_lease(f"now held by {self.store.holder(self.campaign)}")
+                    self._lose_lease(f"now held by {await run(self.store.holder, self.campaign)}")
             self._next_beat = now + min(self.report_every_s, HEARTBEAT_EVERY_S)
         if self.report is not None and now >= self._next_report:
-            self.report(self.snapshot(stats))
+            if stats is None:
+                stats = await run(self.store.stats, self.campaign, self.wall_clock(), self.ledger)
+            self.report(await self._snapshot_off_loop(stats))
             self._next_report = self.dialer.clock() + self.report_every_s
 
-    def _detach(self) -> None:
+    async def _detach(self) -> None:
         """Clear the heartbeat and release the lease if this runner still holds it: no dialer
         is attached any more (never masks an exception)."""
         try:
-            self.store.detach(self.campaign, self.wall_clock(), owner=self.owner)
+            await self.calls.run(
+                self.store.detach, self.campaign, self.wall_clock(), owner=self.owner
+            )
         except sqlite3.Error as exc:
             log.warning("campaign %s: could not clear the dialer heartbeat: %s", self.campaign, exc)
 
@@ -490,7 +555,9 @@ class CampaignRunner:
         campaign (before anything is dialled), or after its calls finish when another dialer
         took the campaign over during the run."""
         try:
-            self.store.acquire(self.campaign, Lease.here(self.owner), self.wall_clock())
+            await self.calls.run(
+                self.store.acquire, self.campaign, Lease.here(self.owner), self.wall_clock()
+            )
         except CampaignBusy:
             self._stopping = False
             raise
@@ -499,7 +566,7 @@ class CampaignRunner:
             stats = await self._run(until_done, max_seconds, drain_timeout_s)
         finally:
             self._stopping = False
-            self._detach()
+            await self._detach()
         if self._lease_lost:
             raise CampaignBusy(
                 f"campaign {self.campaign}: another dialer took the campaign over during the "
@@ -513,11 +580,11 @@ class CampaignRunner:
         # the dialer's restart reconcile first: the calls a killed run left get their records
         # from Exotel's data, so a completed call settles its attempt (not dialled again)
         await self.dialer.restart_reconciled()
-        self._recover()
-        self._restore_pacer()
+        await self._recover_off_loop()
+        await self._restore_pacer_off_loop()
         self.progress.started = self.dialer.clock()
         known = {agent.agent_id for agent in self.dialer.pool}
-        for spec in self.store.agents(self.campaign):
+        for spec in await self.calls.run(self.store.agents, self.campaign):
             if spec.id not in known:
                 self.dialer.add_agent(spec.id, spec.number, spec.skills, nailed=spec.nailed)
         self._warn_agent_first_unnailed()
@@ -536,8 +603,10 @@ class CampaignRunner:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
                 while True:
-                    stats = self.store.stats(self.campaign, self.wall_clock(), self.ledger)
-                    self._beat(stats)
+                    stats = await self.calls.run(
+                        self.store.stats, self.campaign, self.wall_clock(), self.ledger
+                    )
+                    await self._beat(stats)
                     if stats.status == "done" or self._stopping or self._lease_lost:
                         break
                     if deadline is not None and self.dialer.clock() >= deadline:
@@ -550,9 +619,9 @@ class CampaignRunner:
                     ):
                         break
                     if stats.status == "running":
-                        self._place(self.pacer.dials_now(self.pacer_state()))
+                        await self._place(self.pacer.dials_now(self.pacer_state()))
                     if self.dialer.clock() >= next_snapshot:
-                        self.save_pacer()
+                        await self._save_pacer_off_loop()
                         next_snapshot = self.dialer.clock() + self.snapshot_every_s
                     await asyncio.sleep(self.tick_s)
                 await self._drain(drain_timeout_s)  # dialling has stopped: calls finish
@@ -561,8 +630,8 @@ class CampaignRunner:
             self._live.clear()  # calls no longer waited for (drain timeout, an error)
             unsubscribe()
         if not self._lease_lost:
-            self.save_pacer()
-        final = self.store.stats(self.campaign, self.wall_clock())
+            await self._save_pacer_off_loop()
+        final = await self.calls.run(self.store.stats, self.campaign, self.wall_clock())
         if self.report is not None:
-            self.report(self.snapshot(final))
+            self.report(await self._snapshot_off_loop(final))
         return final

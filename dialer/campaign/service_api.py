@@ -89,7 +89,7 @@ class CampaignService:
     async def close(self) -> None:
         await self.stop()
         self.started.close()
-        self.store.close()
+        await self.dialer.calls.run(self.store.close)  # after its queued calls (FIFO)
 
     def resume(self) -> list[str]:
         """Start again every campaign this service started and whose run had not ended with
@@ -113,7 +113,11 @@ class CampaignService:
         self.started.started(name, time.time())
 
     def _known(self, name: str) -> bool:
+        """For synchronous callers before any run (:meth:`resume`); handlers: :meth:`_exists`."""
         return name in self.store.campaigns()
+
+    async def _exists(self, name: str) -> bool:
+        return name in await self.dialer.calls.run(self.store.campaigns)
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         raw = await request.content.read(MAX_CAMPAIGN_BODY + 1)
@@ -141,7 +145,7 @@ class CampaignService:
         field = "campaign"
         try:
             spec = campaign_from_toml(body.get("campaign", ""))
-            if self._known(spec.name):
+            if await self._exists(spec.name):
                 return _error(409, f"field 'campaign': a campaign named {spec.name!r} exists")
             problem = self._unusable(spec)
             if problem:
@@ -155,10 +159,12 @@ class CampaignService:
         except CampaignError as exc:
             return _error(400, f"field {field!r}: {exc}")
         now = time.time()
-        self.store.create_campaign(spec, now)
-        added = self.store.add_leads(spec.name, leads.leads, now) if leads is not None else 0
+        run = self.dialer.calls.run
+        await run(self.store.create_campaign, spec, now)
+        added = (await run(self.store.add_leads, spec.name, leads.leads, now)
+                 if leads is not None else 0)
         if dnc:
-            self.store.add_dnc(dnc, now, "import")
+            await run(self.store.add_dnc, dnc, now, "import")
         log.info("campaign %s created through the control API (%d leads)", spec.name, added)
         return web.json_response({"name": spec.name, "leads": added}, status=201)
 
@@ -175,7 +181,7 @@ class CampaignService:
 
     async def _start(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if not self._known(name):
+        if not await self._exists(name):
             return _error(404, f"no campaign named {name!r}")
         if name in self.runs:
             return _error(409, f"campaign {name!r} is running already")
@@ -199,9 +205,9 @@ class CampaignService:
 
     async def _set(self, request: web.Request, status: str) -> web.Response:
         name = request.match_info["name"]
-        if not self._known(name):
+        if not await self._exists(name):
             return _error(404, f"no campaign named {name!r}")
-        self.store.set_status(name, status, time.time())
+        await self.dialer.calls.run(self.store.set_status, name, status, time.time())
         return web.json_response({"name": name, "status": status})
 
     async def _pause(self, request: web.Request) -> web.Response:
@@ -212,20 +218,21 @@ class CampaignService:
 
     async def _status(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if not self._known(name):
+        if not await self._exists(name):
             return _error(404, f"no campaign named {name!r}")
         now = time.time()
-        stats = self.store.stats(name, now)
-        lines = status_lines(name, stats, self.store.pending(name, now), now)
+        stats = await self.dialer.calls.run(self.store.stats, name, now)
+        pending = await self.dialer.calls.run(self.store.pending, name, now)
+        lines = status_lines(name, stats, pending, now)
         return web.json_response({"name": name, "status": stats.status,
                                   "running": name in self.runs, "leads": stats.leads,
                                   "done": stats.done, "lines": list(lines)})
 
     async def _export(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        if not self._known(name):
+        if not await self._exists(name):
             return _error(404, f"no campaign named {name!r}")
         attempts = request.query.get("attempts", "") in ("1", "true")
-        out = (self.store.export_attempts_csv(name) if attempts
-               else self.store.export_csv(name))
+        out = await self.dialer.calls.run(
+            self.store.export_attempts_csv if attempts else self.store.export_csv, name)
         return web.Response(text=out, content_type="text/csv")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from dialer.campaign.model import CampaignSpec
 from dialer.campaign.store.protocol import CampaignStoreProtocol
@@ -18,7 +19,7 @@ from dialer.pacing.types import Pacer, WarmStartPacer
 
 log = logging.getLogger("dialer.campaign.runner")  # the runner's doing, logged as such
 
-__all__ = ["make_pacer", "restore_pacer", "save_pacer"]
+__all__ = ["make_pacer", "restore_pacer", "save_pacer", "snapshot_of", "use_snapshot"]
 
 
 def make_pacer(spec: CampaignSpec) -> Pacer:
@@ -40,7 +41,15 @@ def restore_pacer(
     that snapshot was saved, or ``None`` (a cold start, logged)."""
     if not isinstance(pacer, WarmStartPacer):
         return None
-    snapshot = store.pacer_snapshot(campaign, pacer.name, wall_clock())
+    return use_snapshot(campaign, pacer, store.pacer_snapshot(campaign, pacer.name, wall_clock()))
+
+
+def use_snapshot(campaign: str, pacer: Pacer, snapshot: dict[str, Any] | None) -> float | None:
+    """Seed ``pacer`` from ``snapshot`` (read from the store by the caller: the runner reads it
+    off the event loop); returns when that snapshot was saved, or ``None`` (a cold start,
+    logged)."""
+    if not isinstance(pacer, WarmStartPacer):
+        return None
     if snapshot is None:
         log.info("campaign %s: no recent %s snapshot: cold start", campaign, pacer.name)
         return None
@@ -54,13 +63,20 @@ def restore_pacer(
     return saved_at
 
 
+def snapshot_of(pacer: Pacer, now: float) -> dict[str, Any] | None:
+    """What to store for ``pacer`` at ``now`` (``None``: it keeps no history)."""
+    if not isinstance(pacer, WarmStartPacer):
+        return None
+    return {**pacer.snapshot(), "saved_at": now}
+
+
 def save_pacer(
     store: CampaignStoreProtocol, campaign: str, pacer: Pacer, wall_clock: Callable[[], float]
 ) -> bool:
     """Store ``pacer``'s snapshot now (if it makes one); returns whether it was stored."""
-    if not isinstance(pacer, WarmStartPacer):
-        return False
     now = wall_clock()
-    snapshot = {**pacer.snapshot(), "saved_at": now}
+    snapshot = snapshot_of(pacer, now)
+    if snapshot is None:
+        return False
     store.save_pacer_snapshot(campaign, pacer.name, snapshot, now)
     return True

@@ -6,12 +6,14 @@ dialer and its campaign runners at most once per ``period_s`` whatever the numbe
 and keeps a point per campaign every ``history_every_s`` (12 hours of them) in memory. Each
 viewer gets an event (``data: {json}``) when the snapshot changed, at most once per
 ``period_s``, and a heartbeat comment (``: hb``) every ``heartbeat_s`` otherwise. A viewer
-whose session expires or logs out is disconnected; an agent's feed holds only its own row.
+whose session expires or logs out is disconnected, and every viewer when the server shuts
+down; an agent's feed holds only its own row.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import deque
@@ -60,7 +62,13 @@ class LiveFeed:
         self._at = -1e18
         self._snapshot: dict[str, Any] = {}
         self.viewers = 0
+        self._closing = asyncio.Event()
         ctx.dialer.pool.subscribe(self._agent_changed)
+
+    async def close(self, app: web.Application | None = None) -> None:
+        """End every live feed now (the app's ``on_shutdown``: the server would otherwise wait
+        for these endless responses for its whole shutdown timeout)."""
+        self._closing.set()
 
     def _agent_changed(self, agent: Agent) -> None:
         self.since[agent.agent_id] = self.ctx.clock()
@@ -136,7 +144,7 @@ class LiveFeed:
         last = ""
         quiet = 0.0
         try:
-            while ctx.sessions.get(session.sid) is session:
+            while ctx.sessions.get(session.sid) is session and not self._closing.is_set():
                 text = json.dumps(self.for_session(session), separators=(",", ":"))
                 if text != last:
                     await response.write(f"data: {text}\n\n".encode())
@@ -144,7 +152,8 @@ class LiveFeed:
                 elif quiet >= self.heartbeat_s:
                     await response.write(b": hb\n\n")
                     quiet = 0.0
-                await asyncio.sleep(self.period_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), self.period_s)
                 quiet += self.period_s
         except (ConnectionResetError, asyncio.CancelledError):
             pass

@@ -33,8 +33,6 @@ __all__ = ["register"]
 def register(subparsers: Any) -> None:
     users = subparsers.add_parser("users", help="the dashboard's users (voxgate dialer run "
                                                 "--users FILE)")
-    users.add_argument("--users", default=None, metavar="FILE",
-                       help=f"the users file (default: ${USERS_ENV})")
     sub = users.add_subparsers(dest="users_command", metavar="ACTION")
     add = sub.add_parser("add", help="add or replace a user (password from the terminal or "
                                      "stdin)")
@@ -42,10 +40,14 @@ def register(subparsers: Any) -> None:
     add.add_argument("--role", choices=ROLES, required=True)
     add.add_argument("--agent-id", default="", help="the dialer agent id of an agent user")
     add.set_defaults(func=_add)
-    sub.add_parser("list", help="list the users").set_defaults(func=_list)
+    listing = sub.add_parser("list", help="list the users")
+    listing.set_defaults(func=_list)
     remove = sub.add_parser("remove", help="remove a user")
     remove.add_argument("name")
     remove.set_defaults(func=_remove)
+    for action in (add, listing, remove):
+        action.add_argument("--users", default=None, metavar="FILE",
+                            help=f"the users file (default: ${USERS_ENV})")
 
     def usage(args: argparse.Namespace) -> int:
         users.print_help()
@@ -55,7 +57,7 @@ def register(subparsers: Any) -> None:
 
 
 def _path(args: argparse.Namespace) -> str:
-    path: str = args.users or os.environ.get(USERS_ENV, "")
+    path: str = getattr(args, "users", None) or os.environ.get(USERS_ENV, "")
     if not path:
         raise UsersError(f"no users file: give --users FILE or set {USERS_ENV}")
     return path

@@ -39,6 +39,7 @@ class Site:
     dialer: Dialer
     campaigns: CampaignService
     audit: Path
+    api: ControlApiServer
 
 
 @asynccontextmanager
@@ -59,7 +60,7 @@ async def site(tmp_path: Path, behind_tls: bool = False) -> AsyncIterator[Site]:
         async with ControlApiServer(dialer, dialer=dialer, token=TOKEN,
                                     routes=with_ui(dialer, campaigns, settings,
                                                    campaigns.add_routes)) as api:
-            yield Site(api.url, dialer, campaigns, tmp_path / "audit.jsonl")
+            yield Site(api.url, dialer, campaigns, tmp_path / "audit.jsonl", api)
     finally:
         campaigns.store.close()
         campaigns.started.close()
@@ -239,3 +240,16 @@ async def test_the_dial_aim_stays_within_the_legal_cap(tmp_path: Path) -> None:
         async with s.get(f"{st.base}/ui/api/snapshot") as r:
             assert (await r.json())["campaigns"][0]["aim"] == 0.025
         st.campaigns.runs.clear()
+
+
+async def test_a_live_feed_ends_when_the_server_stops(tmp_path: Path) -> None:
+    """The SSE response never ends by itself: the server's shutdown ends it (before, a viewer
+    held a stopping dialer service for aiohttp's whole shutdown timeout, 60 s)."""
+    async with site(tmp_path) as st, client() as s:
+        await log_in(s, st.base, "sup")
+        async with s.get(f"{st.base}/ui/api/live") as live:
+            await anext_event(live)
+            stopping = asyncio.create_task(st.api.stop())
+            rest = await live.content.read()  # returns at the end of the stream
+            await stopping
+    assert b"data:" not in rest or rest.endswith(b"\n\n")

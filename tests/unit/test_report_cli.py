@@ -35,9 +35,9 @@ CONTAINED = {
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    path = tmp_path / "c.db"
-    store = CampaignStore(str(path))
+def db(store_url: str) -> str:
+    """A campaign database (SQLite, then PostgreSQL: each test runs on both)."""
+    store = CampaignStore(store_url)
     spec = CampaignSpec("c1", timezone=daytime_zone(), limits=Limits(wrap_up_s=15),
                         agents=(AgentSpec("a1", "+919811111111"),
                                 AgentSpec("a2", "+919822222222")))
@@ -53,7 +53,7 @@ def db(tmp_path: Path) -> Path:
                                connected=bool(body.get("bridged")), record=record)
         store.finish_attempt(claim.call_id, result, time.time())
     store.close()
-    return path
+    return store_url
 
 
 def report(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -80,7 +80,7 @@ class Page(HTMLParser):
         self.text.append(data.strip())
 
 
-def test_campaign_report_formats(db: Path, tmp_path: Path,
+def test_campaign_report_formats(db: str, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = report(capsys, "campaign", "c1", "--db", str(db))
     assert code == 0 and "Disposition funnel" in out and "bot_containment  0.5" in out
@@ -104,7 +104,7 @@ def test_campaign_report_formats(db: Path, tmp_path: Path,
     assert "1500" in parsed.text  # the escalation_to_bridge p50
 
 
-def test_agents_report_formats(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_agents_report_formats(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = report(capsys, "agents", "c1", "--db", str(db), "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and [r["agent"] for r in rows] == ["a1", "a2"]
@@ -124,7 +124,7 @@ def test_agents_report_formats(db: Path, capsys: pytest.CaptureFixture[str]) -> 
      "--out /nonexistent/r.html: no such directory '/nonexistent'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(
-    db: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+    db: str, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, err = report(capsys, *args, "--db", str(db))
     assert (code, out, err) == (2, "", f"voxgate report: {message}\n")
@@ -135,11 +135,11 @@ def test_no_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert (code, err) == (2, f"voxgate report: no campaign database at {tmp_path}/none.db\n")
 
 
-def export(db: Path, out: Path, *more: str) -> int:
+def export(db: str, out: Path, *more: str) -> int:
     return main(["campaign", "export", "c1", "--db", str(db), "--out", str(out), *more])
 
 
-def test_lead_export_has_lead_id_outcomes_and_attempts(db: Path, tmp_path: Path) -> None:
+def test_lead_export_has_lead_id_outcomes_and_attempts(db: str, tmp_path: Path) -> None:
     assert export(db, tmp_path / "leads.csv") == 0
     rows = list(csv.DictReader(io.StringIO((tmp_path / "leads.csv").read_text())))
     got = [{k: r[k] for k in ("lead_id", "attempts", "final_outcome", "bot_outcome")}
@@ -153,7 +153,7 @@ def test_lead_export_has_lead_id_outcomes_and_attempts(db: Path, tmp_path: Path)
     ]
 
 
-def test_jsonl_export_writes_json_lines(db: Path, tmp_path: Path) -> None:
+def test_jsonl_export_writes_json_lines(db: str, tmp_path: Path) -> None:
     """The bug: --out leads.jsonl wrote CSV into the file."""
     assert export(db, tmp_path / "leads.jsonl") == 0
     lines = (tmp_path / "leads.jsonl").read_text().splitlines()
@@ -166,7 +166,7 @@ def test_jsonl_export_writes_json_lines(db: Path, tmp_path: Path) -> None:
 
 
 def test_unknown_export_extension_is_refused(
-    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert export(db, tmp_path / "leads.txt") == 2
     assert capsys.readouterr().err == (
