@@ -158,12 +158,32 @@ def export_csv(db: Connection, campaign: str) -> str:
     """See :meth:`dialer.campaign.store.CampaignStore.export_csv`."""
     rows: list[dict[str, Any]] = []
     extra: set[str] = set()
+    bot = _bot_outcomes(db, campaign)
     for lead in leads(db, campaign):
         custom = {k: v for k, v in json.loads(lead["custom"]).items() if k not in LEAD_COLUMNS}
         extra.update(custom)
-        rows.append({**lead, **custom})
+        finished = lead["state"] not in ("pending", "dialing")
+        rows.append({**lead, **custom, "lead_id": lead["id"],
+                     "bot_outcome": bot.get(lead["id"], ""),
+                     "final_outcome": (lead["last_outcome"] or lead["state"]) if finished else ""})
     times = _TIME_COLUMNS.intersection(LEAD_COLUMNS)  # a custom "ended_at" stays as it is
     return _csv_text(LEAD_COLUMNS + tuple(sorted(extra)), rows, times)
+
+
+def _bot_outcomes(db: Any, campaign: str) -> dict[int, str]:
+    """Per lead, what the bot reported on its last attempt with a call record: the bot's
+    hang-up reason, else ``escalated:<reason>``, else the record's disposition."""
+    out: dict[int, str] = {}
+    for row in db.execute(
+        "SELECT a.lead_id, c.body FROM attempts a JOIN calls c ON c.call_id = a.call_id "
+        "WHERE a.campaign = ? ORDER BY a.attempt_no", (campaign,)
+    ):
+        record = json.loads(row[1])
+        escalated = f"escalated:{record.get('escalation_reason', '')}" if record.get(
+            "escalated") else ""
+        out[int(row[0])] = str(record.get("hangup_reason") or escalated
+                               or record.get("disposition", ""))
+    return out
 
 
 def export_attempts_csv(db: Connection, campaign: str) -> str:
