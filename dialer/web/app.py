@@ -73,6 +73,7 @@ def build_app(ctx: UiContext) -> web.Application:
     app = web.Application(middlewares=[auth.middleware])
     app[CONTEXT] = ctx
     feed = LiveFeed(ctx)
+    app.on_startup.append(feed.start)
     app.on_shutdown.append(feed.close)
     controls = Controls(feed)
     r = app.router

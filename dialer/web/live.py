@@ -3,7 +3,8 @@ snapshot once, JSON) and ``GET /ui/api/history`` (the figures kept over the shif
 
 :class:`LiveFeed` gathers the inputs of :func:`dialer.web.snapshot.live_snapshot` from the
 dialer and its campaign runners at most once per ``period_s`` whatever the number of viewers,
-and keeps a point per campaign every ``history_every_s`` (12 hours of them) in memory. Each
+and keeps a point per campaign every ``history_every_s`` (12 hours of them) in memory, taken
+by a sampler task whether or not anyone watches. Each
 viewer gets an event (``data: {json}``) when the snapshot changed, at most once per
 ``period_s``, and a heartbeat comment (``: hb``) every ``heartbeat_s`` otherwise. A viewer
 whose session expires or logs out is disconnected, and every viewer when the server shuts
@@ -63,12 +64,28 @@ class LiveFeed:
         self._snapshot: dict[str, Any] = {}
         self.viewers = 0
         self._closing = asyncio.Event()
+        self._sampler: asyncio.Task[None] | None = None
         ctx.dialer.pool.subscribe(self._agent_changed)
 
+    async def start(self, app: web.Application | None = None) -> None:
+        """Keep the shift's points whether or not anyone watches (the app's ``on_startup``)."""
+        self._sampler = asyncio.create_task(self._sample(), name="dashboard history")
+
+    async def _sample(self) -> None:
+        while not self._closing.is_set():
+            try:
+                self.snapshot()
+            except Exception:  # a store that failed once: the next sample tries again
+                log.exception("dashboard: the live snapshot failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.history_every_s)
+
     async def close(self, app: web.Application | None = None) -> None:
-        """End every live feed now (the app's ``on_shutdown``: the server would otherwise wait
-        for these endless responses for its whole shutdown timeout)."""
+        """End every live feed and the sampler now (the app's ``on_shutdown``: the server
+        would otherwise wait for these endless responses for its whole shutdown timeout)."""
         self._closing.set()
+        if self._sampler is not None:
+            await self._sampler
 
     def _agent_changed(self, agent: Agent) -> None:
         self.since[agent.agent_id] = self.ctx.clock()
@@ -127,7 +144,6 @@ class LiveFeed:
         return web.json_response(self.for_session(request[SESSION]))
 
     async def history_handler(self, request: web.Request) -> web.Response:
-        self.snapshot()
         return web.json_response({"fields": ["at", *HISTORY_FIELDS],
                                   "campaigns": {k: list(v) for k, v in self.history.items()}})
 

@@ -253,3 +253,13 @@ async def test_a_live_feed_ends_when_the_server_stops(tmp_path: Path) -> None:
             rest = await live.content.read()  # returns at the end of the stream
             await stopping
     assert b"data:" not in rest or rest.endswith(b"\n\n")
+
+
+async def test_the_shift_is_kept_for_the_charts_with_no_viewer(tmp_path: Path) -> None:
+    async with site(tmp_path) as st, client() as s:
+        await log_in(s, st.base, "sup")
+        async with s.get(f"{st.base}/ui/api/history") as r:
+            history = await r.json()
+    fields = history["fields"]
+    point = history["campaigns"]["c1"][0]  # taken at start, before anyone asked
+    assert dict(zip(fields, point, strict=True))["done"] == 0.0 and "in_flight" in fields
