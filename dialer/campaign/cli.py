@@ -77,6 +77,7 @@ from dialer.campaign.progress import (
 )
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore, Lease
+from dialer.db import is_postgres_url, sqlite_path
 from dialer.errors import ConfigError
 from dialer.mode import add_flag, dial_mode
 from dialer.signals import graceful_signals
@@ -381,7 +382,7 @@ def check_command(args: argparse.Namespace) -> int:
 
 
 def _with_store(args: argparse.Namespace) -> CampaignStore:
-    if not Path(args.db).exists():
+    if not is_postgres_url(args.db) and not Path(sqlite_path(args.db)).exists():
         raise CampaignError(f"no campaign database at {args.db}")
     return open_store(args.db)
 
