@@ -7,7 +7,8 @@ idle agents that have every requested skill and were not tried already, a nailed
 the one idle longest. :meth:`AgentPool.unavailable_reason` says why nobody fits.
 
 States: ``idle`` -> ``ringing`` (on-demand leg dialled) -> ``talking`` (bridged) ->
-``wrap_up`` (``wrap_up_seconds`` after a conversation) -> ``idle``. A nailed-up agent (``nailed``)
+``wrap_up`` (``wrap_up_seconds`` after a conversation, or the agent's own ``wrap_up_s``: a
+campaign's agents take the campaign's) -> ``idle``. A nailed-up agent (``nailed``)
 is only offered while its pre-dialled leg is live (:meth:`set_nailed_leg`); with no live leg it
 shows ``offline``. Call :meth:`tick` now and then: it ends wrap-ups and returns the agents that
 became idle, so waiting calls can be told. Times are the caller's monotonic clock.
@@ -16,6 +17,7 @@ became idle, so waiting calls can be told. Times are the caller's monotonic cloc
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -46,6 +48,7 @@ class Agent:
     talk_started: float = 0.0
     talk_seconds: float = field(default=0.0)
     logged_out: bool = False  # by a supervisor (:meth:`AgentPool.log_out`): never offered
+    wrap_up_s: float | None = None  # this agent's wrap-up (None: the pool's wrap_up_seconds)
 
 
 AgentListener = Callable[[Agent], None]
@@ -70,15 +73,24 @@ class AgentPool:
         *,
         nailed: bool = False,
         now: float = 0.0,
+        wrap_up_s: float | None = None,
     ) -> Agent:
-        """Register an agent (idle from ``now``; a nailed agent starts ``offline``)."""
+        """Register an agent (idle from ``now``; a nailed agent starts ``offline``);
+        ``wrap_up_s`` is its own wrap-up after a conversation (None: ``wrap_up_seconds``)."""
         if not agent_id or not number:
             raise ValueError("an agent needs an id and a number")
+        if wrap_up_s is not None and (
+            isinstance(wrap_up_s, bool) or not isinstance(wrap_up_s, (int, float))
+            or not math.isfinite(wrap_up_s) or wrap_up_s < 0
+        ):
+            raise ValueError(f"agent {agent_id!r}: wrap_up_s must be a number >= 0, "
+                             f"got {wrap_up_s!r}")
         if agent_id in self._agents:
             raise ValueError(f"agent {agent_id!r} already exists")
         agent = Agent(
             agent_id, number, frozenset(skills), nailed,
             AgentState.OFFLINE if nailed else AgentState.IDLE, idle_since=now,
+            wrap_up_s=wrap_up_s,
         )
         self._agents[agent_id] = agent
         return agent
@@ -170,13 +182,24 @@ class AgentPool:
         if a.logged_out or (a.nailed and not a.nailed_leg_sid):
             self._set(a, AgentState.OFFLINE)
             return False
-        if wrap_up and self.wrap_up_seconds > 0:
-            a.wrap_until = now + self.wrap_up_seconds
+        wrap_s = self.wrap_up_of(a)
+        if wrap_up and wrap_s > 0:
+            a.wrap_until = now + wrap_s
             self._set(a, AgentState.WRAP_UP)
             return False
         a.idle_since = now
         self._set(a, AgentState.IDLE)
         return True
+
+    def wrap_up_of(self, agent: Agent) -> float:
+        """The wrap-up after ``agent``'s conversations: its own, else the pool's."""
+        return self.wrap_up_seconds if agent.wrap_up_s is None else agent.wrap_up_s
+
+    @property
+    def has_wrap_up(self) -> bool:
+        """Whether any agent goes through wrap-up (then :meth:`tick` must be called)."""
+        return any(self.wrap_up_of(a) > 0 for a in self._agents.values()) or (
+            self.wrap_up_seconds > 0)
 
     def set_nailed_leg(self, agent_id: str, leg_sid: str, now: float = 0.0) -> bool:
         """A nailed-up agent's leg came up (``leg_sid``) or dropped (``""``).

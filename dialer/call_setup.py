@@ -3,8 +3,10 @@ and the stream URL a call's bot is reached at."""
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import urlencode, urlsplit
 
+from dialer.call_request import CallRequest
 from dialer.config import DialerConfig
 from dialer.flows import FlowSettings
 from dialer.ports import KeeperSettings, RunnerSettings
@@ -34,6 +36,17 @@ def flow_settings(config: DialerConfig) -> FlowSettings:
         max_bot_reentries=config.max_bot_reentries,
         watchdog_dial_after=config.customer_ring_timeout + config.watchdog_dial_margin,
         watchdog_interval=config.watchdog_interval,
+    )
+
+
+def call_flow_settings(settings: FlowSettings, config: DialerConfig,
+                       request: CallRequest) -> FlowSettings:
+    """``settings`` for one call: its own ``ring_timeout`` (a campaign's) moves the watchdog's
+    wait between the dial and the first event with it."""
+    if request.ring_timeout is None:
+        return settings
+    return dataclasses.replace(
+        settings, watchdog_dial_after=request.ring_timeout + config.watchdog_dial_margin
     )
 
 

@@ -16,8 +16,12 @@ stopping). ``GET /metrics`` gives the dialer's counters in Prometheus text
 
 With a :class:`~dialer.service.Dialer` attached (``dialer=``), calls can be placed too:
 ``POST /v1/calls`` ``{"number", "mode", "bot", "custom", "call_id", "skills", "amd",
-"stream_params"}`` -> ``202 {"call_id"}``; ``GET /v1/calls/{call_id}`` -> ``{"state": ...,
-"done": false}`` while live, the stored record (``"done": true``) after, ``404`` when unknown.
+"stream_params", "ring_timeout", "caller_id"}`` -> ``202 {"call_id"}`` (``ring_timeout``
+seconds and ``caller_id`` an ExoPhone: optional, the dialer's ``customer_ring_timeout`` and
+``exophone`` otherwise); ``GET /v1/calls/{call_id}`` -> ``{"state": ..., "done": false}``
+while live, the stored record (``"done": true``) after (also for a call an earlier, killed run
+placed, once :mod:`dialer.restart` settled it), ``{"state": STAGE, "done": false, "settling":
+true}`` for such a call while the restart still settles it, ``404`` when unknown.
 A new call is checked before it is placed (:func:`parse_call_request`): ``400`` names the
 field (an unknown field, a number that is not a phone number or ``sip:`` URI, ``skills`` that
 is not a list of strings, a bot the gateway does not serve, ``bot_first`` with no stream URL
@@ -64,7 +68,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024
-CALL_FIELDS = ("number", "mode", "bot", "custom", "call_id", "skills", "amd", "stream_params")
+CALL_FIELDS = ("number", "mode", "bot", "custom", "call_id", "skills", "amd", "stream_params",
+               "ring_timeout", "caller_id")
 CALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 SIP_URI = re.compile(r"sips?:[^\s@]+@[^\s@]+")
 OPEN_PATHS = frozenset({"/v1/health", *health.PATHS})
@@ -147,11 +152,25 @@ def parse_call_request(body: Any, *, bots: Collection[str] | None = None,
         raise BadField("amd", "must be true or false")
     custom = _string_map(body, "custom")
     params = _string_map(body, "stream_params")
+    ring_timeout = body.get("ring_timeout")
+    caller_id = body.get("caller_id", "")
+    # checked by CallRequest, one at a time so the error names its field
+    _check("ring_timeout", lambda: CallRequest(number, ring_timeout=ring_timeout))
+    _check("caller_id", lambda: CallRequest(number, caller_id=caller_id))
     try:
         return CallRequest(number=number, mode=mode, bot=bot, custom=custom, call_id=call_id,
-                           skills=tuple(skills), amd=amd, stream_params=params)
+                           skills=tuple(skills), amd=amd, stream_params=params,
+                           ring_timeout=ring_timeout, caller_id=caller_id)
     except ValueError as exc:
         raise BadField("stream_params", str(exc)) from None
+
+
+def _check(name: str, make: Callable[[], object]) -> None:
+    """``make()``; its ``ValueError`` as the :class:`BadField` ``name``."""
+    try:
+        make()
+    except ValueError as exc:
+        raise BadField(name, str(exc).removeprefix(f"CallRequest.{name} ")) from None
 
 
 class ControlApiServer:
@@ -328,9 +347,14 @@ class ControlApiServer:
             return web.json_response({"call_id": call_id, "state": runner.flow.state.value,
                                       "done": False})
         record = self.dialer.store.get(call_id)
-        if record is None:
-            return web.json_response({"error": f"no call {call_id}"}, status=404)
-        return web.json_response({**record.to_json(), "done": True})
+        if record is not None:
+            return web.json_response({**record.to_json(), "done": True})
+        left = next((state for state in self.dialer.store.live_calls()
+                     if state.get("call_id") == call_id), None)
+        if left is not None:  # a killed run's call, its record still to come from Exotel
+            return web.json_response({"call_id": call_id, "state": left.get("stage", ""),
+                                      "done": False, "settling": True})
+        return web.json_response({"error": f"no call {call_id}"}, status=404)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         if self.dialer is None:

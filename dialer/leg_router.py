@@ -180,11 +180,11 @@ class LegRouter:
             self._decide(held)
         self._arm_hold_timer()
 
-    def await_leg(self, runner: CallRunner, number: str) -> None:
-        """``runner``'s create to ``number`` timed out: it waits for the leg to surface. A leg
-        held already is matched at once (unless another create to that number is in flight:
-        the leg may be that one's)."""
-        self.uncertain.wait(runner.call_id, number, self.exophone, self.clock())
+    def await_leg(self, runner: CallRunner, number: str, exophone: str = "") -> None:
+        """``runner``'s create to ``number`` (from ``exophone``, default the dialer's) timed
+        out: it waits for the leg to surface. A leg held already is matched at once (unless
+        another create to that number is in flight: the leg may be that one's)."""
+        self.uncertain.wait(runner.call_id, number, exophone or self.exophone, self.clock())
         self.settle_number(number)
 
     def settle_number(self, number: str) -> None:

@@ -36,10 +36,12 @@ HOLD_DONE_EVENTS = frozenset({"play_completed", "say_completed", "play_failed_to
 class NailedAgentKeeper:
     """Keeps one nailed-up agent leg live."""
 
-    def __init__(self, ports: KeeperPorts, agent_id: str, number: str) -> None:
+    def __init__(self, ports: KeeperPorts, agent_id: str, number: str,
+                 exophone: str = "") -> None:
         self.ports = ports
         self.agent_id = agent_id
         self.number = number
+        self.exophone = exophone  # the caller id its leg shows ("": the dialer's)
         self.leg_sid = ""
         self.dials = 0
         self.drops = 0
@@ -143,7 +145,7 @@ class NailedAgentKeeper:
             self.dials += 1
             try:
                 data = await p.api.create_leg(
-                    self.number, p.legs.exophone, p.legs.event_endpoint,
+                    self.number, self.exophone or p.legs.exophone, p.legs.event_endpoint,
                     custom_param=self.custom_param,
                     time_limit=p.settings.time_limit,
                 )

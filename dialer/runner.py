@@ -372,12 +372,13 @@ class CallRunner:
             with p.legs.creating(c.number):
                 data = await p.api.create_leg(
                     c.number,
-                    p.legs.exophone,
+                    self.caller_id,
                     p.legs.event_endpoint,
                     custom_param=c.custom_param,
                     reference_leg_sid=c.reference_leg_sid,
                     ring_timeout=(
-                        s.agent_ring_timeout if c.role == "agent" else s.customer_ring_timeout
+                        s.agent_ring_timeout if c.role == "agent"
+                        else self.request.ring_timeout or s.customer_ring_timeout
                     ),
                     amd_enable=self.request.amd and c.role == "customer",
                     time_limit=s.time_limit,
@@ -387,6 +388,12 @@ class CallRunner:
                 raise
             return
         self._leg_created(c, str(data["leg_sid"]))
+
+    @property
+    def caller_id(self) -> str:
+        """The ExoPhone this call's customer and on-demand agent legs show: the request's
+        (a campaign's ``exophone``), else the dialer's."""
+        return self.request.caller_id or self.ports.legs.exophone
 
     def _leg_created(self, c: CreateLeg, leg_sid: str) -> None:
         # LegCreated first: the leg's held events, routed by register_leg, come after it
@@ -404,7 +411,8 @@ class CallRunner:
         p.stats.create_uncertain += 1
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._awaiting = (c, fut)
-        p.legs.await_leg(self, c.number)  # may adopt a leg whose events are held already
+        # may adopt a leg whose events are held already
+        p.legs.await_leg(self, c.number, self.caller_id)
 
         async def ask_api() -> None:
             try:

@@ -56,6 +56,7 @@ from dialer.call_binding import CallBinding
 from dialer.call_handle import CallHandle
 from dialer.call_request import CallRequest, Mode
 from dialer.call_setup import (
+    call_flow_settings,
     default_stream_url,
     flow_settings,
     keeper_settings,
@@ -168,6 +169,7 @@ class Dialer:
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: set[asyncio.Task[object]] = set()
         self._restart_task: asyncio.Task[object] | None = None
+        self._ticker: asyncio.Task[object] | None = None  # wrap-ups (once an agent has one)
         self._started = False
         # whose legs and bridges events are for; events that beat their create's 202
         # (docs/exotel.md section 3), and creates that timed out
@@ -206,8 +208,8 @@ class Dialer:
         await tg.__aenter__()
         self._tg = tg
         self._started = True
-        if self.pool.wrap_up_seconds > 0:
-            self._spawn(self._tick_agents(), "agent-ticker")
+        self._ticker = None
+        self._ensure_ticker()
         if self.crm is not None:
             self._spawn(self.crm.run(), "crm-pusher")
         for keeper in self._keepers.values():
@@ -361,16 +363,25 @@ class Dialer:
 
     def add_agent(
         self, agent_id: str, number: str, skills: tuple[str, ...] | list[str] = (), *,
-        nailed: bool = False,
+        nailed: bool = False, wrap_up_s: float | None = None, caller_id: str = "",
     ) -> Agent:
-        """Add an agent; a nailed-up agent gets a keeper that dials and holds its leg."""
-        agent = self.pool.add(agent_id, number, skills, nailed=nailed, now=self.clock())
+        """Add an agent; a nailed-up agent gets a keeper that dials and holds its leg (from
+        ``caller_id``, default the config's ExoPhone). ``wrap_up_s``: the agent's own wrap-up
+        (a campaign's agents take the campaign's; None: ``wrap_up_seconds``)."""
+        agent = self.pool.add(agent_id, number, skills, nailed=nailed, now=self.clock(),
+                              wrap_up_s=wrap_up_s)
         if nailed:
-            keeper = NailedAgentKeeper(self._keeper_ports, agent_id, number)
+            keeper = NailedAgentKeeper(self._keeper_ports, agent_id, number, caller_id)
             self._keepers[agent_id] = keeper
             if self._tg is not None:
                 self._start_keeper(keeper)
+        self._ensure_ticker()
         return agent
+
+    def _ensure_ticker(self) -> None:
+        """Run the wrap-up ticker once an agent has a wrap-up (and the dialer runs)."""
+        if self._tg is not None and self._ticker is None and self.pool.has_wrap_up:
+            self._ticker = self._spawn(self._tick_agents(), "agent-ticker")
 
     @property
     def keepers(self) -> Mapping[str, NailedAgentKeeper]:
@@ -435,7 +446,8 @@ class Dialer:
             raise DialerStopping("the dialer is stopping: no new calls")
         if request.call_id in self._calls:
             raise ValueError(f"call id {request.call_id!r} is already live")
-        flow = CallFlow(request.call_id, request.number, request.mode, self.settings,
+        flow = CallFlow(request.call_id, request.number, request.mode,
+                        call_flow_settings(self.settings, self.config, request),
                         request.skills, amd=request.amd)
         runner = CallRunner(self._call_ports, request, flow)
         self._calls[request.call_id] = runner

@@ -219,11 +219,9 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
         if store.status(name) == "paused":
             _print(paused_text(name, args.db))
         assert inputs.config is not None  # load_inputs always reads it
-        config = inputs.config.replace(
-            customer_ring_timeout=int(spec.limits.ring_timeout_s),
-            exophone=spec.exophone or inputs.config.exophone,
-            wrap_up_seconds=spec.limits.wrap_up_s or inputs.config.wrap_up_seconds,
-        )
+        # the campaign's ring time, caller id and wrap-up go with each call and agent
+        # (CampaignRunner), as in the dialer service
+        config = inputs.config
         try:
             records = RecordStore(args.db)
         except sqlite3.Error as exc:

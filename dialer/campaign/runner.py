@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sqlite3
 import time
 import uuid
@@ -61,7 +62,7 @@ from dialer.agents import Agent
 from dialer.campaign import live_calls, warm_start
 from dialer.campaign.drain import drain
 from dialer.campaign.live_calls import AgentClock, LiveCall, agent_change
-from dialer.campaign.model import CampaignError, Outcome
+from dialer.campaign.model import Outcome
 from dialer.campaign.outcomes import UNANSWERED, attempt_result, dial_observation
 from dialer.campaign.progress import HEARTBEAT_EVERY_S, CampaignSnapshot
 from dialer.campaign.skill_alarm import SkillAlarm
@@ -169,12 +170,6 @@ class CampaignRunner:
         self._stopping = False
         self._lease_lost = False
         self._waits: set[asyncio.Task[None]] = set()
-        ring = dialer.config.customer_ring_timeout
-        if ring < self.spec.limits.min_ring_s:
-            raise CampaignError(
-                f"the dialer's customer ring timeout ({ring} s) is under the campaign's minimum "
-                f"ring time ({self.spec.limits.min_ring_s} s)"
-            )
 
     # --- observations --------------------------------------------------------------------------
     def _resolve(self, live: LiveCall, now: float, outcome: DialOutcome) -> None:
@@ -333,6 +328,10 @@ class CampaignRunner:
             call_id=claim.call_id,
             skills=self.spec.skills,
             amd=self.spec.amd,
+            # the campaign's own ring time (at least its legal minimum) and caller id, not the
+            # dialer's: inside the service the dialer is shared
+            ring_timeout=math.ceil(self.spec.limits.ring_timeout_s),
+            caller_id=self.spec.exophone,
             stream_params={
                 n: fields[n] for n in self.spec.stream_params if fields.get(n, "") != ""
             },
@@ -586,7 +585,9 @@ class CampaignRunner:
         known = {agent.agent_id for agent in self.dialer.pool}
         for spec in await self.calls.run(self.store.agents, self.campaign):
             if spec.id not in known:
-                self.dialer.add_agent(spec.id, spec.number, spec.skills, nailed=spec.nailed)
+                self.dialer.add_agent(spec.id, spec.number, spec.skills, nailed=spec.nailed,
+                                      wrap_up_s=self.spec.limits.wrap_up_s or None,
+                                      caller_id=self.spec.exophone)
         self._warn_agent_first_unnailed()
         self.skills.at_start()
         now = self.dialer.clock()

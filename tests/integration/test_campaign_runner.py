@@ -1,5 +1,6 @@
 """The campaign runner against the emulator over real sockets (emulator + gateway + dialer on
-loopback): calling windows, do-not-call, retries, attempt limits, pause/resume, minimum ring."""
+loopback): calling windows, do-not-call, retries, attempt limits, pause/resume, the campaign's
+ring time."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from calling_time import daytime_zone
 
 from dialer.campaign.compliance import in_window
-from dialer.campaign.model import AgentSpec, CampaignError, CampaignSpec, Lead, Limits
+from dialer.campaign.model import AgentSpec, CampaignSpec, Lead, Limits
 from dialer.campaign.progress import CampaignSnapshot
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore
@@ -176,12 +176,18 @@ async def test_pause_stops_new_dials_and_resume_restarts_them(tmp_path: Path) ->
     assert seen.heartbeat_at is not None and gone.last_seen_at >= seen.heartbeat_at
 
 
-async def test_a_dialer_ringing_under_the_minimum_ring_time_is_refused(tmp_path: Path) -> None:
-    store = store_with(tmp_path, [Lead("+919900000501")])
-    async with stack({}, ring=10) as st:
-        with pytest.raises(CampaignError, match="minimum ring"):
-            CampaignRunner(st.dialer, store, "t1")
-        assert dialled(st) == []
+async def test_a_campaign_rings_its_own_time_not_the_dialers(tmp_path: Path) -> None:
+    """The dialer rings 10 s, under the campaign's minimum ring time (15 s): the campaign's
+    calls ring its own ``ring_timeout_s`` (30 s) and show its ExoPhone, as Exotel is asked.
+    (Before, such a dialer was refused: the campaign's calls rang the dialer's time.)"""
+    store = store_with(tmp_path, [Lead("+919900000501")], exophone="+918047110000",
+                       limits=Limits(max_attempts=1, max_attempts_per_day=1))
+    async with stack({"+919900000501": BUSY}, ring=10) as st:
+        async with asyncio.timeout(30):
+            await CampaignRunner(st.dialer, store, "t1").run(until_done=True)
+        assert st.sim is not None
+        legs = [leg.req for leg in st.sim.sim.legs.values() if leg.kind == "customer"]
+    assert [(r.ring_timeout, r.exophone) for r in legs] == [(30, "+918047110000")]
 
 
 async def test_bot_first_escalation_reaches_an_agent_and_is_counted(tmp_path: Path) -> None:

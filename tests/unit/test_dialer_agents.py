@@ -37,6 +37,37 @@ def test_release_and_wrap_up() -> None:
     assert not pool.release("nobody", wrap_up=False)
 
 
+def test_an_agent_with_its_own_wrap_up_takes_it_instead_of_the_pools() -> None:
+    """A campaign's agents join a shared pool with the campaign's wrap-up (``wrap_up_s``);
+    the others keep the pool's (the dialer's ``wrap_up_seconds``); an explicit 0 is none."""
+    pool = AgentPool(wrap_up_seconds=2.0)
+    pool.add("own", "+1", wrap_up_s=30.0)
+    pool.add("svc", "+2")
+    pool.add("none", "+3", wrap_up_s=0)
+    for agent_id in ("own", "svc", "none"):
+        pool.acquire((), exclude={"own", "svc", "none"} - {agent_id}, call_id="c", now=1.0)
+        pool.mark_talking(agent_id, now=1.0)
+    assert not pool.release("own", wrap_up=True, now=10.0)
+    assert not pool.release("svc", wrap_up=True, now=10.0)
+    assert pool.release("none", wrap_up=True, now=10.0)  # idle at once
+    assert [a.agent_id for a in pool.tick(12.0)] == ["svc"]
+    assert pool.get("own").state is AgentState.WRAP_UP
+    assert pool.tick(39.9) == []
+    assert [a.agent_id for a in pool.tick(40.0)] == ["own"]
+    assert not pool.release("own", wrap_up=False, now=41.0)  # idle already: nothing to give
+
+
+def test_the_pool_needs_its_ticker_once_any_agent_has_a_wrap_up() -> None:
+    pool = AgentPool()
+    pool.add("a", "+1")
+    assert not pool.has_wrap_up
+    pool.add("b", "+2", wrap_up_s=0.5)
+    assert pool.has_wrap_up
+    for bad in (-1.0, float("nan"), float("inf"), True, "5"):
+        with pytest.raises(ValueError, match="wrap_up_s"):
+            pool.add(f"x{bad}", "+3", wrap_up_s=bad)  # type: ignore[arg-type]
+
+
 def test_failed_attempt_returns_agent_idle_at_once() -> None:
     pool = AgentPool(wrap_up_seconds=3.0)
     pool.add("a1", "+1")
