@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import stat
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from web_helpers import PASSWORD, log_in, login_form_token, page_csrf, write_users
 
 from dialer.agents import AgentState
@@ -91,7 +93,9 @@ async def test_nothing_without_a_session_but_the_login_page(tmp_path: Path) -> N
         assert st.campaigns.store.status("c1") == "running"
 
 
-async def test_login_sets_a_strict_http_only_cookie_and_logout_ends_it(tmp_path: Path) -> None:
+async def test_login_sets_a_strict_http_only_cookie_and_logout_ends_it(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     async with site(tmp_path) as st, client() as s:
         r = await log_in(s, st.base, "sup", "wrong password")
         assert r.status == 401
@@ -111,6 +115,9 @@ async def test_login_sets_a_strict_http_only_cookie_and_logout_ends_it(tmp_path:
             assert r.status == 302
         async with s.get(f"{st.base}/ui/api/snapshot") as r:
             assert r.status == 401
+    assert "sup" in caplog.text  # who logged in is logged; no secret is
+    assert PASSWORD not in caplog.text and cookie.value not in caplog.text
+    assert csrf not in caplog.text
 
 
 async def test_cookies_are_secure_behind_tls(tmp_path: Path) -> None:
