@@ -52,7 +52,8 @@ PURE_EXTRA: tuple[str, ...] = ()
 
 STRICT_DRIVERS: dict[str, str] = {
     "bot_adapters.testing": "FakeCall runs an adapter's async hooks: a test driver",
-    "dialer.campaign.store": "the SQLite store (every module of the package)",
+    "dialer.campaign.store": "the campaign store, SQLite or PostgreSQL (every module of it)",
+    "dialer.db": "the dialect layer: SQLite and PostgreSQL connections, migrations, db CLI",
     "dialer.campaign.service_runs": "the service's table of started campaigns, in SQLite",
     "dialer.private_files": "its job is files: databases and exports made 0600",
     "dialer.signals": "its job is SIGINT/SIGTERM on the event loop",
