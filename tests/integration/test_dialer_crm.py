@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -78,8 +79,8 @@ async def test_push_retries_until_delivered() -> None:
         assert store.outbox_counts()["delivered"] == 1
 
 
-async def test_pending_pushes_survive_a_restart(tmp_path: Path) -> None:
-    db = tmp_path / "calls.db"
+async def test_pending_pushes_survive_a_restart(store_url: str) -> None:
+    db = store_url  # a SQLite file, and a PostgreSQL database
     first = RecordStore(db)
     first.save(CallRecord("c1", "+911", "bot_first", disposition="abandoned"), push_to_crm=True)
     async with aiohttp.ClientSession() as session:
@@ -99,6 +100,31 @@ async def test_pending_pushes_survive_a_restart(tmp_path: Path) -> None:
             task.cancel()
         assert [r["call_id"] for r in crm.received] == ["c1"]
         assert again.outbox_counts()["pending"] == 0
+        again.close()
+
+
+async def test_two_dialers_on_one_postgresql_push_each_record_once(pg_server: Any) -> None:
+    """Two dialers (each its own store and pool) push one outbox at once: due rows are claimed
+    FOR UPDATE SKIP LOCKED and leased, so the CRM gets every record exactly once."""
+    url = pg_server.fresh_url()
+    stores = [RecordStore(url, owner="da"), RecordStore(url, owner="db")]
+    for i in range(40):
+        stores[i % 2].save(CallRecord(f"c{i}", "+911", "bot_first"), push_to_crm=True)
+    async with Crm() as crm:
+        pushers = [CrmPusher(s, crm.url, SECRET, poll_interval=0.01) for s in stores]
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(p.run()) for p in pushers]
+            for _ in range(500):
+                if sum(s.outbox_counts()["delivered"] for s in stores[:1]) == 40:
+                    break
+                await asyncio.sleep(0.02)
+            for task in tasks:
+                task.cancel()
+        received = sorted(str(r["call_id"]) for r in crm.received)
+    assert received == sorted(f"c{i}" for i in range(40))  # each once
+    assert sum(p.stats.delivered for p in pushers) == 40
+    for store in stores:
+        store.close()
 
 
 async def test_gives_up_after_max_age_and_dead_rows_can_be_queued_again() -> None:
