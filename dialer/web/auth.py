@@ -9,7 +9,9 @@ request (any method but GET/HEAD) must carry the session's CSRF token (header
 desk (``/ui/desk/ID``), the live feed (its own row) and logout; anything else is ``403``.
 
 Login throttling (:class:`~dialer.web.sessions.Throttle`) per user name and per client address:
-locked keys get ``429``, whatever the password. Logged: who logged in or failed, and from
+locked keys get ``429``, whatever the password. Refusals are counted in the dialer's
+``control_refused_total`` as ``ui_unauthenticated``, ``ui_csrf``, ``ui_forbidden``,
+``ui_login_failed`` and ``ui_throttled``. Logged: who logged in or failed, and from
 where; never a password, a session id or a token.
 """
 
@@ -57,8 +59,14 @@ def _cookie(ctx: UiContext, request: web.Request, response: web.StreamResponse, 
                         max_age=None if max_age is None else int(max_age))
 
 
-def _forbidden(request: web.Request, why: str) -> web.Response:
+def _count(request: web.Request, reason: str) -> None:
+    """Count a refusal in the dialer's ``control_refused_total{reason="ui_..."}``."""
+    request.app[CONTEXT].dialer.stats.refused(f"ui_{reason}")
+
+
+def _forbidden(request: web.Request, why: str, reason: str) -> web.Response:
     log.warning("dashboard: 403 %s %s: %s", request.method, request.path, why)
+    _count(request, reason)
     return web.json_response({"error": f"forbidden: {why}"}, status=403)
 
 
@@ -75,6 +83,7 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         session = ctx.sessions.get(request.cookies.get(COOKIE, ""))
         if session is None:
             if request.path.startswith(f"{PREFIX}/api/") or request.method not in SAFE_METHODS:
+                _count(request, "unauthenticated")
                 return web.json_response({"error": "log in first"}, status=401)
             raise web.HTTPFound(f"{PREFIX}/login?next={quote(request.path_qs)}")
         if request.method not in SAFE_METHODS:
@@ -82,9 +91,10 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
             if not sent and request.content_type == "application/x-www-form-urlencoded":
                 sent = str((await request.post()).get("csrf", ""))
             if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
-                return _forbidden(request, "missing or wrong CSRF token")
+                return _forbidden(request, "missing or wrong CSRF token", "csrf")
         if session.role != "supervisor" and not _agent_allowed(request.path, session.agent_id):
-            return _forbidden(request, f"user {session.user} (agent) may not open this")
+            return _forbidden(request, f"user {session.user} (agent) may not open this",
+                              "forbidden")
         request[SESSION] = session
         response = await handler(request)
     response.headers.setdefault("Cache-Control", "no-store")
@@ -117,7 +127,7 @@ async def login(request: web.Request) -> web.Response:
     token = str(form.get("csrf", ""))
     if not token or not hmac.compare_digest(token.encode(),
                                             request.cookies.get(LOGIN_COOKIE, "").encode()):
-        return _forbidden(request, "missing or wrong login form token (reload the page)")
+        return _forbidden(request, "missing or wrong login form token (reload the page)", "csrf")
     ip = request.remote or "?"
     keys = (f"user:{name}", f"ip:{ip}")
     now = ctx.clock()
@@ -125,6 +135,7 @@ async def login(request: web.Request) -> web.Response:
     if wait > 0:
         log.warning("dashboard: login of %r from %s refused: throttled for %d s", name, ip,
                     wait)
+        _count(request, "throttled")
         return web.Response(text=login_page(token, form.get("next", ""),  # type: ignore[arg-type]
                                             f"Too many failed logins: try again in "
                                             f"{int(wait) + 1} s."),
@@ -142,6 +153,7 @@ async def login(request: web.Request) -> web.Response:
     if user is None or not ok:
         ctx.throttle.failed(keys, ctx.clock())
         log.warning("dashboard: failed login for %r from %s", name, ip)
+        _count(request, "login_failed")
         return web.Response(text=login_page(token, str(form.get("next", "")),
                                             "Wrong user name or password."),
                             status=401, content_type="text/html")

@@ -175,6 +175,11 @@ async def test_failed_logins_are_throttled_per_user(tmp_path: Path) -> None:
             assert (await log_in(s, st.base, "sup", "guess guess")).status == 401
         r = await log_in(s, st.base, "sup")  # the right password, while locked
         assert r.status == 429 and "vx_session" not in r.cookies
+        async with s.get(f"{st.base}/metrics",
+                         headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+            metrics = await r.text()
+        assert 'control_refused_total{reason="ui_login_failed"} 5' in metrics
+        assert 'control_refused_total{reason="ui_throttled"} 1' in metrics
 
 
 async def test_an_agent_sees_only_its_own_desk(tmp_path: Path) -> None:
