@@ -184,3 +184,42 @@ def test_a_postgresql_url_that_answers_nothing_is_one_clear_error() -> None:
     assert "hunter2" not in str(err.value)
 
 
+
+
+def test_a_restarted_dialer_settles_only_its_own_live_calls(
+        store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dialers da and db share one database, both killed with a call up; da starts again: it
+    settles its call from Exotel (record, leg hung up) and leaves db's row and leg alone."""
+    import asyncio
+
+    from dialer.testing import FakeExotel, Party, fake_dialer, run_virtual
+
+    other = "+919900000002"
+
+    def left(call_id: str, sid: str, number: str) -> dict[str, object]:
+        return {"call_id": call_id, "request": {"number": number, "mode": "bot_first"},
+                "stage": "bot", "started_at": 1000.0, "customer_leg_sid": sid,
+                "answered": True, "timeline": [["dial", 0.0]]}
+
+    async def go() -> None:
+        fake = FakeExotel({CUSTOMER: Party(script=("wait 60000", "hangup")),
+                           other: Party(script=("wait 60000", "hangup"))})
+        mine = await fake.create_leg(CUSTOMER, "+918000000000", "http://127.0.0.1:9/e")
+        theirs = await fake.create_leg(other, "+918000000000", "http://127.0.0.1:9/e")
+        for owner, call_id, leg, number in (("da", "vx1", mine, CUSTOMER),
+                                            ("db", "vx2", theirs, other)):
+            store = RecordStore(store_url, owner=owner)
+            store.save_live(call_id, left(call_id, leg["leg_sid"], number))
+            store.close()
+        monkeypatch.setenv("VOXGATE_DIALER_ID", "da")
+        async with fake_dialer(fake, db_path=store_url) as d:
+            await asyncio.wait_for(d.restart_reconciled(), 60)
+            record = d.store.get("vx1")
+            assert record is not None and record.disposition == "dialer_restart"
+            assert d.store.live_calls() == [] and d.store.get("vx2") is None
+            assert [s["call_id"] for s in d.store.live_calls(owner="db")] == ["vx2"]
+            assert fake.legs[mine["leg_sid"]].state == "terminated"
+            assert fake.legs[theirs["leg_sid"]].state != "terminated"
+            assert f"GET /legs/{theirs['leg_sid']}" not in fake.requests
+
+    run_virtual(go())
