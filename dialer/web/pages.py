@@ -53,8 +53,11 @@ def page(name: str, title: str, session: Session, **body: str) -> str:
                         for src in SCRIPTS.get(name, ()))
     head = ('<link rel="stylesheet" href="/ui/static/vendor/uplot/uPlot.min.css">'
             if name == "campaigns" else "")
+    feed = '<p class="feed" id="feed">connecting…</p>' if "app.js" in SCRIPTS.get(name, ()) \
+        else ""
     return _template("base").substitute(
         title=html.escape(title), page=name, nav=nav, body=inner, scripts=scripts, head=head,
+        feed=feed,
         csrf=html.escape(session.csrf), user=html.escape(session.user),
         role=html.escape(session.role))
 
