@@ -150,3 +150,20 @@ def test_users_cli_reads_the_password_from_stdin_never_argv(
     assert main(["users", "list"]) == 0
     assert capsys.readouterr().out.split() == ["ann", "agent", "a1"]
     assert main(["users", "remove", "ann"]) == 0 and load_users(path) == {}
+
+
+def test_sessions_and_throttle_stay_bounded() -> None:
+    now = [0.0]
+    store = SessionStore(lambda: now[0], idle_s=10, absolute_s=100)
+    for _ in range(50):
+        store.create("sup", "supervisor")
+    now[0] = 20
+    store.create("sup", "supervisor")
+    assert len(store) == 1  # the 50 nobody came back for are gone
+    t = Throttle(max_failures=3, window_s=60, lockout_s=100, max_keys=100)
+    for i in range(1000):  # a guesser cycling addresses
+        t.failed((f"ip:10.0.{i // 250}.{i % 250}",), float(i))
+    assert len(t._failures) + len(t._locked_until) <= 100
+    for _ in range(3):
+        t.failed(("user:sup",), 1000.0)
+    assert t.locked(("user:sup",), 1000.0) == 100  # still locks
