@@ -1,14 +1,15 @@
 """Copy one voxgate database into another, e.g. SQLite into PostgreSQL (``voxgate db copy SRC
 DST``, :mod:`dialer.db.cli`).
 
-:func:`copy_database` migrates ``DST`` to this version's schema (every component's
-:class:`~dialer.db.Migrations` it is given), refuses a ``DST`` that holds any row, then, in ONE
-transaction on ``DST`` (nothing is left half-copied) and one read transaction on ``SRC`` (a
-consistent snapshot), copies every table in dependency order (:data:`TABLE_ORDER`: campaigns
-before their leads, leads before their attempts ...; tables this list does not know after them,
-by name) in batches of :data:`BATCH` rows, keeping every id; on PostgreSQL the identity
-sequences then continue after the largest id copied. Each table's row count on ``DST`` is
-checked against ``SRC``'s before the commit.
+:func:`copy_database` refuses a ``DST`` that holds any row (checked before it is touched) and
+a ``SRC`` from a newer version, migrates ``DST`` to this version's schema (every component's
+:class:`~dialer.db.Migrations` it is given), then, in ONE transaction on ``DST`` (nothing is
+left half-copied) and one read transaction on ``SRC`` (a consistent snapshot), copies every
+table in dependency order (:data:`TABLE_ORDER`: campaigns before their leads, leads before
+their attempts ...; tables this list does not know after them, by name) in batches of
+:data:`BATCH` rows (into PostgreSQL with ``COPY ... FROM STDIN``), keeping every id; on
+PostgreSQL the identity sequences then continue after the largest id copied. Each table's row
+count on ``DST`` is checked against ``SRC``'s before the commit.
 
 ``SRC`` may be from an older version (its missing columns get their defaults on ``DST``), never
 from a newer one (a column or a migration this version does not know: refused, nothing
@@ -133,14 +134,22 @@ def _copy_table(src: Connection, dst: Connection, table: str, batch: int) -> int
         raise CopyRefused(f"the source's table {table} has column(s) {', '.join(unknown)} that "
                           f"this version does not know: copy it with the version that wrote it")
     names = ", ".join(_quote(c) for c in src_columns)
-    identity = _identity_columns(dst, table)
-    overriding = " OVERRIDING SYSTEM VALUE" if identity else ""
-    insert = (f"INSERT INTO {_quote(table)} ({names}){overriding} VALUES "
-              f"({', '.join('?' * len(src_columns))})")
+    rows = _rows(src, f"SELECT {names} FROM {_quote(table)} ORDER BY 1", batch)
     copied = 0
-    for rows in _rows(src, f"SELECT {names} FROM {_quote(table)} ORDER BY 1", batch):
-        dst.executemany(insert, rows)
-        copied += len(rows)
+    if dst.dialect == "postgresql":  # COPY: ids as given, identity columns included
+        raw: Any = dst.raw
+        with raw.cursor() as cur, cur.copy(f"COPY {_quote(table)} ({names}) FROM STDIN") as out:
+            for chunk in rows:
+                for row in chunk:
+                    out.write_row(row)
+                copied += len(chunk)
+    else:
+        insert = (f"INSERT INTO {_quote(table)} ({names}) VALUES "
+                  f"({', '.join('?' * len(src_columns))})")
+        for chunk in rows:
+            dst.executemany(insert, chunk)
+            copied += len(chunk)
+    identity = _identity_columns(dst, table)
     for column in identity:  # the next id continues after the largest copied
         dst.execute(
             f"SELECT setval(pg_get_serial_sequence(?, ?), COALESCE((SELECT MAX({_quote(column)})"
