@@ -31,8 +31,8 @@ def test_latencies() -> None:
     assert stored["escalation_to_bridge"] == 1550.0 and stored["agent_ring"] == 1490.0
 
 
-def test_store_round_trip_and_outbox(tmp_path: Path) -> None:
-    db = tmp_path / "calls.db"
+def test_store_round_trip_and_outbox(store_url: str) -> None:
+    db = store_url  # a SQLite file, and a PostgreSQL database
     store = RecordStore(db)
     store.save(rec("c1"), push_to_crm=True)
     store.save(rec("c2", "no_answer"))
@@ -50,10 +50,11 @@ def test_store_round_trip_and_outbox(tmp_path: Path) -> None:
     assert row[3] == 1  # one failed attempt so far
     again.push_done(row[0])
     assert again.outbox_counts() == {"pending": 0, "delivered": 1, "dead": 0}
+    again.close()
 
 
-def test_exports(tmp_path: Path) -> None:
-    store = RecordStore()
+def test_exports(tmp_path: Path, store_url: str) -> None:
+    store = RecordStore(store_url)
     store.save(rec("c1"))
     store.save(rec("c2", "abandoned"))
     buf = io.StringIO()
@@ -67,6 +68,7 @@ def test_exports(tmp_path: Path) -> None:
     assert rows[1]["disposition"] == "abandoned" and rows[0]["escalation_to_bridge"] == "1550.0"
     assert store.export(tmp_path / "out.jsonl") == 2
     assert csv_text([rec("c3")]).splitlines()[1].startswith("c3,")
+    store.close()
 
 
 OLD_OUTBOX = """
