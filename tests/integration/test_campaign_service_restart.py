@@ -10,6 +10,7 @@ what was dialled. A ``voxgate gateway`` process serves the bot."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections import Counter
@@ -49,11 +50,14 @@ async def service(env: dict[str, str], port: int, log: Path) -> asyncio.subproce
     return proc
 
 
-async def test_a_killed_service_resumes_its_campaign_on_restart(tmp_path: Path) -> None:
+async def test_a_killed_service_resumes_its_campaign_on_restart(
+        tmp_path: Path, store_url: str) -> None:
+    """On SQLite and on PostgreSQL (``VOXGATE_DB=postgresql://...``: the campaign store, the
+    service's started campaigns, the call records and the live calls all there)."""
     talk = CustomerProfile(outcome="answer", ring_ms=(100, 200)).with_script("wait 1200", "hangup")
     config = SimConfig(rest_latency_ms=5, event_latency_ms=5, setup_ms=20, default_customer=talk,
                        list_legs=True)
-    db, log = tmp_path / "svc.db", tmp_path / "dialer.log"
+    db, log = store_url, tmp_path / "dialer.log"
     port = free_port()
     control = f"http://127.0.0.1:{port}"
     token = {"VOXGATE_CONTROL_TOKEN": TOKEN}
@@ -91,7 +95,7 @@ async def test_a_killed_service_resumes_its_campaign_on_restart(tmp_path: Path) 
     assert found and all(r.get("call_id") for r in found), found
     call_ids = Counter(leg.custom_param for leg in legs)
     assert max(call_ids.values()) == 1, f"an attempt was dialled twice: {call_ids}"
-    store = CampaignStore(str(db))
+    store = CampaignStore(db)
     attempts = store.attempts("restart")
     lead_states = store.leads("restart")
     assert len(lead_states) == LEADS
@@ -99,6 +103,8 @@ async def test_a_killed_service_resumes_its_campaign_on_restart(tmp_path: Path) 
     for lead in lead_states:  # every lead accounted for: a finished attempt with its record
         done = [a for a in attempts if a["lead_id"] == lead["id"] and a["state"] == "done"]
         assert done and all(store.call_record(a["call_id"]) is not None for a in done), lead
+    store.close()
     text = log.read_text()
     assert "campaign restart: resumed" in text and "Traceback" not in text, text
-    assert (db.stat().st_mode & 0o777) == 0o600
+    if "://" not in db:
+        assert (os.stat(db).st_mode & 0o777) == 0o600
