@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
 from dialer.campaign.compliance import check_dial, local_day
 from dialer.campaign.store.campaigns import campaign as stored_campaign
 from dialer.campaign.store.campaigns import campaign_row, on_dnc
 from dialer.campaign.store.leases import holder
 from dialer.campaign.store.types import CampaignBusy, Claim
-from dialer.db import Connection, row_lock, transaction
+from dialer.db import Connection, Row, row_lock, transaction
 
 log = logging.getLogger("dialer.campaign")
 
@@ -54,12 +55,7 @@ def claim_next(
                     f"campaign {campaign}: this dialer no longer holds the campaign "
                     f"(held by {holder(held)})"
                 )
-        rows = db.execute(
-            "SELECT * FROM leads WHERE campaign = ? AND state = 'pending' AND due_at <= ? "
-            "ORDER BY priority DESC, due_at, id LIMIT ?" + row_lock(db, skip_locked=True),
-            (campaign, now, batch),
-        ).fetchall()
-        for row in rows:
+        for row in _due_leads(db, campaign, now, batch):
             zone = row["timezone"] or spec.timezone
             day = local_day(now, zone)
             today = db.execute(
@@ -121,6 +117,36 @@ def claim_next(
                 json.loads(row["custom"]),
             )
     return None
+
+
+_DUE = (
+    "SELECT * FROM leads WHERE campaign = ? AND state = 'pending' AND due_at <= ? "
+    "ORDER BY priority DESC, due_at, id LIMIT ?"
+)
+PG_CHUNK = 1
+"""Leads a PostgreSQL claim locks per query: it locks only the leads it examines (each lock is a
+write), and the first that passes the checks is usually the first examined."""
+
+
+def _due_leads(db: Connection, campaign: str, now: float, batch: int) -> Iterator[Row]:
+    """Up to ``batch`` due leads, best first, inside the claim's transaction. SQLite: one query
+    (``BEGIN IMMEDIATE`` already holds the database). PostgreSQL: :data:`PG_CHUNK` at a time,
+    locked ``FOR UPDATE SKIP LOCKED``: leads another dialer is claiming are skipped, never
+    waited for; a lead examined and failing its checks has been moved on (ended, or due later)
+    by the time the next query runs in this transaction, so it is not seen again."""
+    if db.dialect == "sqlite":
+        yield from db.execute(_DUE, (campaign, now, batch)).fetchall()
+        return
+    examined = 0
+    while examined < batch:
+        limit = min(PG_CHUNK, batch - examined)
+        sql = _DUE + row_lock(db, skip_locked=True)
+        rows = db.execute(sql, (campaign, now, limit)).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            examined += 1
+            yield row
 
 
 def in_flight(db: Connection, campaign: str) -> list[str]:
