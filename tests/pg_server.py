@@ -10,6 +10,7 @@ import glob
 import importlib.util
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -97,6 +98,22 @@ class PgServer:
             "start",
         )
         self.base = f"postgresql://postgres@127.0.0.1:{self.port}"
+        self._watchdog = self._start_watchdog()
+
+    def _start_watchdog(self) -> subprocess.Popen[bytes]:
+        """A detached shell that stops the server and deletes its directory if this process
+        dies without :meth:`stop` (a test run killed at its timeout leaves no server behind)."""
+        stop = [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"]
+        if self.user is not None:
+            stop = ["runuser", "-u", self.user.pw_name, "--", *stop]
+        script = (
+            f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 2; done; "
+            f"{shlex.join(stop)} >/dev/null 2>&1; rm -rf {shlex.quote(str(self.dir))}"
+        )
+        return subprocess.Popen(
+            ["sh", "-c", script], start_new_session=True,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
 
     def _run(self, tool: str, *args: str) -> None:
         cmd = [str(self.bindir / tool), *args]
@@ -116,6 +133,8 @@ class PgServer:
         return f"{self.base}/{name}"
 
     def stop(self) -> None:
+        self._watchdog.kill()
+        self._watchdog.wait()
         try:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:
