@@ -131,6 +131,9 @@ class PredictivePacer:
     def horizons(self, state: PacerState) -> list[Horizon]:
         """The risk picture at three likely answer times of a dial placed now."""
         p_live = self.rings.hit_rate_upper()  # a few unlucky early dials must not flood agents
+        if state.next_live is not None:  # the pickup model's figure for the next leads
+            p_live *= state.next_live / max(1e-6, self.rings.hit_rate(state.next_live))
+            p_live = min(1.0, p_live)
         service = self.service.model(state.agents_logged_in)
         # lines dialled together have rung equally long: evaluate each distinct second once
         ringing = Counter(round(elapsed) for elapsed in state.ringing)
@@ -151,11 +154,20 @@ class PredictivePacer:
         self, state: PacerState, ringing: Counter[int], tau: float
     ) -> tuple[float, float]:
         """Mean and variance of the customers needing an agent by ``tau``: those waiting now
-        and the ringing lines (grouped by whole seconds rung) that answer live by then.
+        and the ringing lines (grouped by whole seconds rung) that answer live by then; with
+        ``state.ringing_live``, each line's chance is scaled by its lead's P(live) over the
+        campaign average, and the expectation is their sum.
         (``bench/pacing_oracle.py`` overrides this and :meth:`freed` with the simulation's
         truth, to measure what exact knowledge would be worth.)"""
         mean = float(len(state.waiting))
         var = 0.0
+        if state.ringing_live:  # per-dial probabilities: the sum of each line's own
+            average = max(1e-6, self.rings.hit_rate(0.2))
+            for elapsed_s, p_lead in zip(state.ringing, state.ringing_live, strict=True):
+                p = min(1.0, self.rings.hit_within(round(elapsed_s), tau) * p_lead / average)
+                mean += p
+                var += p * (1.0 - p)
+            return mean, var
         for elapsed, count in ringing.items():
             p = self.rings.hit_within(elapsed, tau)
             mean += count * p

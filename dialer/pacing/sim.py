@@ -310,20 +310,36 @@ class _Floor:
         s, rng = self.s, self.rng
         u = rng.random()
         if u < s.live_rate:
-            outcome, ring = DialOutcome.LIVE, s.live_ring.sample(rng)
+            outcome = DialOutcome.LIVE
         elif u < s.live_rate + s.machine_rate:
-            outcome, ring = DialOutcome.MACHINE, s.machine_ring.sample(rng)
+            outcome = DialOutcome.MACHINE
         elif u < s.live_rate + s.machine_rate + s.busy_rate:
-            outcome, ring = DialOutcome.BUSY, s.busy_ring.sample(rng)
+            outcome = DialOutcome.BUSY
         elif u < s.live_rate + s.machine_rate + s.busy_rate + s.failed_rate:
-            outcome, ring = DialOutcome.FAILED, s.failed_ring.sample(rng)
+            outcome = DialOutcome.FAILED
         else:
-            outcome, ring = DialOutcome.NO_ANSWER, s.ring_timeout_s
+            outcome = DialOutcome.NO_ANSWER
+        self.place(now, outcome, self.ring_time(outcome))
+
+    def ring_time(self, outcome: DialOutcome) -> float:
+        """How long a dial with ``outcome`` rings (drawn from the scenario's distributions)."""
+        s = self.s
+        dist = {
+            DialOutcome.LIVE: s.live_ring,
+            DialOutcome.MACHINE: s.machine_ring,
+            DialOutcome.BUSY: s.busy_ring,
+            DialOutcome.FAILED: s.failed_ring,
+        }.get(outcome)
+        return s.ring_timeout_s if dist is None else dist.sample(self.rng)
+
+    def place(self, now: float, outcome: DialOutcome, ring: float) -> int:
+        """Start ringing a dial whose outcome and ring time are drawn; returns its call id."""
         call = self.next_call
         self.next_call += 1
         self.ringing[call] = (now, outcome, ring)
         self.result.dials += 1
         self.at(now + ring, _RING_END, call)
+        return call
 
     # --- customers and agents -------------------------------------------------------------
     def connect(self, call: int, now: float, waited: float, index: int | None = None) -> None:

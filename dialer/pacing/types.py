@@ -221,6 +221,11 @@ class PacerState:
     * ``lines_in_use`` / ``line_limit``: concurrent lines now and the most the account, the
       exophone's channels and the gateway's streams allow; a pacer never dials past the limit.
     * ``abandon_rate_24h`` / ``live_answers_24h``: from the campaign's abandonment ledger.
+    * ``ringing_live``: optional, the pickup model's P(live answer) of each ringing dial's lead
+      (same order as ``ringing``), so that the expected live answers in flight are the sum of
+      their own probabilities; ``next_live``: the mean P(live) of the next leads to be
+      dialled. Empty / ``None`` (the default): every dial counts at the campaign's observed
+      average (:mod:`dialer.leads`).
     """
 
     now: float
@@ -235,8 +240,16 @@ class PacerState:
     line_limit: int = 1_000_000
     abandon_rate_24h: float = 0.0
     live_answers_24h: int = 0
+    ringing_live: tuple[float, ...] = ()
+    next_live: float | None = None
 
     def __post_init__(self) -> None:
+        if self.ringing_live and len(self.ringing_live) != len(self.ringing):
+            raise ValueError("ringing_live must give one probability per ringing line")
+        if any(not 0.0 <= p <= 1.0 for p in self.ringing_live) or not (
+            self.next_live is None or 0.0 <= self.next_live <= 1.0
+        ):
+            raise ValueError("ringing_live and next_live must be within 0..1")
         if self.agents_ready < 0:
             raise ValueError("agents_ready must be >= 0")
         if self.lines_in_use < 0 or self.line_limit < 0:
@@ -245,6 +258,7 @@ class PacerState:
             raise ValueError("abandon_rate_24h must be within 0..1")
         object.__setattr__(self, "busy_agents", tuple(self.busy_agents))
         object.__setattr__(self, "ringing", tuple(self.ringing))
+        object.__setattr__(self, "ringing_live", tuple(self.ringing_live))
         object.__setattr__(self, "waiting", tuple(self.waiting))
         object.__setattr__(self, "bot_calls", tuple(self.bot_calls))
         object.__setattr__(self, "forecasts", tuple(self.forecasts))
