@@ -31,7 +31,9 @@ AGENT2 = "+919800000002"
 AGENT3 = "+919800000003"
 MAX_GAP_MS = 1000
 MAX_OVERLAP_MS = 50  # stop and start go out together: a few ms where both may be heard
-PRESS0 = ("wait 400", "dtmf 0", "wait 30000", "hangup")
+# 0 is pressed once the call is heard and then quiet: a key pressed before the stream is up is
+# lost, as on Exotel (a fixed 400 ms lost it on a loaded machine).
+PRESS0 = ("pause 300", "dtmf 0", "wait 30000", "hangup")
 
 
 def customer(*script: str, bridge: tuple[str, ...] = ("wait 1500", "hangup")) -> CustomerProfile:

@@ -92,7 +92,8 @@ async def test_bridge_carries_audio_both_ways_and_records_it() -> None:
         rec_start = cust_tl["bridges"][0]["start_ms"]
         a0, a1 = agent_said["start_ms"] - rec_start, agent_said["end_ms"] - rec_start
         c0, c1 = said[0]["start_ms"] - rec_start, said[0]["end_ms"] - rec_start
-        assert rms_between(pcm, 0, a0 - 20) == 0.0
+        # silence (below 30, far from speech's 300: a loaded machine may shift the onset a frame)
+        assert rms_between(pcm, 0, a0 - 20) < 30
         assert rms_between(pcm, a0, a1) > 300
         assert rms_between(pcm, c0, min(c1, duration_ms)) > 300
 
