@@ -12,6 +12,13 @@ campaign's agents take the campaign's) -> ``idle``. A nailed-up agent (``nailed`
 is only offered while its pre-dialled leg is live (:meth:`set_nailed_leg`); with no live leg it
 shows ``offline``. Call :meth:`tick` now and then: it ends wrap-ups and returns the agents that
 became idle, so waiting calls can be told. Times are the caller's monotonic clock.
+
+The agent desk (:mod:`dialer.web.desk`): :meth:`AgentPool.pause` takes an agent out of the pool
+(``paused`` with a reason: never offered a call, not one of the pacer's agents; an agent on a
+call pauses when it is released), :meth:`AgentPool.ready` puts it back (the moment it is free).
+An agent with a desk (:meth:`AgentPool.attach_desk`) stays in ``wrap_up`` after a conversation
+until its ready click, at most ``max_wrap_s``: then it goes ``paused`` with the reason
+``wrap_up_timeout`` (an agent who walked away is not offered calls).
 """
 
 from __future__ import annotations
@@ -28,7 +35,11 @@ class AgentState(enum.Enum):
     RINGING = "ringing"
     TALKING = "talking"
     WRAP_UP = "wrap_up"
-    OFFLINE = "offline"  # nailed-up agent whose leg is not live
+    OFFLINE = "offline"  # nailed-up agent whose leg is not live, or logged out
+    PAUSED = "paused"  # on pause from the desk (its ``pause_reason``): never offered a call
+
+WRAP_UP_TIMEOUT = "wrap_up_timeout"
+"""The pause reason of a desk agent whose wrap-up reached its maximum without a ready click."""
 
 
 @dataclass(slots=True)
@@ -49,6 +60,9 @@ class Agent:
     talk_seconds: float = field(default=0.0)
     logged_out: bool = False  # by a supervisor (:meth:`AgentPool.log_out`): never offered
     wrap_up_s: float | None = None  # this agent's wrap-up (None: the pool's wrap_up_seconds)
+    pause_reason: str = ""  # paused (or pausing once released) from the desk, and why
+    desk_wrap_s: float | None = None  # with a desk: wrap-up until ready, at most this long
+    last_call_id: str = ""  # the call of its last conversation (the desk's disposition)
 
 
 AgentListener = Callable[[Agent], None]
@@ -178,14 +192,22 @@ class AgentPool:
             a.talk_seconds += max(0.0, now - a.talk_started)
         if wrap_up:
             a.calls_handled += 1
+            a.last_call_id = a.call_id
         a.call_id = ""
         if a.logged_out or (a.nailed and not a.nailed_leg_sid):
             self._set(a, AgentState.OFFLINE)
             return False
-        wrap_s = self.wrap_up_of(a)
-        if wrap_up and wrap_s > 0:
+        wrap_s = self.wrap_up_of(a) if a.desk_wrap_s is None else a.desk_wrap_s
+        if wrap_up and (wrap_s > 0 or a.desk_wrap_s is not None):
             a.wrap_until = now + wrap_s
             self._set(a, AgentState.WRAP_UP)
+            return False
+        return self._free(a, now)
+
+    def _free(self, a: Agent, now: float) -> bool:
+        """The agent is done with its call: idle (True), or paused when a pause is pending."""
+        if a.pause_reason:
+            self._set(a, AgentState.PAUSED)
             return False
         a.idle_since = now
         self._set(a, AgentState.IDLE)
@@ -198,8 +220,8 @@ class AgentPool:
     @property
     def has_wrap_up(self) -> bool:
         """Whether any agent goes through wrap-up (then :meth:`tick` must be called)."""
-        return any(self.wrap_up_of(a) > 0 for a in self._agents.values()) or (
-            self.wrap_up_seconds > 0)
+        return any(self.wrap_up_of(a) > 0 or a.desk_wrap_s is not None
+                   for a in self._agents.values()) or self.wrap_up_seconds > 0
 
     def set_nailed_leg(self, agent_id: str, leg_sid: str, now: float = 0.0) -> bool:
         """A nailed-up agent's leg came up (``leg_sid``) or dropped (``""``).
@@ -208,13 +230,11 @@ class AgentPool:
         a = self._agents[agent_id]
         a.nailed_leg_sid = leg_sid
         if not leg_sid:
-            if a.state in (AgentState.IDLE, AgentState.WRAP_UP):
+            if a.state in (AgentState.IDLE, AgentState.WRAP_UP, AgentState.PAUSED):
                 self._set(a, AgentState.OFFLINE)
             return False
         if a.state is AgentState.OFFLINE and not a.logged_out:
-            a.idle_since = now
-            self._set(a, AgentState.IDLE)
-            return True
+            return self._free(a, now)
         return False
 
     def log_out(self, agent_id: str) -> AgentState:
@@ -224,7 +244,7 @@ class AgentPool:
         a = self._agents[agent_id]
         before = a.state
         a.logged_out = True
-        if a.state in (AgentState.IDLE, AgentState.WRAP_UP):
+        if a.state in (AgentState.IDLE, AgentState.WRAP_UP, AgentState.PAUSED):
             self._set(a, AgentState.OFFLINE)
         return before
 
@@ -234,9 +254,43 @@ class AgentPool:
         a = self._agents[agent_id]
         a.logged_out = False
         if a.state is AgentState.OFFLINE and (not a.nailed or a.nailed_leg_sid):
-            a.idle_since = now
-            self._set(a, AgentState.IDLE)
-            return True
+            return self._free(a, now)
+        return False
+
+    def attach_desk(self, agent_id: str, max_wrap_s: float) -> None:
+        """The agent works from a desk: after each conversation it stays in wrap-up until
+        :meth:`ready`, at most ``max_wrap_s`` (then paused ``wrap_up_timeout``)."""
+        if not math.isfinite(max_wrap_s) or max_wrap_s <= 0:
+            raise ValueError(f"max_wrap_s must be a number > 0, got {max_wrap_s!r}")
+        self._agents[agent_id].desk_wrap_s = float(max_wrap_s)
+
+    def detach_desk(self, agent_id: str) -> None:
+        """Back to the timed wrap-up (the desk's user logged out)."""
+        self._agents[agent_id].desk_wrap_s = None
+
+    def pause(self, agent_id: str, reason: str, now: float = 0.0) -> AgentState:
+        """Take the agent out of the pool with ``reason``: an idle or wrapping-up agent is
+        ``paused`` now, one ringing or talking when released, an offline one when it comes
+        back. Returns the state before (``KeyError`` for an unknown agent)."""
+        if not reason:
+            raise ValueError("a pause needs a reason")
+        a = self._agents[agent_id]
+        before = a.state
+        a.pause_reason = reason
+        if a.state in (AgentState.IDLE, AgentState.WRAP_UP):
+            self._set(a, AgentState.PAUSED)
+        elif a.state is AgentState.PAUSED:
+            self._set(a, AgentState.PAUSED)  # the new reason is shown
+        return before
+
+    def ready(self, agent_id: str, now: float = 0.0) -> bool:
+        """The agent's ready click: its pause (pending or not) ends and a paused or
+        wrapping-up agent is idle from ``now``. True when it became idle (an agent on a call
+        stays on it; a logged-out or leg-less one stays offline)."""
+        a = self._agents[agent_id]
+        a.pause_reason = ""
+        if a.state in (AgentState.PAUSED, AgentState.WRAP_UP):
+            return self._free(a, now)
         return False
 
     def tick(self, now: float) -> list[Agent]:
@@ -247,9 +301,10 @@ class AgentPool:
                 if a.logged_out:
                     self._set(a, AgentState.OFFLINE)
                     continue
-                a.idle_since = now
-                self._set(a, AgentState.IDLE)
-                freed.append(a)
+                if a.desk_wrap_s is not None:  # no ready click in time
+                    a.pause_reason = WRAP_UP_TIMEOUT
+                if self._free(a, now):
+                    freed.append(a)
         return freed
 
     def _set(self, a: Agent, state: AgentState) -> None:

@@ -22,7 +22,7 @@ from dialer.pacing.types import (
 
 __all__ = ["AgentClock", "LiveCall", "agent_change", "occupancy", "pacer_state"]
 
-_OFF_DUTY = (AgentState.IDLE, AgentState.OFFLINE)
+_OFF_DUTY = (AgentState.IDLE, AgentState.OFFLINE, AgentState.PAUSED)
 
 
 @dataclass(slots=True)

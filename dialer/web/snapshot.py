@@ -33,7 +33,7 @@ __all__ = ["CampaignView", "agent_row", "campaign_row", "live_snapshot"]
 
 _STATE_NAMES = {AgentState.IDLE: "ready", AgentState.RINGING: "ringing",
                 AgentState.TALKING: "talking", AgentState.WRAP_UP: "wrap_up",
-                AgentState.OFFLINE: "offline"}
+                AgentState.OFFLINE: "offline", AgentState.PAUSED: "paused"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +84,8 @@ def campaign_row(view: CampaignView, logged_in: int, talk_rate: float) -> dict[s
 def agent_row(agent: Agent, since: float, now: float, paused: str | None) -> dict[str, Any]:
     """One agent's line: ``paused`` is the pause reason of an agent on pause (else None)."""
     state = _STATE_NAMES[agent.state]
+    if paused is None and agent.state is AgentState.PAUSED:  # paused from its desk
+        paused = agent.pause_reason
     if paused is not None and agent.state in (AgentState.IDLE, AgentState.OFFLINE):
         state = "paused"
     talk = agent.talk_seconds
