@@ -11,6 +11,7 @@ Example TOML::
     timezone = "Asia/Kolkata"     # leads without timezone/region
     default_country = "91"        # the country of numbers written nationally ("1", "+44" ...)
     stream_params = ["name", "plan"]  # up to 2 lead fields handed to the bot on the stream URL
+    dispositions = ["sale", "callback", "not_interested"]  # the agent desk's codes
     [window]
     start = "09:00"
     end = "21:00"
@@ -48,6 +49,7 @@ from dialer.config import PHONE_SEPARATORS, clean_exophone
 from dialer.stream_params import check_field_names
 
 __all__ = [
+    "DEFAULT_DISPOSITIONS",
     "DEFAULT_RETRY",
     "RETRYABLE",
     "AgentSpec",
@@ -341,6 +343,22 @@ class Lead:
             object.__setattr__(self, "custom", MappingProxyType(dict(self.custom)))
 
 
+DEFAULT_DISPOSITIONS = ("sale", "callback", "not_interested", "wrong_number", "other")
+"""The agent desk's disposition codes of a campaign whose file names none."""
+
+
+def _check_dispositions(codes: tuple[str, ...]) -> None:
+    if not 1 <= len(codes) <= 50:
+        raise CampaignError(f"dispositions: must name 1-50 codes, got {len(codes)}")
+    for code in codes:
+        if not isinstance(code, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", code):
+            raise CampaignError(
+                f"dispositions: a code must be 1-40 of A-Z a-z 0-9 _ . -, got {code!r}"
+            )
+    if len(set(codes)) != len(codes):
+        raise CampaignError("dispositions: a code is named twice")
+
+
 @dataclass(frozen=True, slots=True)
 class CampaignSpec:
     """Everything a campaign needs besides its leads. ``retry`` maps an :class:`Outcome` value
@@ -364,6 +382,7 @@ class CampaignSpec:
     skills: tuple[str, ...] = ()
     amd: bool = True
     stream_params: tuple[str, ...] = ()
+    dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS  # the agent desk's codes
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.name):
@@ -395,6 +414,8 @@ class CampaignSpec:
         except ValueError as exc:
             raise CampaignError(str(exc)) from exc
         object.__setattr__(self, "stream_params", names)
+        object.__setattr__(self, "dispositions", tuple(self.dispositions))
+        _check_dispositions(self.dispositions)
 
 
 def _show(value: object) -> str:
@@ -423,6 +444,7 @@ _TOP_KEYS = (
     "skills",
     "amd",
     "stream_params",
+    "dispositions",
 )
 _WINDOW_KEYS = ("start", "end")
 _LIMIT_KEYS = (
@@ -567,6 +589,8 @@ def campaign_from_dict(data: Mapping[str, Any]) -> CampaignSpec:
         skills=_strings(data.get("skills", []), "skills"),
         amd=_flag(data.get("amd", True), "amd"),
         stream_params=names,
+        dispositions=_strings(data["dispositions"], "dispositions")
+        if "dispositions" in data else DEFAULT_DISPOSITIONS,
     )
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from dialer.campaign.model import AgentSpec, CampaignError, CampaignSpec, Lead, campaign_from_dict
+from dialer.campaign.model import (
+    DEFAULT_DISPOSITIONS,
+    AgentSpec,
+    CampaignError,
+    CampaignSpec,
+    Lead,
+    campaign_from_dict,
+)
 from dialer.campaign.store.types import STATUSES
 from dialer.db import Connection, Row, row_lock, transaction
 
@@ -28,7 +35,11 @@ def spec_to_json(spec: CampaignSpec) -> str:
     """The spec as the campaign row keeps it. Settings added since are written only when they
     differ from their default, so that an older version still reads the campaigns that do not
     use them (it refuses keys it does not know)."""
-    added = {"default_country": spec.default_country} if spec.default_country != "91" else {}
+    added: dict[str, object] = (
+        {"default_country": spec.default_country} if spec.default_country != "91" else {}
+    )
+    if spec.dispositions != DEFAULT_DISPOSITIONS:
+        added["dispositions"] = list(spec.dispositions)
     return json.dumps(
         {
             "name": spec.name,
