@@ -50,18 +50,18 @@ def test_an_older_sqlite_file_opens_upgrades_and_is_then_current(tmp_path: Path)
     )
     old.close()
     db = open_db(path)
-    assert [m.version for m in pending(db, MIGRATIONS)] == [1]
-    assert migrate(db, MIGRATIONS) == [1]
+    assert [m.version for m in pending(db, MIGRATIONS)] == [1, 2]
+    assert migrate(db, MIGRATIONS) == [1, 2]
     assert migrate(db, MIGRATIONS) == []  # twice: nothing to do
     assert pending(db, MIGRATIONS) == []
     db.close()
-    assert versions(path) == [("campaign", 1)]
+    assert versions(path) == [("campaign", 1), ("campaign", 2)]
     store = CampaignStore(path)  # opening it migrates nothing more and it works
     assert store.status("c") == "paused" and store.owner("c") is None
     store.heartbeat("c", 5.0)
     assert store.stats("c", 6.0).heartbeat_at == 5.0
     store.close()
-    assert versions(path) == [("campaign", 1)]
+    assert versions(path) == [("campaign", 1), ("campaign", 2)]
 
 
 def test_several_processes_migrating_a_fresh_database_at_once_all_succeed(store_url: str) -> None:
@@ -82,7 +82,7 @@ def test_several_processes_migrating_a_fresh_database_at_once_all_succeed(store_
     for t in threads:
         t.join()
     assert errors == []
-    assert versions(store_url) == [("campaign", 1)]
+    assert versions(store_url) == [("campaign", 1), ("campaign", 2)]
     store = CampaignStore(store_url)
     store.create_campaign(CampaignSpec("c"), 1.0)
     assert store.campaigns() == ["c"]

@@ -7,7 +7,8 @@ dialect layer :mod:`dialer.db`) over one module per job, each taking a
 - :mod:`.schema`: tables, versioned migrations (:data:`MIGRATIONS`), read-write and read-only
   opening;
 - :mod:`.campaigns`: campaigns, leads, agents, do-not-call;
-- :mod:`.leases`: one dialer per campaign, its heartbeat;
+- :mod:`.leases`: one dialer per campaign (unless others join), its heartbeat;
+- :mod:`.members`: the dialers sharing a campaign, reaping a dead one, agents per dialer;
 - :mod:`.claims`: the next lead claimed with the compliance checks, attempt committed first;
 - :mod:`.settle`: an attempt's result recorded, its lead retried or finished; recovery;
 - :mod:`.ledger`: the abandonment ledger rebuilt from the attempts;

@@ -13,10 +13,10 @@ import logging
 from collections.abc import Iterator
 
 from dialer.campaign.compliance import check_dial, local_day
+from dialer.campaign.store import members
 from dialer.campaign.store.campaigns import campaign as stored_campaign
-from dialer.campaign.store.campaigns import campaign_row, on_dnc
-from dialer.campaign.store.leases import holder
-from dialer.campaign.store.types import CampaignBusy, Claim
+from dialer.campaign.store.campaigns import on_dnc
+from dialer.campaign.store.types import Claim
 from dialer.db import Connection, Row, row_lock, transaction
 
 log = logging.getLogger("dialer.campaign")
@@ -47,14 +47,9 @@ def claim_next(
     dnc = _DncList(db)
     with transaction(db):
         if owner is not None:
-            # read inside the claim's transaction; on PostgreSQL held (shared) until it ends,
-            # so the lease cannot change hands while this claim is made
-            held = campaign_row(db, campaign, lock="SHARE")
-            if held["owner_id"] != owner:
-                raise CampaignBusy(
-                    f"campaign {campaign}: this dialer no longer holds the campaign "
-                    f"(held by {holder(held)})"
-                )
+            # only a fresh member claims: its row read inside the claim's transaction (on
+            # PostgreSQL held shared until it ends, so it cannot be reaped meanwhile)
+            members.check_claimer(db, campaign, owner, now)
         for row in _due_leads(db, campaign, now, batch):
             zone = row["timezone"] or spec.timezone
             day = local_day(now, zone)
@@ -99,8 +94,8 @@ def claim_next(
             call_id = f"{campaign}-{row['id']}-{attempt_no}"
             db.execute(
                 "INSERT INTO attempts (campaign, lead_id, attempt_no, call_id, local_day, "
-                "claimed_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (campaign, row["id"], attempt_no, call_id, day, now),
+                "claimed_at, dialer) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (campaign, row["id"], attempt_no, call_id, day, now, owner or ""),
             )
             db.execute(
                 "UPDATE leads SET state = 'dialing', attempts = ? WHERE id = ?",

@@ -1,12 +1,15 @@
-"""The campaign's lease (one dialer per campaign) and its heartbeat, kept in the campaign's row:
-taken in one transaction (the row locked ``FOR UPDATE`` on PostgreSQL), refused while another
-owner's heartbeat is fresh (unless that owner's process on this host is gone), renewed and
-released only by its owner."""
+"""The campaign's lease (one dialer per campaign unless others join) and its heartbeat, kept in
+the campaign's row: taken in one transaction (the row locked ``FOR UPDATE`` on PostgreSQL),
+refused while another owner's heartbeat is fresh (unless that owner's process on this host is
+gone) or while dialers that joined are (:mod:`.members`), renewed and released only by its
+owner. Taking it enrols the runner as the campaign's only member; the heartbeat renews the
+runner's member row (``False`` once it is no member: overridden, or reaped)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from dialer.campaign.store import members
 from dialer.campaign.store.campaigns import campaign_row
 from dialer.campaign.store.types import CampaignBusy, Lease
 from dialer.db import Connection, Row, transaction
@@ -21,6 +24,7 @@ def acquire(
     now: float,
     stale_s: float,
     alive: Callable[[int], bool],
+    dialer_id: str = "",
 ) -> None:
     """See :meth:`dialer.campaign.store.CampaignStore.acquire`."""
     with transaction(db):
@@ -28,11 +32,20 @@ def acquire(
         refused = refusal(campaign, row, lease, now, stale_s, alive)
         if refused:
             raise CampaignBusy(refused)
+        joined = members.fresh_others(db, campaign, lease, now, stale_s, alive)
+        if joined:
+            raise CampaignBusy(
+                f"campaign {campaign} is already being run by {len(joined)} dialer(s) ("
+                f"{', '.join(m.describe() for m in joined)}): join it or stop them first"
+            )
         db.execute(
             "UPDATE campaigns SET owner_id = ?, owner_pid = ?, owner_host = ?, "
             "heartbeat_at = ?, last_seen_at = ? WHERE name = ?",
             (lease.owner, lease.pid, lease.host, now, now, campaign),
         )
+        for gone in members.members(db, campaign):  # stale or dead: this runner recovers all
+            members.forget(db, campaign, gone.member)
+        members.enrol(db, campaign, lease, dialer_id, now)
 
 
 def busy(
@@ -61,12 +74,14 @@ def heartbeat(db: Connection, campaign: str, now: float, owner: str | None) -> b
             (now, now, campaign),
         )
         return True
-    cur = db.execute(
-        "UPDATE campaigns SET heartbeat_at = ?, last_seen_at = ? "
-        "WHERE name = ? AND owner_id = ?",
-        (now, now, campaign, owner),
-    )
-    return cur.rowcount == 1
+    with transaction(db):
+        db.execute(  # the lease's heartbeat, when this member holds it
+            "UPDATE campaigns SET heartbeat_at = ?, last_seen_at = ? "
+            "WHERE name = ? AND owner_id = ?",
+            (now, now, campaign, owner),
+        )
+        db.execute("UPDATE campaigns SET last_seen_at = ? WHERE name = ?", (now, campaign))
+        return members.beat(db, campaign, owner, now)
 
 
 def detach(db: Connection, campaign: str, now: float, owner: str | None) -> None:
@@ -78,7 +93,9 @@ def detach(db: Connection, campaign: str, now: float, owner: str | None) -> None
     if owner is None:
         db.execute(sql, (now, campaign))
     else:
-        db.execute(sql + " AND owner_id = ?", (now, campaign, owner))
+        with transaction(db):
+            db.execute(sql + " AND owner_id = ?", (now, campaign, owner))
+            members.forget(db, campaign, owner)
 
 
 def refusal(

@@ -10,7 +10,9 @@ What an implementation must keep:
   lease's owner may claim (with ``owner``);
 - :meth:`finish_attempt` is idempotent (recording the same call twice is a no-op);
 - the lease: one owner per campaign, refused (:class:`~dialer.campaign.store.CampaignBusy`)
-  while another owner's heartbeat is fresh, renewed and released only by its owner.
+  while another owner's heartbeat is fresh, renewed and released only by its owner; dialers
+  may instead :meth:`join` a campaign (its members); only a fresh member claims, and a dead
+  member is taken over by one of the others (:meth:`take_stale`, :meth:`settle_member`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from dialer.campaign.model import AgentSpec, CampaignSpec, Lead
+from dialer.campaign.store.members import Member
 from dialer.campaign.store.types import (
     AttemptResult,
     CampaignStats,
@@ -67,7 +70,40 @@ class CampaignStoreProtocol(Protocol):
         *,
         stale_s: float = ...,
         alive: Callable[[int], bool] = ...,
+        dialer_id: str = "",
     ) -> None: ...
+
+    def join(self, campaign: str, lease: Lease, now: float, dialer_id: str = "") -> None: ...
+
+    def members(self, campaign: str) -> list[Member]: ...
+
+    def take_stale(
+        self,
+        campaign: str,
+        reaper: Lease,
+        now: float,
+        *,
+        stale_s: float = ...,
+        alive: Callable[[int], bool] = ...,
+    ) -> list[Member]: ...
+
+    def dialing_of(self, campaign: str, member: str) -> list[str]: ...
+
+    def settle_member(
+        self,
+        campaign: str,
+        member: str,
+        now: float,
+        lookup: Callable[[str], AttemptResult | None],
+    ) -> tuple[int, int]: ...
+
+    def assign_agents(
+        self, campaign: str, member: str, share: int | None = None
+    ) -> list[str]: ...
+
+    def held_agents(self, campaign: str, member: str) -> list[str]: ...
+
+    def move_agent(self, campaign: str, agent: str, to: str) -> str: ...
 
     def busy(
         self,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dialer.campaign.model import CampaignError
+from dialer.campaign.store.members import MIGRATION as MEMBERS_MIGRATION
 from dialer.db import (
     Connection,
     Database,
@@ -144,10 +145,18 @@ def add_missing_columns(db: Connection) -> None:
         db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
+_SHARED = "several dialers on one campaign: members, the dialer of attempts and agents"
+
 MIGRATIONS = Migrations(
     "campaign",
-    sqlite=(Migration(1, "the campaign schema", (*statements(SCHEMA), add_missing_columns)),),
-    postgresql=(Migration(1, "the campaign schema", statements(postgres_ddl(SCHEMA))),),
+    sqlite=(
+        Migration(1, "the campaign schema", (*statements(SCHEMA), add_missing_columns)),
+        Migration(2, _SHARED, statements(MEMBERS_MIGRATION)),
+    ),
+    postgresql=(
+        Migration(1, "the campaign schema", statements(postgres_ddl(SCHEMA))),
+        Migration(2, _SHARED, statements(postgres_ddl(MEMBERS_MIGRATION))),
+    ),
 )
 """The campaign store's migrations; a new one is appended to both dialects' tuples."""
 

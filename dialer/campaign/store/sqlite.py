@@ -57,11 +57,13 @@ from dialer.campaign.store import (
     claims,
     leases,
     ledger,
+    members,
     reports,
     schema,
     settle,
     snapshots,
 )
+from dialer.campaign.store.members import Member
 from dialer.campaign.store.snapshots import SNAPSHOT_MAX_AGE_S
 from dialer.campaign.store.types import (
     AttemptResult,
@@ -157,13 +159,72 @@ class CampaignStore:
         *,
         stale_s: float = HEARTBEAT_STALE_S,
         alive: Callable[[int], bool] = pid_alive,
+        dialer_id: str = "",
     ) -> None:
         """Take the campaign's lease for ``lease.owner`` (and record a heartbeat at ``now``), in
         one transaction. Raises :class:`CampaignBusy` while another owner's heartbeat is under
         ``stale_s`` old, unless that owner ran on this host and its process is gone
-        (``alive(pid)`` is false). A stale or released lease is taken over."""
+        (``alive(pid)`` is false), or while a dialer that joined is alive. A stale or released
+        lease is taken over; the runner becomes the campaign's only member (``dialer_id``: its
+        dialer's id, the owner of its live calls)."""
         with self._database.connection() as db:
-            leases.acquire(db, campaign, lease, now, stale_s, alive)
+            leases.acquire(db, campaign, lease, now, stale_s, alive, dialer_id)
+
+    def join(self, campaign: str, lease: Lease, now: float, dialer_id: str = "") -> None:
+        """``lease.owner`` joins the campaign beside the dialers running it (or alone): it may
+        claim as long as it beats. See :mod:`.members`."""
+        with self._database.connection() as db:
+            members.join(db, campaign, lease, dialer_id, now)
+
+    def members(self, campaign: str) -> list[Member]:
+        """The dialers running the campaign (its ``campaign_dialers`` rows)."""
+        with self._database.connection() as db:
+            return members.members(db, campaign)
+
+    def take_stale(
+        self,
+        campaign: str,
+        reaper: Lease,
+        now: float,
+        *,
+        stale_s: float = HEARTBEAT_STALE_S,
+        alive: Callable[[int], bool] = pid_alive,
+    ) -> list[Member]:
+        """The dead members ``reaper`` takes over (marked; one reaper wins each): settle each
+        with :meth:`settle_member` once its live calls are reconciled."""
+        with self._database.connection() as db:
+            return members.take_stale(db, campaign, reaper, now, stale_s, alive)
+
+    def dialing_of(self, campaign: str, member: str) -> list[str]:
+        """Call ids of ``member``'s attempts still ``dialing``."""
+        with self._database.connection() as db:
+            return members.dialing_of(db, campaign, member)
+
+    def settle_member(
+        self,
+        campaign: str,
+        member: str,
+        now: float,
+        lookup: Callable[[str], AttemptResult | None],
+    ) -> tuple[int, int]:
+        """Settle a reaped member's ``dialing`` attempts (record, else ``interrupted``), remove
+        it and free its agents; returns ``(from records, interrupted)``."""
+        with self._database.connection() as db:
+            return members.settle_member(db, self.display, campaign, member, now, lookup)
+
+    def assign_agents(self, campaign: str, member: str, share: int | None = None) -> list[str]:
+        """``member`` takes unassigned agents (at most ``share``); the ids it holds now."""
+        with self._database.connection() as db:
+            return members.assign_agents(db, campaign, member, share)
+
+    def held_agents(self, campaign: str, member: str) -> list[str]:
+        with self._database.connection() as db:
+            return members.held_agents(db, campaign, member)
+
+    def move_agent(self, campaign: str, agent: str, to: str) -> str:
+        """Give ``agent`` to the dialer ``to`` (member or dialer id); the member that held it."""
+        with self._database.connection() as db:
+            return members.move_agent(db, campaign, agent, to)
 
     def busy(
         self,
