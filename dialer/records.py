@@ -110,16 +110,34 @@ _OWNER = (
     "ALTER TABLE live_calls ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
     "CREATE INDEX IF NOT EXISTS live_calls_owner ON live_calls (owner, updated_at)",
 )
+
+def _search(campaign_of_body: str) -> tuple[str, ...]:
+    """Version 3: the record's campaign as a column (filled from the stored bodies) and the
+    indexes the dashboard's call search uses (:mod:`dialer.web.calls_query`)."""
+    return (
+        "ALTER TABLE call_records ADD COLUMN campaign TEXT NOT NULL DEFAULT ''",
+        f"UPDATE call_records SET campaign = COALESCE({campaign_of_body}, '')",
+        *(f"CREATE INDEX IF NOT EXISTS call_records_{name} ON call_records ({cols})"
+          for name, cols in (("created", "created_at"), ("campaign", "campaign, created_at"),
+                             ("number", "number, created_at"),
+                             ("agent", "agent_id, created_at"),
+                             ("disposition", "disposition, created_at"))),
+    )
+
+
+_SEARCH = "call records' campaign column and search indexes"
 MIGRATIONS = Migrations(
     "records",
     sqlite=(
         Migration(1, "call records, CRM outbox, live calls",
                   (*statements(SCHEMA), add_missing_columns)),
         Migration(2, "live calls' owner (the dialer id)", _OWNER),
+        Migration(3, _SEARCH, _search("json_extract(body, '$.custom.campaign')")),
     ),
     postgresql=(
         Migration(1, "call records, CRM outbox, live calls", statements(postgres_ddl(SCHEMA))),
         Migration(2, "live calls' owner (the dialer id)", _OWNER),
+        Migration(3, _SEARCH, _search("body::jsonb #>> '{custom,campaign}'")),
     ),
 )
 """The records store's migrations (component ``records``); a new one is appended to both."""
@@ -291,15 +309,17 @@ class RecordStore:
             conn.execute(
                 "INSERT INTO call_records"
                 "(call_id, number, disposition, created_at, body, hangup_reason, agent_id,"
-                " agent_duration_s, agent_termination_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " agent_duration_s, agent_termination_reason, campaign)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (call_id) DO UPDATE SET number = excluded.number,"
+                " campaign = excluded.campaign,"
                 " disposition = excluded.disposition, created_at = excluded.created_at,"
                 " body = excluded.body, hangup_reason = excluded.hangup_reason,"
                 " agent_id = excluded.agent_id, agent_duration_s = excluded.agent_duration_s,"
                 " agent_termination_reason = excluded.agent_termination_reason",
                 (record.call_id, record.number, record.disposition, time.time(), body,
                  record.hangup_reason, record.agent_id, record.agent_duration_s,
-                 record.agent_termination_reason),
+                 record.agent_termination_reason, str(record.custom.get("campaign", ""))),
             )
             if push_to_crm:
                 conn.execute(

@@ -71,7 +71,9 @@ def _forbidden(request: web.Request, why: str, reason: str) -> web.Response:
 
 
 def _agent_allowed(path: str, agent_id: str) -> bool:
-    return path in AGENT_PATHS or path == f"{PREFIX}/desk/{agent_id}"
+    # a call's recording: its handler lets an agent hear only a call it took
+    recording = path.startswith(f"{PREFIX}/api/calls/") and path.endswith("/recording")
+    return path in AGENT_PATHS or path == f"{PREFIX}/desk/{agent_id}" or recording
 
 
 @web.middleware

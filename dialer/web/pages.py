@@ -17,7 +17,8 @@ from dialer.web.sessions import Session
 
 __all__ = ["NAV", "audit_rows", "login_page", "page"]
 
-NAV = (("campaigns", "Campaigns"), ("agents", "Agents"), ("audit", "Audit"))
+NAV = (("campaigns", "Campaigns"), ("agents", "Agents"), ("calls", "Calls"),
+       ("reports", "Reports"), ("audit", "Audit"))
 SCRIPTS = {
     "campaigns": ("vendor/uplot/uPlot.iife.min.js", "app.js"),
     "agents": ("app.js",),

@@ -47,12 +47,12 @@ def test_migrate_prints_versions_before_and_after_and_is_idempotent(
         monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["db", "migrate", "--db", store_url]) == 0
     out = capsys.readouterr().out
-    assert "before none   after 1" in out and "records    before none   after 1-2" in out
+    assert "before none   after 1" in out and "records    before none   after 1-3" in out
     assert out.splitlines()[-1] == f"applied {sum(len(p.sqlite) for p in plans())} migrations"
     monkeypatch.setenv("VOXGATE_DB", store_url)  # the default --db
     assert main(["db", "migrate"]) == 0
     out = capsys.readouterr().out
-    assert "records    before 1-2    after 1-2" in out and "applied 0 migrations" in out
+    assert "records    before 1-3    after 1-3" in out and "applied 0 migrations" in out
 
 
 def test_status_shows_versions_and_row_counts(capsys: pytest.CaptureFixture[str],
@@ -60,7 +60,7 @@ def test_status_shows_versions_and_row_counts(capsys: pytest.CaptureFixture[str]
     small_db(store_url)
     assert main(["db", "status", "--db", store_url]) == 0
     out = capsys.readouterr().out
-    assert "  records    versions 1-2\n" in out and "service    versions none; lacks 1" in out
+    assert "  records    versions 1-3\n" in out and "service    versions none; lacks 1" in out
     assert "  leads                         2 rows\n" in out
     assert "  crm_outbox                    1 row\n" in out
     assert out.splitlines()[-1] == "1 migration(s) to apply: voxgate db migrate --db URL"

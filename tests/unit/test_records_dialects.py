@@ -170,8 +170,8 @@ def test_an_older_sqlite_file_is_migrated_and_keeps_its_rows(tmp_path: Path) -> 
     db = open_db(str(path))
     try:
         with db.connection() as conn:
-            assert applied_versions(conn, "records") == {1, 2}
-            assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == 2
+            assert applied_versions(conn, "records") == {1, 2, 3}
+            assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == 3
     finally:
         db.close()
 
