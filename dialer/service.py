@@ -51,7 +51,7 @@ from types import MappingProxyType
 from typing import Any, NoReturn
 
 from dialer import restart
-from dialer.agents import Agent, AgentPool, Unavailable
+from dialer.agents import Agent, AgentPool, AgentState, Unavailable
 from dialer.call_binding import CallBinding
 from dialer.call_handle import CallHandle
 from dialer.call_request import CallRequest, Mode
@@ -403,6 +403,25 @@ class Dialer:
         for runner in list(self._calls.values()):
             if runner.flow.waiting_for_agent:
                 runner.deliver(AgentAvailable())
+
+    # the agent desk (dialer.web.desk): pause, ready, the wrap-up held until ready
+
+    def attach_desk(self, agent_id: str, max_wrap_s: float) -> None:
+        """The agent works from its desk: wrap-up until its ready click, at most
+        ``max_wrap_s`` (the ticker ends it)."""
+        self.pool.attach_desk(agent_id, max_wrap_s)
+        self._ensure_ticker()
+
+    def pause_agent(self, agent_id: str, reason: str) -> AgentState:
+        """The desk's pause: out of the pool (and of the pacer's agents); the state before."""
+        return self.pool.pause(agent_id, reason, self.clock())
+
+    def agent_ready(self, agent_id: str) -> bool:
+        """The desk's ready click: the agent is free now (waiting calls are told)."""
+        freed = self.pool.ready(agent_id, self.clock())
+        if freed:
+            self.agent_freed(agent_id)
+        return freed
 
     async def _tick_agents(self) -> None:
         while True:

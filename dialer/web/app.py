@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from dialer.web import auth, calls, reports_page
+from dialer.web import auth, calls, desk, reports_page
 from dialer.web.context import CONTEXT, PREFIX, UiContext, UiSettings, session_of
 from dialer.web.controls import Controls
 from dialer.web.live import LiveFeed
@@ -94,6 +94,7 @@ def build_app(ctx: UiContext) -> web.Application:
     r.add_post("/api/campaigns/{name}/aim", controls.aim)
     r.add_post("/api/agents/{agent_id}/logout", controls.agent_logout)
     calls.add_routes(app)
+    desk.add_routes(app)
     reports_page.add_routes(app)
     static = Path(str(resources.files("dialer.web").joinpath("static")))
     r.add_static("/static/", static, follow_symlinks=False)

@@ -73,7 +73,8 @@ def _forbidden(request: web.Request, why: str, reason: str) -> web.Response:
 def _agent_allowed(path: str, agent_id: str) -> bool:
     # a call's recording: its handler lets an agent hear only a call it took
     recording = path.startswith(f"{PREFIX}/api/calls/") and path.endswith("/recording")
-    return path in AGENT_PATHS or path == f"{PREFIX}/desk/{agent_id}" or recording
+    return (path in AGENT_PATHS or path == f"{PREFIX}/desk/{agent_id}" or recording
+            or path.startswith(f"{PREFIX}/api/desk/{agent_id}/"))
 
 
 @web.middleware

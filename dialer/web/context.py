@@ -38,6 +38,7 @@ class UiSettings:
     idle_s: float = 30 * 60.0
     absolute_s: float = 12 * 3600.0
     max_viewers: int = 100  # live feeds at once (each more gets a 503)
+    desk_max_wrap_s: float = 120.0  # a desk agent's longest wrap-up without a ready click
 
 
 @dataclass

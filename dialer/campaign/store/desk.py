@@ -10,7 +10,9 @@ outcome of the call stays in ``dispositions``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from dialer.campaign.model import CampaignError
 from dialer.db import (
@@ -91,6 +93,21 @@ class DeskDispositions:
                  row.at),
             )
         return row
+
+    def lead_of(self, call_id: str) -> dict[str, Any] | None:
+        """The campaign lead the call ``call_id`` dialled: ``campaign``, ``lead_id``,
+        ``number``, ``name`` and ``fields`` (None: no campaign attempt)."""
+        self.open()
+        with self._database.connection() as db:
+            r = db.execute(
+                "SELECT a.campaign, a.lead_id, l.phone, l.name, l.custom FROM attempts a "
+                "JOIN leads l ON l.id = a.lead_id WHERE a.call_id = ?", (call_id,)).fetchone()
+        if r is None:
+            return None
+        fields = json.loads(r["custom"] or "{}")
+        return {"campaign": str(r["campaign"]), "lead_id": int(r["lead_id"]),
+                "number": str(r["phone"]), "name": str(r["name"]),
+                "fields": {str(k): str(v) for k, v in fields.items()}}
 
     def get(self, call_id: str) -> AgentDisposition | None:
         """The disposition of ``call_id`` (None: not set)."""
