@@ -133,8 +133,24 @@ def register(subparsers: Any, embedding: Embedding | None = None) -> None:
                    "control API; token from VOXGATE_CONTROL_TOKEN or the token file)")
     run.add_argument("--dialer", metavar="URL", help=DIALER_HELP + ": create the campaign from "
                      "the TOML and --leads (sent as the request's body), then start it there")
+    JOIN_HELP = ("join the dialers running the campaign on the same database instead of "
+                 "taking it alone (each dials for the agents it holds)")
+    run.add_argument("--join", action="store_true", help=JOIN_HELP)
     # live progress: keep the console to the view and warnings
     run.set_defaults(func=run_command, default_log_level="WARNING", embedding=embedding)
+    start = sub.add_parser("start", help="start a stored campaign on a running dialer service")
+    start.add_argument("campaign", metavar="NAME")
+    start.add_argument("--dialer", metavar="URL", required=True, help=DIALER_HELP)
+    start.add_argument("--join", action="store_true", help=JOIN_HELP)
+    start.set_defaults(func=start_command, leads=None, dnc=None)
+    agents = sub.add_parser("agents", help="the campaign's agents across dialers")
+    agents_sub = agents.add_subparsers(dest="agents_command", metavar="ACTION", required=True)
+    move = agents_sub.add_parser("move", help="move an agent to another dialer (no restart)")
+    move.add_argument("name")
+    move.add_argument("agent")
+    move.add_argument("--to", required=True, metavar="DIALER", help="the dialer id")
+    move.add_argument("--dialer", metavar="URL", required=True, help=DIALER_HELP)
+    move.set_defaults(func=agents_move_command)
     check = sub.add_parser(
         "check", help="dry run: check the inputs and show what run would do, changing nothing"
     )
@@ -211,7 +227,8 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
     store = open_store(args.db)
     owner = uuid.uuid4().hex
     try:
-        if inputs.name in store.campaigns():
+        join = bool(getattr(args, "join", False))
+        if inputs.name in store.campaigns() and not join:
             # refused before the campaign, its leads or its agents change under another dialer
             store.acquire(inputs.name, Lease.here(owner), time.time())
         name = prepare(args, store, inputs)
@@ -242,7 +259,8 @@ async def run_campaign(args: argparse.Namespace, inputs: RunInputs | None = None
             if args.metrics_port is not None:
                 await serve_metrics(extras, args, stack.dialer, latest,
                                     exotel_mode(config.api_base, config.uses_embedded_emulator))
-            runner = CampaignRunner(stack.dialer, store, name, report=report, owner=owner)
+            runner = CampaignRunner(stack.dialer, store, name, report=report, owner=owner,
+                                    join=join)
             with stop_on_signals(runner) as received:
                 # the drain is bounded (drain_timeout): a call never settled is recorded
                 # as lost when the dialer stops, the run never hangs on it
@@ -347,9 +365,25 @@ def remote_run(args: argparse.Namespace, client: DialerClient) -> int:
         created = client.create(args.campaign, args.leads, args.dnc)
         name = created["name"]
         _print(f"campaign {name}: created on {client.base} ({created['leads']} leads)")
-    client.start(name)
-    _print(f"campaign {name}: started on {client.base} (voxgate campaign status {name} "
-           f"--dialer {client.base})")
+    join = bool(getattr(args, "join", False))
+    client.start(name, join=join)
+    _print(f"campaign {name}: {'joined' if join else 'started'} on {client.base} (voxgate "
+           f"campaign status {name} --dialer {client.base})")
+    return 0
+
+
+@_reported
+def start_command(args: argparse.Namespace) -> int:
+    """``start NAME --dialer URL [--join]``: start (or join) a stored campaign there."""
+    return remote_run(args, DialerClient(args.dialer))
+
+
+@_reported
+def agents_move_command(args: argparse.Namespace) -> int:
+    """``agents move NAME AGENT --to DIALER --dialer URL``."""
+    moved = DialerClient(args.dialer).move_agent(args.name, args.agent, args.to)
+    _print(f"campaign {args.name}: agent {args.agent} moved from {moved['from'] or 'no dialer'} "
+           f"to dialer {moved['to']}")
     return 0
 
 

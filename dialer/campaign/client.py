@@ -61,8 +61,13 @@ class DialerClient:
             body["dnc"] = read_text(dnc)
         return self._json("POST", "/v1/campaigns", body)
 
-    def start(self, name: str) -> dict[str, Any]:
-        return self._json("POST", f"/v1/campaigns/{quote(name, safe='')}/start", {})
+    def start(self, name: str, join: bool = False) -> dict[str, Any]:
+        body = {"join": True} if join else {}
+        return self._json("POST", f"/v1/campaigns/{quote(name, safe='')}/start", body)
+
+    def move_agent(self, name: str, agent: str, to: str) -> dict[str, Any]:
+        path = f"/v1/campaigns/{quote(name, safe='')}/agents/{quote(agent, safe='')}/move"
+        return self._json("POST", path, {"to": to})
 
     def set_status(self, name: str, action: str) -> dict[str, Any]:
         return self._json("POST", f"/v1/campaigns/{quote(name, safe='')}/{action}", {})

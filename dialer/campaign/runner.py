@@ -59,12 +59,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dialer.agents import Agent
-from dialer.campaign import live_calls, warm_start
+from dialer.campaign import live_calls, sharing, warm_start
 from dialer.campaign.drain import drain
 from dialer.campaign.live_calls import AgentClock, LiveCall, agent_change
-from dialer.campaign.model import Outcome
+from dialer.campaign.model import AgentSpec, Outcome
 from dialer.campaign.outcomes import UNANSWERED, attempt_result, dial_observation
-from dialer.campaign.progress import HEARTBEAT_EVERY_S, CampaignSnapshot
+from dialer.campaign.progress import HEARTBEAT_EVERY_S, HEARTBEAT_STALE_S, CampaignSnapshot
 from dialer.campaign.skill_alarm import SkillAlarm
 from dialer.campaign.store import (
     AttemptResult,
@@ -141,6 +141,9 @@ class CampaignRunner:
         snapshot_every_s: float = 60.0,
         owner: str | None = None,
         calls: StoreCalls | None = None,
+        join: bool = False,
+        agent_share: int | None = None,
+        stale_s: float = HEARTBEAT_STALE_S,
     ) -> None:
         self.dialer = dialer
         self.store = store
@@ -170,6 +173,11 @@ class CampaignRunner:
         self._stopping = False
         self._lease_lost = False
         self._waits: set[asyncio.Task[None]] = set()
+        # sharing (dialer.campaign.sharing): join the dialers running the campaign instead of
+        # taking it alone (also when the campaign says ``shared = true``)
+        self.join = join or bool(getattr(self.spec, "shared", False))
+        self.agent_share = agent_share
+        self.stale_s = stale_s
 
     # --- observations --------------------------------------------------------------------------
     def _resolve(self, live: LiveCall, now: float, outcome: DialOutcome) -> None:
@@ -492,12 +500,33 @@ class CampaignRunner:
                 )
                 if not held:
                     self._lose_lease(f"now held by {await run(self.store.holder, self.campaign)}")
+                else:
+                    await self._share()
             self._next_beat = now + min(self.report_every_s, HEARTBEAT_EVERY_S)
         if self.report is not None and now >= self._next_report:
             if stats is None:
                 stats = await run(self.store.stats, self.campaign, self.wall_clock(), self.ledger)
             self.report(await self._snapshot_off_loop(stats))
             self._next_report = self.dialer.clock() + self.report_every_s
+
+    async def _share(self) -> None:
+        """At each heartbeat: take over dead members, sync the agents this member holds, and
+        (joined) refresh the abandonment ledger from every dialer's attempts."""
+        await sharing.take_over(self.dialer, self.store, self.calls, self.campaign, self.owner,
+                                self.wall_clock, self.stale_s)
+        await sharing.sync_agents(self.dialer, self.store, self.calls, self.campaign,
+                                  self.owner, self._add_agent,
+                                  self.agent_share if self.join else None)
+        if self.join:
+            self.ledger = await self.calls.run(self.store.ledger, self.campaign,
+                                               self.wall_clock())
+
+    def _add_agent(self, spec: AgentSpec) -> None:
+        self.dialer.add_agent(spec.id, spec.number, spec.skills, nailed=spec.nailed,
+                              wrap_up_s=self.spec.limits.wrap_up_s or None,
+                              caller_id=self.spec.exophone)
+        self._agents[spec.id] = AgentClock(self.dialer.pool.get(spec.id).state,
+                                           self.dialer.clock())
 
     async def _detach(self) -> None:
         """Clear the heartbeat and release the lease if this runner still holds it: no dialer
@@ -553,10 +582,17 @@ class CampaignRunner:
         Raises :class:`~dialer.campaign.store.CampaignBusy` when another dialer runs the
         campaign (before anything is dialled), or after its calls finish when another dialer
         took the campaign over during the run."""
+        lease, dialer_id = Lease.here(self.owner), str(getattr(self.dialer.store, "owner", ""))
         try:
-            await self.calls.run(
-                self.store.acquire, self.campaign, Lease.here(self.owner), self.wall_clock()
-            )
+            if self.join:
+                await self.calls.run(
+                    self.store.join, self.campaign, lease, self.wall_clock(), dialer_id
+                )
+            else:
+                await self.calls.run(
+                    self.store.acquire, self.campaign, lease, self.wall_clock(),
+                    dialer_id=dialer_id,
+                )
         except CampaignBusy:
             self._stopping = False
             raise
@@ -579,15 +615,16 @@ class CampaignRunner:
         # the dialer's restart reconcile first: the calls a killed run left get their records
         # from Exotel's data, so a completed call settles its attempt (not dialled again)
         await self.dialer.restart_reconciled()
-        await self._recover_off_loop()
+        if self.join:  # the members' attempts are theirs; a dead one's are taken over
+            await sharing.take_over(self.dialer, self.store, self.calls, self.campaign,
+                                    self.owner, self.wall_clock, self.stale_s)
+        else:  # alone: whatever a killed run left
+            await self._recover_off_loop()
         await self._restore_pacer_off_loop()
         self.progress.started = self.dialer.clock()
-        known = {agent.agent_id for agent in self.dialer.pool}
-        for spec in await self.calls.run(self.store.agents, self.campaign):
-            if spec.id not in known:
-                self.dialer.add_agent(spec.id, spec.number, spec.skills, nailed=spec.nailed,
-                                      wrap_up_s=self.spec.limits.wrap_up_s or None,
-                                      caller_id=self.spec.exophone)
+        await sharing.sync_agents(self.dialer, self.store, self.calls, self.campaign,
+                                  self.owner, self._add_agent,
+                                  self.agent_share if self.join else None)
         self._warn_agent_first_unnailed()
         self.skills.at_start()
         now = self.dialer.clock()

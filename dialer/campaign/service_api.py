@@ -10,8 +10,13 @@ Routes (token-protected like every control route):
   The files travel as the request's body, not as paths: the service may run on another host or
   in a container that cannot read the operator's files, and a path would let any holder of the
   token make the service read its own files. ``400`` names the field; ``409`` a name in use.
-* ``POST /v1/campaigns/{name}/start`` -> ``202`` (``409`` when it runs already),
-  ``.../pause``, ``.../resume`` -> ``200 {"name", "status"}``.
+* ``POST /v1/campaigns/{name}/start`` -> ``202`` (``409`` when it runs already here; a run
+  refused because another dialer holds the campaign logs why), ``.../pause``, ``.../resume`` ->
+  ``200 {"name", "status"}``. ``{"join": true}`` joins the dialers running the campaign on the
+  same database instead of taking it alone (a campaign with ``shared = true`` always joins).
+* ``POST /v1/campaigns/{name}/agents/{agent}/move`` ``{"to": "<dialer id>"}`` -> ``200 {"name",
+  "agent", "from", "to"}``: the agent dials for that dialer from its next heartbeat (logged;
+  ``400`` for an unknown agent or a dialer not running the campaign).
 * ``GET /v1/campaigns/{name}`` -> ``{"name", "status", "running", "lines"}`` (``lines``: what
   ``voxgate campaign status`` prints).
 * ``GET /v1/campaigns/{name}/export`` (``?attempts=1``: one row per attempt) -> CSV.
@@ -75,6 +80,7 @@ class CampaignService:
         app.router.add_post("/v1/campaigns/{name}/start", self._start)
         app.router.add_post("/v1/campaigns/{name}/pause", self._pause)
         app.router.add_post("/v1/campaigns/{name}/resume", self._resume)
+        app.router.add_post("/v1/campaigns/{name}/agents/{agent}/move", self._move_agent)
 
     async def stop(self) -> None:
         """No campaign starts any more; the runs stop dialling and their calls in flight
@@ -106,8 +112,8 @@ class CampaignService:
             resumed.append(name)
         return resumed
 
-    def _launch(self, name: str) -> None:
-        runner = CampaignRunner(self.dialer, self.store, name, owner=uuid.uuid4().hex)
+    def _launch(self, name: str, join: bool = False) -> None:
+        runner = CampaignRunner(self.dialer, self.store, name, owner=uuid.uuid4().hex, join=join)
         task = asyncio.create_task(self._run(name, runner), name=f"campaign {name}")
         self.runs[name] = (runner, task)
         self.started.started(name, time.time())
@@ -187,8 +193,36 @@ class CampaignService:
             return _error(409, f"campaign {name!r} is running already")
         if self.dialer.stopping or self.stopping:
             return _error(503, "the dialer is stopping: no campaign starts")
-        self._launch(name)
-        return web.json_response({"name": name, "started": True}, status=202)
+        try:
+            raw = await request.content.read(4096)
+            body = json.loads(raw) if raw.strip() else {}
+            join = body.get("join", False) if isinstance(body, dict) else None
+        except ValueError:
+            join = None
+        if not isinstance(join, bool):
+            return _error(400, "the body must be {} or {\"join\": true|false}")
+        self._launch(name, join)
+        log.info("campaign %s started through the control API%s", name,
+                 " (joining the dialers running it)" if join else "")
+        return web.json_response({"name": name, "started": True, "join": join}, status=202)
+
+    async def _move_agent(self, request: web.Request) -> web.Response:
+        name, agent = request.match_info["name"], request.match_info["agent"]
+        if not await self._exists(name):
+            return _error(404, f"no campaign named {name!r}")
+        try:
+            body = await self._body(request)
+            to = body.get("to")
+            if not isinstance(to, str) or not to:
+                raise ValueError("field 'to': the dialer id to move the agent to")
+            before = await self.dialer.calls.run(self.store.move_agent, name, agent, to)
+        except web.HTTPRequestEntityTooLarge:
+            return _error(413, "body too large")
+        except (ValueError, CampaignError) as exc:
+            return _error(400, str(exc))
+        log.warning("campaign %s: agent %s moved from %s to dialer %s through the control API",
+                    name, agent, before or "no dialer", to)
+        return web.json_response({"name": name, "agent": agent, "from": before, "to": to})
 
     async def _run(self, name: str, runner: CampaignRunner) -> None:
         try:
