@@ -72,6 +72,10 @@ class Desk:
         self.since[agent.agent_id] = self.ctx.clock()
         if agent.call_id:
             self._capture(agent.agent_id, agent.call_id)
+        self._notify()
+
+    def _notify(self) -> None:
+        """Wake the desk feeds: something they show changed."""
         for event in self._wake:
             event.set()
 
@@ -209,8 +213,7 @@ class Desk:
     async def close(self, app: web.Application | None = None) -> None:
         """End every desk feed (the app's ``on_shutdown``)."""
         self._closing.set()
-        for event in self._wake:
-            event.set()
+        self._notify()
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         try:
@@ -250,7 +253,7 @@ class Desk:
         self.disposed[call_id] = {"code": code, "notes": notes, "agent": agent_id}
         self._audit(request, "disposition", call_id, before and before["code"],
                     {"agent": agent_id, "code": code})
-        self._agent_changed(agent)  # the feeds show it at once
+        self._notify()  # the feeds show it at once
         return web.json_response({"call_id": call_id, "code": code, "agent": agent_id})
 
     async def pause(self, request: web.Request) -> web.Response:
