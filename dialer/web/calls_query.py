@@ -5,7 +5,8 @@
 Filters (all optional, combined with AND): ``number`` (the customer's number, exact or a
 prefix: ``+9199``), ``call_id`` (exact), ``campaign``, ``disposition``, ``agent`` (exact),
 ``from``/``to`` (dates ``YYYY-MM-DD`` or times ``YYYY-MM-DDTHH:MM``, UTC, on when the record
-was stored: the call's end; ``to`` a date includes that whole day). Newest first, ``per``
+was stored: the call's end; ``to`` a date includes that whole day, a time is the end, not
+included). Newest first, ``per``
 rows a page (1-200, default 50), ``page`` from 1. Each filter has its index (records-store
 migration 3), so a page costs a few milliseconds on 100,000 records; no total count is taken
 (a count over every match is what would be slow): a page says whether another follows.
@@ -35,7 +36,7 @@ class QueryError(ValueError):
 def _time(name: str, raw: str, end: bool) -> float | None:
     if not raw:
         return None
-    for fmt, step in (("%Y-%m-%d", timedelta(days=1)), ("%Y-%m-%dT%H:%M", timedelta(minutes=1))):
+    for fmt, step in (("%Y-%m-%d", timedelta(days=1)), ("%Y-%m-%dT%H:%M", timedelta(0))):
         try:
             at = datetime.strptime(raw, fmt).replace(tzinfo=UTC)
         except ValueError:

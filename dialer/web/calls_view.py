@@ -92,8 +92,8 @@ def live_rows(calls: Iterable[LiveCall], now: float) -> str:
 
 
 def _dl(pairs: Iterable[tuple[str, object]]) -> str:
-    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in pairs
-                    if v not in ("", None, False))
+    items = "".join(f"<dt>{_e(k)}</dt><dd>{'yes' if v is True else _e(v)}</dd>"
+                    for k, v in pairs if v not in ("", None, False))
     return f'<dl class="facts">{items}</dl>' if items else '<p class="muted">nothing</p>'
 
 
