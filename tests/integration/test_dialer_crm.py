@@ -93,8 +93,8 @@ async def test_pending_pushes_survive_a_restart(store_url: str) -> None:
         pusher = CrmPusher(again, crm.url, SECRET, poll_interval=0.05)
         async with asyncio.TaskGroup() as tg:
             task = tg.create_task(pusher.run())
-            for _ in range(100):
-                if crm.received:
+            for _ in range(500):  # delivered, and marked so (the store call is off the loop)
+                if crm.received and again.outbox_counts()["delivered"] == 1:
                     break
                 await asyncio.sleep(0.02)
             task.cancel()
