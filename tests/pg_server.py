@@ -78,7 +78,9 @@ def _run_as() -> pwd.struct_passwd | None:
 class PgServer:
     """One server; :meth:`fresh_url` makes a new empty database on it."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
+        """``durable``: ``fsync``, ``synchronous_commit`` and ``full_page_writes`` on, as in
+        production (for benchmarks); off by default (a test run needs no durability)."""
         self.bindir = bindir
         self.dir = Path(tempfile.mkdtemp(prefix="voxgate-pg-"))
         self.data = self.dir / "data"
@@ -91,10 +93,11 @@ class PgServer:
             "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
             "--no-sync", "--locale=C",
         )
+        fast = "-F -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        fast = "" if durable else fast
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "-t", "60",
-            "-o", f"-p {self.port} -h 127.0.0.1 -k {self.dir} -F -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            "-o", f"-p {self.port} -h 127.0.0.1 -k {self.dir} {fast}-c max_connections=200",
             "start",
         )
         self.base = f"postgresql://postgres@127.0.0.1:{self.port}"

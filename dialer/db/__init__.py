@@ -16,7 +16,10 @@ dialers on several machines sharing one database, issue 17).
   statement commits on its own (SQLite ``isolation_level=None``; psycopg autocommit).
 - :func:`transaction(conn, *, write=True) <dialer.db.connection.transaction>`: SQLite
   ``BEGIN IMMEDIATE`` (``BEGIN`` for reads), PostgreSQL ``BEGIN``; commit at the end, rollback
-  on an exception.
+  on an exception. :func:`batched_transaction(conn) <dialer.db.connection.batched_transaction>`:
+  the same with PostgreSQL's statements in pipeline mode (a result read waits once for all
+  that is queued; ``BEGIN`` and ``COMMIT`` ride with the statements); :func:`execute_all`:
+  several writes as one statement on PostgreSQL (``WITH`` clauses).
 - :func:`insert_returning_id(conn, sql, params)`: the new row's ``id`` (SQLite ``lastrowid``,
   PostgreSQL ``RETURNING id``); :func:`row_lock(conn, "UPDATE", skip_locked=True)`: the
   `` FOR UPDATE SKIP LOCKED`` that ends a ``SELECT`` on PostgreSQL, ``""`` on SQLite.
@@ -46,6 +49,8 @@ from dialer.db.connection import (
     Dialect,
     PgRow,
     Row,
+    batched_transaction,
+    execute_all,
     insert_returning_id,
     row_lock,
     to_psycopg,
@@ -80,7 +85,9 @@ __all__ = [
     "PgRow",
     "Row",
     "applied_versions",
+    "batched_transaction",
     "driver_errors",
+    "execute_all",
     "insert_returning_id",
     "is_postgres_url",
     "migrate",

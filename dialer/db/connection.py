@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -21,6 +21,8 @@ __all__ = [
     "Dialect",
     "PgRow",
     "Row",
+    "batched_transaction",
+    "execute_all",
     "insert_returning_id",
     "pg_row_factory",
     "row_lock",
@@ -93,21 +95,29 @@ def to_psycopg(sql: str) -> str:
 
 
 class Cursor:
-    """A statement's result: ``fetchone``, ``fetchall``, iteration, ``rowcount``."""
+    """A statement's result: ``fetchone``, ``fetchall``, iteration, ``rowcount``. Sent in
+    pipeline mode (:func:`batched_transaction`), reading it first sends what is queued and
+    waits for the results."""
 
-    def __init__(self, cursor: Any, lastrowid: int | None = None) -> None:
+    def __init__(self, cursor: Any, lastrowid: int | None = None, pipeline: Any = None) -> None:
         self._cursor = cursor
         self.lastrowid = lastrowid
+        self._pipeline = pipeline
+
+    def _ready(self) -> Any:
+        if self._pipeline is not None and self._cursor.pgresult is None:
+            self._pipeline.sync()
+        return self._cursor
 
     @property
     def rowcount(self) -> int:
-        return int(self._cursor.rowcount)
+        return int(self._ready().rowcount)
 
     def fetchone(self) -> Any:
-        return self._cursor.fetchone() if self._cursor.description else None
+        return self._cursor.fetchone() if self._ready().description else None
 
     def fetchall(self) -> list[Any]:
-        return list(self._cursor.fetchall()) if self._cursor.description else []
+        return list(self._cursor.fetchall()) if self._ready().description else []
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.fetchall())
@@ -120,13 +130,15 @@ class Connection:
     def __init__(self, raw: sqlite3.Connection | psycopg.Connection[Any], dialect: Dialect):
         self.raw = raw
         self.dialect: Dialect = dialect
+        self.pipeline: Any = None
+        """psycopg's pipeline while :func:`batched_transaction` runs one."""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         if self.dialect == "sqlite":
             assert isinstance(self.raw, sqlite3.Connection)
             cur = self.raw.execute(sql, tuple(params))
             return Cursor(cur, cur.lastrowid)
-        return Cursor(self.raw.execute(to_psycopg(sql), tuple(params)))
+        return Cursor(self.raw.execute(to_psycopg(sql), tuple(params)), pipeline=self.pipeline)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         if self.dialect == "sqlite":
@@ -173,3 +185,49 @@ def transaction(conn: Connection, *, write: bool = True) -> Iterator[Connection]
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def execute_all(conn: Connection, writes: Sequence[tuple[str, Sequence[Any]]]) -> None:
+    """Run the ``writes`` (``INSERT``/``UPDATE``/``DELETE`` statements without ``RETURNING``,
+    with their parameters) in order. PostgreSQL: as one statement, the first ones in ``WITH``
+    clauses (each runs once, whether or not referenced; they see the same snapshot, so no two
+    may touch one row); SQLite: one after the other (in-process, nothing to save)."""
+    if conn.dialect == "sqlite" or len(writes) == 1:
+        for sql, params in writes:
+            conn.execute(sql, params)
+        return
+    *first, (last_sql, last_params) = writes
+    ctes = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(first))
+    params = [p for _, ps in first for p in ps]
+    conn.execute(f"WITH {ctes} {last_sql}", (*params, *last_params))
+
+
+@contextmanager
+def batched_transaction(conn: Connection) -> Iterator[Connection]:
+    """:func:`transaction` with fewer round trips on PostgreSQL: its statements go in psycopg's
+    pipeline mode, so a statement whose result is not read yet does not wait for the server;
+    reading a result (``fetchone``, ``fetchall``, ``rowcount``) sends what is queued and waits
+    once for all of it. ``BEGIN`` goes with the first statements, ``COMMIT`` with the last
+    (read-then-write: two round trips). Rolled back when the block raises (the exception is
+    the one raised). SQLite: :func:`transaction` (statements run in-process)."""
+    if conn.dialect == "sqlite" or conn.pipeline is not None:
+        with transaction(conn):
+            yield conn
+        return
+    import psycopg
+
+    raw: Any = conn.raw
+    try:
+        with raw.pipeline() as pipeline:
+            conn.pipeline = pipeline
+            conn.execute("BEGIN")
+            yield conn
+            conn.execute("COMMIT")
+    except BaseException:
+        conn.pipeline = None
+        if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            with suppress(psycopg.Error):
+                raw.execute("ROLLBACK")
+        raise
+    finally:
+        conn.pipeline = None

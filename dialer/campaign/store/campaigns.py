@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 
@@ -26,6 +27,7 @@ __all__ = [
     "create_campaign",
     "lead_states",
     "on_dnc",
+    "parse_spec",
     "set_status",
     "spec_to_json",
 ]
@@ -95,12 +97,25 @@ def campaign(db: Connection, path: str, name: str) -> CampaignSpec:
     row = db.execute("SELECT spec FROM campaigns WHERE name = ?", (name,)).fetchone()
     if row is None:
         raise CampaignError(f"no campaign named {name!r}")
+    return parse_spec(path, name, row["spec"])
+
+
+def parse_spec(path: str, name: str, text: str) -> CampaignSpec:
+    """The campaign ``name``'s stored settings ``text`` as its spec. Parsed (and validated)
+    once per distinct text: claims and settles read the text with their rows, in their own
+    transaction, and reuse the spec while it is unchanged; a campaign changed by any dialer is
+    a new text, parsed anew at the next read (never a stale spec)."""
     try:
-        return campaign_from_dict(json.loads(row["spec"]))
+        return _parsed(text)
     except (CampaignError, ValueError, TypeError) as exc:
         raise CampaignError(
             f"campaign {name} in {path}: stored settings not valid: {exc}"
         ) from None
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> CampaignSpec:
+    return campaign_from_dict(json.loads(text))
 
 
 def campaigns(db: Connection) -> list[str]:

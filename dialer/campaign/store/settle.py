@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 from dialer.campaign.model import CampaignError, Outcome
 from dialer.campaign.retry import next_attempt_at
-from dialer.campaign.store.campaigns import campaign as stored_campaign
+from dialer.campaign.store.campaigns import parse_spec
 from dialer.campaign.store.types import AttemptResult
-from dialer.db import Connection, row_lock, transaction
+from dialer.db import Connection, batched_transaction, execute_all
 
 __all__ = ["finish_attempt", "recover"]
 
@@ -20,20 +21,22 @@ __all__ = ["finish_attempt", "recover"]
 def finish_attempt(
     db: Connection, path: str, call_id: str, result: AttemptResult, now: float
 ) -> None:
-    """See :meth:`dialer.campaign.store.CampaignStore.finish_attempt`."""
-    spec_name = db.execute(
-        "SELECT campaign FROM attempts WHERE call_id = ?", (call_id,)
-    ).fetchone()
-    if spec_name is None:
-        raise CampaignError(f"no attempt with call id {call_id!r}")
-    spec = stored_campaign(db, path, spec_name["campaign"])
-    with transaction(db):
-        attempt = db.execute(
-            "SELECT * FROM attempts WHERE call_id = ?" + row_lock(db), (call_id,)
-        ).fetchone()
-        if attempt["state"] != "dialing":
+    """See :meth:`dialer.campaign.store.CampaignStore.finish_attempt`. Two round trips on
+    PostgreSQL (:func:`~dialer.db.batched_transaction`): the attempt and its lead read and
+    locked with the campaign's settings, then every write (one statement,
+    :func:`~dialer.db.execute_all`) and the commit together."""
+    with batched_transaction(db):
+        row = db.execute(_ATTEMPT + _lock(db), (call_id,)).fetchone()
+        if row is None:
+            raise CampaignError(f"no attempt with call id {call_id!r}")
+        if row["spec"] is None:
+            raise CampaignError(f"no campaign named {row['campaign']!r}")
+        spec = parse_spec(path, row["campaign"], row["spec"])
+        if row["state"] != "dialing":
             return
-        db.execute(
+        lead_id = row["lead_id"]
+        writes: list[tuple[str, tuple[Any, ...]]] = []
+        writes.append((
             "UPDATE attempts SET state = ?, outcome = ?, live = ?, abandoned = ?, "
             "escalated = ?, connected = ?, answered_at = ?, ended_at = ? WHERE call_id = ?",
             (
@@ -49,15 +52,15 @@ def finish_attempt(
                 now,
                 call_id,
             ),
-        )
+        ))
         if result.record is not None:
-            db.execute(
+            writes.append((
                 "INSERT INTO calls (call_id, campaign, lead_id, body) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (call_id) DO UPDATE SET campaign = excluded.campaign, "
                 "lead_id = excluded.lead_id, body = excluded.body",
-                (call_id, spec.name, attempt["lead_id"], json.dumps(result.record)),
-            )
-        db.execute(
+                (call_id, spec.name, lead_id, json.dumps(result.record)),
+            ))
+        writes.append((
             "INSERT INTO dispositions (call_id, campaign, lead_id, disposition, outcome, at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (call_id) DO UPDATE SET "
             "campaign = excluded.campaign, lead_id = excluded.lead_id, "
@@ -65,20 +68,17 @@ def finish_attempt(
             (
                 call_id,
                 spec.name,
-                attempt["lead_id"],
+                lead_id,
                 result.disposition,
                 result.outcome.value,
                 now,
             ),
-        )
-        lead = db.execute(
-            "SELECT * FROM leads WHERE id = ?" + row_lock(db), (attempt["lead_id"],)
-        ).fetchone()
+        ))
         due = next_attempt_at(
             result.outcome,
             now=now,
             retry=spec.retry,
-            attempts_made=lead["attempts"],
+            attempts_made=row["attempts"],
             max_attempts=spec.limits.max_attempts,
             callback_at=result.callback_at,
         )
@@ -89,16 +89,30 @@ def finish_attempt(
                 or result.outcome.value not in spec.retry
                 else "max_attempts"
             )
-            db.execute(
+            writes.append((
                 "UPDATE leads SET state = 'done', last_outcome = ?, final_reason = ? "
                 "WHERE id = ?",
-                (result.outcome.value, reason, lead["id"]),
-            )
+                (result.outcome.value, reason, lead_id),
+            ))
         else:
-            db.execute(
+            writes.append((
                 "UPDATE leads SET state = 'pending', due_at = ?, last_outcome = ? WHERE id = ?",
-                (due, result.outcome.value, lead["id"]),
-            )
+                (due, result.outcome.value, lead_id),
+            ))
+        execute_all(db, writes)
+
+
+_ATTEMPT = (
+    "SELECT a.state, a.lead_id, a.campaign, l.attempts, c.spec FROM attempts a "
+    "JOIN leads l ON l.id = a.lead_id LEFT JOIN campaigns c ON c.name = a.campaign "
+    "WHERE a.call_id = ?"
+)
+"""The attempt being settled, its lead's attempt count and its campaign's settings."""
+
+
+def _lock(db: Connection) -> str:
+    """The attempt's and its lead's rows locked until the settle commits (PostgreSQL)."""
+    return " FOR UPDATE OF a, l" if db.dialect == "postgresql" else ""
 
 
 def recover(
