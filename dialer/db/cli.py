@@ -45,10 +45,11 @@ DB_ENV = "VOXGATE_DB"
 def plans() -> tuple[Migrations, ...]:
     """Every component's migrations, in the order they are applied."""
     from dialer.campaign.service_runs import MIGRATIONS as SERVICE
+    from dialer.campaign.store.desk import DESK_MIGRATIONS as DESK
     from dialer.campaign.store.schema import MIGRATIONS as CAMPAIGN
     from dialer.records import MIGRATIONS as RECORDS
 
-    return (CAMPAIGN, RECORDS, SERVICE)
+    return (CAMPAIGN, DESK, RECORDS, SERVICE)
 
 
 def register(subparsers: Any) -> None:

@@ -27,11 +27,13 @@ from dialer.db import (
 
 
 def versions(url: str) -> list[tuple[str, int]]:
+    """The campaign schema's versions applied (not the agent desk's own component)."""
     db = open_db(url)
     try:
         with db.connection() as conn:
             rows = conn.execute(
-                "SELECT component, version FROM schema_migrations ORDER BY version"
+                "SELECT component, version FROM schema_migrations WHERE component = 'campaign'"
+                " ORDER BY version"
             ).fetchall()
             return [(r["component"], r["version"]) for r in rows]
     finally:

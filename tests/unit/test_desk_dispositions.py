@@ -16,6 +16,9 @@ from dialer.campaign.model import (
 from dialer.campaign.store import CampaignStore
 from dialer.campaign.store.desk import DeskDispositions
 from dialer.campaign.store.types import AttemptResult
+from dialer.db import applied_versions, open_db
+from dialer.db.cli import plans
+from dialer.db.copy import copy_database
 
 NOON = 1_700_000_000.0 + 6.5 * 3600  # a weekday, inside 09:00-21:00 in Asia/Kolkata
 
@@ -27,6 +30,8 @@ def test_a_disposition_is_stored_with_its_agent_and_notes(store_url: str) -> Non
         store.add_leads("c1", [Lead("+919812345678", name="Asha")], NOON)
         claim = store.claim_next("c1", NOON)
         assert claim is not None
+        with store._database.connection() as conn:  # the store's open applied the desk's
+            assert applied_versions(conn, "desk") == {1}
         desk = DeskDispositions(store._database)
         assert desk.get(claim.call_id) is None
         desk.save(claim.call_id, "a1", "no_sale", "asked to call later", NOON + 60)
@@ -64,3 +69,29 @@ def test_the_store_keeps_a_campaigns_codes(tmp_path) -> None:  # type: ignore[no
         assert store.campaign("c2").dispositions == DEFAULT_DISPOSITIONS
     finally:
         store.close()
+
+
+def test_db_copy_takes_the_desks_dispositions(tmp_path, store_url: str) -> None:  # type: ignore[no-untyped-def]
+    src = str(tmp_path / "src.db")
+    store = CampaignStore(src)
+    try:
+        store.create_campaign(CampaignSpec("c1"), NOON)
+        store.add_leads("c1", [Lead("+919812345678")], NOON)
+        claim = store.claim_next("c1", NOON)
+        assert claim is not None
+        DeskDispositions(store._database).save(claim.call_id, "a1", "sale", "ok", NOON)
+    finally:
+        store.close()
+    source, target = open_db(src, read_only=True), open_db(store_url)
+    try:
+        copied = dict(copy_database(source, target, plans()))
+    finally:
+        source.close()
+        target.close()
+    assert copied["agent_dispositions"] == 1
+    copy = CampaignStore(store_url)
+    try:
+        row = DeskDispositions(copy._database).get(claim.call_id)
+        assert row is not None and (row.agent_id, row.code, row.notes) == ("a1", "sale", "ok")
+    finally:
+        copy.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dialer.campaign.model import CampaignError
+from dialer.campaign.store.desk import DESK_MIGRATIONS
 from dialer.campaign.store.members import MIGRATION as MEMBERS_MIGRATION
 from dialer.db import (
     Connection,
@@ -163,10 +164,12 @@ MIGRATIONS = Migrations(
 
 def open_store(url: str) -> Database:
     """The database ``url`` (a path, ``":memory:"``, ``sqlite:///...``, ``postgresql://...``)
-    opened for reading and writing, its migrations applied."""
+    opened for reading and writing, its migrations applied (and the agent desk's,
+    :data:`~dialer.campaign.store.desk.DESK_MIGRATIONS`)."""
     db = open_db(url)
     try:
         migrate(db, MIGRATIONS)
+        migrate(db, DESK_MIGRATIONS)  # the agent desk's table, its own component
     except BaseException:
         db.close()
         raise
