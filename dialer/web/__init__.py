@@ -11,6 +11,8 @@ Modules, one job each:
 * :mod:`~dialer.web.live` -- the feed (SSE), its cache and the shift's history for charts;
 * :mod:`~dialer.web.controls` -- pause/resume, dial aim, agent logout, each audited
   (:mod:`~dialer.web.audit`);
+* :mod:`~dialer.web.desk` -- the agent desk: the call's lead and bot findings, disposition,
+  pause and ready (its own feed, ``static/desk.js``);
 * :mod:`~dialer.web.pages` and ``templates/`` -- the HTML; ``static/`` -- CSS, plain JS and the
   vendored uPlot (``static/vendor/uplot``, see its ``VERSION``);
 * :mod:`~dialer.web.app` -- the routes and :func:`~dialer.web.app.mount`.
