@@ -21,7 +21,7 @@ from aiohttp import web
 from dialer.records import CallRecord
 from dialer.web.calls_query import CallQuery, Found, QueryError, search
 from dialer.web.calls_recording import RecordingProxy
-from dialer.web.calls_view import call_sections, list_rows, live_rows, pager
+from dialer.web.calls_view import call_sections, list_rows, live_rows, live_summary, pager
 from dialer.web.context import CONTEXT, UiContext, session_of
 from dialer.web.pages import page
 
@@ -75,11 +75,11 @@ async def calls_page(request: web.Request) -> web.Response:
     else:
         error = ""
     found = await _search(ctx, query)
-    wall = ctx.wall()
+    live = live_calls(ctx)
     return _html(page("calls", "Calls", session_of(request), error=error, **_form(query),
                       rows_html=list_rows(found.rows),
                       pager_html=pager(query.params(page=1), query.page, found.more),
-                      live_html=live_rows(live_calls(ctx), wall)),
+                      live_html=live_rows(live, ctx.wall()), summary_html=live_summary(live)),
                  status=400 if error else 200)
 
 

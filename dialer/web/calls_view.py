@@ -10,15 +10,16 @@ account's credentials): the player's source is the dashboard's own route."""
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from dialer.records import CallRecord
 
-__all__ = ["LiveCall", "call_sections", "event_kind", "list_rows", "live_rows", "pager",
-           "recording_src"]
+__all__ = ["LIVE_SHOWN", "LiveCall", "call_sections", "event_kind", "list_rows", "live_rows",
+           "live_summary", "pager", "recording_src"]
 
 PREFIX = "/ui"
 _KINDS = (("escalat", "escalation"), ("bridge", "bridge"), ("agent", "agent"),
@@ -83,7 +84,19 @@ def pager(params: Mapping[str, str], page: int, more: bool) -> str:
 LiveCall = Mapping[str, Any]  # call_id, number, campaign, stage, agent, since (epoch)
 
 
+LIVE_SHOWN = 100
+
+
+def live_summary(calls: Sequence[LiveCall]) -> str:
+    """How many calls are in flight, by stage (the table shows the longest ones only)."""
+    stages = Counter(str(c["stage"]) for c in calls)
+    by = ", ".join(f"{_e(k)} {n}" for k, n in sorted(stages.items()))
+    shown = f"; the {LIVE_SHOWN} longest shown" if len(calls) > LIVE_SHOWN else ""
+    return f"{len(calls)} in flight{f' ({by})' if by else ''}{shown}"
+
+
 def live_rows(calls: Iterable[LiveCall], now: float) -> str:
+    calls = list(calls)[:LIVE_SHOWN]
     return "\n".join(
         f'<tr data-live="{_e(c["call_id"])}"><td>{_e(c["call_id"])}</td><td>{_e(c["number"])}'
         f'</td><td>{_e(c["campaign"])}</td><td class="stage">{_e(c["stage"])}</td>'

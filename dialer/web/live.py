@@ -4,7 +4,10 @@ snapshot once, JSON) and ``GET /ui/api/history`` (the figures kept over the shif
 :class:`LiveFeed` gathers the inputs of :func:`dialer.web.snapshot.live_snapshot` from the
 dialer and its campaign runners at most once per ``period_s`` whatever the number of viewers,
 and keeps a point per campaign every ``history_every_s`` (12 hours of them) in memory, taken
-by a sampler task whether or not anyone watches. Each
+by a sampler task whether or not anyone watches. While anyone watches, a publisher task takes
+a fresh snapshot every ``period_s``, serialises it once for every supervisor, and wakes every
+viewer at once (a change reaches the viewers within ``period_s`` and the time to write it:
+``bench/dashboard.py``). Each
 viewer gets an event (``data: {json}``) when the snapshot changed, at most once per
 ``period_s``, and a heartbeat comment (``: hb``) every ``heartbeat_s`` otherwise. A viewer
 whose session expires or logs out is disconnected, and every viewer when the server shuts
@@ -49,7 +52,7 @@ def pacer_aim(pacer: Pacer) -> float | None:
 
 
 class LiveFeed:
-    def __init__(self, ctx: UiContext, period_s: float = 1.0, heartbeat_s: float = 15.0,
+    def __init__(self, ctx: UiContext, period_s: float = 0.5, heartbeat_s: float = 15.0,
                  history_every_s: float = 10.0, history_points: int = 4320) -> None:
         self.ctx = ctx
         self.period_s = period_s
@@ -62,6 +65,9 @@ class LiveFeed:
         self._next_point = 0.0
         self._at = -1e18
         self._snapshot: dict[str, Any] = {}
+        self._text: str | None = None  # the snapshot as JSON (made once for all supervisors)
+        self._tick = asyncio.Event()  # set (then replaced) when a snapshot was published
+        self._publisher: asyncio.Task[None] | None = None
         self.viewers = 0
         self._closing = asyncio.Event()
         self._sampler: asyncio.Task[None] | None = None
@@ -70,6 +76,20 @@ class LiveFeed:
     async def start(self, app: web.Application | None = None) -> None:
         """Keep the shift's points whether or not anyone watches (the app's ``on_startup``)."""
         self._sampler = asyncio.create_task(self._sample(), name="dashboard history")
+        self._publisher = asyncio.create_task(self._publish(), name="dashboard live feed")
+
+    async def _publish(self) -> None:
+        while not self._closing.is_set():
+            if self.viewers:
+                self.refresh()
+                try:
+                    self.snapshot()
+                except Exception:
+                    log.exception("dashboard: the live snapshot failed")
+                tick, self._tick = self._tick, asyncio.Event()
+                tick.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.period_s)
 
     async def _sample(self) -> None:
         while not self._closing.is_set():
@@ -84,8 +104,10 @@ class LiveFeed:
         """End every live feed and the sampler now (the app's ``on_shutdown``: the server
         would otherwise wait for these endless responses for its whole shutdown timeout)."""
         self._closing.set()
-        if self._sampler is not None:
-            await self._sampler
+        self._tick.set()
+        for task in (self._sampler, self._publisher):
+            if task is not None:
+                await task
 
     def _agent_changed(self, agent: Agent) -> None:
         self.since[agent.agent_id] = self.ctx.clock()
@@ -116,6 +138,7 @@ class LiveFeed:
         if now - self._at < self.period_s:
             return self._snapshot
         self._at = now
+        self._text = None
         self._snapshot = live_snapshot(
             campaigns=list(self._views()), agents=self.ctx.dialer.pool.agents, since=self.since,
             paused=self.ctx.paused, stages=self._stages(), now=now, started=self.started,
@@ -130,6 +153,15 @@ class LiveFeed:
     def refresh(self) -> None:
         """Forget the cached snapshot (a control changed something: show it at once)."""
         self._at = -1e18
+
+    def text_for(self, session: Session) -> str:
+        """The event's JSON for ``session`` (a supervisor's made once per snapshot)."""
+        if session.role != "supervisor":
+            return json.dumps(self.for_session(session), separators=(",", ":"))
+        snap = self.snapshot()
+        if self._text is None:
+            self._text = json.dumps(snap, separators=(",", ":"))
+        return self._text
 
     def for_session(self, session: Session) -> dict[str, Any]:
         snap = self.snapshot()
@@ -161,15 +193,15 @@ class LiveFeed:
         quiet = 0.0
         try:
             while ctx.sessions.get(session.sid) is session and not self._closing.is_set():
-                text = json.dumps(self.for_session(session), separators=(",", ":"))
+                text = self.text_for(session)
                 if text != last:
                     await response.write(f"data: {text}\n\n".encode())
                     last, quiet = text, 0.0
                 elif quiet >= self.heartbeat_s:
                     await response.write(b": hb\n\n")
                     quiet = 0.0
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closing.wait(), self.period_s)
+                with contextlib.suppress(TimeoutError):  # the publisher's next snapshot
+                    await asyncio.wait_for(self._tick.wait(), 2 * self.period_s)
                 quiet += self.period_s
         except (ConnectionResetError, asyncio.CancelledError):
             pass
