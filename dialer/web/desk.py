@@ -4,8 +4,8 @@
 * ``GET .../state`` (JSON) and ``GET .../feed`` (server-sent events, an event at once when the
   agent's state changes, else every ``period_s`` while something changed): the agent's state
   and time in it, the call it is on (the lead's name, number and fields, and what the bot
-  collected: escalation and hang-up reasons, the call's stage and events) and its last call with
-  the disposition set for it, and the campaign's disposition codes;
+  collected: escalation and hang-up reasons, DTMF, the call's stage and events) and its last
+  call with the disposition set for it, and the campaign's disposition codes;
 * ``POST .../disposition`` ``{"call_id", "code", "notes"}``: the code (one of the call's
   campaign's ``dispositions``) and notes for the agent's current or last call, stored in the
   campaign database (:class:`~dialer.campaign.store.desk.DeskDispositions`) and audited;
@@ -32,7 +32,9 @@ from aiohttp import web
 from dialer.agents import Agent, AgentState
 from dialer.campaign.model import DEFAULT_DISPOSITIONS, CampaignError
 from dialer.campaign.store.desk import DeskDispositions
+from dialer.records import CallRecord
 from dialer.web.audit import AuditEntry
+from dialer.web.calls_view import dtmf_of
 from dialer.web.context import CONTEXT, SESSION, UiContext, session_of
 from dialer.web.sessions import Session
 from dialer.web.snapshot import agent_row
@@ -97,6 +99,10 @@ class Desk:
             "stage": runner.flow.state.value, "escalated": out.escalated,
             "escalation_reason": out.escalation_reason, "hangup_reason": out.hangup_reason,
             "events": [name for name, _ in out.timeline],
+            "dtmf": [f"{what}: {value}" for what, value in dtmf_of(CallRecord(
+                call_id, runner.request.number, runner.request.mode,
+                escalation_reason=out.escalation_reason, hangup_reason=out.hangup_reason,
+                timeline=tuple((name, t * 1000.0) for name, t in out.timeline)))],
         }
 
     def _dispositions(self) -> DeskDispositions | None:
@@ -126,7 +132,7 @@ class Desk:
             "call_id": call_id, "number": lead["number"], "name": lead["name"],
             "campaign": lead["campaign"], "fields": lead["fields"], "mode": "", "bot": "",
             "stage": "", "escalated": False, "escalation_reason": "", "hangup_reason": "",
-            "events": [],
+            "events": [], "dtmf": [],
         }
 
     def codes(self, campaign: str) -> tuple[str, ...]:

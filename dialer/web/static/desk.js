@@ -47,7 +47,7 @@
         ["campaign", call.campaign], ...Object.entries(call.fields)]);
       rows(document.querySelector("#bot tbody"), [["escalated", call.escalated ? "yes" : "no"],
         ["escalation reason", call.escalation_reason], ["hang-up reason", call.hangup_reason],
-        ["stage", call.stage], ["events", call.events.join(", ")]]);
+        ["DTMF", call.dtmf.join("; ")], ["stage", call.stage], ["events", call.events.join(", ")]]);
     }
     $("disposition-panel").hidden = !call || !call.campaign;
     if (call) {
