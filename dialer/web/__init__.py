@@ -13,6 +13,9 @@ Modules, one job each:
   (:mod:`~dialer.web.audit`);
 * :mod:`~dialer.web.desk` -- the agent desk: the call's lead and bot findings, disposition,
   pause and ready (its own feed, ``static/desk.js``);
+* :mod:`~dialer.web.calls` -- the calls list, search (:mod:`~dialer.web.calls_query`), call
+  pages (:mod:`~dialer.web.calls_view`) and the recording streamed through
+  (:mod:`~dialer.web.calls_recording`); :mod:`~dialer.web.reports_page` -- the report pages;
 * :mod:`~dialer.web.pages` and ``templates/`` -- the HTML; ``static/`` -- CSS, plain JS and the
   vendored uPlot (``static/vendor/uplot``, see its ``VERSION``);
 * :mod:`~dialer.web.app` -- the routes and :func:`~dialer.web.app.mount`.

@@ -19,8 +19,8 @@ from dialer.web.calls_query import CallQuery, QueryError, search
 from dialer.web.calls_recording import RecordingProxy, allowed
 
 
-def store_with(tmp_path: Path, n: int = 30) -> RecordStore:
-    store = RecordStore(tmp_path / "r.db")
+def store_with(where: Path | str, n: int = 30) -> RecordStore:
+    store = RecordStore(where / "r.db" if isinstance(where, Path) else where)
     for i in range(n):
         store.save(CallRecord(f"c{i:03d}", f"+91990000{i % 3}{i:03d}", "bot_first",
                               disposition="completed" if i % 2 else "no_answer",
@@ -33,8 +33,8 @@ def ids(store: RecordStore, **query: str) -> list[str]:
     return [r.call_id for _, r in search(store, CallQuery.parse(query)).rows]
 
 
-def test_filters_and_pages(tmp_path: Path) -> None:
-    store = store_with(tmp_path)
+def test_filters_and_pages(store_url: str) -> None:
+    store = store_with(store_url)  # SQLite and PostgreSQL
     try:
         assert len(ids(store, campaign="even", per="200")) == 15
         assert set(ids(store, campaign="odd", disposition="completed", per="200")) == {
