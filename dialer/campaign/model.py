@@ -383,6 +383,8 @@ class CampaignSpec:
     amd: bool = True
     stream_params: tuple[str, ...] = ()
     dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS  # the agent desk's codes
+    segment_fields: tuple[str, ...] = ()  # lead fields the pickup model's segments use
+    lead_order: Literal["model", "priority"] = "model"  # "priority": the order before issue 19
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.name):
@@ -416,6 +418,14 @@ class CampaignSpec:
         object.__setattr__(self, "stream_params", names)
         object.__setattr__(self, "dispositions", tuple(self.dispositions))
         _check_dispositions(self.dispositions)
+        object.__setattr__(self, "segment_fields", tuple(self.segment_fields))
+        if len(self.segment_fields) > 5 or not all(
+            isinstance(f, str) and re.fullmatch(r"[A-Za-z0-9_]{1,40}", f)
+            for f in self.segment_fields
+        ):
+            raise CampaignError("segment_fields: at most 5 field names of A-Z a-z 0-9 _")
+        if self.lead_order not in ("model", "priority"):
+            raise CampaignError(f"lead_order: must be model or priority, got {self.lead_order!r}")
 
 
 def _show(value: object) -> str:
@@ -445,6 +455,8 @@ _TOP_KEYS = (
     "amd",
     "stream_params",
     "dispositions",
+    "segment_fields",
+    "lead_order",
 )
 _WINDOW_KEYS = ("start", "end")
 _LIMIT_KEYS = (
@@ -591,6 +603,8 @@ def campaign_from_dict(data: Mapping[str, Any]) -> CampaignSpec:
         stream_params=names,
         dispositions=_strings(data["dispositions"], "dispositions")
         if "dispositions" in data else DEFAULT_DISPOSITIONS,
+        segment_fields=_strings(data.get("segment_fields", []), "segment_fields"),
+        lead_order=_string(data.get("lead_order", "model"), "lead_order"),  # type: ignore[arg-type]
     )
 
 

@@ -46,10 +46,11 @@ def plans() -> tuple[Migrations, ...]:
     """Every component's migrations, in the order they are applied."""
     from dialer.campaign.service_runs import MIGRATIONS as SERVICE
     from dialer.campaign.store.desk import DESK_MIGRATIONS as DESK
+    from dialer.campaign.store.intel import LEADS_MIGRATIONS as LEADS
     from dialer.campaign.store.schema import MIGRATIONS as CAMPAIGN
     from dialer.records import MIGRATIONS as RECORDS
 
-    return (CAMPAIGN, DESK, RECORDS, SERVICE)
+    return (CAMPAIGN, DESK, LEADS, RECORDS, SERVICE)
 
 
 def register(subparsers: Any) -> None:

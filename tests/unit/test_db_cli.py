@@ -74,7 +74,7 @@ def test_copy_prints_each_tables_rows(capsys: pytest.CaptureFixture[str], tmp_pa
     out = capsys.readouterr().out
     assert "  leads                         2 rows\n" in out
     assert "  call_records                  1 row\n" in out
-    assert "copied 5 rows in 14 tables; every table's row count matches the source" in out
+    assert "copied 5 rows in 15 tables; every table's row count matches the source" in out
     line = refused(capsys, "db", "copy", str(src), store_url)  # again: DST holds it now
     assert "is not empty (campaigns: 1 row, leads: 2 rows, call_records: 1 row, " in line
     assert line.endswith("): copy only into a new, empty database")

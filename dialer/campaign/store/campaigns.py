@@ -42,6 +42,10 @@ def spec_to_json(spec: CampaignSpec) -> str:
     )
     if spec.dispositions != DEFAULT_DISPOSITIONS:
         added["dispositions"] = list(spec.dispositions)
+    if spec.segment_fields:
+        added["segment_fields"] = list(spec.segment_fields)
+    if spec.lead_order != "model":
+        added["lead_order"] = spec.lead_order
     return json.dumps(
         {
             "name": spec.name,

@@ -124,10 +124,11 @@ _DUE = (
     "SELECT l.*, (SELECT COUNT(*) FROM attempts a WHERE a.lead_id = l.id AND a.local_day = ?) "
     "AS today, EXISTS (SELECT 1 FROM dnc d WHERE d.phone = l.phone) AS on_dnc FROM leads l "
     "WHERE l.campaign = ? AND l.state = 'pending' AND l.due_at <= ? "
-    "ORDER BY l.priority DESC, l.due_at, l.id LIMIT ?"
+    "ORDER BY l.sla_at, l.priority DESC, l.pick_rank DESC, l.due_at, l.id LIMIT ?"
 )
-"""Due leads, best first (the ``leads_due`` index's order), each with its attempts on the given
-local day and whether its number is on the do-not-call list."""
+"""Due leads, best first (the ``leads_pick`` index's order: SLA deadlines due soon, priority, the
+pickup model's rank; :mod:`.intel`), each with its attempts on the given local day and whether
+its number is on the do-not-call list."""
 PG_CHUNK = 1
 """Leads a PostgreSQL claim locks per query: it locks only the leads it examines (each lock is a
 write), and the first that passes the checks is usually the first examined."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dialer.campaign.model import CampaignError
 from dialer.campaign.store.desk import DESK_MIGRATIONS
+from dialer.campaign.store.intel import LEADS_MIGRATIONS
 from dialer.campaign.store.members import MIGRATION as MEMBERS_MIGRATION
 from dialer.db import (
     Connection,
@@ -165,11 +166,13 @@ MIGRATIONS = Migrations(
 def open_store(url: str) -> Database:
     """The database ``url`` (a path, ``":memory:"``, ``sqlite:///...``, ``postgresql://...``)
     opened for reading and writing, its migrations applied (and the agent desk's,
-    :data:`~dialer.campaign.store.desk.DESK_MIGRATIONS`)."""
+    :data:`~dialer.campaign.store.desk.DESK_MIGRATIONS`, and lead intelligence's,
+    :data:`~dialer.campaign.store.intel.LEADS_MIGRATIONS`)."""
     db = open_db(url)
     try:
         migrate(db, MIGRATIONS)
         migrate(db, DESK_MIGRATIONS)  # the agent desk's table, its own component
+        migrate(db, LEADS_MIGRATIONS)  # lead intelligence's columns and table, its own
     except BaseException:
         db.close()
         raise

@@ -95,8 +95,12 @@ def finish_attempt(
                 (result.outcome.value, reason, lead_id),
             ))
         else:
-            writes.append((
-                "UPDATE leads SET state = 'pending', due_at = ?, last_outcome = ? WHERE id = ?",
+            if result.retry_at is not None and result.outcome is not Outcome.CALLBACK:
+                due = max(due, result.retry_at)  # the pickup model's likely hour (next_try)
+            writes.append((  # a lead withdrawn while dialled ends here (lead intelligence)
+                "UPDATE leads SET state = CASE WHEN withdrawn = 1 THEN 'done' ELSE 'pending' "
+                "END, final_reason = CASE WHEN withdrawn = 1 THEN 'withdrawn' ELSE "
+                "final_reason END, due_at = ?, last_outcome = ? WHERE id = ?",
                 (due, result.outcome.value, lead_id),
             ))
         execute_all(db, writes)

@@ -86,6 +86,7 @@ class AttemptResult:
     answered_at: float | None = None
     callback_at: float | None = None
     record: dict[str, Any] | None = None
+    retry_at: float | None = None  # the pickup model's retry time (not before the retry delay)
 
 
 @dataclass(frozen=True, slots=True)
