@@ -6,7 +6,8 @@ Routes: pages ``/ui/login``, ``/ui/campaigns``, ``/ui/agents``, ``/ui/audit``,
 ``/ui/desk/{agent_id}``, ``/ui/calls``, ``/ui/calls/{call_id}`` and ``/ui/reports/...``
 (:mod:`.calls`, :mod:`.reports_page`) (``/ui/`` redirects to the user's first page); APIs
 ``/ui/api/live`` (SSE), ``/ui/api/snapshot``, ``/ui/api/history``, ``/ui/api/audit``, the
-controls of :mod:`dialer.web.controls` and the calls' and reports'; ``/ui/static/`` the assets shipped in the package (no CDN).
+controls of :mod:`dialer.web.controls` and the calls' and reports'; ``/ui/static/`` the
+assets shipped in the package (no CDN).
 """
 
 from __future__ import annotations
