@@ -23,6 +23,7 @@ SCRIPTS = {
     "campaigns": ("vendor/uplot/uPlot.iife.min.js", "app.js"),
     "agents": ("app.js",),
     "desk": ("app.js",),
+    "calls": ("calls.js",),
     "audit": (),
 }
 

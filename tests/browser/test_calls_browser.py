@@ -1,10 +1,11 @@
 """The supervisor's calls and report pages in a real headless Chromium (issue 18), on
 ``voxgate dialer run`` with its embedded emulator (the service of
 :mod:`test_dashboard_browser`): an agent-first campaign of 12 leads runs (each call bridged to
-an agent, the bridge recorded); once three calls ended the supervisor opens the calls list,
-searches the campaign, opens a call that has a recording and plays it in the page (the
-``<audio>`` element reports time played), and opens the campaign's report. Screenshots of
-the calls list, the call page and the report page go to ``artifacts/screenshots/``."""
+an agent, the bridge recorded); once three calls ended the supervisor opens the calls list
+(the calls in flight are refreshed in the page), searches the campaign, opens a call that has
+a recording and plays it in the page (the ``<audio>`` element reports time played), and opens
+the campaign's report. Screenshots of the calls list, the call page and the report page go to
+``artifacts/screenshots/``."""
 
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ async def test_supervisor_plays_a_calls_recording(tmp_path: Path) -> None:
             await page.fill('#search input[name="campaign"]', "demo")
             await page.click('#search button[type="submit"]')
             await page.wait_for_url("**/ui/calls?*campaign=demo*")
+            # the calls in flight are refreshed in the page (calls.js polls the live list)
+            await page.locator("#live-summary[data-updated]").wait_for(timeout=10_000)
+            assert "in flight" in str(await page.locator("#live-summary").text_content())
             rows = page.locator("#calls tbody tr[data-call]")
             recorded = rows.filter(has_text="yes").first  # the Recording column
             await recorded.wait_for()
