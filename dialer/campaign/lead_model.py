@@ -22,12 +22,14 @@ from dialer.campaign.store.intel import LeadRow
 from dialer.leads.pickup import LeadRef, PickupModel, describe_hour, hour_of_week, segment_of
 from dialer.leads.select import index_score, next_try
 
-__all__ = ["CampaignModel"]
+__all__ = ["MIN_ATTEMPTS", "CampaignModel"]
 
 HOUR = 3600.0
 LOOKAHEAD_H = 24
 """Hours ahead in which a lead's best legal hour is looked for (ranking)."""
 RETRY_DAYS = 7
+MIN_ATTEMPTS = 50
+"""Attempts the model counts (this campaign's and any imported history) before it is used."""
 
 
 class CampaignModel:
@@ -49,8 +51,10 @@ class CampaignModel:
 
     @property
     def active(self) -> bool:
-        """Whether it orders leads: ``lead_order = "model"`` and it has counted attempts."""
-        return self.spec.lead_order == "model" and self.attempts > 0
+        """Whether it orders leads, times retries and gives the pacer its probabilities:
+        ``lead_order = "model"`` and it has counted :data:`MIN_ATTEMPTS` attempts (before, a
+        few outcomes would move retries by hours on noise: today's order and delays)."""
+        return self.spec.lead_order == "model" and self.attempts >= MIN_ATTEMPTS
 
     def zone(self, timezone: str) -> str:
         return (timezone or self.spec.timezone).split()[0]

@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from dialer.agents import Agent
 from dialer.campaign import live_calls, sharing, warm_start
 from dialer.campaign.drain import drain
+from dialer.campaign.lead_intel import RunnerLeads
 from dialer.campaign.live_calls import AgentClock, LiveCall, agent_change
 from dialer.campaign.model import AgentSpec, Outcome
 from dialer.campaign.outcomes import UNANSWERED, attempt_result, dial_observation
@@ -151,6 +152,7 @@ class CampaignRunner:
         self.calls: StoreCalls = calls or getattr(dialer, "calls", None) or StoreCalls()
         self.campaign = campaign
         self.spec = store.campaign(campaign)
+        self.leads = RunnerLeads(store, campaign, self.spec, self.calls)  # issue 19's model
         self.pacer = pacer or make_pacer(self.spec)
         self.tick_s = tick_s
         self.wall_clock = wall_clock
@@ -245,7 +247,7 @@ class CampaignRunner:
     def pacer_state(self) -> PacerState:
         """The lines and agents right now, as the pacer sees them."""
         now = self.dialer.clock()
-        return live_calls.pacer_state(
+        return self.leads.fill(live_calls.pacer_state(
             now,
             self.dialer.pool,
             self._agents,
@@ -253,7 +255,7 @@ class CampaignRunner:
             bot_first=self.spec.mode == "bot_first",
             line_limit=self.spec.limits.max_lines,
             view=self.ledger.view(self.wall_clock()),
-        )
+        ), self._live)
 
     # --- warm start ----------------------------------------------------------------------------
     def _restore_pacer(self) -> None:
@@ -345,6 +347,7 @@ class CampaignRunner:
             },
         )
         self._live[claim.call_id] = LiveCall(self.dialer.clock())
+        placed_wall = self.wall_clock()
         self.progress.placed += 1
         try:
             handle = await self.dialer.place_call(request)
@@ -389,6 +392,7 @@ class CampaignRunner:
             self.ledger.record_live(result.answered_at or wall)
             if result.abandoned:
                 self.ledger.record_abandoned(wall)
+        result = self.leads.settled(claim, result, placed_wall, wall)  # the model learns
         await self.calls.run(self.store.finish_attempt, claim.call_id, result, wall)
 
     async def _place(self, wanted: int) -> int:
@@ -404,6 +408,7 @@ class CampaignRunner:
                 break
             if claim is None:
                 break
+            self.leads.claimed(claim, self.wall_clock())
             task = self._tg.create_task(self._dial(claim), name=f"campaign-{claim.call_id}")
             self._waits.add(task)
             task.add_done_callback(self._waits.discard)
@@ -621,6 +626,7 @@ class CampaignRunner:
         else:  # alone: whatever a killed run left
             await self._recover_off_loop()
         await self._restore_pacer_off_loop()
+        await self.leads.start()
         self.progress.started = self.dialer.clock()
         await sharing.sync_agents(self.dialer, self.store, self.calls, self.campaign,
                                   self.owner, self._add_agent,
@@ -658,6 +664,7 @@ class CampaignRunner:
                         break
                     if stats.status == "running":
                         await self._place(self.pacer.dials_now(self.pacer_state()))
+                    await self.leads.tick(self.wall_clock())
                     if self.dialer.clock() >= next_snapshot:
                         await self._save_pacer_off_loop()
                         next_snapshot = self.dialer.clock() + self.snapshot_every_s
@@ -669,6 +676,7 @@ class CampaignRunner:
             unsubscribe()
         if not self._lease_lost:
             await self._save_pacer_off_loop()
+        await self.leads.save(self.wall_clock())
         final = await self.calls.run(self.store.stats, self.campaign, self.wall_clock())
         if self.report is not None:
             self.report(await self._snapshot_off_loop(final))
