@@ -43,6 +43,7 @@ class FieldError(ValueError):
     def __init__(self, name: str, message: str) -> None:
         super().__init__(f"field {name!r}: {message}")
         self.field = name
+        self.detail = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,8 @@ Routes (token-protected like every control route):
 * ``GET /v1/campaigns/{name}`` -> ``{"name", "status", "running", "lines"}`` (``lines``: what
   ``voxgate campaign status`` prints).
 * ``GET /v1/campaigns/{name}/export`` (``?attempts=1``: one row per attempt) -> CSV.
+* The CRM's leads (``POST .../leads``, ``PATCH``/``DELETE .../leads/{phone}``) and ``GET
+  .../next``: :mod:`dialer.campaign.leads_api`.
 
 Unknown campaigns answer ``404``. The campaigns live in the service's database
 (``VOXGATE_DB``), beside its call records, as ``voxgate campaign run --db`` keeps them.
@@ -42,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from dialer.campaign.inputs import parse_dnc
+from dialer.campaign.leads_api import LeadsApi
 from dialer.campaign.leads_csv import parse_leads
 from dialer.campaign.model import CampaignError, CampaignSpec, campaign_from_toml
 from dialer.campaign.progress import status_lines
@@ -81,6 +84,7 @@ class CampaignService:
         app.router.add_post("/v1/campaigns/{name}/pause", self._pause)
         app.router.add_post("/v1/campaigns/{name}/resume", self._resume)
         app.router.add_post("/v1/campaigns/{name}/agents/{agent}/move", self._move_agent)
+        LeadsApi(self).add_routes(app)  # the CRM's leads, .../next (dialer.campaign.leads_api)
 
     async def stop(self) -> None:
         """No campaign starts any more; the runs stop dialling and their calls in flight
