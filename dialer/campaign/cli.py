@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 from dialer.campaign.client import DialerClient
 from dialer.campaign.inputs import RunInputs, dnc_notes, import_headline, lead_notes, unzoned_notes
+from dialer.campaign.leads_cli import register_leads
 from dialer.campaign.loading import check_report, check_writable, load_inputs, open_store
 from dialer.campaign.model import (
     CampaignError,
@@ -181,6 +182,7 @@ def register(subparsers: Any, embedding: Embedding | None = None) -> None:
                         help="default: from --out's extension (.csv, .jsonl), csv to stdout")
     export.add_argument("--attempts", action="store_true", help="one row per attempt")
     export.set_defaults(func=export_command)
+    register_leads(sub, _reported, DIALER_HELP)  # leads import, history import, explain
 
     def usage(args: argparse.Namespace) -> int:
         p.print_help()

@@ -61,6 +61,10 @@ class DialerClient:
             body["dnc"] = read_text(dnc)
         return self._json("POST", "/v1/campaigns", body)
 
+    def post_leads(self, name: str, rows: list[dict[str, str]]) -> dict[str, Any]:
+        """Add, update and withdraw the campaign's leads (a lead CSV's rows; issue 19)."""
+        return self._json("POST", f"/v1/campaigns/{quote(name)}/leads", rows)
+
     def start(self, name: str, join: bool = False) -> dict[str, Any]:
         body = {"join": True} if join else {}
         return self._json("POST", f"/v1/campaigns/{quote(name, safe='')}/start", body)
