@@ -12,10 +12,11 @@ PostgreSQL server this bench starts with ``tests/pg_server.py``, **durable**: ``
 processes (default 1 and 4), each its own store and connection pool like a real dialer and a
 member of the campaign (its claims checked against its membership), start together and run
 claim -> settle loops for ``--seconds``: **max** as fast as they can, **paced** at ``--rate``
-claims a second in total (each dialer ``rate / dialers``, on a fixed schedule; a
-late claim starts at once). Printed per row: claims/s and settles/s achieved, claim p50/p99,
-settle p99, and double claims (leads claimed more than once, from the claims returned and from
-the attempts table: must be 0). The machine is shared: the load average is printed too.
+claims a second in total (each dialer ``rate / dialers`` on a fixed schedule, the dialers'
+schedules spread over the period; a late claim starts at once). Printed per row: claims/s and
+settles/s achieved, claim p50/p99, settle p99, and double claims (leads claimed more than once,
+from the claims returned and from the attempts table: must be 0). The machine is shared: the
+load average is printed too.
 """
 
 from __future__ import annotations
@@ -89,11 +90,12 @@ def prepare(url: str, leads: int) -> None:
 
 
 def dialer(
-    url: str, name: str, seconds: float, rate: float, start: Event, out: Any
+    url: str, name: str, seconds: float, rate: float, phase: float, start: Event, out: Any
 ) -> None:
     """One dialer process, a member of the campaign (as a runner joins it): claim -> settle
     until ``seconds`` have passed (or no lead is left), at ``rate`` claims a second (0: as fast
-    as it can). Sends (lead ids, claim ms, settle ms)."""
+    as it can), its schedule shifted by ``phase`` of a period (the dialers' claims spread
+    evenly, not all at the same instants). Sends (lead ids, claim ms, settle ms)."""
     store = CampaignStore(url)
     leads: list[int] = []
     claim_ms: list[float] = []
@@ -105,7 +107,7 @@ def dialer(
         i = 0
         while True:
             if rate > 0:
-                due = t0 + i / rate
+                due = t0 + (i + phase) / rate
                 wait = due - time.perf_counter()
                 if wait > 0:
                     time.sleep(wait)
@@ -138,7 +140,9 @@ def run_row(
     out = ctx.Queue()
     rate = args.rate / dialers if mode == "paced" else 0.0
     procs = [
-        ctx.Process(target=dialer, args=(url, f"bench-{i}", args.seconds, rate, start, out))
+        ctx.Process(
+            target=dialer, args=(url, f"bench-{i}", args.seconds, rate, i / dialers, start, out)
+        )
         for i in range(dialers)
     ]
     for p in procs:
