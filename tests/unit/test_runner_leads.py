@@ -1,0 +1,52 @@
+"""The runner's lead intelligence (issue 19): the pacer gets each ringing dial's own P(live)
+once the model is in use, a settled attempt is counted and gets the model's retry time inside
+the window after the retry delay, and the model and ranks reach the store."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from dialer.campaign.lead_intel import RunnerLeads
+from dialer.campaign.lead_model import MIN_ATTEMPTS, CampaignModel
+from dialer.campaign.live_calls import LiveCall
+from dialer.campaign.model import CampaignSpec, Lead, Outcome
+from dialer.campaign.store import CampaignStore
+from dialer.campaign.store.intel import LeadIntelStore
+from dialer.campaign.store.types import AttemptResult, Claim
+from dialer.pacing.types import PacerState
+from dialer.store_calls import StoreCalls
+
+NOON = 1_700_000_000.0 + 6.5 * 3600  # a weekday 10:13 in Asia/Kolkata
+
+
+def _claim(lead_id: int, plan: str) -> Claim:
+    return Claim("c1", lead_id, 1, f"c1-{lead_id}-1", f"+9199000010{lead_id:02d}", "",
+                 "Asia/Kolkata", {"plan": plan})
+
+
+def test_pacer_probabilities_retry_times_and_saves(tmp_path: Path) -> None:
+    store = CampaignStore(str(tmp_path / "c.db"))
+    spec = CampaignSpec("c1", segment_fields=("plan",))
+    store.create_campaign(spec, NOON)
+    store.add_leads("c1", [Lead("+919900001001")], NOON)
+    leads = RunnerLeads(store, "c1", store.campaign("c1"), StoreCalls(inline=True))
+    state = PacerState(NOON, agents_ready=1, ringing=(1.0, 2.0))
+    live = {"c1-1-1": LiveCall(0.0), "c1-2-1": LiveCall(0.0)}
+    assert leads.fill(state, live) is state  # no model yet: the campaign average
+    model = leads.model
+    for i in range(MIN_ATTEMPTS):  # gold answers at 10:00, silver never does
+        model.observe(100 + i, "Asia/Kolkata", {"plan": "gold" if i % 2 else "silver"},
+                      NOON, live=bool(i % 2))
+    leads.claimed(_claim(1, "gold"), NOON)
+    leads.claimed(_claim(2, "silver"), NOON)
+    filled = leads.fill(state, live)
+    assert filled.ringing_live[0] > 0.5 > 0.2 > filled.ringing_live[1]
+    result = leads.settled(_claim(2, "silver"), AttemptResult(Outcome.NO_ANSWER, "no_answer"),
+                           NOON, NOON + 60)
+    assert model.attempts == MIN_ATTEMPTS + 1
+    assert result.retry_at is not None and result.retry_at >= NOON + 60 + spec.retry["no_answer"]
+    asyncio.run(leads.tick(NOON + 60))
+    stored = CampaignModel.from_json(spec, LeadIntelStore(store._database).load_model("c1"))
+    assert stored.attempts == MIN_ATTEMPTS + 1
+    store.close()
