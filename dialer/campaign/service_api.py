@@ -13,7 +13,9 @@ Routes (token-protected like every control route):
 * ``POST /v1/campaigns/{name}/start`` -> ``202`` (``409`` when it runs already here; a run
   refused because another dialer holds the campaign logs why), ``.../pause``, ``.../resume`` ->
   ``200 {"name", "status"}``. ``{"join": true}`` joins the dialers running the campaign on the
-  same database instead of taking it alone (a campaign with ``shared = true`` always joins).
+  same database instead of taking it alone (a campaign with ``shared = true`` always joins);
+  ``"agents": N``: a joining dialer holds at most N of the campaign's unassigned agents
+  (default: all it finds unassigned).
 * ``POST /v1/campaigns/{name}/agents/{agent}/move`` ``{"to": "<dialer id>"}`` -> ``200 {"name",
   "agent", "from", "to"}``: the agent dials for that dialer from its next heartbeat (logged;
   ``400`` for an unknown agent or a dialer not running the campaign).
@@ -116,8 +118,9 @@ class CampaignService:
             resumed.append(name)
         return resumed
 
-    def _launch(self, name: str, join: bool = False) -> None:
-        runner = CampaignRunner(self.dialer, self.store, name, owner=uuid.uuid4().hex, join=join)
+    def _launch(self, name: str, join: bool = False, share: int | None = None) -> None:
+        runner = CampaignRunner(self.dialer, self.store, name, owner=uuid.uuid4().hex, join=join,
+                                agent_share=share)
         task = asyncio.create_task(self._run(name, runner), name=f"campaign {name}")
         self.runs[name] = (runner, task)
         self.started.started(name, time.time())
@@ -201,11 +204,14 @@ class CampaignService:
             raw = await request.content.read(4096)
             body = json.loads(raw) if raw.strip() else {}
             join = body.get("join", False) if isinstance(body, dict) else None
+            share = body.get("agents") if isinstance(body, dict) else None
         except ValueError:
-            join = None
+            join = share = None
         if not isinstance(join, bool):
-            return _error(400, "the body must be {} or {\"join\": true|false}")
-        self._launch(name, join)
+            return _error(400, "field 'join': must be true or false")
+        if share is not None and (type(share) is not int or share < 0):
+            return _error(400, "field 'agents': the number of agents this dialer takes (>= 0)")
+        self._launch(name, join, share)
         log.info("campaign %s started through the control API%s", name,
                  " (joining the dialers running it)" if join else "")
         return web.json_response({"name": name, "started": True, "join": join}, status=202)

@@ -90,6 +90,11 @@ def test_a_dead_member_is_reaped_once_and_its_attempts_settled(store_url: str) -
     other.join("c1", Lease("m4", 44, "h1"), later, "d4")
     gone = store.take_stale("c1", Lease("m1", 11, "h1"), later + 1, alive=lambda pid: pid != 44)
     assert [m.member for m in gone] == ["m4"]
+    # ... and by that reaper only: another on the host skips it while m1 works on it
+    assert other.take_stale("c1", Lease("m2", 22, "h1"), later + 2, alive=lambda p: p != 44) == []
+    # m1 dies before it settles m4: once m1's mark is stale, another reaper takes m4
+    again = other.take_stale("c1", Lease("m5", 55, "h2"), later + 1 + HEARTBEAT_STALE_S)
+    assert "m4" in [m.member for m in again]
     store.close()
     other.close()
 

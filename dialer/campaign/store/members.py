@@ -216,7 +216,10 @@ def take_stale(
         ).fetchall()
         for row in rows:
             m = Member.of(row)
-            if not _dead(m, reaper.host, now, stale_s, alive):
+            if row["reaped_by"] is not None:  # being reaped: only if that reaper went quiet
+                if now - m.heartbeat_at < stale_s:
+                    continue
+            elif not _dead(m, reaper.host, now, stale_s, alive):
                 continue
             db.execute(
                 "UPDATE campaign_dialers SET reaped_by = ?, heartbeat_at = ? "
@@ -264,8 +267,8 @@ def settle_member(
 
 
 def assign_agents(db: Connection, campaign: str, member: str, share: int | None) -> list[str]:
-    """``member`` takes the campaign's unassigned agents (at most ``share`` of them; ``None``:
-    all) and returns the ids of every agent it holds now."""
+    """``member`` takes the campaign's unassigned agents (until it holds ``share`` of them;
+    ``None``: all) and returns the ids of every agent it holds now."""
     with transaction(db):
         free = [
             str(r["id"])
@@ -275,7 +278,8 @@ def assign_agents(db: Connection, campaign: str, member: str, share: int | None)
                 (campaign,),
             )
         ]
-        for agent in free if share is None else free[:share]:
+        room = len(free) if share is None else share - len(held_agents(db, campaign, member))
+        for agent in free[: max(0, room)]:
             db.execute(
                 "UPDATE agents SET dialer = ? WHERE campaign = ? AND id = ?",
                 (member, campaign, agent),
