@@ -18,6 +18,7 @@ from typing import Any
 
 __all__ = [
     "DEADLINE_FIELDS",
+    "HORIZON_S",
     "NOT_URGENT",
     "PATCH_FIELDS",
     "FieldError",
@@ -25,6 +26,7 @@ __all__ = [
     "deadline_of",
     "parse_deadline",
     "parse_patch",
+    "split_deadlines",
     "split_row",
     "urgent_key",
 ]
@@ -32,6 +34,8 @@ __all__ = [
 DEADLINE_FIELDS = ("call_by", "callback_at")
 PATCH_FIELDS = ("priority", "call_by", "callback_at", "custom")
 MAX_PRIORITY = 1_000_000
+HORIZON_S = 900.0
+"""A deadline within this of now goes first (selection's ``margin_s``)."""
 NOT_URGENT = 1e18
 """The claim's ``sla_at`` of a lead without a deadline due soon (sorts after every deadline)."""
 _TRUE = {"1", "true", "yes", "y", "withdraw", "withdrawn"}
@@ -139,6 +143,24 @@ def split_row(custom: Mapping[str, str], now: float) -> tuple[dict[str, str], Le
     return rest, LeadUpdate(
         call_by=deadlines["call_by"], callback_at=deadlines["callback_at"], withdraw=withdraw
     )
+
+
+def split_deadlines(custom: Mapping[str, str]
+                    ) -> tuple[dict[str, str], float | None, float | None, float | None]:
+    """A first import's lead: its custom fields without ``call_by`` and ``callback_at``, those
+    two (their syntax checked by the lead CSV parser: a past one is simply due first) and its
+    deadline."""
+    rest = dict(custom)
+    found: dict[str, float | None] = {}
+    for name in DEADLINE_FIELDS:
+        try:
+            found[name] = parse_deadline(name, custom.get(name), float("-inf"))
+        except FieldError:  # a lead built in code: the field stays a custom one
+            found[name] = None
+            continue
+        rest.pop(name, None)
+    call_by, callback_at = found["call_by"], found["callback_at"]
+    return rest, call_by, callback_at, deadline_of(call_by, callback_at)
 
 
 def deadline_of(call_by: float | None, callback_at: float | None) -> float | None:

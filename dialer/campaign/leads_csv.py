@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from dialer.campaign.lead_updates import DEADLINE_FIELDS, FieldError, parse_deadline
 from dialer.campaign.model import CampaignError, Lead, check_timezone, normalise_phone
 from dialer.campaign.zones import join_zones, split_zones, zones_for_number
 
@@ -136,6 +137,11 @@ def _lead(row: dict[str, str], default_country: str) -> Lead:
     if abs(priority) > MAX_PRIORITY:
         raise CampaignError(f"priority must be within -{MAX_PRIORITY}..{MAX_PRIORITY}")
     custom = {k: v for k, v in row.items() if k not in _KNOWN and v != ""}
+    for name in DEADLINE_FIELDS:  # SLA deadlines (issue 19): the store keeps them apart
+        try:
+            parse_deadline(name, custom.get(name), float("-inf"))
+        except FieldError as exc:
+            raise CampaignError(f"{name}: {exc.detail}") from None
     if len(custom) > MAX_CUSTOM_FIELDS:
         raise CampaignError(f"more than {MAX_CUSTOM_FIELDS} custom fields")
     phone = normalise_phone(row.get("phone", ""), default_country)

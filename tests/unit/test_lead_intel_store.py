@@ -144,3 +144,19 @@ def test_campaign_settings_for_lead_order_round_trip(store_url: str) -> None:
         assert (back.lead_order, back.segment_fields) == ("priority", ("plan",))
     finally:
         store.close()
+
+
+def test_a_first_import_keeps_its_deadlines_apart(store_url: str) -> None:
+    text = (f"phone,call_by,plan\n{PHONES[4]},,gold\n{PHONES[5]},{NOON + 200:.0f},silver\n"
+            "+919812345699,next week,\n")
+    parsed = parse_leads(text)
+    assert [e.reason for e in parsed.errors] == [
+        "call_by: not an epoch or ISO 8601 time: 'next week'"]
+    store, intel = _store(store_url)
+    try:
+        store.add_leads("c1", parsed.leads, NOON)
+        row = intel.next_leads("c1", NOON, 1, PHONES[5])[0]
+        assert (row.deadline, row.custom) == (NOON + 200, {"plan": "silver"})
+        assert _claimed(store)[0] == PHONES[5]  # imported last, its deadline is due soon
+    finally:
+        store.close()

@@ -6,6 +6,7 @@ import functools
 import json
 from collections.abc import Iterable
 
+from dialer.campaign.lead_updates import HORIZON_S, split_deadlines, urgent_key
 from dialer.campaign.model import (
     DEFAULT_DISPOSITIONS,
     AgentSpec,
@@ -174,17 +175,23 @@ def add_leads(db: Connection, campaign: str, leads: Iterable[Lead], now: float) 
     added = 0
     with transaction(db):
         for lead in leads:
+            custom, call_by, callback_at, deadline = split_deadlines(lead.custom)  # issue 19
             cur = db.execute(
-                "INSERT INTO leads (campaign, phone, name, timezone, priority, custom, due_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (campaign, phone) DO NOTHING",
+                "INSERT INTO leads (campaign, phone, name, timezone, priority, custom, due_at, "
+                "call_by, callback_at, deadline, sla_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (campaign, phone) DO NOTHING",
                 (
                     campaign,
                     lead.phone,
                     lead.name,
                     lead.timezone,
                     lead.priority,
-                    json.dumps(dict(lead.custom)),
-                    now,
+                    json.dumps(custom),
+                    callback_at or now,
+                    call_by,
+                    callback_at,
+                    deadline,
+                    urgent_key(deadline, now, HORIZON_S),
                 ),
             )
             added += cur.rowcount

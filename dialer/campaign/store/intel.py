@@ -20,7 +20,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dialer.campaign.lead_updates import NOT_URGENT, LeadUpdate, deadline_of, urgent_key
+from dialer.campaign.lead_updates import (
+    HORIZON_S,
+    NOT_URGENT,
+    LeadUpdate,
+    deadline_of,
+    urgent_key,
+)
 from dialer.campaign.model import Lead
 from dialer.db import (
     Connection,
@@ -47,8 +53,6 @@ __all__ = [
     "withdraw",
 ]
 
-HORIZON_S = 900.0
-"""A deadline within this of now goes first (selection's ``margin_s``)."""
 
 _SCHEMA = f"""
 ALTER TABLE leads ADD COLUMN call_by REAL;
