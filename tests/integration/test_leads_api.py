@@ -4,10 +4,12 @@ answered 400/404/413 naming the field, logged and counted. All 404 before (no su
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 from calling_time import daytime_zone
 
 from dialer.campaign.leads_api import MAX_LEADS_BODY
@@ -17,13 +19,17 @@ from dialer.control_api import ControlApiServer
 from dialer.service import Dialer
 from exotel_sim.config import SimConfig
 from exotel_sim.server import SimServer
+from voxgate.cli import main
 
 TOKEN = "crm-token"
 CAMPAIGN = (f'name = "crm"\nmode = "agent_first"\npacer = "progressive"\n'
             f'timezone = "{daytime_zone()}"\n')
 
 
-async def test_crm_lead_api_good_and_bad_input(tmp_path: Path) -> None:
+async def test_crm_lead_api_good_and_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOXGATE_CONTROL_TOKEN", TOKEN)
     db = str(tmp_path / "svc.db")
     soon = time.time() + 600
     async with SimServer(SimConfig()) as sim:
@@ -93,4 +99,15 @@ async def test_crm_lead_api_good_and_bad_input(tmp_path: Path) -> None:
                     assert r.status == 413
                 refused = dialer.stats.control_refused.get("lead_input", 0)
                 assert refused - before.get("lead_input", 0) == len(bad) + 1
+                # the CLI's re-import through the API (--dialer), with the control token
+                update = tmp_path / "update.csv"
+                update.write_text("phone,priority,withdraw\n+919900000802,4,\n"
+                                  "+919900000805,1,\n+919900000802x,,\n")
+                cmd = ["campaign", "leads", "import", "crm", str(update), "--dialer", api.url]
+                assert await asyncio.to_thread(main, cmd) == 2  # the bad row: nothing applied
+                assert "line 4" in capsys.readouterr().err
+                update.write_text("phone,priority,withdraw\n+919900000802,4,\n"
+                                  "+919900000805,1,\n")
+                assert await asyncio.to_thread(main, cmd) == 0
+                assert "1 leads added, 1 updated, 0 withdrawn" in capsys.readouterr().out
             await campaigns.close()
