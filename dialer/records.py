@@ -118,10 +118,11 @@ def _search(campaign_of_body: str) -> tuple[str, ...]:
         "ALTER TABLE call_records ADD COLUMN campaign TEXT NOT NULL DEFAULT ''",
         f"UPDATE call_records SET campaign = COALESCE({campaign_of_body}, '')",
         *(f"CREATE INDEX IF NOT EXISTS call_records_{name} ON call_records ({cols})"
-          for name, cols in (("created", "created_at"), ("campaign", "campaign, created_at"),
-                             ("number", "number, created_at"),
-                             ("agent", "agent_id, created_at"),
-                             ("disposition", "disposition, created_at"))),
+          for name, cols in (("created", "created_at, call_id"),
+                             ("campaign", "campaign, created_at, call_id"),
+                             ("number", "number, created_at, call_id"),
+                             ("agent", "agent_id, created_at, call_id"),
+                             ("disposition", "disposition, created_at, call_id"))),
     )
 
 

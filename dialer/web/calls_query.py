@@ -22,7 +22,7 @@ from typing import Any
 
 from dialer.records import CallRecord, RecordStore
 
-__all__ = ["FILTERS", "CallQuery", "Found", "QueryError", "search"]
+__all__ = ["FILTERS", "CallQuery", "Found", "QueryError", "page_sql", "search"]
 
 FILTERS = ("number", "call_id", "campaign", "disposition", "agent")
 MAX_PER = 200
@@ -124,14 +124,22 @@ class Found:
     more: bool
 
 
+def page_sql(query: CallQuery) -> tuple[str, list[Any]]:
+    """The SQL of one page of ``query`` (one row more than a page: is there another?)."""
+    where, args = query.where()
+    # the page's ids from the filter's index alone (it holds created_at and call_id), then
+    # only their bodies are read: a filter matching many records does not read them all
+    order = " ORDER BY created_at DESC, call_id DESC"
+    sql = ("SELECT created_at, body FROM call_records WHERE call_id IN (SELECT call_id FROM"
+           f" call_records{where}{order} LIMIT ? OFFSET ?){order}")
+    return sql, [*args, query.per + 1, (query.page - 1) * query.per]
+
+
 def search(store: RecordStore, query: CallQuery) -> Found:
     """One page of the records matching ``query``, newest first (a blocking store call: run it
     off the event loop, :class:`~dialer.store_calls.StoreCalls`)."""
-    where, args = query.where()
-    sql = ("SELECT created_at, body FROM call_records" + where
-           + " ORDER BY created_at DESC, call_id DESC LIMIT ? OFFSET ?")
+    sql, args = page_sql(query)
     with store.db.connection() as conn:
-        rows = conn.execute(sql, (*args, query.per + 1,
-                                  (query.page - 1) * query.per)).fetchall()
+        rows = conn.execute(sql, args).fetchall()
     found = [(float(r[0]), CallRecord.from_json(json.loads(r[1]))) for r in rows[:query.per]]
     return Found(found, len(rows) > query.per)
