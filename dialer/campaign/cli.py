@@ -143,6 +143,8 @@ def register(subparsers: Any, embedding: Embedding | None = None) -> None:
     start.add_argument("campaign", metavar="NAME")
     start.add_argument("--dialer", metavar="URL", required=True, help=DIALER_HELP)
     start.add_argument("--join", action="store_true", help=JOIN_HELP)
+    start.add_argument("--agents", type=int, default=None, metavar="N",
+                       help="with --join: hold at most N of the campaign's unassigned agents")
     start.set_defaults(func=start_command, leads=None, dnc=None)
     agents = sub.add_parser("agents", help="the campaign's agents across dialers")
     agents_sub = agents.add_subparsers(dest="agents_command", metavar="ACTION", required=True)
@@ -368,7 +370,7 @@ def remote_run(args: argparse.Namespace, client: DialerClient) -> int:
         name = created["name"]
         _print(f"campaign {name}: created on {client.base} ({created['leads']} leads)")
     join = bool(getattr(args, "join", False))
-    client.start(name, join=join)
+    client.start(name, join=join, agents=getattr(args, "agents", None))
     _print(f"campaign {name}: {'joined' if join else 'started'} on {client.base} (voxgate "
            f"campaign status {name} --dialer {client.base})")
     return 0

@@ -65,8 +65,10 @@ class DialerClient:
         """Add, update and withdraw the campaign's leads (a lead CSV's rows; issue 19)."""
         return self._json("POST", f"/v1/campaigns/{quote(name)}/leads", rows)
 
-    def start(self, name: str, join: bool = False) -> dict[str, Any]:
-        body = {"join": True} if join else {}
+    def start(self, name: str, join: bool = False, agents: int | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"join": True} if join else {}
+        if agents is not None:
+            body["agents"] = agents
         return self._json("POST", f"/v1/campaigns/{quote(name, safe='')}/start", body)
 
     def move_agent(self, name: str, agent: str, to: str) -> dict[str, Any]:

@@ -385,6 +385,7 @@ class CampaignSpec:
     dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS  # the agent desk's codes
     segment_fields: tuple[str, ...] = ()  # lead fields the pickup model's segments use
     lead_order: Literal["model", "priority"] = "model"  # "priority": the order before issue 19
+    shared: bool = False  # every start joins the dialers running it (several dialers share it)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.name):
@@ -457,6 +458,7 @@ _TOP_KEYS = (
     "dispositions",
     "segment_fields",
     "lead_order",
+    "shared",
 )
 _WINDOW_KEYS = ("start", "end")
 _LIMIT_KEYS = (
@@ -605,6 +607,7 @@ def campaign_from_dict(data: Mapping[str, Any]) -> CampaignSpec:
         if "dispositions" in data else DEFAULT_DISPOSITIONS,
         segment_fields=_strings(data.get("segment_fields", []), "segment_fields"),
         lead_order=_string(data.get("lead_order", "model"), "lead_order"),  # type: ignore[arg-type]
+        shared=_flag(data.get("shared", False), "shared"),
     )
 
 

@@ -177,7 +177,7 @@ class CampaignRunner:
         self._waits: set[asyncio.Task[None]] = set()
         # sharing (dialer.campaign.sharing): join the dialers running the campaign instead of
         # taking it alone (also when the campaign says ``shared = true``)
-        self.join = join or bool(getattr(self.spec, "shared", False))
+        self.join = join or self.spec.shared
         self.agent_share = agent_share
         self.stale_s = stale_s
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from test_campaign_store import NOON, make_store
 
-from dialer.campaign.model import AgentSpec, CampaignError, Lead, Outcome
+from dialer.campaign.model import AgentSpec, CampaignError, Lead, Outcome, campaign_from_toml
 from dialer.campaign.progress import HEARTBEAT_STALE_S
 from dialer.campaign.store import AttemptResult, CampaignBusy, CampaignStore, Lease
 
@@ -128,3 +128,13 @@ def test_the_ledger_counts_every_dialers_abandons(store_url: str) -> None:
     assert (view.live_24h, view.abandoned_24h) == (2, 1)
     store.close()
     other.close()
+
+
+def test_a_shared_campaign_keeps_its_setting(store_url: str) -> None:
+    store = make_store(store_url, shared=True)
+    assert store.campaign("c1").shared
+    assert campaign_from_toml('name = "s"\nshared = true').shared
+    assert not campaign_from_toml('name = "s"').shared
+    with pytest.raises(CampaignError, match="shared"):
+        campaign_from_toml('name = "s"\nshared = "yes"')
+    store.close()

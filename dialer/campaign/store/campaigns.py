@@ -47,6 +47,8 @@ def spec_to_json(spec: CampaignSpec) -> str:
         added["segment_fields"] = list(spec.segment_fields)
     if spec.lead_order != "model":
         added["lead_order"] = spec.lead_order
+    if spec.shared:
+        added["shared"] = True
     return json.dumps(
         {
             "name": spec.name,
