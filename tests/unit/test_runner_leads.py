@@ -12,7 +12,7 @@ from dialer.campaign.lead_model import MIN_ATTEMPTS, CampaignModel
 from dialer.campaign.live_calls import LiveCall
 from dialer.campaign.model import CampaignSpec, Lead, Outcome
 from dialer.campaign.store import CampaignStore
-from dialer.campaign.store.intel import LeadIntelStore
+from dialer.campaign.store.intel import LeadIntelStore, LeadRow
 from dialer.campaign.store.types import AttemptResult, Claim
 from dialer.pacing.types import PacerState
 from dialer.store_calls import StoreCalls
@@ -50,3 +50,16 @@ def test_pacer_probabilities_retry_times_and_saves(tmp_path: Path) -> None:
     stored = CampaignModel.from_json(spec, LeadIntelStore(store._database).load_model("c1"))
     assert stored.attempts == MIN_ATTEMPTS + 1
     store.close()
+
+
+def test_lead_order_priority_keeps_todays_order_and_delays() -> None:
+    spec = CampaignSpec("c1", lead_order="priority")
+    model = CampaignModel(spec)
+    for i in range(MIN_ATTEMPTS):
+        model.observe(i, "", {}, NOON + 3600 * (i % 5), live=i % 5 == 0)
+    assert model.attempts == MIN_ATTEMPTS and not model.active
+    row = LeadRow(1, "+919900001001", "", 0, {}, NOON, None, 1e18, 0.5, 0)
+    assert model.rank([row], NOON) == [0.0]  # refresh writes pick_rank 0: priority, due, id
+    assert model.retry_at(1, "", {}, after=NOON, min_gap_s=600) is None
+    active = CampaignModel(CampaignSpec("c1"), model.model)
+    assert active.retry_at(1, "", {}, after=NOON, min_gap_s=600) is not None
