@@ -25,7 +25,7 @@ def error(text: str) -> str:
             BASE + 'colour = "blue"\n',
             "unknown key 'colour' (known: name, mode, exophone, bot, pacer, timezone, "
             "default_country, window, limits, retry, agents, skills, amd, stream_params, "
-            "dispositions, segment_fields, lead_order)",
+            "dispositions, segment_fields, lead_order, shared)",
         ),
         (
             BASE + '[window]\nstart = "09:00"\nstrat = "10:00"\n',
