@@ -7,7 +7,8 @@ it (:class:`~dialer.campaign.runner.CampaignRunner` calls :func:`take_over` and
   calls (``live_calls(owner=its dialer id)`` in the shared records store) are settled by
   :func:`dialer.restart.reconcile`'s rule (ended: the record from Exotel's data; live: the
   apology, then hung up; never dialled again), then its ``dialing`` attempts are settled from
-  those records (else ``interrupted``), and its row and agents are freed. Logged at WARNING.
+  those records (else ``interrupted``), its row goes and its agents pass to this member.
+  Logged at WARNING.
 * **Agents**: the member dials for the agents it holds (the agents table's ``dialer``): agents
   newly given to it are added to (or logged back into) its pool, agents moved away are logged
   out (at once when idle, else when their call ends).
@@ -65,12 +66,12 @@ async def take_over(
             if record is not None:
                 results[call_id] = attempt_result(record)
         found, lost = await run(
-            store.settle_member, campaign, member.member, wall(), results.get
+            store.settle_member, campaign, member.member, wall(), results.get, owner
         )
         log.warning(
             "campaign %s: took over dead dialer %s (heartbeat %.0f s ago): %d live call(s) "
             "settled from Exotel, %d attempt(s) settled from call records, %d as interrupted; "
-            "its leads and agents go to the dialers left",
+            "its leads go to the dialers left, its agents to this one",
             campaign,
             member.describe(),
             wall() - member.heartbeat_at,

@@ -79,13 +79,12 @@ def test_a_dead_member_is_reaped_once_and_its_attempts_settled(store_url: str) -
         other.claim_next("c1", later, owner="m2")
     record = AttemptResult(Outcome.COMPLETED, "customer_hangup", live=True, answered_at=NOON + 2)
     found = store.settle_member(
-        "c1", "m2", later, lambda c: record if c == answered.call_id else None)
+        "c1", "m2", later, lambda c: record if c == answered.call_id else None, heir="m1")
     assert found == (1, 1)
     states = {a["call_id"]: a["state"] for a in store.attempts("c1")}
     assert states == {answered.call_id: "done", lost.call_id: "interrupted"}
     assert [m.member for m in store.members("c1")] == ["m1"]
-    assert store.held_agents("c1", "m1") == ["a1", "a2"]
-    assert store.assign_agents("c1", "m1") == ["a1", "a2", "a3", "a4"]  # m2's are free again
+    assert store.held_agents("c1", "m1") == ["a1", "a2", "a3", "a4"]  # m2's pass to its reaper
     # the process of a member on the reaper's host is gone: reaped at once, not after the bound
     other.join("c1", Lease("m4", 44, "h1"), later, "d4")
     gone = store.take_stale("c1", Lease("m1", 11, "h1"), later + 1, alive=lambda pid: pid != 44)

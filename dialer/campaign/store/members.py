@@ -248,10 +248,12 @@ def settle_member(
     member: str,
     now: float,
     lookup: Callable[[str], AttemptResult | None],
+    heir: str = "",
 ) -> tuple[int, int]:
     """Settle a reaped ``member``'s ``dialing`` attempts (from the call record ``lookup``
     finds, else as ``interrupted``; each in its own transaction, idempotent), then remove its
-    row and free its agents. Returns ``(from records, interrupted)``."""
+    row; its agents go to ``heir`` (the reaper; ``""``: unassigned). Returns
+    ``(from records, interrupted)``."""
     found = lost = 0
     for call_id in dialing_of(db, campaign, member):
         result = lookup(call_id)
@@ -262,6 +264,10 @@ def settle_member(
             found += 1
         settle.finish_attempt(db, path, call_id, result, now)
     with transaction(db):
+        db.execute(
+            "UPDATE agents SET dialer = ? WHERE campaign = ? AND dialer = ?",
+            (heir, campaign, member),
+        )
         forget(db, campaign, member)
     return found, lost
 

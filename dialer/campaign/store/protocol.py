@@ -95,6 +95,7 @@ class CampaignStoreProtocol(Protocol):
         member: str,
         now: float,
         lookup: Callable[[str], AttemptResult | None],
+        heir: str = "",
     ) -> tuple[int, int]: ...
 
     def assign_agents(

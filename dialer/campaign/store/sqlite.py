@@ -206,11 +206,13 @@ class CampaignStore:
         member: str,
         now: float,
         lookup: Callable[[str], AttemptResult | None],
+        heir: str = "",
     ) -> tuple[int, int]:
         """Settle a reaped member's ``dialing`` attempts (record, else ``interrupted``), remove
-        it and free its agents; returns ``(from records, interrupted)``."""
+        it and give its agents to ``heir`` (``""``: unassigned); returns ``(from records,
+        interrupted)``."""
         with self._database.connection() as db:
-            return members.settle_member(db, self.display, campaign, member, now, lookup)
+            return members.settle_member(db, self.display, campaign, member, now, lookup, heir)
 
     def assign_agents(self, campaign: str, member: str, share: int | None = None) -> list[str]:
         """``member`` takes unassigned agents (at most ``share``); the ids it holds now."""
