@@ -10,6 +10,7 @@ leaves all of it off.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Mapping
@@ -91,10 +92,11 @@ class RunnerLeads:
         if self.store is None or wall < self._next_refresh:
             return
         self._next_refresh = wall + REFRESH_S
-        model = self.model  # a copy ranks on the store's worker while this one learns
+        model = self.model  # a copy ranks on a thread of its own while this one learns
         frozen = CampaignModel.from_json(model.spec, model.model.to_json())
-        await self.calls.run(self.store.refresh, self.campaign, wall,
-                             lambda rows: frozen.rank(rows, wall))
+        due = await self.calls.run(self.store.due_rows, self.campaign, wall)
+        ranks = await asyncio.to_thread(frozen.rank, due, wall)  # off the store's connection
+        await self.calls.run(self.store.write_ranks, due, ranks)
         rows = await self.calls.run(self.store.next_leads, self.campaign, wall, NEXT_N)
         ps = [model.p_live(r.id, r.timezone, r.custom, wall) for r in rows]
         self._next = sum(ps) / len(ps) if ps and model.active else None

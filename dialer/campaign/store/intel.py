@@ -41,9 +41,11 @@ from dialer.db import (
 __all__ = [
     "HORIZON_S",
     "LEADS_MIGRATIONS",
+    "RANK_LIMIT",
     "LeadIntelStore",
     "LeadRow",
     "Upserted",
+    "due_rows",
     "load_model",
     "next_leads",
     "patch",
@@ -51,6 +53,7 @@ __all__ = [
     "save_model",
     "upsert",
     "withdraw",
+    "write_ranks",
 ]
 
 
@@ -209,30 +212,52 @@ def _lead_row(r: Any) -> LeadRow:
 _COLUMNS = "id, phone, timezone, priority, custom, due_at, deadline, sla_at, pick_rank, attempts"
 
 
-def refresh(
-    db: Connection,
-    campaign: str,
-    now: float,
-    rank: Callable[[Sequence[LeadRow]], Sequence[float]] | None,
-    *,
-    due_within_s: float = 300.0,
-) -> int:
-    """Deadlines now within the horizon go first (``sla_at``); with ``rank`` (the model's
-    scores of the pending leads due within ``due_within_s``), their ``pick_rank`` is set
-    (without, it is 0 for them: the priority order). Returns the leads ranked."""
+RANK_LIMIT = 5000
+"""Leads re-ranked per refresh: the first in the claim's order (an index scan, no sort), so a
+refresh stays short however long the list is; a lead further down is re-ranked as the ones
+above it are claimed."""
+
+
+def _due_raw(db: Connection, campaign: str, now: float, due_within_s: float, limit: int
+             ) -> list[Any]:
     with transaction(db):
         db.execute(
             "UPDATE leads SET sla_at = deadline WHERE campaign = ? AND state = 'pending' "
             "AND deadline IS NOT NULL AND deadline <= ? AND sla_at <> deadline",
             (campaign, now + HORIZON_S),
         )
-        rows = [_lead_row(r) for r in db.execute(
-            f"SELECT {_COLUMNS} FROM leads WHERE campaign = ? AND state = 'pending' "
-            "AND due_at <= ?", (campaign, now + due_within_s))]
-        scores = rank(rows) if rank is not None else [0.0] * len(rows)
-        changed = [(float(s), r.id) for r, s in zip(rows, scores, strict=True) if s != r.rank]
-        if changed:
+    return list(db.execute(
+        f"SELECT {_COLUMNS} FROM leads WHERE campaign = ? AND state = 'pending' "
+        f"AND due_at <= ? ORDER BY {ORDER} LIMIT ?", (campaign, now + due_within_s, limit)))
+
+
+def due_rows(db: Connection, campaign: str, now: float, *, due_within_s: float = 300.0,
+             limit: int = RANK_LIMIT) -> list[LeadRow]:
+    """Deadlines now within the horizon go first (``sla_at``, written); then the first
+    ``limit`` pending leads due within ``due_within_s`` in the claim's order, to rank."""
+    return [_lead_row(r) for r in _due_raw(db, campaign, now, due_within_s, limit)]
+
+
+def write_ranks(db: Connection, rows: Sequence[LeadRow], ranks: Sequence[float]) -> int:
+    """Store ``ranks`` as the rows' ``pick_rank`` (those that changed); returns how many."""
+    changed = [(float(r), row.id) for row, r in zip(rows, ranks, strict=True) if r != row.rank]
+    if changed:
+        with transaction(db):
             db.executemany("UPDATE leads SET pick_rank = ? WHERE id = ?", changed)
+    return len(changed)
+
+
+def refresh(
+    db: Connection,
+    campaign: str,
+    now: float,
+    rank: Callable[[Sequence[LeadRow]], Sequence[float]] | None,
+) -> int:
+    """:func:`due_rows`, ranked by ``rank`` (without, 0: the priority order), then
+    :func:`write_ranks`; returns the leads ranked. The runner ranks between the two store
+    calls, off the store's connection (:mod:`dialer.campaign.lead_intel`)."""
+    rows = due_rows(db, campaign, now)
+    write_ranks(db, rows, rank(rows) if rank is not None else [0.0] * len(rows))
     return len(rows)
 
 
@@ -290,6 +315,15 @@ class LeadIntelStore:
                 rank: Callable[[Sequence[LeadRow]], Sequence[float]] | None) -> int:
         with self._database.connection() as db:
             return refresh(db, campaign, now, rank)
+
+    def due_rows(self, campaign: str, now: float) -> list[LeadRow]:
+        with self._database.connection() as db:
+            raw = _due_raw(db, campaign, now, 300.0, RANK_LIMIT)
+        return [_lead_row(r) for r in raw]  # after the connection is back (SQLite has one)
+
+    def write_ranks(self, rows: Sequence[LeadRow], ranks: Sequence[float]) -> int:
+        with self._database.connection() as db:
+            return write_ranks(db, rows, ranks)
 
     def next_leads(self, campaign: str, now: float, count: int, phone: str | None = None
                    ) -> list[LeadRow]:
