@@ -79,6 +79,8 @@ class RunnerLeads:
 
     def fill(self, state: PacerState, live: Mapping[str, LiveCall]) -> PacerState:
         """``state`` with the ringing dials' probabilities (when the model is in use)."""
+        if len(self._p) > 2 * len(live) + 100:  # calls that failed to run never settled
+            self._p = {k: p for k, p in self._p.items() if k in live}
         if not self.model.active:
             return state
         ringing = tuple(self._p.get(call_id, self.model.model.mean_rate())
