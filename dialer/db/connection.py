@@ -209,8 +209,9 @@ def batched_transaction(conn: Connection) -> Iterator[Connection]:
     reading a result (``fetchone``, ``fetchall``, ``rowcount``) sends what is queued and waits
     once for all of it. ``BEGIN`` goes with the first statements, ``COMMIT`` with the last
     (read-then-write: two round trips). Rolled back when the block raises (the exception is
-    the one raised). SQLite: :func:`transaction` (statements run in-process)."""
-    if conn.dialect == "sqlite" or conn.pipeline is not None:
+    the one raised); not nested, as :func:`transaction`. SQLite: :func:`transaction`
+    (statements run in-process)."""
+    if conn.dialect == "sqlite":
         with transaction(conn):
             yield conn
         return
