@@ -76,6 +76,7 @@ from dialer.campaign.store import (
     Lease,
     PendingLeads,
 )
+from dialer.campaign.store.members import HeartbeatLate
 from dialer.campaign.warm_start import make_pacer
 from dialer.pacing.ledger import AbandonmentLedger
 from dialer.pacing.types import (
@@ -403,6 +404,10 @@ class CampaignRunner:
                 claim = await self.calls.run(
                     self.store.claim_next, self.campaign, self.wall_clock(), owner=self.owner
                 )
+            except HeartbeatLate as exc:  # still a member: beat at the next tick, then claim
+                log.warning("%s", exc)
+                self._next_beat = 0.0
+                break
             except CampaignBusy as exc:
                 self._lose_lease(str(exc))
                 break
@@ -620,10 +625,11 @@ class CampaignRunner:
         # the dialer's restart reconcile first: the calls a killed run left get their records
         # from Exotel's data, so a completed call settles its attempt (not dialled again)
         await self.dialer.restart_reconciled()
-        if self.join:  # the members' attempts are theirs; a dead one's are taken over
-            await sharing.take_over(self.dialer, self.store, self.calls, self.campaign,
-                                    self.owner, self.wall_clock, self.stale_s)
-        else:  # alone: whatever a killed run left
+        # dead members (and, alone, those this runner's lease overrode) are taken over: their
+        # live calls settled from Exotel, their attempts from the records
+        await sharing.take_over(self.dialer, self.store, self.calls, self.campaign,
+                                self.owner, self.wall_clock, self.stale_s)
+        if not self.join:  # alone: whatever else a killed run left
             await self._recover_off_loop()
         await self._restore_pacer_off_loop()
         await self.leads.start()

@@ -47,12 +47,14 @@ async def take_over(
     mine = str(getattr(dialer.store, "owner", ""))
     for member in taken:
         reconciled = 0
-        if member.dialer_id and member.dialer_id != mine:
+        if member.dialer_id == mine:
+            pass  # this dialer's own live calls: its restart reconcile settled them
+        elif member.dialer_id:
             left = await run(dialer.store.live_calls, member.dialer_id)
             reconciled = await restart.reconcile(
                 dialer.store, dialer.client, apology_s=apology_s, states=left, calls=calls
             )
-        elif not member.dialer_id:
+        else:
             log.warning(
                 "campaign %s: the dead dialer (%s) had no dialer id: its live calls cannot be "
                 "told from others' and are left to its restart",

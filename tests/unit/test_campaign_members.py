@@ -12,6 +12,7 @@ from test_campaign_store import NOON, make_store
 from dialer.campaign.model import AgentSpec, CampaignError, Lead, Outcome, campaign_from_toml
 from dialer.campaign.progress import HEARTBEAT_STALE_S
 from dialer.campaign.store import AttemptResult, CampaignBusy, CampaignStore, Lease
+from dialer.campaign.store.members import HeartbeatLate
 
 AGENTS = tuple(AgentSpec(f"a{i}", f"+91980000000{i}") for i in range(1, 5))
 
@@ -51,7 +52,7 @@ def test_dialers_join_and_each_claims_different_leads(store_url: str) -> None:
     # a stranger, and a member whose heartbeat is old, claim nothing
     with pytest.raises(CampaignBusy):
         store.claim_next("c1", NOON + 3, owner="m1")
-    with pytest.raises(CampaignBusy, match="heartbeat"):
+    with pytest.raises(HeartbeatLate):
         other.claim_next("c1", NOON + 1 + HEARTBEAT_STALE_S / 2, owner="m2")
     assert other.heartbeat("c1", NOON + 20, owner="m2")
     assert other.claim_next("c1", NOON + 20, owner="m2") is not None
@@ -137,3 +138,24 @@ def test_a_shared_campaign_keeps_its_setting(store_url: str) -> None:
     with pytest.raises(CampaignError, match="shared"):
         campaign_from_toml('name = "s"\nshared = "yes"')
     store.close()
+
+
+def test_an_exclusive_start_over_dead_members_settles_them_first(store_url: str) -> None:
+    store, other = _joined(store_url)
+    left = other.claim_next("c1", NOON + 1, owner="m2")
+    assert left is not None
+    later = NOON + HEARTBEAT_STALE_S + 1
+    store.acquire("c1", Lease("x", 7, "h9"), later, dialer_id="dx")  # both members are stale
+    with pytest.raises(CampaignBusy):  # overridden: no member any more
+        other.claim_next("c1", later, owner="m2")
+    assert not other.heartbeat("c1", later, owner="m2")
+    # the exclusive runner takes them over first (live calls, then their attempts)
+    taken = store.take_stale("c1", Lease("x", 7, "h9"), later + 1)
+    assert sorted(m.member for m in taken) == ["m1", "m2"]
+    store.settle_member("c1", "m2", later + 1, lambda c: None, heir="x")
+    assert store.dialing_of("c1", "m2") == []
+    # an exclusive start is not refused by members being taken over
+    store.detach("c1", later + 2, owner="x")
+    other.acquire("c1", Lease("y", 8, "h8"), later + 3)
+    store.close()
+    other.close()

@@ -43,8 +43,13 @@ def acquire(
             "heartbeat_at = ?, last_seen_at = ? WHERE name = ?",
             (lease.owner, lease.pid, lease.host, now, now, campaign),
         )
-        for gone in members.members(db, campaign):  # stale or dead: this runner recovers all
-            members.forget(db, campaign, gone.member)
+        # the others are dead or stale: marked as taken over by this runner (they can no longer
+        # beat or claim), which settles them first (members.take_stale returns them to it)
+        db.execute(
+            "UPDATE campaign_dialers SET reaped_by = ?, heartbeat_at = ? WHERE campaign = ? "
+            "AND member <> ?",
+            (lease.owner, now, campaign, lease.owner),
+        )
         members.enrol(db, campaign, lease, dialer_id, now)
 
 

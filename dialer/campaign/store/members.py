@@ -31,6 +31,7 @@ from dialer.db import Connection, Row, row_lock, transaction
 
 __all__ = [
     "MIGRATION",
+    "HeartbeatLate",
     "Member",
     "assign_agents",
     "beat",
@@ -64,6 +65,11 @@ CREATE INDEX IF NOT EXISTS attempts_dialer ON attempts (campaign, dialer, state)
 """
 """Version 2 of the campaign store: the members table, the member that claimed each attempt
 and the member holding each agent (``""``: none)."""
+
+
+class HeartbeatLate(CampaignBusy):
+    """A member's heartbeat is too old to claim: it claims again once it has beaten (it is still
+    a member; not being one at all is the plain :class:`CampaignBusy`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,13 +136,13 @@ def fresh_others(
     stale_s: float,
     alive: Callable[[int], bool],
 ) -> list[Member]:
-    """The members other than ``lease``'s that are alive: heartbeat under ``stale_s`` old and
-    not a process gone from ``lease``'s host."""
-    return [
-        m
-        for m in members(db, campaign)
-        if m.member != lease.owner and not _dead(m, lease.host, now, stale_s, alive)
-    ]
+    """The members other than ``lease``'s that are alive: not being reaped, heartbeat under
+    ``stale_s`` old and not a process gone from ``lease``'s host."""
+    rows = db.execute(
+        "SELECT * FROM campaign_dialers WHERE campaign = ? AND member <> ? AND reaped_by IS NULL",
+        (campaign, lease.owner),
+    ).fetchall()
+    return [m for m in map(Member.of, rows) if not _dead(m, lease.host, now, stale_s, alive)]
 
 
 def _dead(m: Member, host: str, now: float, stale_s: float, alive: Callable[[int], bool]) -> bool:
@@ -189,7 +195,7 @@ def check_claimer(
             "another dialer)"
         )
     if now - float(row["heartbeat_at"]) >= stale_s / 2:
-        raise CampaignBusy(
+        raise HeartbeatLate(
             f"campaign {campaign}: this dialer's heartbeat is {now - row['heartbeat_at']:.0f} s "
             "old: it claims nothing until it beats again"
         )
@@ -216,7 +222,9 @@ def take_stale(
         ).fetchall()
         for row in rows:
             m = Member.of(row)
-            if row["reaped_by"] is not None:  # being reaped: only if that reaper went quiet
+            if row["reaped_by"] == reaper.owner:  # overridden by this runner's exclusive start
+                pass
+            elif row["reaped_by"] is not None:  # being reaped: only if that reaper went quiet
                 if now - m.heartbeat_at < stale_s:
                     continue
             elif not _dead(m, reaper.host, now, stale_s, alive):
