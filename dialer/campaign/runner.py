@@ -50,6 +50,7 @@ attached.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import sqlite3
@@ -181,6 +182,7 @@ class CampaignRunner:
         self.join = join or self.spec.shared
         self.agent_share = agent_share
         self.stale_s = stale_s
+        self._taking: asyncio.Task[int] | None = None  # a take-over in progress (its own task)
 
     # --- observations --------------------------------------------------------------------------
     def _resolve(self, live: LiveCall, now: float, outcome: DialOutcome) -> None:
@@ -520,16 +522,36 @@ class CampaignRunner:
             self._next_report = self.dialer.clock() + self.report_every_s
 
     async def _share(self) -> None:
-        """At each heartbeat: take over dead members, sync the agents this member holds, and
-        (joined) refresh the abandonment ledger from every dialer's attempts."""
-        await sharing.take_over(self.dialer, self.store, self.calls, self.campaign, self.owner,
-                                self.wall_clock, self.stale_s)
+        """At each heartbeat: take over dead members (in a task of its own: a live call's
+        apology takes seconds, and dialling goes on meanwhile), sync the agents this member
+        holds, and (joined) refresh the abandonment ledger from every dialer's attempts."""
+        if self._taking is None or self._taking.done():
+            self._taking = asyncio.create_task(
+                sharing.take_over(self.dialer, self.store, self.calls, self.campaign,
+                                  self.owner, self.wall_clock, self.stale_s),
+                name=f"campaign-{self.campaign}-take-over")
+            self._taking.add_done_callback(self._taken)
         await sharing.sync_agents(self.dialer, self.store, self.calls, self.campaign,
                                   self.owner, self._add_agent,
                                   self.agent_share if self.join else None)
         if self.join:
             self.ledger = await self.calls.run(self.store.ledger, self.campaign,
                                                self.wall_clock())
+
+    def _taken(self, task: asyncio.Task[int]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("campaign %s: taking over a dead dialer failed (retried at the next "
+                      "heartbeat once its mark is stale)", self.campaign,
+                      exc_info=task.exception())
+
+    async def _stop_taking(self) -> None:
+        """The run ends: a take-over still waiting (Exotel unreachable) is stopped; its mark
+        goes stale and another member takes the dead dialer over."""
+        task, self._taking = self._taking, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _add_agent(self, spec: AgentSpec) -> None:
         self.dialer.add_agent(spec.id, spec.number, spec.skills, nailed=spec.nailed,
@@ -611,6 +633,7 @@ class CampaignRunner:
             stats = await self._run(until_done, max_seconds, drain_timeout_s)
         finally:
             self._stopping = False
+            await self._stop_taking()
             await self._detach()
         if self._lease_lost:
             raise CampaignBusy(
