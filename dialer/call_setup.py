@@ -4,12 +4,17 @@ and the stream URL a call's bot is reached at."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from urllib.parse import urlencode, urlsplit
 
 from dialer.call_request import CallRequest
 from dialer.config import DialerConfig
 from dialer.flows import FlowSettings
 from dialer.ports import KeeperSettings, RunnerSettings
+from dialer.stats import DialerStats
+from dialer.stream_params import MAX_CHARS, StreamParams, add_stream_params
+
+log = logging.getLogger("dialer.service")
 
 
 def flow_settings(config: DialerConfig) -> FlowSettings:
@@ -62,6 +67,22 @@ def default_stream_url(base: str, bot: str, vx_call: str) -> str:
         url += f"/stream/{bot or 'echo'}"
     sep = "&" if parts.query else "?"
     return f"{url}{sep}{urlencode({'vx_call': vx_call})}"
+
+
+def with_stream_params(base: str, request: CallRequest, stats: DialerStats) -> StreamParams:
+    """The stream URL ``base`` with the request's ``stream_params``. Fields that had to be
+    shortened (or, when the URL has no room at all, left out) are logged, counted
+    (``stats.stream_params_truncated``) and named in ``truncated``."""
+    try:
+        params = add_stream_params(base, request.stream_params)
+    except ValueError as exc:
+        log.error("call %s: stream parameters left out: %s", request.call_id, exc)
+        params = StreamParams(base, (), tuple(request.stream_params))
+    if params.truncated:
+        stats.stream_params_truncated += 1
+        log.warning("call %s: stream parameters %s shortened to fit Exotel's %d characters",
+                    request.call_id, ", ".join(params.truncated), MAX_CHARS)
+    return params
 
 
 def runner_settings(config: DialerConfig) -> RunnerSettings:

@@ -41,13 +41,11 @@ URL, bounded by Exotel's limits (:mod:`dialer.stream_params`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from types import MappingProxyType
 from typing import Any, NoReturn
 
 from dialer import restart
@@ -61,6 +59,7 @@ from dialer.call_setup import (
     flow_settings,
     keeper_settings,
     runner_settings,
+    with_stream_params,
 )
 from dialer.clock import LoopClock
 from dialer.config import DialerConfig, redact_url
@@ -81,7 +80,8 @@ from dialer.greeting_waits import GreetingWaits
 from dialer.intake import EventIntake, GrpcIntakeServer, HttpIntakeServer, make_intake_server
 from dialer.leg_router import LegRouter
 from dialer.nailed import NailedAgentKeeper
-from dialer.nailed_watch import END_WAIT, NailedWatch, hang_up_leftover_legs, hang_up_legs
+from dialer.nailed_keepers import NailedKeepers
+from dialer.nailed_watch import NailedWatch
 from dialer.ports import CallPorts, ExotelApi, KeeperPorts
 from dialer.progress import (  # noqa: F401  (forecast_detail/parse_: older importers)
     ProgressEvent,
@@ -91,11 +91,12 @@ from dialer.progress import (  # noqa: F401  (forecast_detail/parse_: older impo
     from_notification,
     parse_forecast_detail,
 )
+from dialer.progress_bus import ProgressBus
 from dialer.records import CallRecord, RecordStore
 from dialer.runner import CallRunner
 from dialer.stats import DialerStats
 from dialer.store_calls import StoreCalls
-from dialer.stream_params import MAX_CHARS, StreamParams, add_stream_params
+from dialer.stream_params import StreamParams
 from voxgate_shared.control import ControlRequest
 from voxgate_shared.redact import register_secrets, secrets_in_settings
 
@@ -111,10 +112,7 @@ class DialerStopping(RuntimeError):
     """:meth:`Dialer.place_call` after :meth:`Dialer.stop_accepting`: no new calls."""
 
 
-ProgressListener = Callable[[ProgressEvent], None]
-
-
-class Dialer:
+class Dialer(ProgressBus):
     """The control plane service. See the module docstring."""
 
     def __init__(
@@ -134,6 +132,7 @@ class Dialer:
                 "Dialer needs config.api_base; the wiring starts the embedded emulator and "
                 "fills it in (voxgate.wiring)"
             )
+        super().__init__()  # progress listeners
         self.config = config
         register_secrets(*secrets_in_settings(config))  # masked in every log from now on
         self.pool = pool or AgentPool(config.wrap_up_seconds)
@@ -161,11 +160,8 @@ class Dialer:
         )
         self._stream_url_builder = stream_url_builder
         self._calls: dict[str, CallRunner] = {}
-        self._keepers: dict[str, NailedAgentKeeper] = {}
-        self._keeper_tasks: dict[str, asyncio.Task[object]] = {}
         self.nailed_watch = NailedWatch(self.pool, clock)
         self._stopping = False
-        self._listeners: list[ProgressListener] = []
         self._tg: asyncio.TaskGroup | None = None
         self._tasks: set[asyncio.Task[object]] = set()
         self._restart_task: asyncio.Task[object] | None = None
@@ -195,9 +191,10 @@ class Dialer:
             settings=runner_settings(config),
             reopen_leg=self.intake.sequencer.reopen,
         )
-        self._keeper_ports = KeeperPorts(
-            api=self.client, desk=self, legs=self.legs, clock=self.timers, stats=self.stats,
-            settings=keeper_settings(config),
+        self.nailed = NailedKeepers(
+            KeeperPorts(api=self.client, desk=self, legs=self.legs, clock=self.timers,
+                        stats=self.stats, settings=keeper_settings(config)),
+            self.client, self.nailed_watch, self._spawn,
         )
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -212,8 +209,7 @@ class Dialer:
         self._ensure_ticker()
         if self.crm is not None:
             self._spawn(self.crm.run(), "crm-pusher")
-        for keeper in self._keepers.values():
-            self._start_keeper(keeper)
+        self.nailed.start_all()
         # live calls a killed run of this database left: settled from Exotel (dialer.restart)
         # (read now, before this run places a call of its own)
         left = await self.calls.run(self.store.live_calls)
@@ -237,7 +233,7 @@ class Dialer:
                     await self.drain()
             except TimeoutError:
                 self._record_lost()
-        await self._hang_up_nailed()
+        await self.nailed.hang_up_all()
         self.legs.close()
         tg, self._tg = self._tg, None
         self._started = False
@@ -304,38 +300,6 @@ class Dialer:
         n = len(self._calls)
         return f"{n} live call{'s' if n != 1 else ''}" + (f" ({detail})" if detail else "")
 
-    def _start_keeper(self, keeper: NailedAgentKeeper) -> None:
-        self._keeper_tasks[keeper.agent_id] = self._spawn(
-            self._keep(keeper), f"nailed-{keeper.agent_id}"
-        )
-
-    async def _keep(self, keeper: NailedAgentKeeper) -> None:
-        """A keeper's task: first hang up the agent's legs an earlier run left up (else the
-        agent's phone answers ``busy`` for hours), then keep the leg up."""
-        try:
-            await hang_up_leftover_legs(self.client, keeper.agent_id, keeper.custom_param)
-        except Exception:  # never keep the agent offline for the sake of the clean-up
-            log.exception("nailed agent %s: looking for leftover legs failed", keeper.agent_id)
-        await keeper.run()
-
-    async def _hang_up_nailed(self) -> None:
-        """Exit path: stop the keepers (no re-dials), then hang up their legs."""
-        tasks = [t for t in self._keeper_tasks.values() if not t.done()]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
-        self._keeper_tasks.clear()
-        legs = {k.agent_id: k.leg_sid for k in self._keepers.values() if k.leg_sid}
-        # their last events are acknowledged before the intake closes (no retries to a
-        # dead endpoint)
-        settled = self.nailed_watch.await_end(legs.values())
-        hung_up = await hang_up_legs(self.client, legs)
-        self.nailed_watch.stop_awaiting(set(legs.values()) - set(hung_up))
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(END_WAIT):
-                await settled.wait()
-
     # -- properties -----------------------------------------------------------------------
 
     @property
@@ -371,10 +335,7 @@ class Dialer:
         agent = self.pool.add(agent_id, number, skills, nailed=nailed, now=self.clock(),
                               wrap_up_s=wrap_up_s)
         if nailed:
-            keeper = NailedAgentKeeper(self._keeper_ports, agent_id, number, caller_id)
-            self._keepers[agent_id] = keeper
-            if self._tg is not None:
-                self._start_keeper(keeper)
+            self.nailed.add(agent_id, number, caller_id, running=self._tg is not None)
         self._ensure_ticker()
         return agent
 
@@ -386,12 +347,12 @@ class Dialer:
     @property
     def keepers(self) -> Mapping[str, NailedAgentKeeper]:
         """The nailed-up agents' keepers, by agent id."""
-        return MappingProxyType(self._keepers)
+        return self.nailed.keepers
 
     def release_agent(self, agent_id: str, *, wrap_up: bool) -> None:
         """Called by runners (``ReleaseAgent``): back to the pool, wake waiting calls."""
         idle = self.pool.release(agent_id, wrap_up=wrap_up, now=self.clock())
-        keeper = self._keepers.get(agent_id)
+        keeper = self.nailed.get(agent_id)
         if keeper is not None:
             keeper.resume()
         if idle:
@@ -475,14 +436,9 @@ class Dialer:
         self.notify(request.call_id, "placed", request.number)
         return CallHandle(runner, saved=self.record_saved)
 
-    def stream_url_for(self, request: CallRequest, attempt: int) -> str:
-        """The stream URL for a call (``vx_call``: its id and MAC, and the request's
-        ``stream_params``)."""
-        return self.stream_params_for(request, attempt).url
-
     def stream_params_for(self, request: CallRequest, attempt: int) -> StreamParams:
-        """The stream URL and what it carries. Fields that had to be shortened (or, when the
-        URL has no room at all, left out) are logged, counted and named in ``truncated``."""
+        """The stream URL for a call (``vx_call``: its id and MAC) and what it carries
+        (:func:`~dialer.call_setup.with_stream_params`)."""
         vx_call = self.binding.sign(request.call_id)
         if self._stream_url_builder is not None:
             base = self._stream_url_builder(request.bot, vx_call)
@@ -490,16 +446,7 @@ class Dialer:
             raise ConfigError("no stream_url configured (VOXGATE_STREAM_URL)")
         else:
             base = default_stream_url(self.config.stream_url, request.bot, vx_call)
-        try:
-            params = add_stream_params(base, request.stream_params)
-        except ValueError as exc:
-            log.error("call %s: stream parameters left out: %s", request.call_id, exc)
-            params = StreamParams(base, (), tuple(request.stream_params))
-        if params.truncated:
-            self.stats.stream_params_truncated += 1
-            log.warning("call %s: stream parameters %s shortened to fit Exotel's %d characters",
-                        request.call_id, ", ".join(params.truncated), MAX_CHARS)
-        return params
+        return with_stream_params(base, request, self.stats)
 
     def finish_call(self, runner: CallRunner, record: CallRecord) -> None:
         """Called once by a runner at its end: store (queued on the store's worker; the
@@ -556,30 +503,6 @@ class Dialer:
         self.legs.route(ev)
 
     # -- progress -------------------------------------------------------------------------
-
-    def subscribe(self, listener: ProgressListener) -> Callable[[], None]:
-        """Call ``listener(event)`` for every progress event; returns an unsubscribe function.
-
-        Listeners run inline on the event loop: keep them short and never raise."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
-
-    def notify(self, call_id: str, kind: str, detail: str = "") -> None:
-        """Publish the typed event for ``kind`` (a flow's ``Notify``; :mod:`dialer.progress`)."""
-        try:
-            ev = from_notification(kind, call_id, detail, time.monotonic())
-        except (UnknownProgressKind, ValueError):
-            log.exception("call %s: progress %s %r has no typed event", call_id, kind, detail)
-            return
-        self.publish(ev)
-
-    def publish(self, ev: ProgressEvent) -> None:
-        """Hand ``ev`` to every listener (one that raises is logged, the others still run)."""
-        for listener in list(self._listeners):
-            try:
-                listener(ev)
-            except Exception:
-                log.exception("progress listener failed on %s", ev.kind)
 
     # -- control hook ---------------------------------------------------------------------
 

@@ -66,7 +66,13 @@ from typing import TYPE_CHECKING, Any
 from dialer.campaign.client import DialerClient
 from dialer.campaign.inputs import RunInputs, dnc_notes, import_headline, lead_notes, unzoned_notes
 from dialer.campaign.leads_cli import register_leads
-from dialer.campaign.loading import check_report, check_writable, load_inputs, open_store
+from dialer.campaign.loading import (
+    check_report,
+    check_writable,
+    existing_store,
+    load_inputs,
+    open_store,
+)
 from dialer.campaign.model import (
     CampaignError,
 )
@@ -78,7 +84,6 @@ from dialer.campaign.progress import (
 )
 from dialer.campaign.runner import CampaignRunner
 from dialer.campaign.store import CampaignStore, Lease
-from dialer.db import is_postgres_url, sqlite_path
 from dialer.errors import ConfigError
 from dialer.mode import add_flag, dial_mode
 from dialer.signals import graceful_signals
@@ -418,9 +423,7 @@ def check_command(args: argparse.Namespace) -> int:
 
 
 def _with_store(args: argparse.Namespace) -> CampaignStore:
-    if not is_postgres_url(args.db) and not Path(sqlite_path(args.db)).exists():
-        raise CampaignError(f"no campaign database at {args.db}")
-    return open_store(args.db)
+    return existing_store(args.db)
 
 
 @_reported

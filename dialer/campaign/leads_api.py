@@ -38,7 +38,9 @@ from dialer.campaign.model import CampaignError, CampaignSpec, Lead, normalise_p
 from dialer.campaign.store.intel import LeadIntelStore, LeadRow
 
 if TYPE_CHECKING:
-    from dialer.campaign.service_api import CampaignService
+    from dialer.campaign.store import CampaignStore
+    from dialer.stats import DialerStats
+    from dialer.store_calls import StoreCalls
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +101,17 @@ def explain_next(model: CampaignModel, rows: Sequence[LeadRow], now: float, numb
 class LeadsApi:
     """The routes above, on the campaign service's store (see the module docstring)."""
 
-    def __init__(self, service: CampaignService) -> None:
-        self.service = service
-        self.intel = LeadIntelStore(service.store._database)
+    def __init__(self, store: CampaignStore, *, exists: Callable[[str], Awaitable[bool]],
+                 calls: StoreCalls, stats: DialerStats,
+                 running_model: Callable[[str], CampaignModel | None]) -> None:
+        """``exists``: whether the service has the campaign; ``running_model``: the model of
+        the campaign's running runner (``None`` when it does not run here)."""
+        self.store = store
+        self.intel = LeadIntelStore(store._database)
+        self._exists = exists
+        self._calls = calls
+        self._stats = stats
+        self._running_model = running_model
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/campaigns/{name}/leads", self._wrap(self._add))
@@ -114,20 +124,20 @@ class LeadsApi:
         async def route(request: web.Request) -> web.Response:
             name = request.match_info["name"]
             try:
-                if not await self.service._exists(name):
+                if not await self._exists(name):
                     raise BadInput(404, f"no campaign named {name!r}")
-                spec = await self._run(self.service.store.campaign, name)
+                spec = await self._run(self.store.campaign, name)
                 return await handler(request, spec)
             except (BadInput, FieldError, CampaignError) as exc:
                 status = exc.status if isinstance(exc, BadInput) else 400
-                self.service.dialer.stats.refused("lead_input")
+                self._stats.refused("lead_input")
                 log.warning("campaign %s: lead API %s %s refused (%d): %s", name,
                             request.method, request.path, status, exc)
                 return web.json_response({"error": str(exc)}, status=status)
         return route
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await self.service.dialer.calls.run(fn, *args)
+        return await self._calls.run(fn, *args)
 
     async def _read(self, request: web.Request) -> bytes:
         raw = bytearray()
@@ -190,10 +200,8 @@ class LeadsApi:
         text = request.query.get("n", "10")
         if not text.isdigit() or not 1 <= int(text) <= MAX_NEXT:
             raise FieldError("n", f"must be an integer within 1..{MAX_NEXT}")
-        run = self.service.runs.get(spec.name)
-        if run is not None:
-            model = run[0].leads.model
-        else:
+        model = self._running_model(spec.name)
+        if model is None:
             model = CampaignModel.from_json(
                 spec, await self._run(self.intel.load_model, spec.name))
         now = time.time()

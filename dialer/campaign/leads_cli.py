@@ -25,7 +25,7 @@ from typing import Any
 from dialer.campaign.client import DialerClient
 from dialer.campaign.lead_model import CampaignModel
 from dialer.campaign.leads_api import explain_next, leads_with_updates
-from dialer.campaign.loading import read_text
+from dialer.campaign.loading import existing_store, read_text
 from dialer.campaign.model import CampaignError, CampaignSpec, normalise_phone
 from dialer.campaign.store.intel import LeadIntelStore
 from dialer.campaign.zones import zones_for_number
@@ -64,9 +64,7 @@ def register_leads(sub: Any, reported: Callable[[Callable[[argparse.Namespace], 
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from dialer.campaign.cli import _with_store  # the CLI's own opening
-
-    return _with_store(args)
+    return existing_store(args.db)
 
 
 def _opened(args: argparse.Namespace) -> tuple[Any, CampaignSpec, LeadIntelStore, CampaignModel]:

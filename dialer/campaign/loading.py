@@ -93,6 +93,14 @@ def open_store(path: str, *, read_only: bool = False) -> CampaignStore:
         raise CampaignError(f"cannot open database {redact_url(path)}: {exc}") from None
 
 
+def existing_store(db: str) -> CampaignStore:
+    """The campaign database ``db`` (a path or URL) opened for writing; :class:`CampaignError`
+    when its SQLite file is not there (a mistyped path must not make a new, empty database)."""
+    if not is_postgres_url(db) and not Path(sqlite_path(db)).exists():
+        raise CampaignError(f"no campaign database at {db}")
+    return open_store(db)
+
+
 def check_bot(name: str) -> None:
     """Refuse a bot that is not an installed adapter (the embedded gateway could not serve
     it: every call would fail)."""

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from dialer.campaign.inputs import parse_dnc
+from dialer.campaign.lead_model import CampaignModel
 from dialer.campaign.leads_api import LeadsApi
 from dialer.campaign.leads_csv import parse_leads
 from dialer.campaign.model import CampaignError, CampaignSpec, campaign_from_toml
@@ -86,7 +87,10 @@ class CampaignService:
         app.router.add_post("/v1/campaigns/{name}/pause", self._pause)
         app.router.add_post("/v1/campaigns/{name}/resume", self._resume)
         app.router.add_post("/v1/campaigns/{name}/agents/{agent}/move", self._move_agent)
-        LeadsApi(self).add_routes(app)  # the CRM's leads, .../next (dialer.campaign.leads_api)
+        LeadsApi(  # the CRM's leads, .../next (dialer.campaign.leads_api)
+            self.store, exists=self._exists, calls=self.dialer.calls, stats=self.dialer.stats,
+            running_model=self._running_model,
+        ).add_routes(app)
 
     async def stop(self) -> None:
         """No campaign starts any more; the runs stop dialling and their calls in flight
@@ -128,6 +132,10 @@ class CampaignService:
     def _known(self, name: str) -> bool:
         """For synchronous callers before any run (:meth:`resume`); handlers: :meth:`_exists`."""
         return name in self.store.campaigns()
+
+    def _running_model(self, name: str) -> CampaignModel | None:
+        run = self.runs.get(name)
+        return run[0].leads.model if run is not None else None
 
     async def _exists(self, name: str) -> bool:
         return name in await self.dialer.calls.run(self.store.campaigns)

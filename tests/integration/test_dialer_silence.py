@@ -61,6 +61,17 @@ async def stack(
         yield st
 
 
+async def first_bridged(st: LocalStack, limit: float = 20.0) -> None:
+    """Wait until a call is bridged to an agent."""
+    bridged = asyncio.Event()
+    stop = st.dialer.subscribe(lambda ev: bridged.set() if ev.kind == "bridged" else None)
+    try:
+        async with asyncio.timeout(limit):
+            await bridged.wait()
+    finally:
+        stop()
+
+
 async def call(st: LocalStack, number: str = CUST1, limit: float = 40.0,
                **kw: Any) -> CallRecord:
     kw.setdefault("bot", "echo")
@@ -148,7 +159,7 @@ async def test_second_escalation_waits_on_hold_and_gets_the_agent_when_free() ->
     async with stack(customers, agents) as st:
         st.dialer.add_agent("a1", AGENT1)
         first = asyncio.create_task(call(st, CUST1))
-        await asyncio.sleep(1.0)
+        await first_bridged(st)  # the one agent is busy before the second customer calls
         second = await call(st, CUST2)
         rec1 = await first
         assert rec1.bridged and second.bridged, second
@@ -172,7 +183,7 @@ async def test_queue_timeout_gives_the_callback_message_whole_with_the_failure()
                      escalation_fallback="callback", message_timeout=8.0) as st:
         st.dialer.add_agent("a1", AGENT1)
         first = asyncio.create_task(call(st, CUST1))
-        await asyncio.sleep(1.0)
+        await first_bridged(st)  # the one agent is busy before the second customer calls
         rec = await call(st, CUST2)
         first.cancel()
         assert (rec.disposition, rec.failure) == ("callback_scheduled", "no_agent:queue_timeout")
@@ -312,7 +323,7 @@ async def test_nailed_agent_hold_restarts_when_its_loops_run_out(
     monkeypatch.setattr(dialer.nailed, "HOLD_LOOPS", 1)
     async with stack({}, {AGENT1: AgentProfile(answer_ms=200, talk_ms=0)}) as st:
         st.dialer.add_agent("n1", AGENT1, nailed=True)
-        keeper = st.dialer._keepers["n1"]
+        keeper = st.dialer.keepers["n1"]
         # hold_restarts counts a restart as it is asked for; the emulator plays it once it has
         # fetched the audio: wait for what the agent hears (three runs of the music), not the
         # counter (under load the timeline was read between the two and held two runs)
@@ -333,7 +344,7 @@ async def test_nailed_agent_hold_that_cannot_be_fetched_is_said() -> None:
     async with stack({}, {AGENT1: AgentProfile(answer_ms=200, talk_ms=0)},
                      agent_hold_url="http://127.0.0.1:9/nothing.wav") as st:
         st.dialer.add_agent("n1", AGENT1, nailed=True)
-        keeper = st.dialer._keepers["n1"]
+        keeper = st.dialer.keepers["n1"]
         for _ in range(100):
             if keeper.leg_sid and heard(await timeline(st, keeper.leg_sid), "say"):
                 break
