@@ -5,10 +5,12 @@ out (times on the dialer's clock)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from dialer.agents import Agent, AgentState
+from dialer.campaign.progress import CampaignSnapshot
+from dialer.campaign.store.types import CampaignStats, PendingLeads
 from dialer.pacing.ledger import LedgerView
 from dialer.pacing.types import (
     AgentTalkEnded,
@@ -142,4 +144,36 @@ def pacer_state(
         line_limit=line_limit,
         abandon_rate_24h=view.rate_24h,
         live_answers_24h=view.live_24h,
+    )
+
+
+def snapshot(campaign: str, stats: CampaignStats, pending: PendingLeads,
+             live: Collection[LiveCall], *, now: float, wall: float, elapsed_s: float,
+             occupancy: float, agents: Mapping[str, int]) -> CampaignSnapshot:
+    """The campaign's figures now (the live view, the closing summary, the dashboard): the
+    store's counts with the calls in flight counted as soon as they are answered live or reach
+    an agent."""
+    waits = [now - c.waiting_since for c in live if c.waiting_since is not None]
+    return CampaignSnapshot(
+        campaign=campaign,
+        status=stats.status,
+        elapsed_s=elapsed_s,
+        leads=stats.leads,
+        done=stats.done,
+        pending=stats.pending,
+        in_flight=len(live),
+        attempts=stats.attempts,
+        answered=stats.answered + sum(c.live for c in live),
+        escalated=stats.escalated + sum(c.escalated for c in live),
+        bridged=stats.connected + sum(c.connected for c in live),
+        abandoned=stats.abandoned,
+        abandon_rate_24h=stats.rate_24h,
+        abandon_rate_30d=stats.rate_30d,
+        occupancy=occupancy,
+        agents=dict(agents),
+        due_now=min(stats.pending, pending.due_now),  # the two reads are not one transaction
+        next_due_at=pending.next_due_at,
+        wall_time=wall,
+        waiting_for_agent=len(waits),
+        longest_wait_s=max(waits, default=0.0),
     )

@@ -34,7 +34,6 @@ Example TOML::
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -43,9 +42,16 @@ from datetime import time
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dialer.config import PHONE_SEPARATORS, clean_exophone
+from dialer.campaign.values import (
+    CampaignError,
+    check_timezone,
+    country_code,
+    is_number,
+    normalise_phone,
+    show,
+)
+from dialer.config import clean_exophone
 from dialer.stream_params import check_field_names
 
 __all__ = [
@@ -67,14 +73,6 @@ __all__ = [
 ]
 
 PacerName = Literal["progressive", "adaptive", "predictive", "bot_first"]
-_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
-_E164 = re.compile(r"^\+[1-9][0-9]{5,14}$")
-_COUNTRY_CODE = re.compile(r"^\+?([1-9][0-9]{0,2})$")
-NANP = "1"
-"""The North American Numbering Plan's country code: its trunk prefix is ``1`` as well (not
-``0``) and its international prefix ``011`` (not ``00``)."""
-
-
 MAX_RETRY_S = 365 * 86_400.0
 """The longest ``[retry]`` delay (a year): larger ones, and ``nan``/``inf``, are refused."""
 MAX_RING_S = 600.0
@@ -94,10 +92,6 @@ DEFAULT_RETRY: Mapping[str, float] = MappingProxyType(
         "interrupted": 300.0,
     }
 )
-
-
-class CampaignError(ValueError):
-    """A campaign setting or lead is invalid (the message names the field)."""
 
 
 class Outcome(StrEnum):
@@ -145,82 +139,12 @@ class Outcome(StrEnum):
 RETRYABLE: tuple[str, ...] = tuple(o.value for o in Outcome if o.retryable)
 
 
-def is_number(value: object) -> bool:
-    """A finite ``int`` or ``float`` (not a ``bool``, ``nan`` or ``inf``)."""
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
-
-
-def check_timezone(zone: str, where: str = "timezone") -> str:
-    """``zone`` if it is a known IANA time zone; raises :class:`CampaignError` naming
-    ``where`` otherwise."""
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise CampaignError(f"{where}: unknown timezone {zone!r}") from exc
-    return zone
-
-
 def _check_skills(skills: tuple[str, ...], where: str) -> None:
     for skill in skills:
         if not isinstance(skill, str) or not skill.strip():
             raise CampaignError(f"{where}: skill names must be non-empty strings, got {skill!r}")
         if "," in skill:
             raise CampaignError(f"{where}: skill names may not contain commas, got {skill!r}")
-
-
-def country_code(value: object, where: str = "default_country") -> str:
-    """A country calling code written ``"1"``, ``"+1"``, ``"44"`` or ``"+44"``, as its digits
-    (``"1"``); raises :class:`CampaignError` naming ``where`` otherwise."""
-    match = _COUNTRY_CODE.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise CampaignError(
-            f'{where}: must be a country calling code such as "1" or "+44" (a string of 1-3 '
-            f"digits), got {_show(value)}"
-        )
-    return match.group(1)
-
-
-def normalise_phone(raw: str, default_country: str = "91") -> str:
-    """A phone number as ``+`` and digits (E.164); raises :class:`CampaignError` on anything
-    else. Spaces, dashes, dots and brackets are dropped.
-
-    * Written internationally it keeps its country code: ``+44 20 7946 0000``, ``0044 ...``, and
-      ``011 44 ...`` when ``default_country`` is 1 (North America's international prefix).
-    * Written nationally it gets ``+{default_country}``: a number with the trunk prefix (a
-      leading ``0``; for country 1, a leading ``1`` and 10 more digits), or 10 digits without it
-      (``98123 45678`` -> ``+919812345678``; ``(415) 555-0100`` with 1 -> ``+14155550100``).
-    * Any other length is taken to start with its country code (``919812345678``).
-
-    No numbering plan beyond that: where a leading 0 is part of the national number (Italy) or
-    the trunk prefix is not 0 (Russia's 8), write the numbers with ``+``."""
-    country = country_code(default_country)
-    text = PHONE_SEPARATORS.sub("", raw)
-    if not _PHONE.match(text):
-        raise CampaignError(f"bad phone number {raw!r}")
-    if not text.startswith("+"):
-        text = "+" + _with_country(text, country)
-    if not _E164.match(text):
-        raise CampaignError(f"bad phone number {raw!r}")
-    return text
-
-
-def _with_country(digits: str, country: str) -> str:
-    """The digits of a number written without ``+``, starting with its country code."""
-    international = ("00", "011") if country == NANP else ("00",)
-    for prefix in international:
-        if digits.startswith(prefix):
-            return digits[len(prefix) :]
-    if country == NANP and len(digits) == 11 and digits.startswith(NANP):
-        return digits  # the trunk prefix 1 is the country code
-    if country != NANP and digits.startswith("0"):
-        return country + digits[1:]  # the trunk prefix 0
-    if len(digits) == 10:
-        return country + digits
-    return digits
 
 
 def _parse_hhmm(value: str, name: str) -> time:
@@ -275,35 +199,35 @@ class Limits:
         for key in ("max_attempts", "max_attempts_per_day", "max_lines"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise CampaignError(f"limits.{key}: must be an integer >= 1, got {_show(value)}")
+                raise CampaignError(f"limits.{key}: must be an integer >= 1, got {show(value)}")
             if value > MAX_COUNT:
                 raise CampaignError(f"limits.{key}: must be at most {MAX_COUNT}, got {value}")
         for key in ("ring_timeout_s", "min_ring_s", "abandon_target", "wrap_up_s"):
             value = getattr(self, key)
             if not is_number(value):
                 finite = "a finite" if isinstance(value, float) else "a"
-                raise CampaignError(f"limits.{key}: must be {finite} number, got {_show(value)}")
+                raise CampaignError(f"limits.{key}: must be {finite} number, got {show(value)}")
         if self.ring_timeout_s > MAX_RING_S:
             raise CampaignError(
                 f"limits.ring_timeout_s: must be at most {MAX_RING_S:g} seconds, got "
-                f"{_show(self.ring_timeout_s)}"
+                f"{show(self.ring_timeout_s)}"
             )
         if self.min_ring_s < 1:
             raise CampaignError(
-                f"limits.min_ring_s: must be a number >= 1, got {_show(self.min_ring_s)}"
+                f"limits.min_ring_s: must be a number >= 1, got {show(self.min_ring_s)}"
             )
         if self.ring_timeout_s < self.min_ring_s:
             raise CampaignError(
-                f"limits.ring_timeout_s: {_show(self.ring_timeout_s)} is under the minimum "
-                f"ring time limits.min_ring_s {_show(self.min_ring_s)}"
+                f"limits.ring_timeout_s: {show(self.ring_timeout_s)} is under the minimum "
+                f"ring time limits.min_ring_s {show(self.min_ring_s)}"
             )
         if not 0 <= self.wrap_up_s <= 3600:
             raise CampaignError(
-                f"limits.wrap_up_s: must be within 0..3600 seconds, got {_show(self.wrap_up_s)}"
+                f"limits.wrap_up_s: must be within 0..3600 seconds, got {show(self.wrap_up_s)}"
             )
         if not 0 < self.abandon_target < 1:
             raise CampaignError(
-                f"limits.abandon_target: must be within (0, 1), got {_show(self.abandon_target)}"
+                f"limits.abandon_target: must be within (0, 1), got {show(self.abandon_target)}"
             )
 
 
@@ -429,17 +353,6 @@ class CampaignSpec:
             raise CampaignError(f"lead_order: must be model or priority, got {self.lead_order!r}")
 
 
-def _show(value: object) -> str:
-    """A setting's value as it would read in TOML (``true``, ``2.5``, ``'3'``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    return str(value)
-
-
 _TOP_KEYS = (
     "name",
     "mode",
@@ -475,7 +388,7 @@ _AGENT_KEYS = ("id", "number", "skills", "nailed")
 
 def _table(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise CampaignError(f"{where}: must be a table, got {_show(value)}")
+        raise CampaignError(f"{where}: must be a table, got {show(value)}")
     return value
 
 
@@ -488,26 +401,26 @@ def _no_unknown(table: Mapping[str, Any], known: tuple[str, ...], where: str) ->
 
 def _string(value: Any, where: str) -> str:
     if not isinstance(value, str):
-        raise CampaignError(f"{where}: must be a string, got {_show(value)}")
+        raise CampaignError(f"{where}: must be a string, got {show(value)}")
     return value
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise CampaignError(f"{where}: must be an array of strings, got {_show(value)}")
+        raise CampaignError(f"{where}: must be an array of strings, got {show(value)}")
     return tuple(value)
 
 
 def _flag(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
-        raise CampaignError(f"{where}: must be true or false, got {_show(value)}")
+        raise CampaignError(f"{where}: must be true or false, got {show(value)}")
     return value
 
 
 def _hhmm(window: Mapping[str, Any], key: str, default: str) -> str:
     value = window.get(key, default)
     if not isinstance(value, str):
-        raise CampaignError(f"window.{key}: must be HH:MM, got {_show(value)}")
+        raise CampaignError(f"window.{key}: must be HH:MM, got {show(value)}")
     return value
 
 
@@ -526,12 +439,12 @@ def _retry(table: Mapping[str, Any]) -> dict[str, float]:
             )
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise CampaignError(
-                f"retry.{key}: must be a number of seconds >= 0, got {_show(value)}"
+                f"retry.{key}: must be a number of seconds >= 0, got {show(value)}"
             )
         if not is_number(value) or value > MAX_RETRY_S:
             raise CampaignError(
                 f"retry.{key}: must be a finite number of seconds up to {MAX_RETRY_S:.0f} (a "
-                f"year), got {_show(value)}"
+                f"year), got {show(value)}"
             )
         delays[key] = float(value)
     return delays
@@ -570,7 +483,7 @@ def campaign_from_dict(data: Mapping[str, Any]) -> CampaignSpec:
     _no_unknown(limits, _LIMIT_KEYS, "limits")
     agents = data.get("agents", [])
     if not isinstance(agents, list):
-        raise CampaignError(f"agents: must be an array of tables, got {_show(agents)}")
+        raise CampaignError(f"agents: must be an array of tables, got {show(agents)}")
     if "name" not in data:
         raise CampaignError("missing key 'name'")
     mode = _string(data.get("mode", "bot_first"), "mode")
@@ -579,7 +492,7 @@ def campaign_from_dict(data: Mapping[str, Any]) -> CampaignSpec:
     stream_params = data.get("stream_params", [])
     if not isinstance(stream_params, list) or not all(isinstance(v, str) for v in stream_params):
         raise CampaignError(
-            f"stream_params: must be an array of field names, got {_show(stream_params)}"
+            f"stream_params: must be an array of field names, got {show(stream_params)}"
         )
     try:
         names = check_field_names(tuple(stream_params))

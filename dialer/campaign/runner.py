@@ -25,14 +25,14 @@ snapshot is saved every ``snapshot_every_s`` and when the run ends, so the next 
 shift, or a restart after a crash) starts from these figures instead of cold. No snapshot, an
 old one or one that does not fit: the pacer starts cold, as on a campaign's first day.
 
-One dialer per campaign: :meth:`CampaignRunner.run` first takes the campaign's lease
-(:meth:`CampaignStore.acquire`, one transaction, before anything is recovered or dialled) and
-raises :class:`~dialer.campaign.store.CampaignBusy` while another runner holds it with a fresh
-heartbeat. A lease whose heartbeat is stale (:data:`~dialer.campaign.progress.HEARTBEAT_STALE_S`)
-or whose process on this host is gone (killed) is taken over. Each heartbeat renews only this
-runner's lease and each claim checks it: a runner that finds its lease taken over logs an
-error, stops dialling, leaves the attempts alone (the new owner settles them), lets its calls
-finish, and raises :class:`~dialer.campaign.store.CampaignBusy`.
+One dialer per campaign unless they share it: :meth:`CampaignRunner.run` first takes the
+campaign's lease (:meth:`CampaignStore.acquire`, before anything is recovered or dialled), or,
+with ``join`` (or ``shared = true`` in the campaign), joins the dialers running it
+(:mod:`dialer.campaign.sharing`: members, dead members taken over, agents per dialer). Taking
+it alone raises :class:`~dialer.campaign.store.CampaignBusy` while another runner's heartbeat
+is fresh; a stale lease, or one whose process on this host is gone, is taken over. A runner
+that finds its lease taken over stops dialling, leaves the attempts to the new owner, lets its
+calls finish and raises :class:`~dialer.campaign.store.CampaignBusy`.
 
 Stopping: :meth:`CampaignRunner.stop` (what the CLI's Ctrl-C calls) stops new dials; calls in
 flight finish and :meth:`CampaignRunner.run` returns its stats as usual. ``run(drain_timeout_s=)``
@@ -57,7 +57,6 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from dialer.agents import Agent
 from dialer.campaign import live_calls, sharing, warm_start
@@ -65,9 +64,10 @@ from dialer.campaign.drain import drain
 from dialer.campaign.lead_intel import RunnerLeads
 from dialer.campaign.live_calls import AgentClock, LiveCall, agent_change
 from dialer.campaign.model import AgentSpec, Outcome
-from dialer.campaign.outcomes import UNANSWERED, attempt_result, dial_observation
+from dialer.campaign.observe import Progress, on_progress
+from dialer.campaign.outcomes import attempt_result, dial_observation
 from dialer.campaign.progress import HEARTBEAT_EVERY_S, HEARTBEAT_STALE_S, CampaignSnapshot
-from dialer.campaign.skill_alarm import SkillAlarm
+from dialer.campaign.skill_alarm import SkillAlarm, warn_agent_first_unnailed
 from dialer.campaign.store import (
     AttemptResult,
     CampaignBusy,
@@ -81,25 +81,12 @@ from dialer.campaign.store.members import HeartbeatLate
 from dialer.campaign.warm_start import make_pacer
 from dialer.pacing.ledger import AbandonmentLedger
 from dialer.pacing.types import (
-    CustomerAbandoned,
-    CustomerConnected,
-    DialOutcome,
-    DialResolved,
     Pacer,
     PacerState,
     WarmStartPacer,
 )
 from dialer.progress import (
-    Abandoned,
-    Answered,
-    BackToBot,
-    Bridged,
-    Ended,
-    Escalated,
-    Live,
-    Machine,
     ProgressEvent,
-    TransferForecast,
 )
 from dialer.service import CallRequest, Dialer
 from dialer.store_calls import StoreCalls
@@ -108,22 +95,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["CampaignRunner", "attempt_result", "make_pacer"]  # the last two: from before the split
 
-_Live = LiveCall  # its name before the split (tests build calls in flight with it)
-_UNANSWERED = UNANSWERED
-
-
-@dataclass(slots=True)
-class Progress:
-    """Counters for the live progress line."""
-
-    placed: int = 0
-    answered: int = 0
-    escalated: int = 0
-    bridged: int = 0
-    abandoned: int = 0
-    busy_agent_s: float = 0.0
-    agent_s: float = 0.0
-    started: float = field(default_factory=time.monotonic)
 
 
 class CampaignRunner:
@@ -185,56 +156,11 @@ class CampaignRunner:
         self._taking: asyncio.Task[int] | None = None  # a take-over in progress (its own task)
 
     # --- observations --------------------------------------------------------------------------
-    def _resolve(self, live: LiveCall, now: float, outcome: DialOutcome) -> None:
-        """Tell the pacer how a dial's ringing ended, as soon as that is known: a live answer
-        (at the answer, or at AMD's human result), a machine, or no answer/busy/failed."""
-        if live.resolved:
-            return
-        live.resolved = True
-        end = live.answered if live.answered is not None else now
-        self.pacer.observe(DialResolved(now, max(0.0, end - live.placed), outcome))
-
     def _on_progress(self, ev: ProgressEvent) -> None:
         live = self._live.get(ev.call_id)
-        now = self.dialer.clock()
-        if live is None:
-            return
-        match ev:
-            case Answered():
-                live.answered = now
-                self.progress.answered += 1
-                if self.spec.mode == "agent_first":
-                    live.waiting_since = now  # the abandonment clock runs from the answer
-            case Live():  # a live answer is known (AMD said human, or no AMD)
-                live.live = True
-                live.escalated = self.spec.mode == "agent_first"  # it needs an agent now
-                self._resolve(live, now, DialOutcome.LIVE)
-            case Machine():
-                live.live = live.escalated = False
-                self._resolve(live, now, DialOutcome.MACHINE)
-                live.waiting_since = None  # nobody was waiting
-            case Ended(disposition=disposition) if live.answered is None:
-                self._resolve(live, now, _UNANSWERED.get(disposition, DialOutcome.FAILED))
-            case TransferForecast(within_s=within, likelihood=likelihood):
-                if live.answered is not None and live.waiting_since is None:
-                    live.forecast = (now, within, likelihood) if likelihood > 0 else None
-            case Escalated():
-                self.progress.escalated += 1
-                live.escalated = True
-                if live.answered is not None and self.spec.mode == "bot_first":
-                    self.pacer.observe(live.bot_ended(now, True))
-                live.waiting_since = now
-            case Bridged():
-                self.progress.bridged += 1
-                live.escalated = live.connected = True
-                if live.waiting_since is not None:
-                    self.pacer.observe(CustomerConnected(now, now - live.waiting_since))
-                    live.waiting_since = None
-            case Abandoned() | BackToBot():  # no agent in time
-                self.progress.abandoned += isinstance(ev, Abandoned)
-                if live.waiting_since is not None:
-                    self.pacer.observe(CustomerAbandoned(now, now - live.waiting_since))
-                    live.waiting_since = None
+        if live is not None:
+            on_progress(ev, live, self.dialer.clock(), agent_first=self.spec.mode == "agent_first",
+                        progress=self.progress, pacer=self.pacer)
 
     def _on_agent(self, agent: Agent) -> None:
         now = self.dialer.clock()
@@ -475,30 +401,10 @@ class CampaignRunner:
     def _snapshot(self, stats: CampaignStats, pending: PendingLeads, wall: float
                   ) -> CampaignSnapshot:
         now = self.dialer.clock()
-        waits = [now - c.waiting_since for c in self._live.values() if c.waiting_since is not None]
-        return CampaignSnapshot(
-            campaign=self.campaign,
-            status=stats.status,
-            elapsed_s=self.dialer.clock() - self.progress.started,
-            leads=stats.leads,
-            done=stats.done,
-            pending=stats.pending,
-            in_flight=len(self._live),
-            attempts=stats.attempts,
-            # calls in flight count as soon as they are answered live / reach an agent
-            answered=stats.answered + sum(c.live for c in self._live.values()),
-            escalated=stats.escalated + sum(c.escalated for c in self._live.values()),
-            bridged=stats.connected + sum(c.connected for c in self._live.values()),
-            abandoned=stats.abandoned,
-            abandon_rate_24h=stats.rate_24h,
-            abandon_rate_30d=stats.rate_30d,
-            occupancy=self.occupancy(),
+        return live_calls.snapshot(
+            self.campaign, stats, pending, self._live.values(), now=now, wall=wall,
+            elapsed_s=now - self.progress.started, occupancy=self.occupancy(),
             agents=self.dialer.pool.counts(),
-            due_now=min(stats.pending, pending.due_now),  # the two reads are not one transaction
-            next_due_at=pending.next_due_at,
-            wall_time=wall,
-            waiting_for_agent=len(waits),
-            longest_wait_s=max(waits, default=0.0),
         )
 
     async def _beat(self, stats: CampaignStats | None = None) -> None:
@@ -569,24 +475,6 @@ class CampaignRunner:
             )
         except sqlite3.Error as exc:
             log.warning("campaign %s: could not clear the dialer heartbeat: %s", self.campaign, exc)
-
-    def _warn_agent_first_unnailed(self) -> None:
-        """One warning at start: agent-first with agents that are not nailed up."""
-        if self.spec.mode != "agent_first":
-            return
-        loose = sorted(agent.agent_id for agent in self.dialer.pool if not agent.nailed)
-        if not loose:
-            return
-        log.warning(
-            "campaign %s is agent-first but its agents %s are not nailed up: such an agent is "
-            "only dialled once a customer answers, so the customer waits while the agent's phone "
-            "rings and is answered, and many calls pass the %g s abandonment limit (abandoned "
-            "calls); set `nailed = true` on the campaign's [[agents]] to keep each agent on an "
-            "open line between calls",
-            self.campaign,
-            ", ".join(loose),
-            self.dialer.config.abandon_after,
-        )
 
     async def _drain(self, drain_timeout_s: float | None) -> None:
         """Dialling has stopped: wait for the calls in flight (:func:`~.drain.drain`)."""
@@ -660,7 +548,7 @@ class CampaignRunner:
         await sharing.sync_agents(self.dialer, self.store, self.calls, self.campaign,
                                   self.owner, self._add_agent,
                                   self.agent_share if self.join else None)
-        self._warn_agent_first_unnailed()
+        warn_agent_first_unnailed(self.spec, self.dialer.pool, self.dialer.config.abandon_after)
         self.skills.at_start()
         now = self.dialer.clock()
         for agent in self.dialer.pool:

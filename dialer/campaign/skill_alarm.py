@@ -1,10 +1,11 @@
 """The skill checks' I/O: the ``scripted`` bot's script read from its file, and ``campaign
-run``'s log of skill gaps (:class:`SkillAlarm`). What is checked is :mod:`dialer.campaign.skills`
-(pure)."""
+run``'s log of skill gaps (:class:`SkillAlarm`) and of agent-first agents that are not nailed up
+(:func:`warn_agent_first_unnailed`). What is checked is :mod:`dialer.campaign.skills` (pure)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from dialer.campaign.model import CampaignSpec
@@ -12,8 +13,9 @@ from dialer.campaign.skills import DEFAULT_SCRIPT, bot_skill_asks, gap_text, ski
 
 if TYPE_CHECKING:
     from bot_adapters.scripted.script import Script
+    from dialer.agents import Agent
 
-__all__ = ["SkillAlarm", "bot_script"]
+__all__ = ["SkillAlarm", "bot_script", "warn_agent_first_unnailed"]
 
 log = logging.getLogger("dialer.campaign")
 
@@ -67,3 +69,21 @@ class SkillAlarm:
         )
         self._unlogged = 0
         self._logged_at = now
+
+
+def warn_agent_first_unnailed(spec: CampaignSpec, pool: Iterable[Agent],
+                              abandon_after: float) -> None:
+    """One warning at start: an agent-first campaign with agents that are not nailed up."""
+    if spec.mode != "agent_first":
+        return
+    loose = sorted(agent.agent_id for agent in pool if not agent.nailed)
+    if not loose:
+        return
+    log.warning(
+        "campaign %s is agent-first but its agents %s are not nailed up: such an agent is "
+        "only dialled once a customer answers, so the customer waits while the agent's phone "
+        "rings and is answered, and many calls pass the %g s abandonment limit (abandoned "
+        "calls); set `nailed = true` on the campaign's [[agents]] to keep each agent on an "
+        "open line between calls",
+        spec.name, ", ".join(loose), abandon_after,
+    )

@@ -313,8 +313,9 @@ def test_forecast_model_validation() -> None:
 def test_campaign_runner_hands_forecasts_to_the_pacer(tmp_path: Any) -> None:
     from types import SimpleNamespace
 
+    from dialer.campaign.live_calls import LiveCall
     from dialer.campaign.model import CampaignSpec
-    from dialer.campaign.runner import CampaignRunner, _Live
+    from dialer.campaign.runner import CampaignRunner
     from dialer.campaign.store import CampaignStore
     from dialer.progress import forecast_detail, from_notification
 
@@ -332,7 +333,7 @@ def test_campaign_runner_hands_forecasts_to_the_pacer(tmp_path: Any) -> None:
         runner._on_progress(from_notification(kind, call, detail))
 
     for call in ("a", "b"):
-        runner._live[call] = _Live(placed=0.0)
+        runner._live[call] = LiveCall(placed=0.0)
         event(10.0, "answered", call)
         event(10.0, "live", call)
     event(30.0, "transfer_forecast", "a", forecast_detail(20.0, 0.8))
