@@ -29,8 +29,9 @@ Unknown campaigns answer ``404``. The campaigns live in the service's database
 (``VOXGATE_DB``), beside its call records, as ``voxgate campaign run --db`` keeps them.
 
 A restarted service resumes the campaigns it was running (:meth:`CampaignService.resume`): it
-records each campaign it starts (:class:`~dialer.campaign.service_runs.ServiceRuns`) until the
-run ends with the campaign done.
+records each campaign it starts (:class:`~dialer.campaign.service_runs.ServiceRuns`), and
+whether it joined with which agent share, until the run ends with the campaign done; a joined
+campaign is joined again, as the other dialers still running it refuse a run taken alone.
 """
 
 from __future__ import annotations
@@ -112,13 +113,14 @@ class CampaignService:
         the campaign done (the service was killed or stopped mid-run); returns their names.
         Each run first awaits the dialer's restart reconcile (see the runner)."""
         resumed = []
-        for name in self.started.recorded():
+        for run in self.started.recorded_runs():
+            name = run.name
             if not self._known(name) or self.store.stats(name, time.time()).status == "done":
                 self.started.ended(name)
                 continue
-            log.warning("campaign %s: resumed (the service was running it when it stopped)",
-                        name)
-            self._launch(name)
+            log.warning("campaign %s: resumed (the service was running it when it stopped)%s",
+                        name, " joining the dialers running it" if run.join else "")
+            self._launch(name, run.join, run.share)  # joined again, never taken alone
             resumed.append(name)
         return resumed
 
@@ -127,7 +129,7 @@ class CampaignService:
                                 agent_share=share)
         task = asyncio.create_task(self._run(name, runner), name=f"campaign {name}")
         self.runs[name] = (runner, task)
-        self.started.started(name, time.time())
+        self.started.started(name, time.time(), join, share)
 
     def _known(self, name: str) -> bool:
         """For synchronous callers before any run (:meth:`resume`); handlers: :meth:`_exists`."""

@@ -60,10 +60,10 @@ def test_status_shows_versions_and_row_counts(capsys: pytest.CaptureFixture[str]
     small_db(store_url)
     assert main(["db", "status", "--db", store_url]) == 0
     out = capsys.readouterr().out
-    assert "  records    versions 1-3\n" in out and "service    versions none; lacks 1" in out
+    assert "  records    versions 1-3\n" in out and "service    versions none; lacks 1-2" in out
     assert "  leads                         2 rows\n" in out
     assert "  crm_outbox                    1 row\n" in out
-    assert out.splitlines()[-1] == "1 migration(s) to apply: voxgate db migrate --db URL"
+    assert out.splitlines()[-1] == "2 migration(s) to apply: voxgate db migrate --db URL"
 
 
 def test_copy_prints_each_tables_rows(capsys: pytest.CaptureFixture[str], tmp_path: Path,
