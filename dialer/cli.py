@@ -233,7 +233,7 @@ def run_command(args: argparse.Namespace) -> int:
                 "ws(s):// address; without it no bot-first call can start its stream"
             )
         mode_line = dial_mode(config, args)  # refuses an implicit mode (dialer.mode)
-        ui = ui_options.settings_from(args, config.db_path)
+        ui = ui_options.settings_from(args)
     except (ConfigError, ValueError) as exc:
         return _fail(exc)
     print(mode_line, flush=True)

@@ -2,10 +2,10 @@
 line. ``--db`` defaults to ``VOXGATE_DB``; a URL's password never reaches the output.
 
 * ``voxgate db migrate [--db URL]`` -- apply the migrations the database lacks (every
-  component: campaigns, call records, the service's campaigns; each in its own transaction,
-  safe while another process migrates too) and print each component's versions before and
-  after. Run it before starting a new version of the dialers on a shared database. A SQLite
-  file that does not exist yet is created.
+  component: campaigns, call records, the service's campaigns, the dashboard's audit; each
+  in its own transaction, safe while another process migrates too) and print each
+  component's versions before and after. Run it before starting a new version of the dialers
+  on a shared database. A SQLite file that does not exist yet is created.
 * ``voxgate db status [--db URL]`` -- the dialect, each component's versions (and what a
   ``migrate`` would add) and every table's row count; changes nothing (a SQLite file is opened
   read-only).
@@ -49,8 +49,9 @@ def plans() -> tuple[Migrations, ...]:
     from dialer.campaign.store.intel import LEADS_MIGRATIONS as LEADS
     from dialer.campaign.store.schema import MIGRATIONS as CAMPAIGN
     from dialer.records import MIGRATIONS as RECORDS
+    from dialer.web.audit_table import AUDIT_MIGRATIONS as AUDIT
 
-    return (CAMPAIGN, DESK, LEADS, RECORDS, SERVICE)
+    return (CAMPAIGN, DESK, LEADS, RECORDS, SERVICE, AUDIT)
 
 
 def register(subparsers: Any) -> None:

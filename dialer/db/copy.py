@@ -32,6 +32,7 @@ __all__ = ["BATCH", "TABLE_ORDER", "CopyError", "CopyRefused", "copy_database", 
 TABLE_ORDER = (
     "campaigns", "leads", "attempts", "calls", "dispositions", "agents", "dnc",
     "pacer_snapshots", "call_records", "crm_outbox", "live_calls", "service_campaigns",
+    "audit_log",
 )
 """The tables in the order they are copied: a table after those its rows name."""
 BATCH = 1000

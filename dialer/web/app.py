@@ -53,12 +53,12 @@ async def _agents(request: web.Request) -> web.Response:
 
 
 async def _audit(request: web.Request) -> web.Response:
-    rows = audit_rows(request.app[CONTEXT].audit.entries())
+    rows = audit_rows(await request.app[CONTEXT].audit.entries())
     return _html(page("audit", "Audit", session_of(request), rows_html=rows))
 
 
 async def _audit_api(request: web.Request) -> web.Response:
-    entries = request.app[CONTEXT].audit.entries()
+    entries = await request.app[CONTEXT].audit.entries()
     return web.json_response({"entries": [dataclasses.asdict(e) for e in entries]})
 
 
@@ -77,6 +77,11 @@ def build_app(ctx: UiContext) -> web.Application:
     feed = LiveFeed(ctx)
     app.on_startup.append(feed.start)
     app.on_shutdown.append(feed.close)
+
+    async def close_audit(_: web.Application) -> None:
+        await ctx.audit.close()
+
+    app.on_cleanup.append(close_audit)
     controls = Controls(feed)
     r = app.router
     r.add_get("/", _home)

@@ -1,9 +1,12 @@
 """The audit trail of the dashboard's controls: who did what, when, to what, before and after.
 
-Each entry is one JSON line appended to the audit file (``--audit-log``, by default
-``audit.jsonl`` beside the database; mode 0600) and kept in memory (the last ``keep``) for the
-audit page. A file that cannot be written is logged once per failure, never fatal: the control
-still happens and the entry is still on the page.
+Each entry goes to the dialer's database (:class:`~dialer.web.audit_table.AuditTable`, table
+``audit_log``: SQLite or PostgreSQL, written off the loop through the dialer's
+:class:`~dialer.store_calls.StoreCalls`), where the audit page reads it back with every other
+dialer's on the same database; with ``--audit-log FILE`` it is also one JSON line appended to
+that file (mode 0600). The last ``keep`` entries of this process are kept in memory: the page
+shows them when there is no database (``:memory:``) or it cannot be read. A write that fails is
+logged (and counted by the ``StoreCalls``), never fatal: the control still happens.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ import json
 import logging
 import os
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 from typing import Any
 
 from dialer.private_files import MODE
+from dialer.store_calls import StoreCalls
+from dialer.web.audit_table import LANE, AuditTable
 
 __all__ = ["AuditEntry", "AuditLog"]
 
@@ -34,20 +39,23 @@ class AuditEntry:
 
 
 class AuditLog:
-    def __init__(self, path: str | os.PathLike[str] | None, keep: int = 500) -> None:
+    """``path``: the JSONL copy (``None``: none); ``table``: the database's audit table, its
+    calls made through ``calls`` (``None``: entries only in memory and in the file)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None, keep: int = 500, *,
+                 table: AuditTable | None = None, calls: StoreCalls | None = None) -> None:
         self.path = Path(path) if path else None
+        self.keep = keep
+        self.table = table
+        self.calls = calls or StoreCalls()
         self._recent: deque[AuditEntry] = deque(maxlen=keep)
-        if self.path is not None and self.path.exists():  # the page shows earlier runs too
-            try:
-                for line in self.path.read_text(encoding="utf-8").splitlines()[-keep:]:
-                    self._recent.append(AuditEntry(**json.loads(line)))
-            except (OSError, ValueError, TypeError) as exc:
-                log.warning("audit log %s: earlier entries not shown: %s", self.path, exc)
 
     def record(self, entry: AuditEntry) -> None:
         self._recent.append(entry)
         log.info("audit: %s %s %s: %r -> %r", entry.user, entry.action, entry.target,
                  entry.before, entry.after)
+        if self.table is not None:
+            self.calls.submit(self.table.add, astuple(entry), lane=LANE)
         if self.path is None:
             return
         try:
@@ -57,6 +65,19 @@ class AuditLog:
         except OSError as exc:
             log.error("audit log %s: entry not written: %s", self.path, exc)
 
-    def entries(self) -> list[AuditEntry]:
-        """Newest first."""
+    async def entries(self) -> list[AuditEntry]:
+        """Newest first: every dialer's from the database (this process's own when it has
+        none or it cannot be read)."""
+        if self.table is not None:
+            try:
+                rows = await self.calls.run(self.table.recent, self.keep, lane=LANE)
+            except Exception as exc:
+                log.error("audit table: entries not read, this dialer's shown: %s", exc)
+            else:
+                return [AuditEntry(*row) for row in rows]
         return list(reversed(self._recent))
+
+    async def close(self) -> None:
+        """Wait for the queued writes, then close the database."""
+        if self.table is not None:
+            await self.calls.run(self.table.close, lane=LANE)

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from dialer.db import is_postgres_url, sqlite_path
 from dialer.web.audit import AuditLog
+from dialer.web.audit_table import AuditTable
 from dialer.web.sessions import Session, SessionStore, Throttle
 
 if TYPE_CHECKING:
@@ -29,8 +31,8 @@ LOGIN_COOKIE = "vx_login"  # the login form's CSRF token (double submit: no sess
 @dataclass(frozen=True, slots=True)
 class UiSettings:
     """``users``: the users file; ``behind_tls``: cookies are ``Secure`` even though the
-    request came over plain HTTP (a TLS proxy in front); ``audit``: the audit file (None: only
-    in memory)."""
+    request came over plain HTTP (a TLS proxy in front); ``audit``: the audit's JSONL copy (None:
+    none; the entries are in the database's ``audit_log``)."""
 
     users: Path
     behind_tls: bool = False
@@ -55,7 +57,10 @@ class UiContext:
 
     def __post_init__(self) -> None:
         self.sessions = SessionStore(self.clock, self.settings.idle_s, self.settings.absolute_s)
-        self.audit = AuditLog(self.settings.audit)
+        db = self.dialer.config.db_path  # the audit table beside the dialer's call records
+        usable = db and (is_postgres_url(db) or sqlite_path(db) != ":memory:")
+        table = AuditTable(db) if usable else None
+        self.audit = AuditLog(self.settings.audit, table=table, calls=self.dialer.calls)
 
 
 CONTEXT = web.AppKey("voxgate_ui", UiContext)

@@ -1,7 +1,7 @@
 """``voxgate dialer run``'s dashboard options: ``--users FILE`` (or ``VOXGATE_USERS``) turns the
 dashboard on at ``/ui/`` of the control port; ``--behind-tls`` marks its cookies ``Secure`` when
-a TLS proxy serves it; ``--audit-log FILE`` (default: ``DB.audit.jsonl`` beside the service's
-database, else in memory only)."""
+a TLS proxy serves it; ``--audit-log FILE`` also writes the audit's entries to FILE
+as JSON lines (they are always in the database's ``audit_log`` table: :mod:`dialer.web.audit`)."""
 
 from __future__ import annotations
 
@@ -26,10 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--behind-tls", action="store_true",
                         help="the dashboard is reached through a TLS proxy: Secure cookies")
     parser.add_argument("--audit-log", default=None, metavar="FILE",
-                        help="the dashboard's audit file (default: DB.audit.jsonl)")
+                        help="also write the dashboard's audit entries to FILE (JSON lines; "
+                             "they are always in the database)")
 
 
-def settings_from(args: argparse.Namespace, db_path: str) -> UiSettings | None:
+def settings_from(args: argparse.Namespace) -> UiSettings | None:
     """The dashboard's settings, ``None`` when it is off (no users file named);
     :class:`~dialer.web.users.UsersError` for a users file that cannot be used."""
     users = getattr(args, "users", None) or os.environ.get(USERS_ENV, "")
@@ -42,7 +43,6 @@ def settings_from(args: argparse.Namespace, db_path: str) -> UiSettings | None:
                     "supervisor --users %s", path, path)
     elif stat.S_IMODE(path.stat().st_mode) & 0o077:
         raise UsersError(f"users file {path}: others may read it; chmod 600 {path}")
-    audit = args.audit_log or (f"{db_path}.audit.jsonl" if db_path and db_path != ":memory:"
-                               else None)
+    audit = args.audit_log
     return UiSettings(users=path, behind_tls=bool(args.behind_tls),
                       audit=Path(audit) if audit else None)

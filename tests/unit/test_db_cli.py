@@ -13,6 +13,7 @@ from dialer.campaign.model import CampaignSpec, Lead
 from dialer.campaign.store import CampaignStore
 from dialer.db.cli import plans
 from dialer.records import CallRecord, RecordStore
+from dialer.web.audit_table import AuditTable
 from voxgate.cli import main
 
 
@@ -61,20 +62,28 @@ def test_status_shows_versions_and_row_counts(capsys: pytest.CaptureFixture[str]
     assert main(["db", "status", "--db", store_url]) == 0
     out = capsys.readouterr().out
     assert "  records    versions 1-3\n" in out and "service    versions none; lacks 1-2" in out
+    assert "  audit      versions none; lacks 1\n" in out
     assert "  leads                         2 rows\n" in out
     assert "  crm_outbox                    1 row\n" in out
-    assert out.splitlines()[-1] == "2 migration(s) to apply: voxgate db migrate --db URL"
+    assert out.splitlines()[-1] == "3 migration(s) to apply: voxgate db migrate --db URL"
 
 
 def test_copy_prints_each_tables_rows(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                       store_url: str) -> None:
     src = tmp_path / "calls.db"
     small_db(str(src))
+    audit = AuditTable(str(src))  # the dashboard's audit is carried too
+    audit.add((1000.0, "sup", "pause", "c1", "running", "paused"))
+    audit.close()
     assert main(["db", "copy", f"sqlite:///{src}", store_url]) == 0
     out = capsys.readouterr().out
     assert "  leads                         2 rows\n" in out
     assert "  call_records                  1 row\n" in out
-    assert "copied 5 rows in 15 tables; every table's row count matches the source" in out
+    assert "  audit_log                     1 row\n" in out
+    assert "copied 6 rows in 16 tables; every table's row count matches the source" in out
+    copied = AuditTable(store_url)
+    assert copied.recent(5) == [(1000.0, "sup", "pause", "c1", "running", "paused")]
+    copied.close()
     line = refused(capsys, "db", "copy", str(src), store_url)  # again: DST holds it now
     assert "is not empty (campaigns: 1 row, leads: 2 rows, call_records: 1 row, " in line
     assert line.endswith("): copy only into a new, empty database")

@@ -1,7 +1,8 @@
 """``voxgate db copy`` (:mod:`dialer.db.copy`): a SQLite database built through the real stores
 (a campaign with leads and attempts, call records, live calls, CRM outbox rows, the service's
-started campaigns) copied into a new database of each dialect, compared table by table and
-through the stores, ids kept and continued; a database that is not empty is refused."""
+started campaigns, the dashboard's audit) copied into a new database of each dialect, compared
+table by table and through the stores, ids kept and continued; a database that is not empty is
+refused."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dialer.db import open_db
 from dialer.db.cli import plans
 from dialer.db.copy import CopyRefused, copy_database, table_names
 from dialer.records import CallRecord, RecordStore
+from dialer.web.audit_table import AuditTable
 
 NOON = datetime(2026, 11, 21, 12, 0, tzinfo=ZoneInfo("Asia/Kolkata")).timestamp()
 
@@ -48,7 +50,9 @@ def build(url: str) -> None:
     store.save_pacer_snapshot("c1", "predictive", {"rate": 0.25}, NOON)
     runs = ServiceRuns(url)
     runs.started("c1", NOON)
-    for closing in (runs, records, store):
+    audit = AuditTable(url)
+    audit.add((NOON, "sup", "pause", "c1", "running", "paused"))
+    for closing in (audit, runs, records, store):
         closing.close()
 
 
@@ -92,6 +96,10 @@ def test_a_copy_holds_everything_and_continues_the_ids(tmp_path: Path, store_url
         assert new_records.live_calls() == old_records.live_calls() != []
         assert new_records.outbox_counts() == old_records.outbox_counts()
         assert ServiceRuns(store_url).recorded() == ["c1"]
+        audit = AuditTable(store_url)  # its ids continue too
+        audit.add((NOON + 1, "sup", "resume", "c1", "paused", "running"))
+        assert [r[2] for r in audit.recent(5)] == ["resume", "pause"]
+        audit.close()
         # the copy goes on where the source stopped: new ids follow the largest copied
         claim = new.claim_next("c1", NOON + 60)
         assert claim is not None
