@@ -4,6 +4,8 @@ rank orders only legal leads, a CSV re-import upserts, and the pickup model is p
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from dialer.campaign.lead_model import MIN_ATTEMPTS, CampaignModel
@@ -124,7 +126,8 @@ def test_the_model_is_persisted_and_reloaded(store_url: str) -> None:
 
 
 def test_bad_patches_name_their_field() -> None:
-    cases = {"priority": {"priority": "high"}, "call_by": {"call_by": NOON - 1},
+    cases: dict[str, dict[str, Any]] = {
+             "priority": {"priority": "high"}, "call_by": {"call_by": NOON - 1},
              "callback_at": {"callback_at": "tomorrow"}, "colour": {"colour": "red"},
              "custom": {"custom": [1]}}
     for name, body in cases.items():
