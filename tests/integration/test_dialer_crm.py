@@ -115,8 +115,9 @@ async def test_two_dialers_on_one_postgresql_push_each_record_once(pg_server: An
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(p.run()) for p in pushers]
             for _ in range(500):
-                if sum(s.outbox_counts()["delivered"] for s in stores[:1]) == 40:
-                    break
+                if (sum(s.outbox_counts()["delivered"] for s in stores[:1]) == 40
+                        and sum(p.stats.delivered for p in pushers) == 40):
+                    break  # marked in the outbox and counted by the pushers
                 await asyncio.sleep(0.02)
             for task in tasks:
                 task.cancel()

@@ -20,11 +20,12 @@ from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig, parse_sc
 from gateway.config import GatewayConfig
 from voxgate.wiring import LocalStack
 
-QUICK = CustomerProfile(outcome="answer", ring_ms=(100, 300)).with_script("wait 600", "hangup")
+QUICK = CustomerProfile(outcome="answer", ring_ms=(100, 300)).with_script(  # on the bot, then gone
+    "pause 300", "wait 300", "hangup")
 BUSY = CustomerProfile(outcome="busy", ring_ms=(100, 200))
 WANTS_HUMAN = CustomerProfile(
     outcome="answer", ring_ms=(100, 200), bridge_script=parse_script(["say cust_hello", "hangup"]),
-).with_script("wait 300", "dtmf 0", "wait 8000", "hangup")
+).with_script("pause 300", "dtmf 0", "wait 8000", "hangup")  # 0 once the bot is heard
 
 
 async def test_report_counts_equal_the_records(tmp_path: Path) -> None:
