@@ -142,7 +142,14 @@ def main() -> int:
         today = statistics.fmean(figures["today:0"])
         for order in ORDERS[1:]:
             gain = statistics.fmean(figures[f"{order}:0"]) / today - 1
-            print(f"{agents:>3} agents: {order} live contacts per dial {gain:+.1%} (goal >= +25 %)")
+            worst = min(  # the same seed's leads and floor for both orders
+                ours / base - 1
+                for ours, base in zip(figures[f"{order}:0"], figures["today:0"], strict=True)
+            )
+            print(
+                f"{agents:>3} agents: {order} live contacts per dial {gain:+.1%}"
+                f" (seed min {worst:+.1%}; goal >= +25 %)"
+            )
     return 0
 
 

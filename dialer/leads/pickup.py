@@ -19,7 +19,11 @@ this hour in this segment, pulled toward the level above with weight tau"):
 
 Hour bins are smoothed with their neighbours before the shrinkage: an hour's counts are its
 own plus ``neighbour`` times the adjacent hours' plus ``same_hour`` times the same hour on the
-other six days (people keep daily habits), so a sparse week still gives a curve.
+other six days (people keep daily habits), so a sparse week still gives a curve. The
+neighbours' weight fades as the hour's own attempts grow (times ``fade / (fade + n)``, 30
+attempts by default): it is a prior for sparse hours, and a well-sampled hour keeps its own
+rate instead of being blurred toward its neighbours (a peak an hour or two wide is what lead
+selection aims at).
 
 Online: :meth:`PickupModel.observe` is O(1): counts are added; the smoothed curves are cached
 per segment and recomputed when read after their counts grew by ``refresh`` (2 %) or more, so
@@ -115,8 +119,15 @@ class PickupModel:
         same_hour: float = 0.15,
         tau_bounds: tuple[float, float] = (4.0, 400.0),
         refresh: float = 0.02,
+        fade: float = 30.0,
     ) -> None:
-        if global_strength <= 0 or lead_strength <= 0 or neighbour < 0 or same_hour < 0:
+        if (
+            global_strength <= 0
+            or lead_strength <= 0
+            or neighbour < 0
+            or same_hour < 0
+            or fade < 0
+        ):
             raise ValueError("strengths must be > 0 and smoothing weights >= 0")
         self.global_strength = global_strength
         self.lead_strength = lead_strength
@@ -124,6 +135,7 @@ class PickupModel:
         self.same_hour = same_hour
         self.tau_bounds = tau_bounds
         self.refresh = refresh
+        self.fade = fade
         self.total = _Counts()
         self.segments: dict[str, _Counts] = {}
         self.leads: dict[str, _Lead] = {}
@@ -150,15 +162,26 @@ class PickupModel:
             counts.n += 1
 
     # --- estimates --------------------------------------------------------------------------
-    def _smoothed(self, values: Sequence[float], how: int) -> float:
+    def _smoothed(self, counts: _Counts, how: int) -> tuple[float, float]:
+        """(live, dials) of hour ``how`` with its neighbours' and same hours' counts added at
+        their weights; with ``fade`` > 0 the neighbours' weight shrinks as the hour's own
+        attempts grow (times ``fade / (fade + n)``), so a well-sampled hour keeps its shape."""
         day, hour = divmod(how, 24)
-        total = values[how]
-        total += self.neighbour * (values[(how - 1) % HOURS] + values[(how + 1) % HOURS])
-        if self.same_hour:
-            total += self.same_hour * sum(
-                values[d * 24 + hour] for d in range(7) if d != day
-            )
-        return total
+        own = counts.dials[how]
+        scale = self.fade / (self.fade + own) if self.fade > 0 else 1.0
+        live, dials = counts.live[how], own
+        w = self.neighbour * scale
+        if w:
+            for h in ((how - 1) % HOURS, (how + 1) % HOURS):
+                live += w * counts.live[h]
+                dials += w * counts.dials[h]
+        w = self.same_hour  # other days' same hour: a habit, not a blur; it does not fade
+        if w:
+            for d in range(7):
+                if d != day:
+                    live += w * counts.live[d * 24 + hour]
+                    dials += w * counts.dials[d * 24 + hour]
+        return live, dials
 
     def mean_rate(self) -> float:
         """The overall live rate (0.2 before any attempt: a neutral prior)."""
@@ -170,11 +193,10 @@ class PickupModel:
             self._tau = None
             self.total.changes = 0
             m, a0 = self.mean_rate(), self.global_strength
-            curve = [
-                (self._smoothed(self.total.live, h) + a0 * m)
-                / (self._smoothed(self.total.dials, h) + a0)
-                for h in range(HOURS)
-            ]
+            curve = []
+            for h in range(HOURS):
+                live, dials = self._smoothed(self.total, h)
+                curve.append((live + a0 * m) / (dials + a0))
             self.total.curve = curve
             return curve
         assert self.total.curve is not None
@@ -212,11 +234,10 @@ class PickupModel:
         if seg.stale(self.refresh):
             seg.changes = 0
             tau = self.tau()
-            curve = [
-                (self._smoothed(seg.live, h) + tau * base[h])
-                / (self._smoothed(seg.dials, h) + tau)
-                for h in range(HOURS)
-            ]
+            curve = []
+            for h in range(HOURS):
+                live, dials = self._smoothed(seg, h)
+                curve.append((live + tau * base[h]) / (dials + tau))
             seg.curve = curve
             return curve
         assert seg.curve is not None
@@ -277,6 +298,7 @@ class PickupModel:
                 "same_hour": self.same_hour,
                 "tau_bounds": list(self.tau_bounds),
                 "refresh": self.refresh,
+                "fade": self.fade,
             },
             "total": [self.total.live, self.total.dials],
             "segments": {k: [c.live, c.dials] for k, c in self.segments.items()},
@@ -300,6 +322,7 @@ class PickupModel:
             model.total = _counts(data["total"])
             model.segments = {str(k): _counts(v) for k, v in data["segments"].items()}
             model.refresh = float(s.get("refresh", 0.02))
+            model.fade = float(s.get("fade", model.fade))
             model.leads = {
                 str(k): _Lead(str(v[0]), int(v[1]), int(v[2]), float(v[3]))
                 for k, v in data["leads"].items()

@@ -51,7 +51,9 @@ def test_recovers_segment_curves_within_003() -> None:
             errors.append(abs(model.segment_p("evening", how) - evening(hour)))
             errors.append(abs(model.segment_p("morning", how) - morning(hour)))
     assert sum(errors) / len(errors) < 0.03
-    assert max(errors) < 0.06
+    # ~100 attempts a bin: the neighbours' weight has faded (fade 30), so a bin is a little
+    # noisier on these flat stretches (and sharp on peaks: test_fade_keeps_...)
+    assert max(errors) < 0.075
 
 
 def test_recovers_lead_propensities() -> None:
@@ -116,3 +118,25 @@ def test_import_history_and_helpers() -> None:
     rows = [("+911", monday_9, "completed"), ("+911", monday_9, "no_answer"), ("+912", 0.0, "x")]
     assert import_history(model, rows, known.get) == (2, 1)
     assert model.total.dials[9] == 2 and model.total.live[9] == 1
+
+
+def test_fade_keeps_a_well_sampled_hours_own_rate() -> None:
+    """A sharp peak (0.6 at 10:00 between hours at 0.1), 2000 attempts an hour: with ``fade``
+    the neighbours' weight shrinks as the hour's own attempts grow, so the peak is recovered;
+    the fixed neighbour smoothing blurs it toward the neighbours."""
+    rng = random.Random(3)
+    rates = {9: 0.1, 10: 0.6, 11: 0.1}
+
+    def fed(model: PickupModel) -> PickupModel:
+        for hour, p in rates.items():
+            for i in range(2000):
+                model.observe(LeadRef(f"{hour}-{i}", "s"), hour, rng.random() < p)
+        return model
+
+    faded, fixed = fed(PickupModel()), fed(PickupModel(fade=0.0))
+    assert abs(faded.segment_p("s", 10) - 0.6) < 0.03
+    assert abs(faded.segment_p("s", 9) - 0.1) < 0.03
+    assert fixed.segment_p("s", 10) < 0.45  # fade 0, the old fixed weights: blurred
+    assert PickupModel.from_json(json.loads(json.dumps(faded.to_json()))).fade == 30.0
+    with pytest.raises(ValueError):
+        PickupModel(fade=-1.0)
