@@ -1,7 +1,8 @@
 """Four dialers share one campaign (issue 17): four ``voxgate dialer run`` processes (ids d0-d3)
 on one PostgreSQL database (the test's throwaway server as ``VOXGATE_DB``), an external ``voxgate
-sim`` process as Exotel with fast customers (rings of 50-200 ms, most answer and stay ~1 s,
-the others are busy or, a quarter of them, do not answer within the 1 s ring), one ``voxgate
+sim`` process as Exotel with fast customers (rings of 50-200 ms, 40 % answer and stay 0.3 s,
+the others are busy or, a quarter of them, do not answer within the 1 s ring: few media
+streams, so that 2,000 leads take little CPU), one ``voxgate
 gateway`` serving the echo bot. One campaign of 2,000 leads (2 attempts each, retries after
 1 s, the calling window open, 40 agents) is created on d0 and started on all four with
 ``{"join": true, "agents": 10}``; once a third of the leads have had an attempt d3 is
@@ -53,12 +54,12 @@ channels = 5000
 [lenient]
 list_legs = true
 [customers.default]
-answer_probability = 0.65
+answer_probability = 0.4
 ring_ms = [50, 200]
 busy_weight = 3
 no_answer_weight = 1
 failed_weight = 0
-script = ["wait 700", "hangup"]
+script = ["wait 300", "hangup"]
 patience_ms = 0
 """
 
