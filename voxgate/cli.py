@@ -14,19 +14,35 @@ from collections.abc import Sequence
 
 from voxgate_shared import logs
 
-# Modules that contribute subcommands, in help order.
-SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "voxgate.demo_cli",  # demo, call
-    "gateway.cli",  # gateway
-    "exotel_sim.cli",  # sim
-    "voxgate.embedding",  # dialer, campaign (lent the emulator: dialer.emulated.Embedding)
-    "dialer.db.cli",  # db
-    "dialer.web.users_cli",  # users (the dashboard's)
-    "dialer.reports.cli",  # report
-)
+# Modules that contribute subcommands, in help order, with the commands each adds.
+SUBCOMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "voxgate.demo_cli": ("demo", "call"),
+    "gateway.cli": ("gateway",),
+    "exotel_sim.cli": ("sim",),
+    # dialer, campaign (lent the emulator: dialer.emulated.Embedding)
+    "voxgate.embedding": ("dialer", "campaign"),
+    "dialer.db.cli": ("db",),
+    "dialer.web.users_cli": ("users",),  # the dashboard's
+    "dialer.reports.cli": ("report",),
+}
+MODULE_OF: dict[str, str] = {c: m for m, cs in SUBCOMMAND_MODULES.items() for c in cs}
+_VALUED = ("--log-level", "--log-format")  # the global options that take a value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (after the global options), ``None`` when there is none."""
+    tokens = iter(argv)
+    for token in tokens:
+        if token in _VALUED:
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given the command line, only the module of its subcommand is imported (each
+    part's imports cost a process start up to a second or two), else every part (help)."""
     parser = argparse.ArgumentParser(
         prog="voxgate",
         description="Voice-bot gateway and dialer for Exotel programmable voice.",
@@ -41,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="text (default) or json: one object per line with time, level, "
                         f"logger, message, call_id, leg_sid, stream_sid (${logs.FORMAT_ENV})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
+    module = MODULE_OF.get(command_of(argv) or "") if argv is not None else None
+    for name in (module,) if module else SUBCOMMAND_MODULES:
         importlib.import_module(name).register(sub)
     for command in _subcommands(parser):  # also after the command: voxgate gateway --log-format
         command.add_argument("--log-format", choices=logs.FORMATS, default=argparse.SUPPRESS,
@@ -60,7 +77,8 @@ def _subcommands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     level = args.log_level or getattr(args, "default_log_level", "INFO")
     # Every subcommand logs through the redaction filter: URLs' passwords, Authorization
