@@ -137,7 +137,10 @@ class CampaignRunner:
         self.snapshot_every_s = snapshot_every_s
         self.warmed_from: float | None = None  # when the snapshot the pacer started from was saved
         self._restore_tried = False
-        self.ledger: AbandonmentLedger = store.ledger(campaign, wall_clock())
+        # the campaign's abandonment ledger: read from the store when run() starts (on the
+        # store's worker); empty until then
+        self.ledger = AbandonmentLedger()
+        self._ledger_read = False
         self._live: dict[str, LiveCall] = {}
         self._agents: dict[str, AgentClock] = {}
         self._tg: asyncio.TaskGroup | None = None
@@ -389,12 +392,25 @@ class CampaignRunner:
         """The campaign's figures now (for the live view and the closing summary)."""
         wall = self.wall_clock()
         if stats is None:
-            stats = self.store.stats(self.campaign, wall, self.ledger)
+            stats = self.store.stats(self.campaign, wall, self._run_ledger())
         return self._snapshot(stats, self.store.pending(self.campaign, wall), wall)
 
-    async def _snapshot_off_loop(self, stats: CampaignStats) -> CampaignSnapshot:
-        """:meth:`snapshot` with the store read on its worker."""
+    def _run_ledger(self) -> AbandonmentLedger | None:
+        """The run's ledger for the stats; ``None`` before :meth:`run` read it (the store then
+        rebuilds the stored one: the same figures)."""
+        return self.ledger if self._ledger_read else None
+
+    async def snapshot_async(self) -> CampaignSnapshot:
+        """:meth:`snapshot` with the store's stats and pending leads read on its worker, never
+        on the event loop (the dashboard's live feed); the same figures."""
         wall = self.wall_clock()
+        stats = await self.calls.run(self.store.stats, self.campaign, wall, self._run_ledger())
+        return await self._snapshot_off_loop(stats, wall)
+
+    async def _snapshot_off_loop(self, stats: CampaignStats, wall: float | None = None
+                                 ) -> CampaignSnapshot:
+        """:meth:`snapshot` with the store read on its worker."""
+        wall = self.wall_clock() if wall is None else wall
         return self._snapshot(stats, await self.calls.run(self.store.pending, self.campaign, wall),
                               wall)
 
@@ -533,6 +549,9 @@ class CampaignRunner:
     async def _run(
         self, until_done: bool, max_seconds: float | None, drain_timeout_s: float | None
     ) -> CampaignStats:
+        # the campaign's abandonment ledger (30 days of live answers) on the store's worker
+        self.ledger = await self.calls.run(self.store.ledger, self.campaign, self.wall_clock())
+        self._ledger_read = True
         # the dialer's restart reconcile first: the calls a killed run left get their records
         # from Exotel's data, so a completed call settles its attempt (not dialled again)
         await self.dialer.restart_reconciled()

@@ -46,12 +46,13 @@ class Controls:
         ctx: UiContext = request.app[CONTEXT]
         name = request.match_info["name"]
         service = ctx.campaigns
-        if service is None or name not in service.store.campaigns():
+        run_on_worker = ctx.dialer.calls.run  # the store's reads and writes off the loop
+        if service is None or name not in await run_on_worker(service.store.campaigns):
             return _error(404, f"no campaign named {name!r}")
-        before = service.store.status(name)
+        before = await run_on_worker(service.store.status, name)
         if before == "done":
             return _error(409, f"campaign {name!r} is done")
-        service.store.set_status(name, status, ctx.wall())
+        await run_on_worker(service.store.set_status, name, status, ctx.wall())
         self._audit(request, "pause" if status == "paused" else "resume", name, before, status)
         return web.json_response({"name": name, "status": status, "before": before})
 

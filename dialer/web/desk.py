@@ -113,19 +113,25 @@ class Desk:
             self._store = DeskDispositions(service.store._database)  # the campaign database
         return self._store
 
-    def _resolve(self, agent_id: str) -> None:
+    async def _resolve(self, agent_id: str) -> None:
         """A call the pool gave the agent with no live runner here: its lead from the
-        campaign database (in a handler, never in the pool's listener)."""
-        call_id = self._unresolved.pop(agent_id, None)
+        campaign database (in a handler, never in the pool's listener), read on the store's
+        worker; the call stays unresolved until read, so a request meanwhile waits for its own
+        read instead of seeing no call."""
+        call_id = self._unresolved.get(agent_id)
         store = self._dispositions()
         if call_id is None or store is None:
+            self._unresolved.pop(agent_id, None)
             return
         try:
-            lead = store.lead_of(call_id)
+            lead = await self.ctx.dialer.calls.run(store.lead_of, call_id)  # off the loop
         except Exception:  # the store failed: the desk shows no lead for this call
             log.exception("desk of %s: the lead of call %s could not be read", agent_id,
                           call_id)
-            return
+            lead = None
+        if self._unresolved.get(agent_id) != call_id:
+            return  # resolved meanwhile, or a newer call came: that one's read decides
+        del self._unresolved[agent_id]
         if lead is None:
             return
         self.calls[agent_id] = {
@@ -135,25 +141,26 @@ class Desk:
             "events": [], "dtmf": [],
         }
 
-    def codes(self, campaign: str) -> tuple[str, ...]:
+    async def codes(self, campaign: str) -> tuple[str, ...]:
         """The campaign's disposition codes (the default list for a call of no campaign)."""
         service = self.ctx.campaigns
         if not campaign or service is None:
             return DEFAULT_DISPOSITIONS
         if campaign not in self._codes:
             try:
-                self._codes[campaign] = service.store.campaign(campaign).dispositions
+                spec = await self.ctx.dialer.calls.run(service.store.campaign, campaign)
+                self._codes[campaign] = spec.dispositions
             except CampaignError:
                 return DEFAULT_DISPOSITIONS
         return self._codes[campaign]
 
-    def state(self, agent_id: str) -> dict[str, Any]:
+    async def state(self, agent_id: str) -> dict[str, Any]:
         """The desk's view of ``agent_id`` (see the module docstring)."""
         agent = self.ctx.dialer.pool.get(agent_id)
         now = self.ctx.clock()
         if agent.call_id:
             self._capture(agent_id, agent.call_id)  # the bot's findings as the call goes
-        self._resolve(agent_id)
+        await self._resolve(agent_id)
         call = self.calls.get(agent_id)
         on_call = call is not None and call["call_id"] == agent.call_id
         disposed = self.disposed.get(call["call_id"]) if call else None
@@ -162,7 +169,7 @@ class Desk:
             "call": call if on_call else None,
             "last": None if call is None or on_call else call,
             "disposition": disposed,
-            "codes": list(self.codes(call["campaign"] if call else "")),
+            "codes": list(await self.codes(call["campaign"] if call else "")),
             "needs_disposition": bool(call and call["campaign"] and disposed is None),
         }
 
@@ -186,7 +193,7 @@ class Desk:
                                          target, before, after))
 
     async def state_handler(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state(self._agent(request)))
+        return web.json_response(await self.state(self._agent(request)))
 
     async def feed_handler(self, request: web.Request) -> web.StreamResponse:
         agent_id = self._agent(request)
@@ -204,7 +211,7 @@ class Desk:
             while (self.ctx.sessions.get(session.sid) is session
                    and not self._closing.is_set()):
                 wake.clear()
-                text = json.dumps(self.state(agent_id), separators=(",", ":"))
+                text = json.dumps(await self.state(agent_id), separators=(",", ":"))
                 if text != last:
                     await response.write(f"data: {text}\n\n".encode())
                     last = text
@@ -234,7 +241,7 @@ class Desk:
     async def disposition(self, request: web.Request) -> web.Response:
         agent_id = self._agent(request)
         body = await self._body(request)
-        self._resolve(agent_id)
+        await self._resolve(agent_id)
         call_id, code, notes = body.get("call_id"), body.get("code"), body.get("notes", "")
         call = self.calls.get(agent_id)
         agent = self.ctx.dialer.pool.get(agent_id)
@@ -242,7 +249,7 @@ class Desk:
                 call_id not in (agent.call_id, agent.last_call_id)):
             return _error(409, f"call {call_id!r} is not agent {agent_id}'s current or last "
                                "call")
-        codes = self.codes(call["campaign"])
+        codes = await self.codes(call["campaign"])
         if code not in codes:
             return _error(400, f"field 'code': must be one of {', '.join(codes)}")
         if not isinstance(notes, str) or len(notes) > MAX_NOTES:
@@ -251,8 +258,8 @@ class Desk:
         if store is None or not call["campaign"]:
             return _error(409, f"call {call_id} is no campaign call: nowhere to store it")
         try:
-            await asyncio.to_thread(store.save, call_id, agent_id, str(code), notes,
-                                    self.ctx.wall())
+            await self.ctx.dialer.calls.run(store.save, call_id, agent_id, str(code), notes,
+                                            self.ctx.wall())
         except CampaignError as exc:
             return _error(409, str(exc))
         before = self.disposed.get(call_id)
@@ -276,7 +283,7 @@ class Desk:
     async def ready(self, request: web.Request) -> web.Response:
         agent_id = self._agent(request)
         agent = self.ctx.dialer.pool.get(agent_id)
-        self._resolve(agent_id)
+        await self._resolve(agent_id)
         call = self.calls.get(agent_id)
         if (agent.state is AgentState.WRAP_UP and call is not None and call["campaign"]
                 and call["call_id"] == agent.last_call_id and call["call_id"] not in self.disposed):

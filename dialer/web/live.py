@@ -21,7 +21,6 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -71,6 +70,7 @@ class LiveFeed:
         self.viewers = 0
         self._closing = asyncio.Event()
         self._sampler: asyncio.Task[None] | None = None
+        self._taking = asyncio.Lock()  # one snapshot taken at a time (its store reads awaited)
         ctx.dialer.pool.subscribe(self._agent_changed)
 
     async def start(self, app: web.Application | None = None) -> None:
@@ -83,7 +83,7 @@ class LiveFeed:
             if self.viewers:
                 self.refresh()
                 try:
-                    self.snapshot()
+                    await self.snapshot()
                 except Exception:
                     log.exception("dashboard: the live snapshot failed")
                 tick, self._tick = self._tick, asyncio.Event()
@@ -94,7 +94,7 @@ class LiveFeed:
     async def _sample(self) -> None:
         while not self._closing.is_set():
             try:
-                self.snapshot()
+                await self.snapshot()
             except Exception:  # a store that failed once: the next sample tries again
                 log.exception("dashboard: the live snapshot failed")
             with contextlib.suppress(TimeoutError):
@@ -112,35 +112,47 @@ class LiveFeed:
     def _agent_changed(self, agent: Agent) -> None:
         self.since[agent.agent_id] = self.ctx.clock()
 
-    def _views(self) -> Iterator[CampaignView]:
+    async def _views(self) -> list[CampaignView]:
+        """Each campaign's figures, its store reads on the store's worker (off the loop)."""
         service = self.ctx.campaigns
         if service is None:
-            return
+            return []
+        run_on_worker, store = self.ctx.dialer.calls.run, service.store
         wall = self.ctx.wall()
-        for name in service.store.campaigns():
-            spec = service.store.campaign(name)
+        views = []
+        for name in await run_on_worker(store.campaigns):
+            spec = await run_on_worker(store.campaign, name)
             run = service.runs.get(name)
             cap = spec.limits.abandon_target
             if run is not None:
                 runner = run[0]
-                yield CampaignView(name, cap, spec.pacer, live=runner.snapshot(),
-                                   aim=pacer_aim(runner.pacer))
+                views.append(CampaignView(name, cap, spec.pacer,
+                                          live=await runner.snapshot_async(),
+                                          aim=pacer_aim(runner.pacer)))
             else:
-                yield CampaignView(name, cap, spec.pacer, stats=service.store.stats(name, wall))
+                views.append(CampaignView(name, cap, spec.pacer,
+                                          stats=await run_on_worker(store.stats, name, wall)))
+        return views
 
     def _stages(self) -> list[str]:
         calls = getattr(self.ctx.dialer, "_calls", {})  # the dialer's live CallRunners
         return [runner.flow.state.value for runner in list(calls.values())]
 
-    def snapshot(self) -> dict[str, Any]:
-        """The current snapshot (recomputed when older than ``period_s``)."""
+    async def snapshot(self) -> dict[str, Any]:
+        """The current snapshot (recomputed when older than ``period_s``; the store read on
+        its worker, never on the event loop)."""
+        async with self._taking:
+            return await self._take()
+
+    async def _take(self) -> dict[str, Any]:
         now = self.ctx.clock()
         if now - self._at < self.period_s:
             return self._snapshot
+        campaigns = await self._views()
         self._at = now
         self._text = None
         self._snapshot = live_snapshot(
-            campaigns=list(self._views()), agents=self.ctx.dialer.pool.agents, since=self.since,
+            campaigns=campaigns, agents=self.ctx.dialer.pool.agents, since=self.since,
             paused=self.ctx.paused, stages=self._stages(), now=now, started=self.started,
             wall=self.ctx.wall())
         if now >= self._next_point:
@@ -154,17 +166,17 @@ class LiveFeed:
         """Forget the cached snapshot (a control changed something: show it at once)."""
         self._at = -1e18
 
-    def text_for(self, session: Session) -> str:
+    async def text_for(self, session: Session) -> str:
         """The event's JSON for ``session`` (a supervisor's made once per snapshot)."""
         if session.role != "supervisor":
-            return json.dumps(self.for_session(session), separators=(",", ":"))
-        snap = self.snapshot()
+            return json.dumps(await self.for_session(session), separators=(",", ":"))
+        snap = await self.snapshot()
         if self._text is None:
             self._text = json.dumps(snap, separators=(",", ":"))
         return self._text
 
-    def for_session(self, session: Session) -> dict[str, Any]:
-        snap = self.snapshot()
+    async def for_session(self, session: Session) -> dict[str, Any]:
+        snap = await self.snapshot()
         if session.role == "supervisor":
             return snap
         return {"at": snap["at"], "campaigns": [], "stages": {},
@@ -173,7 +185,7 @@ class LiveFeed:
     # -- handlers -------------------------------------------------------------------------
 
     async def snapshot_handler(self, request: web.Request) -> web.Response:
-        return web.json_response(self.for_session(request[SESSION]))
+        return web.json_response(await self.for_session(request[SESSION]))
 
     async def history_handler(self, request: web.Request) -> web.Response:
         return web.json_response({"fields": ["at", *HISTORY_FIELDS],
@@ -193,7 +205,7 @@ class LiveFeed:
         quiet = 0.0
         try:
             while ctx.sessions.get(session.sid) is session and not self._closing.is_set():
-                text = self.text_for(session)
+                text = await self.text_for(session)
                 if text != last:
                     await response.write(f"data: {text}\n\n".encode())
                     last, quiet = text, 0.0

@@ -1,6 +1,6 @@
 """A campaign on the emulator makes its store calls off the event loop (dialer.store_calls):
 claims, settles, records and live states run on worker threads, the claim still committed
-before its dial."""
+before its dial; so do the dashboard's (its live snapshot of a running campaign, a pause)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,22 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import aiohttp
 from calling_time import daytime_zone
+from web_helpers import log_in, page_csrf, write_users
 
 from dialer.campaign.model import AgentSpec, CampaignSpec, Lead, Limits
 from dialer.campaign.runner import CampaignRunner
-from dialer.campaign.store import AttemptResult, CampaignStore, Claim
+from dialer.campaign.service_api import CampaignService
+from dialer.campaign.store import AttemptResult, CampaignStats, CampaignStore, Claim, PendingLeads
 from dialer.config import DialerConfig
+from dialer.control_api import ControlApiServer
+from dialer.pacing.ledger import AbandonmentLedger
 from dialer.records import CallRecord, RecordStore
+from dialer.web.app import with_ui
+from dialer.web.context import UiSettings
 from exotel_sim.config import CustomerProfile, SimConfig
 from gateway.config import GatewayConfig
 from voxgate.wiring import LocalStack
@@ -64,16 +71,24 @@ class WatchedRecords(RecordStore):
         super().save_live(call_id, state)
 
 
-async def test_a_campaigns_store_calls_run_off_the_loop_thread(tmp_path: Path) -> None:
-    threads = Threads()
-    store = WatchedCampaigns(str(tmp_path / "campaign.db"), threads)
+S = TypeVar("S", bound=CampaignStore)
+
+
+def with_campaign(store: S, n: int) -> S:
+    """``store`` with campaign ``t1``: ``n`` agents, ``n`` lines and ``n`` leads."""
     spec = CampaignSpec(
         "t1", bot="echo", pacer="progressive", amd=False, timezone=daytime_zone(),
-        limits=Limits(max_lines=3),
-        agents=tuple(AgentSpec(f"a{i}", f"+91980000000{i}") for i in range(1, 4)),
+        limits=Limits(max_lines=n),
+        agents=tuple(AgentSpec(f"a{i}", f"+91980000000{i}") for i in range(1, n + 1)),
     )
     store.create_campaign(spec, time.time())
-    store.add_leads("t1", [Lead(f"+91990000030{i}") for i in range(3)], time.time())
+    store.add_leads("t1", [Lead(f"+91990000030{i}") for i in range(n)], time.time())
+    return store
+
+
+async def test_a_campaigns_store_calls_run_off_the_loop_thread(tmp_path: Path) -> None:
+    threads = Threads()
+    store = with_campaign(WatchedCampaigns(str(tmp_path / "campaign.db"), threads), 3)
     records = WatchedRecords(str(tmp_path / "records.db"), threads)
     sim = SimConfig(rest_latency_ms=5, event_latency_ms=5, setup_ms=20, default_customer=QUICK)
     loop_thread = threading.get_ident()
@@ -91,3 +106,74 @@ async def test_a_campaigns_store_calls_run_off_the_loop_thread(tmp_path: Path) -
     # one worker per SQLite database: the campaign's calls on one thread, the records' on another
     assert len(threads.seen["claim_next"] | threads.seen["finish_attempt"]) == 1
     assert len(threads.seen["save"] | threads.seen["save_live"]) == 1
+
+
+class DashboardCampaigns(WatchedCampaigns):
+    """Also notes the threads of the store reads and writes the dashboard makes."""
+
+    def __init__(self, path: str, threads: Threads, dashboard: Threads) -> None:
+        super().__init__(path, threads)
+        self.dashboard = dashboard
+
+    def campaigns(self) -> list[str]:
+        self.dashboard.note("campaigns")
+        return super().campaigns()
+
+    def stats(self, campaign: str, now: float,
+              ledger: AbandonmentLedger | None = None) -> CampaignStats:
+        self.dashboard.note("stats")
+        return super().stats(campaign, now, ledger)
+
+    def pending(self, campaign: str, now: float) -> PendingLeads:
+        self.dashboard.note("pending")
+        return super().pending(campaign, now)
+
+    def status(self, campaign: str) -> str:
+        self.dashboard.note("status")
+        return super().status(campaign)
+
+    def set_status(self, campaign: str, status: str, now: float) -> None:
+        self.dashboard.note("set_status")
+        super().set_status(campaign, status, now)
+
+
+async def test_the_dashboards_store_calls_run_off_the_loop_thread(tmp_path: Path) -> None:
+    dashboard = Threads()
+    store = with_campaign(DashboardCampaigns(str(tmp_path / "campaign.db"), Threads(),
+                                             dashboard), 2)
+    sim = SimConfig(rest_latency_ms=5, event_latency_ms=5, setup_ms=20, default_customer=QUICK)
+    settings = UiSettings(users=write_users(tmp_path / "users.json"))
+    loop_thread = threading.get_ident()
+    async with LocalStack(DialerConfig(), sim_config=sim,
+                          store=RecordStore(str(tmp_path / "records.db")),
+                          gateway_config=GatewayConfig(port=0)) as st:
+        service = CampaignService(st.dialer, str(tmp_path / "service.db"))
+        service.store.close()
+        service.store = store  # the dashboard reads the watched store
+        try:
+            async with ControlApiServer(st.dialer, dialer=st.dialer, token="t" * 32,
+                                        routes=with_ui(st.dialer, service, settings, None)
+                                        ) as api, aiohttp.ClientSession(
+                                            cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+                await log_in(s, api.url, "sup")
+                csrf = await page_csrf(s, f"{api.url}/ui/campaigns")
+                runner = CampaignRunner(st.dialer, store, "t1", tick_s=0.05)
+                task = asyncio.create_task(runner.run(until_done=True))
+                service.runs["t1"] = (runner, task)
+                async with asyncio.timeout(30):
+                    await task
+                async with s.post(f"{api.url}/ui/api/campaigns/t1/pause",
+                                  headers={"X-CSRF-Token": csrf}) as r:
+                    assert r.status == 200, await r.text()
+                # the live feed's function; the control made the next snapshot a fresh one
+                async with s.get(f"{api.url}/ui/api/snapshot") as r:
+                    assert r.status == 200
+                    running = await r.json()
+        finally:
+            service.started.close()
+    noted = {method: set(seen) for method, seen in dashboard.seen.items()}
+    assert [(row["name"], row["done"]) for row in running["campaigns"]] == [("t1", 2)]
+    assert store.status("t1") == "paused"
+    assert {"campaigns", "stats", "pending", "status", "set_status"} <= set(noted)
+    for method, seen in noted.items():
+        assert loop_thread not in seen, f"{method} ran on the event loop's thread"
