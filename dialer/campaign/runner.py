@@ -59,7 +59,7 @@ import uuid
 from collections.abc import Callable
 
 from dialer.agents import Agent
-from dialer.campaign import live_calls, sharing, warm_start
+from dialer.campaign import live_calls, recovery, sharing, warm_start
 from dialer.campaign.drain import drain
 from dialer.campaign.lead_intel import RunnerLeads
 from dialer.campaign.live_calls import AgentClock, LiveCall, agent_change
@@ -232,33 +232,7 @@ class CampaignRunner:
 
     # --- calls ---------------------------------------------------------------------------------
     def _recover(self) -> None:
-        def lookup(call_id: str) -> AttemptResult | None:
-            record = self.dialer.store.get(call_id)
-            return attempt_result(record) if record is not None else None
-
-        self._recovered(*self.store.recover(self.campaign, self.wall_clock(), lookup))
-
-    async def _recover_off_loop(self) -> None:
-        """:meth:`_recover` on the stores' workers: the records of the attempts left
-        ``dialing`` are read first (on the records store's worker), then settled."""
-        run = self.calls.run
-        left = await run(self.store.in_flight, self.campaign)
-        if not left:
-            return
-        records = {call_id: await run(self.dialer.store.get, call_id) for call_id in left}
-        results = {c: attempt_result(r) for c, r in records.items() if r is not None}
-        self._recovered(
-            *await run(self.store.recover, self.campaign, self.wall_clock(), results.get)
-        )
-
-    def _recovered(self, found: int, lost: int) -> None:
-        if found or lost:
-            log.warning(
-                "campaign %s: settled %d unfinished attempts from call records, %d as interrupted",
-                self.campaign,
-                found,
-                lost,
-            )
+        recovery.recover_now(self.store, self.dialer.store, self.campaign, self.wall_clock())
 
     async def _dial(self, claim: Claim) -> None:
         fields = {"name": claim.name, **claim.custom}
@@ -560,7 +534,8 @@ class CampaignRunner:
         await sharing.take_over(self.dialer, self.store, self.calls, self.campaign,
                                 self.owner, self.wall_clock, self.stale_s)
         if not self.join:  # alone: whatever else a killed run left
-            await self._recover_off_loop()
+            await recovery.recover(self.calls, self.store, self.dialer.store, self.campaign,
+                                   self.wall_clock())
         await self._restore_pacer_off_loop()
         await self.leads.start()
         self.progress.started = self.dialer.clock()
