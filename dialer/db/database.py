@@ -7,8 +7,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import urllib.parse
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def sqlite_path(url: str) -> str:
     return url
 
 
-class Database:
+class Database(ABC):
     """See :mod:`dialer.db`. ``dialect`` is ``"sqlite"`` or ``"postgresql"``; ``display`` the URL
     without its password (for messages and logs); ``url`` the URL as given (it can hold one)."""
 
@@ -69,16 +70,15 @@ class Database:
         self.dialect: Dialect = dialect
         self.display = display
 
-    @contextmanager
-    def connection(self) -> Iterator[Connection]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+    @abstractmethod
+    def connection(self) -> AbstractContextManager[Connection]:
+        """One connection lent for one store call (a context manager)."""
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
-    def is_open(self) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def is_open(self) -> bool: ...
 
 
 class SqliteDatabase(Database):

@@ -55,7 +55,10 @@ class Site:
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     sim = SimConfig(rest_latency_ms=5, event_latency_ms=5, setup_ms=20, default_customer=QUICK,
                     customers={HUMAN: WANTS_HUMAN},
-                    agents={"+919800000001": AgentProfile(answer_ms=200, greet_after_ms=100)})
+                    # both campaign agents answer as agents (either may be offered the call;
+                    # a number with no agent profile is a customer who hangs up at once)
+                    agents={n: AgentProfile(answer_ms=200, greet_after_ms=100)
+                            for n in ("+919800000001", "+919800000002")})
     cfg = DialerConfig(customer_ring_timeout=15, record_bridges=True, api_key=KEY,
                        api_token=SECRET)
     async with LocalStack(cfg, sim_config=sim,
