@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Python caches our compiled modules even where the machine says not to (PYTHONDONTWRITEBYTECODE):
+# the suite starts hundreds of Python processes, and each would compile every module it imports
+# again (collecting the tests alone cost each pytest worker 12 s instead of 6).
+unexport PYTHONDONTWRITEBYTECODE
 # Example adapter packages installed beside voxgate (the plug-in kit's examples).
 EXAMPLES := $(foreach d,$(wildcard examples/*/pyproject.toml),-e $(dir $(d)))
 # Pure cores checked with mypy --strict (only those that exist).
@@ -12,7 +16,7 @@ STRICT := $(wildcard gateway/protocol.py gateway/frames.py gateway/batching.py g
 # Without a C compiler the build is skipped and the gateway runs as pure Python.
 FASTSTAMP := build/.compiled
 
-.PHONY: demo test browser test-pure lint lint-ruff lint-strict lint-types lint-tests typecheck unit install fixtures proto bench clean fast pure
+.PHONY: demo test test-suite browser test-pure lint lint-ruff lint-strict lint-types lint-tests typecheck unit install fixtures proto bench clean fast pure
 
 $(STAMP): pyproject.toml $(wildcard examples/*/pyproject.toml)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,7 +62,9 @@ lint-tests:
 # The suite mostly waits on sockets and real-time timers (emulated rings, hold audio, child
 # processes), so pytest-xdist runs more workers than cores; `make test TEST_JOBS=0` runs it serially.
 TEST_JOBS ?= 8
-XDIST := -n $(TEST_JOBS) --dist worksteal
+# One test at a time to each worker, slowest first (tests/conftest.py orders them by their
+# slow(seconds) marks): the long tests overlap, and the short ones fill the gaps between them.
+XDIST := -n $(TEST_JOBS) --dist load --maxschedchunk 1
 
 # Debian's chromium for tests/browser (Playwright drives it; no browser is ever downloaded):
 # installed with apt-get when missing and we are root; otherwise those tests skip, saying why.
@@ -67,18 +73,24 @@ browser:
 	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	      chromium >/dev/null) || echo "chromium not installed: the browser tests will skip"
 
-# The compiled core builds while the lint steps run; then the suite runs on it.
+# Everything at once: the lint steps, the gateway's tests on the plain-Python source and the
+# compiled core's build; the suite starts once the core is built. The suite waits on sockets and
+# timers much of the time, and the others fill the cores meanwhile. Each part's output is shown
+# whole when it ends.
 test: $(STAMP) browser
-	$(MAKE) --no-print-directory -j5 --output-sync=target $(LINT) $(FASTSTAMP)
+	$(MAKE) --no-print-directory -j7 --output-sync=target $(LINT) test-pure test-suite
+
+test-suite: $(FASTSTAMP)
 	$(BIN)/pytest -q $(XDIST)
-	$(MAKE) --no-print-directory test-pure
 
 # The gateway's tests once more on the plain-Python source (what runs where no compiled core is
 # built), from a copy of the tree without the binaries.
-test-pure: install
+PURE_JOBS ?= 3
+test-pure: $(STAMP)
 	rm -rf build/pure && mkdir -p build/pure
 	git ls-files -z | xargs -0 cp --parents -t build/pure
-	cd build/pure && VOXGATE_EXPECT_CORE="pure Python" ../../$(BIN)/python -m pytest -q $(XDIST) -p no:cacheprovider \
+	cd build/pure && VOXGATE_EXPECT_CORE="pure Python" ../../$(BIN)/python -m pytest -q \
+	  -n $(PURE_JOBS) -p no:cacheprovider \
 	  tests/unit/test_compiled_core.py tests/unit/test_gateway_*.py tests/integration/test_gateway_*.py
 
 unit: install

@@ -13,6 +13,7 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+import pytest
 from test_dashboard_browser import (
     CAMPAIGN,
     CHROMIUM,
@@ -29,6 +30,7 @@ from web_helpers import PASSWORD
 AUDIO_FLAGS = [*FLAGS, "--autoplay-policy=no-user-gesture-required", "--mute-audio"]
 
 
+@pytest.mark.slow(25)
 async def test_supervisor_plays_a_calls_recording(tmp_path: Path) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     leads = "phone\n" + "".join(f"{n}\n" for n in LEADS)

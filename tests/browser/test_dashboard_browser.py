@@ -133,6 +133,7 @@ async def control(s: aiohttp.ClientSession, method: str, url: str,
         return answer
 
 
+@pytest.mark.slow(20)
 async def test_supervisor_and_agent_in_chromium(tmp_path: Path) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     leads = "phone\n" + "".join(f"{n}\n" for n in LEADS)

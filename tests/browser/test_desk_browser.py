@@ -85,6 +85,7 @@ async def escalating_gateway(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[N
         yield
 
 
+@pytest.mark.slow(15)
 async def test_an_agent_takes_an_escalated_call_disposes_it_and_is_ready(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(test_dashboard_browser, "WORLD", BOT_FIRST_WORLD)
@@ -92,6 +93,7 @@ async def test_an_agent_takes_an_escalated_call_disposes_it_and_is_ready(
         await take_dispose_ready(tmp_path, BOT_FIRST, "desk-escalated")
 
 
+@pytest.mark.slow(20)
 async def test_an_agent_takes_a_call_disposes_it_and_is_ready(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(test_dashboard_browser, "WORLD", AGENT_FIRST_WORLD)

@@ -159,6 +159,7 @@ def quick_sales(tmp_path: Path) -> Path:
     return script
 
 
+@pytest.mark.slow(5)
 async def test_scripted_conversation_barge_in_silence_dtmf_transfer(quick_sales: Path) -> None:
     # The customer talks over the greeting, then stays silent through the question (the bot
     # reprompts), then presses 0 while the reprompt plays: the bot cuts it and transfers.
@@ -195,6 +196,7 @@ async def test_scripted_conversation_barge_in_silence_dtmf_transfer(quick_sales:
     assert any(s["start_ms"] < press["start_ms"] < s["end_ms"] for s in stream)
 
 
+@pytest.mark.slow(5)
 async def test_scripted_answer_gets_goodbye_and_hangup(quick_sales: Path) -> None:
     customer = ["wait 2600", "say cust_yes", "wait 3000"]
     async with line("scripted", ScriptedBot, customer, {"script": str(quick_sales)}) as call:

@@ -62,6 +62,7 @@ async def test_keypad_example_hangs_up_after_its_readback_on_the_emulator() -> N
     assert record.disposition == "bot_completed"  # the bot hung up, not the customer
 
 
+@pytest.mark.slow(5)
 async def test_a_bot_that_crashes_gets_the_stream_fallback_and_a_failure_on_record() -> None:
     sim = quick_sim("pause 300", "say cust_hello", "wait 6000", "hangup")
     # the agent the call falls back to talks for 1 s (the default 25 s outlasts the timeout)

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+import pytest
 from calling_time import daytime_zone
 
 from dialer.campaign.model import AgentSpec, CampaignSpec, Lead, Limits
@@ -78,6 +79,7 @@ class Flood:
         return max(0, min(4 - state.lines_in_use, state.free_lines))
 
 
+@pytest.mark.slow(10)
 async def test_progressive_agent_first_bridges_every_answer_and_skips_machines(
     tmp_path: Path,
 ) -> None:

@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 from campaign_process import CAMPAIGN_TOML, sim_env, start
 from test_campaign_lease import sim_config
 from test_campaign_signals import until_dialling
@@ -78,6 +79,7 @@ async def test_check_before_the_first_run_creates_no_database(tmp_path: Path) ->
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow(10)
 async def test_check_while_another_process_runs_the_campaign_and_after(tmp_path: Path) -> None:
     toml = tmp_path / "restart.toml"
     toml.write_text(CAMPAIGN_TOML)

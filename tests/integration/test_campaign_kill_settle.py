@@ -14,6 +14,7 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from campaign_process import first_run, kill, rerun, sim_env, start, until
 
 from dialer.campaign.store import CampaignStore
@@ -28,6 +29,7 @@ def customer_legs(sim: SimServer) -> list[Leg]:
     return [leg for leg in sim.sim.legs.values() if leg.kind == "customer"]
 
 
+@pytest.mark.slow(15)
 async def test_killed_campaign_settles_completed_calls_without_dialling_them_again(
     tmp_path: Path,
 ) -> None:

@@ -82,6 +82,7 @@ def first_event(st: LocalStack, kind: str) -> tuple[asyncio.Event, Callable[[], 
     return seen, st.dialer.subscribe(listen)
 
 
+@pytest.mark.slow(5)
 async def test_a_second_runner_is_refused_while_the_first_dials(tmp_path: Path) -> None:
     db = tmp_path / "c.db"
     store = make_store(db, 6)
@@ -261,6 +262,7 @@ def test_the_emulator_default_agent_hangs_up() -> None:
     assert stays.agents["+919800000009"].talk_ms == 0  # still there as an explicit choice
 
 
+@pytest.mark.slow(5)
 async def test_two_processes_on_one_database_dial_each_attempt_once(tmp_path: Path) -> None:
     toml = tmp_path / "dbl.toml"
     toml.write_text(CAMPAIGN_TOML.replace('name = "restart"', 'name = "dbl"'))

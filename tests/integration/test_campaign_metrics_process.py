@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 import aiohttp
+import pytest
 from campaign_process import sim_env, start
 from test_campaign_lease import sim_config
 from test_campaign_signals import files
@@ -38,6 +39,7 @@ def samples(text: str) -> dict[str, float]:
     }
 
 
+@pytest.mark.slow(5)
 async def test_a_running_campaign_serves_its_figures_and_its_dialers(tmp_path: Path) -> None:
     toml, leads, db = files(tmp_path)
     log = tmp_path / "run.log"

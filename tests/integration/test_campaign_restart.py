@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from campaign_process import attempt_states, first_run, kill, rerun, sim_env, start, until
 
 from dialer.campaign.store import CampaignStore
@@ -28,6 +29,7 @@ def customer_legs(sim: SimServer) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.slow(10)
 async def test_killed_campaign_resumes_without_dialling_an_attempt_twice(tmp_path: Path) -> None:
     talk = CustomerProfile(outcome="answer", ring_ms=(200, 500)).with_script("wait 1500", "hangup")
     busy_once = "+919900000903"

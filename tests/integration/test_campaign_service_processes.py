@@ -19,6 +19,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import aiohttp
+import pytest
 from calling_time import daytime_zone
 from peers.ports import free_port
 from test_dialer_processes import process
@@ -59,6 +60,7 @@ def voxgate(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, env=env, timeout=30)
 
 
+@pytest.mark.slow(10)
 async def test_a_campaign_in_the_service_escalates_through_a_separate_gateway(
         tmp_path: Path) -> None:
     (tmp_path / "world.toml").write_text(WORLD)

@@ -18,6 +18,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import aiohttp
+import pytest
 from campaign_process import CAMPAIGN_TOML, sim_env, until
 from peers.ports import free_port
 from test_control_routing_processes import records
@@ -50,6 +51,7 @@ async def service(env: dict[str, str], port: int, log: Path) -> asyncio.subproce
     return proc
 
 
+@pytest.mark.slow(10)
 async def test_a_killed_service_resumes_its_campaign_on_restart(
         tmp_path: Path, store_url: str) -> None:
     """On SQLite and on PostgreSQL (``VOXGATE_DB=postgresql://...``: the campaign store, the

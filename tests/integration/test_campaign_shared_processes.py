@@ -120,6 +120,7 @@ def _when(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
+@pytest.mark.slow(70)
 @pytest.mark.timeout(300)  # ~2,700 calls through 7 processes: 90-120 s on 2 loaded cores
 async def test_four_dialers_share_a_campaign_and_take_over_a_killed_one(
         tmp_path: Path, pg_server: Any) -> None:

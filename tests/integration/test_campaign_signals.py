@@ -10,6 +10,7 @@ import signal
 import sqlite3
 from pathlib import Path
 
+import pytest
 from campaign_process import CAMPAIGN_TOML, attempt_states, sim_env, start
 from test_campaign_lease import sim_config
 
@@ -84,6 +85,7 @@ async def test_a_second_signal_quits_at_once_and_the_next_run_settles_the_calls(
     assert "dialing" not in attempt_states(db).values()  # settled by the next run
 
 
+@pytest.mark.slow(5)
 async def test_a_refused_run_does_not_change_the_campaign(tmp_path: Path) -> None:
     toml, leads, db = files(tmp_path)
     more = tmp_path / "more.csv"

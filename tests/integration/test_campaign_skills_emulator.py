@@ -19,6 +19,7 @@ from exotel_sim.config import AgentProfile
 LEADS = ("+919900000001", "+919900000002")
 
 
+@pytest.mark.slow(5)
 async def test_escalations_to_a_skill_nobody_has_are_logged_loudly_not_per_call(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

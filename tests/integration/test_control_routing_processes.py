@@ -21,6 +21,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import aiohttp
+import pytest
 from calling_time import daytime_zone
 from peers.ports import free_port
 from test_campaign_service_processes import TOKEN, voxgate
@@ -132,6 +133,7 @@ async def records(s: aiohttp.ClientSession, control: str, name: str,
     return found
 
 
+@pytest.mark.slow(10)
 async def test_each_escalation_reaches_the_dialer_that_placed_the_call(tmp_path: Path) -> None:
     (tmp_path / "bye.toml").write_text(BYE)
     controls = {d: f"http://127.0.0.1:{free_port()}" for d in IDS}

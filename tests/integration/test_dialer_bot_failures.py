@@ -75,6 +75,7 @@ def ms(record: CallRecord, name: str) -> float:
     return dict(record.timeline)[name]
 
 
+@pytest.mark.slow(5)
 @pytest.mark.parametrize("control", ["direct", "http"])
 async def test_a_bot_that_raises_hands_the_customer_to_an_agent(control: str) -> None:
     record, events, st = await run_call("raises", control=control)
@@ -97,6 +98,7 @@ async def test_a_bot_that_raises_with_the_hangup_fallback_is_a_bot_failed_call()
     assert st.dialer.stats.dispositions == {"bot_failed": 1}  # /metrics, by disposition
 
 
+@pytest.mark.slow(5)
 async def test_a_bot_that_cannot_be_built_gets_the_fallback_without_a_second_stream() -> None:
     record, _, _ = await run_call("unbuildable", control="http")
     assert (record.disposition, record.failure) == ("agent_handled", "adapter_init:init")
@@ -112,6 +114,7 @@ async def test_an_unknown_bot_gets_the_fallback_at_once() -> None:
     assert st.gateway is not None and st.gateway.metrics.closes == {4005: 1}
 
 
+@pytest.mark.slow(5)
 async def test_a_bot_that_blocks_the_loop_is_ended_and_the_customer_gets_an_agent() -> None:
     record, _, st = await run_call("blocks")
     assert (record.disposition, record.failure) == ("agent_handled", "adapter_blocked:on_start")

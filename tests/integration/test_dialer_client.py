@@ -85,6 +85,7 @@ async def test_create_leg_timeout_is_not_retried() -> None:
         assert len(legs) == 1  # the customer rings once
 
 
+@pytest.mark.slow(5)
 async def test_dialer_reconciles_a_timed_out_create_from_its_events() -> None:
     cust = CustomerProfile(outcome="answer", ring_ms=(200, 200)).with_script("wait 1500", "hangup")
     sim_cfg = SimConfig(rest_latency_ms=1000, event_latency_ms=5, setup_ms=50,

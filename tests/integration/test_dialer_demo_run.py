@@ -8,10 +8,13 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 from dialer.campaign.store import CampaignStore
 from dialer.records import RecordStore
 
 
+@pytest.mark.slow(25)
 async def test_demo_runs_a_bot_first_campaign_and_sums_it_up(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
     # 7 leads: every kind once or twice (chat, human x2, early, busy, no answer, machine);

@@ -198,6 +198,7 @@ async def test_failing_nailed_dials_are_logged_once_and_counted(
         assert got['voxgate_dialer_agent_state{agent="n1",state="offline"}'] == 0
 
 
+@pytest.mark.slow(5)
 async def test_a_nailed_agent_who_hangs_up_is_never_shown_idle_on_the_dead_leg() -> None:
     agent = AgentProfile(answer_ms=100, talk_ms=1200)  # hangs up 1.2 s into the call
     world = {CUSTOMER: customer("wait 20000", "hangup", bridge=("wait 20000", "hangup"))}

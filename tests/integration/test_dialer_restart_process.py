@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
+import pytest
 from test_dialer_ops_processes import (
     AUTH,
     CUSTOMER,
@@ -80,6 +81,7 @@ def leg_states(sim: SimServer, number: str) -> list[str]:
     return [leg.state.value for leg in sim.sim.legs.values() if leg.req.contact_uri == number]
 
 
+@pytest.mark.slow(10)
 async def test_a_restart_settles_every_call_the_killed_run_left(tmp_path: Path) -> None:
     base = world(bridge_ms=120_000)
     config = base.__class__(**{

@@ -122,6 +122,7 @@ def waiting_window(tl: dict[str, Any], hold_source: str = "play") -> tuple[float
 # -- 1: the hold lasts the whole hunt ------------------------------------------------------
 
 
+@pytest.mark.slow(10)
 @pytest.mark.parametrize("hold", ["play", "say"])
 async def test_hold_lasts_while_three_agents_are_rung(hold: str) -> None:
     """QA #1: two agents do not answer, the third does; the hunt outlasts one run of the hold
@@ -150,6 +151,7 @@ async def test_hold_lasts_while_three_agents_are_rung(hold: str) -> None:
 # -- 2: a queue for bot-first escalations --------------------------------------------------
 
 
+@pytest.mark.slow(20)
 async def test_second_escalation_waits_on_hold_and_gets_the_agent_when_free() -> None:
     """QA #2 (all_busy): one agent, two customers press 0. The second got "no agent is free"
     at once, then 12 s of silence from a bot that said nothing, and hung up."""
@@ -173,6 +175,7 @@ async def test_second_escalation_waits_on_hold_and_gets_the_agent_when_free() ->
         assert overlap_ms(tl) < MAX_OVERLAP_MS, tl["overlaps"]
 
 
+@pytest.mark.slow(10)
 async def test_queue_timeout_gives_the_callback_message_whole_with_the_failure() -> None:
     """Nobody frees up within ``escalation_queue_timeout``: the callback message, heard whole
     (QA #3: cut after 49 ms), and ``no_agent:queue_timeout`` on record."""
@@ -196,6 +199,7 @@ async def test_queue_timeout_gives_the_callback_message_whole_with_the_failure()
         assert times["goodbye_completed"] - times["escalation_failed"] > 1500
 
 
+@pytest.mark.slow(5)
 async def test_no_agent_with_the_skill_falls_back_at_once_and_logs_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -210,6 +214,7 @@ async def test_no_agent_with_the_skill_falls_back_at_once_and_logs_once(
         assert len(warned) == 1
 
 
+@pytest.mark.slow(15)
 async def test_no_agent_with_the_skill_brings_back_a_bot_that_speaks() -> None:
     """QA #2 (skill_nobody_has): after "no agent is free" the old bot session, not told the
     transfer failed, said nothing: 12 s of silence. Now the message, then a new bot session."""
@@ -239,6 +244,7 @@ async def test_no_agent_with_the_skill_brings_back_a_bot_that_speaks() -> None:
 # -- 3: the abandonment message is heard whole ---------------------------------------------
 
 
+@pytest.mark.slow(10)
 async def test_agent_first_abandonment_message_is_heard_whole() -> None:
     """QA #3 (agent_first_zero_agents): the goodbye was cut after 44 ms by the hold's own
     ``play_interrupted``."""
@@ -254,6 +260,7 @@ async def test_agent_first_abandonment_message_is_heard_whole() -> None:
 # -- 5: a free nailed-up agent first -------------------------------------------------------
 
 
+@pytest.mark.slow(5)
 async def test_free_nailed_agent_beats_an_on_demand_agent_idle_longer() -> None:
     """QA #5 (mixed_pool): a1 (on-demand, idle longer) was rung for 6.3 s while n1 waited."""
     agents = {AGENT1: AgentProfile(answer_ms=3000, talk_ms=1000),
@@ -313,6 +320,7 @@ async def test_the_bot_is_quiet_while_the_hold_plays() -> None:
 # -- 17: a nailed-up agent's hold goes on -------------------------------------------------
 
 
+@pytest.mark.slow(10)
 async def test_nailed_agent_hold_restarts_when_its_loops_run_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -86,6 +86,7 @@ async def test_bot_first_answer_before_the_202_gets_the_bot() -> None:
         assert st.dialer.leg_hold.stats.released > 0 and st.dialer.stats.unknown_events == 0
 
 
+@pytest.mark.slow(5)
 async def test_agent_first_answers_before_the_202_get_bridged() -> None:
     cust = CustomerProfile(outcome="answer", ring_ms=(60, 60), patience_ms=0,
                            bridge_script=(), scripts=((),))

@@ -220,6 +220,7 @@ async def leg_state(st: LocalStack, leg_sid: str) -> str:
     return str((await st.dialer.client.get_leg(leg_sid))["state"])
 
 
+@pytest.mark.slow(10)
 async def test_forged_leg_terminated_does_not_end_a_live_bot_call() -> None:
     """A forged ``leg_terminated`` (auth off on loopback) for a customer talking to the bot:
     dropped after ``GET /legs/{sid}`` says answered; the call ends when the customer does."""
@@ -245,6 +246,7 @@ async def test_forged_leg_terminated_does_not_end_a_live_bot_call() -> None:
         assert st.dialer.confirm_stats.confirmed >= 1  # the real end was checked and taken
 
 
+@pytest.mark.slow(15)
 async def test_forged_leg_answered_on_a_ringing_agent_first_call() -> None:
     """A forged ``leg_answered`` while an agent-first customer's phone rings: no agent is dialled
     and no abandonment recorded; the real answer goes on as usual."""
@@ -286,6 +288,7 @@ async def test_forged_leg_answered_on_a_ringing_agent_first_call() -> None:
         assert record.disposition == "agent_handled" and record.agent_id == "a1"
 
 
+@pytest.mark.slow(10)
 async def test_forged_bridge_terminal_does_not_cut_a_bridged_call() -> None:
     """A forged ``bridge_terminal`` for a customer talking to an agent: dropped after
     ``GET /bridges/{sid}`` says active; both stay on the line until they really hang up."""

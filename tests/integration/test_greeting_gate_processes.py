@@ -9,6 +9,7 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+import pytest
 from peers.ports import free_port
 from test_dialer_processes import bearer, process
 
@@ -20,6 +21,7 @@ script = ["wait 1500", "hangup"]
 """
 
 
+@pytest.mark.slow(15)
 async def test_separate_processes_never_play_greeting_and_bot_together(tmp_path: Path) -> None:
     world = tmp_path / "world.toml"
     world.write_text(WORLD)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import aiohttp
+import pytest
 
 SNIPPET = """
 import logging
@@ -60,6 +61,7 @@ def test_text_is_the_default_and_a_bad_format_is_one_line() -> None:
         "voxgate: log format 'xml': want one of text, json ($VOXGATE_LOG_FORMAT)"]
 
 
+@pytest.mark.slow(5)
 def test_every_command_takes_the_flag_before_or_after_its_name(tmp_path: object) -> None:
     for argv in (["--log-format", "json", "sim", "--config", "/nonexistent.toml"],
                  ["sim", "--config", "/nonexistent.toml", "--log-format", "json"]):

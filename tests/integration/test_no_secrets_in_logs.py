@@ -175,6 +175,7 @@ async def one_escalated_call(control: str, token: str) -> dict[str, object]:
         return record
 
 
+@pytest.mark.slow(5)
 async def test_no_secret_in_any_process_log_through_an_escalated_call(tmp_path: Path) -> None:
     c = Creds()
     world = tmp_path / "world.toml"

@@ -204,6 +204,7 @@ async def _outcomes(seed: int) -> list[tuple[str, str, int]]:
         return out
 
 
+@pytest.mark.slow(15)
 async def test_a_fixed_seed_reproduces_the_world() -> None:
     first, again, other = await _outcomes(5), await _outcomes(5), await _outcomes(6)
     assert first == again

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -26,6 +28,7 @@ def record_of(stdout: str) -> dict[str, object]:
     return record
 
 
+@pytest.mark.slow(10)
 def test_keys_from_the_customer_reach_the_keypad_bot_which_hangs_up() -> None:
     proc = voxgate_call("+919800000001", "--bot", "keypad",
                         "--customer", "pause 300; dtmf 4; wait 300; dtmf 2; wait 300; dtmf #; "
@@ -35,6 +38,7 @@ def test_keys_from_the_customer_reach_the_keypad_bot_which_hangs_up() -> None:
     assert record["disposition"] == "bot_completed", record  # the bot hung up after "42#"
 
 
+@pytest.mark.slow(5)
 def test_adapter_options_reach_the_bot() -> None:
     proc = voxgate_call("+919800000002", "--bot", "keypad", "--adapter-option",
                         "keypad.max_digits=1", "--customer", "pause 300; dtmf 7; wait 4000; hangup")
@@ -42,6 +46,7 @@ def test_adapter_options_reach_the_bot() -> None:
     assert record_of(proc.stdout)["disposition"] == "bot_completed"  # one digit was enough
 
 
+@pytest.mark.slow(5)
 def test_what_would_only_fail_the_call_is_refused_first() -> None:
     for args, needle in [
         (("--bot", "keypd"), "no bot adapter named 'keypd'"),

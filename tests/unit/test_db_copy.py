@@ -77,6 +77,7 @@ def copy(src: str, dst: str) -> list[tuple[str, int]]:
         target.close()
 
 
+@pytest.mark.slow(5)
 def test_a_copy_holds_everything_and_continues_the_ids(tmp_path: Path, store_url: str) -> None:
     src = str(tmp_path / "calls.db")
     build(src)

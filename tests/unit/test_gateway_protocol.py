@@ -274,6 +274,7 @@ field_names = st.sampled_from(
         max_size=6,
     )
 )
+@pytest.mark.slow(15)
 def test_any_input_gives_an_event_or_a_protocol_error(messages: list[str]) -> None:
     """Bad input never escapes as anything but a ProtocolError (which carries a close code)."""
     proto = StreamProtocol()

@@ -75,6 +75,7 @@ def _feed(session: Session, message: str | bytes) -> None:
         assert exc.close_code in PROTOCOL_CODES, exc
 
 
+@pytest.mark.slow(10)
 @FUZZ
 @given(st.lists(raw, max_size=6), st.booleans())
 def test_fuzz_session_raises_only_protocol_errors(batch: list[str | bytes], started: bool) -> None:
@@ -85,6 +86,7 @@ def test_fuzz_session_raises_only_protocol_errors(batch: list[str | bytes], star
         _feed(session, message)
 
 
+@pytest.mark.slow(5)
 @FUZZ
 @given(st.dictionaries(st.sampled_from(KEYS), values, max_size=6))
 def test_fuzz_start_fields(start: dict[str, Any]) -> None:

@@ -105,7 +105,18 @@ def _modules() -> dict[str, Path]:
 
 
 MODULES = _modules()
-TREES = {name: ast.parse(path.read_text(), str(path)) for name, path in MODULES.items()}
+
+
+class _Trees(dict[str, ast.Module]):
+    """Each module's syntax tree, parsed when first asked for (not at collection: every test
+    process collects this file, and parsing the whole tree costs a second)."""
+
+    def __missing__(self, name: str) -> ast.Module:
+        tree = self[name] = ast.parse(MODULES[name].read_text(), str(MODULES[name]))
+        return tree
+
+
+TREES = _Trees()
 
 
 def _ours(name: str) -> str:
