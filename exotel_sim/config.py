@@ -17,8 +17,9 @@ from typing import Any, Literal
 
 from exotel_sim.requests import EXOPHONE_RE
 
-StepKind = Literal["pause", "say", "dtmf", "barge", "wait", "hangup"]
-STEP_KINDS: frozenset[str] = frozenset({"pause", "say", "dtmf", "barge", "wait", "hangup"})
+StepKind = Literal["pause", "say", "dtmf", "barge", "wait", "streaming", "hangup"]
+STEP_KINDS: frozenset[str] = frozenset(
+    {"pause", "say", "dtmf", "barge", "wait", "streaming", "hangup"})
 Outcome = Literal["", "answer", "busy", "no-answer", "failed", "machine"]
 OUTCOMES: frozenset[str] = frozenset({"", "answer", "busy", "no-answer", "failed", "machine"})
 DTMF_DIGITS: frozenset[str] = frozenset("0123456789*#")
@@ -43,6 +44,9 @@ class ScriptStep:
     * ``dtmf digit``: press a key (a stream ``dtmf`` message plus the tone).
     * ``barge ms clip``: wait until the bot has been talking for ``ms``, then say ``clip``.
     * ``wait ms``: wait ``ms``.
+    * ``streaming ms``: wait until the call's stream has been up for ``ms`` (a customer who
+      waits for the bot to pick up before pressing a key: a key pressed before the stream is up
+      reaches no bot, as on Exotel, so ``wait`` before ``dtmf`` races the stream's start).
     * ``hangup``: hang up.
     """
 
@@ -64,7 +68,7 @@ class ScriptStep:
     def spec(self) -> str:
         """The step in its string form (``"barge 800 cust_no"``): ``parse(step.spec())``
         gives the step back."""
-        if self.kind in ("pause", "wait"):
+        if self.kind in ("pause", "wait", "streaming"):
             return f"{self.kind} {self.ms}"
         if self.kind == "say":
             return f"say {self.clip}"
@@ -77,14 +81,15 @@ class ScriptStep:
     @classmethod
     def parse(cls, spec: str | Mapping[str, Any]) -> ScriptStep:
         """Parse ``"pause 600"``, ``"say cust_yes"``, ``"barge 800 cust_no"``, ``"dtmf 5"``,
-        ``"wait 1000"``, ``"hangup"``, or a table ``{do = "say", clip = "cust_yes"}``."""
+        ``"wait 1000"``, ``"streaming 200"``, ``"hangup"``, or a table
+        ``{do = "say", clip = "cust_yes"}``."""
         if isinstance(spec, str):
             words = spec.split()
             if not words:
                 raise SimConfigError("script step: empty string")
             kind, args = words[0], words[1:]
             try:
-                if kind in ("pause", "wait"):
+                if kind in ("pause", "wait", "streaming"):
                     return cls(kind, ms=int(args[0]) if args else 0)  # type: ignore[arg-type]
                 if kind == "say":
                     return cls("say", clip=args[0])

@@ -26,6 +26,7 @@ class LegStream(Protocol):
     """What the engine uses of a leg's stream (:class:`exotel_sim.stream_client.StreamClient`)."""
 
     state: str
+    started_ms: float | None  # sim ms of ``start`` sent (None before)
     task: asyncio.Task[Any] | None
     counts: dict[str, int]  # chunks sent, received, dropped (read by bench/sim_load.py)
 

@@ -158,6 +158,8 @@ async def _step(sim: Sim, leg: Leg, step: ScriptStep, cursor: float) -> float:
         return due
     if step.kind == "pause":
         return await _wait_pause(sim, leg, step.ms)
+    if step.kind == "streaming":
+        return await _wait_streaming(sim, leg, step.ms)
     if step.kind == "say":
         end = speak(sim, leg, step.clip, cursor)
         await clock.sleep_until(end)
@@ -190,6 +192,23 @@ async def _wait_pause(sim: Sim, leg: Leg, pause_ms: int) -> float:
         await clock.sleep_until(due)
         if leg.timeline.last_heard_end(since) == end:
             return due
+
+
+async def _wait_streaming(sim: Sim, leg: Leg, ms: int) -> float:
+    """Wait until the leg's stream has been up for ``ms``; returns that moment (or now, when
+    the script got here later)."""
+    clock = sim.clock
+    while True:
+        stream = leg.stream
+        started = stream.started_ms if stream is not None and stream.state == "streaming" \
+            else None
+        if started is not None:
+            due = started + ms
+            if clock.now_ms() < due:
+                await clock.sleep_until(due)
+                return due
+            return clock.now_ms()
+        await asyncio.sleep(POLL_S)
 
 
 async def _wait_bot_talking(sim: Sim, leg: Leg, talk_ms: int) -> float:

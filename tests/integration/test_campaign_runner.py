@@ -195,7 +195,7 @@ async def test_bot_first_escalation_reaches_an_agent_and_is_counted(tmp_path: Pa
         outcome="answer",
         ring_ms=(100, 200),
         bridge_script=parse_script(["say cust_hello", "hangup"]),
-    ).with_script("wait 300", "dtmf 0", "wait 8000", "hangup")
+    ).with_script("streaming 100", "dtmf 0", "wait 8000", "hangup")
     leads = [Lead("+919900000801"), Lead("+919900000802")]
     store = store_with(tmp_path, leads, pacer="bot_first")
     sim = SimConfig(

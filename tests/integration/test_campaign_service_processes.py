@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
@@ -28,7 +29,7 @@ CUSTOMERS = ("+919900000011", "+919900000012", "+919900000013")
 AGENTS = ("+919800000011", "+919800000012")
 WORLD = "[latency]\nrest_ms = 10\nevent_ms = 5\nsetup_ms = 50\n" + "".join(
     f'[customers."{n}"]\noutcome = "answer"\nring_ms = 200\n'
-    'script = ["wait 500", "dtmf 0", "wait 8000", "hangup"]\n'
+    'script = ["streaming 100", "dtmf 0", "wait 8000", "hangup"]\n'
     'bridge_script = ["wait 300", "hangup"]\n' for n in CUSTOMERS
 ) + "".join(f'[agents."{n}"]\nanswer_ms = 100\n' for n in AGENTS)
 TOKEN = "campaign-service-token-0123456789"
@@ -120,6 +121,6 @@ async def test_a_campaign_in_the_service_escalates_through_a_separate_gateway(
             assert r.status == 401
     assert status.returncode == 0 and "svc" in status.stdout, status
     assert len(rows) == len(CUSTOMERS), exported.stdout
-    assert {row["outcome"] for row in rows} == {"escalated"}, rows
+    assert {row["outcome"] for row in rows} == {"escalated"}, json.dumps(records)
     assert [(r["disposition"], r["escalation_reason"]) for r in records] == [
         ("agent_handled", "dtmf")] * len(CUSTOMERS), records  # bridged via the gateway's transfer

@@ -38,7 +38,7 @@ LISTENERS = {d: f"+9199000000{k}3" for k, d in enumerate(IDS)}
 AGENTS = {d: (f"+9198000000{k}1", f"+9198000000{k}2") for k, d in enumerate(IDS)}
 WORLD = "[latency]\nrest_ms = 10\nevent_ms = 5\nsetup_ms = 50\n" + "".join(
     f'[customers."{n}"]\noutcome = "answer"\nring_ms = 200\n'
-    'script = ["wait 500", "dtmf 0", "wait 8000", "hangup"]\n'
+    'script = ["streaming 100", "dtmf 0", "wait 8000", "hangup"]\n'
     'bridge_script = ["wait 300", "hangup"]\n' for d in IDS for n in CUSTOMERS[d]
 ) + "".join(f'[agents."{n}"]\nanswer_ms = 100\n' for d in IDS for n in AGENTS[d]) + "".join(
     f'[customers."{n}"]\noutcome = "answer"\nring_ms = 200\n'

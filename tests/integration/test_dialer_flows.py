@@ -122,7 +122,7 @@ async def test_bot_first_greeting_stops_when_stream_starts(transport: str) -> No
 
 @pytest.mark.parametrize(("transport", "control"), [("grpc", "direct"), ("http", "http")])
 async def test_escalation_by_dtmf_to_on_demand_agent(transport: str, control: str) -> None:
-    cust = customer("wait 400", "dtmf 0", "wait 6000", "hangup")
+    cust = customer("streaming 100", "dtmf 0", "wait 6000", "hangup")
     agent = AgentProfile(answer_ms=300, greet_after_ms=100)
     progress: list[ProgressEvent] = []
     async with stack(transport, control=control, customers={CUSTOMER: cust},
@@ -199,7 +199,7 @@ async def test_control_request_for_unknown_call_is_refused(transport: str) -> No
 
 @pytest.mark.parametrize("transport", ["http"])
 async def test_duplicated_and_reordered_events_still_give_one_clean_call(transport: str) -> None:
-    cust = customer("wait 400", "dtmf 0", "wait 6000", "hangup")
+    cust = customer("streaming 100", "dtmf 0", "wait 6000", "hangup")
     agent = AgentProfile(answer_ms=200, greet_after_ms=100)
     sim = SimConfig(rest_latency_ms=10, event_latency_ms=5, setup_ms=50,
                     duplicate_probability=0.5, reorder=True,

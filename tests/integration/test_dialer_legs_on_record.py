@@ -17,7 +17,7 @@ from exotel_sim.config import AgentProfile
 
 
 async def test_time_limit_on_every_leg_and_the_agent_leg_on_record(tmp_path: Path) -> None:
-    cust = customer("wait 400", "dtmf 0", "wait 6000", "hangup")
+    cust = customer("streaming 100", "dtmf 0", "wait 6000", "hangup")
     agent = AgentProfile(answer_ms=300, greet_after_ms=100, talk_ms=600)
     db = tmp_path / "calls.db"
     async with stack(customers={CUSTOMER: cust}, agents={AGENT1: agent}, time_limit=1800,

@@ -26,7 +26,7 @@ setup_ms = 50
 [customers."+919900000001"]
 outcome = "answer"
 ring_ms = 200
-script = ["wait 500", "dtmf 0", "wait 8000", "hangup"]
+script = ["streaming 100", "dtmf 0", "wait 8000", "hangup"]
 bridge_script = ["wait 500", "hangup"]
 
 [agents."+919800000001"]

@@ -305,7 +305,7 @@ class ChattyBot(BotAdapter):
 async def test_the_bot_is_quiet_while_the_hold_plays() -> None:
     """QA #6: the bot's words after its transfer played over the hold message (2.2 s)."""
     agents = {AGENT1: AgentProfile(answer_ms=2500, talk_ms=1000)}
-    cust = customer("wait 400", "dtmf 5", "wait 30000", "hangup")
+    cust = customer("streaming 100", "dtmf 5", "wait 30000", "hangup")
     async with stack({CUST1: cust}, agents, adapters={"chatty": ChattyBot}) as st:
         st.dialer.add_agent("a1", AGENT1)
         rec = await call(st, bot="chatty")

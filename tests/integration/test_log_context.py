@@ -38,7 +38,7 @@ def json_lines() -> Iterator[list[dict[str, Any]]]:
 
 async def test_a_calls_log_lines_name_the_call_and_its_stream() -> None:
     # the customer asks for a human and there is no agent: the call runner warns
-    cust = customer("wait 300", "dtmf 0", "wait 1500", "hangup")
+    cust = customer("streaming 100", "dtmf 0", "wait 1500", "hangup")
     with json_lines() as lines:
         async with stack("http", customers={CUSTOMER: cust}) as st:
             rec = await call(st)

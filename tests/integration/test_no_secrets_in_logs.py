@@ -82,7 +82,7 @@ auth_password = "{c.event_password}"
 [customers."{customer}"]
 outcome = "answer"
 ring_ms = 200
-script = ["wait 500", "dtmf 0", "wait 8000", "hangup"]
+script = ["streaming 100", "dtmf 0", "wait 8000", "hangup"]
 bridge_script = ["wait 500", "hangup"]
 
 [agents."{agent}"]

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 
 import numpy as np
@@ -32,10 +33,10 @@ async def streamed_call(
     body: dict[str, Any] | None = None,
     profile: CustomerProfile | None = None,
     url_path: str = "/stream",
+    stream_after_s: float = 0.0,
 ) -> tuple[SimServer, SimClient, HttpEventSink, FakeBotServer, str, Any]:
-    """Start a sim, a sink and a bot; answer a leg and start its stream. Caller closes ``stack``."""
-    from contextlib import AsyncExitStack
-
+    """Start a sim, a sink and a bot; answer a leg and start its stream (``stream_after_s``
+    after the answer). Caller closes ``stack``."""
     stack = AsyncExitStack()
     customers = {TALKER: profile} if profile else {}
     server = await stack.enter_async_context(SimServer(fast_config(customers=customers)))
@@ -45,6 +46,7 @@ async def streamed_call(
         SimClient(server.api_base, server.api_key, server.api_token))
     sid = await client.create_leg(TALKER, sink.url)
     await wait_leg_state(client, sid, "answered")
+    await asyncio.sleep(stream_after_s)
     status, reply = await client.action(sid, "start_stream",
                                         {"url": bot.url(url_path), **(body or {})})
     assert status == 202, reply
@@ -113,6 +115,24 @@ async def test_customer_speech_and_dtmf_reach_the_bot() -> None:
         assert loud > clip_frames // 3  # the utterance (with its pauses) went out
         timeline = await client.inspect(f"/legs/{sid}/timeline")
         assert [s["detail"] for s in timeline["speech"]] == ["cust_yes", "dtmf_5"]
+
+
+async def test_a_key_before_the_stream_is_lost_and_streaming_waits_for_it() -> None:
+    """A key pressed before the stream is up reaches no bot (Exotel has nowhere to send it);
+    ``streaming MS`` waits until the stream has been up MS, however late it starts."""
+    profile = CustomerProfile(outcome="answer", ring_ms=(50, 50), patience_ms=0).with_script(
+        "dtmf 1", "streaming 100", "dtmf 5", "wait 5000", "hangup")
+    # the stream starts 0.6 s after the answer: "dtmf 1" goes nowhere
+    _server, client, _sink, bot, sid, stack = await streamed_call(
+        None, profile=profile, stream_after_s=0.6)
+    async with stack:
+        call = await bot.wait_call()
+        dtmf = await call.wait_for(lambda m: m.get("event") == "dtmf")
+        timeline = await client.inspect(f"/legs/{sid}/timeline")
+    assert dtmf["dtmf"]["digit"] == "5" and len(call.of("dtmf")) == 1
+    assert [s["detail"] for s in timeline["speech"]] == ["dtmf_1", "dtmf_5"]
+    started = next(m for m in call.messages if m.get("event") == "start")
+    assert call.messages.index(started) < call.messages.index(dtmf)
 
 
 async def test_marks_echo_after_the_audio_before_them_has_played() -> None:

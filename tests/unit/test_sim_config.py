@@ -127,6 +127,7 @@ def test_bad_config_names_the_key(text: str, needle: str) -> None:
         ("barge 800 cust_no", ScriptStep("barge", ms=800, clip="cust_no")),
         ("dtmf #", ScriptStep("dtmf", digit="#")),
         ("wait 1000", ScriptStep("wait", ms=1000)),
+        ("streaming 200", ScriptStep("streaming", ms=200)),
         ("hangup", ScriptStep("hangup")),
         ({"do": "say", "clip": "cust_human"}, ScriptStep("say", clip="cust_human")),
     ],
