@@ -19,9 +19,11 @@ per :class:`~dialer.runner.CallRunner`):
   API may lag its media servers, so a disagreeing answer is asked again every ``retry_every``
   seconds until ``timeout``; still disagreeing (or 404 for an answer: no such leg; a 404 for
   an end is taken as the end, a live leg would be there), the event is dropped,
-  counted and logged. A leg state this code does not know, or an API that does not answer in
-  time, lets the event act (counted as unconfirmed, logged): a genuine call is never stuck on
-  the check.
+  counted and logged. Once Exotel has disagreed, a request that fails or is still unanswered
+  at the deadline changes nothing: its last word stands (the last request of a slow API was
+  cut at the deadline, and a forged answer then acted). A leg state this code does not know,
+  or an API that does not answer the first request in time, lets the event act (counted as
+  unconfirmed, logged): a genuine call is never stuck on the check.
 * **The sequencer** takes a terminal event as the leg's end; while one is checked the leg is
   reopened (``EventSequencer.reopen``), so its real events, its real end included, still
   arrive (behind the checked one).
@@ -189,6 +191,7 @@ class EventConfirmer:
         deadline = loop.time() + self.timeout
         seen = "?"
         while True:
+            failure = ""
             try:
                 async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
                     data = await (self._api.get_bridge(leg_sid) if bridge
@@ -198,18 +201,22 @@ class EventConfirmer:
                     return self._drop(ev, leg_sid, f"Exotel has no such {what}")
                 if exc.status == 404:  # a live leg would be there: gone agrees with an end
                     return self._unconfirmed(ev, f"GET {what}: 404, taken as ended")
-                return self._unconfirmed(ev, f"GET {what} failed: {exc}")
+                failure = f"GET {what} failed: {exc}"
             except (ExotelError, TimeoutError) as exc:
-                return self._unconfirmed(ev, f"GET {what}: {exc or 'no answer'}")
-            verdict = agrees(ev, data)
-            if verdict is None:
-                return self._unconfirmed(ev, f"state {data.get('state')!r} of {what} not known")
-            if verdict:
-                self.stats.confirmed += 1
-                return True
-            seen = str(data.get("state") or "?")
-            if loop.time() + self.retry_every >= deadline:
-                return self._drop(ev, leg_sid, f"Exotel says {what} is {seen}")
+                failure = f"GET {what}: {exc or 'no answer'}"
+            else:
+                verdict = agrees(ev, data)
+                if verdict is None:
+                    return self._unconfirmed(ev, f"state {data.get('state')!r} of {what} not known")
+                if verdict:
+                    self.stats.confirmed += 1
+                    return True
+                seen = str(data.get("state") or "?")
+            if failure and seen == "?":  # Exotel has said nothing of it: act, never stuck
+                return self._unconfirmed(ev, failure)
+            if loop.time() + self.retry_every >= deadline:  # its last word disagreed
+                why = f"Exotel says {what} is {seen}" + (f" ({failure} since)" if failure else "")
+                return self._drop(ev, leg_sid, why)
             await asyncio.sleep(self.retry_every)
 
     def _drop(self, ev: ExotelEvent, sid: str, why: str) -> bool:

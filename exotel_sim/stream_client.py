@@ -175,6 +175,9 @@ class StreamClient:
                     url, additional_headers=headers, open_timeout=OPEN_TIMEOUT_S,
                     max_size=MAX_MESSAGE_BYTES, compression=None, ping_interval=None,
                     close_timeout=CLOSE_TIMEOUT_S, ssl=self._tls(url),
+                    # Exotel connects to the URL itself, through no proxy of ours (and
+                    # reading the environment's proxies costs each connect a lot)
+                    proxy=None,
                 )
             except (OSError, InvalidHandshake, InvalidURI, TimeoutError, ValueError) as exc:
                 self.error = f"{type(exc).__name__}: {exc}"

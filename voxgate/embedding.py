@@ -8,19 +8,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dialer import cli as dialer_cli
 from dialer.campaign import cli as campaign_cli
 from dialer.config import DialerConfig
 from dialer.emulated import EmbeddedExotel, RunningStack
 from dialer.records import RecordStore
-from exotel_sim.config import SimConfig
-from exotel_sim.server import SimServer
-from voxgate.wiring import LocalStack, trusting_event_cert
+
+if TYPE_CHECKING:
+    from exotel_sim.config import SimConfig
+
+# The emulator and the loopback stack are imported when a command uses them: a dialer on real
+# Exotel (or on an emulator of its own process) never loads them (a process start the lighter).
 
 
 def _world(world: Any) -> SimConfig:
+    from exotel_sim.config import SimConfig
+
     if world is None:
         return SimConfig()
     if not isinstance(world, SimConfig):
@@ -32,11 +37,16 @@ class SimEmbedding:
     """:class:`dialer.emulated.Embedding` on the Exotel emulator (:mod:`exotel_sim`)."""
 
     def parse_world(self, text: str) -> SimConfig:
+        from exotel_sim.config import SimConfig
+
         return SimConfig.from_toml(text)
 
     @asynccontextmanager
     async def _emulator(self, world: Any, agent_numbers: Sequence[str],
                         config: DialerConfig) -> AsyncIterator[EmbeddedExotel]:
+        from exotel_sim.server import SimServer
+        from voxgate.wiring import trusting_event_cert
+
         chosen = trusting_event_cert(_world(world).with_agents(agent_numbers), config)
         async with SimServer(chosen) as sim:
             yield sim
@@ -47,6 +57,8 @@ class SimEmbedding:
 
     def local_stack(self, config: DialerConfig, world: Any, agent_numbers: Sequence[str],
                     records: RecordStore) -> AbstractAsyncContextManager[RunningStack]:
+        from voxgate.wiring import LocalStack
+
         sim = _world(world).with_agents(agent_numbers) if config.uses_embedded_emulator else None
         return LocalStack(config, sim_config=sim, store=records)
 

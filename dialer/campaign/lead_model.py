@@ -38,6 +38,21 @@ class CampaignModel:
     def __init__(self, spec: CampaignSpec, model: PickupModel | None = None) -> None:
         self.spec = spec
         self.model = model or PickupModel()
+        self._open: dict[tuple[str, float], dict[float, int]] = {}
+
+    def _open_hours(self, zone: str, start: float) -> dict[float, int]:
+        """The :data:`RETRY_DAYS` x 24 hours from ``start`` (an hour's start) inside the calling
+        window in ``zone``: each hour's start -> its local hour of week. Every retry settled in
+        the same hour asks for the same ones: kept for the last few (zone, hour)s."""
+        key = (zone, start)
+        hours = self._open.get(key)
+        if hours is None:
+            if len(self._open) >= 64:
+                self._open.clear()
+            hours = self._open[key] = {
+                t: hour_of_week(t, zone) for t in (start + i * HOUR for i in range(RETRY_DAYS * 24))
+                if in_window(t + HOUR / 2, zone, self.spec.window)}
+        return hours
 
     @classmethod
     def from_json(cls, spec: CampaignSpec, body: Mapping[str, Any] | None) -> CampaignModel:
@@ -101,11 +116,13 @@ class CampaignModel:
         if not self.active:
             return None
         zone = self.zone(timezone)
-        start = ((after + min_gap_s) // HOUR) * HOUR
-        spans = [(t, t + HOUR) for t in (start + i * HOUR for i in range(RETRY_DAYS * 24))
-                 if in_window(t + HOUR / 2, zone, self.spec.window)]
+        hours = self._open_hours(zone, ((after + min_gap_s) // HOUR) * HOUR)
+
+        def hour_of(t: float) -> int:  # an hour's start is in hours; the first try may not be
+            return hours[t] if t in hours else hour_of_week(t, zone)
+
         return next_try(self.model, self.ref(lead_id, timezone, custom), after=after,
-                        open_spans=spans, hour_of=lambda t: hour_of_week(t, zone),
+                        open_spans=[(t, t + HOUR) for t in hours], hour_of=hour_of,
                         min_gap_s=min_gap_s)
 
     def explain(self, row: LeadRow, now: float, position: int | None = None) -> dict[str, Any]:

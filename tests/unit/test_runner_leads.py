@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from dialer.campaign.compliance import in_window
 from dialer.campaign.lead_intel import RunnerLeads
 from dialer.campaign.lead_model import MIN_ATTEMPTS, CampaignModel
 from dialer.campaign.live_calls import LiveCall
@@ -14,6 +15,8 @@ from dialer.campaign.model import CampaignSpec, Lead, Outcome
 from dialer.campaign.store import CampaignStore
 from dialer.campaign.store.intel import LeadIntelStore, LeadRow
 from dialer.campaign.store.types import AttemptResult, Claim
+from dialer.leads.pickup import hour_of_week
+from dialer.leads.select import next_try
 from dialer.pacing.types import PacerState
 from dialer.store_calls import StoreCalls
 
@@ -63,3 +66,28 @@ def test_lead_order_priority_keeps_todays_order_and_delays() -> None:
     assert model.retry_at(1, "", {}, after=NOON, min_gap_s=600) is None
     active = CampaignModel(CampaignSpec("c1"), model.model)
     assert active.retry_at(1, "", {}, after=NOON, min_gap_s=600) is not None
+
+
+def test_retry_times_from_the_kept_open_hours_are_the_computed_ones() -> None:
+    """retry_at keeps each (zone, hour)'s open hours; its answers are next_try's over the window
+    computed afresh, also for a zone half an hour off UTC and a try not on an hour's start."""
+    spec = CampaignSpec("c1")
+    model = CampaignModel(spec)
+    for i in range(4 * MIN_ATTEMPTS):  # answers in the evening hours, in two zones
+        at = NOON + 1800 * i
+        for zone in ("Asia/Kolkata", "Europe/London"):
+            model.observe(i, zone, {}, at, live=hour_of_week(at, zone) % 24 >= 17)
+    assert model.active
+    for zone in ("Asia/Kolkata", "Europe/London"):
+        def hour_of(t: float, zone: str = zone) -> int:
+            return hour_of_week(t, zone)
+
+        for k in range(60):  # every 17 minutes over 17 hours: each hour asked several times
+            after, gap = NOON + 1020 * k, (600, 3600, 7200)[k % 3]
+            start = ((after + gap) // 3600) * 3600
+            spans = [(t, t + 3600) for t in (start + i * 3600 for i in range(7 * 24))
+                     if in_window(t + 1800, zone, spec.window)]
+            expected = next_try(model.model, model.ref(1, zone, {}), after=after,
+                                open_spans=spans, hour_of=hour_of,
+                                min_gap_s=gap)
+            assert model.retry_at(1, zone, {}, after=after, min_gap_s=gap) == expected
