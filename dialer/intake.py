@@ -13,7 +13,8 @@ Servers (what they bind and the public URL come from :mod:`dialer.event_endpoint
   {path}`` with the JSON body; with credentials set, ``Authorization: Basic`` (or ``Bearer``)
   must match or the answer is 401; 200 ``{"ok": true}`` on accept, 400 on malformed JSON or
   event (Exotel does not retry 4xx), 413 above ``max_body`` bytes.
-* :class:`GrpcIntakeServer` -- grpc.aio (TLS server credentials with ``event_certfile``), the
+* :class:`~dialer.intake_grpc.GrpcIntakeServer` (its own module: gRPC is loaded only when
+  used) -- grpc.aio (TLS server credentials with ``event_certfile``), the
   ``ExotelCallbackService`` of ``protos/exotel_events.proto``; ``authorization: Bearer
   <secret>`` (or Basic) metadata, else ``UNAUTHENTICATED``; malformed events get
   ``INVALID_ARGUMENT``.
@@ -39,18 +40,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import grpc
 from aiohttp import web
-from google.protobuf import json_format
 
 from dialer.errors import ConfigError, MalformedEvent
-from dialer.event_endpoint import EventEndpoint, plan_event_endpoint
+from dialer.event_endpoint import EventEndpoint
 from dialer.events import ExotelEvent, parse_event
 from dialer.sequencer import EventSequencer
-from protos import exotel_events_pb2 as _pb2
-from protos import exotel_events_pb2_grpc
-
-pb2: Any = _pb2  # generated code carries no type information
 
 log = logging.getLogger(__name__)
 
@@ -157,14 +152,14 @@ class IntakeBindError(OSError):
     """The intake could not listen (port in use, address not on this host): one line."""
 
 
-def _bind_error(host: str, port: int, why: object) -> IntakeBindError:
+def bind_error(host: str, port: int, why: object) -> IntakeBindError:
     return IntakeBindError(
         f"cannot listen for Exotel events on {host}:{port} (VOXGATE_EVENT_LISTEN / "
         f"event_endpoint): {why}"
     )
 
 
-def _read_pem(path: str, what: str) -> bytes:
+def read_pem(path: str, what: str) -> bytes:
     try:
         with open(path, "rb") as fh:
             return fh.read()
@@ -184,7 +179,7 @@ def server_tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
     return context
 
 
-def _public(plan: EventEndpoint | None, default: str, port: int) -> str:
+def public_url(plan: EventEndpoint | None, default: str, port: int) -> str:
     """The URL for Exotel; logs the plan's warnings (no credentials, credentials in clear)."""
     if plan is None:
         return default
@@ -234,13 +229,13 @@ class HttpIntakeServer:
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None
-            raise _bind_error(self.host, self.port, exc.strerror or exc) from None
+            raise bind_error(self.host, self.port, exc.strerror or exc) from None
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         if sockets:
             self.port = sockets[0].getsockname()[1]
         scheme = "https" if self._tls is not None else "http"
-        self.endpoint = _public(self._plan, f"{scheme}://{self.host}:{self.port}{self.path}",
+        self.endpoint = public_url(self._plan, f"{scheme}://{self.host}:{self.port}{self.path}",
                                 self.port)
 
     async def stop(self) -> None:
@@ -274,107 +269,7 @@ class HttpIntakeServer:
         return web.json_response({"ok": True})
 
 
-def callback_to_dict(msg: Any) -> dict[str, Any]:
-    """The HTTPS-form dict of a gRPC ``CallbackEvent`` (the only place that knows the proto)."""
-    return {
-        "event_sid": msg.event_sid,
-        "event_type": msg.event_type,
-        "event_name": msg.event_name,
-        "event_timestamp": msg.event_timestamp,
-        "action_sid": msg.action_sid,
-        "action_custom_parameter": msg.action_custom_parameter,
-        "event_data": json_format.MessageToDict(msg.event_data),
-        "data": json_format.MessageToDict(msg.data),
-    }
-
-
-class _Servicer(exotel_events_pb2_grpc.ExotelCallbackServiceServicer):
-    def __init__(self, intake: EventIntake, auth: str) -> None:
-        self.intake = intake
-        self.auth = auth
-        self.failures = AuthFailureLog(intake.stats)
-
-    async def TriggerCallbackEvent(  # name fixed by the proto
-        self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> Any:
-        if self.auth:
-            meta = {k.lower(): v for k, v in (context.invocation_metadata() or ())}
-            header = meta.get("authorization")
-            header = header if isinstance(header, str) else None
-            if not credentials_ok(header, self.auth):
-                self.failures.failed("gRPC", context.peer() or "", header is not None)
-                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad credentials")
-        try:
-            self.intake.submit(callback_to_dict(request))
-        except MalformedEvent as exc:
-            log.warning("malformed gRPC event: %s", exc)
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        return pb2.CallbackAck(ok=True, message="")
-
-
-class GrpcIntakeServer:
-    """grpc.aio server implementing ``TriggerCallbackEvent`` (TLS when given cert and key)."""
-
-    def __init__(
-        self,
-        intake: EventIntake,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        auth: str = "",
-        plan: EventEndpoint | None = None,
-        certfile: str = "",
-        keyfile: str = "",
-    ) -> None:
-        self.intake = intake
-        self.host, self.port = host, port
-        self._auth = auth
-        self._plan = plan
-        self._cert = (certfile, keyfile) if certfile else None
-        self._server: grpc.aio.Server | None = None
-        self.endpoint = ""
-
-    async def start(self) -> None:
-        """Bind and serve; a bind failure raises :class:`IntakeBindError`, a bad certificate
-        :class:`ConfigError`."""
-        credentials = None
-        if self._cert is not None:
-            server_tls_context(*self._cert)  # a clear error for a bad pair, before gRPC's
-            key = _read_pem(self._cert[1], "event_keyfile")
-            chain = _read_pem(self._cert[0], "event_certfile")
-            credentials = grpc.ssl_server_credentials([(key, chain)])
-        server = grpc.aio.server(
-            options=[("grpc.max_receive_message_length", DEFAULT_MAX_BODY),
-                     ("grpc.so_reuseport", 0)]
-        )
-        exotel_events_pb2_grpc.add_ExotelCallbackServiceServicer_to_server(  # type: ignore[no-untyped-call]
-            _Servicer(self.intake, self._auth), server
-        )
-        address = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-        if self.port:
-            _probe_bind(self.host, self.port)  # gRPC's own failure comes with C-core log lines
-        try:
-            if credentials is None:
-                port = server.add_insecure_port(address)
-            else:
-                port = server.add_secure_port(address, credentials)
-        except RuntimeError as exc:  # grpc's "Failed to bind to address ..."
-            raise _bind_error(self.host, self.port, _first_line(exc)) from None
-        if not port:
-            raise _bind_error(self.host, self.port, "gRPC could not bind it")
-        self.port = port
-        await server.start()
-        self._server = server
-        scheme = "grpcs" if credentials is not None else "grpc"
-        self.endpoint = _public(self._plan, f"{scheme}://{self.host}:{self.port}", self.port)
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            await self._server.stop(grace=0.5)
-            self._server = None
-
-
-def _probe_bind(host: str, port: int) -> None:
+def probe_bind(host: str, port: int) -> None:
     """Raise :class:`IntakeBindError` when ``host:port`` cannot be bound (in use, not an
     address of this host)."""
     try:
@@ -384,30 +279,9 @@ def _probe_bind(host: str, port: int) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(addr)
     except OSError as exc:
-        raise _bind_error(host, port, exc.strerror or exc) from None
+        raise bind_error(host, port, exc.strerror or exc) from None
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def make_intake_server(
-    intake: EventIntake, endpoint: EventEndpoint | str, *, auth: str = ""
-) -> HttpIntakeServer | GrpcIntakeServer:
-    """The server for ``endpoint``: a plan from :func:`dialer.event_endpoint.plan_event_endpoint`
-    (``DialerConfig.event_plan``), or a loopback URL (``grpc://127.0.0.1:0``,
-    ``http://127.0.0.1:0/path``) with ``auth``. Its :attr:`endpoint` after ``start`` is the
-    public URL, credentials included."""
-    plan = endpoint if isinstance(endpoint, EventEndpoint) else None
-    if plan is None:
-        try:
-            plan = plan_event_endpoint(str(endpoint), auth=auth)
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
-    if plan.transport == "grpc":
-        return GrpcIntakeServer(intake, plan.bind_host, plan.bind_port, auth=plan.auth,
-                                plan=plan, certfile=plan.certfile, keyfile=plan.keyfile)
-    tls = server_tls_context(plan.certfile, plan.keyfile) if plan.serve_tls else None
-    return HttpIntakeServer(intake, plan.bind_host, plan.bind_port, plan.path, auth=plan.auth,
-                            plan=plan, tls=tls)

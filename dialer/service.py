@@ -46,7 +46,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from dialer import restart
 from dialer.agents import Agent, AgentPool, AgentState, Unavailable
@@ -77,7 +77,8 @@ from dialer.flows import (
 )
 from dialer.flows.call import SHUTDOWN
 from dialer.greeting_waits import GreetingWaits
-from dialer.intake import EventIntake, GrpcIntakeServer, HttpIntakeServer, make_intake_server
+from dialer.intake import EventIntake, HttpIntakeServer
+from dialer.intake_server import make_intake_server
 from dialer.leg_router import LegRouter
 from dialer.nailed import NailedAgentKeeper
 from dialer.nailed_keepers import NailedKeepers
@@ -99,6 +100,9 @@ from dialer.store_calls import StoreCalls
 from dialer.stream_params import StreamParams
 from voxgate_shared.control import ControlRequest
 from voxgate_shared.redact import register_secrets, secrets_in_settings
+
+if TYPE_CHECKING:
+    from dialer.intake_grpc import GrpcIntakeServer
 
 log = logging.getLogger(__name__)
 

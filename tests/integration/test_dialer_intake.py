@@ -11,7 +11,9 @@ import pytest
 from google.protobuf import struct_pb2
 
 from dialer.events import ExotelEvent
-from dialer.intake import EventIntake, GrpcIntakeServer, HttpIntakeServer, make_intake_server
+from dialer.intake import EventIntake, HttpIntakeServer
+from dialer.intake_grpc import GrpcIntakeServer
+from dialer.intake_server import make_intake_server
 from protos import exotel_events_pb2, exotel_events_pb2_grpc
 
 pb2: Any = exotel_events_pb2

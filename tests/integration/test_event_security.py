@@ -25,7 +25,8 @@ import pytest
 from google.protobuf import struct_pb2
 
 from dialer.config import DialerConfig
-from dialer.intake import EventIntake, make_intake_server
+from dialer.intake import EventIntake
+from dialer.intake_server import make_intake_server
 from dialer.records import CallRecord
 from dialer.service import CallRequest
 from exotel_sim.config import AgentProfile, CustomerProfile, SimConfig, parse_script
