@@ -48,16 +48,16 @@ lint: $(STAMP)
 	$(MAKE) --no-print-directory -j4 --output-sync=target $(LINT)
 
 lint-ruff:
-	$(BIN)/ruff check .
+	$(NICE) $(BIN)/ruff check .
 
 lint-strict:
-	$(BIN)/mypy --cache-dir .mypy_cache/strict --strict $(STRICT)
+	$(NICE) $(BIN)/mypy --cache-dir .mypy_cache/strict --strict $(STRICT)
 
 lint-types:
-	$(BIN)/mypy --cache-dir .mypy_cache/types gateway bot_adapters dialer exotel_sim voxgate voxgate_shared audio_fixtures protos/generate.py
+	$(NICE) $(BIN)/mypy --cache-dir .mypy_cache/types gateway bot_adapters dialer exotel_sim voxgate voxgate_shared audio_fixtures protos/generate.py
 
 lint-tests:
-	$(BIN)/mypy --cache-dir .mypy_cache/tests tests bench examples tools
+	$(NICE) $(BIN)/mypy --cache-dir .mypy_cache/tests tests bench examples tools
 
 # The suite mostly waits on sockets and real-time timers (emulated rings, hold audio, child
 # processes), so pytest-xdist runs more workers than cores; `make test TEST_JOBS=0` runs it serially.
@@ -75,10 +75,12 @@ browser:
 
 # Everything at once: the lint steps, the gateway's tests on the plain-Python source and the
 # compiled core's build; the suite starts once the core is built. The suite waits on sockets and
-# timers much of the time, and the others fill the cores meanwhile. Each part's output is shown
-# whole when it ends.
+# timers much of the time, and the others fill the cores meanwhile; the lint steps run niced
+# (no timing in them), so that the core's build, which the suite waits for, and the tests go
+# first. Each part's output is shown whole when it ends.
 test: $(STAMP) browser
-	$(MAKE) --no-print-directory -j7 --output-sync=target $(LINT) test-pure test-suite
+	$(MAKE) --no-print-directory -j7 --output-sync=target $(LINT) test-pure test-suite \
+	  NICE="nice -n 10"
 
 test-suite: $(FASTSTAMP)
 	$(BIN)/pytest -q $(XDIST)
