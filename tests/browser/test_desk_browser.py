@@ -47,7 +47,8 @@ AGENT_FIRST_WORLD = ("[latency]\nrest_ms = 5\nevent_ms = 5\nsetup_ms = 20\n"
                      f'[agents."{AGENTS[0]}"]\nanswer_ms = 100\n')
 BOT_FIRST_WORLD = ("[latency]\nrest_ms = 5\nevent_ms = 5\nsetup_ms = 20\n"
                    '[customers.default]\noutcome = "answer"\nring_ms = 300\n'
-                   'script = ["pause 300", "dtmf 0", "wait 30000", "hangup"]\n'  # 0: a human
+                   # 0: a human, once the bot is there
+                   'script = ["pause 300", "streaming 100", "dtmf 0", "wait 30000", "hangup"]\n'
                    'bridge_script = ["wait 4000", "hangup"]\n'
                    f'[agents."{AGENTS[0]}"]\nanswer_ms = 100\n')
 CAMPAIGN = """

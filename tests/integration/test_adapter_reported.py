@@ -52,8 +52,8 @@ async def test_keypad_example_hangs_up_after_its_readback_on_the_emulator() -> N
     # tones are in the customer's audio, as on a phone line; they used to be heard as speech
     # and barge in on the readback (the example then started the entry again and never hung
     # up). The gateway's voice detection now tells key tones from speech (gateway/tones.py).
-    sim = quick_sim("pause 300", "dtmf 4", "wait 300", "dtmf 2", "wait 300", "dtmf #",
-                    "wait 3000", "hangup")  # fmt: skip
+    sim = quick_sim("pause 300", "streaming 100", "dtmf 4", "wait 300", "dtmf 2", "wait 300",
+                    "dtmf #", "wait 3000", "hangup")  # fmt: skip
     gateway = GatewayConfig(port=0)
     async with LocalStack(DialerConfig(), sim_config=sim, gateway_config=gateway) as st:
         handle = await st.dialer.place_call(CallRequest(CUSTOMER, bot="keypad"))

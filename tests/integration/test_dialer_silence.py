@@ -33,7 +33,7 @@ MAX_GAP_MS = 1000
 MAX_OVERLAP_MS = 50  # stop and start go out together: a few ms where both may be heard
 # 0 is pressed once the call is heard and then quiet: a key pressed before the stream is up is
 # lost, as on Exotel (a fixed 400 ms lost it on a loaded machine).
-PRESS0 = ("pause 300", "dtmf 0", "wait 30000", "hangup")
+PRESS0 = ("pause 300", "streaming 100", "dtmf 0", "wait 30000", "hangup")
 
 
 def customer(*script: str, bridge: tuple[str, ...] = ("wait 1500", "hangup")) -> CustomerProfile:

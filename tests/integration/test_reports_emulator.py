@@ -25,7 +25,7 @@ QUICK = CustomerProfile(outcome="answer", ring_ms=(100, 300)).with_script(  # on
 BUSY = CustomerProfile(outcome="busy", ring_ms=(100, 200))
 WANTS_HUMAN = CustomerProfile(
     outcome="answer", ring_ms=(100, 200), bridge_script=parse_script(["say cust_hello", "hangup"]),
-).with_script("pause 300", "dtmf 0", "wait 8000", "hangup")  # 0 once the bot is heard
+).with_script("pause 300", "streaming 100", "dtmf 0", "wait 8000", "hangup")  # 0 once bot is up
 
 
 async def test_report_counts_equal_the_records(tmp_path: Path) -> None:

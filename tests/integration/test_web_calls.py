@@ -40,7 +40,7 @@ QUICK = CustomerProfile(outcome="answer", ring_ms=(100, 200)).with_script("wait 
 WANTS_HUMAN = CustomerProfile(
     outcome="answer", ring_ms=(100, 200),
     bridge_script=parse_script(["say cust_hello", "hangup"]),
-).with_script("pause 300", "dtmf 0", "wait 8000", "hangup")  # 0 once the bot is heard
+).with_script("pause 300", "streaming 100", "dtmf 0", "wait 8000", "hangup")  # 0 once bot is up
 HUMAN, BOT = "+919900000911", "+919900000912"
 
 

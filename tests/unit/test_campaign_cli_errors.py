@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from calling_time import daytime_zone
 
 from dialer.campaign.model import CampaignSpec, Lead
 from dialer.campaign.progress import status_lines
@@ -153,7 +154,7 @@ def test_export_out_must_be_writable(files: Path, capsys: pytest.CaptureFixture[
 
 def test_status_says_finished_when_every_lead_is(tmp_path: Path) -> None:
     store = CampaignStore(str(tmp_path / "f.db"))
-    store.create_campaign(CampaignSpec("f", timezone="UTC"), time.time())
+    store.create_campaign(CampaignSpec("f", timezone=daytime_zone()), time.time())
     store.add_leads("f", [Lead("9800000001")], time.time())
     store.close()
     now = time.time()

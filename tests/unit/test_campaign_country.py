@@ -170,7 +170,8 @@ def test_run_by_name_parses_leads_and_dnc_in_the_stored_country(
     store.set_status("us", "paused", time.time())  # the runs below dial nothing
     store.close()
     leads = tmp_path / "leads.csv"
-    leads.write_text("phone,name,timezone\n(212) 555-0101,A,UTC\n212 555 0102,B,UTC\n")
+    zone = daytime_zone()  # the calling window is open in the leads' zone, whatever the hour
+    leads.write_text(f"phone,name,timezone\n(212) 555-0101,A,{zone}\n212 555 0102,B,{zone}\n")
     dnc = tmp_path / "dnc.txt"
     dnc.write_text("1 212 555 0102  # written nationally, with the trunk prefix\n")
     args = ["campaign", "run", "us", "--db", str(db), "--leads", str(leads), "--dnc", str(dnc),
