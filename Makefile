@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Python caches our compiled modules even where the machine says not to (PYTHONDONTWRITEBYTECODE):
 # the suite starts hundreds of Python processes, and each would compile every module it imports
-# again (collecting the tests alone cost each pytest worker 12 s instead of 6).
+# again (collecting the tests alone cost each pytest worker 12 s instead of 3).
 unexport PYTHONDONTWRITEBYTECODE
 # Example adapter packages installed beside voxgate (the plug-in kit's examples).
 EXAMPLES := $(foreach d,$(wildcard examples/*/pyproject.toml),-e $(dir $(d)))

@@ -33,7 +33,6 @@ import binascii
 import hmac
 import json
 import logging
-import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -159,14 +158,6 @@ def bind_error(host: str, port: int, why: object) -> IntakeBindError:
     )
 
 
-def read_pem(path: str, what: str) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except OSError as exc:
-        raise ConfigError(f"{what} {path}: {exc.strerror or exc}") from None
-
-
 def server_tls_context(certfile: str, keyfile: str) -> ssl.SSLContext:
     """The HTTPS intake's TLS context; :class:`ConfigError` for a missing or bad cert/key."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -267,21 +258,3 @@ class HttpIntakeServer:
             log.warning("malformed event: %s", exc)
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
         return web.json_response({"ok": True})
-
-
-def probe_bind(host: str, port: int) -> None:
-    """Raise :class:`IntakeBindError` when ``host:port`` cannot be bound (in use, not an
-    address of this host)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-        family, kind, proto, _, addr = infos[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(addr)
-    except OSError as exc:
-        raise bind_error(host, port, exc.strerror or exc) from None
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

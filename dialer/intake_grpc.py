@@ -6,12 +6,13 @@ never loads gRPC and protobuf (:func:`dialer.intake_server.make_intake_server` i
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import grpc
 from google.protobuf import json_format
 
-from dialer.errors import MalformedEvent
+from dialer.errors import ConfigError, MalformedEvent
 from dialer.event_endpoint import EventEndpoint
 from dialer.intake import (
     DEFAULT_MAX_BODY,
@@ -19,10 +20,7 @@ from dialer.intake import (
     EventIntake,
     bind_error,
     credentials_ok,
-    first_line,
-    probe_bind,
     public_url,
-    read_pem,
     server_tls_context,
 )
 from protos import exotel_events_pb2 as _pb2
@@ -101,8 +99,8 @@ class GrpcIntakeServer:
         credentials = None
         if self._cert is not None:
             server_tls_context(*self._cert)  # a clear error for a bad pair, before gRPC's
-            key = read_pem(self._cert[1], "event_keyfile")
-            chain = read_pem(self._cert[0], "event_certfile")
+            key = _read_pem(self._cert[1], "event_keyfile")
+            chain = _read_pem(self._cert[0], "event_certfile")
             credentials = grpc.ssl_server_credentials([(key, chain)])
         server = grpc.aio.server(
             options=[("grpc.max_receive_message_length", DEFAULT_MAX_BODY),
@@ -113,14 +111,14 @@ class GrpcIntakeServer:
         )
         address = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
         if self.port:
-            probe_bind(self.host, self.port)  # gRPC's own failure comes with C-core log lines
+            _probe_bind(self.host, self.port)  # gRPC's own failure comes with C-core log lines
         try:
             if credentials is None:
                 port = server.add_insecure_port(address)
             else:
                 port = server.add_secure_port(address, credentials)
         except RuntimeError as exc:  # grpc's "Failed to bind to address ..."
-            raise bind_error(self.host, self.port, first_line(exc)) from None
+            raise bind_error(self.host, self.port, _first_line(exc)) from None
         if not port:
             raise bind_error(self.host, self.port, "gRPC could not bind it")
         self.port = port
@@ -133,3 +131,29 @@ class GrpcIntakeServer:
         if self._server is not None:
             await self._server.stop(grace=0.5)
             self._server = None
+
+
+def _read_pem(path: str, what: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: {exc.strerror or exc}") from None
+
+
+def _probe_bind(host: str, port: int) -> None:
+    """Raise :class:`~dialer.intake.IntakeBindError` when ``host:port`` cannot be bound (in
+    use, not an address of this host): gRPC's own failure comes with C-core log lines."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, addr = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(addr)
+    except OSError as exc:
+        raise bind_error(host, port, exc.strerror or exc) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

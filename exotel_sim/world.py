@@ -200,15 +200,14 @@ async def _wait_streaming(sim: Sim, leg: Leg, ms: int) -> float:
     clock = sim.clock
     while True:
         stream = leg.stream
-        started = stream.started_ms if stream is not None and stream.state == "streaming" \
-            else None
-        if started is not None:
-            due = started + ms
-            if clock.now_ms() < due:
-                await clock.sleep_until(due)
-                return due
-            return clock.now_ms()
+        if stream is not None and stream.state == "streaming" and stream.started_ms is not None:
+            break
         await asyncio.sleep(POLL_S)
+    due = stream.started_ms + ms
+    if clock.now_ms() >= due:
+        return clock.now_ms()
+    await clock.sleep_until(due)
+    return due
 
 
 async def _wait_bot_talking(sim: Sim, leg: Leg, talk_ms: int) -> float:

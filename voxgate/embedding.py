@@ -8,24 +8,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dialer import cli as dialer_cli
 from dialer.campaign import cli as campaign_cli
 from dialer.config import DialerConfig
 from dialer.emulated import EmbeddedExotel, RunningStack
 from dialer.records import RecordStore
+from exotel_sim.config import SimConfig  # settings only: light
 
-if TYPE_CHECKING:
-    from exotel_sim.config import SimConfig
-
-# The emulator and the loopback stack are imported when a command uses them: a dialer on real
-# Exotel (or on an emulator of its own process) never loads them (a process start the lighter).
+# The emulator's server and the loopback stack are imported when a command uses them: a dialer
+# on real Exotel (or on an emulator of its own process) never loads them (a process start the
+# lighter).
 
 
 def _world(world: Any) -> SimConfig:
-    from exotel_sim.config import SimConfig
-
     if world is None:
         return SimConfig()
     if not isinstance(world, SimConfig):
@@ -37,8 +34,6 @@ class SimEmbedding:
     """:class:`dialer.emulated.Embedding` on the Exotel emulator (:mod:`exotel_sim`)."""
 
     def parse_world(self, text: str) -> SimConfig:
-        from exotel_sim.config import SimConfig
-
         return SimConfig.from_toml(text)
 
     @asynccontextmanager

@@ -20,7 +20,7 @@ TIMEOUT_S = 4.0
 LEG = "L1"
 
 # each answer: (seconds the request takes, the leg's state, or an error status)
-Answer = tuple[float, "str | int"]
+Answer = tuple[float, str | int]
 
 
 class ScriptedApi:
